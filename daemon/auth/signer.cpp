@@ -1,0 +1,278 @@
+#include "taskwatch/auth/signer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <ctime>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace taskwatch::auth {
+namespace {
+
+constexpr char hex_upper[] = "0123456789ABCDEF";
+constexpr char hex_lower[] = "0123456789abcdef";
+
+bool is_unreserved(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
+}
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+    std::string out(n * 2, '\0');
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = hex_lower[p[i] >> 4];
+        out[2 * i + 1] = hex_lower[p[i] & 0xf];
+    }
+    return out;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    });
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+template <class F> void for_each_segment(std::string_view path, F&& f) {
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        auto slash = path.find('/', start);
+        if (slash == std::string_view::npos) slash = path.size();
+        f(path.substr(start, slash - start), slash < path.size());
+        start = slash + 1;
+    }
+}
+
+} // namespace
+
+std::string percent_encode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        if (is_unreserved(c)) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex_upper[c >> 4]);
+            out.push_back(hex_upper[c & 0xf]);
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out.push_back(s[i]);
+            continue;
+        }
+        if (i + 2 >= s.size()) return std::nullopt;
+        int hi = nibble(s[i + 1]), lo = nibble(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
+}
+
+std::string encode_path(std::string_view decoded_path) {
+    std::string out;
+    out.reserve(decoded_path.size() + 8);
+    for_each_segment(decoded_path, [&](std::string_view seg, bool more) {
+        out += percent_encode(seg);
+        if (more) out.push_back('/');
+    });
+    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    return out;
+}
+
+std::string canonical_uri(std::string_view decoded_path) {
+    std::string out = encode_path(decoded_path);
+    if (out.back() != '/') out.push_back('/');
+    return out;
+}
+
+std::string canonical_query_string(const query_params& query) {
+    std::vector<const std::pair<std::string, std::string>*> items;
+    items.reserve(query.size());
+    for (const auto& kv : query) items.push_back(&kv);
+    // Raw byte order of keys, then of values (repeated keys).
+    std::sort(items.begin(), items.end(), [](const auto* a, const auto* b) {
+        if (a->first != b->first) return a->first < b->first;
+        return a->second < b->second;
+    });
+    std::string out;
+    for (const auto* kv : items) {
+        if (!out.empty()) out.push_back('&');
+        out += percent_encode(kv->first);
+        out.push_back('=');
+        out += percent_encode(kv->second);
+    }
+    return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+    std::array<unsigned char, 32> md{};
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
+    return to_hex(md.data(), len);
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+    std::array<unsigned char, 32> md{};
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), md.data(), &len);
+    return to_hex(md.data(), len);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string format_sdk_date(std::chrono::system_clock::time_point t) {
+    std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[20];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    return buf;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_sdk_date(std::string_view s) {
+    if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
+    auto num = [&](std::size_t pos, std::size_t n, int& out) {
+        out = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int y, mo, d, h, mi, se;
+    if (!num(0, 4, y) || !num(4, 2, mo) || !num(6, 2, d) || !num(9, 2, h) || !num(11, 2, mi) ||
+        !num(13, 2, se))
+        return std::nullopt;
+    using namespace std::chrono;
+    year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;
+    return sys_days{ymd} + hours{h} + minutes{mi} + seconds{se};
+}
+
+signature sign(const sign_request& req, std::string_view ak, std::string_view sk) {
+    signature out;
+    out.sdk_date = std::string(req.sdk_date);
+
+    // Lower-cased, trimmed headers; a caller's X-Sdk-Date wins.
+    std::vector<std::pair<std::string, std::string>> hs;
+    bool unsigned_body = false;
+    bool has_date = false;
+    if (req.headers) {
+        for (const auto& [name, value] : *req.headers) {
+            auto n = lower(name);
+            if (n == "host") continue;
+            if (n == "x-sdk-date") {
+                out.sdk_date = std::string(trim(value));
+                has_date = true;
+            }
+            if (n == "x-sdk-content-sha256" && trim(value) == unsigned_payload) unsigned_body = true;
+            hs.emplace_back(std::move(n), std::string(trim(value)));
+        }
+    }
+    hs.emplace_back("host", std::string(req.host));
+    if (!has_date) hs.emplace_back("x-sdk-date", out.sdk_date);
+    std::stable_sort(hs.begin(), hs.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+
+    for (const auto& [n, v] : hs) {
+        out.canonical_headers += n;
+        out.canonical_headers.push_back(':');
+        out.canonical_headers += v;
+        out.canonical_headers.push_back('\n');
+        if (!out.signed_headers.empty()) out.signed_headers.push_back(';');
+        out.signed_headers += n;
+    }
+
+    out.canonical_uri = canonical_uri(req.path);
+    static const query_params no_query;
+    out.canonical_query = canonical_query_string(req.query ? *req.query : no_query);
+    out.payload_hash = unsigned_body ? std::string(unsigned_payload) : sha256_hex(req.body);
+
+    out.canonical_request.reserve(256 + out.canonical_headers.size());
+    out.canonical_request += req.method;
+    out.canonical_request += '\n';
+    out.canonical_request += out.canonical_uri;
+    out.canonical_request += '\n';
+    out.canonical_request += out.canonical_query;
+    out.canonical_request += '\n';
+    out.canonical_request += out.canonical_headers;
+    out.canonical_request += '\n';
+    out.canonical_request += out.signed_headers;
+    out.canonical_request += '\n';
+    out.canonical_request += out.payload_hash;
+
+    out.string_to_sign = std::string(algorithm) + "\n" + out.sdk_date + "\n" +
+                         sha256_hex(out.canonical_request);
+    out.signature_hex = hmac_sha256_hex(sk, out.string_to_sign);
+    out.authorization = std::string(algorithm) + " Access=" + std::string(ak) +
+                        ", SignedHeaders=" + out.signed_headers +
+                        ", Signature=" + out.signature_hex;
+    return out;
+}
+
+std::optional<authorization_header> parse_authorization(std::string_view value) {
+    value = trim(value);
+    if (value.substr(0, algorithm.size()) != algorithm) return std::nullopt;
+    value.remove_prefix(algorithm.size());
+    if (value.empty() || value.front() != ' ') return std::nullopt;
+    authorization_header out;
+    bool have_access = false, have_signed = false, have_sig = false;
+    while (!value.empty()) {
+        auto comma = value.find(',');
+        auto part = trim(value.substr(0, comma));
+        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+        auto eq = part.find('=');
+        if (eq == std::string_view::npos) return std::nullopt;
+        auto key = part.substr(0, eq);
+        auto val = part.substr(eq + 1);
+        if (key == "Access") {
+            out.access_key = std::string(val);
+            have_access = true;
+        } else if (key == "SignedHeaders") {
+            std::size_t start = 0;
+            while (start <= val.size()) {
+                auto semi = val.find(';', start);
+                if (semi == std::string_view::npos) semi = val.size();
+                out.signed_headers.emplace_back(val.substr(start, semi - start));
+                start = semi + 1;
+            }
+            have_signed = true;
+        } else if (key == "Signature") {
+            out.signature_hex = std::string(val);
+            have_sig = true;
+        }
+    }
+    if (!have_access || !have_signed || !have_sig || out.access_key.empty()) return std::nullopt;
+    return out;
+}
+
+} // namespace taskwatch::auth

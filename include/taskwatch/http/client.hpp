@@ -1,0 +1,115 @@
+// HTTPS client: one connection pool per host, keep-alive, deadlines, limits.
+// Runs on one io_context thread; not thread-safe, like everything on that loop.
+#pragma once
+
+#include "taskwatch/detail/expected.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace taskwatch::http {
+
+/// Where requests go: parsed from "https://host[:port][/base]".
+struct endpoint {
+    std::string scheme = "https"; ///< "https"; "http" is accepted only where a caller allows it
+    std::string host;             ///< name or IP literal, without brackets
+    std::uint16_t port = 443;
+    std::string base_path;        ///< "" or "/prefix" (no trailing slash)
+
+    /// Host header value: "host" on the scheme's default port, else "host:port".
+    std::string host_header() const;
+    std::string to_string() const; ///< back to a URL, for messages
+    bool operator==(const endpoint&) const = default;
+};
+
+/// Parses a URL; the error names what is wrong ("missing host", "bad port '99999'").
+expected<endpoint, std::string> parse_url(std::string_view url);
+
+struct client_options {
+    std::size_t max_connections = 16;               ///< per host; requests queue beyond it
+    std::chrono::milliseconds timeout{10'000};      ///< default deadline of one request
+    std::chrono::milliseconds idle_timeout{55'000}; ///< an idle keep-alive connection is closed
+    std::size_t body_limit = 8u << 20;              ///< larger response bodies fail
+    std::uint32_t header_limit = 64u << 10;
+    std::optional<std::string> ca_file;             ///< default: the system store
+    std::optional<std::string> proxy;               ///< http://[user:pass@]host:port; else $HTTPS_PROXY
+    std::string user_agent = "taskwatch";
+};
+
+/// Why a request got no HTTP response. Every transport failure is one of these.
+enum class failure {
+    dns,            ///< the name did not resolve
+    connect,        ///< TCP connect refused or unreachable
+    proxy,          ///< the proxy refused CONNECT or answered nonsense
+    tls,            ///< handshake failed: untrusted certificate, host-name mismatch, protocol
+    timeout,        ///< the deadline passed
+    io,             ///< reset or closed mid-exchange
+    protocol,       ///< not valid HTTP, header too large
+    body_too_large, ///< body over client_options::body_limit
+    cancelled,      ///< the client is shutting down
+};
+std::string_view to_string(failure f);
+
+struct transport_error {
+    failure kind;
+    std::string message; ///< human-readable detail; never contains header values
+};
+
+struct request {
+    boost::beast::http::verb method = boost::beast::http::verb::get;
+    std::string target; ///< encoded path and query, without base_path
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
+struct response {
+    unsigned status = 0;
+    boost::beast::http::fields headers;
+    std::string body;
+};
+
+struct pool_stats {
+    std::size_t open = 0;    ///< connections open (idle + busy)
+    std::size_t busy = 0;    ///< requests in flight
+    std::size_t queued = 0;  ///< requests waiting for a connection
+};
+
+class client {
+public:
+    client(boost::asio::any_io_executor ex, client_options opts);
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    /// Sends one request to `ep` and reads the whole response, by `deadline` at the latest.
+    /// Never throws: every failure comes back as a transport_error.
+    boost::asio::awaitable<expected<response, transport_error>>
+    async_send(endpoint ep, request req, std::chrono::steady_clock::time_point deadline);
+
+    /// The same with options().timeout from now.
+    boost::asio::awaitable<expected<response, transport_error>> async_send(endpoint ep,
+                                                                           request req);
+
+    const client_options& options() const noexcept;
+    pool_stats stats() const;
+    /// Closes idle connections and fails queued and future requests with `cancelled`.
+    void shutdown();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace taskwatch::http

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what taskwatch needs to build and test, from Debian 12's packages only.
+set -euo pipefail
+pkgs=(cmake g++ make pkg-config git
+      libboost1.81-dev libboost-json1.81-dev libssl-dev prometheus-cpp-dev doctest-dev
+      libsqlite3-dev libyaml-cpp-dev libsystemd-dev)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(openssl sqlite3 curl)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

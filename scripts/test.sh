@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds, and runs the whole test suite (unit, then e2e).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j2
+cd build
+ctest --output-on-failure --timeout 300 -j2
