@@ -1,0 +1,83 @@
+#include "taskwatch/app/cli.hpp"
+
+namespace taskwatch::app {
+
+std::string usage() {
+    return "usage:\n"
+           "  taskwatchd --config FILE              run (foreground; systemd Type=notify)\n"
+           "  taskwatchd --config FILE --check-config\n"
+           "  taskwatchd --demo [--listen ADDR]     run against an in-process simulator\n"
+           "  taskwatchd get --config FILE --dataset D --task T   one GET, print JSON\n"
+           "  taskwatchd --version\n";
+}
+
+expected<cli_options, std::string> parse_cli(const std::vector<std::string>& args) {
+    cli_options o;
+    bool check = false, demo = false, version = false, help = false, get = false;
+    std::size_t i = 0;
+    if (!args.empty() && args[0] == "get") {
+        get = true;
+        i = 1;
+    }
+    auto value = [&](const std::string& flag) -> expected<std::string, std::string> {
+        if (i + 1 >= args.size()) return unexpected(flag + " needs a value");
+        return args[++i];
+    };
+    for (; i < args.size(); ++i) {
+        const auto& a = args[i];
+        std::string flag = a, inline_value;
+        bool has_inline = false;
+        if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+            flag = a.substr(0, eq);
+            inline_value = a.substr(eq + 1);
+            has_inline = true;
+        }
+        auto take = [&](std::string& into) -> std::optional<std::string> {
+            if (has_inline) {
+                into = inline_value;
+                return std::nullopt;
+            }
+            auto v = value(flag);
+            if (!v) return v.error();
+            into = *v;
+            return std::nullopt;
+        };
+        std::optional<std::string> err;
+        if (flag == "--config" || flag == "-c") err = take(o.config_path);
+        else if (flag == "--check-config") check = true;
+        else if (flag == "--demo") demo = true;
+        else if (flag == "--listen") {
+            std::string l;
+            err = take(l);
+            o.listen = l;
+        } else if (flag == "--dataset" && get) err = take(o.dataset_id);
+        else if (flag == "--task" && get) err = take(o.task_id);
+        else if (flag == "--version" || flag == "-V") version = true;
+        else if (flag == "--help" || flag == "-h") help = true;
+        else return unexpected("unknown argument '" + a + "'");
+        if (err) return unexpected(*err);
+    }
+    if (help) return o;
+    if (version) {
+        o.what = cli_options::mode::version;
+        return o;
+    }
+    if (get) {
+        if (o.config_path.empty()) return unexpected(std::string("get needs --config FILE"));
+        if (o.dataset_id.empty()) return unexpected(std::string("get needs --dataset D"));
+        if (o.task_id.empty()) return unexpected(std::string("get needs --task T"));
+        o.what = cli_options::mode::get;
+        return o;
+    }
+    if (demo) {
+        if (check) return unexpected(std::string("--demo and --check-config do not go together"));
+        o.what = cli_options::mode::demo;
+        return o;
+    }
+    if (o.listen) return unexpected(std::string("--listen goes with --demo (else set listen: in the config)"));
+    if (o.config_path.empty()) return unexpected(std::string("--config FILE is required"));
+    o.what = check ? cli_options::mode::check_config : cli_options::mode::run;
+    return o;
+}
+
+} // namespace taskwatch::app

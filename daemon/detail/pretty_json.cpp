@@ -1,0 +1,64 @@
+#include "taskwatch/detail/pretty_json.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace taskwatch {
+namespace {
+
+void emit(std::string& out, const boost::json::value& v, int indent, int depth) {
+    auto newline = [&](int d) {
+        out.push_back('\n');
+        out.append(static_cast<std::size_t>(indent * d), ' ');
+    };
+    switch (v.kind()) {
+    case boost::json::kind::object: {
+        const auto& o = v.get_object();
+        if (o.empty()) {
+            out += "{}";
+            return;
+        }
+        out.push_back('{');
+        bool first = true;
+        for (const auto& kv : o) {
+            if (!first) out.push_back(',');
+            first = false;
+            newline(depth + 1);
+            out += boost::json::serialize(boost::json::value(kv.key()));
+            out += ": ";
+            emit(out, kv.value(), indent, depth + 1);
+        }
+        newline(depth);
+        out.push_back('}');
+        return;
+    }
+    case boost::json::kind::array: {
+        const auto& a = v.get_array();
+        if (a.empty()) {
+            out += "[]";
+            return;
+        }
+        out.push_back('[');
+        bool first = true;
+        for (const auto& e : a) {
+            if (!first) out.push_back(',');
+            first = false;
+            newline(depth + 1);
+            emit(out, e, indent, depth + 1);
+        }
+        newline(depth);
+        out.push_back(']');
+        return;
+    }
+    default: out += boost::json::serialize(v);
+    }
+}
+
+} // namespace
+
+std::string pretty_json(const boost::json::value& v, int indent) {
+    std::string out;
+    emit(out, v, indent, 0);
+    return out;
+}
+
+} // namespace taskwatch

@@ -1,0 +1,107 @@
+#include "taskwatch/log/log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+
+namespace taskwatch::log {
+namespace {
+level g_level = level::info;
+bool g_timestamps = true;
+} // namespace
+
+bool parse_level(std::string_view s, level& out) {
+    if (s == "debug") out = level::debug;
+    else if (s == "info") out = level::info;
+    else if (s == "warn" || s == "warning") out = level::warn;
+    else if (s == "error") out = level::error;
+    else return false;
+    return true;
+}
+
+std::string_view to_string(level l) {
+    switch (l) {
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+    }
+    return "info";
+}
+
+void set_level(level l) { g_level = l; }
+level current_level() { return g_level; }
+bool enabled(level l) { return static_cast<int>(l) >= static_cast<int>(g_level); }
+void set_timestamps(bool on) { g_timestamps = on; }
+
+std::string quote(std::string_view v) {
+    bool plain = !v.empty();
+    for (unsigned char c : v)
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) plain = false;
+    if (plain) return std::string(v);
+    std::string out;
+    out.reserve(v.size() + 2);
+    out.push_back('"');
+    for (unsigned char c : v) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                out += buf;
+            } else {
+                out.push_back(static_cast<char>(c));
+            }
+        }
+    }
+    out.push_back('"');
+    return out;
+}
+
+void write(level l, std::string_view msg, std::initializer_list<field> fields) {
+    if (!enabled(l)) return;
+    try {
+        std::string line;
+        line.reserve(128);
+        if (g_timestamps) {
+            auto now = std::chrono::system_clock::now();
+            auto secs = std::chrono::system_clock::to_time_t(now);
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          now.time_since_epoch()).count() % 1000;
+            std::tm tm{};
+            gmtime_r(&secs, &tm);
+            char buf[40];
+            std::snprintf(buf, sizeof buf, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
+                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                          tm.tm_sec, static_cast<int>(ms));
+            line += buf;
+        }
+        line += "level=";
+        line += to_string(l);
+        line += " msg=";
+        line += quote(msg);
+        for (const auto& [k, v] : fields) {
+            line.push_back(' ');
+            line += k;
+            line.push_back('=');
+            line += quote(v);
+        }
+        line.push_back('\n');
+        // One write(2) per line so concurrent processes' lines do not interleave.
+        std::size_t off = 0;
+        while (off < line.size()) {
+            auto n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+            if (n <= 0) break;
+            off += static_cast<std::size_t>(n);
+        }
+    } catch (...) {
+    }
+}
+
+} // namespace taskwatch::log

@@ -1,0 +1,133 @@
+#include "taskwatch/modelarts/api_client.hpp"
+
+#include "taskwatch/auth/signer.hpp"
+
+#include <set>
+
+namespace taskwatch::modelarts {
+namespace asio = boost::asio;
+
+std::string task_path(std::string_view project_id, std::string_view dataset_id,
+                      std::string_view task_id) {
+    std::string out = "/v2/";
+    out += auth::percent_encode(project_id);
+    out += "/datasets/";
+    out += auth::percent_encode(dataset_id);
+    out += "/tasks/";
+    out += auth::percent_encode(task_id);
+    return out;
+}
+
+std::string list_tasks_target(std::string_view project_id, std::string_view dataset_id,
+                              std::optional<std::string_view> type, int limit, int offset) {
+    std::string out = "/v2/";
+    out += auth::percent_encode(project_id);
+    out += "/datasets/";
+    out += auth::percent_encode(dataset_id);
+    out += "/tasks?";
+    auth::query_params q{{"limit", std::to_string(limit)}, {"offset", std::to_string(offset)}};
+    if (type) q.emplace_back("type", std::string(*type));
+    // The gateway signs the canonical (sorted, encoded) query: send exactly that.
+    out += auth::canonical_query_string(q);
+    return out;
+}
+
+api_client::api_client(http::client& client, auth::authorizer& auth, http::endpoint ep,
+                       std::string project_id)
+    : client_(client), auth_(auth), ep_(std::move(ep)), project_id_(std::move(project_id)) {}
+
+asio::awaitable<expected<http::response, api_error>> api_client::async_call(std::string target) {
+    for (int attempt = 0;; ++attempt) {
+        http::request req;
+        req.target = target;
+        req.headers.reserve(8);
+        auto ticket = co_await auth_.async_authorize(req, ep_, project_id_);
+        if (!ticket) co_return unexpected(std::move(ticket.error()));
+        auto res = co_await client_.async_send(ep_, std::move(req));
+        if (!res) co_return unexpected(from_transport(res.error()));
+        if (res->status >= 200 && res->status < 300) co_return std::move(*res);
+        auto err = classify_response(*res);
+        // An IAM token that expired or was revoked: one refresh, one retry. AK/SK rejections
+        // are never retried here (the gateway locks a key after 5 failures).
+        if (attempt == 0 && is_token_rejection(err) && auth_.invalidate(*ticket)) continue;
+        co_return unexpected(std::move(err));
+    }
+}
+
+asio::awaitable<expected<task, api_error>> api_client::async_get_task(std::string dataset_id,
+                                                                      std::string task_id) {
+    auto res = co_await async_call(task_path(project_id_, dataset_id, task_id));
+    if (!res) co_return unexpected(std::move(res.error()));
+    auto parsed = parse_task(std::string_view(res->body));
+    if (!parsed) {
+        api_error e;
+        e.kind = error_kind::malformed;
+        e.http_status = res->status;
+        e.detail = parsed.error().to_string();
+        if (auto it = res->headers.find("X-Request-Id"); it != res->headers.end())
+            e.request_id = std::string(it->value());
+        co_return unexpected(std::move(e));
+    }
+    co_return std::move(*parsed);
+}
+
+asio::awaitable<expected<std::vector<task>, api_error>>
+api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> type,
+                             int max_pages) {
+    constexpr int limit = 100;
+    std::vector<task> out;
+    std::set<std::string> seen;
+    // API-NOTES: `offset` may be an item offset or a page number. Start as items; when the
+    // second request brings nothing new although more should exist, count pages instead
+    // (0- or 1-based: a repeated first page at offset 1 means 1-based).
+    enum class paging { unknown, items, pages } mode = paging::unknown;
+    int offset = 0;
+    for (int page = 0; page < max_pages; ++page) {
+        std::optional<std::string_view> t;
+        if (type) t = *type;
+        auto res = co_await async_call(list_tasks_target(project_id_, dataset_id, t, limit, offset));
+        if (!res) co_return unexpected(std::move(res.error()));
+        auto parsed = parse_task_list(std::string_view(res->body));
+        if (!parsed) {
+            api_error e;
+            e.kind = error_kind::malformed;
+            e.http_status = res->status;
+            e.detail = "task list: " + parsed.error().to_string();
+            co_return unexpected(std::move(e));
+        }
+        std::size_t fresh = 0;
+        for (auto& item : parsed->tasks) {
+            if (!item.task_id || item.task_id->empty()) continue;
+            if (!seen.insert(*item.task_id).second) continue;
+            ++fresh;
+            out.push_back(std::move(item));
+        }
+        const auto got = parsed->tasks.size();
+        const bool short_page = got < static_cast<std::size_t>(limit);
+        const bool total_reached =
+            parsed->total_count && out.size() >= static_cast<std::size_t>(*parsed->total_count);
+        if (total_reached) break;
+        if (page == 0) {
+            if (short_page) break;
+            offset = limit;
+            continue;
+        }
+        if (mode == paging::unknown) {
+            if (fresh > 0) {
+                mode = paging::items;
+            } else {
+                mode = paging::pages;
+                offset = 1;
+                continue;
+            }
+        } else if (mode == paging::pages && fresh == 0 && offset == 1) {
+            offset = 2;
+            continue;
+        }
+        if (short_page || fresh == 0) break;
+        offset += mode == paging::items ? limit : 1;
+    }
+    co_return out;
+}
+
+} // namespace taskwatch::modelarts

@@ -1,0 +1,25 @@
+// The command line of taskwatchd (CONTRACT.md "taskwatchd").
+#pragma once
+
+#include "taskwatch/detail/expected.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace taskwatch::app {
+
+struct cli_options {
+    enum class mode { run, check_config, demo, get, version, help } what = mode::help;
+    std::string config_path;
+    std::optional<std::string> listen; ///< --listen for --demo
+    std::string dataset_id;            ///< get
+    std::string task_id;               ///< get
+};
+
+/// Parses argv; the error is a usage message (exit status 2).
+expected<cli_options, std::string> parse_cli(const std::vector<std::string>& args);
+
+std::string usage();
+
+} // namespace taskwatch::app

@@ -1,0 +1,58 @@
+// The two ModelArts task APIs over the HTTPS client, authenticated, with failures classified.
+#pragma once
+
+#include "taskwatch/auth/authorizer.hpp"
+#include "taskwatch/detail/expected.hpp"
+#include "taskwatch/http/client.hpp"
+#include "taskwatch/modelarts/api_error.hpp"
+#include "taskwatch/modelarts/model.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace taskwatch::modelarts {
+
+/// Task kinds the list API knows; omitted `type` lists auto-label and pre-label only.
+inline constexpr std::string_view task_types[] = {"auto-label", "pre-label", "auto-grouping"};
+
+/// `/v2/{project}/datasets/{dataset}/tasks/{task}`, each segment percent-encoded.
+std::string task_path(std::string_view project_id, std::string_view dataset_id,
+                      std::string_view task_id);
+/// `/v2/{project}/datasets/{dataset}/tasks?limit=..&offset=..[&type=..]`, query in canonical order.
+std::string list_tasks_target(std::string_view project_id, std::string_view dataset_id,
+                              std::optional<std::string_view> type, int limit, int offset);
+
+/// One ModelArts account in one region. Not thread-safe: lives on the event loop.
+class api_client {
+public:
+    api_client(http::client& client, auth::authorizer& auth, http::endpoint ep,
+               std::string project_id);
+
+    /// GET one task (the seed API). Every failure is an api_error, never an exception.
+    boost::asio::awaitable<expected<task, api_error>> async_get_task(std::string dataset_id,
+                                                                     std::string task_id);
+
+    /// Every task of a dataset of one `type` (nullopt: the API's default kinds), paging
+    /// defensively: limit=100, stop at total_count or a short page, de-duplicate by task_id,
+    /// and never more than `max_pages` pages.
+    boost::asio::awaitable<expected<std::vector<task>, api_error>>
+    async_list_tasks(std::string dataset_id, std::optional<std::string> type,
+                     int max_pages = 1000);
+
+    const http::endpoint& endpoint() const noexcept { return ep_; }
+    const std::string& project_id() const noexcept { return project_id_; }
+
+private:
+    /// Sends with authentication; on a 401 for a stale IAM token, refreshes once and retries.
+    boost::asio::awaitable<expected<http::response, api_error>> async_call(std::string target);
+
+    http::client& client_;
+    auth::authorizer& auth_;
+    http::endpoint ep_;
+    std::string project_id_;
+};
+
+} // namespace taskwatch::modelarts
