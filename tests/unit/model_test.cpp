@@ -393,7 +393,9 @@ TEST_CASE("a fully populated task round-trips exactly") {
     CHECK(cat.property->count("size") == 1);
     CHECK_FALSE(cat.property->at("size").has_value()); // null: "not searched by value"
     CHECK(sc.metadata->props->at("@modelarts:import_origin") == std::vector<std::string>{"0", "1"});
-    CHECK(ep.search_conditions->at(1) == search_condition{.sample_time = "month"});
+    search_condition month_only;
+    month_only.sample_time = "month";
+    CHECK(ep.search_conditions->at(1) == month_only);
 
     const auto& label = c.samples->at(0).labels->at(0);
     CHECK(label.score == 0.97);
@@ -461,7 +463,9 @@ TEST_CASE("unknown fields are ignored at every depth") {
     expected.config.emplace();
     expected.config->algorithm_type = "fast";
     expected.config->flavor = flavor{"c"};
-    expected.config->inf_config_list = std::vector<inf_config>{inf_config{.weight = 100}};
+    inf_config weight_only;
+    weight_only.weight = 100;
+    expected.config->inf_config_list = std::vector<inf_config>{weight_only};
     CHECK(t == expected);
 }
 
@@ -599,8 +603,11 @@ TEST_CASE("a known @modelarts key wins over an extra entry of the same name on o
     p.extra.emplace("colour", "red");
     task t;
     t.config.emplace();
-    t.config->samples = std::vector<sample_labels>{sample_labels{.labels = std::vector<sample_label>{
-        sample_label{.property = p}}}};
+    sample_label label;
+    label.property = p;
+    sample_labels sample;
+    sample.labels = std::vector<sample_label>{label};
+    t.config->samples = std::vector<sample_labels>{sample};
     const json::value out = to_json(t);
     const auto& prop = out.at("config").at("samples").at(0).at("labels").at(0).at("property");
     CHECK(prop == json::parse(R"({"@modelarts:shape":"polygon","colour":"red"})"));
