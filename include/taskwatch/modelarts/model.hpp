@@ -28,7 +28,7 @@
 namespace taskwatch::modelarts {
 
 /// Table 2 `status`. The underlying values are the API's codes.
-enum class task_status : std::int8_t {
+enum class task_status {
     queuing = -1,
     initializing = 0,
     running = 1,
