@@ -1,2 +1,28 @@
+// taskwatchd: thin; everything lives in the library (daemon/app).
+#include "taskwatch/app/cli.hpp"
+#include "taskwatch/app/commands.hpp"
+
 #include <cstdio>
-int main() { std::puts("taskwatchd " TASKWATCH_VERSION); }
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+    using namespace taskwatch::app;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    auto opts = parse_cli(args);
+    if (!opts) {
+        std::fprintf(stderr, "taskwatchd: %s\n%s", opts.error().c_str(), usage().c_str());
+        return 2;
+    }
+    switch (opts->what) {
+    case cli_options::mode::version: std::printf("taskwatchd %s\n", TASKWATCH_VERSION); return 0;
+    case cli_options::mode::help: std::printf("%s", usage().c_str()); return 0;
+    case cli_options::mode::get: return run_get(*opts);
+    case cli_options::mode::check_config: return run_check_config(*opts);
+    case cli_options::mode::run:
+    case cli_options::mode::demo:
+        std::fprintf(stderr, "taskwatchd: the watch engine is not built yet; use 'get'\n");
+        return 1;
+    }
+    return 2;
+}

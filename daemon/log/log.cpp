@@ -37,13 +37,14 @@ void set_timestamps(bool on) { g_timestamps = on; }
 
 std::string quote(std::string_view v) {
     bool plain = !v.empty();
-    for (unsigned char c : v)
-        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) plain = false;
+    for (char ch : v)
+        if (auto c = static_cast<unsigned char>(ch); c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) plain = false;
     if (plain) return std::string(v);
     std::string out;
     out.reserve(v.size() + 2);
     out.push_back('"');
-    for (unsigned char c : v) {
+    for (char ch : v) {
+        auto c = static_cast<unsigned char>(ch);
         switch (c) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;

@@ -1,0 +1,33 @@
+#include "taskwatch/app/wiring.hpp"
+
+namespace taskwatch::app {
+
+http::client_options client_options_from(const config::settings& s) {
+    http::client_options o;
+    o.max_connections = s.modelarts.max_connections;
+    o.timeout = s.modelarts.timeout;
+    o.ca_file = s.modelarts.ca_file;
+    o.proxy = s.modelarts.proxy;
+    o.user_agent = "taskwatch/" TASKWATCH_VERSION;
+    return o;
+}
+
+std::unique_ptr<auth::authorizer> make_authorizer(const config::settings& s, http::client& client) {
+    if (const auto* ak = std::get_if<auth::aksk_credentials>(&s.modelarts.auth.credentials))
+        return auth::make_aksk_authorizer(*ak);
+    return auth::make_token_authorizer(
+        client, std::get<auth::token_credentials>(s.modelarts.auth.credentials));
+}
+
+std::unique_ptr<modelarts::api_client> make_api_client(const config::settings& s,
+                                                       const config::target* t,
+                                                       http::client& client,
+                                                       auth::authorizer& auth) {
+    const auto& url = t ? config::endpoint_of(s, *t) : s.modelarts.endpoint;
+    const auto& project = t ? config::project_id_of(s, *t) : s.modelarts.project_id;
+    auto ep = http::parse_url(url);
+    if (!ep) throw config::config_error(s.source_path + ": endpoint " + url + ": " + ep.error());
+    return std::make_unique<modelarts::api_client>(client, auth, std::move(*ep), project);
+}
+
+} // namespace taskwatch::app

@@ -1,0 +1,101 @@
+#include "taskwatch/modelarts/api_client.hpp"
+#include "taskwatch/modelarts/api_error.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace taskwatch;
+using namespace taskwatch::modelarts;
+using namespace std::chrono_literals;
+
+namespace {
+http::response make(unsigned status, std::string body,
+                    std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
+    http::response r;
+    r.status = status;
+    r.body = std::move(body);
+    for (auto [k, v] : headers) r.headers.set(k, v);
+    return r;
+}
+} // namespace
+
+TEST_CASE("a 401 with APIGW.0301 is an auth failure with its request id") {
+    auto e = classify_response(make(
+        401, R"({"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r-1"})"));
+    CHECK(e.kind == error_kind::auth);
+    CHECK(e.http_status == 401);
+    CHECK(e.error_code == "APIGW.0301");
+    CHECK(e.request_id == "r-1");
+    CHECK(is_token_rejection(e));
+    CHECK(e.to_string() ==
+          R"(auth: HTTP 401 APIGW.0301 "Incorrect IAM authentication information" (request_id r-1))");
+}
+
+TEST_CASE("429 with Retry-After is throttled with the delay") {
+    auto e = classify_response(
+        make(429, R"({"error_code":"APIG.0308","error_msg":"throttled"})", {{"Retry-After", "3"}}));
+    CHECK(e.kind == error_kind::throttled);
+    REQUIRE(e.retry_after.has_value());
+    CHECK(*e.retry_after == 3000ms);
+}
+
+TEST_CASE("ModelArts throttling codes are throttled whatever the status") {
+    for (auto code : {"ModelArts.2799", "ModelArts.4206", "ModelArts.6101"}) {
+        auto e = classify_response(
+            make(400, std::string(R"({"error_code":")") + code + R"(","error_msg":"busy"})"));
+        CHECK(e.kind == error_kind::throttled);
+        CHECK_FALSE(e.retry_after.has_value());
+    }
+}
+
+TEST_CASE("ModelArts 400 not-found codes and 404 are not_found") {
+    for (auto code : {"ModelArts.4338", "ModelArts.4352", "ModelArts.4612", "ModelArts.4700"}) {
+        auto e = classify_response(
+            make(400, std::string(R"({"error_code":")") + code + R"(","error_msg":"gone"})"));
+        CHECK(e.kind == error_kind::not_found);
+    }
+    CHECK(classify_response(make(404, "")).kind == error_kind::not_found);
+    CHECK(classify_response(make(400, R"({"error_code":"ModelArts.4101","error_msg":"bad"})"))
+              .kind == error_kind::client_error);
+}
+
+TEST_CASE("5xx is server_error; the X-Request-Id header stands in for a missing request_id") {
+    auto e = classify_response(make(503, "<html>Service Unavailable</html>",
+                                    {{"X-Request-Id", "hdr-9"}, {"Retry-After", "1.5"}}));
+    CHECK(e.kind == error_kind::server_error);
+    CHECK(e.request_id == "hdr-9");
+    CHECK(e.detail == "body: <html>Service Unavailable</html>");
+    REQUIRE(e.retry_after.has_value());
+    CHECK(*e.retry_after == 1500ms);
+}
+
+TEST_CASE("nested and camel-case error bodies are read") {
+    auto e = classify_response(make(403, R"({"error":{"code":"ModelArts.0210","message":"project mismatch"}})"));
+    CHECK(e.kind == error_kind::auth);
+    CHECK(e.error_code == "ModelArts.0210");
+    CHECK(e.error_msg == "project mismatch");
+    auto f = classify_response(make(500, R"({"errorCode":"ModelArts.0010","errorMsg":"internal"})"));
+    CHECK(f.kind == error_kind::server_error);
+    CHECK(f.error_code == "ModelArts.0010");
+}
+
+TEST_CASE("Retry-After as an HTTP date is relative to now") {
+    auto now = std::chrono::system_clock::from_time_t(784111777); // Sun, 06 Nov 1994 08:49:37 GMT
+    CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now) == std::optional(10000ms));
+    CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:27 GMT", now) == std::optional(0ms));
+    CHECK_FALSE(parse_retry_after("soon", now).has_value());
+    CHECK_FALSE(parse_retry_after("-1", now).has_value());
+}
+
+TEST_CASE("transport failures map onto error kinds") {
+    CHECK(from_transport({http::failure::tls, "certificate verify failed"}).kind == error_kind::tls);
+    CHECK(from_transport({http::failure::timeout, "x"}).kind == error_kind::timeout);
+    CHECK(from_transport({http::failure::timeout, "x"}).is_transport());
+    CHECK(from_transport({http::failure::dns, "x"}).to_string() == "dns: x");
+}
+
+TEST_CASE("task paths and list queries are encoded and in canonical order") {
+    CHECK(task_path("p1", "d 1", "t/1") == "/v2/p1/datasets/d%201/tasks/t%2F1");
+    CHECK(list_tasks_target("p", "d", std::nullopt, 100, 0) == "/v2/p/datasets/d/tasks?limit=100&offset=0");
+    CHECK(list_tasks_target("p", "d", std::string_view("pre-label"), 100, 200) ==
+          "/v2/p/datasets/d/tasks?limit=100&offset=200&type=pre-label");
+}

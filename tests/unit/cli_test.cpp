@@ -1,0 +1,40 @@
+#include "taskwatch/app/cli.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace taskwatch::app;
+
+TEST_CASE("the contract's command lines parse") {
+    auto run = parse_cli({"--config", "c.yml"});
+    REQUIRE(run);
+    CHECK(run->what == cli_options::mode::run);
+    CHECK(run->config_path == "c.yml");
+
+    auto check = parse_cli({"--config=c.yml", "--check-config"});
+    REQUIRE(check);
+    CHECK(check->what == cli_options::mode::check_config);
+
+    auto demo = parse_cli({"--demo", "--listen", "127.0.0.1:0"});
+    REQUIRE(demo);
+    CHECK(demo->what == cli_options::mode::demo);
+    CHECK(demo->listen == std::optional<std::string>("127.0.0.1:0"));
+
+    auto get = parse_cli({"get", "--config", "c.yml", "--dataset", "d1", "--task", "t1"});
+    REQUIRE(get);
+    CHECK(get->what == cli_options::mode::get);
+    CHECK(get->dataset_id == "d1");
+    CHECK(get->task_id == "t1");
+
+    auto version = parse_cli({"--version"});
+    REQUIRE(version);
+    CHECK(version->what == cli_options::mode::version);
+}
+
+TEST_CASE("bad command lines are usage errors that say what is wrong") {
+    CHECK(parse_cli({}).error() == "--config FILE is required");
+    CHECK(parse_cli({"--config"}).error() == "--config needs a value");
+    CHECK(parse_cli({"--bogus"}).error() == "unknown argument '--bogus'");
+    CHECK(parse_cli({"get", "--config", "c"}).error() == "get needs --dataset D");
+    CHECK(parse_cli({"--dataset", "d"}).error() == "unknown argument '--dataset'");
+    CHECK(parse_cli({"--listen", "x", "--config", "c"}).error().find("--demo") != std::string::npos);
+}
