@@ -1,5 +1,6 @@
 #include "taskwatch/auth/credentials.hpp"
 
+#include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/url_check.hpp"
 
 #include <cerrno>
@@ -36,7 +37,7 @@ void trim_trailing(std::string& s) {
 }
 
 bool has_control_character(std::string_view s) {
-    for (unsigned char c : s)
+    for (unsigned char c : detail::bytes_of(s))
         if (c < 0x20 || c == 0x7f) return true;
     return false;
 }
@@ -117,9 +118,7 @@ expected<std::string, std::string> https_endpoint(std::string_view url) {
     if (parts->has_userinfo) return unexpected{std::string("must not contain user information")};
     if (!parts->rest.empty() && parts->rest != "/")
         return unexpected{std::string("must be https://HOST[:PORT] without a path")};
-    std::string out(url);
-    if (!out.empty() && out.back() == '/') out.pop_back();
-    return out;
+    return detail::origin_of(*parts);
 }
 
 } // namespace

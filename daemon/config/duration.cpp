@@ -1,5 +1,7 @@
 #include "taskwatch/config/settings.hpp"
 
+#include "taskwatch/detail/bytes.hpp"
+
 #include <cstdint>
 #include <limits>
 
@@ -23,7 +25,7 @@ constexpr unit units[] = {
 
 std::string bad(std::string_view text) {
     std::string shown;
-    for (unsigned char c : text.substr(0, 64)) {
+    for (unsigned char c : detail::bytes_of(text.substr(0, 64))) {
         if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
             constexpr char hex[] = "0123456789abcdef";
             shown += "\\x";

@@ -3,6 +3,7 @@
 // the second reads secret files and consults the environment.
 #include "taskwatch/config/settings.hpp"
 
+#include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/url_check.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -28,7 +29,7 @@ using std::chrono::milliseconds;
 std::string quote(std::string_view v) {
     std::string out = "\"";
     constexpr std::size_t limit = 80;
-    for (unsigned char c : v.substr(0, limit)) {
+    for (unsigned char c : detail::bytes_of(v.substr(0, limit))) {
         if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
             constexpr char hex[] = "0123456789abcdef";
             out += "\\x";
@@ -45,7 +46,7 @@ std::string quote(std::string_view v) {
 // Keeps what() on one line whatever a path or a YAML message contains.
 std::string one_line(std::string_view s) {
     std::string out;
-    for (unsigned char c : s) {
+    for (unsigned char c : detail::bytes_of(s)) {
         if (c == '\n') out += "\\n";
         else if (c == '\r') out += "\\r";
         else if (c == '\t') out += ' ';
@@ -254,13 +255,13 @@ private:
 // IDs go into URL paths: refuse what cannot be one.
 std::string id(const field& f) {
     auto s = f.string();
-    for (unsigned char ch : s)
+    for (unsigned char ch : detail::bytes_of(s))
         if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
             f.fail(quote(s) + " is not a valid ID (no spaces, \"/\", \"?\" or \"#\")");
     return s;
 }
 
-// https://host[:port], stored without a trailing slash.
+// https://host[:port], stored without a trailing slash and with a lower-case scheme.
 std::string https_endpoint(const field& f) {
     auto s = f.string();
     auto parts = detail::split_http_url(s);
@@ -269,8 +270,7 @@ std::string https_endpoint(const field& f) {
     if (parts->scheme != "https")
         f.fail("must be an https:// URL, not " + parts->scheme + ":// (TLS verification is never off)");
     if (!parts->rest.empty() && parts->rest != "/") f.fail("must be https://HOST[:PORT] without a path");
-    if (s.back() == '/') s.pop_back();
-    return s;
+    return detail::origin_of(*parts);
 }
 
 void check_listen(const field& f, const std::string& s) {
@@ -281,7 +281,7 @@ void check_listen(const field& f, const std::string& s) {
         std::string_view port(s.data() + colon + 1, s.size() - colon - 1);
         if (!host.empty() && host.front() == '[') ok = host.size() > 2 && host.back() == ']';
         else ok = host.find(':') == std::string_view::npos;
-        for (unsigned char ch : host)
+        for (unsigned char ch : detail::bytes_of(host))
             if (ch <= ' ' || ch == 0x7f || ch == '/') ok = false;
         unsigned long p = 0;
         if (port.empty() || port.size() > 5) ok = false;
@@ -508,7 +508,7 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         if (!from_env || from_env->empty())
             fail(c, p.modelarts_at->line, "modelarts",
                  "missing required key \"project_id\" (or set HUAWEICLOUD_SDK_PROJECT_ID)");
-        for (unsigned char ch : *from_env)
+        for (unsigned char ch : detail::bytes_of(*from_env))
             if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
                 fail(c, p.modelarts_at->line, "modelarts",
                      "HUAWEICLOUD_SDK_PROJECT_ID is not a valid project ID (no spaces, \"/\", \"?\" or \"#\")");
@@ -570,7 +570,7 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
 settings parse_settings(std::string_view yaml_text, const std::string& source_path, const environment& env) {
     std::error_code ec;
     auto abs = std::filesystem::absolute(std::filesystem::path(source_path), ec);
-    context c{source_path, ec ? std::string(".") : abs.parent_path().string(), &env};
+    context c{source_path, ec ? std::string(".") : abs.lexically_normal().parent_path().string(), &env};
 
     std::vector<YAML::Node> docs;
     try {

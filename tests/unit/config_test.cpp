@@ -390,6 +390,8 @@ TEST_CASE("endpoints must be https, without a path or user information") {
     CHECK(s.modelarts.endpoint == "https://127.0.0.1:8443");
     auto v6 = parse_settings(head + "'https://[::1]:8443'" + tail, "/c.yml", env_keys);
     CHECK(v6.modelarts.endpoint == "https://[::1]:8443");
+    auto upper = parse_settings(head + "HTTPS://modelarts.example.com:8443/" + tail, "/c.yml", env_keys);
+    CHECK(upper.modelarts.endpoint == "https://modelarts.example.com:8443");
 }
 
 TEST_CASE("targets: IDs, task lists, labels and duplicates") {

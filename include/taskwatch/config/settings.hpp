@@ -84,6 +84,8 @@ struct webhook {
 /// - webhook `events` may not be empty or repeat a type; `secret_file` is optional for
 ///   every format; `progress_step` unset means no task.progress events for that webhook;
 /// - every duration and count must be positive; `jitter` is in [0, 1];
+///   `max_connections` is at most 1024 and a webhook's `max_attempts` at most 1000;
+/// - endpoints are stored as "https://host[:port]": scheme lower-cased, trailing "/" dropped;
 /// - a key given with no value (`key:` or `key: ~`) is an error, not "use the default";
 /// - a key may appear only once in a mapping.
 struct settings {

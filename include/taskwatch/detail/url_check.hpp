@@ -1,6 +1,7 @@
 // Syntax check of http(s) URLs in the configuration, before any connection is made.
 #pragma once
 
+#include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/expected.hpp"
 
 #include <cstdint>
@@ -57,7 +58,7 @@ inline expected<url_parts, std::string> split_http_url(std::string_view url) {
         }
     }
     if (out.host.empty()) return unexpected{std::string("missing host")};
-    for (unsigned char c : out.host)
+    for (unsigned char c : detail::bytes_of(out.host))
         if (c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' ||
             c == '{' || c == '|' || c == '}')
             return unexpected{std::string("bad character in host")};
@@ -70,8 +71,25 @@ inline expected<url_parts, std::string> split_http_url(std::string_view url) {
         if (port == 0 || port > 65535) return unexpected{"bad port \"" + std::string(port_text) + "\""};
         out.port = static_cast<std::uint16_t>(port);
     }
-    for (unsigned char c : out.rest)
+    for (unsigned char c : detail::bytes_of(out.rest))
         if (c <= ' ' || c == 0x7f) return unexpected{std::string("space or control character in URL")};
+    return out;
+}
+
+/// "scheme://host[:port]" (brackets around IPv6 literals): the URL without user
+/// information, path, query or fragment, with a lower-case scheme.
+inline std::string origin_of(const url_parts& u) {
+    // Appends only: GCC 12 warns falsely (-Wstringop-overflow) on "[" + host + "]".
+    std::string out = u.scheme;
+    out += "://";
+    bool v6 = u.host.find(':') != std::string::npos;
+    if (v6) out += '[';
+    out += u.host;
+    if (v6) out += ']';
+    if (u.port) {
+        out += ':';
+        out += std::to_string(*u.port);
+    }
     return out;
 }
 
