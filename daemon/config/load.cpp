@@ -238,9 +238,6 @@ public:
         fail(*c_, line_, path_, "missing required key " + quote(key));
     }
 
-    bool has(std::string_view key) const {
-        return std::any_of(entries_.begin(), entries_.end(), [&](const entry& e) { return e.key == key; });
-    }
     const std::vector<entry>& entries() const { return entries_; }
     int line() const { return line_; }
     const std::string& path() const { return path_; }
