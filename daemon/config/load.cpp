@@ -1,0 +1,663 @@
+// YAML -> settings. Two passes: the first checks the document's shape and values without
+// touching any file or variable, so a typo is reported the same wherever it is checked;
+// the second reads secret files and consults the environment.
+#include "taskwatch/config/settings.hpp"
+
+#include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/url_check.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace taskwatch::config {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// Values echoed in messages: one line, bounded, control characters escaped.
+std::string quote(std::string_view v) {
+    std::string out = "\"";
+    constexpr std::size_t limit = 80;
+    for (unsigned char c : detail::bytes_of(v.substr(0, limit))) {
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (v.size() > limit) out += "...";
+    return out + "\"";
+}
+
+// Keeps what() on one line whatever a path or a YAML message contains.
+std::string one_line(std::string_view s) {
+    std::string out;
+    for (unsigned char c : detail::bytes_of(s)) {
+        if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += ' ';
+        else if (c < 0x20 || c == 0x7f) out += '?';
+        else out += static_cast<char>(c);
+    }
+    return out;
+}
+
+struct context {
+    std::string file;       ///< as given, for messages
+    std::string dir;        ///< absolute folder of the file
+    const environment* env; ///< never null
+};
+
+[[noreturn]] void fail(const context& c, int line, std::string_view path, std::string_view problem) {
+    std::string msg = c.file;
+    if (line > 0) msg += ":" + std::to_string(line);
+    msg += ": ";
+    if (!path.empty()) {
+        msg += path;
+        msg += ": ";
+    }
+    msg += problem;
+    throw config_error(one_line(msg));
+}
+
+int line_of(const YAML::Node& n) {
+    auto m = n.Mark();
+    return m.line >= 0 ? m.line + 1 : 0;
+}
+
+std::string_view kind_of(const YAML::Node& n) {
+    switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "no value";
+    case YAML::NodeType::Undefined: break;
+    }
+    return "nothing";
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string join_path(std::string_view parent, std::string_view key) {
+    if (parent.empty()) return std::string(key);
+    return std::string(parent) + "." + std::string(key);
+}
+
+/// One value of the document with the path and line to blame for it.
+struct field {
+    const context* c;
+    YAML::Node node;
+    int line;
+    std::string path;
+
+    [[noreturn]] void fail(std::string_view problem) const { config::fail(*c, line, path, problem); }
+
+    [[noreturn]] void wrong_type(std::string_view expected) const {
+        fail("expected " + std::string(expected) + ", got " +
+             (node.IsScalar() ? quote(node.Scalar()) : std::string(kind_of(node))));
+    }
+
+    std::string string(bool allow_empty = false) const {
+        if (!node.IsScalar()) wrong_type("a string");
+        const std::string& s = node.Scalar();
+        if (s.empty() && !allow_empty) fail("must not be empty");
+        return s;
+    }
+
+    std::uint64_t integer(std::uint64_t min, std::uint64_t max) const {
+        if (!node.IsScalar()) wrong_type("an integer");
+        const std::string& s = node.Scalar();
+        std::uint64_t v = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size())
+            fail("expected an integer, got " + quote(s));
+        if (ec == std::errc::result_out_of_range || v < min || v > max)
+            fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + quote(s));
+        return v;
+    }
+
+    double number() const {
+        if (!node.IsScalar()) wrong_type("a number");
+        const std::string& s = node.Scalar();
+        double v = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v))
+            fail("expected a number, got " + quote(s));
+        return v;
+    }
+
+    milliseconds duration() const {
+        if (!node.IsScalar()) wrong_type("a duration");
+        auto d = parse_duration(node.Scalar());
+        if (!d) fail(d.error());
+        return *d;
+    }
+
+    milliseconds positive_duration() const {
+        auto d = duration();
+        if (d.count() <= 0) fail("must be longer than 0s");
+        return d;
+    }
+
+    std::vector<field> list() const {
+        if (!node.IsSequence()) wrong_type("a list");
+        std::vector<field> out;
+        std::size_t i = 0;
+        for (const auto& elem : node) {
+            int l = line_of(elem);
+            out.push_back(field{c, elem, l > 0 ? l : line, path + "[" + std::to_string(i) + "]"});
+            ++i;
+        }
+        return out;
+    }
+};
+
+/// A mapping: checks its keys once, then hands out its values as fields.
+class mapping {
+public:
+    struct entry {
+        std::string key;
+        field value; ///< line and path are the key's
+    };
+
+    mapping(const field& f) : c_(f.c), path_(f.path), line_(f.line) {
+        if (!f.node.IsMap()) f.wrong_type("a mapping");
+        std::map<std::string, int> seen;
+        for (auto it = f.node.begin(); it != f.node.end(); ++it) {
+            int kl = line_of(it->first);
+            if (kl == 0) kl = line_;
+            if (!it->first.IsScalar()) fail(*c_, kl, path_, "keys must be strings");
+            std::string key = it->first.Scalar();
+            if (auto [pos, inserted] = seen.emplace(key, kl); !inserted)
+                fail(*c_, kl, path_, "key " + quote(key) + " appears twice (first at line " +
+                                         std::to_string(pos->second) + ")");
+            entries_.push_back(entry{key, field{c_, it->second, kl, join_path(path_, key)}});
+        }
+    }
+
+    /// Every key must be one of `known`.
+    void only(std::initializer_list<std::string_view> known) const {
+        for (const auto& e : entries_) {
+            if (std::find(known.begin(), known.end(), e.key) != known.end()) continue;
+            std::string problem = "unknown key " + quote(e.key);
+            std::string_view best;
+            std::size_t best_d = 3;
+            for (auto k : known) {
+                // A known key with a unit or word tacked on ("timeout_ms") counts as close too.
+                bool extends = k.size() >= 4 && (e.key.starts_with(k) || k.starts_with(e.key)) && e.key.size() >= 4;
+                auto d = extends ? std::size_t{1} : edit_distance(e.key, k);
+                if (d < best_d && d < k.size()) {
+                    best = k;
+                    best_d = d;
+                }
+            }
+            if (!best.empty()) problem += " (did you mean " + quote(best) + "?)";
+            fail(*c_, e.value.line, path_, problem);
+        }
+    }
+
+    /// The key's value; a key written without a value is an error, not a default.
+    std::optional<field> get(std::string_view key) const {
+        for (const auto& e : entries_) {
+            if (e.key != key) continue;
+            if (e.value.node.IsNull()) e.value.fail("no value (remove the key to get the default)");
+            return e.value;
+        }
+        return std::nullopt;
+    }
+
+    field require(std::string_view key) const {
+        if (auto f = get(key)) return *f;
+        fail(*c_, line_, path_, "missing required key " + quote(key));
+    }
+
+    const std::vector<entry>& entries() const { return entries_; }
+    int line() const { return line_; }
+    const std::string& path() const { return path_; }
+
+private:
+    const context* c_;
+    std::string path_;
+    int line_;
+    std::vector<entry> entries_;
+};
+
+// IDs go into URL paths: refuse what cannot be one.
+std::string id(const field& f) {
+    auto s = f.string();
+    for (unsigned char ch : detail::bytes_of(s))
+        if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
+            f.fail(quote(s) + " is not a valid ID (no spaces, \"/\", \"?\" or \"#\")");
+    return s;
+}
+
+// https://host[:port], stored without a trailing slash and with a lower-case scheme.
+std::string https_endpoint(const field& f) {
+    auto s = f.string();
+    auto parts = detail::split_http_url(s);
+    if (!parts) f.fail("bad URL: " + parts.error());
+    if (parts->has_userinfo) f.fail("must not contain user information");
+    if (parts->scheme != "https")
+        f.fail("must be an https:// URL, not " + parts->scheme + ":// (TLS verification is never off)");
+    if (!parts->rest.empty() && parts->rest != "/") f.fail("must be https://HOST[:PORT] without a path");
+    return detail::origin_of(*parts);
+}
+
+void check_listen(const field& f, const std::string& s) {
+    auto colon = s.rfind(':');
+    bool ok = colon != std::string::npos;
+    if (ok) {
+        std::string_view host(s.data(), colon);
+        std::string_view port(s.data() + colon + 1, s.size() - colon - 1);
+        if (!host.empty() && host.front() == '[') ok = host.size() > 2 && host.back() == ']';
+        else ok = host.find(':') == std::string_view::npos;
+        for (unsigned char ch : detail::bytes_of(host))
+            if (ch <= ' ' || ch == 0x7f || ch == '/') ok = false;
+        unsigned long p = 0;
+        if (port.empty() || port.size() > 5) ok = false;
+        for (char ch : port) {
+            if (ch < '0' || ch > '9') ok = false;
+            else p = p * 10 + static_cast<unsigned long>(ch - '0');
+        }
+        if (p > 65535) ok = false;
+    }
+    if (!ok) f.fail("expected HOST:PORT (e.g. 127.0.0.1:9817, [::1]:9817 or :9817), got " + quote(s));
+}
+
+std::string absolute_in(const context& c, const std::string& p) {
+    if (!p.empty() && p.front() == '/') return p;
+    return (std::filesystem::path(c.dir) / p).lexically_normal().string();
+}
+
+// A file another module will open at start-up: fail now rather than after start.
+void check_readable(const field& f, const std::string& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) err = EISDIR;
+        ::close(fd);
+    }
+    if (err != 0) f.fail("cannot read " + file + ": " + std::strerror(err));
+}
+
+bool valid_label_name(std::string_view n) {
+    if (n.empty()) return false;
+    auto alpha = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'; };
+    if (!alpha(n.front())) return false;
+    return std::all_of(n.begin() + 1, n.end(), [&](char ch) { return alpha(ch) || (ch >= '0' && ch <= '9'); });
+}
+
+constexpr std::string_view reserved_labels[] = {"dataset_id", "task_id",   "status",        "kind",
+                                                "task_name",  "resource_id", "algorithm_type"};
+
+// What the first pass leaves for the second, with the lines to blame.
+struct pending_file {
+    std::string path; ///< as written
+    field at;
+};
+
+struct pending {
+    std::optional<field> modelarts_at;
+    std::optional<field> auth_at;
+    std::optional<field> project_id_at;
+    auth::aksk_source aksk;
+    auth::token_source token;
+    std::map<std::string, int> auth_key_lines;
+    std::vector<std::optional<pending_file>> webhook_secrets; ///< per webhook
+    std::vector<field> target_at;                             ///< per target
+};
+
+void parse_auth(const field& f, settings& s, pending& p) {
+    mapping m(f);
+    m.only({"type", "ak_file", "sk_file", "security_token_file", "iam_endpoint", "domain_name", "user_name",
+            "password_file"});
+    p.auth_at = f;
+    for (const auto& e : m.entries()) p.auth_key_lines[e.key] = e.value.line;
+    if (auto t = m.get("type")) {
+        auto v = t->string();
+        if (v == "aksk") s.modelarts.auth.type = modelarts_auth::type_t::aksk;
+        else if (v == "token") s.modelarts.auth.type = modelarts_auth::type_t::token;
+        else t->fail("unknown type " + quote(v) + " (expected aksk or token)");
+    }
+    bool aksk = s.modelarts.auth.type == modelarts_auth::type_t::aksk;
+    std::initializer_list<std::string_view> aksk_keys = {"ak_file", "sk_file", "security_token_file"};
+    std::initializer_list<std::string_view> token_keys = {"iam_endpoint", "domain_name", "user_name", "password_file"};
+    for (const auto& e : m.entries()) {
+        const auto& other = aksk ? token_keys : aksk_keys;
+        if (std::find(other.begin(), other.end(), e.key) != other.end())
+            fail(*f.c, e.value.line, f.path,
+                 "key " + quote(e.key) + " is only valid with type: " + (aksk ? "token" : "aksk"));
+    }
+    auto opt = [&](std::string_view key) -> std::optional<std::string> {
+        if (auto v = m.get(key)) return v->string();
+        return std::nullopt;
+    };
+    if (aksk) {
+        p.aksk = {opt("ak_file"), opt("sk_file"), opt("security_token_file")};
+    } else {
+        p.token = {opt("iam_endpoint"), opt("domain_name"), opt("user_name"), opt("password_file")};
+    }
+}
+
+void parse_modelarts(const field& f, settings& s, pending& p) {
+    mapping m(f);
+    m.only({"endpoint", "project_id", "auth", "ca_file", "proxy", "timeout", "max_connections",
+            "max_requests_per_second"});
+    p.modelarts_at = f;
+    s.modelarts.endpoint = https_endpoint(m.require("endpoint"));
+    if (auto v = m.get("project_id")) {
+        p.project_id_at = *v;
+        s.modelarts.project_id = id(*v);
+    }
+    if (auto v = m.get("auth")) parse_auth(*v, s, p);
+    if (auto v = m.get("ca_file")) s.modelarts.ca_file = absolute_in(*f.c, v->string());
+    if (auto v = m.get("proxy")) {
+        auto text = v->string();
+        auto parts = detail::split_http_url(text);
+        if (!parts) v->fail("bad URL: " + parts.error());
+        if (parts->scheme != "http" || !parts->port || (!parts->rest.empty() && parts->rest != "/"))
+            v->fail("expected http://[USER:PASSWORD@]HOST:PORT");
+        s.modelarts.proxy = std::move(text);
+    }
+    if (auto v = m.get("timeout")) s.modelarts.timeout = v->positive_duration();
+    if (auto v = m.get("max_connections")) s.modelarts.max_connections = v->integer(1, 1024);
+    if (auto v = m.get("max_requests_per_second")) {
+        double r = v->number();
+        if (!(r > 0)) v->fail("must be greater than 0");
+        s.modelarts.max_requests_per_second = r;
+    }
+}
+
+void parse_poll(const field& f, settings& s) {
+    mapping m(f);
+    m.only({"interval", "finished_interval", "jitter", "stall_after", "forget_finished_after"});
+    if (auto v = m.get("interval")) s.poll.interval = v->positive_duration();
+    if (auto v = m.get("finished_interval")) s.poll.finished_interval = v->positive_duration();
+    if (auto v = m.get("jitter")) {
+        double j = v->number();
+        if (j < 0 || j > 1) v->fail("must be between 0 and 1, got " + quote(v->node.Scalar()));
+        s.poll.jitter = j;
+    }
+    if (auto v = m.get("stall_after")) s.poll.stall_after = v->positive_duration();
+    if (auto v = m.get("forget_finished_after")) s.poll.forget_finished_after = v->positive_duration();
+}
+
+target parse_target(const field& f) {
+    mapping m(f);
+    m.only({"dataset_id", "task_ids", "labels", "project_id", "endpoint"});
+    target t;
+    t.dataset_id = id(m.require("dataset_id"));
+    if (auto v = m.get("task_ids")) {
+        auto items = v->list();
+        if (items.empty()) v->fail("empty list (remove the key to watch every task of the dataset)");
+        std::vector<std::string> ids;
+        for (const auto& item : items) {
+            auto task = id(item);
+            if (std::find(ids.begin(), ids.end(), task) != ids.end()) item.fail("task " + quote(task) + " listed twice");
+            ids.push_back(std::move(task));
+        }
+        t.task_ids = std::move(ids);
+    }
+    if (auto v = m.get("labels")) {
+        mapping labels(*v);
+        for (const auto& e : labels.entries()) {
+            if (!valid_label_name(e.key))
+                fail(*f.c, e.value.line, labels.path(),
+                     "bad label name " + quote(e.key) + " (expected [a-zA-Z_][a-zA-Z0-9_]*)");
+            if (e.key.starts_with("__"))
+                fail(*f.c, e.value.line, labels.path(),
+                     "label name " + quote(e.key) + " is reserved (names starting with __ belong to Prometheus)");
+            if (std::find(std::begin(reserved_labels), std::end(reserved_labels), e.key) != std::end(reserved_labels))
+                fail(*f.c, e.value.line, labels.path(),
+                     "label name " + quote(e.key) + " is reserved (taskwatch sets it on its own series)");
+            if (e.value.node.IsNull()) e.value.fail("no value");
+            t.labels[e.key] = e.value.string(true);
+        }
+    }
+    if (auto v = m.get("project_id")) t.project_id = id(*v);
+    if (auto v = m.get("endpoint")) t.endpoint = https_endpoint(*v);
+    return t;
+}
+
+webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) {
+    mapping m(f);
+    m.only({"name", "url", "format", "secret_file", "events", "progress_step", "max_attempts"});
+    webhook w;
+    w.name = m.require("name").string();
+    {
+        auto u = m.require("url");
+        auto parts = detail::split_http_url(u.string());
+        if (!parts) u.fail("bad URL: " + parts.error());
+        w.url = u.string();
+    }
+    if (auto v = m.get("format")) {
+        auto name = v->string();
+        constexpr webhook_format all[] = {webhook_format::generic,  webhook_format::alertmanager,
+                                          webhook_format::slack,    webhook_format::feishu,
+                                          webhook_format::dingtalk, webhook_format::wecom};
+        auto it = std::find_if(std::begin(all), std::end(all), [&](webhook_format x) { return to_string(x) == name; });
+        if (it == std::end(all))
+            v->fail("unknown format " + quote(name) + " (expected generic, alertmanager, slack, feishu, dingtalk or wecom)");
+        w.format = *it;
+    }
+    if (auto v = m.get("secret_file")) secret_file = pending_file{v->string(), *v};
+    if (auto v = m.get("events")) {
+        auto items = v->list();
+        if (items.empty()) v->fail("empty list (remove the key to get every event type)");
+        std::set<std::string_view> chosen;
+        for (const auto& item : items) {
+            auto type = item.string();
+            auto known = std::find(event_types.begin(), event_types.end(), type);
+            if (known == event_types.end()) {
+                std::string all;
+                for (auto e : event_types) all += (all.empty() ? "" : ", ") + std::string(e);
+                item.fail("unknown event type " + quote(type) + " (expected one of " + all + ")");
+            }
+            if (!chosen.insert(*known).second) item.fail("event type " + quote(type) + " listed twice");
+        }
+        for (auto e : event_types)
+            if (chosen.count(e) != 0) w.events.emplace_back(e);
+    } else {
+        w.events.assign(event_types.begin(), event_types.end());
+    }
+    if (auto v = m.get("progress_step")) {
+        double step = v->number();
+        if (!(step > 0 && step <= 1)) v->fail("must be greater than 0 and at most 1, got " + quote(v->node.Scalar()));
+        w.progress_step = step;
+    }
+    if (auto v = m.get("max_attempts")) w.max_attempts = static_cast<unsigned>(v->integer(1, 1000));
+    return w;
+}
+
+// Pass 2: files and environment.
+void resolve(const context& c, settings& s, pending& p, const mapping& root) {
+    const environment& env = *c.env;
+    if (s.modelarts.project_id.empty()) {
+        auto from_env = env ? env("HUAWEICLOUD_SDK_PROJECT_ID") : std::nullopt;
+        if (!from_env || from_env->empty())
+            fail(c, p.modelarts_at->line, "modelarts",
+                 "missing required key \"project_id\" (or set HUAWEICLOUD_SDK_PROJECT_ID)");
+        for (unsigned char ch : detail::bytes_of(*from_env))
+            if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
+                fail(c, p.modelarts_at->line, "modelarts",
+                     "HUAWEICLOUD_SDK_PROJECT_ID is not a valid project ID (no spaces, \"/\", \"?\" or \"#\")");
+        s.modelarts.project_id = *from_env;
+    }
+
+    // Credentials: blame the key named by the problem, else the auth section, else modelarts.
+    auto blame_auth = [&](const auth::credentials_problem& problem) {
+        std::string path = "modelarts.auth";
+        int line = p.auth_at ? p.auth_at->line : p.modelarts_at->line;
+        if (!problem.key.empty()) {
+            auto it = p.auth_key_lines.find(problem.key);
+            if (it != p.auth_key_lines.end()) {
+                path += "." + problem.key;
+                line = it->second;
+            } else {
+                path += "." + problem.key;
+            }
+        }
+        fail(c, line, path, problem.message);
+    };
+    if (s.modelarts.auth.type == modelarts_auth::type_t::aksk) {
+        auto r = auth::resolve_aksk(p.aksk, c.dir, env);
+        if (!r) blame_auth(r.error());
+        s.modelarts.auth.credentials = std::move(*r);
+    } else {
+        auto r = auth::resolve_token(p.token, s.modelarts.endpoint, c.dir, env);
+        if (!r) blame_auth(r.error());
+        s.modelarts.auth.credentials = std::move(*r);
+    }
+
+    if (s.web_config_file) check_readable(*root.get("web_config_file"), *s.web_config_file);
+    if (s.modelarts.ca_file) check_readable(*mapping(*p.modelarts_at).get("ca_file"), *s.modelarts.ca_file);
+
+    std::map<std::pair<std::string, std::string>, std::size_t> seen;
+    for (std::size_t i = 0; i < s.targets.size(); ++i) {
+        const auto& t = s.targets[i];
+        auto key = std::make_pair(project_id_of(s, t), t.dataset_id);
+        auto [it, inserted] = seen.emplace(key, i);
+        if (!inserted) {
+            const auto& first = p.target_at[it->second];
+            p.target_at[i].fail("duplicate target: dataset " + quote(t.dataset_id) + " of project " +
+                                quote(key.first) + " is already watched by " + first.path + " (line " +
+                                std::to_string(first.line) + ")");
+        }
+    }
+
+    for (std::size_t i = 0; i < s.webhooks.size(); ++i) {
+        const auto& pf = p.webhook_secrets[i];
+        if (!pf) continue;
+        auto sec = auth::read_secret_file(pf->path, c.dir, env);
+        if (!sec) pf->at.fail(sec.error());
+        s.webhooks[i].secret = std::move(*sec);
+    }
+}
+
+} // namespace
+
+settings parse_settings(std::string_view yaml_text, const std::string& source_path, const environment& env) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(std::filesystem::path(source_path), ec);
+    context c{source_path, ec ? std::string(".") : abs.lexically_normal().parent_path().string(), &env};
+
+    std::vector<YAML::Node> docs;
+    try {
+        docs = YAML::LoadAll(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        std::string problem = "YAML syntax error: " + e.msg;
+        if (e.mark.column >= 0) problem += " (column " + std::to_string(e.mark.column + 1) + ")";
+        fail(c, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", problem);
+    }
+    std::erase_if(docs, [](const YAML::Node& d) { return d.IsNull(); });
+    if (docs.empty()) fail(c, 0, "", "the file is empty (expected a mapping with at least modelarts and targets)");
+    if (docs.size() > 1) fail(c, line_of(docs[1]), "", "more than one YAML document");
+
+    settings s;
+    s.source_path = source_path;
+    pending p;
+    field root_field{&c, docs.front(), std::max(line_of(docs.front()), 1), ""};
+    mapping root(root_field);
+    root.only({"listen", "web_config_file", "state_dir", "log_level", "modelarts", "poll", "targets", "webhooks"});
+
+    if (auto v = root.get("listen")) {
+        s.listen = v->string();
+        check_listen(*v, s.listen);
+    }
+    if (auto v = root.get("web_config_file")) s.web_config_file = absolute_in(c, v->string());
+    if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c, v->string());
+    if (auto v = root.get("log_level")) {
+        auto l = v->string();
+        constexpr log_level all[] = {log_level::debug, log_level::info, log_level::warn, log_level::error};
+        auto it = std::find_if(std::begin(all), std::end(all), [&](log_level x) { return to_string(x) == l; });
+        if (it == std::end(all)) v->fail("unknown level " + quote(l) + " (expected debug, info, warn or error)");
+        s.log_level = *it;
+    }
+    parse_modelarts(root.require("modelarts"), s, p);
+    if (auto v = root.get("poll")) parse_poll(*v, s);
+
+    auto targets = root.require("targets");
+    auto target_items = targets.list();
+    if (target_items.empty()) targets.fail("empty list (at least one target is required)");
+    for (const auto& item : target_items) {
+        s.targets.push_back(parse_target(item));
+        p.target_at.push_back(item);
+    }
+
+    if (auto v = root.get("webhooks")) {
+        std::map<std::string, int> names;
+        for (const auto& item : v->list()) {
+            std::optional<pending_file> secret_file;
+            auto w = parse_webhook(item, secret_file);
+            auto name_field = *mapping(item).get("name");
+            auto [it, inserted] = names.emplace(w.name, name_field.line);
+            if (!inserted) {
+                name_field.fail("duplicate webhook name " + quote(w.name) + " (first at line " +
+                                std::to_string(it->second) + ")");
+            }
+            s.webhooks.push_back(std::move(w));
+            p.webhook_secrets.push_back(std::move(secret_file));
+        }
+    }
+
+    resolve(c, s, p, root);
+    return s;
+}
+
+settings load_settings(const std::string& path, const environment& env) {
+    auto cannot_read = [&](int err) { return config_error(one_line(path + ": cannot read: " + std::strerror(err))); };
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) throw cannot_read(errno);
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        throw cannot_read(EISDIR);
+    }
+    std::string text;
+    char buf[8192];
+    for (;;) {
+        auto n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            throw cannot_read(err);
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return parse_settings(text, path, env);
+}
+
+settings load_settings(const std::string& path) { return load_settings(path, auth::process_environment()); }
+
+} // namespace taskwatch::config

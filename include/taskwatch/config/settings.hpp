@@ -1,0 +1,147 @@
+// The daemon's configuration: the YAML of CONTRACT.md, loaded into typed, validated settings.
+#pragma once
+
+#include "taskwatch/auth/credentials.hpp"
+#include "taskwatch/auth/secret.hpp"
+#include "taskwatch/detail/expected.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace taskwatch::config {
+
+/// A configuration that cannot be used. what() is one line,
+/// `FILE:LINE: KEY.PATH: problem` (or `FILE: problem` when no line applies),
+/// and never contains the bytes of a secret.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Prometheus duration spelling: integer amounts with units y w d h m s ms, in decreasing
+/// order, each at most once ("1h30m", "500ms", "2d"); "0" alone is zero. 1y = 365d, 1w = 7d.
+expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
+/// The inverse, as Prometheus prints it: "0s", "1h30m", "1s500ms"; y and w only when exact.
+std::string format_duration(std::chrono::milliseconds d);
+
+enum class log_level { debug, info, warn, error };
+std::string_view to_string(log_level l);
+
+enum class webhook_format { generic, alertmanager, slack, feishu, dingtalk, wecom };
+std::string_view to_string(webhook_format f);
+
+/// Every event type of the contract, in its order; a webhook's default `events`.
+inline constexpr std::array<std::string_view, 7> event_types = {
+    "task.discovered", "task.status_changed", "task.progress",      "task.stalled",
+    "task.gone",       "task.poll_failing",   "task.poll_recovered",
+};
+
+struct modelarts_auth {
+    enum class type_t { aksk, token };
+    type_t type = type_t::aksk;
+    auth::credentials credentials; ///< resolved: files read, environment consulted
+    bool operator==(const modelarts_auth&) const = default;
+};
+
+/// One `targets[]` entry: a dataset to watch, in the account's project unless overridden.
+struct target {
+    std::string dataset_id;
+    std::optional<std::vector<std::string>> task_ids; ///< nullopt: discover with the list API
+    std::map<std::string, std::string> labels;        ///< valid Prometheus names, none reserved
+    std::optional<std::string> project_id;            ///< overrides modelarts.project_id
+    std::optional<std::string> endpoint;              ///< overrides modelarts.endpoint (https)
+    bool operator==(const target&) const = default;
+};
+
+/// One `webhooks[]` entry.
+struct webhook {
+    std::string name; ///< unique; use it, not the URL, in logs and metric labels
+    std::string url;  ///< http or https; may embed a token (Slack, DingTalk, WeCom): never log it
+    webhook_format format = webhook_format::generic;
+    std::optional<auth::secret> secret;   ///< from secret_file
+    std::vector<std::string> events;      ///< subset of event_types, in contract order
+    std::optional<double> progress_step;  ///< 0 < x <= 1: emit task.progress at each multiple
+    unsigned max_attempts = 12;           ///< then dead-lettered
+    bool wants(std::string_view event_type) const;
+    bool operator==(const webhook&) const = default;
+};
+
+/// Defaults where CONTRACT.md is silent:
+/// - a relative `web_config_file`, `state_dir` or `ca_file` is resolved against the config
+///   file's folder (and stored absolute); `web_config_file` and `ca_file` must be readable;
+/// - `modelarts.auth` may be omitted: type aksk from the HUAWEICLOUD_SDK_* environment;
+/// - `modelarts.project_id` falls back to $HUAWEICLOUD_SDK_PROJECT_ID, else it is required;
+/// - `modelarts.proxy` stays unset when absent (the HTTP client then honours $HTTPS_PROXY);
+/// - `targets` is required and must not be empty; a target's `labels` default to none;
+/// - two targets may not name the same (project, dataset), even with different task_ids;
+/// - webhook `events` may not be empty or repeat a type; `secret_file` is optional for
+///   every format; `progress_step` unset means no task.progress events for that webhook;
+/// - every duration and count must be positive; `jitter` is in [0, 1];
+///   `max_connections` is at most 1024 and a webhook's `max_attempts` at most 1000;
+/// - endpoints are stored as "https://host[:port]": scheme lower-cased, trailing "/" dropped;
+/// - a key given with no value (`key:` or `key: ~`) is an error, not "use the default";
+/// - a key may appear only once in a mapping.
+struct settings {
+    std::string source_path; ///< the config file, as given
+    std::string listen = "127.0.0.1:9817";
+    std::optional<std::string> web_config_file;
+    std::string state_dir = "/var/lib/taskwatch";
+    config::log_level log_level = config::log_level::info;
+
+    struct modelarts_t {
+        std::string endpoint; ///< https://host[:port], no trailing slash
+        std::string project_id;
+        modelarts_auth auth;
+        std::optional<std::string> ca_file; ///< nullopt: the system store
+        std::optional<std::string> proxy;   ///< http://[user:pass@]host:port
+        std::chrono::milliseconds timeout{10'000};
+        std::size_t max_connections = 16;
+        double max_requests_per_second = 20;
+        bool operator==(const modelarts_t&) const = default;
+    } modelarts;
+
+    struct poll_t {
+        std::chrono::milliseconds interval{15'000};
+        std::chrono::milliseconds finished_interval{std::chrono::minutes(10)};
+        double jitter = 0.1;
+        std::chrono::milliseconds stall_after{std::chrono::minutes(30)};
+        std::chrono::milliseconds forget_finished_after{std::chrono::hours(24)};
+        bool operator==(const poll_t&) const = default;
+    } poll;
+
+    std::vector<target> targets;
+    std::vector<webhook> webhooks;
+
+    bool operator==(const settings&) const = default;
+};
+
+/// The target's project: its own project_id, else modelarts.project_id.
+const std::string& project_id_of(const settings& s, const target& t);
+/// The target's endpoint: its own endpoint, else modelarts.endpoint.
+const std::string& endpoint_of(const settings& s, const target& t);
+
+using environment = auth::environment;
+
+/// Reads and validates `path`, consulting the process environment. Throws config_error.
+settings load_settings(const std::string& path);
+/// The same with an explicit environment (tests, --check-config under a test harness).
+settings load_settings(const std::string& path, const environment& env);
+/// Validates YAML text as if it had been read from `source_path` (relative secret files
+/// are looked for next to it). Throws config_error.
+settings parse_settings(std::string_view yaml_text, const std::string& source_path, const environment& env);
+
+/// What a SIGHUP reload cannot apply: one line such as
+/// "listen changed from 127.0.0.1:9817 to :9000: restart to apply" (several joined by
+/// "; "), or empty. Restart-only: listen, web_config_file, state_dir,
+/// modelarts.ca_file, modelarts.proxy, modelarts.max_connections. Everything else
+/// (log level, credentials, endpoint, poll, targets, webhooks) applies on reload.
+std::string describe_restart_needed(const settings& old, const settings& now);
+
+} // namespace taskwatch::config

@@ -1,0 +1,643 @@
+#include "taskwatch/config/settings.hpp"
+
+#include "test_files.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace taskwatch;
+using namespace taskwatch::config;
+using namespace std::chrono_literals;
+using taskwatch::test::fake_env;
+using taskwatch::test::temp_dir;
+
+namespace {
+
+const std::string data_dir = TASKWATCH_TEST_DATA "/config";
+const std::string example_path = TASKWATCH_TEST_DATA "/../../etc/taskwatch.example.yml";
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+    for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+        s.replace(pos, from.size(), to);
+    return s;
+}
+
+// The message of the config_error that `f` throws; fails the test when it throws none.
+template <class F> std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    FAIL("no config_error thrown");
+    return {};
+}
+
+const auth::environment env_keys =
+    fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"}, {"HUAWEICLOUD_SDK_SK", "SKENV"}});
+
+// A valid config: `in_modelarts` goes inside the modelarts section (indented by two),
+// `after` at the top level after the targets.
+std::string minimal(std::string_view after = {}, std::string_view in_modelarts = {}) {
+    return "modelarts:\n"
+           "  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
+           "  project_id: p1\n" +
+           std::string(in_modelarts) +
+           "targets:\n"
+           "  - dataset_id: d1\n" +
+           std::string(after);
+}
+
+std::string problem_of(std::string_view yaml, const auth::environment& env = env_keys) {
+    return error_of([&] { parse_settings(yaml, "/etc/taskwatch/config.yml", env); });
+}
+
+} // namespace
+
+TEST_CASE("the example config loads to exactly the values it shows") {
+    temp_dir conf;
+    temp_dir creds;
+    conf.write("web.yml", "tls_server_config: {}\n");
+    creds.write("ak", "EXAMPLEAK\n");
+    creds.write("sk", "EXAMPLESK\n");
+    creds.write("security_token", "EXAMPLETOKEN\n");
+    creds.write("ops.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    auto s = parse_settings(read_text(example_path), conf / "config.yml",
+                            fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
+
+    CHECK(s.source_path == conf / "config.yml");
+    CHECK(s.listen == "127.0.0.1:9817");
+    CHECK(s.web_config_file == conf / "web.yml");
+    CHECK(s.state_dir == "/var/lib/taskwatch");
+    CHECK(s.log_level == log_level::info);
+
+    CHECK(s.modelarts.endpoint == "https://modelarts.cn-north-4.myhuaweicloud.com");
+    CHECK(s.modelarts.project_id == "0123456789abcdef");
+    CHECK(s.modelarts.auth.type == modelarts_auth::type_t::aksk);
+    const auto* aksk = std::get_if<auth::aksk_credentials>(&s.modelarts.auth.credentials);
+    REQUIRE(aksk != nullptr);
+    CHECK(aksk->access_key == "EXAMPLEAK");
+    CHECK(aksk->secret_key.reveal() == "EXAMPLESK");
+    REQUIRE(aksk->security_token.has_value());
+    CHECK(aksk->security_token->reveal() == "EXAMPLETOKEN");
+    CHECK(s.modelarts.ca_file == "/etc/ssl/certs/ca-certificates.crt");
+    CHECK(s.modelarts.proxy == "http://proxy.internal:3128");
+    CHECK(s.modelarts.timeout == 10s);
+    CHECK(s.modelarts.max_connections == 16);
+    CHECK(s.modelarts.max_requests_per_second == 20.0);
+
+    CHECK(s.poll.interval == 15s);
+    CHECK(s.poll.finished_interval == 10min);
+    CHECK(s.poll.jitter == 0.1);
+    CHECK(s.poll.stall_after == 30min);
+    CHECK(s.poll.forget_finished_after == 24h);
+
+    REQUIRE(s.targets.size() == 2);
+    CHECK(s.targets[0].dataset_id == "d1");
+    CHECK(s.targets[0].task_ids == std::vector<std::string>{"t1", "t2"});
+    CHECK(s.targets[0].labels == std::map<std::string, std::string>{{"team", "vision"}});
+    CHECK_FALSE(s.targets[0].project_id.has_value());
+    CHECK_FALSE(s.targets[0].endpoint.has_value());
+    CHECK(project_id_of(s, s.targets[0]) == "0123456789abcdef");
+    CHECK(endpoint_of(s, s.targets[0]) == "https://modelarts.cn-north-4.myhuaweicloud.com");
+    CHECK(s.targets[1].dataset_id == "d9");
+    CHECK_FALSE(s.targets[1].task_ids.has_value());
+    CHECK(s.targets[1].labels.empty());
+    CHECK(s.targets[1].project_id == "fedcba9876543210");
+    CHECK(s.targets[1].endpoint == "https://modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(project_id_of(s, s.targets[1]) == "fedcba9876543210");
+    CHECK(endpoint_of(s, s.targets[1]) == "https://modelarts.cn-east-3.myhuaweicloud.com");
+
+    REQUIRE(s.webhooks.size() == 2);
+    const auto& ops = s.webhooks[0];
+    CHECK(ops.name == "ops");
+    CHECK(ops.url == "https://hooks.example.com/modelarts");
+    CHECK(ops.format == webhook_format::generic);
+    REQUIRE(ops.secret.has_value());
+    CHECK(ops.secret->reveal() == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    CHECK(ops.events ==
+          std::vector<std::string>{"task.status_changed", "task.progress", "task.stalled", "task.gone"});
+    CHECK(ops.wants("task.stalled"));
+    CHECK_FALSE(ops.wants("task.discovered"));
+    CHECK(ops.progress_step == 0.25);
+    CHECK(ops.max_attempts == 12);
+    const auto& chat = s.webhooks[1];
+    CHECK(chat.name == "chat");
+    CHECK(chat.format == webhook_format::feishu);
+    CHECK_FALSE(chat.secret.has_value());
+    CHECK(chat.events.size() == event_types.size());
+    CHECK_FALSE(chat.progress_step.has_value());
+    CHECK(chat.max_attempts == 12);
+}
+
+TEST_CASE("keys left out take their documented defaults") {
+    auto s = parse_settings(minimal(), "/etc/taskwatch/config.yml", env_keys);
+    settings defaults;
+    CHECK(s.listen == "127.0.0.1:9817");
+    CHECK_FALSE(s.web_config_file.has_value());
+    CHECK(s.state_dir == "/var/lib/taskwatch");
+    CHECK(s.log_level == log_level::info);
+    CHECK(s.modelarts.auth.type == modelarts_auth::type_t::aksk);
+    CHECK_FALSE(s.modelarts.ca_file.has_value());
+    CHECK_FALSE(s.modelarts.proxy.has_value());
+    CHECK(s.modelarts.timeout == 10s);
+    CHECK(s.modelarts.max_connections == 16);
+    CHECK(s.modelarts.max_requests_per_second == 20.0);
+    CHECK(s.poll == defaults.poll);
+    CHECK(s.poll.interval == 15s);
+    CHECK(s.poll.finished_interval == 10min);
+    CHECK(s.poll.jitter == 0.1);
+    CHECK(s.poll.stall_after == 30min);
+    CHECK(s.poll.forget_finished_after == 24h);
+    CHECK(s.webhooks.empty());
+
+    auto w = parse_settings(minimal("webhooks:\n  - {name: a, url: 'http://127.0.0.1:9/x'}\n"),
+                            "/etc/taskwatch/config.yml", env_keys);
+    REQUIRE(w.webhooks.size() == 1);
+    CHECK(w.webhooks[0].format == webhook_format::generic);
+    CHECK(w.webhooks[0].events == std::vector<std::string>(event_types.begin(), event_types.end()));
+    CHECK(w.webhooks[0].max_attempts == 12);
+    CHECK_FALSE(w.webhooks[0].progress_step.has_value());
+    CHECK_FALSE(w.webhooks[0].secret.has_value());
+}
+
+TEST_CASE("relative paths are resolved against the config's folder") {
+    temp_dir conf;
+    conf.write("ca.pem", "not checked here\n");
+    conf.write("web.yml", "{}\n");
+    auto s = parse_settings(minimal("state_dir: state\nweb_config_file: ./web.yml\n", "  ca_file: ca.pem\n"),
+                            conf / "c.yml", env_keys);
+    CHECK(s.state_dir == conf / "state");
+    CHECK(s.web_config_file == conf / "web.yml");
+    CHECK(s.modelarts.ca_file == conf / "ca.pem");
+}
+
+TEST_CASE("every Prometheus duration form parses") {
+    struct {
+        const char* text;
+        std::chrono::milliseconds value;
+    } const cases[] = {
+        {"0", 0ms},           {"0s", 0ms},          {"500ms", 500ms},  {"15s", 15s},
+        {"10m", 10min},       {"24h", 24h},         {"2d", 48h},       {"1w", 168h},
+        {"1y", 365 * 24h},    {"1h30m", 90min},     {"1m30s", 90s},    {"1s500ms", 1500ms},
+        {"1y2w3d4h5m6s7ms", 365 * 24h + 2 * 168h + 3 * 24h + 4h + 5min + 6s + 7ms},
+        {"90m", 90min},       {"0010s", 10s},       {"1d12h", 36h},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.text);
+        auto d = parse_duration(c.text);
+        REQUIRE(d);
+        CHECK(*d == c.value);
+    }
+}
+
+TEST_CASE("malformed durations are refused with the spelling to use") {
+    for (const char* text : {"", "10", "10 s", " 10s", "10s ", "1.5h", "-5s", "+5s", "10S", "10sec", "s", "ms",
+                             "30m1h", "1h1h", "1s1m", "500ms1s", "5x", "1h 30m", "PT15S", "15s,", "1e3ms",
+                             "99999999999999999999s", "9223372036854775807y"}) {
+        CAPTURE(text);
+        auto d = parse_duration(text);
+        REQUIRE_FALSE(d);
+        CHECK(d.error().find("duration") != std::string::npos);
+    }
+    CHECK(parse_duration("10 s").error() == "bad duration \"10 s\" (use e.g. 500ms, 15s, 10m, 24h)");
+    CHECK(parse_duration("9223372036854775807y").error().ends_with("is too long"));
+}
+
+TEST_CASE("durations print as Prometheus prints them and read back the same") {
+    CHECK(format_duration(0ms) == "0s");
+    CHECK(format_duration(500ms) == "500ms");
+    CHECK(format_duration(15s) == "15s");
+    CHECK(format_duration(90min) == "1h30m");
+    CHECK(format_duration(1500ms) == "1s500ms");
+    CHECK(format_duration(24h) == "1d");
+    CHECK(format_duration(14 * 24h) == "2w");
+    CHECK(format_duration(90 * 24h) == "90d"); // weeks only when exact
+    CHECK(format_duration(365 * 24h) == "1y");
+    CHECK(format_duration(366 * 24h) == "366d");
+    CHECK(format_duration(-15s) == "-15s");
+    const std::chrono::milliseconds samples[] = {1ms, 999ms, 61s, 3601s, 25h, 10 * 24h, 400 * 24h + 1ms};
+    for (auto d : samples) {
+        CAPTURE(d.count());
+        auto back = parse_duration(format_duration(d));
+        REQUIRE(back);
+        CHECK(*back == d);
+    }
+}
+
+TEST_CASE("every broken config in tests/data/config gives exactly its expected line") {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(data_dir))
+        if (entry.path().extension() == ".expected") names.push_back(entry.path().stem().string());
+    std::sort(names.begin(), names.end());
+    // One per problem class the contract and the brief name, at least.
+    for (const char* required : {"unknown_key", "wrong_type", "bad_duration", "unreadable_secret_file",
+                                 "http_endpoint", "missing_dataset_id", "bad_label_name", "duplicate_webhook",
+                                 "bad_event_type", "yaml_syntax_error"})
+        CHECK(std::find(names.begin(), names.end(), required) != names.end());
+
+    for (const auto& name : names) {
+        CAPTURE(name);
+        const std::string path = data_dir + "/" + name + ".yml";
+        std::string expected = read_text(data_dir + "/" + name + ".expected");
+        REQUIRE(expected.ends_with("\n"));
+        expected.pop_back();
+        REQUIRE(expected.find('\n') == std::string::npos);
+        expected = replace_all(expected, "@FILE@", path);
+        expected = replace_all(expected, "@DIR@", std::filesystem::absolute(data_dir).lexically_normal().string());
+        auto message = error_of([&] { load_settings(path, fake_env()); });
+        CHECK(message == expected);
+        CHECK(message.find('\n') == std::string::npos);
+        CHECK(message.find("sk-for-broken-config-tests") == std::string::npos);
+    }
+}
+
+TEST_CASE("the positive control of the broken configs loads") {
+    auto s = load_settings(data_dir + "/valid_minimal.yml", fake_env());
+    const auto& aksk = std::get<auth::aksk_credentials>(s.modelarts.auth.credentials);
+    CHECK(aksk.access_key == "AKTESTCONFIG0000000");
+    CHECK(aksk.secret_key.reveal() == "sk-for-broken-config-tests");
+}
+
+TEST_CASE("a missing or unreadable config file is one line naming it") {
+    temp_dir d;
+    CHECK(error_of([&] { load_settings(d / "nope.yml", fake_env()); }) ==
+          d / "nope.yml" + ": cannot read: No such file or directory");
+    CHECK(error_of([&] { load_settings(d.str(), fake_env()); }) == d.str() + ": cannot read: Is a directory");
+}
+
+TEST_CASE("the document as a whole must be one mapping") {
+    CHECK(problem_of("") == "/etc/taskwatch/config.yml: the file is empty (expected a mapping with at least "
+                            "modelarts and targets)");
+    CHECK(problem_of("# nothing\n") == "/etc/taskwatch/config.yml: the file is empty (expected a mapping with at "
+                                       "least modelarts and targets)");
+    CHECK(problem_of("- a\n- b\n") == "/etc/taskwatch/config.yml:1: expected a mapping, got a list");
+    CHECK(problem_of(minimal() + "---\nlisten: :1\n") == "/etc/taskwatch/config.yml:7: more than one YAML document");
+    CHECK(problem_of("targets:\n  - dataset_id: d1\n") ==
+          "/etc/taskwatch/config.yml:1: missing required key \"modelarts\"");
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  project_id: p\n") ==
+          "/etc/taskwatch/config.yml:1: missing required key \"targets\"");
+}
+
+TEST_CASE("unknown keys are refused at every level, with a suggestion when one is close") {
+    CHECK(problem_of("listn: :9\n" + minimal()) ==
+          "/etc/taskwatch/config.yml:1: unknown key \"listn\" (did you mean \"listen\"?)");
+    CHECK(problem_of(minimal({}, "  timeout_ms: 10\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts: unknown key \"timeout_ms\" (did you mean \"timeout\"?)");
+    CHECK(problem_of(minimal({}, "  auth:\n    type: aksk\n    secret_key: x\n")) ==
+          "/etc/taskwatch/config.yml:6: modelarts.auth: unknown key \"secret_key\"");
+    CHECK(problem_of(minimal("poll:\n  every: 5s\n")) == "/etc/taskwatch/config.yml:7: poll: unknown key \"every\"");
+    CHECK(problem_of(minimal("webhooks:\n  - name: a\n    url: https://h/\n    retries: 3\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0]: unknown key \"retries\"");
+}
+
+TEST_CASE("wrong types name the key, what was expected and what was found") {
+    CHECK(problem_of("listen: [a, b]\n" + minimal()) ==
+          "/etc/taskwatch/config.yml:1: listen: expected a string, got a list");
+    CHECK(problem_of(minimal("poll: 15s\n")) == "/etc/taskwatch/config.yml:6: poll: expected a mapping, got \"15s\"");
+    CHECK(problem_of(minimal("poll:\n  jitter: lots\n")) ==
+          "/etc/taskwatch/config.yml:7: poll.jitter: expected a number, got \"lots\"");
+    CHECK(problem_of(minimal("poll:\n  jitter: .nan\n")) ==
+          "/etc/taskwatch/config.yml:7: poll.jitter: expected a number, got \".nan\"");
+    CHECK(problem_of(minimal("poll:\n  interval: {a: 1}\n")) ==
+          "/etc/taskwatch/config.yml:7: poll.interval: expected a duration, got a mapping");
+    CHECK(problem_of(minimal({}, "  max_connections: -1\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.max_connections: expected an integer, got \"-1\"");
+    CHECK(problem_of(minimal({}, "  max_connections: 99999999999999999999999\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.max_connections: must be between 1 and 1024, got "
+          "\"99999999999999999999999\"");
+    CHECK(problem_of(minimal("targets_extra: 1\n")).find("unknown key \"targets_extra\"") != std::string::npos);
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  project_id: p\n"
+                     "targets: {dataset_id: d1}\n") ==
+          "/etc/taskwatch/config.yml:4: targets: expected a list, got a mapping");
+    CHECK(problem_of(minimal("webhooks:\n  - name: a\n    url: https://h/\n    events: task.gone\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0].events: expected a list, got \"task.gone\"");
+}
+
+TEST_CASE("a key without a value is an error, not a default") {
+    CHECK(problem_of("listen:\n" + minimal()) ==
+          "/etc/taskwatch/config.yml:1: listen: no value (remove the key to get the default)");
+    CHECK(problem_of(minimal("    task_ids:\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids: no value (remove the key to get the default)");
+    CHECK(problem_of(minimal("    labels: {team: ~}\n")) == "/etc/taskwatch/config.yml:6: targets[0].labels.team: no value");
+}
+
+TEST_CASE("a key written twice in one mapping is refused") {
+    CHECK(problem_of("log_level: info\n" + minimal("log_level: debug\n")) ==
+          "/etc/taskwatch/config.yml:7: key \"log_level\" appears twice (first at line 1)");
+}
+
+TEST_CASE("values out of range or malformed are refused with the rule") {
+    CHECK(problem_of("listen: 9817\n" + minimal()) ==
+          "/etc/taskwatch/config.yml:1: listen: expected HOST:PORT (e.g. 127.0.0.1:9817, [::1]:9817 or :9817), got "
+          "\"9817\"");
+    CHECK(problem_of("listen: 127.0.0.1:70000\n" + minimal()).find("expected HOST:PORT") != std::string::npos);
+    CHECK(problem_of("listen: ::1:9817\n" + minimal()).find("expected HOST:PORT") != std::string::npos);
+    for (const char* ok : {":9817", "[::1]:9817", "0.0.0.0:0", "localhost:9817"}) {
+        CAPTURE(ok);
+        CHECK(parse_settings("listen: '" + std::string(ok) + "'\n" + minimal(), "/c.yml", env_keys).listen == ok);
+    }
+    CHECK(problem_of("log_level: verbose\n" + minimal()) ==
+          "/etc/taskwatch/config.yml:1: log_level: unknown level \"verbose\" (expected debug, info, warn or error)");
+    CHECK(problem_of(minimal("poll:\n  jitter: 1.5\n")) ==
+          "/etc/taskwatch/config.yml:7: poll.jitter: must be between 0 and 1, got \"1.5\"");
+    CHECK(problem_of(minimal("poll:\n  interval: 0s\n")) ==
+          "/etc/taskwatch/config.yml:7: poll.interval: must be longer than 0s");
+    CHECK(problem_of(minimal({}, "  max_requests_per_second: 0\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.max_requests_per_second: must be greater than 0");
+    CHECK(problem_of(minimal({}, "  max_connections: 0\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.max_connections: must be between 1 and 1024, got \"0\"");
+    CHECK(problem_of(minimal({}, "  proxy: https://proxy:3128\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.proxy: expected http://[USER:PASSWORD@]HOST:PORT");
+    CHECK(problem_of(minimal({}, "  proxy: http://proxy\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.proxy: expected http://[USER:PASSWORD@]HOST:PORT");
+    CHECK(problem_of(minimal({}, "  ca_file: /nonexistent/ca.pem\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.ca_file: cannot read /nonexistent/ca.pem: No such file or directory");
+    CHECK(problem_of("web_config_file: /nonexistent/web.yml\n" + minimal()) ==
+          "/etc/taskwatch/config.yml:1: web_config_file: cannot read /nonexistent/web.yml: No such file or directory");
+}
+
+TEST_CASE("endpoints must be https, without a path or user information") {
+    const std::string head = "modelarts:\n  project_id: p1\n  endpoint: ";
+    const std::string tail = "\ntargets:\n  - dataset_id: d1\n";
+    CHECK(problem_of(head + "http://modelarts.cn-north-4.myhuaweicloud.com" + tail) ==
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must be an https:// URL, not http:// (TLS verification "
+          "is never off)");
+    CHECK(problem_of(head + "modelarts.cn-north-4.myhuaweicloud.com" + tail) ==
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: bad URL: not a URL (expected http:// or https://)");
+    CHECK(problem_of(head + "https://modelarts.example.com/v2" + tail) ==
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must be https://HOST[:PORT] without a path");
+    CHECK(problem_of(head + "https://user:pw@modelarts.example.com" + tail) ==
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must not contain user information");
+    CHECK(problem_of(head + "https://modelarts.example.com:99999" + tail) ==
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: bad URL: bad port \"99999\"");
+    CHECK(problem_of(minimal("    endpoint: http://modelarts.cn-east-3.myhuaweicloud.com\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].endpoint: must be an https:// URL, not http:// (TLS verification "
+          "is never off)");
+    auto s = parse_settings(head + "https://127.0.0.1:8443/" + tail, "/c.yml", env_keys);
+    CHECK(s.modelarts.endpoint == "https://127.0.0.1:8443");
+    auto v6 = parse_settings(head + "'https://[::1]:8443'" + tail, "/c.yml", env_keys);
+    CHECK(v6.modelarts.endpoint == "https://[::1]:8443");
+    auto upper = parse_settings(head + "HTTPS://modelarts.example.com:8443/" + tail, "/c.yml", env_keys);
+    CHECK(upper.modelarts.endpoint == "https://modelarts.example.com:8443");
+}
+
+TEST_CASE("targets: IDs, task lists, labels and duplicates") {
+    CHECK(problem_of(minimal("    task_ids: []\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids: empty list (remove the key to watch every task of "
+          "the dataset)");
+    CHECK(problem_of(minimal("    task_ids: [t1, t1]\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids[1]: task \"t1\" listed twice");
+    CHECK(problem_of(minimal("  - dataset_id: a/b\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[1].dataset_id: \"a/b\" is not a valid ID (no spaces, \"/\", \"?\" or "
+          "\"#\")");
+    CHECK(problem_of(minimal("  - dataset_id: ''\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[1].dataset_id: must not be empty");
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  project_id: p\n"
+                     "targets: []\n") ==
+          "/etc/taskwatch/config.yml:4: targets: empty list (at least one target is required)");
+    CHECK(problem_of(minimal("    labels: {__meta: x}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].labels: label name \"__meta\" is reserved (names starting with "
+          "__ belong to Prometheus)");
+    CHECK(problem_of(minimal("    labels: {1team: x}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].labels: bad label name \"1team\" (expected "
+          "[a-zA-Z_][a-zA-Z0-9_]*)");
+    CHECK(problem_of(minimal("    labels: {team: [a]}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].labels.team: expected a string, got a list");
+    for (const char* reserved : {"dataset_id", "task_id", "status", "kind", "task_name", "resource_id",
+                                 "algorithm_type"}) {
+        CAPTURE(reserved);
+        CHECK(problem_of(minimal("    labels: {" + std::string(reserved) + ": x}\n"))
+                  .ends_with("is reserved (taskwatch sets it on its own series)"));
+    }
+    // Same dataset in another project is another target; the same pair twice is not.
+    auto s = parse_settings(minimal("  - {dataset_id: d1, project_id: p2}\n"), "/c.yml", env_keys);
+    CHECK(s.targets.size() == 2);
+    CHECK(problem_of(minimal("  - {dataset_id: d1, endpoint: 'https://modelarts.cn-east-3.myhuaweicloud.com'}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[1]: duplicate target: dataset \"d1\" of project \"p1\" is already "
+          "watched by targets[0] (line 5)");
+    // Label values are strings whatever YAML thinks they are.
+    auto typed = parse_settings(minimal("    labels: {cost: 42, on: yes, empty: ''}\n"), "/c.yml", env_keys);
+    CHECK(typed.targets[0].labels == std::map<std::string, std::string>{{"cost", "42"}, {"on", "yes"}, {"empty", ""}});
+}
+
+TEST_CASE("webhooks: names, URLs, formats, events and limits") {
+    auto hook = [](std::string_view body) { return minimal("webhooks:\n  - name: a\n    url: https://h/x\n" + std::string(body)); };
+    CHECK(problem_of(minimal("webhooks:\n  - url: https://h/x\n")) ==
+          "/etc/taskwatch/config.yml:7: webhooks[0]: missing required key \"name\"");
+    CHECK(problem_of(minimal("webhooks:\n  - name: a\n")) ==
+          "/etc/taskwatch/config.yml:7: webhooks[0]: missing required key \"url\"");
+    CHECK(problem_of(minimal("webhooks:\n  - name: a\n    url: ftp://h/x\n")) ==
+          "/etc/taskwatch/config.yml:8: webhooks[0].url: bad URL: unsupported scheme \"ftp\" (expected http or https)");
+    CHECK(problem_of(hook("    format: teams\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0].format: unknown format \"teams\" (expected generic, alertmanager, "
+          "slack, feishu, dingtalk or wecom)");
+    CHECK(problem_of(hook("    events: []\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0].events: empty list (remove the key to get every event type)");
+    CHECK(problem_of(hook("    events: [task.gone, task.gone]\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0].events[1]: event type \"task.gone\" listed twice");
+    CHECK(problem_of(hook("    progress_step: 0\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0].progress_step: must be greater than 0 and at most 1, got \"0\"");
+    CHECK(problem_of(hook("    progress_step: 1.01\n")).find("must be greater than 0 and at most 1") != std::string::npos);
+    CHECK(problem_of(hook("    max_attempts: 0\n")) ==
+          "/etc/taskwatch/config.yml:9: webhooks[0].max_attempts: must be between 1 and 1000, got \"0\"");
+    for (const char* format : {"generic", "alertmanager", "slack", "feishu", "dingtalk", "wecom"}) {
+        CAPTURE(format);
+        auto s = parse_settings(hook("    format: " + std::string(format) + "\n"), "/c.yml", env_keys);
+        CHECK(to_string(s.webhooks[0].format) == format);
+    }
+    // Events are kept in contract order whatever order they are written in.
+    auto s = parse_settings(hook("    events: [task.poll_recovered, task.discovered, task.progress]\n    progress_step: 1\n"),
+                            "/c.yml", env_keys);
+    CHECK(s.webhooks[0].events == std::vector<std::string>{"task.discovered", "task.progress", "task.poll_recovered"});
+    CHECK(s.webhooks[0].progress_step == 1.0);
+}
+
+TEST_CASE("the webhook URL never appears in an error, since it often carries a token") {
+    auto msg = problem_of(minimal("webhooks:\n  - name: a\n    url: 'https://oapi.dingtalk.com/robot/send?access_token=TOKEN123 x'\n"));
+    CHECK(msg == "/etc/taskwatch/config.yml:8: webhooks[0].url: bad URL: space or control character in URL");
+    CHECK(msg.find("TOKEN123") == std::string::npos);
+}
+
+TEST_CASE("credentials in the config: files beside it, $CREDENTIALS_DIRECTORY first, the environment last") {
+    temp_dir conf, creds;
+    conf.write("ak", "AK-CONF");
+    conf.write("sk", "SK-CONF");
+    creds.write("sk", "SK-CREDS");
+    const std::string text = minimal({}, "  auth:\n    ak_file: ak\n    sk_file: sk\n");
+    auto s = parse_settings(text, conf / "config.yml", fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
+    const auto& both = std::get<auth::aksk_credentials>(s.modelarts.auth.credentials);
+    CHECK(both.access_key == "AK-CONF");          // not in the credentials dir: beside the config
+    CHECK(both.secret_key.reveal() == "SK-CREDS"); // in both: the credentials dir wins
+
+    auto from_env = parse_settings(minimal(), conf / "config.yml",
+                                   fake_env({{"HUAWEICLOUD_SDK_AK", "AK-ENV"},
+                                             {"HUAWEICLOUD_SDK_SK", "SK-ENV"},
+                                             {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "TOKEN-ENV"}}));
+    const auto& env = std::get<auth::aksk_credentials>(from_env.modelarts.auth.credentials);
+    CHECK(env.access_key == "AK-ENV");
+    CHECK(env.secret_key.reveal() == "SK-ENV");
+    REQUIRE(env.security_token.has_value());
+    CHECK(env.security_token->reveal() == "TOKEN-ENV");
+
+    CHECK(problem_of(minimal(), fake_env()) ==
+          "/etc/taskwatch/config.yml:1: modelarts.auth: no credentials: set ak_file and sk_file, or "
+          "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
+    CHECK(problem_of(minimal({}, "  auth:\n    type: aksk\n"), fake_env()) ==
+          "/etc/taskwatch/config.yml:4: modelarts.auth: no credentials: set ak_file and sk_file, or "
+          "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
+    CHECK(problem_of(minimal({}, "  auth:\n    ak_file: ak\n"), fake_env()) ==
+          "/etc/taskwatch/config.yml:4: modelarts.auth.sk_file: missing: ak_file needs sk_file beside it");
+    CHECK(problem_of(minimal({}, "  auth:\n    ak_file: /nonexistent/ak\n    sk_file: /nonexistent/sk\n")) ==
+          "/etc/taskwatch/config.yml:5: modelarts.auth.ak_file: cannot read /nonexistent/ak: No such file or directory");
+}
+
+TEST_CASE("modelarts.project_id falls back to HUAWEICLOUD_SDK_PROJECT_ID") {
+    const std::string text = "modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
+                             "targets:\n  - dataset_id: d1\n";
+    auto s = parse_settings(text, "/c.yml",
+                            fake_env({{"HUAWEICLOUD_SDK_AK", "A"}, {"HUAWEICLOUD_SDK_SK", "S"},
+                                      {"HUAWEICLOUD_SDK_PROJECT_ID", "envproject"}}));
+    CHECK(s.modelarts.project_id == "envproject");
+    CHECK(project_id_of(s, s.targets[0]) == "envproject");
+    CHECK(problem_of(text) ==
+          "/etc/taskwatch/config.yml:1: modelarts: missing required key \"project_id\" (or set "
+          "HUAWEICLOUD_SDK_PROJECT_ID)");
+    // The configured value wins over the environment.
+    auto configured = parse_settings(minimal(), "/c.yml",
+                                     fake_env({{"HUAWEICLOUD_SDK_AK", "A"}, {"HUAWEICLOUD_SDK_SK", "S"},
+                                               {"HUAWEICLOUD_SDK_PROJECT_ID", "envproject"}}));
+    CHECK(configured.modelarts.project_id == "p1");
+}
+
+TEST_CASE("token authentication in the config") {
+    temp_dir conf;
+    conf.write("password", "hunter2\n");
+    auto s = parse_settings(minimal({}, "  auth:\n    type: token\n    domain_name: acme\n    user_name: watcher\n"
+                                        "    password_file: password\n"),
+                            conf / "c.yml", fake_env());
+    CHECK(s.modelarts.auth.type == modelarts_auth::type_t::token);
+    const auto& t = std::get<auth::token_credentials>(s.modelarts.auth.credentials);
+    CHECK(t.iam_endpoint == "https://iam.cn-north-4.myhuaweicloud.com");
+    CHECK(t.domain_name == "acme");
+    CHECK(t.user_name == "watcher");
+    CHECK(t.password.reveal() == "hunter2");
+
+    CHECK(problem_of(minimal({}, "  auth:\n    type: token\n    ak_file: ak\n")) ==
+          "/etc/taskwatch/config.yml:6: modelarts.auth: key \"ak_file\" is only valid with type: aksk");
+    CHECK(problem_of(minimal({}, "  auth:\n    user_name: watcher\n")) ==
+          "/etc/taskwatch/config.yml:5: modelarts.auth: key \"user_name\" is only valid with type: token");
+    CHECK(problem_of(minimal({}, "  auth:\n    type: password\n")) ==
+          "/etc/taskwatch/config.yml:5: modelarts.auth.type: unknown type \"password\" (expected aksk or token)");
+    CHECK(problem_of(minimal({}, "  auth:\n    type: token\n    user_name: watcher\n    password_file: p\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.auth.domain_name: missing (required with type: token)");
+    CHECK(problem_of(minimal({}, "  auth:\n    type: token\n    iam_endpoint: http://iam\n    domain_name: a\n"
+                                 "    user_name: u\n    password_file: p\n")) ==
+          "/etc/taskwatch/config.yml:6: modelarts.auth.iam_endpoint: must be an https:// URL");
+}
+
+TEST_CASE("no error message ever contains the bytes of a secret") {
+    const std::string sk = "SKBYTES-7f3a9c1e-DO-NOT-PRINT";
+    const std::string password = "PWBYTES-0b1d2e3f-DO-NOT-PRINT";
+    const std::string hook_secret = "whsec_HOOKBYTES-DO-NOT-PRINT";
+    temp_dir conf;
+    conf.write("ak", "AK");
+    conf.write("sk", sk + "\n");
+    conf.write("sk_two_lines", sk + "\n" + sk + "\n");
+    conf.write("sk_huge", std::string(70000, 'x') + sk);
+    conf.write("sk_nul", sk + std::string(1, '\0') + sk);
+    conf.write("password", password + "\n");
+    conf.write("password_two_lines", password + "\r" + password);
+    conf.write("hook.secret", hook_secret + "\n");
+    conf.write("hook_bad.secret", hook_secret + "\x1b[2J");
+    const auto config_path = conf / "config.yml";
+    const std::string aksk = "  auth:\n    ak_file: ak\n    sk_file: sk\n";
+    const std::string token = "  auth:\n    type: token\n    domain_name: d\n    user_name: u\n    password_file: password\n";
+    const std::string hook = "webhooks:\n  - {name: a, url: 'https://h/', secret_file: hook.secret}\n";
+
+    // Each case fails after the secrets were read, or because of what a secret file holds.
+    const std::vector<std::pair<std::string, auth::environment>> cases = {
+        {minimal(hook + "  - {name: a, url: 'https://h/'}\n", aksk), fake_env()},
+        {minimal(hook + "  - dataset_id: d1\n", aksk), fake_env()},
+        {minimal(hook, aksk + "  ca_file: missing.pem\n"), fake_env()},
+        {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk_two_lines\n"), fake_env()},
+        {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk_huge\n"), fake_env()},
+        {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk_nul\n"), fake_env()},
+        {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk\n    security_token_file: sk_two_lines\n"),
+         fake_env()},
+        {minimal(hook + "  - dataset_id: d1\n", token), fake_env()},
+        {minimal(hook, "  auth:\n    type: token\n    domain_name: d\n    user_name: u\n"
+                       "    password_file: password_two_lines\n"),
+         fake_env()},
+        {minimal("webhooks:\n  - {name: a, url: 'https://h/', secret_file: hook_bad.secret}\n", aksk), fake_env()},
+        {minimal(hook), fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", sk + "\n" + sk}})},
+        {minimal(hook), fake_env({{"HUAWEICLOUD_SDK_SK", sk}})},
+        {minimal(hook + "  - dataset_id: d1\n"), fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", sk}})},
+        {minimal(hook), fake_env({{"HUAWEICLOUD_SDK_AK", "AK"},
+                                  {"HUAWEICLOUD_SDK_SK", sk},
+                                  {"HUAWEICLOUD_SDK_SECURITY_TOKEN", sk + "\n" + sk}})},
+    };
+    int failures = 0;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        CAPTURE(i);
+        auto msg = error_of([&] { parse_settings(cases[i].first, config_path, cases[i].second); });
+        CAPTURE(msg);
+        CHECK(msg.starts_with(config_path + ":"));
+        for (const auto& bytes : {sk, password, hook_secret}) {
+            CHECK(msg.find(bytes) == std::string::npos);
+            CHECK(msg.find(bytes.substr(0, 12)) == std::string::npos); // not even a prefix
+        }
+        ++failures;
+    }
+    CHECK(failures == static_cast<int>(cases.size()));
+}
+
+TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and max_connections need a restart") {
+    settings a;
+    a.modelarts.proxy = "http://user:PROXYPASS@proxy:3128";
+    settings b = a;
+    CHECK(describe_restart_needed(a, b).empty());
+    b.log_level = log_level::debug;
+    b.poll.interval = 1s;
+    b.targets.push_back(target{"d1", std::nullopt, {}, std::nullopt, std::nullopt});
+    b.webhooks.push_back(webhook{});
+    b.modelarts.endpoint = "https://modelarts.cn-east-3.myhuaweicloud.com";
+    b.modelarts.auth.credentials = auth::aksk_credentials{"AK2", auth::secret{"SK2"}, std::nullopt};
+    CHECK(describe_restart_needed(a, b).empty());
+
+    b.listen = ":9000";
+    CHECK(describe_restart_needed(a, b) == "listen changed from 127.0.0.1:9817 to :9000: restart to apply");
+    b.web_config_file = "/etc/taskwatch/web.yml";
+    b.state_dir = "/srv/taskwatch";
+    b.modelarts.ca_file = "/etc/ca.pem";
+    b.modelarts.proxy = "http://user:OTHERPASS@proxy:3128";
+    b.modelarts.max_connections = 4;
+    auto msg = describe_restart_needed(a, b);
+    CHECK(msg ==
+          "listen changed from 127.0.0.1:9817 to :9000: restart to apply; "
+          "web_config_file changed from (unset) to /etc/taskwatch/web.yml: restart to apply; "
+          "state_dir changed from /var/lib/taskwatch to /srv/taskwatch: restart to apply; "
+          "modelarts.ca_file changed from (unset) to /etc/ca.pem: restart to apply; "
+          "modelarts.proxy changed: restart to apply; "
+          "modelarts.max_connections changed from 16 to 4: restart to apply");
+    CHECK(msg.find("PASS") == std::string::npos);
+}
+
+TEST_CASE("loading the same file twice gives equal settings") {
+    auto a = load_settings(data_dir + "/valid_minimal.yml", fake_env());
+    auto b = load_settings(data_dir + "/valid_minimal.yml", fake_env());
+    CHECK(a == b);
+    CHECK(describe_restart_needed(a, b).empty());
+}
