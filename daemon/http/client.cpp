@@ -616,17 +616,20 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req, stead
                 co_return unexpected{std::move(connected).error()}; // ~lease closes the slot
         }
         exchange_state st;
-        auto res = pool.tls ? co_await async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st)
-                            : co_await async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st);
-        if (res) {
+        std::optional<result> res; // no co_await inside ?: (GCC 12 miscompiles it)
+        if (pool.tls)
+            res.emplace(co_await async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st));
+        else
+            res.emplace(co_await async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st));
+        if (*res) {
             if (st.keep_alive)
                 conn.release();
-            co_return res;
+            co_return std::move(*res);
         }
         // A reused connection the server had closed while idle: once more on a fresh one.
         const bool retry = reused && attempt == 0 && st.stale && (is_safe_method(req.method) || st.nothing_written);
         if (!retry)
-            co_return res;
+            co_return std::move(*res);
         conn.renew();
     }
 }
