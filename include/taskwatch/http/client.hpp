@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,7 +36,31 @@ struct endpoint {
 };
 
 /// Parses a URL; the error names what is wrong ("missing host", "bad port '99999'").
+/// Accepts "https://" and "http://" (lower-cased), a host name or IP literal ("[::1]"),
+/// an optional port and base path; rejects credentials, queries and fragments.
 expected<endpoint, std::string> parse_url(std::string_view url);
+
+/// An HTTP proxy for CONNECT tunnels: "http://[user:pass@]host[:port]" (scheme optional).
+struct proxy_endpoint {
+    endpoint server;         ///< always scheme "http", base_path ""
+    std::string credentials; ///< "user:pass" percent-decoded, or ""; a secret, never in messages
+    bool operator==(const proxy_endpoint&) const = default;
+};
+
+/// Parses a proxy URL; the error names what is wrong but never repeats the credentials.
+expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url);
+
+/// True when `host`:`port` must bypass the proxy according to a NO_PROXY value:
+/// comma-separated entries, "*" for all, a name matching exactly or as a domain
+/// suffix (".example.com" and "example.com" both match "a.example.com"),
+/// IP literals exactly, an optional ":port" restricting the entry to that port.
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port);
+
+/// A start-up problem (unreadable ca_file, bad proxy URL); the text names the file or variable.
+class setup_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 struct client_options {
     std::size_t max_connections = 16;               ///< per host; requests queue beyond it
@@ -44,7 +69,9 @@ struct client_options {
     std::size_t body_limit = 8u << 20;              ///< larger response bodies fail
     std::uint32_t header_limit = 64u << 10;
     std::optional<std::string> ca_file;             ///< default: the system store
-    std::optional<std::string> proxy;               ///< http://[user:pass@]host:port; else $HTTPS_PROXY
+    /// http://[user:pass@]host:port; unset: $HTTPS_PROXY or $https_proxy; "": no proxy.
+    /// NO_PROXY/no_proxy is honoured either way. Only https endpoints are tunnelled.
+    std::optional<std::string> proxy;
     std::string user_agent = "taskwatch";
 };
 
@@ -86,8 +113,14 @@ struct pool_stats {
     std::size_t queued = 0;  ///< requests waiting for a connection
 };
 
+/// Requests to one host are served by a pool of at most max_connections keep-alive
+/// connections; further requests wait in FIFO order. TLS 1.2+ with peer and host-name
+/// verification always ("http" endpoints are plain TCP, never proxied).
+/// The client may be destroyed while requests are in flight: they finish or fail, and
+/// the state they use lives until then.
 class client {
 public:
+    /// Throws setup_error for an unreadable ca_file or an unparsable proxy URL.
     client(boost::asio::any_io_executor ex, client_options opts);
     ~client();
     client(const client&) = delete;
@@ -109,7 +142,7 @@ public:
 
 private:
     struct impl;
-    std::unique_ptr<impl> impl_;
+    std::shared_ptr<impl> impl_; // shared with in-flight requests, so they outlive ~client safely
 };
 
 } // namespace taskwatch::http

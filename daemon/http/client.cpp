@@ -1,0 +1,706 @@
+// HTTPS client: per-host keep-alive pools, FIFO queueing, one deadline per request.
+#include "taskwatch/http/client.hpp"
+#include "taskwatch/http/tls_context.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <tuple>
+
+namespace taskwatch::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+using result = expected<response, transport_error>;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+transport_error make_error(failure kind, std::string message) {
+    return transport_error{kind, std::move(message)};
+}
+
+// beast::ssl_stream rather than asio's: it coalesces small buffers into one TLS record.
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+struct connection {
+    connection(const asio::any_io_executor& ex, ssl::context& ctx) : stream(ex, ctx) {}
+
+    beast::tcp_stream& tcp() noexcept { return stream.next_layer(); }
+    void close() noexcept { tcp().close(); }
+
+    tls_stream stream;
+    beast::flat_buffer buffer; // reused for every response on this connection
+    steady::time_point idle_until{};
+    bool connected = false;
+};
+
+struct host_pool;
+
+// A request waiting for a connection; lives in the waiting coroutine's frame.
+struct waiter {
+    enum class outcome { waiting, granted, cancelled };
+
+    waiter(const asio::any_io_executor& ex, host_pool& p) : timer(ex), pool(&p) {}
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+    ~waiter();
+
+    asio::steady_timer timer;       // fires at the deadline, cancelled to wake us early
+    host_pool* pool;
+    std::unique_ptr<connection> conn; // an idle connection handed over, or null for a new slot
+    outcome state = outcome::waiting;
+};
+
+struct host_pool {
+    host_pool(const asio::any_io_executor& ex, const endpoint& ep, const proxy_endpoint* via)
+        : scheme(ep.scheme), host(ep.host), port(ep.port), host_header(ep.host_header()),
+          tls(ep.scheme == "https"), proxy(via), sweep_timer(ex) {
+        authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+        authority += ':';
+        authority += std::to_string(port);
+    }
+
+    std::string scheme;
+    std::string host;
+    std::uint16_t port;
+    std::string authority; // "host:port", for CONNECT and messages
+    std::string host_header;
+    bool tls;
+    const proxy_endpoint* proxy; // null: direct
+
+    std::deque<std::unique_ptr<connection>> idle; // back: most recently used; front: oldest
+    std::deque<waiter*> waiters;                  // FIFO
+    std::size_t open = 0;                         // idle + leased
+    std::size_t busy = 0;                         // leased
+    asio::steady_timer sweep_timer;
+    bool sweeping = false;
+};
+
+waiter::~waiter() {
+    // Still queued when the coroutine ends early (deadline, destruction): leave the queue.
+    if (state == outcome::waiting) {
+        auto& q = pool->waiters;
+        q.erase(std::remove(q.begin(), q.end(), this), q.end());
+    }
+}
+
+struct pool_key {
+    std::string scheme;
+    std::string host;
+    std::uint16_t port;
+};
+
+struct pool_key_less {
+    using is_transparent = void;
+    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
+        return std::tie(a.port, a.host, a.scheme) < std::tie(b.port, b.host, b.scheme);
+    }
+};
+
+struct pool_key_view {
+    std::string_view scheme;
+    std::string_view host;
+    std::uint16_t port;
+};
+
+bool is_stale_connection_error(const error_code& ec) noexcept {
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
+}
+
+std::string base64(std::string_view in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+bool has_line_break(std::string_view s) noexcept {
+    return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+bool is_safe_method(bhttp::verb v) noexcept {
+    return v == bhttp::verb::get || v == bhttp::verb::head || v == bhttp::verb::options;
+}
+
+// Name resolution runs in Asio's resolver thread and cannot be interrupted; the request
+// stops waiting at its deadline and this state lives on until getaddrinfo returns.
+struct resolve_call {
+    explicit resolve_call(const asio::any_io_executor& ex) : resolver(ex), done(ex) {}
+    tcp::resolver resolver;
+    asio::steady_timer done;
+    error_code ec;
+    std::vector<tcp::endpoint> endpoints;
+    bool finished = false;
+};
+
+asio::awaitable<void> async_run_resolve(std::shared_ptr<resolve_call> call, std::string host,
+                                        std::string port) {
+    auto [ec, results] = co_await call->resolver.async_resolve(host, port, use_tuple);
+    call->ec = ec;
+    for (const auto& entry : results)
+        call->endpoints.push_back(entry.endpoint());
+    call->finished = true;
+    call->done.cancel();
+}
+
+// Internal coroutines (sweeper, resolver) catch nothing that could escape; nothing to report.
+struct ignore_exception_t {
+    void operator()(const std::exception_ptr&) const noexcept {}
+};
+constexpr ignore_exception_t ignore_exception{};
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
+    impl(asio::any_io_executor executor, client_options o);
+
+    class lease;
+
+    static asio::awaitable<result> async_send_guarded(std::shared_ptr<impl> self, endpoint ep,
+                                                      request req, steady::time_point deadline);
+    asio::awaitable<result> async_send(endpoint ep, request req, steady::time_point deadline);
+    asio::awaitable<expected<lease, transport_error>> async_acquire(host_pool& pool,
+                                                                    steady::time_point deadline);
+    asio::awaitable<expected<ok_t, transport_error>> async_connect(host_pool& pool, connection& c,
+                                                                   steady::time_point deadline);
+    asio::awaitable<expected<std::vector<tcp::endpoint>, transport_error>>
+    async_resolve(const std::string& host, std::uint16_t port, bool is_proxy, steady::time_point deadline);
+    asio::awaitable<expected<ok_t, transport_error>> async_tunnel(host_pool& pool, connection& c,
+                                                                  steady::time_point deadline);
+
+    struct exchange_state {
+        bool stale = false;          // died before any response byte: the server dropped it while idle
+        bool nothing_written = false;
+        bool keep_alive = false;
+    };
+    template <class Stream>
+    asio::awaitable<result> async_exchange(Stream& stream, connection& c,
+                                           const bhttp::request<bhttp::string_body>& msg,
+                                           const host_pool& pool, steady::time_point deadline,
+                                           exchange_state& st);
+
+    static asio::awaitable<void> async_sweep(std::shared_ptr<impl> self, host_pool* pool);
+
+    host_pool& pool_for(const endpoint& ep);
+    void release(host_pool& pool, std::unique_ptr<connection> conn);
+    void discard(host_pool& pool, std::unique_ptr<connection> conn);
+    void grant_slot(host_pool& pool);
+    void start_sweeper(host_pool& pool);
+    transport_error classify(const error_code& ec, std::string_view doing, const host_pool& pool) const;
+    pool_stats stats() const;
+    void shutdown();
+
+    asio::any_io_executor ex;
+    client_options opts;
+    ssl::context tls;
+    std::optional<proxy_endpoint> proxy;
+    std::string no_proxy;
+    std::map<pool_key, std::unique_ptr<host_pool>, pool_key_less> pools;
+    bool shut_down = false;
+};
+
+// A leased connection slot; returns it to the pool (closed) unless released for reuse.
+class client::impl::lease {
+public:
+    lease(impl& owner, host_pool& pool, std::unique_ptr<connection> conn)
+        : owner_(&owner), pool_(&pool), conn_(std::move(conn)) {}
+    lease(lease&& o) noexcept
+        : owner_(o.owner_), pool_(std::exchange(o.pool_, nullptr)), conn_(std::move(o.conn_)) {}
+    lease& operator=(lease&&) = delete;
+    ~lease() {
+        if (pool_ != nullptr)
+            owner_->discard(*pool_, std::move(conn_));
+    }
+
+    connection& conn() noexcept { return *conn_; }
+    void release() { owner_->release(*std::exchange(pool_, nullptr), std::move(conn_)); }
+    /// Swaps a dead connection for a fresh one in the same slot, keeping our place.
+    void renew() {
+        conn_->close();
+        conn_ = std::make_unique<connection>(owner_->ex, owner_->tls);
+    }
+
+private:
+    impl* owner_;
+    host_pool* pool_;
+    std::unique_ptr<connection> conn_;
+};
+
+namespace {
+
+std::optional<proxy_endpoint> proxy_from(std::string_view source, std::string_view url) {
+    if (url.empty())
+        return std::nullopt;
+    auto parsed = parse_proxy_url(url);
+    if (!parsed)
+        throw setup_error(std::string(source) + ": " + parsed.error());
+    return std::move(*parsed);
+}
+
+const char* getenv_nonempty(const char* a, const char* b) {
+    for (const char* name : {a, b})
+        if (const char* v = std::getenv(name); v != nullptr && *v != '\0')
+            return v;
+    return nullptr;
+}
+
+} // namespace
+
+client::impl::impl(asio::any_io_executor executor, client_options o)
+    : ex(std::move(executor)), opts(std::move(o)), tls(make_client_tls_context(opts.ca_file)) {
+    if (opts.max_connections == 0)
+        throw setup_error("max_connections must be at least 1");
+    if (opts.proxy) {
+        proxy = proxy_from("proxy", *opts.proxy);
+    } else if (const char* env = std::getenv("HTTPS_PROXY"); env != nullptr && *env != '\0') {
+        proxy = proxy_from("$HTTPS_PROXY", env);
+    } else if (const char* env_lower = std::getenv("https_proxy"); env_lower != nullptr) {
+        proxy = proxy_from("$https_proxy", env_lower);
+    }
+    if (const char* np = getenv_nonempty("NO_PROXY", "no_proxy"))
+        no_proxy = np;
+}
+
+host_pool& client::impl::pool_for(const endpoint& ep) {
+    auto it = pools.find(pool_key_view{ep.scheme, ep.host, ep.port});
+    if (it != pools.end())
+        return *it->second;
+    const proxy_endpoint* via = nullptr;
+    if (proxy && ep.scheme == "https" && !no_proxy_matches(no_proxy, ep.host, ep.port))
+        via = &*proxy;
+    auto pool = std::make_unique<host_pool>(ex, ep, via);
+    auto& ref = *pool;
+    pools.emplace(pool_key{ep.scheme, ep.host, ep.port}, std::move(pool));
+    return ref;
+}
+
+void client::impl::release(host_pool& pool, std::unique_ptr<connection> conn) {
+    if (shut_down) {
+        discard(pool, std::move(conn));
+        return;
+    }
+    if (!pool.waiters.empty()) {
+        // Hand over directly: the slot stays busy, FIFO order is kept.
+        waiter* w = pool.waiters.front();
+        pool.waiters.pop_front();
+        w->conn = std::move(conn);
+        w->state = waiter::outcome::granted;
+        w->timer.cancel();
+        return;
+    }
+    conn->idle_until = steady::now() + opts.idle_timeout;
+    pool.idle.push_back(std::move(conn));
+    --pool.busy;
+    start_sweeper(pool);
+}
+
+void client::impl::discard(host_pool& pool, std::unique_ptr<connection> conn) {
+    if (conn)
+        conn->close();
+    --pool.open;
+    --pool.busy;
+    grant_slot(pool);
+}
+
+void client::impl::grant_slot(host_pool& pool) {
+    if (shut_down || pool.waiters.empty() || pool.open >= opts.max_connections)
+        return;
+    waiter* w = pool.waiters.front();
+    pool.waiters.pop_front();
+    ++pool.open;
+    ++pool.busy;
+    w->state = waiter::outcome::granted;
+    w->timer.cancel();
+}
+
+void client::impl::start_sweeper(host_pool& pool) {
+    if (pool.sweeping || shut_down)
+        return;
+    pool.sweeping = true;
+    asio::co_spawn(ex, async_sweep(shared_from_this(), &pool), ignore_exception);
+}
+
+// One per pool while it has idle connections: closes each after idle_timeout.
+asio::awaitable<void> client::impl::async_sweep(std::shared_ptr<impl> self, host_pool* pool) {
+    while (!self->shut_down && !pool->idle.empty()) {
+        pool->sweep_timer.expires_at(pool->idle.front()->idle_until);
+        co_await pool->sweep_timer.async_wait(use_tuple);
+        const auto now = steady::now();
+        while (!pool->idle.empty() && pool->idle.front()->idle_until <= now) {
+            pool->idle.front()->close();
+            pool->idle.pop_front();
+            --pool->open;
+        }
+    }
+    pool->sweeping = false;
+}
+
+asio::awaitable<expected<client::impl::lease, transport_error>>
+client::impl::async_acquire(host_pool& pool, steady::time_point deadline) {
+    const auto now = steady::now();
+    while (!pool.idle.empty()) {
+        auto conn = std::move(pool.idle.back());
+        pool.idle.pop_back();
+        if (conn->idle_until <= now) { // expired, the sweeper has not run yet
+            conn->close();
+            --pool.open;
+            continue;
+        }
+        ++pool.busy;
+        co_return lease(*this, pool, std::move(conn));
+    }
+    if (pool.open < opts.max_connections) {
+        ++pool.open;
+        ++pool.busy;
+        co_return lease(*this, pool, std::make_unique<connection>(ex, tls));
+    }
+
+    waiter w(ex, pool);
+    w.timer.expires_at(deadline);
+    pool.waiters.push_back(&w);
+    co_await w.timer.async_wait(use_tuple);
+    switch (w.state) {
+    case waiter::outcome::granted:
+        if (!w.conn)
+            w.conn = std::make_unique<connection>(ex, tls);
+        co_return lease(*this, pool, std::move(w.conn));
+    case waiter::outcome::cancelled:
+        co_return unexpected{make_error(failure::cancelled, "client shut down while waiting for a connection")};
+    case waiter::outcome::waiting:
+        break;
+    }
+    co_return unexpected{make_error(
+        failure::timeout, "deadline passed while waiting for a free connection to " + pool.authority +
+                              " (" + std::to_string(pool.busy) + " busy)")};
+}
+
+asio::awaitable<expected<std::vector<tcp::endpoint>, transport_error>>
+client::impl::async_resolve(const std::string& host, std::uint16_t port, bool is_proxy,
+                            steady::time_point deadline) {
+    error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec)
+        co_return std::vector<tcp::endpoint>{tcp::endpoint(address, port)};
+
+    auto call = std::make_shared<resolve_call>(ex);
+    call->done.expires_at(deadline);
+    asio::co_spawn(ex, async_run_resolve(call, host, std::to_string(port)), ignore_exception);
+    co_await call->done.async_wait(use_tuple);
+    const std::string what = is_proxy ? "proxy " + host : host;
+    if (!call->finished) {
+        call->resolver.cancel();
+        co_return unexpected{make_error(failure::timeout, "deadline passed while resolving " + what)};
+    }
+    if (call->ec || call->endpoints.empty()) {
+        auto msg = "cannot resolve " + what + ": " +
+                   (call->ec ? call->ec.message() : std::string("no addresses"));
+        co_return unexpected{make_error(is_proxy ? failure::proxy : failure::dns, std::move(msg))};
+    }
+    co_return std::move(call->endpoints);
+}
+
+asio::awaitable<expected<ok_t, transport_error>>
+client::impl::async_connect(host_pool& pool, connection& c, steady::time_point deadline) {
+    const bool via_proxy = pool.proxy != nullptr;
+    const std::string& host = via_proxy ? pool.proxy->server.host : pool.host;
+    const std::uint16_t port = via_proxy ? pool.proxy->server.port : pool.port;
+
+    auto endpoints = co_await async_resolve(host, port, via_proxy, deadline);
+    if (!endpoints)
+        co_return unexpected{std::move(endpoints).error()};
+
+    c.tcp().expires_at(deadline);
+    auto [ec, ep] = co_await c.tcp().async_connect(*endpoints, use_tuple);
+    if (ec) {
+        const std::string target = via_proxy ? "proxy " + pool.proxy->server.host_header() : pool.authority;
+        if (ec == beast::error::timeout)
+            co_return unexpected{make_error(failure::timeout, "deadline passed while connecting to " + target)};
+        co_return unexpected{make_error(via_proxy ? failure::proxy : failure::connect,
+                                        "cannot connect to " + target + ": " + ec.message())};
+    }
+    error_code ignored;
+    c.tcp().socket().set_option(tcp::no_delay(true), ignored); // requests are small: no Nagle delay
+
+    if (via_proxy) {
+        auto tunnel = co_await async_tunnel(pool, c, deadline);
+        if (!tunnel)
+            co_return unexpected{std::move(tunnel).error()};
+    }
+
+    if (pool.tls) {
+        if (auto id = set_peer_identity(c.stream.native_handle(), pool.host); !id)
+            co_return unexpected{make_error(failure::tls, std::move(id).error())};
+        c.tcp().expires_at(deadline);
+        auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
+        if (hec) {
+            if (hec == beast::error::timeout)
+                co_return unexpected{make_error(failure::timeout,
+                                                "deadline passed during the TLS handshake with " + pool.authority)};
+            std::string msg = "TLS handshake with " + pool.authority + " failed: " + hec.message();
+            if (auto reason = verify_failure_reason(c.stream.native_handle()); !reason.empty())
+                msg += ": " + reason;
+            co_return unexpected{make_error(failure::tls, std::move(msg))};
+        }
+    }
+    c.connected = true;
+    co_return ok;
+}
+
+asio::awaitable<expected<ok_t, transport_error>>
+client::impl::async_tunnel(host_pool& pool, connection& c, steady::time_point deadline) {
+    const std::string proxy_name = "proxy " + pool.proxy->server.host_header();
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::connect, pool.authority, 11};
+    req.set(bhttp::field::host, pool.authority);
+    if (!pool.proxy->credentials.empty())
+        req.set(bhttp::field::proxy_authorization, "Basic " + base64(pool.proxy->credentials));
+
+    c.tcp().expires_at(deadline);
+    auto [wec, written] = co_await bhttp::async_write(c.tcp(), req, use_tuple);
+    if (wec) {
+        if (wec == beast::error::timeout)
+            co_return unexpected{make_error(failure::timeout, "deadline passed while sending CONNECT to " + proxy_name)};
+        co_return unexpected{make_error(failure::proxy, "sending CONNECT to " + proxy_name + ": " + wec.message())};
+    }
+
+    bhttp::response_parser<bhttp::empty_body> parser;
+    parser.skip(true); // a CONNECT answer has no body: the tunnel follows the header
+    parser.header_limit(opts.header_limit);
+    auto [rec, got] = co_await bhttp::async_read(c.tcp(), c.buffer, parser, use_tuple);
+    if (rec) {
+        if (rec == beast::error::timeout)
+            co_return unexpected{make_error(failure::timeout, "deadline passed while waiting for " + proxy_name +
+                                                                   " to answer CONNECT")};
+        co_return unexpected{make_error(failure::proxy, "reading the CONNECT answer from " + proxy_name + ": " +
+                                                            rec.message())};
+    }
+    const auto& res = parser.get();
+    if (res.result_int() / 100 != 2)
+        co_return unexpected{make_error(failure::proxy, proxy_name + " refused CONNECT to " + pool.authority +
+                                                            ": " + std::to_string(res.result_int()) + " " +
+                                                            std::string(res.reason()))};
+    if (c.buffer.size() != 0)
+        co_return unexpected{make_error(failure::proxy, proxy_name + " sent data before the TLS handshake")};
+    co_return ok;
+}
+
+transport_error client::impl::classify(const error_code& ec, std::string_view doing, const host_pool& pool) const {
+    const std::string where = std::string(doing) + " " + pool.authority;
+    if (ec == beast::error::timeout)
+        return make_error(failure::timeout, "deadline passed while " + where);
+    if (ec == bhttp::error::body_limit)
+        return make_error(failure::body_too_large,
+                          "response body from " + pool.authority + " is over " + std::to_string(opts.body_limit) + " bytes");
+    if (ec == bhttp::error::header_limit)
+        return make_error(failure::protocol, "response header from " + pool.authority + " is over " +
+                                                 std::to_string(opts.header_limit) + " bytes");
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || is_stale_connection_error(ec))
+        return make_error(failure::io, "connection closed while " + where + ": " + ec.message());
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category())
+        return make_error(failure::protocol, "invalid HTTP response from " + pool.authority + ": " + ec.message());
+    return make_error(failure::io, where + ": " + ec.message());
+}
+
+template <class Stream>
+asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection& c,
+                                                     const bhttp::request<bhttp::string_body>& msg,
+                                                     const host_pool& pool, steady::time_point deadline,
+                                                     exchange_state& st) {
+    c.tcp().expires_at(deadline);
+    auto [wec, written] = co_await bhttp::async_write(stream, msg, use_tuple);
+    if (wec) {
+        st.stale = is_stale_connection_error(wec);
+        st.nothing_written = written == 0;
+        co_return unexpected{classify(wec, "sending the request to", pool)};
+    }
+
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
+    parser.header_limit(opts.header_limit);
+    if (msg.method() == bhttp::verb::head)
+        parser.skip(true);
+    auto [rec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
+    if (rec) {
+        st.stale = !parser.got_some() && c.buffer.size() == 0 && is_stale_connection_error(rec);
+        co_return unexpected{classify(rec, "reading the response from", pool)};
+    }
+
+    auto res = parser.release();
+    // Bytes beyond the response mean the framing is off: never reuse such a connection.
+    st.keep_alive = res.keep_alive() && c.buffer.size() == 0;
+    response out;
+    out.status = res.result_int();
+    out.body = std::move(res.body());
+    out.headers = std::move(res.base());
+    co_return out;
+}
+
+asio::awaitable<result> client::impl::async_send(endpoint ep, request req, steady::time_point deadline) {
+    if (shut_down)
+        co_return unexpected{make_error(failure::cancelled, "client is shut down")};
+    if (ep.scheme != "https" && ep.scheme != "http")
+        co_return unexpected{make_error(failure::protocol, "unsupported scheme '" + ep.scheme + "'")};
+    if (ep.host.empty())
+        co_return unexpected{make_error(failure::protocol, "endpoint has no host")};
+    if (!req.target.empty() && (req.target.front() != '/' || req.target.find_first_of(" \r\n") != std::string::npos))
+        co_return unexpected{make_error(failure::protocol, "request target must start with '/' and contain no spaces")};
+    if (steady::now() >= deadline)
+        co_return unexpected{make_error(failure::timeout, "deadline passed before the request started")};
+
+    host_pool& pool = pool_for(ep);
+
+    std::string target = std::move(ep.base_path);
+    target += req.target.empty() && target.empty() ? std::string_view("/") : std::string_view(req.target);
+    bhttp::request<bhttp::string_body> msg{req.method, target, 11};
+    for (auto& [name, value] : req.headers) {
+        if (name.empty() || has_line_break(name) || name.find(':') != std::string::npos || has_line_break(value))
+            co_return unexpected{make_error(failure::protocol, "invalid request header '" +
+                                                                    (has_line_break(name) ? std::string("?") : name) + "'")};
+        msg.insert(name, value);
+    }
+    if (msg.find(bhttp::field::host) == msg.end())
+        msg.set(bhttp::field::host, pool.host_header);
+    if (!opts.user_agent.empty() && msg.find(bhttp::field::user_agent) == msg.end())
+        msg.set(bhttp::field::user_agent, opts.user_agent);
+    msg.body() = std::move(req.body);
+    if (!msg.body().empty() || req.method == bhttp::verb::post || req.method == bhttp::verb::put ||
+        req.method == bhttp::verb::patch)
+        msg.prepare_payload();
+
+    auto acquired = co_await async_acquire(pool, deadline);
+    if (!acquired)
+        co_return unexpected{std::move(acquired).error()};
+    lease conn = std::move(*acquired);
+    if (steady::now() >= deadline) {
+        // Woken with a connection just as the deadline passed: leave the connection intact.
+        if (conn.conn().connected)
+            conn.release();
+        co_return unexpected{make_error(failure::timeout, "deadline passed while waiting for a free connection to " +
+                                                              pool.authority)};
+    }
+
+    for (int attempt = 0;; ++attempt) {
+        const bool reused = conn.conn().connected;
+        if (!reused) {
+            auto connected = co_await async_connect(pool, conn.conn(), deadline);
+            if (!connected)
+                co_return unexpected{std::move(connected).error()}; // ~lease closes the slot
+        }
+        exchange_state st;
+        std::optional<result> res; // no co_await inside ?: (GCC 12 miscompiles it)
+        if (pool.tls)
+            res.emplace(co_await async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st));
+        else
+            res.emplace(co_await async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st));
+        if (*res) {
+            if (st.keep_alive)
+                conn.release();
+            co_return std::move(*res);
+        }
+        // A reused connection the server had closed while idle: once more on a fresh one.
+        const bool retry = reused && attempt == 0 && st.stale && (is_safe_method(req.method) || st.nothing_written);
+        if (!retry)
+            co_return std::move(*res);
+        conn.renew();
+    }
+}
+
+asio::awaitable<result> client::impl::async_send_guarded(std::shared_ptr<impl> self, endpoint ep, request req,
+                                                         steady::time_point deadline) {
+    try {
+        co_return co_await self->async_send(std::move(ep), std::move(req), deadline);
+    } catch (const std::exception& e) {
+        co_return unexpected{make_error(failure::io, std::string("internal error: ") + e.what())};
+    } catch (...) {
+        co_return unexpected{make_error(failure::io, "internal error")};
+    }
+}
+
+pool_stats client::impl::stats() const {
+    pool_stats s;
+    for (const auto& [key, pool] : pools) {
+        s.open += pool->open;
+        s.busy += pool->busy;
+        s.queued += pool->waiters.size();
+    }
+    return s;
+}
+
+void client::impl::shutdown() {
+    shut_down = true;
+    for (auto& [key, pool] : pools) {
+        for (auto& conn : pool->idle)
+            conn->close();
+        pool->open -= pool->idle.size();
+        pool->idle.clear();
+        pool->sweep_timer.cancel();
+        while (!pool->waiters.empty()) {
+            waiter* w = pool->waiters.front();
+            pool->waiters.pop_front();
+            w->state = waiter::outcome::cancelled;
+            w->timer.cancel();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+client::client(asio::any_io_executor ex, client_options opts)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(opts))) {}
+
+client::~client() {
+    impl_->shutdown();
+}
+
+asio::awaitable<expected<response, transport_error>>
+client::async_send(endpoint ep, request req, std::chrono::steady_clock::time_point deadline) {
+    // Not a coroutine itself: impl_ is captured now, so the request may outlive *this.
+    return impl::async_send_guarded(impl_, std::move(ep), std::move(req), deadline);
+}
+
+asio::awaitable<expected<response, transport_error>> client::async_send(endpoint ep, request req) {
+    return impl::async_send_guarded(impl_, std::move(ep), std::move(req), steady::now() + impl_->opts.timeout);
+}
+
+const client_options& client::options() const noexcept {
+    return impl_->opts;
+}
+
+pool_stats client::stats() const {
+    return impl_->stats();
+}
+
+void client::shutdown() {
+    impl_->shutdown();
+}
+
+} // namespace taskwatch::http
