@@ -231,14 +231,15 @@ private:
         json::object user{{"name", creds_.user_name},
                           {"password", json::string(creds_.password.reveal())},
                           {"domain", json::object{{"name", creds_.domain_name}}}};
-        json::object body{
-            {"auth",
-             json::object{
-                 {"identity", json::object{{"methods", json::array{"password"}},
-                                           {"password", json::object{{"user", std::move(user)}}}}},
-                 {"scope", project_id.empty()
-                               ? json::value(json::object{{"domain", json::object{{"name", creds_.domain_name}}}})
-                               : json::value(json::object{{"project", json::object{{"id", project_id}}}})}}}}};
+        json::object identity{{"methods", json::array{"password"}},
+                              {"password", json::object{{"user", std::move(user)}}}};
+        json::object scope;
+        if (project_id.empty())
+            scope["domain"] = json::object{{"name", creds_.domain_name}};
+        else
+            scope["project"] = json::object{{"id", project_id}};
+        json::object auth_obj{{"identity", std::move(identity)}, {"scope", std::move(scope)}};
+        json::object body{{"auth", std::move(auth_obj)}};
         http::request req;
         req.method = boost::beast::http::verb::post;
         req.target = "/v3/auth/tokens";
