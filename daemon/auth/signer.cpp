@@ -58,7 +58,8 @@ template <class F> void for_each_segment(std::string_view path, F&& f) {
 std::string percent_encode(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (unsigned char c : s) {
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
         if (is_unreserved(c)) {
             out.push_back(static_cast<char>(c));
         } else {

@@ -121,7 +121,7 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
 // One live connection as the server sees it, to close it on stop.
 struct connection_entry {
     asio::cancellation_signal cancel;
-    beast::tcp_stream* tcp = nullptr; ///< set while the session runs
+    beast::tcp_stream* lowest = nullptr; ///< set while the session runs
     bool idle = true;                 ///< waiting for a request (or hanging): safe to close on stop
 };
 
@@ -159,9 +159,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         for (auto& [id, c] : connections) {
             if (only_idle && !c->idle) continue;
             if (!only_idle) c->cancel.emit(asio::cancellation_type::terminal);
-            if (c->tcp) {
+            if (c->lowest) {
                 boost::system::error_code ec;
-                c->tcp->socket().close(ec);
+                c->lowest->socket().close(ec);
             }
         }
     }
@@ -194,10 +194,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 namespace {
 
 // Closes the socket with a TCP reset: SO_LINGER 0 turns close() into RST.
-void reset_socket(beast::tcp_stream& tcp) {
+void reset_socket(beast::tcp_stream& lowest) {
     boost::system::error_code ec;
-    tcp.socket().set_option(asio::socket_base::linger(true, 0), ec);
-    tcp.socket().close(ec);
+    lowest.socket().set_option(asio::socket_base::linger(true, 0), ec);
+    lowest.socket().close(ec);
 }
 
 server_response error_response(bhttp::status status, unsigned version, std::string_view text) {
@@ -213,30 +213,30 @@ server_response error_response(bhttp::status status, unsigned version, std::stri
 // Unregisters a connection when its coroutine frame goes away, however it ends.
 struct tcp_registration {
     connection_entry& entry;
-    ~tcp_registration() { entry.tcp = nullptr; }
+    ~tcp_registration() { entry.lowest = nullptr; }
 };
 
 } // namespace
 
 template <class Stream> asio::awaitable<void> server::impl::graceful_close(Stream& stream) {
-    auto& tcp = beast::get_lowest_layer(stream);
+    auto& lowest = beast::get_lowest_layer(stream);
     if constexpr (is_ssl_stream<Stream>) {
-        tcp.expires_after(tls_close_timeout);
+        lowest.expires_after(tls_close_timeout);
         co_await stream.async_shutdown(use_tuple);
     }
     boost::system::error_code ec;
-    tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
-    tcp.socket().close(ec);
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest.socket().close(ec);
 }
 
 asio::awaitable<void> server::impl::fail_handshake(tcp::socket socket) {
     // Read the ClientHello first so the client is mid-handshake when the connection dies.
-    beast::tcp_stream tcp(std::move(socket));
-    tcp.expires_after(opts.handshake_timeout);
+    beast::tcp_stream lowest(std::move(socket));
+    lowest.expires_after(opts.handshake_timeout);
     std::array<char, 2048> buf{};
-    co_await tcp.async_read_some(asio::buffer(buf), use_tuple);
+    co_await lowest.async_read_some(asio::buffer(buf), use_tuple);
     ++counters.handshakes_failed;
-    reset_socket(tcp);
+    reset_socket(lowest);
 }
 
 template <class Stream>
@@ -244,14 +244,14 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
                                                    std::shared_ptr<connection_entry> entry,
                                                    std::uint64_t id, tcp::endpoint remote) {
     auto self = shared_from_this(); // keeps the server state alive while this runs
-    auto& tcp = beast::get_lowest_layer(stream);
-    entry->tcp = &tcp;
+    auto& lowest = beast::get_lowest_layer(stream);
+    entry->lowest = &lowest;
     tcp_registration registration{*entry};
     const bool loopback = is_loopback(remote.address());
 
     if constexpr (is_ssl_stream<Stream>) {
         entry->idle = false;
-        tcp.expires_after(opts.handshake_timeout);
+        lowest.expires_after(opts.handshake_timeout);
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec) {
             ++counters.handshakes_failed;
@@ -268,7 +268,7 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         bhttp::request_parser<bhttp::string_body> parser;
         parser.body_limit(opts.body_limit);
         parser.header_limit(opts.header_limit);
-        tcp.expires_after(opts.request_timeout);
+        lowest.expires_after(opts.request_timeout);
         auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
         entry->idle = false;
         if (rec) {
@@ -288,7 +288,7 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
                                                                   : bhttp::status::bad_request;
                 if (rec == bhttp::error::partial_message) co_return; // peer went away mid-request
                 auto res = error_response(status, 11, rec.message());
-                tcp.expires_after(opts.write_timeout);
+                lowest.expires_after(opts.write_timeout);
                 co_await bhttp::async_write(stream, res, use_tuple);
                 co_await graceful_close(stream);
             }
@@ -313,16 +313,16 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
             r = reply::respond(error_response(bhttp::status::internal_server_error, req.version(),
                                               "internal error"));
         }
-        if (!entry->tcp) co_return; // closed by a forced stop while the handler ran
+        if (!entry->lowest) co_return; // closed by a forced stop while the handler ran
 
         switch (r.action) {
         case reply_action::reset:
-            reset_socket(tcp);
+            reset_socket(lowest);
             co_return;
         case reply_action::hang: {
             // Read and discard until the client goes away or the server stops; never answer.
             entry->idle = true;
-            tcp.expires_never();
+            lowest.expires_never();
             std::array<char, 512> sink{};
             for (;;) {
                 auto [hec, hn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
@@ -340,7 +340,7 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
             std::size_t cut = r.truncate_at ? r.truncate_at : wire.size() + res.body().size() / 2;
             wire += res.body();
             cut = std::min(cut, wire.size());
-            tcp.expires_after(opts.write_timeout);
+            lowest.expires_after(opts.write_timeout);
             co_await asio::async_write(stream, asio::buffer(wire.data(), cut), use_tuple);
             co_await graceful_close(stream);
             co_return;
@@ -362,7 +362,7 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         } else {
             res.prepare_payload();
         }
-        tcp.expires_after(opts.write_timeout);
+        lowest.expires_after(opts.write_timeout);
         auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
         if (wec) {
             if (wec == beast::error::timeout) ++counters.timeouts;
