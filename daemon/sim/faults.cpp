@@ -53,7 +53,7 @@ std::optional<fault_kind> parse_fault_kind(std::string_view s) noexcept {
     return std::nullopt;
 }
 
-expected<fault_rule, std::string> parse_fault(std::string_view spec) {
+expected<fault_rule, std::string> parse_fault_spec(std::string_view spec) {
     auto bad = [&](std::string why) {
         return unexpected(cat({"--fault '", spec, "': "}) + std::move(why));
     };
@@ -101,7 +101,7 @@ expected<fault_rule, std::string> parse_fault(std::string_view spec) {
     return r;
 }
 
-expected<fault_rule, std::string> parse_fault(const json::value& v) {
+expected<fault_rule, std::string> parse_fault_json(const json::value& v) {
     if (!v.is_object()) return unexpected(std::string("a fault must be a JSON object"));
     const auto& o = v.get_object();
     fault_rule r;

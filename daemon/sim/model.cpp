@@ -80,10 +80,10 @@ void set_counts(task_state& st, const sim_task& t) {
     const auto total = st.total_sample_count;
     const auto unlabeled = total - std::min(total, t.initially_annotated);
     const double done = std::clamp(st.progress, 0.0, 100.0) / 100.0 * static_cast<double>(unlabeled);
-    const auto annotated_auto = static_cast<std::uint64_t>(std::floor(done * t.annotated_share));
-    const auto labeled = static_cast<std::uint64_t>(std::floor(done));
-    st.annotated_sample_count = std::min(total, t.initially_annotated) + annotated_auto;
-    st.unconfirmed_sample_count = labeled - annotated_auto;
+    // Each part floored on its own so that both only rise as progress does.
+    st.annotated_sample_count = std::min(total, t.initially_annotated) +
+                                static_cast<std::uint64_t>(std::floor(done * t.annotated_share));
+    st.unconfirmed_sample_count = static_cast<std::uint64_t>(std::floor(done * (1.0 - t.annotated_share)));
 }
 
 } // namespace

@@ -304,7 +304,7 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
                 if (!d || d->count() < 1000) return usage("--token-ttl '" + val + "': expected a duration of at least 1s");
                 o.token_ttl = std::chrono::duration_cast<std::chrono::seconds>(*d);
             } else if (flag == "--fault") {
-                auto f = parse_fault(v);
+                auto f = parse_fault_spec(v);
                 if (!f) return usage(f.error());
                 o.faults.push_back(std::move(*f));
             } else if (flag == "--max-connections") {

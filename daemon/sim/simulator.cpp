@@ -611,12 +611,12 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
         const json::value* list = v->is_object() ? v->get_object().if_contains("faults") : nullptr;
         if (list && list->is_array()) {
             for (const auto& item : list->get_array()) {
-                auto r = parse_fault(item);
+                auto r = parse_fault_json(item);
                 if (!r) return bad(r.error());
                 rules.push_back(std::move(*r));
             }
         } else {
-            auto r = parse_fault(*v);
+            auto r = parse_fault_json(*v);
             if (!r) return bad(r.error());
             rules.push_back(std::move(*r));
         }

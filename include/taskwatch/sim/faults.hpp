@@ -52,10 +52,10 @@ struct fault_rule {
 
 /// Parses the command-line form KIND:WHEN[:OPTIONS], WHEN a ratio ("0.1") or "xN" (next N),
 /// OPTIONS comma-separated path=SUBSTRING, delay=DURATION, retry_after=SECONDS.
-expected<fault_rule, std::string> parse_fault(std::string_view spec);
+expected<fault_rule, std::string> parse_fault_spec(std::string_view spec);
 /// Parses {"kind":"429","ratio":0.1} / {"kind":"hang","count":2,"path":"/tasks/x"} /
 /// {"kind":"latency","ratio":1,"delay_ms":250} / {"kind":"429-retry-after","count":1,"retry_after":3}.
-expected<fault_rule, std::string> parse_fault(const boost::json::value& v);
+expected<fault_rule, std::string> parse_fault_json(const boost::json::value& v);
 boost::json::object to_json(const fault_rule& r);
 
 /// What to do to one request.
