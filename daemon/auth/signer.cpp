@@ -59,7 +59,7 @@ std::string percent_encode(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
+        const auto c = static_cast<unsigned char>(ch);
         if (is_unreserved(c)) {
             out.push_back(static_cast<char>(c));
         } else {

@@ -1,0 +1,507 @@
+#include "taskwatch/http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <sstream>
+#include <unordered_map>
+
+namespace taskwatch::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// How long a server-initiated TLS close may wait for the peer's close_notify.
+constexpr std::chrono::milliseconds tls_close_timeout{1000};
+// After the drain deadline, how long forced closes may take to unwind.
+constexpr std::chrono::milliseconds force_grace{2000};
+
+bool is_loopback(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
+}
+
+template <class Stream> constexpr bool is_ssl_stream = false;
+template <class Next> constexpr bool is_ssl_stream<beast::ssl_stream<Next>> = true;
+
+} // namespace
+
+std::string_view request_context::header(bhttp::field name) const {
+    auto it = message.find(name);
+    return it == message.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+std::string_view request_context::header(std::string_view name) const {
+    auto it = message.find(name);
+    return it == message.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+expected<tcp::endpoint, std::string> parse_listen_address(std::string_view s) {
+    std::string_view host, port;
+    if (!s.empty() && s.front() == '[') {
+        auto close = s.find(']');
+        if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+            return unexpected(std::string("listen address '") + std::string(s) +
+                              "': expected [v6-address]:port");
+        host = s.substr(1, close - 1);
+        port = s.substr(close + 2);
+    } else {
+        auto colon = s.rfind(':');
+        if (colon == std::string_view::npos)
+            return unexpected(std::string("listen address '") + std::string(s) +
+                              "': expected host:port");
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+    }
+    unsigned p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc{} || ptr != port.data() + port.size() || p > 65535)
+        return unexpected(std::string("listen address '") + std::string(s) + "': bad port '" +
+                          std::string(port) + "'");
+    asio::ip::address addr;
+    if (host.empty()) {
+        addr = asio::ip::address_v4::any();
+    } else if (host == "localhost") {
+        addr = asio::ip::address_v4::loopback();
+    } else {
+        boost::system::error_code aec;
+        addr = asio::ip::make_address(host, aec);
+        if (aec)
+            return unexpected(std::string("listen address '") + std::string(s) + "': '" +
+                              std::string(host) + "' is not an IP address");
+    }
+    return tcp::endpoint(addr, static_cast<std::uint16_t>(p));
+}
+
+std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& cert_chain_file,
+                                                            const std::string& key_file) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(cert_chain_file, ec);
+    if (ec)
+        throw server_error("TLS certificate chain '" + cert_chain_file + "': " + ec.message());
+    ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+    if (ec) throw server_error("TLS private key '" + key_file + "': " + ec.message());
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+        throw server_error("TLS private key '" + key_file + "' does not match certificate '" +
+                           cert_chain_file + "'");
+    return ctx;
+}
+
+// One live connection as the server sees it, to close it on stop.
+struct connection_entry {
+    asio::cancellation_signal cancel;
+    beast::tcp_stream* lowest = nullptr; ///< set while the session runs
+    bool idle = true;                 ///< waiting for a request (or hanging): safe to close on stop
+};
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+    impl(asio::any_io_executor ex, server_options o, handler h)
+        : executor(ex), opts(std::move(o)), on_request(std::move(h)), acceptor(ex),
+          drained(ex) {
+        if (!opts.log)
+            opts.log = [](std::string_view line) {
+                std::fprintf(stderr, "http server: %.*s\n", static_cast<int>(line.size()),
+                             line.data());
+            };
+    }
+
+    asio::any_io_executor executor;
+    server_options opts;
+    handler on_request;
+    tcp::acceptor acceptor;
+    tcp::endpoint bound;
+    server_stats counters;
+    std::uint64_t next_id = 0;
+    std::unordered_map<std::uint64_t, std::shared_ptr<connection_entry>> connections;
+    bool stopping = false;
+    asio::steady_timer drained; ///< cancelled when the last connection ends during a stop
+
+    void log(const std::string& line) const { opts.log(line); }
+
+    void connection_ended(std::uint64_t id) {
+        connections.erase(id);
+        counters.connections_active = connections.size();
+        if (stopping && connections.empty()) drained.cancel();
+    }
+
+    void close_all(bool only_idle) {
+        for (auto& [id, c] : connections) {
+            if (only_idle && !c->idle) continue;
+            if (!only_idle) c->cancel.emit(asio::cancellation_type::terminal);
+            if (c->lowest) {
+                boost::system::error_code ec;
+                c->lowest->socket().close(ec);
+            }
+        }
+    }
+
+    asio::awaitable<void> accept_loop();
+    template <class Stream>
+    asio::awaitable<void> run_connection(Stream stream, std::shared_ptr<connection_entry> entry,
+                                         std::uint64_t id, tcp::endpoint remote);
+    asio::awaitable<void> fail_handshake(tcp::socket socket);
+    template <class Stream>
+    asio::awaitable<void> graceful_close(Stream& stream);
+    asio::awaitable<void> stop(std::chrono::milliseconds drain);
+
+    // A completion handler for co_spawn that logs what escaped.
+    auto spawn_done(std::string what) {
+        return [self = shared_from_this(), what = std::move(what)](std::exception_ptr ep) {
+            if (!ep) return;
+            try {
+                std::rethrow_exception(ep);
+            } catch (const boost::system::system_error& e) {
+                if (e.code() != asio::error::operation_aborted)
+                    self->log(what + ": " + e.what());
+            } catch (const std::exception& e) {
+                self->log(what + ": " + e.what());
+            }
+        };
+    }
+};
+
+namespace {
+
+// Closes the socket with a TCP reset: SO_LINGER 0 turns close() into RST.
+void reset_socket(beast::tcp_stream& lowest) {
+    boost::system::error_code ec;
+    lowest.socket().set_option(asio::socket_base::linger(true, 0), ec);
+    lowest.socket().close(ec);
+}
+
+server_response error_response(bhttp::status status, unsigned version, std::string_view text) {
+    server_response res{status, version};
+    res.set(bhttp::field::content_type, "text/plain");
+    res.body() = std::string(text);
+    res.body() += '\n';
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
+}
+
+// Unregisters a connection when its coroutine frame goes away, however it ends.
+struct tcp_registration {
+    connection_entry& entry;
+    ~tcp_registration() { entry.lowest = nullptr; }
+};
+
+} // namespace
+
+template <class Stream> asio::awaitable<void> server::impl::graceful_close(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    if constexpr (is_ssl_stream<Stream>) {
+        lowest.expires_after(tls_close_timeout);
+        co_await stream.async_shutdown(use_tuple);
+    }
+    boost::system::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest.socket().close(ec);
+}
+
+asio::awaitable<void> server::impl::fail_handshake(tcp::socket socket) {
+    // Read the ClientHello first so the client is mid-handshake when the connection dies.
+    beast::tcp_stream lowest(std::move(socket));
+    lowest.expires_after(opts.handshake_timeout);
+    std::array<char, 2048> buf{};
+    co_await lowest.async_read_some(asio::buffer(buf), use_tuple);
+    ++counters.handshakes_failed;
+    reset_socket(lowest);
+}
+
+template <class Stream>
+asio::awaitable<void> server::impl::run_connection(Stream stream,
+                                                   std::shared_ptr<connection_entry> entry,
+                                                   std::uint64_t id, tcp::endpoint remote) {
+    auto self = shared_from_this(); // keeps the server state alive while this runs
+    auto& lowest = beast::get_lowest_layer(stream);
+    entry->lowest = &lowest;
+    tcp_registration registration{*entry};
+    const bool loopback = is_loopback(remote.address());
+
+    if constexpr (is_ssl_stream<Stream>) {
+        entry->idle = false;
+        lowest.expires_after(opts.handshake_timeout);
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        if (ec) {
+            ++counters.handshakes_failed;
+            if (ec == beast::error::timeout) ++counters.timeouts;
+            co_return;
+        }
+    }
+
+    beast::flat_buffer buffer;
+    std::uint64_t count = 0;
+    for (;;) {
+        entry->idle = true;
+        if (stopping) break;
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.body_limit(opts.body_limit);
+        parser.header_limit(opts.header_limit);
+        lowest.expires_after(opts.request_timeout);
+        auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+        entry->idle = false;
+        if (rec) {
+            if (rec == bhttp::error::end_of_stream) {
+                co_await graceful_close(stream);
+                co_return;
+            }
+            if (rec == beast::error::timeout) {
+                ++counters.timeouts;
+                co_return;
+            }
+            if (rec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
+                // A malformed or oversized request: say why, then close.
+                ++counters.bad_requests;
+                auto status = rec == bhttp::error::body_limit     ? bhttp::status::payload_too_large
+                              : rec == bhttp::error::header_limit ? bhttp::status::request_header_fields_too_large
+                                                                  : bhttp::status::bad_request;
+                if (rec == bhttp::error::partial_message) co_return; // peer went away mid-request
+                auto res = error_response(status, 11, rec.message());
+                lowest.expires_after(opts.write_timeout);
+                co_await bhttp::async_write(stream, res, use_tuple);
+                co_await graceful_close(stream);
+            }
+            co_return; // reset, aborted by stop, TLS error: nothing to answer
+        }
+        ++counters.requests;
+        server_request& req = parser.get();
+        request_context ctx{req, remote, loopback, is_ssl_stream<Stream>, id, ++count};
+
+        reply r;
+        try {
+            r = co_await on_request(ctx);
+        } catch (const boost::system::system_error& e) {
+            if (e.code() == asio::error::operation_aborted && stopping) co_return;
+            ++counters.handler_errors;
+            log(std::string("handler failed for ") + std::string(req.target()) + ": " + e.what());
+            r = reply::respond(error_response(bhttp::status::internal_server_error, req.version(),
+                                              "internal error"));
+        } catch (const std::exception& e) {
+            ++counters.handler_errors;
+            log(std::string("handler failed for ") + std::string(req.target()) + ": " + e.what());
+            r = reply::respond(error_response(bhttp::status::internal_server_error, req.version(),
+                                              "internal error"));
+        }
+        if (!entry->lowest) co_return; // closed by a forced stop while the handler ran
+
+        switch (r.action) {
+        case reply_action::reset:
+            reset_socket(lowest);
+            co_return;
+        case reply_action::hang: {
+            // Read and discard until the client goes away or the server stops; never answer.
+            entry->idle = true;
+            lowest.expires_never();
+            std::array<char, 512> sink{};
+            for (;;) {
+                auto [hec, hn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+                if (hec) co_return;
+            }
+        }
+        case reply_action::truncate: {
+            auto& res = r.response;
+            res.version(req.version());
+            res.keep_alive(false);
+            res.prepare_payload();
+            std::ostringstream head;
+            head << res.base();
+            std::string wire = head.str();
+            std::size_t cut = r.truncate_at ? r.truncate_at : wire.size() + res.body().size() / 2;
+            wire += res.body();
+            cut = std::min(cut, wire.size());
+            lowest.expires_after(opts.write_timeout);
+            co_await asio::async_write(stream, asio::buffer(wire.data(), cut), use_tuple);
+            co_await graceful_close(stream);
+            co_return;
+        }
+        case reply_action::respond:
+            break;
+        }
+
+        auto& res = r.response;
+        res.version(req.version());
+        const bool keep = req.keep_alive() && !stopping;
+        res.keep_alive(keep);
+        if (!opts.server_header.empty()) res.set(bhttp::field::server, opts.server_header);
+        if (req.method() == bhttp::verb::head) {
+            // HEAD: the GET's headers, Content-Length included, and no body.
+            auto length = res.body().size();
+            res.body().clear();
+            res.content_length(length);
+        } else {
+            res.prepare_payload();
+        }
+        lowest.expires_after(opts.write_timeout);
+        auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
+        if (wec) {
+            if (wec == beast::error::timeout) ++counters.timeouts;
+            co_return;
+        }
+        if (!keep) {
+            co_await graceful_close(stream);
+            co_return;
+        }
+    }
+    co_await graceful_close(stream);
+}
+
+asio::awaitable<void> server::impl::accept_loop() {
+    auto self = shared_from_this();
+    asio::steady_timer pause(executor);
+    while (!stopping) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        if (ec) {
+            if (stopping || ec == asio::error::operation_aborted) co_return;
+            log("accept on " + bound.address().to_string() + ":" + std::to_string(bound.port()) +
+                ": " + ec.message());
+            // Out of descriptors and the like: back off instead of spinning.
+            pause.expires_after(std::chrono::milliseconds(100));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        ++counters.connections_accepted;
+        if (connections.size() >= opts.max_connections) {
+            ++counters.connections_rejected;
+            boost::system::error_code sec;
+            socket.set_option(asio::socket_base::linger(true, 0), sec);
+            socket.close(sec);
+            continue;
+        }
+        boost::system::error_code sec;
+        socket.set_option(tcp::no_delay(true), sec);
+        auto remote = socket.remote_endpoint(sec);
+        if (sec) continue; // the peer is already gone
+
+        auto decision = opts.on_accept ? opts.on_accept(remote) : accept_decision::serve;
+        if (decision == accept_decision::fail_handshake && opts.tls) {
+            asio::co_spawn(executor, fail_handshake(std::move(socket)),
+                           spawn_done("failing a TLS handshake"));
+            continue;
+        }
+
+        const auto id = ++next_id;
+        auto entry = std::make_shared<connection_entry>();
+        connections.emplace(id, entry);
+        counters.connections_active = connections.size();
+        auto done = [self, id, log_escape = spawn_done("connection")](std::exception_ptr ep) {
+            log_escape(ep);
+            self->connection_ended(id);
+        };
+        auto slot = entry->cancel.slot();
+        if (opts.tls) {
+            beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
+                                                        *opts.tls);
+            asio::co_spawn(executor, run_connection(std::move(stream), entry, id, remote),
+                           asio::bind_cancellation_slot(slot, std::move(done)));
+        } else {
+            asio::co_spawn(executor,
+                           run_connection(beast::tcp_stream(std::move(socket)), entry, id, remote),
+                           asio::bind_cancellation_slot(slot, std::move(done)));
+        }
+    }
+}
+
+asio::awaitable<void> server::impl::stop(std::chrono::milliseconds drain) {
+    auto self = shared_from_this();
+    if (!stopping) {
+        stopping = true;
+        boost::system::error_code ec;
+        acceptor.close(ec);
+    }
+    close_all(/*only_idle=*/true);
+    if (!connections.empty()) {
+        drained.expires_after(drain);
+        co_await drained.async_wait(use_tuple);
+    }
+    if (!connections.empty()) {
+        close_all(/*only_idle=*/false);
+        drained.expires_after(force_grace);
+        co_await drained.async_wait(use_tuple);
+    }
+    if (!connections.empty())
+        log(std::to_string(connections.size()) + " connection(s) still unwinding after stop");
+}
+
+server::server(asio::any_io_executor ex, server_options opts, handler h)
+    : impl_(std::make_shared<impl>(ex, std::move(opts), std::move(h))) {}
+
+server::~server() {
+    if (!impl_) return;
+    impl_->stopping = true;
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+    impl_->close_all(/*only_idle=*/false);
+}
+
+void server::start() {
+    auto& a = impl_->acceptor;
+    const auto& ep = impl_->opts.listen;
+    auto where = [&] {
+        return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                     : ep.address().to_string()) +
+               ":" + std::to_string(ep.port());
+    };
+    boost::system::error_code ec;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw server_error("cannot listen on " + where() + ": " + ec.message());
+    impl_->bound = a.local_endpoint(ec);
+    asio::co_spawn(impl_->executor, impl_->accept_loop(), impl_->spawn_done("accept loop"));
+}
+
+tcp::endpoint server::local_endpoint() const { return impl_->bound; }
+bool server::tls() const noexcept { return impl_->opts.tls != nullptr; }
+
+asio::awaitable<void> server::async_stop(std::chrono::milliseconds drain) {
+    return impl_->stop(drain);
+}
+
+void server::stop(std::chrono::milliseconds drain, std::function<void()> done) {
+    auto log_escape = impl_->spawn_done("stop");
+    asio::co_spawn(impl_->executor, impl_->stop(drain),
+                   [log_escape, done = std::move(done)](std::exception_ptr ep) {
+                       log_escape(ep);
+                       if (done) done();
+                   });
+}
+
+server_stats server::stats() const {
+    auto s = impl_->counters;
+    s.connections_active = impl_->connections.size();
+    return s;
+}
+
+} // namespace taskwatch::http

@@ -1,0 +1,147 @@
+// HTTP(S) server core: Beast on coroutines, one io_context thread, keep-alive,
+// limits and deadlines for untrusted clients, graceful stop, and replies that can
+// be faults (reset, truncated body, hang) so a simulator can misbehave on purpose.
+// Not thread-safe: every call is made on the io_context's thread, like everything on it.
+#pragma once
+
+#include "taskwatch/detail/expected.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace taskwatch::http {
+
+using server_request = boost::beast::http::request<boost::beast::http::string_body>;
+using server_response = boost::beast::http::response<boost::beast::http::string_body>;
+
+/// What a handler sees of one request. Views are valid until the handler's awaitable completes.
+struct request_context {
+    const server_request& message; ///< method, target, headers, body
+    boost::asio::ip::tcp::endpoint remote;
+    bool remote_is_loopback = false;
+    bool tls = false;
+    std::uint64_t connection_id = 0;   ///< 1, 2, ... in accept order
+    std::uint64_t request_on_connection = 0; ///< 1 for the first request on a connection
+
+    boost::beast::http::verb method() const { return message.method(); }
+    std::string_view target() const { return message.target(); }
+    std::string_view body() const { return message.body(); }
+    /// The value of header `name`, or "" when absent.
+    std::string_view header(boost::beast::http::field name) const;
+    std::string_view header(std::string_view name) const;
+};
+
+/// What the server does with a handler's answer.
+enum class reply_action {
+    respond,  ///< write `response` (keep-alive as the request asked)
+    reset,    ///< close at once with a TCP reset (SO_LINGER 0); nothing is written
+    truncate, ///< write only the first `truncate_at` bytes of the serialized response, then close
+    hang,     ///< write nothing; keep the connection until the client goes away or the server stops
+};
+
+struct reply {
+    reply_action action = reply_action::respond;
+    server_response response;
+    /// truncate: bytes of the serialized response to write; 0 means the head plus half the body.
+    std::size_t truncate_at = 0;
+
+    static reply respond(server_response r) { return {reply_action::respond, std::move(r), 0}; }
+    static reply reset() { return {reply_action::reset, {}, 0}; }
+    static reply hang() { return {reply_action::hang, {}, 0}; }
+    static reply truncated(server_response r, std::size_t at = 0) {
+        return {reply_action::truncate, std::move(r), at};
+    }
+};
+
+using handler = std::function<boost::asio::awaitable<reply>(const request_context&)>;
+
+/// Decides, per accepted connection, whether to serve it or to fail its TLS handshake.
+enum class accept_decision { serve, fail_handshake };
+
+struct server_options {
+    boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address_v4("127.0.0.1"), 0};
+    /// TLS when set (the caller configures certificates; make_server_tls_context helps).
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    std::size_t body_limit = 1u << 20;
+    std::uint32_t header_limit = 16u << 10;
+    /// Deadline for reading one request, counted from when the server starts waiting for it:
+    /// bounds slow senders (slowloris) and is the keep-alive idle timeout too.
+    std::chrono::milliseconds request_timeout{30'000};
+    std::chrono::milliseconds write_timeout{30'000};
+    std::chrono::milliseconds handshake_timeout{10'000};
+    /// Connections beyond this are accepted and closed at once (counted as rejected).
+    std::size_t max_connections = 1024;
+    std::string server_header; ///< "Server:" value; empty = none
+    std::function<accept_decision(const boost::asio::ip::tcp::endpoint&)> on_accept;
+    /// Receives one line per unexpected failure (escaped exceptions, accept errors).
+    std::function<void(std::string_view)> log;
+};
+
+struct server_stats {
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t connections_rejected = 0; ///< over max_connections
+    std::uint64_t connections_active = 0;
+    std::uint64_t handshakes_failed = 0;    ///< includes the injected ones
+    std::uint64_t requests = 0;             ///< requests read completely
+    std::uint64_t bad_requests = 0;         ///< unparseable or over a limit: answered 400/413/431 and closed
+    std::uint64_t timeouts = 0;             ///< request_timeout or write_timeout passed
+    std::uint64_t handler_errors = 0;       ///< exceptions escaping a handler (answered 500)
+};
+
+/// Start-up failure (bind, listen, TLS files); the message names the address or file.
+class server_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Parses "host:port", "[v6]:port", ":port" (all IPv4 interfaces), "localhost:port".
+/// Port 0 asks the system for a free port.
+expected<boost::asio::ip::tcp::endpoint, std::string> parse_listen_address(std::string_view s);
+
+/// A TLS 1.2+ server context from PEM files (certificate chain, private key).
+/// Throws server_error naming the file that could not be used.
+std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& cert_chain_file,
+                                                                   const std::string& key_file);
+
+class server {
+public:
+    server(boost::asio::any_io_executor ex, server_options opts, handler h);
+    ~server(); ///< closes everything at once; prefer async_stop first
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Binds, listens and starts accepting. Throws server_error when the address cannot be used.
+    void start();
+    /// The bound address (the real port when 0 was asked); valid after start().
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+    std::uint16_t port() const { return local_endpoint().port(); }
+    bool tls() const noexcept;
+
+    /// Graceful stop: stop accepting, close idle connections, let in-flight requests finish and
+    /// their responses be written (no more keep-alive), then after `drain` close what remains.
+    /// Completes when every connection is gone.
+    boost::asio::awaitable<void> async_stop(std::chrono::milliseconds drain);
+    /// Starts async_stop in the background (for signal handlers); `done` runs when it finished.
+    void stop(std::chrono::milliseconds drain, std::function<void()> done = {});
+
+    server_stats stats() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace taskwatch::http

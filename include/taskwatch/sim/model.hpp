@@ -1,0 +1,201 @@
+// The simulator's world: synthetic ModelArts auto-labeling tasks and their lifecycles.
+// Pure: no sockets, no clock of its own; every function that moves time takes `now`.
+// Single-threaded like the rest of the simulator.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace taskwatch::sim {
+
+using sim_clock = std::chrono::system_clock;
+using time_point = sim_clock::time_point;
+
+/// ModelArts task status codes (seed, Table 2 `status`).
+enum class task_status : int {
+    queuing = -1,
+    initializing = 0,
+    running = 1,
+    failed = 2,
+    succeeded = 3,
+    stopping = 4,
+    stopped = 5,
+};
+bool is_terminal(task_status s) noexcept;
+std::string_view to_string(task_status s) noexcept; ///< "queuing", "running", ...
+/// Accepts a name ("running") or the API's number ("1").
+std::optional<task_status> parse_task_status(std::string_view s) noexcept;
+
+/// The list API's `type` values.
+enum class task_type { auto_label, pre_label, auto_grouping };
+std::string_view to_string(task_type t) noexcept; ///< "auto-label", "pre-label", "auto-grouping"
+std::optional<task_type> parse_task_type(std::string_view s) noexcept;
+
+/// How a generated task's life ends.
+enum class task_fate { succeed, fail, stop };
+
+/// What the API shows of a task at one moment.
+struct task_state {
+    task_status status = task_status::queuing;
+    double progress = 0;          ///< percent, 0..100
+    std::string code;             ///< e.g. "ModelArts.4902" while exporting
+    std::string message;
+    std::string error_code;       ///< set when failed, and sometimes transiently while running
+    std::string error_msg;
+    std::int64_t elapsed_time = 0; ///< seconds since the task left the queue
+    std::uint64_t total_sample_count = 0;
+    std::uint64_t annotated_sample_count = 0;
+    std::uint64_t unconfirmed_sample_count = 0;
+    bool operator==(const task_state&) const = default;
+};
+
+/// One planned change of a task, relative to its create_time.
+struct lifecycle_step {
+    std::chrono::milliseconds at{0};
+    task_status status = task_status::queuing;
+    double progress = 0;
+    std::uint8_t message = 0; ///< index into the message table (see model.cpp)
+};
+
+struct sim_task {
+    std::string dataset_id;
+    std::string task_id;
+    std::string task_name;
+    std::string resource_id;
+    std::string export_task_id; ///< quoted in the "exporting annotations" message
+    task_type type = task_type::auto_label;
+    time_point create_time;
+    int export_type = 0;
+    std::string algorithm_type = "fast";
+    std::uint32_t n_clusters = 0; ///< auto-grouping only
+
+    // The plan: samples and steps, fixed at creation.
+    task_fate fate = task_fate::succeed;
+    std::uint64_t initially_annotated = 0;
+    double annotated_share = 0.5; ///< of auto-labeled samples, the part counted as annotated
+    std::string fail_code, fail_msg; ///< used when fate == fail
+    std::string transient_code, transient_msg; ///< shown while running in mid-range, if set
+    std::vector<lifecycle_step> steps;
+
+    // Live state.
+    task_state state;
+    bool frozen = false;          ///< set by the control API: no longer moves on its own
+    std::size_t step = 0;         ///< index of the step in force
+    time_point next_change;       ///< refresh() does nothing before this
+    std::uint64_t version = 1;    ///< bumped on every visible change
+
+    // The serialized GET body, valid while cached_version == version (see json.hpp).
+    std::string cached_body;
+    std::uint64_t cached_version = 0;
+};
+
+struct world_options {
+    /// Datasets are dealt to these projects in turn; a task is found only under its project.
+    std::vector<std::string> project_ids{"0123456789abcdef0123456789abcdef"};
+    std::size_t tasks = 20;
+    std::size_t datasets = 3;
+    std::uint64_t seed = 1;
+    /// The unit of lifecycle durations: queueing ~0.3-1.5 of it, running ~3-8 of it.
+    std::chrono::milliseconds phase{10'000};
+};
+
+/// Fields the control API may set; unset ones keep their value.
+struct task_patch {
+    std::optional<task_status> status;
+    std::optional<double> progress;
+    std::optional<std::string> code, message, error_code, error_msg, task_name;
+    std::optional<std::int64_t> elapsed_time;
+    std::optional<std::uint64_t> total_sample_count, annotated_sample_count,
+        unconfirmed_sample_count;
+    std::optional<bool> frozen; ///< default after a patch: true
+};
+
+/// Identity and starting point of a task added through the control API.
+struct task_spec {
+    std::string dataset_id;            ///< empty: a random existing dataset
+    std::string project_id;            ///< for a new dataset; empty: the first project
+    std::string task_id;               ///< empty: generated
+    std::string task_name;             ///< empty: generated
+    std::optional<task_type> type;     ///< empty: drawn like generated tasks
+    std::optional<task_fate> fate;     ///< empty: drawn
+};
+
+class world {
+public:
+    /// Generates `opts.tasks` tasks over `opts.datasets` datasets, deterministically from
+    /// `opts.seed`, with create times spread before `now` so that they are in every phase.
+    world(world_options opts, time_point now);
+
+    const world_options& options() const noexcept { return opts_; }
+    const std::vector<std::string>& datasets() const noexcept { return datasets_; }
+    bool has_dataset(std::string_view id) const;
+    /// The project a dataset belongs to ("" when the dataset is unknown).
+    std::string_view project_of(std::string_view dataset_id) const;
+
+    /// The task, or nullptr. Task ids are unique across datasets.
+    sim_task* find(std::string_view task_id);
+    sim_task* find(std::string_view dataset_id, std::string_view task_id);
+
+    /// Applies every planned step due by `now`; returns true if the state changed.
+    bool refresh(sim_task& t, time_point now);
+
+    /// A new generated task created at `now`, starting in the queue. Throws std::invalid_argument
+    /// when spec names a task id already in use.
+    sim_task& add(const task_spec& spec, time_point now);
+    sim_task& add_generated(time_point now) { return add(task_spec{}, now); }
+    bool remove(std::string_view dataset_id, std::string_view task_id);
+
+    /// Sets fields; the task stops moving on its own unless patch.frozen == false.
+    void apply(sim_task& t, const task_patch& patch);
+
+    /// A dataset's tasks, newest first (create_time, then task_id), filtered.
+    std::vector<sim_task*> list(std::string_view dataset_id, const std::vector<task_type>& types,
+                                std::string_view name_contains = {}) const;
+    /// Every task, dataset by dataset, newest first.
+    std::vector<sim_task*> all() const;
+    std::size_t size() const noexcept { return by_id_.size(); }
+
+private:
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    sim_task& insert(std::unique_ptr<sim_task> t);
+    std::unique_ptr<sim_task> generate(std::uint64_t index, const task_spec& spec,
+                                       time_point create_time);
+
+    world_options opts_;
+    std::vector<std::string> datasets_;
+    std::unordered_map<std::string, std::unique_ptr<sim_task>, string_hash, std::equal_to<>> by_id_;
+    std::map<std::string, std::vector<sim_task*>, std::less<>> by_dataset_; ///< newest first
+    std::map<std::string, std::string, std::less<>> dataset_project_;
+    std::uint64_t next_index_ = 0;
+};
+
+/// Deterministic 64-bit generator (splitmix64): the same seed gives the same world.
+class rng {
+public:
+    explicit rng(std::uint64_t seed) noexcept : s_(seed) {}
+    std::uint64_t next() noexcept;
+    double uniform() noexcept;                        ///< [0, 1)
+    double uniform(double lo, double hi) noexcept;    ///< [lo, hi)
+    std::uint64_t below(std::uint64_t n) noexcept;    ///< [0, n)
+    std::string id(std::size_t length);               ///< ModelArts-like alphanumeric id
+
+private:
+    std::uint64_t s_;
+};
+
+/// "YYYY-MM-DD HH:MM:SS" in UTC, the API's create_time format.
+std::string format_create_time(time_point t);
+
+} // namespace taskwatch::sim
