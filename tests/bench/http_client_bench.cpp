@@ -1,7 +1,7 @@
 // Benchmark of taskwatch::http::client: M GETs with N in flight over keep-alive TLS.
 //
-//   http_client_bench --url https://127.0.0.1:PORT/path --ca FILE --connections 1,16,256 \
-//                     --requests 10000 [--header 'K: V']... [--timeout 10s]
+//   http_client_bench --url https://127.0.0.1:PORT/path --ca FILE --connections 1,16,256
+//                     --requests 10000 [--header 'K: V']... [--timeout MS] [--baseline]
 //
 // Without --url it starts its own TLS server on a second thread (test CA made at start)
 // and counts only the client thread's CPU time.
