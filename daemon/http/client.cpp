@@ -549,14 +549,22 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     if (msg.method() == bhttp::verb::head)
         parser.skip(true);
     auto [rec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
+    if (rec == ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
+        // The body ends at EOF and the server skipped close_notify (as in Beast's awaitable-ssl
+        // example): that EOF is the only end this body has, so take it as one.
+        error_code eof_ec;
+        parser.put_eof(eof_ec);
+        if (!eof_ec)
+            rec = {};
+    }
     if (rec) {
         st.stale = !parser.got_some() && c.buffer.size() == 0 && is_stale_connection_error(rec);
         co_return unexpected{classify(rec, "reading the response from", pool)};
     }
 
+    // Bytes beyond the response mean the framing is off; a body ended by EOF ends the connection.
+    st.keep_alive = parser.get().keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
     auto res = parser.release();
-    // Bytes beyond the response mean the framing is off: never reuse such a connection.
-    st.keep_alive = res.keep_alive() && c.buffer.size() == 0;
     response out;
     out.status = res.result_int();
     out.body = std::move(res.body());

@@ -63,7 +63,8 @@ expected<ok_t, std::string> set_peer_identity(SSL* ssl, std::string_view host) {
             return unexpected{"cannot verify IP address " + name + ": " + openssl_error_text()};
         return ok;
     }
-    if (SSL_set_tlsext_host_name(ssl, name.c_str()) != 1)
+    // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
+    if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str())) != 1)
         return unexpected{"cannot set SNI " + name + ": " + openssl_error_text()};
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (SSL_set1_host(ssl, name.c_str()) != 1)

@@ -528,6 +528,26 @@ TEST_CASE("Connection: close responses are honoured and the connection is not re
     }(&server, &c));
 }
 
+TEST_CASE("a body delimited by EOF without close_notify is accepted and the connection not reused") {
+    asio::io_context io;
+    test_server_options so;
+    so.eof_body = true;
+    so.body = std::string(3000, 'e');
+    test_https_server server(io.get_executor(), &shared_pki().local, so);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        for (int i = 0; i < 2; ++i) {
+            auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            REQUIRE_MESSAGE(res.has_value(), describe(res));
+            CHECK(res->body == std::string(3000, 'e'));
+            CHECK(res->headers.count(bhttp::field::content_length) == 0);
+            CHECK(cl->stats().open == 0);
+        }
+        CHECK(srv->accepted() == 2);
+    }(&server, &c));
+}
+
 TEST_CASE("an idle connection is closed after idle_timeout") {
     asio::io_context io;
     test_https_server server(io.get_executor(), &shared_pki().local);

@@ -30,6 +30,7 @@ struct test_server_options {
     bool hang = false;                   ///< read the request, never answer
     bool close_after_response = false;   ///< drop the connection after each response without saying so
     bool connection_close = false;       ///< answer with "Connection: close"
+    bool eof_body = false;               ///< no Content-Length: the body ends when the connection does (no close_notify)
     std::size_t padding_header_bytes = 0; ///< an X-Padding header this long
     bool record = true;                  ///< keep every request in seen() (off for benchmarks)
 };
@@ -157,6 +158,10 @@ private:
             if (st->opts.padding_header_bytes > 0)
                 res.set("X-Padding", std::string(st->opts.padding_header_bytes, 'p'));
             res.body() = st->opts.body;
+            if (st->opts.eof_body) {
+                co_await http::async_write(stream, res, use_tuple);
+                co_return; // the session closes TCP without a TLS close_notify
+            }
             res.keep_alive(req.keep_alive() && !st->opts.connection_close);
             res.prepare_payload();
             auto [wec, written] = co_await http::async_write(stream, res, use_tuple);
