@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
         dir.emplace();
         taskwatch::test::test_ca ca;
         auto cert = ca.issue("localhost", "DNS:localhost,IP:127.0.0.1");
-        auto ca_file = (dir->path() / "ca.pem").string();
+        auto ca_file = dir->file("ca.pem");
         ca.write_cert(ca_file);
         args.ca = ca_file;
         taskwatch::test::test_server_options so;

@@ -34,7 +34,7 @@ struct pki {
     test::pem_pair other_name = ca.issue("other.example", "DNS:other.example");
     test::pem_pair untrusted = stranger.issue("localhost", "DNS:localhost,IP:127.0.0.1");
     test::temp_dir dir;
-    std::string ca_file = (dir.path() / "ca.pem").string();
+    std::string ca_file = dir.file("ca.pem");
 
     pki() { ca.write_cert(ca_file); }
 };
@@ -723,9 +723,9 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
     }
 
     test::temp_dir dir;
-    auto garbage = dir.path() / "garbage.pem";
+    auto garbage = dir.file("garbage.pem");
     std::ofstream(garbage) << "not a certificate\n";
-    opts.ca_file = garbage.string();
+    opts.ca_file = garbage;
     CHECK_THROWS_AS(client(io.get_executor(), opts), setup_error);
 
     opts.ca_file.reset();

@@ -2,6 +2,8 @@
 // Header-only so e2e tests and benchmarks can share it.
 #pragma once
 
+#include "process.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -146,33 +148,6 @@ private:
     pki_detail::pkey_ptr key_;
     pki_detail::x509_ptr cert_;
     std::string cert_pem_;
-};
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir() {
-        auto base = std::filesystem::temp_directory_path();
-        std::random_device rd;
-        for (int i = 0; i < 100; ++i) {
-            auto candidate = base / ("taskwatch-test-" + std::to_string(rd()));
-            if (std::filesystem::create_directory(candidate)) {
-                path_ = candidate;
-                return;
-            }
-        }
-        throw std::runtime_error("cannot create a temporary directory");
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const noexcept { return path_; }
-
-private:
-    std::filesystem::path path_;
 };
 
 } // namespace taskwatch::test
