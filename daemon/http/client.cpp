@@ -596,6 +596,8 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req, stead
         co_return unexpected{make_error(failure::protocol, "unsupported scheme '" + ep.scheme + "'")};
     if (ep.host.empty())
         co_return unexpected{make_error(failure::protocol, "endpoint has no host")};
+    if (req.method == bhttp::verb::unknown || req.method == bhttp::verb::connect)
+        co_return unexpected{make_error(failure::protocol, "request method must be a known verb other than CONNECT")};
     if (!req.target.empty() && (req.target.front() != '/' || req.target.find_first_of(" \r\n") != std::string::npos))
         co_return unexpected{make_error(failure::protocol, "request target must start with '/' and contain no spaces")};
     if (steady::now() >= deadline)

@@ -777,3 +777,24 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
     opts.proxy = "http://proxy:notaport";
     CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port 'notaport'", setup_error);
 }
+
+TEST_CASE("a request that would inject header lines is refused as protocol without echoing the value") {
+    asio::io_context io;
+    test_https_server server(io.get_executor(), &shared_pki().local);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto req = get();
+        req.headers.emplace_back("X-Auth-Token", "secret\r\nX-Evil: 1");
+        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req), steady::now() + 5s);
+        REQUIRE_FALSE(res.has_value());
+        CHECK(res.error().kind == failure::protocol);
+        CHECK(res.error().message.find("X-Auth-Token") != std::string::npos);
+        CHECK(res.error().message.find("secret") == std::string::npos);
+
+        auto bad_target = co_await cl->async_send(local_endpoint(srv->port()), get("no-slash"), steady::now() + 5s);
+        REQUIRE_FALSE(bad_target.has_value());
+        CHECK(bad_target.error().kind == failure::protocol);
+        CHECK(srv->accepted() == 0);
+    }(&server, &c));
+}
