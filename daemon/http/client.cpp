@@ -20,7 +20,10 @@
 
 #include <openssl/evp.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <deque>
 #include <exception>
@@ -55,6 +58,7 @@ struct connection {
 
     tls_stream stream;
     beast::flat_buffer buffer; // reused for every response on this connection
+    steady::time_point idle_since{};
     steady::time_point idle_until{};
     bool connected = false;
 };
@@ -127,6 +131,14 @@ struct pool_key_view {
     std::string_view host;
     std::uint16_t port;
 };
+
+// An idle connection must have nothing to read: EOF, a reset, or stray bytes (say a TLS
+// close_notify) mean the server is done with it. One non-blocking peek, no TLS involved.
+bool idle_connection_usable(connection& c) noexcept {
+    char byte = 0;
+    const auto n = ::recv(c.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 bool is_stale_connection_error(const error_code& ec) noexcept {
     return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
@@ -318,7 +330,8 @@ void client::impl::release(host_pool& pool, std::unique_ptr<connection> conn) {
         w->timer.cancel();
         return;
     }
-    conn->idle_until = steady::now() + opts.idle_timeout;
+    conn->idle_since = steady::now();
+    conn->idle_until = conn->idle_since + opts.idle_timeout;
     pool.idle.push_back(std::move(conn));
     --pool.busy;
     start_sweeper(pool);
@@ -371,7 +384,11 @@ client::impl::async_acquire(host_pool& pool, steady::time_point deadline) {
     while (!pool.idle.empty()) {
         auto conn = std::move(pool.idle.back());
         pool.idle.pop_back();
-        if (conn->idle_until <= now) { // expired, the sweeper has not run yet
+        // Expired (the sweeper has not run yet) or closed by the server while idle: saves a
+        // failed attempt, and a POST that could not be retried.
+        // The peek costs a syscall, so hot connections (idle for microseconds) skip it.
+        if (conn->idle_until <= now ||
+            (now - conn->idle_since >= opts.idle_check_after && !idle_connection_usable(*conn))) {
             conn->close();
             --pool.open;
             continue;
@@ -579,6 +596,8 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req, stead
         co_return unexpected{make_error(failure::protocol, "unsupported scheme '" + ep.scheme + "'")};
     if (ep.host.empty())
         co_return unexpected{make_error(failure::protocol, "endpoint has no host")};
+    if (req.method == bhttp::verb::unknown || req.method == bhttp::verb::connect)
+        co_return unexpected{make_error(failure::protocol, "request method must be a known verb other than CONNECT")};
     if (!req.target.empty() && (req.target.front() != '/' || req.target.find_first_of(" \r\n") != std::string::npos))
         co_return unexpected{make_error(failure::protocol, "request target must start with '/' and contain no spaces")};
     if (steady::now() >= deadline)

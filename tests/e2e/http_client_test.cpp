@@ -466,12 +466,14 @@ TEST_CASE("a body over body_limit is body_too_large and a header over header_lim
     }(&body_server, &header_server, &c));
 }
 
-TEST_CASE("a keep-alive connection the server closed while idle is replaced transparently for a GET") {
+TEST_CASE("a keep-alive connection the server closed while idle is not used for the next request, even a POST") {
     asio::io_context io;
     test_server_options so;
     so.close_after_response = true; // without "Connection: close": the client believes it is reusable
     test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    auto opts = trusting_options();
+    opts.idle_check_after = 0ms; // check every reuse, so the test need not wait
+    client c(io.get_executor(), opts);
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
@@ -479,35 +481,78 @@ TEST_CASE("a keep-alive connection the server closed while idle is replaced tran
         co_await srv->async_wait_closed(1);
         CHECK(cl->stats().open == 1); // the client has not noticed yet
 
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        request post;
+        post.method = bhttp::verb::post;
+        post.target = "/hook";
+        post.body = R"({"event":1})";
+        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post), steady::now() + 5s);
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 2);
+        CHECK(srv->seen().back().body == R"({"event":1})");
     }(&server, &c));
 }
 
-TEST_CASE("a POST on a connection the server closed while idle is not sent twice") {
+TEST_CASE("a reused connection that dies before any response byte is retried once on a fresh one for a GET") {
     asio::io_context io;
     test_server_options so;
-    so.close_after_response = true;
+    so.drop_request_number = 2; // the second request on each connection finds it closed
+    test_https_server server(io.get_executor(), &shared_pki().local, so);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        REQUIRE_MESSAGE(first.has_value(), describe(first));
+        auto second = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        REQUIRE_MESSAGE(second.has_value(), describe(second));
+        CHECK(second->status == 200);
+        CHECK(srv->accepted() == 2);
+        CHECK(srv->requests() == 3);
+        CHECK(cl->stats().open == 1);
+    }(&server, &c));
+}
+
+TEST_CASE("the retry on a fresh connection happens exactly once") {
+    asio::io_context io;
+    test_server_options so;
+    so.answer_limit = 1; // every request after the first is dropped
+    test_https_server server(io.get_executor(), &shared_pki().local, so);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        REQUIRE_MESSAGE(first.has_value(), describe(first));
+        auto second = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        REQUIRE_FALSE(second.has_value());
+        CHECK(second.error().kind == failure::io);
+        CHECK(srv->accepted() == 2);
+        CHECK(srv->requests() == 3);
+        CHECK(cl->stats().open == 0);
+    }(&server, &c));
+}
+
+TEST_CASE("a POST on a reused connection that dies after the request was written is not sent twice") {
+    asio::io_context io;
+    test_server_options so;
+    so.drop_request_number = 2;
     test_https_server server(io.get_executor(), &shared_pki().local, so);
     client c(io.get_executor(), trusting_options());
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE(first.has_value());
-        co_await srv->async_wait_closed(1);
 
         request post;
         post.method = bhttp::verb::post;
         post.target = "/hook";
         post.body = R"({"event":1})";
         auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post), steady::now() + 5s);
-        // The request left in full before the reset showed: it may have been processed, so no retry.
+        // The request left in full before the close showed: it may have been acted on.
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
         CHECK(srv->accepted() == 1);
+        CHECK(srv->requests() == 2);
     }(&server, &c));
 }
 
@@ -731,4 +776,25 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
     opts.ca_file.reset();
     opts.proxy = "http://proxy:notaport";
     CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port 'notaport'", setup_error);
+}
+
+TEST_CASE("a request that would inject header lines is refused as protocol without echoing the value") {
+    asio::io_context io;
+    test_https_server server(io.get_executor(), &shared_pki().local);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto req = get();
+        req.headers.emplace_back("X-Auth-Token", "secret\r\nX-Evil: 1");
+        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req), steady::now() + 5s);
+        REQUIRE_FALSE(res.has_value());
+        CHECK(res.error().kind == failure::protocol);
+        CHECK(res.error().message.find("X-Auth-Token") != std::string::npos);
+        CHECK(res.error().message.find("secret") == std::string::npos);
+
+        auto bad_target = co_await cl->async_send(local_endpoint(srv->port()), get("no-slash"), steady::now() + 5s);
+        REQUIRE_FALSE(bad_target.has_value());
+        CHECK(bad_target.error().kind == failure::protocol);
+        CHECK(srv->accepted() == 0);
+    }(&server, &c));
 }

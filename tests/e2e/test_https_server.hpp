@@ -32,6 +32,8 @@ struct test_server_options {
     bool connection_close = false;       ///< answer with "Connection: close"
     bool eof_body = false;               ///< no Content-Length: the body ends when the connection does (no close_notify)
     std::size_t padding_header_bytes = 0; ///< an X-Padding header this long
+    std::size_t drop_request_number = 0; ///< close without answering the n-th request on each connection (0: never)
+    std::size_t answer_limit = static_cast<std::size_t>(-1); ///< answer this many in all, then close on every request
     bool record = true;                  ///< keep every request in seen() (off for benchmarks)
 };
 
@@ -94,7 +96,7 @@ private:
         std::optional<boost::asio::ssl::context> tls;
         boost::asio::steady_timer notify;
         test_server_options opts;
-        std::size_t accepted = 0, active = 0, max_active = 0, closed = 0, requests = 0;
+        std::size_t accepted = 0, active = 0, max_active = 0, closed = 0, requests = 0, answered = 0;
         std::vector<seen_request> seen;
     };
 
@@ -134,7 +136,7 @@ private:
     template <class Stream> static boost::asio::awaitable<void> serve(std::shared_ptr<state> st, Stream& stream) {
         namespace http = boost::beast::http;
         boost::beast::flat_buffer buffer;
-        for (;;) {
+        for (std::size_t on_this_connection = 1;; ++on_this_connection) {
             http::request_parser<http::string_body> parser;
             parser.body_limit(64u << 20);
             auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
@@ -144,6 +146,9 @@ private:
             ++st->requests;
             if (st->opts.record)
                 st->seen.push_back({req.method(), std::string(req.target()), req.base(), req.body()});
+            if (on_this_connection == st->opts.drop_request_number || st->answered >= st->opts.answer_limit)
+                co_return; // the session closes the connection: the client sees EOF, no response byte
+            ++st->answered;
             if (st->opts.hang) {
                 boost::asio::steady_timer forever(stream.get_executor(), boost::asio::steady_timer::time_point::max());
                 co_await forever.async_wait(use_tuple);

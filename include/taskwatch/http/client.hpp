@@ -66,6 +66,9 @@ struct client_options {
     std::size_t max_connections = 16;               ///< per host; requests queue beyond it
     std::chrono::milliseconds timeout{10'000};      ///< default deadline of one request
     std::chrono::milliseconds idle_timeout{55'000}; ///< an idle keep-alive connection is closed
+    /// A connection idle for at least this long is checked (one non-blocking peek) for a close
+    /// by the server before reuse, so a POST does not go out on a dead connection.
+    std::chrono::milliseconds idle_check_after{250};
     std::size_t body_limit = 8u << 20;              ///< larger response bodies fail
     std::uint32_t header_limit = 64u << 10;
     std::optional<std::string> ca_file;             ///< default: the system store
