@@ -2,6 +2,9 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <charconv>
+#include <string_view>
+
 namespace taskwatch {
 namespace {
 
@@ -47,6 +50,19 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
         }
         newline(depth);
         out.push_back(']');
+        return;
+    }
+    case boost::json::kind::double_: {
+        // Shortest round-trip digits ("36.5"), not Boost's "3.65E1": this output is for people.
+        char buf[64];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+        std::string_view text(buf, static_cast<std::size_t>(end - buf));
+        if (ec != std::errc{} || text.find_first_of("ni") != std::string_view::npos) {
+            out += boost::json::serialize(v); // NaN/inf cannot occur in parsed JSON
+            return;
+        }
+        out += text;
+        if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
         return;
     }
     default: out += boost::json::serialize(v);

@@ -38,3 +38,14 @@ TEST_CASE("bad command lines are usage errors that say what is wrong") {
     CHECK(parse_cli({"--dataset", "d"}).error() == "unknown argument '--dataset'");
     CHECK(parse_cli({"--listen", "x", "--config", "c"}).error().find("--demo") != std::string::npos);
 }
+
+#include "taskwatch/detail/pretty_json.hpp"
+
+#include <boost/json/parse.hpp>
+
+TEST_CASE("pretty JSON indents and prints floats as people write them") {
+    auto v = boost::json::parse(R"({"progress":36.5,"done":100.0,"n":3,"a":[],"o":{"x":[1,"s"]}})");
+    CHECK(taskwatch::pretty_json(v) == "{\n  \"progress\": 36.5,\n  \"done\": 100.0,\n  \"n\": 3,\n"
+                                       "  \"a\": [],\n  \"o\": {\n    \"x\": [\n      1,\n      \"s\"\n"
+                                       "    ]\n  }\n}");
+}
