@@ -24,10 +24,12 @@ read -r line <"$demo/sim.out"
 url=${line#listening on }
 echo "simulator: $url (log: $demo/sim.log)"
 
+# The first value of "NAME":"..." in $tasks.
+first_field() { [[ $tasks =~ \"$1\":\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}"; }
 tasks=$(curl -sS --cacert "$demo/tls/ca.pem" "$url/sim/tasks")
-project=$(grep -o '"project_id":"[^"]*"' <<<"$tasks" | head -1 | cut -d'"' -f4)
-dataset=$(grep -o '"dataset_id":"[^"]*"' <<<"$tasks" | head -1 | cut -d'"' -f4)
-task=$(grep -o '"task_id":"[^"]*"' <<<"$tasks" | head -1 | cut -d'"' -f4)
+project=$(first_field project_id)
+dataset=$(first_field dataset_id)
+task=$(first_field task_id)
 
 cat >"$demo/config.yml" <<YML
 state_dir: $demo/state
