@@ -158,7 +158,7 @@ TEST_CASE("a certificate for another host name is refused as tls") {
     CHECK_MESSAGE(res.error().detail.find("mismatch") != std::string::npos, res.error().detail);
 }
 
-TEST_CASE("429 with Retry-After is throttled with its delay; 503 is server_error") {
+TEST_CASE("429 with Retry-After is throttled with its delay, 503 is server_error") {
     test::sim_process sim({"--static", "--tasks", "1"});
     auto t = first_task(sim);
     client_under_test c(sim, sim.account.sk);
@@ -202,7 +202,7 @@ TEST_CASE("a hung server hits the request deadline on time") {
     CHECK(elapsed < 800ms + 700ms); // bound, not a speed figure: the deadline is honoured
 }
 
-TEST_CASE("a deleted task is not_found (ModelArts.4338); malformed JSON is malformed") {
+TEST_CASE("a deleted task is not_found (ModelArts.4338), malformed JSON is malformed") {
     test::sim_process sim({"--static", "--tasks", "2"});
     auto t = first_task(sim);
     client_under_test c(sim, sim.account.sk);

@@ -152,7 +152,7 @@ TEST_CASE("--check-config gives the expected line for every broken configuration
     CHECK(ok.out.find(": ok:") != std::string::npos);
 }
 
-TEST_CASE("usage errors exit 2; --version exits 0") {
+TEST_CASE("usage errors exit 2, --version exits 0") {
     auto bad = run_taskwatchd({"--frobnicate"});
     CHECK(bad.status == 2);
     CHECK(bad.err.find("unknown argument '--frobnicate'") != std::string::npos);

@@ -58,7 +58,7 @@ TEST_CASE("ModelArts 400 not-found codes and 404 are not_found") {
               .kind == error_kind::client_error);
 }
 
-TEST_CASE("5xx is server_error; the X-Request-Id header stands in for a missing request_id") {
+TEST_CASE("5xx is server_error, the X-Request-Id header stands in for a missing request_id") {
     auto e = classify_response(make(503, "<html>Service Unavailable</html>",
                                     {{"X-Request-Id", "hdr-9"}, {"Retry-After", "1.5"}}));
     CHECK(e.kind == error_kind::server_error);
