@@ -346,7 +346,7 @@ sim_task& world::insert(std::unique_ptr<sim_task> t) {
     };
     auto* raw = t.get();
     list.insert(std::upper_bound(list.begin(), list.end(), raw, newer), raw);
-    by_id_.emplace(raw->task_id, std::move(t));
+    by_id_.emplace(std::string_view(raw->task_id), std::move(t));
     return *raw;
 }
 
@@ -373,7 +373,7 @@ bool world::remove(std::string_view dataset_id, std::string_view task_id) {
     if (!t) return false;
     auto& list = by_dataset_[t->dataset_id];
     list.erase(std::remove(list.begin(), list.end(), t), list.end());
-    by_id_.erase(by_id_.find(task_id));
+    by_id_.erase(by_id_.find(std::string_view(t->task_id))); // by iterator: the key lives in the task
     return true;
 }
 
