@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <initializer_list>
+#include <memory>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 namespace taskwatch::auth {
 namespace {
@@ -130,19 +132,63 @@ std::string canonical_query_string(const query_params& query) {
     return out;
 }
 
-std::string sha256_hex(std::string_view data) {
-    std::array<unsigned char, 32> md{};
+namespace {
+
+// OpenSSL 3's one-shot EVP_Digest/HMAC fetch the algorithm on every call, which costs more
+// than hashing a request: fetch SHA-256 once and keep one digest context per thread.
+const EVP_MD* sha256_md() {
+    static const EVP_MD* md = [] {
+        const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        return fetched ? fetched : EVP_sha256();
+    }();
+    return md;
+}
+
+void sha256_of(std::initializer_list<std::string_view> parts, unsigned char (&out)[32]) {
+    struct ctx_free {
+        void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+    };
+    thread_local std::unique_ptr<EVP_MD_CTX, ctx_free> ctx(EVP_MD_CTX_new());
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
-    return to_hex(md.data(), len);
+    EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr);
+    for (auto p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+    EVP_DigestFinal_ex(ctx.get(), out, &len);
+}
+
+} // namespace
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[32];
+    sha256_of({data}, md);
+    return to_hex(md, sizeof md);
 }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-    std::array<unsigned char, 32> md{};
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), md.data(), &len);
-    return to_hex(md.data(), len);
+    // HMAC (RFC 2104) over the pre-fetched SHA-256; block size 64.
+    unsigned char k0[64] = {};
+    if (key.size() > sizeof k0) {
+        unsigned char hashed[32];
+        sha256_of({key}, hashed);
+        std::memcpy(k0, hashed, sizeof hashed);
+        OPENSSL_cleanse(hashed, sizeof hashed);
+    } else {
+        std::memcpy(k0, key.data(), key.size());
+    }
+    unsigned char ipad[64], opad[64];
+    for (std::size_t i = 0; i < sizeof k0; ++i) {
+        ipad[i] = static_cast<unsigned char>(k0[i] ^ 0x36);
+        opad[i] = static_cast<unsigned char>(k0[i] ^ 0x5c);
+    }
+    const auto view = [](const unsigned char* p, std::size_t n) {
+        return std::string_view(reinterpret_cast<const char*>(p), n);
+    };
+    unsigned char inner[32], outer[32];
+    sha256_of({view(ipad, sizeof ipad), data}, inner);
+    sha256_of({view(opad, sizeof opad), view(inner, sizeof inner)}, outer);
+    OPENSSL_cleanse(k0, sizeof k0);
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    OPENSSL_cleanse(opad, sizeof opad);
+    return to_hex(outer, sizeof outer);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -216,7 +262,12 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
     out.canonical_uri = canonical_uri(req.path);
     static const query_params no_query;
     out.canonical_query = canonical_query_string(req.query ? *req.query : no_query);
-    out.payload_hash = unsigned_body ? std::string(unsigned_payload) : sha256_hex(req.body);
+    // Most requests are GETs: the empty body's hash is a constant.
+    static constexpr std::string_view empty_body_hash =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    out.payload_hash = unsigned_body     ? std::string(unsigned_payload)
+                       : req.body.empty() ? std::string(empty_body_hash)
+                                          : sha256_hex(req.body);
 
     out.canonical_request.reserve(256 + out.canonical_headers.size());
     out.canonical_request += req.method;

@@ -174,9 +174,7 @@ world::world(world_options opts, time_point now) : opts_(std::move(opts)) {
         rng age(mix(opts_.seed, index ^ 0xA6E));
         double age_ms = age.uniform() < 0.25 ? age.uniform(3.6e6, 7 * 86.4e6)
                                              : age.uniform(0, span * 1.2);
-        auto created = now - ms(age_ms);
-        created = std::chrono::time_point_cast<std::chrono::seconds>(created);
-        auto& t = insert(generate(index, task_spec{}, created));
+        auto& t = insert(generate(index, task_spec{}, now - ms(age_ms)));
         refresh(t, now);
     }
 }
@@ -346,7 +344,7 @@ sim_task& world::insert(std::unique_ptr<sim_task> t) {
     };
     auto* raw = t.get();
     list.insert(std::upper_bound(list.begin(), list.end(), raw, newer), raw);
-    by_id_.emplace(raw->task_id, std::move(t));
+    by_id_.emplace(std::string_view(raw->task_id), std::move(t));
     return *raw;
 }
 
@@ -359,8 +357,8 @@ sim_task& world::add(const task_spec& spec, time_point now) {
         dataset_project_[spec.dataset_id] =
             spec.project_id.empty() ? opts_.project_ids.front() : spec.project_id;
     }
-    auto created = std::chrono::time_point_cast<std::chrono::seconds>(now);
-    auto t = generate(next_index_++, spec, created);
+    // The plan runs from this exact instant; create_time shows it to the second.
+    auto t = generate(next_index_++, spec, now);
     // Ids drawn from the seed may collide with one added by hand: draw again.
     while (find(t->task_id)) t->task_id = rng(mix(opts_.seed, next_index_++)).id(19);
     auto& ref = insert(std::move(t));
@@ -373,7 +371,7 @@ bool world::remove(std::string_view dataset_id, std::string_view task_id) {
     if (!t) return false;
     auto& list = by_dataset_[t->dataset_id];
     list.erase(std::remove(list.begin(), list.end(), t), list.end());
-    by_id_.erase(by_id_.find(task_id));
+    by_id_.erase(by_id_.find(std::string_view(t->task_id))); // by iterator: the key lives in the task
     return true;
 }
 

@@ -32,13 +32,14 @@ struct running_sim {
     std::optional<test::child_process> proc;
     test::server_address address;
 
-    explicit running_sim(std::vector<std::string> extra = {}) {
+    explicit running_sim(std::vector<std::string> extra = {}, bool static_world = true) {
         const auto sk = dir.write("sk", good_key.sk + "\n");
         const auto pw = dir.write("password", "correct horse battery staple\n");
-        std::vector<std::string> args{"--self-signed", dir.file("tls"), "--static", "--tasks", "12",
+        std::vector<std::string> args{"--self-signed", dir.file("tls"), "--tasks", "12",
                                       "--datasets", "3", "--seed", "42", "--ak", good_key.ak,
                                       "--sk-file", sk, "--iam-user", "alice", "--iam-domain", "acme",
                                       "--iam-password-file", pw};
+        if (static_world) args.emplace_back("--static");
         args.insert(args.end(), extra.begin(), extra.end());
         proc.emplace(test::bin_dir() + "/modelarts-sim", args);
         auto line = proc->wait_for_line(std::regex(R"(^listening on https://127\.0\.0\.1:\d+$)"), 10s);
@@ -383,4 +384,60 @@ TEST_CASE("modelarts-sim rejects bad flags with exit status 2 and names the flag
     test::child_process q(test::bin_dir() + "/modelarts-sim", {"--plain", "--ak", "A", "--sk-file", "/nonexistent/sk"});
     CHECK(q.wait(10s) == 1);
     CHECK(q.stderr_text().find("/nonexistent/sk") != std::string::npos);
+}
+
+TEST_CASE("without --static, spawned tasks appear and run to a terminal state with progress only rising") {
+    running_sim sim({"--phase-seconds", "0.03", "--spawn-rate", "40", "--tasks", "0"}, false);
+    // Poll the task API the way a watcher would until a spawned task has finished.
+    std::optional<task_ref> watched;
+    double last_progress = -1;
+    int last_status = -2;
+    bool finished = false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!finished && std::chrono::steady_clock::now() < deadline) {
+        if (!watched) {
+            auto all = sim.control_json(bhttp_verb::get, "/sim/tasks");
+            if (all.at("tasks").as_array().empty()) continue;
+            const auto& t = all.at("tasks").as_array().back(); // oldest in its dataset
+            watched = task_ref{std::string(t.at("project_id").as_string()), std::string(t.at("dataset_id").as_string()),
+                               std::string(t.at("task_id").as_string())};
+        }
+        auto r = sim.get(*watched);
+        REQUIRE(r.status == 200);
+        auto body = json::parse(r.body).as_object();
+        const auto progress = body.at("progress").as_double();
+        const auto status = static_cast<int>(body.at("status").as_int64());
+        CHECK(progress >= last_progress);
+        last_progress = progress;
+        last_status = status;
+        finished = status == 2 || status == 3 || status == 5;
+    }
+    CHECK(finished);
+    CHECK(last_status >= 2);
+    auto datasets = sim.control_json(bhttp_verb::get, "/sim/datasets").at("datasets").as_array();
+    std::int64_t tasks = 0;
+    for (const auto& d : datasets) tasks += d.at("task_count").as_int64();
+    CHECK(tasks >= 3);
+}
+
+TEST_CASE("--list-offset-mode pages reads offset as a page number") {
+    running_sim items_sim({"--tasks", "30", "--datasets", "1"});
+    running_sim pages_sim({"--tasks", "30", "--datasets", "1", "--list-offset-mode", "pages"});
+    auto ids = [](running_sim& sim, const std::string& offset) {
+        auto t = sim.some_task();
+        auto r = test::signed_request(sim.address, good_key, bhttp_verb::get,
+                                      "/v2/" + t.project_id + "/datasets/" + t.dataset_id + "/tasks",
+                                      {{"limit", "3"}, {"offset", offset}, {"type", "auto-label"}});
+        REQUIRE(r.status == 200);
+        std::vector<std::string> out;
+        const auto body = json::parse(r.body);
+        for (const auto& x : body.at("tasks").as_array()) out.emplace_back(x.at("task_id").as_string());
+        return out;
+    };
+    // Same seed, same world: page 1 of size 3 is items 3..5.
+    auto by_items = ids(items_sim, "3");
+    auto by_pages = ids(pages_sim, "1");
+    REQUIRE(by_items.size() == 3);
+    CHECK(by_items == by_pages);
+    CHECK(ids(items_sim, "1") != by_pages);
 }

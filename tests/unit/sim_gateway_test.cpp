@@ -216,3 +216,13 @@ TEST_CASE("the command line needs one TLS choice, pairs --ak with --sk-file, and
     CHECK(unknown.error().message.find("--colour") != std::string::npos);
     CHECK(parse_command_line(args{"--help"})->help);
 }
+
+TEST_CASE("HMAC-SHA256 and SHA-256 match RFC 4231 and FIPS 180 vectors, keys longer than a block included") {
+    // RFC 4231 test case 2 and 6.
+    CHECK(auth::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    CHECK(auth::hmac_sha256_hex(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First") ==
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    CHECK(auth::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(auth::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}

@@ -26,6 +26,21 @@ world_options small(std::uint64_t seed, std::size_t n = 50) {
     return o;
 }
 
+task_spec with_fate(task_fate f) {
+    task_spec s;
+    s.fate = f;
+    return s;
+}
+
+task_spec named(std::string dataset, std::string id, std::string name, std::optional<task_type> type) {
+    task_spec s;
+    s.dataset_id = std::move(dataset);
+    s.task_id = std::move(id);
+    s.task_name = std::move(name);
+    s.type = type;
+    return s;
+}
+
 int rank(task_status s) {
     switch (s) {
     case task_status::queuing: return 0;
@@ -92,7 +107,7 @@ TEST_CASE("every generated task moves through its phases in order with progress 
 
 TEST_CASE("progress rises in uneven steps with one decimal, like the API's float percent") {
     world w(small(5, 0), t0);
-    auto& t = w.add(task_spec{.fate = task_fate::succeed}, t0);
+    auto& t = w.add(with_fate(task_fate::succeed), t0);
     std::set<double> values, increments;
     double last = 0;
     for (auto now = t0; now < t0 + 30min; now += 100ms) {
@@ -154,7 +169,7 @@ TEST_CASE("refresh reports a change only when the visible state changed, and bum
 
 TEST_CASE("elapsed_time counts seconds after the queue and stops at the terminal state") {
     world w(small(8, 0), t0);
-    auto& t = w.add(task_spec{.fate = task_fate::succeed}, t0);
+    auto& t = w.add(with_fate(task_fate::succeed), t0);
     const auto left_queue = t0 + t.steps.at(1).at;
     w.refresh(t, left_queue - 1ms);
     CHECK(t.state.elapsed_time == 0);
@@ -170,7 +185,7 @@ TEST_CASE("elapsed_time counts seconds after the queue and stops at the terminal
 
 TEST_CASE("a patched task keeps the state it was given while time passes, until unfrozen") {
     world w(small(11, 0), t0);
-    auto& t = w.add(task_spec{.fate = task_fate::succeed}, t0);
+    auto& t = w.add(with_fate(task_fate::succeed), t0);
     task_patch p;
     p.status = task_status::running;
     p.progress = 42.5;
@@ -192,9 +207,9 @@ TEST_CASE("a patched task keeps the state it was given while time passes, until 
 TEST_CASE("lists are newest first, filtered by type and name, and removed tasks are gone") {
     world w(small(12, 0), t0);
     const auto d = w.datasets().front();
-    auto& a = w.add({.dataset_id = d, .task_id = "aaaaaaaaaaaaaaaaaaa", .task_name = "alpha", .type = task_type::auto_label}, t0);
-    auto& b = w.add({.dataset_id = d, .task_id = "bbbbbbbbbbbbbbbbbbb", .task_name = "beta", .type = task_type::pre_label}, t0 + 1min);
-    auto& c = w.add({.dataset_id = d, .task_id = "ccccccccccccccccccc", .task_name = "gamma", .type = task_type::auto_grouping}, t0 + 2min);
+    auto& a = w.add(named(d, "aaaaaaaaaaaaaaaaaaa", "alpha", task_type::auto_label), t0);
+    auto& b = w.add(named(d, "bbbbbbbbbbbbbbbbbbb", "beta", task_type::pre_label), t0 + 1min);
+    auto& c = w.add(named(d, "ccccccccccccccccccc", "gamma", task_type::auto_grouping), t0 + 2min);
     auto all = w.list(d, {});
     REQUIRE(all.size() == 3);
     CHECK(all[0] == &c);
@@ -208,7 +223,7 @@ TEST_CASE("lists are newest first, filtered by type and name, and removed tasks 
     CHECK(w.remove(d, "bbbbbbbbbbbbbbbbbbb"));
     CHECK(w.find("bbbbbbbbbbbbbbbbbbb") == nullptr);
     CHECK(w.list(d, {}).size() == 2);
-    CHECK_THROWS_AS(w.add({.task_id = "aaaaaaaaaaaaaaaaaaa"}, t0), std::invalid_argument);
+    CHECK_THROWS_AS(w.add(named("", "aaaaaaaaaaaaaaaaaaa", "", std::nullopt), t0), std::invalid_argument);
 }
 
 TEST_CASE("datasets are dealt to the configured projects in turn") {
@@ -224,7 +239,7 @@ TEST_CASE("datasets are dealt to the configured projects in turn") {
 
 TEST_CASE("the task JSON has the seed's fields, a decimal progress, and is re-serialized only after a change") {
     world w(small(14, 0), t0);
-    auto& t = w.add(task_spec{.fate = task_fate::fail}, t0);
+    auto& t = w.add(with_fate(task_fate::fail), t0);
     const auto& body = task_body(t);
     auto v = boost::json::parse(body).as_object();
     for (auto key : {"resource_id", "create_time", "progress", "status", "message", "code", "elapsed_time",

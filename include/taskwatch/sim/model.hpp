@@ -163,19 +163,14 @@ public:
     std::size_t size() const noexcept { return by_id_.size(); }
 
 private:
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
     sim_task& insert(std::unique_ptr<sim_task> t);
     std::unique_ptr<sim_task> generate(std::uint64_t index, const task_spec& spec,
                                        time_point create_time);
 
     world_options opts_;
     std::vector<std::string> datasets_;
-    std::unordered_map<std::string, std::unique_ptr<sim_task>, string_hash, std::equal_to<>> by_id_;
+    /// Keyed by a view of the task's own task_id, which never changes once inserted.
+    std::unordered_map<std::string_view, std::unique_ptr<sim_task>> by_id_;
     std::map<std::string, std::vector<sim_task*>, std::less<>> by_dataset_; ///< newest first
     std::map<std::string, std::string, std::less<>> dataset_project_;
     std::uint64_t next_index_ = 0;
