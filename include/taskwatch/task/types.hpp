@@ -1,0 +1,122 @@
+// What the watch engine knows about one task, what a poll brings, and the events it emits.
+// Pure data: no clock, no socket. Shared by task/ (diff), state/ (SQLite) and notify/.
+#pragma once
+
+#include "taskwatch/modelarts/model.hpp"
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace taskwatch::task {
+
+using time_point = std::chrono::system_clock::time_point;
+
+/// A task's identity across projects and regions.
+struct task_key {
+    std::string project_id;
+    std::string dataset_id;
+    std::string task_id;
+    auto operator<=>(const task_key&) const = default;
+};
+
+/// The parts of a successful GET the engine tracks (Table 2, reduced).
+struct observation {
+    modelarts::task_status status = modelarts::task_status::queuing;
+    double progress = 0;        ///< ratio 0..1 (API percent / 100), clamped
+    std::string task_name;
+    std::string resource_id;
+    std::string algorithm_type; ///< config.algorithm_type
+    std::string code, message;  ///< running status code and information
+    std::string error_code, error_msg;
+    std::optional<std::int64_t> total_sample_count, annotated_sample_count,
+        unconfirmed_sample_count;
+    std::optional<time_point> create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
+    bool operator==(const observation&) const = default;
+};
+
+/// Turns an API task into an observation; nullopt when it has no status.
+std::optional<observation> observe(const modelarts::task& t);
+
+/// Why the last poll failed (the contract's `last_error`).
+struct poll_error {
+    std::string reason; ///< modelarts::error_kind name: auth, throttled, timeout, ...
+    std::string error_code, error_msg, request_id;
+    bool operator==(const poll_error&) const = default;
+};
+
+/// What one poll of one task brought.
+struct poll_ok {
+    observation seen;
+};
+struct poll_failed {
+    poll_error error;
+};
+struct poll_gone { ///< 404 or ModelArts 400 4338/4612/4700 (and, for discovery, not listed)
+    poll_error error;
+};
+using poll_outcome = std::variant<poll_ok, poll_failed, poll_gone>;
+
+/// Everything the engine remembers about one task between polls and across restarts.
+struct task_state {
+    task_key key;
+    std::optional<observation> last;       ///< last successful observation; nullopt: never seen
+    std::optional<time_point> last_poll;   ///< last successful poll
+    std::optional<time_point> last_change; ///< last status or progress change seen
+    std::optional<time_point> progress_since; ///< when progress last changed (stall clock)
+    std::optional<time_point> finished_at; ///< first seen in a terminal status
+    bool stalled = false;                  ///< task.stalled sent, not yet re-armed by progress
+    bool up = false;                       ///< the last poll succeeded
+    std::optional<time_point> failing_since; ///< first failure of the current failing streak
+    bool failing_reported = false;         ///< task.poll_failing sent for this streak
+    std::optional<poll_error> last_error;  ///< null after a success
+    bool gone = false;                     ///< task.gone sent; the engine drops the task
+    std::uint64_t event_seq = 0;           ///< events emitted so far: the next event's number
+    bool operator==(const task_state&) const = default;
+};
+
+/// A status and progress pair as the events show them (CONTRACT "previous"/"current").
+struct snapshot {
+    modelarts::task_status status = modelarts::task_status::queuing;
+    double progress = 0;
+    std::string code, message, error_code, error_msg;
+    std::optional<std::int64_t> total_sample_count, annotated_sample_count,
+        unconfirmed_sample_count;
+    bool operator==(const snapshot&) const = default;
+};
+
+enum class event_type {
+    discovered,
+    status_changed,
+    progress,
+    stalled,
+    gone,
+    poll_failing,
+    poll_recovered,
+};
+/// "task.discovered", "task.status_changed", ... exactly as in CONTRACT.md.
+std::string_view to_string(event_type t);
+std::optional<event_type> event_type_from_string(std::string_view s);
+
+struct event {
+    std::string id; ///< stable: a function of the task key and its sequence number
+    event_type type = event_type::discovered;
+    time_point time;
+    task_key key;
+    std::string task_name;
+    std::optional<snapshot> previous;
+    std::optional<snapshot> current;
+    std::optional<poll_error> error; ///< poll_failing, gone
+    bool operator==(const event&) const = default;
+};
+
+/// "evt_" + 32 hex digits of SHA-256(project_id NUL dataset_id NUL task_id NUL seq): the same
+/// event regenerated after a restart (same task, same sequence number) has the same id.
+std::string event_id(const task_key& key, std::uint64_t seq);
+
+} // namespace taskwatch::task
