@@ -49,7 +49,8 @@ std::string api_error::to_string() const {
     std::string out(modelarts::to_string(kind));
     out += ':';
     if (http_status != 0) out += " HTTP " + std::to_string(http_status);
-    if (!error_code.empty()) out += " " + error_code;
+    // IAM puts the HTTP status in its code ({"error":{"code":401,...}}): say it once.
+    if (!error_code.empty() && error_code != std::to_string(http_status)) out += " " + error_code;
     if (!error_msg.empty()) {
         out += " \"";
         for (char c : error_msg) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
