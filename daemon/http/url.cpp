@@ -1,6 +1,8 @@
 // URL parsing for endpoints and proxies, and NO_PROXY matching.
 #include "taskwatch/http/client.hpp"
 
+#include "taskwatch/auth/signer.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -58,33 +60,6 @@ bool valid_host_name(std::string_view s) noexcept {
     return std::all_of(s.begin(), s.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
     });
-}
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out.push_back(s[i]);
-            continue;
-        }
-        if (i + 2 >= s.size())
-            return std::nullopt;
-        int hi = hex_value(s[i + 1]);
-        int lo = hex_value(s[i + 2]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
@@ -251,8 +226,8 @@ expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url) {
     if (parsed->userinfo) {
         std::string_view info = *parsed->userinfo;
         auto colon = info.find(':');
-        auto user = percent_decode(info.substr(0, colon));
-        auto pass = percent_decode(colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
+        auto user = auth::percent_decode(info.substr(0, colon));
+        auto pass = auth::percent_decode(colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
         if (!user || !pass)
             return unexpected{std::string("proxy URL: bad percent-encoding in the credentials")};
         if (user->empty())
