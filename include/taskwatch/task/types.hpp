@@ -90,6 +90,9 @@ struct snapshot {
     bool operator==(const snapshot&) const = default;
 };
 
+/// The status and progress parts of an observation, as events carry them.
+snapshot to_snapshot(const observation& o);
+
 enum class event_type {
     discovered,
     status_changed,
@@ -117,6 +120,7 @@ struct event {
 
 /// "evt_" + 32 hex digits of SHA-256(project_id NUL dataset_id NUL task_id NUL seq): the same
 /// event regenerated after a restart (same task, same sequence number) has the same id.
+/// `seq` is hashed as its decimal digits, the hex digits are lowercase (the first 16 bytes).
 std::string event_id(const task_key& key, std::uint64_t seq);
 
 } // namespace taskwatch::task

@@ -1,0 +1,186 @@
+#include "taskwatch/task/diff.hpp"
+
+#include <cmath>
+#include <type_traits>
+#include <utility>
+
+namespace taskwatch::task {
+
+namespace {
+
+using modelarts::task_status;
+
+event make_event(event_type type, const task_state& st, time_point now, std::string_view name) {
+    event e;
+    e.type = type;
+    e.time = now;
+    e.key = st.key;
+    e.task_name = name;
+    return e;
+}
+
+std::string_view last_name(const task_state& st) {
+    return st.last ? std::string_view{st.last->task_name} : std::string_view{};
+}
+
+template <class Obs>
+void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now,
+              std::vector<event>& out) {
+    if (st.gone) {
+        // Back after a 404: a new task under an old key; only event_seq survives (ids stay unique).
+        st.last.reset();
+        st.last_change.reset();
+        st.progress_since.reset();
+        st.finished_at.reset();
+        st.stalled = false;
+        st.failing_since.reset();
+        st.failing_reported = false;
+        st.last_error.reset();
+        st.gone = false;
+    }
+
+    if (!st.last) {
+        event e = make_event(event_type::discovered, st, now, seen.task_name);
+        e.current = to_snapshot(seen);
+        out.push_back(std::move(e));
+        // When progress last moved is unknown: the stall clock starts at first sight.
+        st.last_change = now;
+        st.progress_since = now;
+    } else {
+        const observation& last = *st.last;
+        const bool status_changed = last.status != seen.status;
+        const bool progress_changed = last.progress != seen.progress;
+        if (status_changed) {
+            event e = make_event(event_type::status_changed, st, now, seen.task_name);
+            e.previous = to_snapshot(last);
+            e.current = to_snapshot(seen);
+            out.push_back(std::move(e));
+        }
+        if (progress_changed && crosses_progress_step(last.progress, seen.progress,
+                                                      s.progress_steps)) {
+            event e = make_event(event_type::progress, st, now, seen.task_name);
+            e.previous = to_snapshot(last);
+            e.current = to_snapshot(seen);
+            out.push_back(std::move(e));
+        }
+        if (status_changed || progress_changed) st.last_change = now;
+        if (progress_changed || (status_changed && seen.status == task_status::running)) {
+            st.progress_since = now;
+            st.stalled = false;
+        }
+    }
+
+    if (seen.status != task_status::running) {
+        st.stalled = false;
+    } else {
+        if (!st.progress_since) st.progress_since = now; // state from before the stall clock
+        if (!st.stalled && now - *st.progress_since >= s.stall_after) {
+            event e = make_event(event_type::stalled, st, now, seen.task_name);
+            e.current = to_snapshot(seen);
+            out.push_back(std::move(e));
+            st.stalled = true;
+        }
+    }
+
+    if (!modelarts::is_terminal(seen.status))
+        st.finished_at.reset();
+    else if (!st.finished_at)
+        st.finished_at = now;
+
+    if (st.failing_reported) {
+        event e = make_event(event_type::poll_recovered, st, now, seen.task_name);
+        e.current = to_snapshot(seen);
+        out.push_back(std::move(e));
+    }
+    st.failing_reported = false;
+    st.failing_since.reset();
+    st.last_error.reset();
+    st.up = true;
+    st.last_poll = now;
+    // Usually unchanged: comparing is cheaper than copying its strings.
+    if (!st.last || !(*st.last == seen)) st.last = std::forward<Obs>(seen);
+}
+
+void set_error(task_state& st, const poll_error& error) {
+    if (!st.last_error || !(*st.last_error == error)) st.last_error = error;
+}
+
+void apply_failed(task_state& st, const poll_error& error, const diff_settings& s,
+                  time_point now, std::vector<event>& out) {
+    st.up = false;
+    set_error(st, error);
+    if (!st.failing_since) st.failing_since = now;
+    if (!st.failing_reported && now - *st.failing_since >= s.stall_after / 3) {
+        event e = make_event(event_type::poll_failing, st, now, last_name(st));
+        if (st.last) e.current = to_snapshot(*st.last);
+        e.error = error;
+        out.push_back(std::move(e));
+        st.failing_reported = true;
+    }
+}
+
+void apply_gone(task_state& st, const poll_error& error, time_point now,
+                std::vector<event>& out) {
+    st.up = false;
+    set_error(st, error);
+    if (st.gone) return;
+    st.gone = true;
+    if (!st.last) return; // never seen: nobody was told it exists
+    event e = make_event(event_type::gone, st, now, last_name(st));
+    e.current = to_snapshot(*st.last);
+    e.error = error;
+    out.push_back(std::move(e));
+}
+
+template <class Outcome>
+void advance_impl(task_state& st, Outcome&& outcome, const diff_settings& s, time_point now,
+                  std::vector<event>& out) {
+    const std::size_t first = out.size();
+    if (auto* ok = std::get_if<poll_ok>(&outcome)) {
+        if constexpr (std::is_const_v<std::remove_reference_t<Outcome>> ||
+                      std::is_lvalue_reference_v<Outcome>)
+            apply_ok(st, std::as_const(ok->seen), s, now, out);
+        else
+            apply_ok(st, std::move(ok->seen), s, now, out);
+    } else if (auto* failed = std::get_if<poll_failed>(&outcome)) {
+        apply_failed(st, failed->error, s, now, out);
+    } else if (auto* gone = std::get_if<poll_gone>(&outcome)) {
+        apply_gone(st, gone->error, now, out);
+    }
+    for (std::size_t i = first; i < out.size(); ++i) out[i].id = event_id(st.key, st.event_seq++);
+}
+
+} // namespace
+
+bool crosses_progress_step(double prev, double cur, const std::vector<double>& steps) noexcept {
+    if (!(cur > prev)) return false;
+    // The tolerance makes 0.3 a multiple of 0.1 although 0.3 / 0.1 == 2.9999999999999996.
+    constexpr double tolerance = 1e-9;
+    for (double step : steps) {
+        if (!std::isfinite(step) || step <= 0) continue;
+        if (cur >= 1.0 && prev < 1.0) return true; // completion is the last step of any size
+        if (std::floor(prev / step + tolerance) != std::floor(cur / step + tolerance)) return true;
+    }
+    return false;
+}
+
+void advance(task_state& state, const poll_outcome& outcome, const diff_settings& s,
+             time_point now, std::vector<event>& events) {
+    advance_impl(state, outcome, s, now, events);
+}
+
+diff_result diff(const task_state& prev, const poll_outcome& outcome, const diff_settings& s,
+                 time_point now) {
+    diff_result r{prev, {}};
+    advance_impl(r.next, outcome, s, now, r.events);
+    return r;
+}
+
+diff_result diff(task_state&& prev, poll_outcome&& outcome, const diff_settings& s,
+                 time_point now) {
+    diff_result r{std::move(prev), {}};
+    advance_impl(r.next, std::move(outcome), s, now, r.events);
+    return r;
+}
+
+} // namespace taskwatch::task

@@ -1,0 +1,139 @@
+#include "taskwatch/task/types.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <memory>
+
+namespace taskwatch::task {
+
+namespace {
+
+// Reads exactly `n` decimal digits at s[pos..pos+n); nullopt if any is not a digit.
+std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+        char c = s[i];
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
+// "YYYY-MM-DD HH:MM:SS"; the API does not state a zone, so it is read as UTC (API-NOTES).
+std::optional<time_point> parse_create_time(std::string_view s) {
+    if (s.size() != 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') ||
+        s[13] != ':' || s[16] != ':')
+        return std::nullopt;
+    auto y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
+    auto h = digits(s, 11, 2), mi = digits(s, 14, 2), se = digits(s, 17, 2);
+    if (!y || !mo || !d || !h || !mi || !se) return std::nullopt;
+    if (*h > 23 || *mi > 59 || *se > 59) return std::nullopt;
+    std::chrono::year_month_day ymd{std::chrono::year{*y},
+                                    std::chrono::month{static_cast<unsigned>(*mo)},
+                                    std::chrono::day{static_cast<unsigned>(*d)}};
+    if (!ymd.ok()) return std::nullopt;
+    std::chrono::sys_seconds t = std::chrono::sys_days{ymd} + std::chrono::hours{*h} +
+                                 std::chrono::minutes{*mi} + std::chrono::seconds{*se};
+    return time_point{t};
+}
+
+const EVP_MD* sha256_md() {
+    // Fetched once: OpenSSL 3 looks the algorithm up on every implicit fetch.
+    static const EVP_MD* md = [] {
+        const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        return fetched ? fetched : EVP_sha256();
+    }();
+    return md;
+}
+
+} // namespace
+
+std::optional<observation> observe(const modelarts::task& t) {
+    if (!t.status) return std::nullopt;
+    observation o;
+    o.status = *t.status;
+    double ratio = t.progress.value_or(0.0) / 100.0;
+    o.progress = std::isnan(ratio) ? 0.0 : std::clamp(ratio, 0.0, 1.0);
+    o.task_name = t.task_name.value_or("");
+    o.resource_id = t.resource_id.value_or("");
+    if (t.config && t.config->algorithm_type) o.algorithm_type = *t.config->algorithm_type;
+    o.code = t.code.value_or("");
+    o.message = t.message.value_or("");
+    o.error_code = t.error_code.value_or("");
+    o.error_msg = t.error_msg.value_or("");
+    // GET puts the counts under `result`; list items carry them at the top level.
+    const auto pick = [&](std::optional<std::int64_t> modelarts::result::*in_result,
+                          const std::optional<std::int64_t>& top) {
+        if (t.result && (*t.result).*in_result) return (*t.result).*in_result;
+        return top;
+    };
+    o.total_sample_count = pick(&modelarts::result::total_sample_count, t.total_sample_count);
+    o.annotated_sample_count =
+        pick(&modelarts::result::annotated_sample_count, t.annotated_sample_count);
+    o.unconfirmed_sample_count =
+        pick(&modelarts::result::unconfirmed_sample_count, t.unconfirmed_sample_count);
+    if (t.create_time) o.create_time = parse_create_time(*t.create_time);
+    return o;
+}
+
+snapshot to_snapshot(const observation& o) {
+    return snapshot{o.status,         o.progress,           o.code,
+                    o.message,        o.error_code,         o.error_msg,
+                    o.total_sample_count, o.annotated_sample_count, o.unconfirmed_sample_count};
+}
+
+namespace {
+constexpr std::array<std::string_view, 7> event_type_names{
+    "task.discovered", "task.status_changed", "task.progress",      "task.stalled",
+    "task.gone",       "task.poll_failing",   "task.poll_recovered",
+};
+} // namespace
+
+std::string_view to_string(event_type t) {
+    auto i = static_cast<std::size_t>(t);
+    return i < event_type_names.size() ? event_type_names[i] : std::string_view{"task.unknown"};
+}
+
+std::optional<event_type> event_type_from_string(std::string_view s) {
+    for (std::size_t i = 0; i < event_type_names.size(); ++i)
+        if (event_type_names[i] == s) return static_cast<event_type>(i);
+    return std::nullopt;
+}
+
+std::string event_id(const task_key& key, std::uint64_t seq) {
+    std::array<char, 20> seq_text{};
+    auto [end, ec] = std::to_chars(seq_text.data(), seq_text.data() + seq_text.size(), seq);
+    (void)ec; // 20 chars hold any uint64
+    const char nul = '\0';
+
+    struct ctx_free {
+        void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+    };
+    thread_local std::unique_ptr<EVP_MD_CTX, ctx_free> ctx(EVP_MD_CTX_new());
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr);
+    EVP_DigestUpdate(ctx.get(), key.project_id.data(), key.project_id.size());
+    EVP_DigestUpdate(ctx.get(), &nul, 1);
+    EVP_DigestUpdate(ctx.get(), key.dataset_id.data(), key.dataset_id.size());
+    EVP_DigestUpdate(ctx.get(), &nul, 1);
+    EVP_DigestUpdate(ctx.get(), key.task_id.data(), key.task_id.size());
+    EVP_DigestUpdate(ctx.get(), &nul, 1);
+    EVP_DigestUpdate(ctx.get(), seq_text.data(), static_cast<std::size_t>(end - seq_text.data()));
+    EVP_DigestFinal_ex(ctx.get(), digest, &len);
+
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id = "evt_";
+    id.reserve(4 + 32);
+    for (std::size_t i = 0; i < 16; ++i) {
+        id.push_back(hex[digest[i] >> 4]);
+        id.push_back(hex[digest[i] & 0x0f]);
+    }
+    return id;
+}
+
+} // namespace taskwatch::task

@@ -1,0 +1,64 @@
+// The watch engine's core: (what we knew about a task, what one poll brought) -> (what we know
+// now, the events to send). Pure: no clock (the caller passes `now`), no I/O, no globals, so a
+// restart that re-runs a diff from the same stored state regenerates byte-identical events.
+//
+// Rules (CONTRACT.md "Events and the generic webhook"):
+// - poll_ok, task never seen (or seen, gone, and back: treated as a new task, stall and failing
+//   state reset): task.discovered with `current`; no status_changed/progress for a first sight.
+// - poll_ok, status differs from the last seen one: one task.status_changed last -> new
+//   (states skipped between two polls are not invented).
+// - poll_ok, progress rose across a multiple of any of `progress_steps` (or reached 1.0):
+//   one task.progress per poll. Any progress change (also backwards) sets last_change and
+//   progress_since and re-arms the stall.
+// - running with no progress change for `stall_after` (since progress_since, which also restarts
+//   on entering running): task.stalled once; re-armed by a progress change or leaving running.
+//   A poll that fails tells nothing about progress: only successful polls can report a stall.
+// - finished_at: set when first seen terminal (failed/succeeded/stopped), cleared on leaving.
+// - poll_failed: up=false, last_error, failing_since starts the streak; task.poll_failing once
+//   the streak lasts `stall_after`/3; the next success after that sends task.poll_recovered.
+// - poll_gone: task.gone (with error) once if the task was seen, gone=true either way; up=false,
+//   last_error=the error; the failing streak is left as it is.
+// Event order within one diff: discovered, status_changed, progress, stalled, poll_recovered,
+// poll_failing, gone. Each event gets id = event_id(key, event_seq), then event_seq += 1; its
+// time is `now`, its task_name the observation's (or the last one's).
+//
+// Cost: when nothing changes no event, string or vector is built; the rvalue overload and
+// advance() also avoid copying the state.
+#pragma once
+
+#include "taskwatch/task/types.hpp"
+
+#include <chrono>
+#include <vector>
+
+namespace taskwatch::task {
+
+struct diff_settings {
+    std::chrono::milliseconds stall_after{std::chrono::minutes{30}};
+    /// Union of the webhooks' progress_step values (ratios, e.g. 0.25); empty: no task.progress.
+    /// Values that are not finite and > 0 are ignored.
+    std::vector<double> progress_steps;
+};
+
+struct diff_result {
+    task_state next;
+    std::vector<event> events;
+};
+
+/// True when progress rose from `prev` to `cur` across a multiple of one of `steps`, or reached
+/// 1.0 (with at least one valid step). Multiples are matched with a 1e-9 tolerance: 0.3 is a
+/// multiple of 0.1.
+bool crosses_progress_step(double prev, double cur, const std::vector<double>& steps) noexcept;
+
+diff_result diff(const task_state& prev, const poll_outcome& outcome, const diff_settings& s,
+                 time_point now);
+/// Same, reusing `prev`'s and `outcome`'s storage.
+diff_result diff(task_state&& prev, poll_outcome&& outcome, const diff_settings& s,
+                 time_point now);
+
+/// In place: turns `state` into the next state and appends the events to `events` (not
+/// cleared). diff() is this applied to a copy.
+void advance(task_state& state, const poll_outcome& outcome, const diff_settings& s,
+             time_point now, std::vector<event>& events);
+
+} // namespace taskwatch::task
