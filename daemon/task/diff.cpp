@@ -39,8 +39,12 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
         st.gone = false;
     }
 
+    // An observation without a name keeps the events named after the last one that had one.
+    const std::string_view name =
+        seen.task_name.empty() && st.last ? std::string_view{st.last->task_name}
+                                          : std::string_view{seen.task_name};
     if (!st.last) {
-        event e = make_event(event_type::discovered, st, now, seen.task_name);
+        event e = make_event(event_type::discovered, st, now, name);
         e.current = to_snapshot(seen);
         out.push_back(std::move(e));
         // When progress last moved is unknown: the stall clock starts at first sight.
@@ -51,14 +55,14 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
         const bool status_changed = last.status != seen.status;
         const bool progress_changed = last.progress != seen.progress;
         if (status_changed) {
-            event e = make_event(event_type::status_changed, st, now, seen.task_name);
+            event e = make_event(event_type::status_changed, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
             out.push_back(std::move(e));
         }
         if (progress_changed && crosses_progress_step(last.progress, seen.progress,
                                                       s.progress_steps)) {
-            event e = make_event(event_type::progress, st, now, seen.task_name);
+            event e = make_event(event_type::progress, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
             out.push_back(std::move(e));
@@ -75,7 +79,7 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
     } else {
         if (!st.progress_since) st.progress_since = now; // state from before the stall clock
         if (!st.stalled && now - *st.progress_since >= s.stall_after) {
-            event e = make_event(event_type::stalled, st, now, seen.task_name);
+            event e = make_event(event_type::stalled, st, now, name);
             e.current = to_snapshot(seen);
             out.push_back(std::move(e));
             st.stalled = true;
@@ -88,7 +92,7 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
         st.finished_at = now;
 
     if (st.failing_reported) {
-        event e = make_event(event_type::poll_recovered, st, now, seen.task_name);
+        event e = make_event(event_type::poll_recovered, st, now, name);
         e.current = to_snapshot(seen);
         out.push_back(std::move(e));
     }

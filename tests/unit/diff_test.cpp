@@ -50,7 +50,7 @@ task_state never_seen() {
     return s;
 }
 
-template <class F> task_state with(task_state s, F change) {
+template <class T, class F> T with(T s, F change) {
     change(s);
     return s;
 }
@@ -166,6 +166,9 @@ std::vector<diff_case> cases() {
          ok(running, 1.0), steps({0.3}), at(1min), {{ev::progress}}},
         {"no steps configured: no progress event", seen(running, 0.2), ok(running, 0.8), {},
          at(1min), {}, {.last_change = at(1min)}},
+        {"an observation without a name keeps the last name", seen(running, 0.2),
+         poll_ok{with(obs(running, 0.3), [](observation& o) { o.task_name.clear(); })}, quarter,
+         at(1min), {{ev::progress}}},
         {"two hooks: 0.1 step fires where 0.25 does not", seen(running, 0.3), ok(running, 0.41),
          two_hooks, at(1min), {{ev::progress, running, running, 0.3, 0.41}}},
         {"two hooks: within both steps nothing", seen(running, 0.3), ok(running, 0.35),
