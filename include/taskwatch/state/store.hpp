@@ -1,0 +1,115 @@
+// Durable state of the watch engine in SQLite: each task's last known state and the webhook
+// outbox (CONTRACT "Events and the generic webhook": at least once, never silently dropped).
+#pragma once
+
+#include "taskwatch/task/types.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace taskwatch::state {
+
+using time_point = task::time_point;
+
+/// The state database cannot be opened or used. what() names the file and the problem.
+class store_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// One task's new state and the events that produced it, committed together.
+struct change {
+    task::task_state next;
+    std::vector<task::event> events;
+};
+
+/// Names of the webhooks that should receive an event (possibly none).
+using event_router = std::function<std::vector<std::string>(const task::event&)>;
+
+/// An event waiting for one webhook.
+struct pending_delivery {
+    task::event event;
+    std::string webhook;
+    std::uint32_t attempts = 0;  ///< failed attempts so far
+    time_point next_attempt_at;
+    std::string last_error;      ///< empty before the first failure
+};
+
+/// The SQLite file `<state_dir>/taskwatch.db`. Single-threaded: every call runs on the caller's
+/// thread (the daemon's loop, one batch per tick). Times are stored as integer milliseconds
+/// since the epoch, so sub-millisecond precision is dropped (floored).
+/// Methods throw store_error when SQLite fails (disk full, I/O error, locked by another
+/// process longer than the busy timeout); a failed commit changes nothing.
+class store {
+public:
+    /// `PRAGMA application_id` of a taskwatch state database ("TWCH").
+    static constexpr std::int32_t application_id = 0x54574348;
+    /// `PRAGMA user_version` this build writes; older files are migrated, newer refused.
+    static constexpr int schema_version = 1;
+    static constexpr std::string_view file_name = "taskwatch.db";
+
+    /// Creates `state_dir` and the database if missing. Throws store_error for a file that is
+    /// not SQLite, is corrupt, belongs to another application or has a newer schema; such a
+    /// file is never written to.
+    explicit store(const std::filesystem::path& state_dir);
+    ~store();
+    store(store&&) noexcept;
+    store& operator=(store&&) noexcept;
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    const std::filesystem::path& path() const noexcept;
+
+    // --- task states
+
+    /// Every stored task state, ordered by key.
+    std::vector<task::task_state> load_tasks();
+
+    /// One transaction for the whole batch: every `next` state is upserted and every event is
+    /// added to the outbox with one pending delivery per webhook `route` names for it. An event
+    /// whose id is already stored is ignored, deliveries included (regenerated after a restart).
+    /// On failure nothing of the batch is kept.
+    void commit(const std::vector<change>& changes, const event_router& route);
+
+    /// Deletes a task's state (its outbox events stay until delivered). True if it existed.
+    bool forget(const task::task_key& key);
+    /// Deletes the state of every task whose finished_at is before `before`; returns their keys.
+    std::vector<task::task_key> forget_finished_before(time_point before);
+
+    // --- outbox, one queue per webhook
+
+    /// Pending deliveries to `webhook` whose next attempt is at or before `now`, oldest
+    /// enqueued first, at most `limit`.
+    std::vector<pending_delivery> due(const std::string& webhook, time_point now,
+                                      std::size_t limit);
+    /// The receiver accepted the event: it leaves this webhook's queue.
+    void mark_delivered(std::string_view event_id, std::string_view webhook, time_point now);
+    /// An attempt failed: counts it and schedules the next one, or dead-letters the delivery
+    /// (`dead`) so that it is kept and counted but no longer due.
+    void mark_failed(std::string_view event_id, std::string_view webhook, time_point now,
+                     time_point next_attempt_at, std::string_view error, bool dead);
+
+    /// Pending deliveries to `webhook` (due or backing off).
+    std::size_t queue_length(const std::string& webhook);
+    /// Time of the oldest event still pending for `webhook`; nullopt when its queue is empty.
+    std::optional<time_point> oldest_pending(const std::string& webhook);
+    /// Deliveries to `webhook` given up after max_attempts.
+    std::size_t dead_letters(const std::string& webhook);
+    /// Deletes events every delivery of which succeeded before `before` (and events nobody
+    /// was routed to, older than `before`). Dead letters are kept. Returns the events removed.
+    std::size_t prune_delivered(time_point before);
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace taskwatch::state

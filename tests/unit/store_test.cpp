@@ -1,0 +1,541 @@
+// taskwatch::state: task states and the webhook outbox in SQLite.
+#include "taskwatch/state/event_json.hpp"
+#include "taskwatch/state/store.hpp"
+
+#include "test_files.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace taskwatch;
+using namespace std::chrono_literals;
+using state::time_point;
+
+namespace {
+
+const time_point t0 = time_point(std::chrono::milliseconds(1'790'000'000'000)); // late 2026
+
+task::task_key key_of(std::string task_id) { return {"proj", "ds", std::move(task_id)}; }
+
+task::task_state full_state() {
+    task::task_state s;
+    s.key = {"0123456789abcdef", "dataset-1", "task-1"};
+    task::observation o;
+    o.status = modelarts::task_status::running;
+    o.progress = 0.42;
+    o.task_name = "auto-label-cats";
+    o.resource_id = "res-9";
+    o.algorithm_type = "fast";
+    o.code = "ModelArts.4701";
+    o.message = "running";
+    o.error_code = "E1";
+    o.error_msg = "something, with \"quotes\" and ünïcode";
+    o.total_sample_count = 49;
+    o.annotated_sample_count = 30;
+    o.unconfirmed_sample_count = 0;
+    o.create_time = t0 - 3600s;
+    s.last = o;
+    s.last_poll = t0;
+    s.last_change = t0 - 60s;
+    s.progress_since = t0 - 120s;
+    s.finished_at = t0 - 1ms;
+    s.stalled = true;
+    s.up = true;
+    s.failing_since = t0 - 30s;
+    s.failing_reported = true;
+    s.last_error = task::poll_error{"throttled", "APIGW.0308", "too many requests", "req-1"};
+    s.gone = true;
+    s.event_seq = 1234567;
+    return s;
+}
+
+task::snapshot snap(modelarts::task_status status, double progress) {
+    task::snapshot s;
+    s.status = status;
+    s.progress = progress;
+    return s;
+}
+
+task::event make_event(const task::task_key& key, std::uint64_t seq, time_point when,
+                       task::event_type type = task::event_type::progress) {
+    task::event e;
+    e.id = task::event_id(key, seq);
+    e.type = type;
+    e.time = when;
+    e.key = key;
+    e.task_name = "name-" + key.task_id;
+    e.previous = snap(modelarts::task_status::running, 0.25);
+    e.current = snap(modelarts::task_status::running, 0.5);
+    return e;
+}
+
+/// A change that advances `key` by one event at `when`.
+state::change step(task::task_state& s, time_point when) {
+    state::change c;
+    c.events.push_back(make_event(s.key, s.event_seq, when));
+    s.event_seq += 1;
+    s.last_poll = when;
+    c.next = s;
+    return c;
+}
+
+state::event_router to(std::vector<std::string> webhooks) {
+    return [webhooks = std::move(webhooks)](const task::event&) { return webhooks; };
+}
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> ids_of(const std::vector<state::pending_delivery>& ds) {
+    std::vector<std::string> out;
+    for (const auto& d : ds) out.push_back(d.event.id);
+    return out;
+}
+
+/// Runs SQL on a database file without taskwatch, to make foreign or future files.
+void raw_sql(const std::string& file, const char* sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    std::string message = err ? err : "";
+    sqlite3_free(err);
+    INFO(message);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+const time_point far_future = t0 + 24h * 365 * 100;
+
+} // namespace
+
+TEST_CASE("store creates the state directory and an empty database") {
+    test::temp_dir dir;
+    auto sub = dir.path() / "var" / "lib" / "taskwatch";
+    state::store s(sub);
+    CHECK(s.path() == sub / "taskwatch.db");
+    CHECK(std::filesystem::exists(s.path()));
+    CHECK(s.load_tasks().empty());
+    CHECK(s.queue_length("w") == 0);
+    CHECK_FALSE(s.oldest_pending("w").has_value());
+}
+
+TEST_CASE("a task state round-trips with every field, across a reopen") {
+    test::temp_dir dir;
+    auto full = full_state();
+    task::task_state bare; // never observed, no error, nothing set
+    bare.key = {"p", "d", "never-seen"};
+    task::task_state no_counts = full;
+    no_counts.key.task_id = "task-2";
+    no_counts.last->total_sample_count.reset();
+    no_counts.last->annotated_sample_count.reset();
+    no_counts.last->unconfirmed_sample_count.reset();
+    no_counts.last->create_time.reset();
+    no_counts.last_error.reset();
+    no_counts.stalled = no_counts.up = no_counts.failing_reported = no_counts.gone = false;
+    {
+        state::store s(dir.path());
+        s.commit({{full, {}}, {bare, {}}, {no_counts, {}}}, {});
+        auto loaded = s.load_tasks(); // ordered by key
+        REQUIRE(loaded.size() == 3);
+        CHECK(loaded[0] == full);
+        CHECK(loaded[1] == no_counts);
+        CHECK(loaded[2] == bare);
+    }
+    state::store s(dir.path());
+    auto loaded = s.load_tasks();
+    REQUIRE(loaded.size() == 3);
+    CHECK(loaded[0] == full);
+    CHECK(loaded[2] == bare);
+
+    SUBCASE("a later commit replaces the state") {
+        full.event_seq += 1;
+        full.last->progress = 1.0;
+        full.last->status = modelarts::task_status::succeeded;
+        s.commit({{full, {}}}, {});
+        CHECK(s.load_tasks()[0] == full);
+        CHECK(s.load_tasks().size() == 3);
+    }
+}
+
+TEST_CASE("times are stored at millisecond precision") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    auto st = full_state();
+    st.last_poll = t0 + 1500us;
+    s.commit({{st, {}}}, {});
+    CHECK(s.load_tasks()[0].last_poll == t0 + 1ms);
+}
+
+TEST_CASE("an event already in the outbox is ignored, deliveries included") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    auto st = full_state();
+    st.event_seq = 0;
+    auto c = step(st, t0);
+    s.commit({c}, to({"a"}));
+    REQUIRE(s.queue_length("a") == 1);
+    s.mark_delivered(c.events[0].id, "a", t0 + 1s);
+    CHECK(s.queue_length("a") == 0);
+
+    // Regenerated after a restart: same id, routed again, even to a new webhook.
+    s.commit({c, c}, to({"a", "b"}));
+    CHECK(s.queue_length("a") == 0);
+    CHECK(s.queue_length("b") == 0);
+    CHECK(s.due("a", far_future, 10).empty());
+}
+
+TEST_CASE("events round-trip through the outbox") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    auto key = key_of("t");
+    auto e = make_event(key, 0, t0, task::event_type::poll_failing);
+    e.previous.reset();
+    e.current->total_sample_count = 49;
+    e.current->code = "c";
+    e.current->message = "m";
+    e.current->error_code = "ec";
+    e.current->error_msg = "em";
+    e.error = task::poll_error{"auth", "IAM.0001", "bad token", "r-1"};
+    task::task_state st;
+    st.key = key;
+    st.event_seq = 1;
+    s.commit({{st, {e}}}, to({"w"}));
+    auto due = s.due("w", t0, 10);
+    REQUIRE(due.size() == 1);
+    CHECK(due[0].event == e);
+    CHECK(due[0].webhook == "w");
+    CHECK(due[0].attempts == 0);
+    CHECK(due[0].next_attempt_at == t0);
+    CHECK(due[0].last_error.empty());
+}
+
+TEST_CASE("event JSON keeps progress exactly and names what is wrong") {
+    auto key = key_of("t");
+    for (int k = 0; k <= 1000; ++k) {
+        auto e = make_event(key, static_cast<std::uint64_t>(k), t0);
+        e.current->progress = k / 1000.0;
+        auto text = boost::json::serialize(state::to_json(e));
+        auto back = state::event_from_json(boost::json::parse(text));
+        REQUIRE(back);
+        CHECK(*back == e);
+    }
+    auto bad = state::to_json(make_event(key, 0, t0));
+    bad.as_object()["type"] = "task.exploded";
+    auto r = state::event_from_json(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == "event.type is not an event type: \"task.exploded\"");
+    bad = state::to_json(make_event(key, 0, t0));
+    bad.as_object()["current"].as_object().erase("status_code");
+    r = state::event_from_json(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == "event.current: snapshot.status_code is missing");
+}
+
+TEST_CASE("each webhook has its own queue") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    task::task_state st;
+    st.key = key_of("t");
+    auto c1 = step(st, t0);
+    auto c2 = step(st, t0 + 1s);
+    s.commit({c1, c2}, to({"slack", "generic"}));
+    auto route_only_generic = [](const task::event& e) {
+        return e.id.empty() ? std::vector<std::string>{} : std::vector<std::string>{"generic"};
+    };
+    auto c3 = step(st, t0 + 2s);
+    s.commit({c3}, route_only_generic);
+
+    CHECK(s.queue_length("slack") == 2);
+    CHECK(s.queue_length("generic") == 3);
+    // slack is down: its first event backs off for an hour.
+    s.mark_failed(c1.events[0].id, "slack", t0 + 3s, t0 + 1h, "connection refused", false);
+    CHECK(ids_of(s.due("slack", t0 + 3s, 10)) == std::vector{c2.events[0].id});
+    // generic is not delayed by it.
+    CHECK(ids_of(s.due("generic", t0 + 3s, 10)) ==
+          std::vector{c1.events[0].id, c2.events[0].id, c3.events[0].id});
+    s.mark_delivered(c1.events[0].id, "generic", t0 + 3s);
+    CHECK(s.queue_length("generic") == 2);
+    CHECK(s.queue_length("slack") == 2); // delivering to generic leaves slack's copy
+    CHECK(s.oldest_pending("slack") == t0);
+    CHECK(s.oldest_pending("generic") == t0 + 1s);
+    CHECK(s.queue_length("nobody") == 0);
+}
+
+TEST_CASE("due returns the oldest first, at most limit, and honours next_attempt_at") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    task::task_state a, b;
+    a.key = key_of("a");
+    b.key = key_of("b");
+    std::vector<std::string> order;
+    for (int i = 0; i < 3; ++i) {
+        auto ca = step(a, t0 + std::chrono::seconds(i));
+        auto cb = step(b, t0 + std::chrono::seconds(i));
+        order.push_back(ca.events[0].id);
+        order.push_back(cb.events[0].id);
+        s.commit({ca, cb}, to({"w"}));
+    }
+    CHECK(ids_of(s.due("w", far_future, 100)) == order);
+    CHECK(ids_of(s.due("w", far_future, 2)) == std::vector(order.begin(), order.begin() + 2));
+    CHECK(ids_of(s.due("w", t0 + 1s, 100)) == std::vector(order.begin(), order.begin() + 4));
+    CHECK(s.due("w", t0 - 1ms, 100).empty());
+
+    s.mark_failed(order[0], "w", t0 + 5s, t0 + 10s, "HTTP 503", false);
+    CHECK(ids_of(s.due("w", t0 + 9s, 1)) == std::vector{order[1]});
+    auto retried = s.due("w", t0 + 10s, 1);
+    REQUIRE(retried.size() == 1);
+    CHECK(retried[0].event.id == order[0]); // back in its place once due again
+    CHECK(retried[0].attempts == 1);
+    CHECK(retried[0].next_attempt_at == t0 + 10s);
+    CHECK(retried[0].last_error == "HTTP 503");
+}
+
+TEST_CASE("a dead-lettered delivery is kept and counted but no longer due") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    task::task_state st;
+    st.key = key_of("t");
+    auto c = step(st, t0);
+    s.commit({c}, to({"w"}));
+    const auto& id = c.events[0].id;
+    s.mark_failed(id, "w", t0 + 1s, t0 + 2s, "HTTP 500", false);
+    s.mark_failed(id, "w", t0 + 2s, t0 + 4s, "HTTP 500", true);
+    CHECK(s.dead_letters("w") == 1);
+    CHECK(s.queue_length("w") == 0);
+    CHECK(s.due("w", far_future, 10).empty());
+    CHECK_FALSE(s.oldest_pending("w").has_value());
+    // Neither a late success nor pruning removes the dead letter.
+    s.mark_delivered(id, "w", t0 + 5s);
+    CHECK(s.prune_delivered(far_future) == 0);
+    CHECK(s.dead_letters("w") == 1);
+    CHECK(s.dead_letters("other") == 0);
+}
+
+TEST_CASE("prune_delivered removes events delivered to every webhook before the cut-off") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    task::task_state st;
+    st.key = key_of("t");
+    auto c1 = step(st, t0);
+    auto c2 = step(st, t0 + 1s);
+    auto c3 = step(st, t0 + 2s);
+    s.commit({c1, c2}, to({"a", "b"}));
+    s.commit({c3}, {}); // routed nowhere
+    s.mark_delivered(c1.events[0].id, "a", t0 + 10s);
+    s.mark_delivered(c1.events[0].id, "b", t0 + 10s);
+    s.mark_delivered(c2.events[0].id, "a", t0 + 10s); // b still pending
+    CHECK(s.prune_delivered(t0 + 10s) == 1); // the unrouted c3; c1 was delivered at the cut-off
+    CHECK(s.prune_delivered(t0 + 11s) == 1); // c1; c2 still waits for b
+    CHECK(s.queue_length("b") == 1);
+    CHECK(ids_of(s.due("b", far_future, 10)) == std::vector{c2.events[0].id});
+    // A pruned event's id is free again: at least once, never lost.
+    s.commit({c1}, to({"a"}));
+    CHECK(s.queue_length("a") == 1);
+}
+
+TEST_CASE("forget deletes one task, forget_finished_before the ones finished long ago") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    task::task_state running, old_done, new_done;
+    running.key = key_of("running");
+    old_done.key = key_of("old");
+    old_done.finished_at = t0 - 48h;
+    new_done.key = key_of("new");
+    new_done.finished_at = t0 - 1h;
+    auto c = step(running, t0);
+    s.commit({c, {old_done, {}}, {new_done, {}}}, to({"w"}));
+
+    CHECK(s.forget_finished_before(t0 - 24h) == std::vector{old_done.key});
+    CHECK(s.forget_finished_before(t0 - 24h).empty());
+    CHECK(s.load_tasks().size() == 2);
+    CHECK(s.forget(running.key));
+    CHECK_FALSE(s.forget(running.key));
+    auto left = s.load_tasks();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].key == new_done.key);
+    CHECK(s.queue_length("w") == 1); // its event is still to be delivered
+}
+
+TEST_CASE("a batch of 1000 changes commits in one transaction") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    std::vector<state::change> batch;
+    for (int i = 0; i < 1000; ++i) {
+        task::task_state st = full_state();
+        st.key.task_id = "task-" + std::to_string(i);
+        st.event_seq = 0;
+        batch.push_back(step(st, t0));
+    }
+    s.commit(batch, to({"w"}));
+    CHECK(s.load_tasks().size() == 1000);
+    CHECK(s.queue_length("w") == 1000);
+}
+
+TEST_CASE("a file that is not SQLite is refused and left byte-identical") {
+    test::temp_dir dir;
+    std::string junk;
+    for (int i = 0; i < 200; ++i) junk += "this is not a database, it is a text file\n";
+    auto file = dir.write("taskwatch.db", junk);
+    CHECK_THROWS_WITH_AS(state::store{dir.path()},
+                         doctest::Contains((file + " is not a SQLite database").c_str()), state::store_error);
+    CHECK(read_bytes(file) == junk);
+}
+
+TEST_CASE("a SQLite file of another application is refused and left byte-identical") {
+    test::temp_dir dir;
+    auto file = dir / "taskwatch.db";
+    raw_sql(file, "PRAGMA application_id = 305419896; CREATE TABLE mine (x); INSERT INTO mine VALUES (1);");
+    auto before = read_bytes(file);
+    CHECK_THROWS_WITH_AS(
+        state::store{dir.path()},
+        doctest::Contains((file + " is not a taskwatch state database (application_id 0x12345678").c_str()),
+        state::store_error);
+    CHECK(read_bytes(file) == before);
+
+    SUBCASE("also without an application_id, when it has tables") {
+        test::temp_dir other;
+        auto f = other / "taskwatch.db";
+        raw_sql(f, "CREATE TABLE mine (x);");
+        auto bytes = read_bytes(f);
+        CHECK_THROWS_WITH_AS(state::store{other.path()},
+                             doctest::Contains("(application_id 0x00000000"), state::store_error);
+        CHECK(read_bytes(f) == bytes);
+    }
+}
+
+TEST_CASE("a database from a newer taskwatch is refused and left byte-identical") {
+    test::temp_dir dir;
+    {
+        state::store s(dir.path());
+        s.commit({{full_state(), {}}}, {});
+    }
+    auto file = dir / "taskwatch.db";
+    raw_sql(file, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99;");
+    auto before = read_bytes(file);
+    CHECK_THROWS_WITH_AS(state::store{dir.path()},
+                         doctest::Contains((file + " has schema version 99, newer than").c_str()),
+                         state::store_error);
+    CHECK(read_bytes(file) == before);
+}
+
+TEST_CASE("a corrupt database is refused") {
+    test::temp_dir dir;
+    {
+        state::store s(dir.path());
+        std::vector<state::change> batch;
+        for (int i = 0; i < 300; ++i) {
+            task::task_state st = full_state();
+            st.key.task_id = "task-" + std::to_string(i);
+            batch.push_back({st, {}});
+        }
+        s.commit(batch, {});
+    }
+    auto file = dir / "taskwatch.db";
+    raw_sql(file, "PRAGMA journal_mode = DELETE;");
+    auto bytes = read_bytes(file);
+    REQUIRE(bytes.size() > 4096 * 4);
+    // Scribble over the second page onwards, keeping the header intact.
+    for (std::size_t i = 4096; i < bytes.size(); i += 7) bytes[i] = '\x5a';
+    {
+        std::ofstream out(file, std::ios::binary | std::ios::trunc);
+        out << bytes;
+    }
+    CHECK_THROWS_WITH_AS(state::store{dir.path()}, doctest::Contains((file + " is corrupt").c_str()),
+                         state::store_error);
+    CHECK(read_bytes(file) == bytes);
+}
+
+TEST_CASE("a commit killed at any moment is either whole or absent") {
+    test::temp_dir dir;
+    constexpr std::size_t task_count = 40;
+    std::random_device rd;
+    auto seed = rd();
+    INFO("seed " << seed);
+    std::mt19937 rng(seed);
+    std::size_t events_before = 0;
+    for (int round = 0; round < 6; ++round) {
+        int ready[2];
+        REQUIRE(::pipe(ready) == 0);
+        pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            ::close(ready[0]);
+            try {
+                state::store s(dir.path());
+                std::vector<task::task_state> tasks = s.load_tasks();
+                if (tasks.empty())
+                    for (std::size_t i = 0; i < task_count; ++i) {
+                        task::task_state st;
+                        st.key = key_of("task-" + std::to_string(i));
+                        tasks.push_back(st);
+                    }
+                for (std::int64_t batch_no = 0;; ++batch_no) {
+                    std::vector<state::change> batch;
+                    for (auto& st : tasks) {
+                        state::change c;
+                        auto n = 1 + (st.event_seq + static_cast<std::uint64_t>(batch_no)) % 3;
+                        for (std::uint64_t k = 0; k < n; ++k)
+                            c.events.push_back(make_event(st.key, st.event_seq++, t0));
+                        st.last_poll = t0 + std::chrono::milliseconds(static_cast<std::int64_t>(st.event_seq));
+                        st.failing_since = t0 + std::chrono::milliseconds(batch_no);
+                        c.next = st;
+                        batch.push_back(std::move(c));
+                    }
+                    s.commit(batch, to({"w"}));
+                    if (batch_no == 0 && ::write(ready[1], "x", 1) != 1) ::_exit(3);
+                }
+            } catch (...) {
+                ::_exit(2);
+            }
+        }
+        ::close(ready[1]);
+        char c = 0;
+        REQUIRE(::read(ready[0], &c, 1) == 1); // one batch is committed: now kill it anywhere
+        ::close(ready[0]);
+        std::this_thread::sleep_for(std::chrono::microseconds(
+            std::uniform_int_distribution<int>(0, 40'000)(rng)));
+        REQUIRE(::kill(child, SIGKILL) == 0);
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        REQUIRE(WIFSIGNALED(status)); // killed while committing, not failed on its own
+        CHECK(WTERMSIG(status) == SIGKILL);
+
+        state::store s(dir.path());
+        auto tasks = s.load_tasks();
+        REQUIRE(tasks.size() == task_count);
+        auto pending = s.due("w", far_future, 10'000'000);
+        std::set<std::string> unique;
+        std::map<task::task_key, std::vector<std::string>> by_task;
+        for (const auto& d : pending) {
+            unique.insert(d.event.id);
+            by_task[d.event.key].push_back(d.event.id);
+        }
+        CHECK(unique.size() == pending.size());
+        CHECK(s.queue_length("w") == pending.size());
+        CHECK(pending.size() > events_before); // the child committed at least one batch more
+        events_before = pending.size();
+        for (const auto& st : tasks) {
+            CHECK(st.failing_since == tasks.front().failing_since); // every task in the last batch
+            const auto& ids = by_task[st.key];
+            REQUIRE(ids.size() == st.event_seq);
+            for (std::uint64_t i = 0; i < st.event_seq; ++i)
+                CHECK(ids[i] == task::event_id(st.key, i));
+        }
+    }
+}
