@@ -1,6 +1,7 @@
 // taskwatchd: thin; everything lives in the library (daemon/app).
 #include "taskwatch/app/cli.hpp"
 #include "taskwatch/app/commands.hpp"
+#include "taskwatch/app/daemon.hpp"
 
 #include <cstdio>
 #include <string>
@@ -19,10 +20,8 @@ int main(int argc, char** argv) {
     case cli_options::mode::help: std::printf("%s", usage().c_str()); return 0;
     case cli_options::mode::get: return run_get(*opts);
     case cli_options::mode::check_config: return run_check_config(*opts);
-    case cli_options::mode::run:
-    case cli_options::mode::demo:
-        std::fprintf(stderr, "taskwatchd: the watch engine is not built yet; use 'get'\n");
-        return 1;
+    case cli_options::mode::run: return run_daemon(*opts);
+    case cli_options::mode::demo: return run_demo(*opts);
     }
     return 2;
 }

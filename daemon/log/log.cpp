@@ -77,7 +77,7 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) {
                           now.time_since_epoch()).count() % 1000;
             std::tm tm{};
             gmtime_r(&secs, &tm);
-            char buf[40];
+            char buf[80]; // room for any int the compiler imagines, so no truncation warning
             std::snprintf(buf, sizeof buf, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                           tm.tm_sec, static_cast<int>(ms));

@@ -1,0 +1,208 @@
+#include "taskwatch/app/daemon.hpp"
+
+#include "taskwatch/app/wiring.hpp"
+#include "taskwatch/config/settings.hpp"
+#include "taskwatch/log/log.hpp"
+#include "taskwatch/poll/watcher.hpp"
+#include "taskwatch/sim/simulator.hpp"
+#include "taskwatch/state/store.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+namespace taskwatch::app {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+void apply_log_level(const config::settings& s) {
+    log::set_level(static_cast<log::level>(s.log_level));
+}
+
+std::string status_line(const poll::watcher& w) {
+    return "watching " + std::to_string(w.tasks().size()) + " tasks, " +
+           std::to_string(w.failing_tasks()) + " failing, " + std::to_string(w.stats().polls) +
+           " polls";
+}
+
+// READY, STATUS and WATCHDOG for systemd (Type=notify); no-ops without NOTIFY_SOCKET.
+asio::awaitable<void> async_notify_loop(poll::watcher* w, bool* stopping) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex);
+    std::uint64_t watchdog_usec = 0;
+    const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+    const auto period = watchdog ? std::chrono::microseconds(watchdog_usec / 2)
+                                 : std::chrono::microseconds(5'000'000);
+    bool ready_sent = false;
+    while (!*stopping) {
+        std::string msg = "STATUS=" + status_line(*w);
+        if (!ready_sent) {
+            msg = "READY=1\n" + msg;
+            ready_sent = true;
+        }
+        if (watchdog) msg += "\nWATCHDOG=1";
+        sd_notify(0, msg.c_str());
+        timer.expires_after(std::min<std::chrono::microseconds>(period, 5s));
+        co_await timer.async_wait(use_tuple);
+    }
+}
+
+struct running_daemon {
+    std::shared_ptr<const config::settings> settings;
+    std::unique_ptr<http::client> client;
+    std::unique_ptr<auth::authorizer> authorizer;
+    std::unique_ptr<state::store> store;
+    std::unique_ptr<poll::watcher> watcher;
+    bool stopping = false;
+};
+
+// Runs the daemon on `ioc` until a stop signal. `on_stopped` runs after polling stopped.
+int serve(asio::io_context& ioc, const std::string& config_path,
+          std::function<void()> on_stopped = {}) {
+    running_daemon d;
+    try {
+        d.settings = std::make_shared<const config::settings>(config::load_settings(config_path));
+        apply_log_level(*d.settings);
+        d.client = std::make_unique<http::client>(ioc.get_executor(), client_options_from(*d.settings));
+        d.authorizer = make_authorizer(*d.settings, *d.client);
+        d.store = std::make_unique<state::store>(d.settings->state_dir);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
+    d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings, *d.store,
+                                                *d.client, *d.authorizer);
+    try {
+        d.watcher->start();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", d.store->path().c_str(), e.what());
+        return 1;
+    }
+    log::info("taskwatchd started", {{"version", TASKWATCH_VERSION}, {"config", config_path}});
+
+    asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
+    std::function<void()> wait_signal;
+    asio::steady_timer hard_stop(ioc);
+    wait_signal = [&] {
+        signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                try {
+                    auto fresh = config::load_settings(config_path);
+                    auto restart = config::describe_restart_needed(*d.settings, fresh);
+                    apply_log_level(fresh);
+                    log::warn("configuration re-read: only log_level is applied on SIGHUP so far; "
+                              "restart to apply the rest",
+                              {{"restart_needed", restart}});
+                } catch (const std::exception& e) {
+                    log::error("configuration not reloaded, keeping the running one", {{"error", e.what()}});
+                }
+                wait_signal();
+                return;
+            }
+            log::info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            sd_notify(0, "STOPPING=1");
+            d.stopping = true;
+            signals.cancel();
+            // Whatever still runs after 10 s is cut off: the contract's stop deadline.
+            hard_stop.expires_after(9500ms);
+            hard_stop.async_wait([&](const boost::system::error_code& e2) {
+                if (!e2) ioc.stop();
+            });
+            asio::co_spawn(
+                ioc,
+                [](running_daemon* dp, asio::io_context* io, std::function<void()>* done) -> asio::awaitable<void> {
+                    co_await dp->watcher->async_stop();
+                    dp->client->shutdown();
+                    if (*done) (*done)();
+                    // Everything is committed: idle timers (keep-alive sweeps, STATUS) may go.
+                    io->stop();
+                }(&d, &ioc, &on_stopped),
+                asio::detached);
+        });
+    };
+    wait_signal();
+    asio::co_spawn(ioc, async_notify_loop(d.watcher.get(), &d.stopping), asio::detached);
+    ioc.run();
+    log::info("taskwatchd stopped", {{"status", status_line(*d.watcher)}});
+    return 0;
+}
+
+} // namespace
+
+int run_daemon(const cli_options& opts) {
+    asio::io_context ioc(1);
+    return serve(ioc, opts.config_path);
+}
+
+int run_demo(const cli_options& opts) {
+    namespace fs = std::filesystem;
+    char tmpl[] = "/tmp/taskwatch-demo-XXXXXX";
+    if (!::mkdtemp(tmpl)) {
+        std::perror("taskwatchd --demo: mkdtemp");
+        return 1;
+    }
+    const fs::path dir = tmpl;
+    asio::io_context ioc(1);
+
+    sim::sim_options so;
+    so.self_signed_dir = (dir / "tls").string();
+    so.world.tasks = 36;
+    so.world.datasets = 3;
+    so.world.phase = 3s;
+    so.spawn_rate = 0.05;
+    const std::string ak = "DEMOAK0000000000000001";
+    std::string sk;
+    for (int i = 0; i < 40; ++i) sk.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[std::rand() % 36]);
+    so.keys.push_back({ak, auth::secret(sk), std::nullopt});
+    sim::simulator simulator(ioc.get_executor(), so);
+    try {
+        simulator.start();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "taskwatchd --demo: %s\n", e.what());
+        return 1;
+    }
+    auto write = [&](const char* name, const std::string& text) {
+        std::ofstream(dir / name) << text << '\n';
+        fs::permissions(dir / name, fs::perms::owner_read | fs::perms::owner_write);
+    };
+    write("ak", ak);
+    write("sk", sk);
+    std::string yml = "listen: " + opts.listen.value_or("127.0.0.1:9817") + "\n" +
+                      "state_dir: " + (dir / "state").string() + "\n" +
+                      "modelarts:\n"
+                      "  endpoint: " + simulator.url() + "\n"
+                      "  project_id: " + simulator.tasks().options().project_ids.front() + "\n"
+                      "  ca_file: " + simulator.ca_file().value_or("") + "\n"
+                      "  auth: {type: aksk, ak_file: ak, sk_file: sk}\n"
+                      "  max_requests_per_second: 50\n"
+                      "poll:\n  interval: 2s\n  finished_interval: 30s\n  stall_after: 1m\n"
+                      "targets:\n";
+    for (const auto& d : simulator.tasks().datasets())
+        yml += "  - dataset_id: " + d + "\n    labels: {demo: \"yes\"}\n";
+    write("config.yml", yml);
+    std::fprintf(stderr, "taskwatchd --demo: simulator at %s, config %s\n", simulator.url().c_str(),
+                 (dir / "config.yml").c_str());
+    int status = serve(ioc, (dir / "config.yml").string(), [&] { simulator.stop(); });
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return status;
+}
+
+} // namespace taskwatch::app
