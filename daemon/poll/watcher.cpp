@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 namespace taskwatch::poll {
@@ -39,7 +40,12 @@ bool worth_storing(const task::task_state& before, const task::task_state& after
 void log_event(const task::event& e) {
     std::string from = e.previous ? std::string(modelarts::to_string(e.previous->status)) : "";
     std::string to = e.current ? std::string(modelarts::to_string(e.current->status)) : "";
-    std::string progress = e.current ? std::to_string(e.current->progress) : "";
+    std::string progress;
+    if (e.current) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%.3f", e.current->progress);
+        progress = buf;
+    }
     std::string error = e.error ? e.error->reason + " " + e.error->error_code : "";
     log::info("event", {{"type", task::to_string(e.type)},
                         {"task", e.key.task_id},
