@@ -67,6 +67,8 @@ struct running_daemon {
     std::shared_ptr<const config::settings> settings;
     std::unique_ptr<http::client> client;
     std::unique_ptr<auth::authorizer> authorizer;
+    /// Authorizers replaced by a reload: requests in flight may still use them.
+    std::vector<std::unique_ptr<auth::authorizer>> retired_authorizers;
     std::unique_ptr<state::store> store;
     std::unique_ptr<poll::watcher> watcher;
     bool stopping = false;
@@ -104,12 +106,19 @@ int serve(asio::io_context& ioc, const std::string& config_path,
             if (ec) return;
             if (sig == SIGHUP) {
                 try {
-                    auto fresh = config::load_settings(config_path);
-                    auto restart = config::describe_restart_needed(*d.settings, fresh);
-                    apply_log_level(fresh);
-                    log::warn("configuration re-read: only log_level is applied on SIGHUP so far; "
-                              "restart to apply the rest",
-                              {{"restart_needed", restart}});
+                    auto fresh = std::make_shared<const config::settings>(config::load_settings(config_path));
+                    auto restart = config::describe_restart_needed(*d.settings, *fresh);
+                    if (!restart.empty())
+                        log::warn("some changes need a restart; the rest is applied", {{"restart_needed", restart}});
+                    apply_log_level(*fresh);
+                    auth::authorizer* new_auth = nullptr;
+                    if (!(fresh->modelarts.auth == d.settings->modelarts.auth)) {
+                        d.retired_authorizers.push_back(std::move(d.authorizer));
+                        d.authorizer = make_authorizer(*fresh, *d.client);
+                        new_auth = d.authorizer.get();
+                    }
+                    d.settings = fresh;
+                    d.watcher->reload(fresh, new_auth);
                 } catch (const std::exception& e) {
                     log::error("configuration not reloaded, keeping the running one", {{"error", e.what()}});
                 }

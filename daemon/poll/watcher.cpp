@@ -73,7 +73,7 @@ void log_escape(std::exception_ptr e, const char* what) {
 
 watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
                  state::store& store, http::client& client, auth::authorizer& auth)
-    : ex_(ex), settings_(std::move(settings)), store_(store), client_(client), auth_(auth),
+    : ex_(ex), settings_(std::move(settings)), store_(store), client_(client), auth_(&auth),
       bucket_(settings_->modelarts.max_requests_per_second,
               std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now()),
       rng_(std::random_device{}()) {
@@ -98,7 +98,7 @@ modelarts::api_client& watcher::api_for(const config::target& t) {
     auto it = apis_.find(key);
     if (it != apis_.end()) return *it->second;
     auto ep = http::parse_url(url); // validated by the config loader
-    auto api = std::make_unique<modelarts::api_client>(client_, auth_, ep ? *ep : http::endpoint{},
+    auto api = std::make_unique<modelarts::api_client>(client_, *auth_, ep ? *ep : http::endpoint{},
                                                        project);
     return *apis_.emplace(key, std::move(api)).first->second;
 }
@@ -145,12 +145,10 @@ void watcher::start() {
 
     started_ = true;
     first_round_left_ = tasks_.size();
-    for (std::size_t i = 0; i < settings_->targets.size(); ++i) {
-        if (settings_->targets[i].task_ids) continue;
+    for (const auto& t : settings_->targets) {
+        if (t.task_ids) continue;
         ++first_round_left_;
-        ++running_;
-        asio::co_spawn(ex_, async_discovery_loop(i),
-                       [this](std::exception_ptr e) { --running_; log_escape(e, "discovery"); });
+        start_discovery(target_id_of(config::project_id_of(*settings_, t), t.dataset_id));
     }
     for (const auto& [key, tt] : tasks_) spawn_task(key);
     ++running_;
@@ -160,9 +158,82 @@ void watcher::start() {
                            {"targets", std::to_string(settings_->targets.size())}});
 }
 
-void watcher::spawn_task(const task::task_key& key) {
+const config::target* watcher::find_target(const std::string& target_id) const {
+    for (const auto& t : settings_->targets)
+        if (target_id_of(config::project_id_of(*settings_, t), t.dataset_id) == target_id) return &t;
+    return nullptr;
+}
+
+void watcher::start_discovery(const std::string& target_id) {
+    if (!discovering_.insert(target_id).second) return;
     ++running_;
-    asio::co_spawn(ex_, async_task_loop(key), [this](std::exception_ptr e) {
+    asio::co_spawn(ex_, async_discovery_loop(target_id), [this, target_id](std::exception_ptr e) {
+        --running_;
+        discovering_.erase(target_id);
+        log_escape(e, "discovery");
+    });
+}
+
+void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::authorizer* auth) {
+    settings_ = std::move(fresh);
+    if (auth && auth != auth_) {
+        auth_ = auth;
+        for (auto& [k, api] : apis_) retired_apis_.push_back(std::move(api));
+        apis_.clear();
+    } else {
+        // An endpoint or project may have changed: build clients afresh, keep the old alive.
+        for (auto& [k, api] : apis_) retired_apis_.push_back(std::move(api));
+        apis_.clear();
+    }
+    diff_settings_ = {};
+    diff_settings_.stall_after = settings_->poll.stall_after;
+    for (const auto& w : settings_->webhooks)
+        if (w.progress_step && w.wants("task.progress")) diff_settings_.progress_steps.push_back(*w.progress_step);
+    bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
+
+    // Which tasks stay: those of targets that remain, configured ids still listed.
+    std::size_t removed = 0, added = 0;
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+        const auto* t = find_target(it->second.target_id);
+        bool keep = t != nullptr;
+        if (keep && t->task_ids) {
+            keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) != t->task_ids->end();
+        } else if (keep) {
+            it->second.configured = false;
+        }
+        if (keep) {
+            it->second.labels = t->labels;
+            ++it;
+        } else {
+            if (it->second.timer) it->second.timer->cancel(); // its loop ends when it wakes
+            it = tasks_.erase(it);
+            ++removed;
+        }
+    }
+    for (const auto& t : settings_->targets) {
+        const auto& project = config::project_id_of(*settings_, t);
+        if (t.task_ids) {
+            for (const auto& id : *t.task_ids) {
+                task::task_key key{project, t.dataset_id, id};
+                if (tasks_.count(key)) continue;
+                track(key, t, true);
+                spawn_task(key);
+                ++added;
+            }
+        } else {
+            start_discovery(target_id_of(project, t.dataset_id));
+        }
+    }
+    log::info("configuration reloaded", {{"tasks", std::to_string(tasks_.size())},
+                                         {"added", std::to_string(added)},
+                                         {"removed", std::to_string(removed)}});
+}
+
+void watcher::spawn_task(const task::task_key& key) {
+    auto& tt = tasks_.at(key);
+    tt.loop_id = ++next_loop_id_;
+    ++running_;
+    asio::co_spawn(ex_, async_task_loop(key, tt.loop_id), [this](std::exception_ptr e) {
         --running_;
         log_escape(e, "task poll loop");
     });
@@ -189,11 +260,11 @@ std::vector<std::string> watcher::route(const task::event& e) const {
     return out;
 }
 
-asio::awaitable<void> watcher::async_task_loop(task::task_key key) {
+asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t loop_id) {
     bool first = true;
     while (!stopping_) {
         auto it = tasks_.find(key);
-        if (it == tasks_.end()) break;
+        if (it == tasks_.end() || it->second.loop_id != loop_id) break;
         // The timer outlives an erase of the task while we sleep on it.
         auto* timer = it->second.timer.get();
         const config::target* target = nullptr;
@@ -222,7 +293,7 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key) {
         const auto sys_now = std::chrono::system_clock::now();
         now = clock::now();
         it = tasks_.find(key);
-        if (it == tasks_.end()) break;
+        if (it == tasks_.end() || it->second.loop_id != loop_id) break;
         auto& tt = it->second;
         tt.polling = false;
         ++tt.polls;
@@ -241,7 +312,7 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key) {
             if (e.kind == modelarts::error_kind::not_found) outcome = task::poll_gone{pe};
             else outcome = task::poll_failed{pe};
             if (e.kind == modelarts::error_kind::throttled) ep.throttle.on_throttled(now, e.retry_after);
-            if (e.kind == modelarts::error_kind::auth && auth_.scheme() == "aksk")
+            if (e.kind == modelarts::error_kind::auth && auth_->scheme() == "aksk")
                 ep.auth_pause.on_throttled(now, std::nullopt);
             ++stats_.poll_failures;
             ++stats_.failures_by_reason[pe.reason];
@@ -286,12 +357,15 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key) {
     }
 }
 
-asio::awaitable<void> watcher::async_discovery_loop(std::size_t target_index) {
+asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
     bool first = true;
     while (!stopping_) {
-        const auto& target = settings_->targets[target_index];
+        // Looked up afresh each round: a reload may have changed or removed the target.
+        const auto* target_ptr = find_target(target_id);
+        if (!target_ptr || target_ptr->task_ids) break;
+        const config::target target = *target_ptr;
         auto& api = api_for(target);
         auto& ep = endpoint_for(api);
         const auto& project = config::project_id_of(*settings_, target);

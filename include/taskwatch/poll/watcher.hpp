@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct tracked_task {
     bool polling = false;      ///< a request is in flight
     unsigned failures = 0;     ///< consecutive failed polls
     std::uint64_t polls = 0;
+    std::uint64_t loop_id = 0; ///< the poll loop that owns this task (a reload may replace it)
     std::unique_ptr<boost::asio::steady_timer> timer;
 };
 
@@ -62,6 +64,12 @@ public:
     /// deadline) and commits what they produced.
     boost::asio::awaitable<void> async_stop();
 
+    /// SIGHUP: swaps in a new, valid configuration at once. Tasks of targets that stay keep
+    /// their state; new targets and task ids are polled now; removed ones stop being polled
+    /// (their stored state stays). `auth` replaces the authorizer when credentials changed; the
+    /// old one must outlive in-flight requests (the caller keeps it).
+    void reload(std::shared_ptr<const config::settings> settings, auth::authorizer* auth = nullptr);
+
     const std::map<task::task_key, tracked_task>& tasks() const noexcept { return tasks_; }
     const watcher_stats& stats() const noexcept { return stats_; }
     /// True once every task known at start-up was polled once (the contract's /-/ready).
@@ -70,8 +78,10 @@ public:
 
 private:
     struct endpoint_state;
-    boost::asio::awaitable<void> async_task_loop(task::task_key key);
-    boost::asio::awaitable<void> async_discovery_loop(std::size_t target_index);
+    boost::asio::awaitable<void> async_task_loop(task::task_key key, std::uint64_t loop_id);
+    boost::asio::awaitable<void> async_discovery_loop(std::string target_id);
+    const config::target* find_target(const std::string& target_id) const;
+    void start_discovery(const std::string& target_id);
     boost::asio::awaitable<void> async_commit_loop();
     boost::asio::awaitable<void> async_sleep_until(boost::asio::steady_timer& timer,
                                                    clock::time_point when);
@@ -87,11 +97,14 @@ private:
     std::shared_ptr<const config::settings> settings_;
     state::store& store_;
     http::client& client_;
-    auth::authorizer& auth_;
+    auth::authorizer* auth_;
     task::diff_settings diff_settings_;
 
     std::map<task::task_key, tracked_task> tasks_;
     std::map<std::string, std::unique_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
+    /// API clients replaced by a reload: in-flight polls may still use them.
+    std::vector<std::unique_ptr<modelarts::api_client>> retired_apis_;
+    std::set<std::string> discovering_; ///< target ids with a running discovery loop
     std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_;   ///< by endpoint URL
     token_bucket bucket_;
     std::mt19937_64 rng_;
@@ -100,6 +113,7 @@ private:
     /// Timers of the discovery and commit loops, cancelled by async_stop().
     std::vector<std::shared_ptr<boost::asio::steady_timer>> loop_timers_;
     std::size_t first_round_left_ = 0;
+    std::uint64_t next_loop_id_ = 0;
     std::size_t running_ = 0; ///< coroutines still running
     bool started_ = false;
     bool stopping_ = false;
