@@ -80,14 +80,14 @@ ca="$dir/tls/ca.pem"
 
 ctl() { curl -sS --fail --max-time 30 --cacert "$ca" "$url$1"; }
 # The number after "NAME": in the JSON on stdin (first occurrence).
-json_number() { grep -o "\"$1\": *[0-9.eE+-]*" | head -n1 | sed 's/.*: *//'; }
+json_number() { grep -o "\"$1\": *[0-9.eE+-]*" | sed -n 1p | sed 's/.*: *//'; }
 sim_stats() { ctl /sim/stats; }
 
 all_tasks=$(ctl /sim/tasks) || die "cannot read $url/sim/tasks"
 # Project and datasets as the simulator made them.
-project=$(grep -o '"project_id": *"[^"]*"' <<<"$all_tasks" | head -n1 | sed 's/.*: *"//; s/"$//')
+project=$(grep -o '"project_id": *"[^"]*"' <<<"$all_tasks" | sed -n 1p | sed 's/.*: *"//; s/"$//')
 mapfile -t dataset_ids < <(grep -o '"dataset_id": *"[^"]*"' <<<"$all_tasks" | sed 's/.*: *"//; s/"$//' | sort -u)
-one_task=$(grep -o '"task_id": *"[^"]*"' <<<"$all_tasks" | head -n1 | sed 's/.*: *"//; s/"$//')
+one_task=$(grep -o '"task_id": *"[^"]*"' <<<"$all_tasks" | sed -n 1p | sed 's/.*: *"//; s/"$//')
 total=$(grep -o '"task_id": *"' <<<"$all_tasks" | wc -l)
 grouping=$(grep -o '"type": *"auto-grouping"' <<<"$all_tasks" | wc -l)
 listable=$((total - grouping))
