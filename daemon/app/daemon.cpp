@@ -77,6 +77,8 @@ struct running_daemon {
 // Runs the daemon on `ioc` until a stop signal. `on_stopped` runs after polling stopped.
 int serve(asio::io_context& ioc, const std::string& config_path,
           std::function<void()> on_stopped = {}) {
+    // First of all: a SIGTERM during start-up must stop us cleanly, not kill us.
+    asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
     running_daemon d;
     try {
         d.settings = std::make_shared<const config::settings>(config::load_settings(config_path));
@@ -98,7 +100,6 @@ int serve(asio::io_context& ioc, const std::string& config_path,
     }
     log::info("taskwatchd started", {{"version", TASKWATCH_VERSION}, {"config", config_path}});
 
-    asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
     std::function<void()> wait_signal;
     asio::steady_timer hard_stop(ioc);
     wait_signal = [&] {

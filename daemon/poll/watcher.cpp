@@ -127,12 +127,16 @@ tracked_task& watcher::track(const task::task_key& key, const config::target& t,
 void watcher::start() {
     // What the last run knew: no task.discovered storm, no missed transition.
     std::map<task::task_key, task::task_state> stored;
-    for (auto& s : store_.load_tasks()) stored.emplace(s.key, std::move(s));
+    for (auto& s : store_.load_tasks()) {
+        if (s.forgotten) forgotten_.insert(s.key);
+        else stored.emplace(s.key, std::move(s));
+    }
 
     for (const auto& t : settings_->targets) {
         const auto& project = config::project_id_of(*settings_, t);
         if (t.task_ids) {
-            for (const auto& id : *t.task_ids) track({project, t.dataset_id, id}, t, true);
+            for (const auto& id : *t.task_ids)
+                if (!forgotten_.count({project, t.dataset_id, id})) track({project, t.dataset_id, id}, t, true);
         } else {
             // Discovered before: keep watching what is stored until the list says otherwise.
             for (auto& [key, s] : stored)
@@ -154,6 +158,9 @@ void watcher::start() {
     ++running_;
     asio::co_spawn(ex_, async_commit_loop(),
                    [this](std::exception_ptr e) { --running_; log_escape(e, "commit"); });
+    ++running_;
+    asio::co_spawn(ex_, async_forget_loop(),
+                   [this](std::exception_ptr e) { --running_; log_escape(e, "forget"); });
     log::info("watching", {{"tasks", std::to_string(tasks_.size())},
                            {"targets", std::to_string(settings_->targets.size())}});
 }
@@ -393,7 +400,7 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
                 if (!t.task_id) continue;
                 seen.insert(*t.task_id);
                 task::task_key key{project, target.dataset_id, *t.task_id};
-                if (!tasks_.count(key)) {
+                if (!tasks_.count(key) && !forgotten_.count(key)) {
                     track(key, target, false);
                     spawn_task(key);
                 }
@@ -403,6 +410,20 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             for (auto& [key, tt] : tasks_)
                 if (!tt.configured && key.project_id == project && key.dataset_id == target.dataset_id)
                     tt.listed = seen.count(key.task_id) > 0;
+            // A tombstone the list no longer shows has done its job.
+            for (auto it = forgotten_.begin(); it != forgotten_.end();) {
+                if (it->project_id == project && it->dataset_id == target.dataset_id &&
+                    !seen.count(it->task_id)) {
+                    try {
+                        store_.forget(*it);
+                    } catch (const std::exception& e) {
+                        log::warn("cannot delete a forgotten task's state", {{"error", e.what()}});
+                    }
+                    it = forgotten_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
         }
         if (first) {
             first = false;
@@ -435,6 +456,37 @@ asio::awaitable<void> watcher::async_commit_loop() {
     while (!stopping_) {
         co_await async_sleep_until(timer, clock::now() + 200ms);
         commit_pending();
+    }
+}
+
+void watcher::forget_finished(task::time_point now) {
+    const auto limit = settings_->poll.forget_finished_after;
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+        auto& tt = it->second;
+        const auto& st = tt.state;
+        if (!tt.polling && st.finished_at && st.last && modelarts::is_terminal(st.last->status) &&
+            now - *st.finished_at >= limit) {
+            tt.state.forgotten = true;
+            pending_.push_back({tt.state, {}});
+            forgotten_.insert(it->first);
+            log::info("forgetting a long-finished task", {{"task", it->first.task_id},
+                                                          {"dataset", it->first.dataset_id}});
+            if (tt.timer) tt.timer->cancel();
+            it = tasks_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+asio::awaitable<void> watcher::async_forget_loop() {
+    auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
+    auto& timer = *timer_ptr;
+    while (!stopping_) {
+        const auto every = std::clamp<std::chrono::milliseconds>(settings_->poll.forget_finished_after / 10,
+                                                                 100ms, 60s);
+        co_await async_sleep_until(timer, clock::now() + every);
+        if (!stopping_) forget_finished(std::chrono::system_clock::now());
     }
 }
 

@@ -57,6 +57,7 @@ CREATE TABLE tasks (
     last_error_request_id TEXT,
     gone INTEGER NOT NULL,
     event_seq INTEGER NOT NULL,
+    forgotten INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (project_id, dataset_id, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX tasks_finished_at ON tasks (finished_at) WHERE finished_at IS NOT NULL;
@@ -94,12 +95,12 @@ constexpr const char* task_columns =
     "code, message, error_code, error_msg, total_sample_count, annotated_sample_count, "
     "unconfirmed_sample_count, create_time, last_poll, last_change, progress_since, finished_at, "
     "stalled, up, failing_since, failing_reported, last_error_reason, last_error_code, "
-    "last_error_msg, last_error_request_id, gone, event_seq";
-constexpr int task_column_count = 30;
+    "last_error_msg, last_error_request_id, gone, event_seq, forgotten";
+constexpr int task_column_count = 31;
 
 const std::string sql_upsert_task = std::string("INSERT OR REPLACE INTO tasks (") + task_columns +
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
+    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
 const std::string sql_load_tasks = std::string("SELECT ") + task_columns +
     " FROM tasks ORDER BY project_id, dataset_id, task_id";
 constexpr const char* sql_insert_event =
@@ -438,13 +439,14 @@ std::vector<task::task_state> store::load_tasks() {
             t.last_error = task::poll_error{q.text(24), q.text(25), q.text(26), q.text(27)};
         t.gone = q.flag(28);
         t.event_seq = static_cast<std::uint64_t>(q.integer(29));
+        t.forgotten = q.flag(30);
         out.push_back(std::move(t));
     }
     return out;
 }
 
 void store::commit(const std::vector<change>& changes, const event_router& route) {
-    static_assert(task_column_count == 30);
+    static_assert(task_column_count == 31);
     impl_->transaction([&] {
         for (const auto& c : changes) {
             const auto& t = c.next;
@@ -467,6 +469,7 @@ void store::commit(const std::vector<change>& changes, const event_router& route
                     q.bind(27, t.last_error->error_msg).bind(28, t.last_error->request_id);
                 }
                 q.bind(29, t.gone).bind(30, static_cast<std::int64_t>(t.event_seq));
+                q.bind(31, t.forgotten);
                 q.run();
             }
             for (const auto& e : c.events) {

@@ -55,7 +55,8 @@ struct daemon_process {
     std::optional<test::child_process> proc;
     std::string config, db;
 
-    daemon_process(test::sim_process& sim, const std::string& dataset, const std::string& state_dir) {
+    daemon_process(test::sim_process& sim, const std::string& dataset, const std::string& state_dir,
+                   const std::string& extra_poll = "") {
         sim.dir.write("ak", sim.account.ak + "\n");
         sim.dir.write("sk", sim.account.sk + "\n");
         config = sim.dir.write("watch.yml",
@@ -68,7 +69,7 @@ struct daemon_process {
                                "  ca_file: " + sim.ca_file() + "\n"
                                "  auth: {type: aksk, ak_file: ak, sk_file: sk}\n"
                                "  max_requests_per_second: 200\n"
-                               "poll:\n  interval: 100ms\n  finished_interval: 300ms\n  jitter: 0\n"
+                               "poll:\n  interval: 100ms\n  finished_interval: 300ms\n  jitter: 0\n" + extra_poll +
                                "targets:\n  - dataset_id: " + dataset + "\n");
         db = state_dir + "/taskwatch.db";
         proc.emplace(test::bin_dir() + "/taskwatchd", std::vector<std::string>{"--config", config});
@@ -161,4 +162,52 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
     const auto& last = events.back();
     CHECK(last.task_id == task_id);
     CHECK(d.stop() == 0);
+}
+
+TEST_CASE("a task finished for longer than forget_finished_after is forgotten and not discovered again") {
+    test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
+    auto tasks = sim.tasks();
+    std::string dataset(tasks.at(0).at("dataset_id").as_string());
+    std::string task_id;
+    std::size_t listed = 0;
+    for (const auto& t : tasks)
+        if (t.at("type").as_string() != "auto-grouping") {
+            ++listed;
+            task_id = std::string(t.at("task_id").as_string());
+        }
+    sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"running","progress":50})");
+    test::temp_dir state("state");
+    const std::string forget = "  forget_finished_after: 1s\n";
+    auto forgotten_rows = [&](const std::string& db) {
+        sqlite3* h = nullptr;
+        int n = -1;
+        if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+            sqlite3_busy_timeout(h, 2000);
+            sqlite3_stmt* st = nullptr;
+            if (sqlite3_prepare_v2(h, "SELECT count(*) FROM tasks WHERE forgotten = 1 AND task_id = ?1", -1, &st, nullptr) == SQLITE_OK &&
+                sqlite3_bind_text(st, 1, task_id.c_str(), -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        sqlite3_close(h);
+        return n;
+    };
+    daemon_process d(sim, dataset, state.path(), forget);
+    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    REQUIRE(count_type(events, "task.discovered") == listed);
+    sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"succeeded","progress":100})");
+    events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
+    REQUIRE(count_type(events, "task.status_changed") == 1);
+    // Wait until the finished task is tombstoned (finished tasks found at start go the same way).
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (forgotten_rows(d.db) < 1 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    CHECK(forgotten_rows(d.db) == 1);
+    CHECK(d.stop() == 0);
+    daemon_process again(sim, dataset, state.path(), forget);
+    // Let a few discovery rounds (100 ms each) pass, then stop: still one discovered per task.
+    auto after = wait_for_events(again.db, [&](const auto&) { return false; }, 1500ms);
+    CHECK(count_type(after, "task.discovered") == listed);
+    CHECK(again.stop() == 0);
 }

@@ -58,6 +58,7 @@ task::task_state full_state() {
     s.failing_reported = true;
     s.last_error = task::poll_error{"throttled", "APIGW.0308", "too many requests", "req-1"};
     s.gone = true;
+    s.forgotten = true;
     s.event_seq = 1234567;
     return s;
 }

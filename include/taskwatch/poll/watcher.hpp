@@ -83,6 +83,9 @@ private:
     const config::target* find_target(const std::string& target_id) const;
     void start_discovery(const std::string& target_id);
     boost::asio::awaitable<void> async_commit_loop();
+    boost::asio::awaitable<void> async_forget_loop();
+    /// Forgets tasks finished for longer than forget_finished_after (state, series, polling).
+    void forget_finished(task::time_point now);
     boost::asio::awaitable<void> async_sleep_until(boost::asio::steady_timer& timer,
                                                    clock::time_point when);
 
@@ -105,6 +108,7 @@ private:
     /// API clients replaced by a reload: in-flight polls may still use them.
     std::vector<std::unique_ptr<modelarts::api_client>> retired_apis_;
     std::set<std::string> discovering_; ///< target ids with a running discovery loop
+    std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
     std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_;   ///< by endpoint URL
     token_bucket bucket_;
     std::mt19937_64 rng_;

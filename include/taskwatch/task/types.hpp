@@ -77,6 +77,9 @@ struct task_state {
     std::optional<poll_error> last_error;  ///< null after a success
     bool gone = false;                     ///< task.gone sent; the engine drops the task
     std::uint64_t event_seq = 0;           ///< events emitted so far: the next event's number
+    /// Finished for longer than forget_finished_after: no longer polled or exported. Kept as a
+    /// tombstone so that discovery does not announce it again; deleted when no longer listed.
+    bool forgotten = false;
     bool operator==(const task_state&) const = default;
 };
 
