@@ -34,11 +34,18 @@ clock::time_point token_bucket::reserve(clock::time_point now) {
 void token_bucket::set_rate(double rate_per_second, clock::time_point now) {
     refill(now);
     rate_ = std::max(rate_per_second, 1e-6);
+    burst_ = std::max(1.0, rate_);
+    tokens_ = std::min(tokens_, burst_);
 }
 
 endpoint_throttle::endpoint_throttle(settings s, std::uint64_t seed) : s_(s), rng_(seed) {}
 
 void endpoint_throttle::on_throttled(clock::time_point now, std::optional<milliseconds> retry_after) {
+    if (now < paused_until_) {
+        // Sent before the pause began: one throttle, however many answers say so.
+        if (retry_after) paused_until_ = std::max(paused_until_, now + *retry_after);
+        return;
+    }
     factor_at_throttle_ = std::max(s_.min_factor, rate_factor(now) / 2);
     last_throttle_ = now;
     ++streak_;
@@ -67,7 +74,8 @@ double endpoint_throttle::rate_factor(clock::time_point now) const noexcept {
     if (now <= start) return factor_at_throttle_;
     const double steps = std::floor(std::chrono::duration<double>(now - start).count() /
                                     std::chrono::duration<double>(s_.recovery_every).count());
-    return std::min(1.0, factor_at_throttle_ + steps * s_.recovery_step);
+    if (steps >= 64) return 1.0;
+    return std::min(1.0, factor_at_throttle_ * std::exp2(steps) + steps * s_.recovery_step);
 }
 
 milliseconds failure_backoff(unsigned failures, milliseconds base, milliseconds max,

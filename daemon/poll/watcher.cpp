@@ -293,6 +293,14 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
         if (auto slot = bucket_.reserve(now); slot > now) {
             co_await async_sleep_until(*timer, slot);
             if (stopping_) break;
+            // A throttle may have paused the endpoint while we waited for our slot.
+            auto pause = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
+            if (pause > clock::now()) {
+                co_await async_sleep_until(*timer, pause);
+                if (stopping_) break;
+            }
+            it = tasks_.find(key);
+            if (it == tasks_.end() || it->second.loop_id != loop_id) break;
         }
 
         it->second.polling = true;
@@ -329,7 +337,9 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
         }
         const bool ok = std::holds_alternative<task::poll_ok>(outcome);
         const bool gone = std::holds_alternative<task::poll_gone>(outcome);
-        tt.failures = ok ? 0 : tt.failures + 1;
+        // Throttling is the endpoint's business (pause, slower budget), not this task's fault.
+        const bool throttled = !res && res.error().kind == modelarts::error_kind::throttled;
+        tt.failures = ok || throttled ? 0 : tt.failures + 1;
 
         auto before = tt.state;
         std::vector<task::event> events;
@@ -356,6 +366,8 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
                              settings_->poll.jitter, rng_);
         } else if (gone) {
             delay = jittered(settings_->poll.finished_interval, settings_->poll.jitter, rng_);
+        } else if (throttled) {
+            delay = jittered(settings_->poll.interval, settings_->poll.jitter, rng_);
         } else {
             delay = failure_backoff(tt.failures, 1s,
                                     std::max<std::chrono::milliseconds>(settings_->poll.interval, 60s), rng_);

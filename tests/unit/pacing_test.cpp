@@ -32,12 +32,17 @@ TEST_CASE("the token bucket refills up to its burst only") {
     CHECK(b.reserve(later) == later + 500ms);
 }
 
-TEST_CASE("slowing the bucket spaces the queue wider") {
+TEST_CASE("slowing the bucket spaces the queue wider and shrinks the saved-up burst") {
     token_bucket b(10, 1, t0);
     b.reserve(t0);
     b.set_rate(1, t0);
     CHECK(b.reserve(t0) == t0 + 1s);
     CHECK(b.rate() == 1);
+    token_bucket full(50, 50, t0); // 50 tokens saved up
+    full.set_rate(2, t0);
+    CHECK(full.reserve(t0) == t0);
+    CHECK(full.reserve(t0) == t0);
+    CHECK(full.reserve(t0) == t0 + 500ms); // not 48 more at once
 }
 
 TEST_CASE("429 with Retry-After pauses the endpoint exactly that long and halves its rate") {
@@ -48,8 +53,22 @@ TEST_CASE("429 with Retry-After pauses the endpoint exactly that long and halves
     CHECK(th.rate_factor(t0 + 1s) == 0.5);
     th.on_throttled(t0 + 1s, 1000ms); // a shorter Retry-After never shortens the pause
     CHECK(th.paused_until() == t0 + 3s);
-    CHECK(th.rate_factor(t0 + 2s) == 0.25);
+    th.on_throttled(t0 + 2s, 5000ms); // a longer one lengthens it
+    CHECK(th.paused_until() == t0 + 7s);
+    // Answers that arrive during the pause were sent before it: one throttle.
+    CHECK(th.rate_factor(t0 + 2s) == 0.5);
+    CHECK(th.consecutive_throttles() == 1);
+    th.on_throttled(t0 + 7s, 1000ms); // after the pause: a new throttle
     CHECK(th.consecutive_throttles() == 2);
+    CHECK(th.rate_factor(t0 + 7s) == 0.25);
+}
+
+TEST_CASE("thirty parallel 429s without Retry-After back off once, not thirty times") {
+    endpoint_throttle th;
+    for (int i = 0; i < 30; ++i) th.on_throttled(t0 + std::chrono::milliseconds(i), std::nullopt);
+    CHECK(th.consecutive_throttles() == 1);
+    CHECK(th.paused_until() <= t0 + 1s);
+    CHECK(th.rate_factor(t0) == 0.5);
 }
 
 TEST_CASE("throttling without Retry-After backs off exponentially with jitter, capped") {
@@ -70,23 +89,33 @@ TEST_CASE("throttling without Retry-After backs off exponentially with jitter, c
 
 TEST_CASE("the rate recovers gradually after the pause, back to the full rate") {
     endpoint_throttle::settings s;
-    s.recovery_step = 0.25;
+    s.recovery_step = 0;
     s.recovery_every = 10s;
     endpoint_throttle th(s);
-    th.on_throttled(t0, 2000ms); // factor 0.5, paused until t0+2s
-    CHECK(th.rate_factor(t0 + 2s) == 0.5);
-    CHECK(th.rate_factor(t0 + 11s) == 0.5);
-    CHECK(th.rate_factor(t0 + 12s) == 0.75);
-    CHECK(th.rate_factor(t0 + 22s) == 1.0);
-    CHECK(th.rate_factor(t0 + 1h) == 1.0);
-    th.on_success(t0 + 3s);
+    auto now = t0;
+    for (int i = 0; i < 3; ++i) { // 1/2, 1/4, 1/8, each after the previous pause
+        th.on_throttled(now, 1000ms);
+        now = th.paused_until();
+    }
+    const auto start = th.paused_until() - 1s; // the last pause began here
+    CHECK(th.rate_factor(start + 1s) == 0.125);
+    CHECK(th.rate_factor(start + 10s) == 0.125);
+    CHECK(th.rate_factor(start + 11s) == 0.25);
+    CHECK(th.rate_factor(start + 21s) == 0.5);
+    CHECK(th.rate_factor(start + 31s) == 1.0);
+    CHECK(th.rate_factor(start + 1h) == 1.0);
+    th.on_success(start + 2s);
     CHECK(th.consecutive_throttles() == 0);
 }
 
 TEST_CASE("the rate never falls below its floor") {
     endpoint_throttle th;
-    for (int i = 0; i < 20; ++i) th.on_throttled(t0, 10ms);
-    CHECK(th.rate_factor(t0) == doctest::Approx(1.0 / 64));
+    auto now = t0;
+    for (int i = 0; i < 20; ++i) {
+        th.on_throttled(now, 10ms);
+        now = th.paused_until();
+    }
+    CHECK(th.rate_factor(now) == doctest::Approx(1.0 / 64));
 }
 
 TEST_CASE("failure back-off doubles per failure within +-25% and is capped") {

@@ -21,7 +21,8 @@ public:
 
     /// Takes one token; returns when the request may go (now, or later when over budget).
     clock::time_point reserve(clock::time_point now);
-    /// Changes the rate, keeping the tokens earned so far.
+    /// Changes the rate. The burst follows it (one second's worth, at least 1), so a slowed
+    /// bucket cannot release a saved-up burst at the old rate.
     void set_rate(double rate_per_second, clock::time_point now);
     double rate() const noexcept { return rate_; }
 
@@ -35,16 +36,18 @@ private:
 
 /// An endpoint's answer to throttling (429, APIGW.0308, ModelArts.2799/4206/6101): pause the
 /// whole endpoint for Retry-After, or for an exponential back-off with jitter when none is
-/// given; halve the allowed rate at each throttle; then recover gradually, raising the rate
-/// by `recovery_step` of the configured maximum for every `recovery_every` without a throttle.
+/// given; halve the allowed rate at each throttle; then recover gradually, doubling the rate
+/// for every `recovery_every` without a throttle (and adding `recovery_step` of the maximum,
+/// so that recovery from the floor does not crawl). Answers that arrive while a pause is on
+/// were sent before it: they may lengthen the pause (Retry-After) but count as one throttle.
 class endpoint_throttle {
 public:
     struct settings {
         milliseconds first_backoff{1000};
         milliseconds max_backoff{60'000};
         double min_factor = 1.0 / 64;
-        double recovery_step = 0.1;
-        milliseconds recovery_every{5'000};
+        double recovery_step = 0.05;
+        milliseconds recovery_every{2'000};
     };
 
     explicit endpoint_throttle(settings s, std::uint64_t seed = 1);
