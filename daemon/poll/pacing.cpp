@@ -31,10 +31,10 @@ clock::time_point token_bucket::reserve(clock::time_point now) {
     return updated_ + seconds_to_duration(-tokens_ / rate_);
 }
 
-void token_bucket::set_rate(double rate_per_second, clock::time_point now) {
+void token_bucket::set_rate(double rate_per_second, clock::time_point now, std::optional<double> burst) {
     refill(now);
     rate_ = std::max(rate_per_second, 1e-6);
-    burst_ = std::max(1.0, rate_);
+    burst_ = std::max(1.0, burst ? *burst : rate_);
     tokens_ = std::min(tokens_, burst_);
 }
 

@@ -116,6 +116,10 @@ tracked_task& watcher::track(const task::task_key& key, const config::target& t,
     if (inserted) {
         tt.state.key = key;
         tt.timer = std::make_unique<asio::steady_timer>(ex_);
+        if (auto g = gone_.find(key); g != gone_.end()) {
+            tt.state = std::move(g->second); // diff sees it reappear: discovered, new ids
+            gone_.erase(g);
+        }
     }
     tt.labels = t.labels;
     tt.target_id = target_id_of(key.project_id, key.dataset_id);
@@ -129,6 +133,7 @@ void watcher::start() {
     std::map<task::task_key, task::task_state> stored;
     for (auto& s : store_.load_tasks()) {
         if (s.forgotten) forgotten_.insert(s.key);
+        else if (s.gone) gone_.emplace(s.key, std::move(s));
         else stored.emplace(s.key, std::move(s));
     }
 
@@ -289,16 +294,17 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
             co_await async_sleep_until(*timer, not_before);
             continue;
         }
-        bucket_.set_rate(settings_->modelarts.max_requests_per_second * ep.throttle.rate_factor(now), now);
+        // While the endpoint recovers from throttling, no bursts: requests go one at a time.
+        const double factor = ep.throttle.rate_factor(now);
+        bucket_.set_rate(settings_->modelarts.max_requests_per_second * factor, now,
+                         factor < 1.0 ? std::optional<double>(1.0) : std::nullopt);
         if (auto slot = bucket_.reserve(now); slot > now) {
             co_await async_sleep_until(*timer, slot);
             if (stopping_) break;
-            // A throttle may have paused the endpoint while we waited for our slot.
-            auto pause = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
-            if (pause > clock::now()) {
-                co_await async_sleep_until(*timer, pause);
-                if (stopping_) break;
-            }
+            // A throttle may have paused the endpoint while we waited for our slot: then the
+            // slot is void, and we queue again behind the pause at the reduced rate.
+            if (std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until()) > clock::now())
+                continue;
             it = tasks_.find(key);
             if (it == tasks_.end() || it->second.loop_id != loop_id) break;
         }
@@ -356,7 +362,9 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
         }
 
         if (gone && !tt.configured) {
-            tasks_.erase(it); // stored as gone; discovery brings it back if it reappears
+            // Stored as gone; discovery brings it back if it reappears.
+            gone_.insert_or_assign(key, std::move(tt.state));
+            tasks_.erase(it);
             break;
         }
         std::chrono::milliseconds delay;
@@ -509,7 +517,9 @@ asio::awaitable<void> watcher::async_stop() {
         if (tt.timer) tt.timer->cancel();
     // In-flight polls end by their deadline at the latest.
     asio::steady_timer t(ex_);
-    const auto give_up = clock::now() + settings_->modelarts.timeout + 1s;
+    // Polls still hanging after a moment are abandoned: nothing of them was committed, and
+    // the next start polls those tasks again. The contract gives the whole stop 10 s.
+    const auto give_up = clock::now() + std::min<std::chrono::milliseconds>(settings_->modelarts.timeout, 3s);
     while (running_ > 0 && clock::now() < give_up) {
         t.expires_after(20ms);
         co_await t.async_wait(use_tuple);

@@ -1,6 +1,6 @@
 // taskwatchd --config as a real process watching a real modelarts-sim over TLS: what lands in
 // the outbox, across restarts and signals.
-#include "sim_process.hpp"
+#include "daemon_process.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,85 +18,10 @@
 namespace {
 
 using namespace taskwatch;
+using namespace taskwatch::test;
 using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 
-struct stored_event {
-    std::string type, task_id;
-    boost::json::value payload;
-};
-
-// Reads the outbox the way an operator would, with sqlite3, while the daemon may run.
-std::vector<stored_event> read_events(const std::string& db_path) {
-    std::vector<stored_event> out;
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-        sqlite3_close(db);
-        return out;
-    }
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT type, task_id, payload FROM events ORDER BY rowid", -1, &st,
-                           nullptr) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            auto text = [&](int i) {
-                auto* p = sqlite3_column_text(st, i);
-                return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
-            };
-            out.push_back({text(0), text(1), boost::json::parse(text(2))});
-        }
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-}
-
-struct daemon_process {
-    std::optional<test::child_process> proc;
-    std::string config, db;
-
-    daemon_process(test::sim_process& sim, const std::string& dataset, const std::string& state_dir,
-                   const std::string& extra_poll = "") {
-        sim.dir.write("ak", sim.account.ak + "\n");
-        sim.dir.write("sk", sim.account.sk + "\n");
-        config = sim.dir.write("watch.yml",
-                               "listen: 127.0.0.1:0\n"
-                               "state_dir: " + state_dir + "\n"
-                               "log_level: debug\n"
-                               "modelarts:\n"
-                               "  endpoint: " + sim.url() + "\n"
-                               "  project_id: " + sim.account.project + "\n"
-                               "  ca_file: " + sim.ca_file() + "\n"
-                               "  auth: {type: aksk, ak_file: ak, sk_file: sk}\n"
-                               "  max_requests_per_second: 200\n"
-                               "poll:\n  interval: 100ms\n  finished_interval: 300ms\n  jitter: 0\n" + extra_poll +
-                               "targets:\n  - dataset_id: " + dataset + "\n");
-        db = state_dir + "/taskwatch.db";
-        proc.emplace(test::bin_dir() + "/taskwatchd", std::vector<std::string>{"--config", config});
-    }
-
-    int stop() {
-        proc->send_signal(SIGTERM);
-        return proc->wait(10s).value_or(-1);
-    }
-};
-
-// Waits for a condition on the outbox, re-reading it as the daemon commits (every 200 ms).
-std::vector<stored_event> wait_for_events(const std::string& db,
-                                          const std::function<bool(const std::vector<stored_event>&)>& done,
-                                          std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto events = read_events(db);
-    while (!done(events) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(50ms); // the daemon is another process: poll its database
-        events = read_events(db);
-    }
-    return events;
-}
-
-std::size_t count_type(const std::vector<stored_event>& ev, const std::string& type) {
-    return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [&](const auto& e) { return e.type == type; }));
-}
 
 } // namespace
 
@@ -193,7 +118,9 @@ TEST_CASE("a task finished for longer than forget_finished_after is forgotten an
         sqlite3_close(h);
         return n;
     };
-    daemon_process d(sim, dataset, state.path(), forget);
+    test::daemon_options opts;
+    opts.extra_poll = forget;
+    daemon_process d(sim, dataset, state.path(), opts);
     auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE(count_type(events, "task.discovered") == listed);
     sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"succeeded","progress":100})");
@@ -205,7 +132,7 @@ TEST_CASE("a task finished for longer than forget_finished_after is forgotten an
         std::this_thread::sleep_for(50ms);
     CHECK(forgotten_rows(d.db) == 1);
     CHECK(d.stop() == 0);
-    daemon_process again(sim, dataset, state.path(), forget);
+    daemon_process again(sim, dataset, state.path(), opts);
     // Let a few discovery rounds (100 ms each) pass, then stop: still one discovered per task.
     auto after = wait_for_events(again.db, [&](const auto&) { return false; }, 1500ms);
     CHECK(count_type(after, "task.discovered") == listed);

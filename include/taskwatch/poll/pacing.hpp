@@ -23,7 +23,8 @@ public:
     clock::time_point reserve(clock::time_point now);
     /// Changes the rate. The burst follows it (one second's worth, at least 1), so a slowed
     /// bucket cannot release a saved-up burst at the old rate.
-    void set_rate(double rate_per_second, clock::time_point now);
+    /// `burst` overrides that (at least 1): a throttled endpoint gets requests one at a time.
+    void set_rate(double rate_per_second, clock::time_point now, std::optional<double> burst = {});
     double rate() const noexcept { return rate_; }
 
 private:

@@ -109,6 +109,8 @@ private:
     std::vector<std::unique_ptr<modelarts::api_client>> retired_apis_;
     std::set<std::string> discovering_; ///< target ids with a running discovery loop
     std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
+    /// States of tasks that went away: if one reappears its event numbers go on (unique ids).
+    std::map<task::task_key, task::task_state> gone_;
     std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_;   ///< by endpoint URL
     token_bucket bucket_;
     std::mt19937_64 rng_;
