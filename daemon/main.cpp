@@ -16,12 +16,20 @@ int main(int argc, char** argv) {
         return 2;
     }
     switch (opts->what) {
-    case cli_options::mode::version: std::printf("taskwatchd %s\n", TASKWATCH_VERSION); return 0;
-    case cli_options::mode::help: std::printf("%s", usage().c_str()); return 0;
-    case cli_options::mode::get: return run_get(*opts);
-    case cli_options::mode::check_config: return run_check_config(*opts);
-    case cli_options::mode::run: return run_daemon(*opts);
-    case cli_options::mode::demo: return run_demo(*opts);
+    case cli_options::mode::version:
+        std::printf("taskwatchd %s\n", TASKWATCH_VERSION);
+        return 0;
+    case cli_options::mode::help:
+        std::printf("%s", usage().c_str());
+        return 0;
+    case cli_options::mode::get:
+        return run_get(*opts);
+    case cli_options::mode::check_config:
+        return run_check_config(*opts);
+    case cli_options::mode::run:
+        return run_daemon(*opts);
+    case cli_options::mode::demo:
+        return run_demo(*opts);
     }
     return 2;
 }

@@ -27,8 +27,10 @@ int main(int argc, char** argv) {
     }
     const auto& o = cl->options;
     if (!o.no_auth && o.keys.empty() && !o.iam)
-        std::fprintf(stderr, "modelarts-sim: warning: no --ak, --credentials-file or --iam-user given and no "
-                             "--no-auth: every task API request will get 401\n");
+        std::fprintf(
+            stderr,
+            "modelarts-sim: warning: no --ak, --credentials-file or --iam-user given and no "
+            "--no-auth: every task API request will get 401\n");
     try {
         boost::asio::io_context io(1);
         sim::simulator simulator(io.get_executor(), cl->options);

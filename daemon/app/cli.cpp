@@ -43,18 +43,26 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
             return std::nullopt;
         };
         std::optional<std::string> err;
-        if (flag == "--config" || flag == "-c") err = take(o.config_path);
-        else if (flag == "--check-config") check = true;
-        else if (flag == "--demo") demo = true;
+        if (flag == "--config" || flag == "-c")
+            err = take(o.config_path);
+        else if (flag == "--check-config")
+            check = true;
+        else if (flag == "--demo")
+            demo = true;
         else if (flag == "--listen") {
             std::string l;
             err = take(l);
             o.listen = l;
-        } else if (flag == "--dataset" && get) err = take(o.dataset_id);
-        else if (flag == "--task" && get) err = take(o.task_id);
-        else if (flag == "--version" || flag == "-V") version = true;
-        else if (flag == "--help" || flag == "-h") help = true;
-        else return unexpected("unknown argument '" + a + "'");
+        } else if (flag == "--dataset" && get)
+            err = take(o.dataset_id);
+        else if (flag == "--task" && get)
+            err = take(o.task_id);
+        else if (flag == "--version" || flag == "-V")
+            version = true;
+        else if (flag == "--help" || flag == "-h")
+            help = true;
+        else
+            return unexpected("unknown argument '" + a + "'");
         if (err) return unexpected(*err);
     }
     if (help) return o;
@@ -74,7 +82,9 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
         o.what = cli_options::mode::demo;
         return o;
     }
-    if (o.listen) return unexpected(std::string("--listen goes with --demo (else set listen: in the config)"));
+    if (o.listen)
+        return unexpected(
+            std::string("--listen goes with --demo (else set listen: in the config)"));
     if (o.config_path.empty()) return unexpected(std::string("--config FILE is required"));
     o.what = check ? cli_options::mode::check_config : cli_options::mode::run;
     return o;

@@ -72,8 +72,10 @@ int run_check_config(const cli_options& opts) {
         auto s = config::load_settings(opts.config_path);
         std::size_t fixed = 0, discovered = 0;
         for (const auto& t : s.targets) {
-            if (t.task_ids) fixed += t.task_ids->size();
-            else ++discovered;
+            if (t.task_ids)
+                fixed += t.task_ids->size();
+            else
+                ++discovered;
         }
         std::printf("%s: ok: %zu target(s), %zu task(s) listed, %zu dataset(s) discovered, "
                     "%zu webhook(s)\n",

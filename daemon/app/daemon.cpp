@@ -83,15 +83,16 @@ int serve(asio::io_context& ioc, const std::string& config_path,
     try {
         d.settings = std::make_shared<const config::settings>(config::load_settings(config_path));
         apply_log_level(*d.settings);
-        d.client = std::make_unique<http::client>(ioc.get_executor(), client_options_from(*d.settings));
+        d.client =
+            std::make_unique<http::client>(ioc.get_executor(), client_options_from(*d.settings));
         d.authorizer = make_authorizer(*d.settings, *d.client);
         d.store = std::make_unique<state::store>(d.settings->state_dir);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }
-    d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings, *d.store,
-                                                *d.client, *d.authorizer);
+    d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings, *d.store, *d.client,
+                                                *d.authorizer);
     try {
         d.watcher->start();
     } catch (const std::exception& e) {
@@ -107,10 +108,12 @@ int serve(asio::io_context& ioc, const std::string& config_path,
             if (ec) return;
             if (sig == SIGHUP) {
                 try {
-                    auto fresh = std::make_shared<const config::settings>(config::load_settings(config_path));
+                    auto fresh = std::make_shared<const config::settings>(
+                        config::load_settings(config_path));
                     auto restart = config::describe_restart_needed(*d.settings, *fresh);
                     if (!restart.empty())
-                        log::warn("some changes need a restart; the rest is applied", {{"restart_needed", restart}});
+                        log::warn("some changes need a restart; the rest is applied",
+                                  {{"restart_needed", restart}});
                     apply_log_level(*fresh);
                     auth::authorizer* new_auth = nullptr;
                     if (!(fresh->modelarts.auth == d.settings->modelarts.auth)) {
@@ -121,7 +124,8 @@ int serve(asio::io_context& ioc, const std::string& config_path,
                     d.settings = fresh;
                     d.watcher->reload(fresh, new_auth);
                 } catch (const std::exception& e) {
-                    log::error("configuration not reloaded, keeping the running one", {{"error", e.what()}});
+                    log::error("configuration not reloaded, keeping the running one",
+                               {{"error", e.what()}});
                 }
                 wait_signal();
                 return;
@@ -137,7 +141,8 @@ int serve(asio::io_context& ioc, const std::string& config_path,
             });
             asio::co_spawn(
                 ioc,
-                [](running_daemon* dp, asio::io_context* io, std::function<void()>* done) -> asio::awaitable<void> {
+                [](running_daemon* dp, asio::io_context* io,
+                   std::function<void()>* done) -> asio::awaitable<void> {
                     co_await dp->watcher->async_stop();
                     dp->client->shutdown();
                     if (*done) (*done)();
@@ -179,7 +184,8 @@ int run_demo(const cli_options& opts) {
     so.spawn_rate = 0.05;
     const std::string ak = "DEMOAK0000000000000001";
     std::string sk;
-    for (int i = 0; i < 40; ++i) sk.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[std::rand() % 36]);
+    for (int i = 0; i < 40; ++i)
+        sk.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[std::rand() % 36]);
     so.keys.push_back({ak, auth::secret(sk), std::nullopt});
     sim::simulator simulator(ioc.get_executor(), so);
     try {
@@ -197,9 +203,15 @@ int run_demo(const cli_options& opts) {
     std::string yml = "listen: " + opts.listen.value_or("127.0.0.1:9817") + "\n" +
                       "state_dir: " + (dir / "state").string() + "\n" +
                       "modelarts:\n"
-                      "  endpoint: " + simulator.url() + "\n"
-                      "  project_id: " + simulator.tasks().options().project_ids.front() + "\n"
-                      "  ca_file: " + simulator.ca_file().value_or("") + "\n"
+                      "  endpoint: " +
+                      simulator.url() +
+                      "\n"
+                      "  project_id: " +
+                      simulator.tasks().options().project_ids.front() +
+                      "\n"
+                      "  ca_file: " +
+                      simulator.ca_file().value_or("") +
+                      "\n"
                       "  auth: {type: aksk, ak_file: ak, sk_file: sk}\n"
                       "  max_requests_per_second: 50\n"
                       "poll:\n  interval: 2s\n  finished_interval: 30s\n  stall_after: 1m\n"

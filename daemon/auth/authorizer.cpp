@@ -49,7 +49,8 @@ void split_target(std::string_view target, std::string& path, query_params& quer
 class aksk_authorizer final : public authorizer {
 public:
     aksk_authorizer(aksk_credentials creds, clock_fn clock)
-        : creds_(std::move(creds)), clock_(or_system(std::move(clock))) {}
+        : creds_(std::move(creds))
+        , clock_(or_system(std::move(clock))) {}
 
     asio::awaitable<expected<authorization_ticket, modelarts::api_error>>
     async_authorize(http::request& req, const http::endpoint& ep, std::string project_id) override {
@@ -66,9 +67,8 @@ private:
         bool has_type = false;
         for (const auto& [k, v] : req.headers)
             if (k.size() == 12 && (k[0] == 'c' || k[0] == 'C') &&
-                std::equal(k.begin(), k.end(), "content-type", [](char a, char b) {
-                    return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b;
-                }))
+                std::equal(k.begin(), k.end(), "content-type",
+                           [](char a, char b) { return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b; }))
                 has_type = true;
         if (!has_type) req.headers.emplace_back("Content-Type", "application/json");
         if (!project_id.empty()) req.headers.emplace_back("X-Project-Id", project_id);
@@ -81,8 +81,13 @@ private:
         std::string full_path = ep.base_path + path;
         auto date = format_sdk_date(clock_());
         auto host = ep.host_header();
-        sign_request sr{boost::beast::http::to_string(req.method), host, full_path, &query_,
-                        &req.headers, req.body, date};
+        sign_request sr{boost::beast::http::to_string(req.method),
+                        host,
+                        full_path,
+                        &query_,
+                        &req.headers,
+                        req.body,
+                        date};
         auto sig = sign(sr, creds_.access_key, creds_.secret_key.reveal());
         req.headers.emplace_back("X-Sdk-Date", std::move(date));
         req.headers.emplace_back("Authorization", std::move(sig.authorization));
@@ -104,7 +109,8 @@ std::optional<system_clock::time_point> parse_iso8601(std::string_view s) {
     auto rest = std::string_view(str).substr(static_cast<std::size_t>(consumed));
     if (!rest.empty() && rest.front() == '.') {
         rest.remove_prefix(1);
-        while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') rest.remove_prefix(1);
+        while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9')
+            rest.remove_prefix(1);
     }
     int offset_min = 0;
     if (rest == "Z" || rest == "z") {
@@ -124,10 +130,14 @@ std::optional<system_clock::time_point> parse_iso8601(std::string_view s) {
 class token_authorizer final : public authorizer {
 public:
     token_authorizer(http::client& client, token_credentials creds, clock_fn clock)
-        : client_(client), creds_(std::move(creds)), clock_(or_system(std::move(clock))) {
+        : client_(client)
+        , creds_(std::move(creds))
+        , clock_(or_system(std::move(clock))) {
         auto ep = http::parse_url(creds_.iam_endpoint);
-        if (ep) iam_ = *ep;
-        else iam_error_ = ep.error();
+        if (ep)
+            iam_ = *ep;
+        else
+            iam_error_ = ep.error();
     }
 
     asio::awaitable<expected<authorization_ticket, modelarts::api_error>>
@@ -170,10 +180,10 @@ public:
                 st->error = result.error();
                 s.last_error = result.error();
                 s.backoff = std::clamp<std::chrono::seconds>(s.backoff * 2, std::chrono::seconds(5),
-                                                            std::chrono::seconds(300));
+                                                             std::chrono::seconds(300));
                 s.retry_not_before = clock_() + s.backoff;
-                log::warn("IAM token request failed", {{"project_id", project_id},
-                                                       {"error", result.error().to_string()}});
+                log::warn("IAM token request failed",
+                          {{"project_id", project_id}, {"error", result.error().to_string()}});
             }
             st->done.cancel();
             if (!result && (s.token.empty() || clock_() >= s.expires_at))
@@ -202,7 +212,8 @@ public:
 
 private:
     struct refresh {
-        explicit refresh(asio::any_io_executor ex) : done(ex, asio::steady_timer::time_point::max()) {}
+        explicit refresh(asio::any_io_executor ex)
+            : done(ex, asio::steady_timer::time_point::max()) {}
         asio::steady_timer done; // cancelled when the answer is in
         std::optional<modelarts::api_error> error;
     };

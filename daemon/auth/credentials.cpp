@@ -20,7 +20,8 @@ constexpr std::size_t max_secret_size = 64 * 1024;
 void wipe(std::string& s) noexcept {
     s.resize(s.capacity());
     volatile char* p = s.data();
-    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        p[i] = 0;
     s.clear();
 }
 
@@ -30,9 +31,11 @@ bool is_trailing_space(char c) {
 
 void trim_trailing(std::string& s) {
     std::size_t n = s.size();
-    while (n > 0 && is_trailing_space(s[n - 1])) --n;
+    while (n > 0 && is_trailing_space(s[n - 1]))
+        --n;
     // Overwrite the trimmed tail first: resize alone would leave the bytes in the buffer.
-    for (std::size_t i = n; i < s.size(); ++i) s[i] = 0;
+    for (std::size_t i = n; i < s.size(); ++i)
+        s[i] = 0;
     s.resize(n);
 }
 
@@ -42,7 +45,9 @@ bool has_control_character(std::string_view s) {
     return false;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // Empty variables count as unset, as a shell `VAR= cmd` usually means "no value".
 std::optional<std::string> lookup(const environment& env, std::string_view name) {
@@ -86,13 +91,15 @@ expected<secret, std::string> read_one(const std::string& file, bool& missing) {
         wipe(buf);
         return unexpected{file + " is larger than 64 KiB; expected one line"};
     }
-    for (std::size_t i = got; i < buf.size(); ++i) buf[i] = 0;
+    for (std::size_t i = got; i < buf.size(); ++i)
+        buf[i] = 0;
     buf.resize(got);
     trim_trailing(buf);
     if (buf.empty()) return unexpected{file + " is empty"};
     if (has_control_character(buf)) {
         wipe(buf);
-        return unexpected{file + " holds more than one line or a control character; expected one line"};
+        return unexpected{file +
+                          " holds more than one line or a control character; expected one line"};
     }
     secret out{buf};
     wipe(buf);
@@ -102,7 +109,8 @@ expected<secret, std::string> read_one(const std::string& file, bool& missing) {
 // An environment value used as a credential: trimmed like a file, one line.
 expected<std::string, std::string> env_value(std::string value, std::string_view name) {
     trim_trailing(value);
-    if (value.empty()) return unexpected{"the environment variable " + std::string(name) + " is blank"};
+    if (value.empty())
+        return unexpected{"the environment variable " + std::string(name) + " is blank"};
     if (has_control_character(value)) {
         wipe(value);
         return unexpected{"the environment variable " + std::string(name) +
@@ -131,7 +139,8 @@ environment process_environment() {
     };
 }
 
-std::vector<std::string> credential_path_candidates(std::string_view path, std::string_view config_dir,
+std::vector<std::string> credential_path_candidates(std::string_view path,
+                                                    std::string_view config_dir,
                                                     const environment& env) {
     std::vector<std::string> out;
     if (!path.empty() && path.front() == '/') {
@@ -158,29 +167,34 @@ expected<secret, std::string> read_secret_file(std::string_view path, std::strin
         auto r = read_one(file, missing);
         if (r || !missing) return r;
     }
-    if (candidates.size() == 1) return unexpected{"cannot read " + candidates.front() + ": " + errno_text(ENOENT)};
+    if (candidates.size() == 1)
+        return unexpected{"cannot read " + candidates.front() + ": " + errno_text(ENOENT)};
     std::string looked;
-    for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c;
-    return unexpected{"cannot read " + std::string(path) + ": " + errno_text(ENOENT) + " (looked in " + looked +
-                      ")"};
+    for (const auto& c : candidates)
+        looked += (looked.empty() ? "" : ", ") + c;
+    return unexpected{"cannot read " + std::string(path) + ": " + errno_text(ENOENT) +
+                      " (looked in " + looked + ")"};
 }
 
-expected<aksk_credentials, credentials_problem> resolve_aksk(const aksk_source& src, std::string_view config_dir,
-                                                             const environment& env) {
+expected<aksk_credentials, credentials_problem>
+resolve_aksk(const aksk_source& src, std::string_view config_dir, const environment& env) {
     aksk_credentials out;
     if (!src.ak_file && !src.sk_file) {
         if (src.security_token_file)
-            return unexpected{credentials_problem{"security_token_file", "needs ak_file and sk_file beside it"}};
+            return unexpected{
+                credentials_problem{"security_token_file", "needs ak_file and sk_file beside it"}};
         auto ak = lookup(env, "HUAWEICLOUD_SDK_AK");
         auto sk = lookup(env, "HUAWEICLOUD_SDK_SK");
         if (!ak && !sk)
-            return unexpected{credentials_problem{
-                "", "no credentials: set ak_file and sk_file, or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK "
-                    "in the environment"}};
+            return unexpected{credentials_problem{"", "no credentials: set ak_file and sk_file, or "
+                                                      "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK "
+                                                      "in the environment"}};
         if (!ak)
-            return unexpected{credentials_problem{"", "HUAWEICLOUD_SDK_SK is set but HUAWEICLOUD_SDK_AK is not"}};
+            return unexpected{
+                credentials_problem{"", "HUAWEICLOUD_SDK_SK is set but HUAWEICLOUD_SDK_AK is not"}};
         if (!sk)
-            return unexpected{credentials_problem{"", "HUAWEICLOUD_SDK_AK is set but HUAWEICLOUD_SDK_SK is not"}};
+            return unexpected{
+                credentials_problem{"", "HUAWEICLOUD_SDK_AK is set but HUAWEICLOUD_SDK_SK is not"}};
         auto ak_v = env_value(std::move(*ak), "HUAWEICLOUD_SDK_AK");
         if (!ak_v) return unexpected{credentials_problem{"", ak_v.error()}};
         auto sk_v = env_value(std::move(*sk), "HUAWEICLOUD_SDK_SK");
@@ -198,8 +212,12 @@ expected<aksk_credentials, credentials_problem> resolve_aksk(const aksk_source& 
         }
         return out;
     }
-    if (!src.ak_file) return unexpected{credentials_problem{"ak_file", "missing: sk_file needs ak_file beside it"}};
-    if (!src.sk_file) return unexpected{credentials_problem{"sk_file", "missing: ak_file needs sk_file beside it"}};
+    if (!src.ak_file)
+        return unexpected{
+            credentials_problem{"ak_file", "missing: sk_file needs ak_file beside it"}};
+    if (!src.sk_file)
+        return unexpected{
+            credentials_problem{"sk_file", "missing: ak_file needs sk_file beside it"}};
     auto ak = read_secret_file(*src.ak_file, config_dir, env);
     if (!ak) return unexpected{credentials_problem{"ak_file", ak.error()}};
     out.access_key = std::string(ak->reveal());
@@ -226,8 +244,9 @@ expected<token_credentials, credentials_problem> resolve_token(const token_sourc
     } else if (auto from_env = lookup(env, "HUAWEICLOUD_SDK_IAM_ENDPOINT")) {
         auto ep = https_endpoint(*from_env);
         if (!ep)
-            return unexpected{
-                credentials_problem{"iam_endpoint", "the environment variable HUAWEICLOUD_SDK_IAM_ENDPOINT " + ep.error()}};
+            return unexpected{credentials_problem{
+                "iam_endpoint",
+                "the environment variable HUAWEICLOUD_SDK_IAM_ENDPOINT " + ep.error()}};
         out.iam_endpoint = std::move(*ep);
     } else if (auto derived = default_iam_endpoint(modelarts_endpoint)) {
         out.iam_endpoint = std::move(*derived);
@@ -238,11 +257,13 @@ expected<token_credentials, credentials_problem> resolve_token(const token_sourc
                                 " (only from https://modelarts.<region>.myhuaweicloud.com)"}};
     }
     if (!src.domain_name || src.domain_name->empty())
-        return unexpected{credentials_problem{"domain_name", "missing (required with type: token)"}};
+        return unexpected{
+            credentials_problem{"domain_name", "missing (required with type: token)"}};
     if (!src.user_name || src.user_name->empty())
         return unexpected{credentials_problem{"user_name", "missing (required with type: token)"}};
     if (!src.password_file)
-        return unexpected{credentials_problem{"password_file", "missing (required with type: token)"}};
+        return unexpected{
+            credentials_problem{"password_file", "missing (required with type: token)"}};
     out.domain_name = *src.domain_name;
     out.user_name = *src.user_name;
     auto pw = read_secret_file(*src.password_file, config_dir, env);
@@ -255,7 +276,8 @@ std::optional<std::string> default_iam_endpoint(std::string_view modelarts_endpo
     auto parts = detail::split_http_url(modelarts_endpoint);
     if (!parts || parts->scheme != "https") return std::nullopt;
     std::string host;
-    for (char c : parts->host) host += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    for (char c : parts->host)
+        host += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     constexpr std::string_view prefix = "modelarts.";
     std::string_view h = host;
     if (!h.starts_with(prefix)) return std::nullopt;

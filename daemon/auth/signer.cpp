@@ -40,8 +40,10 @@ std::string lower(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -116,7 +118,8 @@ std::string canonical_uri(std::string_view decoded_path) {
 std::string canonical_query_string(const query_params& query) {
     std::vector<const std::pair<std::string, std::string>*> items;
     items.reserve(query.size());
-    for (const auto& kv : query) items.push_back(&kv);
+    for (const auto& kv : query)
+        items.push_back(&kv);
     // Raw byte order of keys, then of values (repeated keys).
     std::sort(items.begin(), items.end(), [](const auto* a, const auto* b) {
         if (a->first != b->first) return a->first < b->first;
@@ -151,7 +154,8 @@ void sha256_of(std::initializer_list<std::string_view> parts, unsigned char (&ou
     thread_local std::unique_ptr<EVP_MD_CTX, ctx_free> ctx(EVP_MD_CTX_new());
     unsigned int len = 0;
     EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr);
-    for (auto p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+    for (auto p : parts)
+        EVP_DigestUpdate(ctx.get(), p.data(), p.size());
     EVP_DigestFinal_ex(ctx.get(), out, &len);
 }
 
@@ -241,7 +245,8 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
                 out.sdk_date = std::string(trim(value));
                 has_date = true;
             }
-            if (n == "x-sdk-content-sha256" && trim(value) == unsigned_payload) unsigned_body = true;
+            if (n == "x-sdk-content-sha256" && trim(value) == unsigned_payload)
+                unsigned_body = true;
             hs.emplace_back(std::move(n), std::string(trim(value)));
         }
     }
@@ -265,7 +270,7 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
     // Most requests are GETs: the empty body's hash is a constant.
     static constexpr std::string_view empty_body_hash =
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    out.payload_hash = unsigned_body     ? std::string(unsigned_payload)
+    out.payload_hash = unsigned_body      ? std::string(unsigned_payload)
                        : req.body.empty() ? std::string(empty_body_hash)
                                           : sha256_hex(req.body);
 
@@ -282,8 +287,8 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
     out.canonical_request += '\n';
     out.canonical_request += out.payload_hash;
 
-    out.string_to_sign = std::string(algorithm) + "\n" + out.sdk_date + "\n" +
-                         sha256_hex(out.canonical_request);
+    out.string_to_sign =
+        std::string(algorithm) + "\n" + out.sdk_date + "\n" + sha256_hex(out.canonical_request);
     out.signature_hex = hmac_sha256_hex(sk, out.string_to_sign);
     out.authorization = std::string(algorithm) + " Access=" + std::string(ak) +
                         ", SignedHeaders=" + out.signed_headers +

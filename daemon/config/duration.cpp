@@ -18,8 +18,12 @@ struct unit {
 // Decreasing order, as Prometheus requires them to be written.
 constexpr std::int64_t ms_per_day = 24LL * 60 * 60 * 1000;
 constexpr unit units[] = {
-    {"y", 365 * ms_per_day, true}, {"w", 7 * ms_per_day, true}, {"d", ms_per_day, false},
-    {"h", 60LL * 60 * 1000, false}, {"m", 60LL * 1000, false},  {"s", 1000, false},
+    {"y", 365 * ms_per_day, true},
+    {"w", 7 * ms_per_day, true},
+    {"d", ms_per_day, false},
+    {"h", 60LL * 60 * 1000, false},
+    {"m", 60LL * 1000, false},
+    {"s", 1000, false},
     {"ms", 1, false},
 };
 
@@ -52,8 +56,10 @@ expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
         std::int64_t amount = 0;
         bool overflow = false;
         while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-            if (amount > (std::numeric_limits<std::int64_t>::max() - 9) / 10) overflow = true;
-            else amount = amount * 10 + (text[i] - '0');
+            if (amount > (std::numeric_limits<std::int64_t>::max() - 9) / 10)
+                overflow = true;
+            else
+                amount = amount * 10 + (text[i] - '0');
             ++i;
         }
         if (i == digits_start) return unexpected{bad(text)};
@@ -83,7 +89,9 @@ std::string format_duration(std::chrono::milliseconds d) {
     if (ms < 0) {
         out = "-";
         // The most negative value has no positive counterpart; clamp it rather than overflow.
-        ms = ms == std::numeric_limits<std::int64_t>::min() ? std::numeric_limits<std::int64_t>::max() : -ms;
+        ms = ms == std::numeric_limits<std::int64_t>::min()
+                 ? std::numeric_limits<std::int64_t>::max()
+                 : -ms;
     }
     for (const auto& u : units) {
         if (u.only_when_exact && ms % u.ms != 0) continue;

@@ -47,11 +47,16 @@ std::string quote(std::string_view v) {
 std::string one_line(std::string_view s) {
     std::string out;
     for (unsigned char c : detail::bytes_of(s)) {
-        if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += ' ';
-        else if (c < 0x20 || c == 0x7f) out += '?';
-        else out += static_cast<char>(c);
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += ' ';
+        else if (c < 0x20 || c == 0x7f)
+            out += '?';
+        else
+            out += static_cast<char>(c);
     }
     return out;
 }
@@ -62,7 +67,8 @@ struct context {
     const environment* env; ///< never null
 };
 
-[[noreturn]] void fail(const context& c, int line, std::string_view path, std::string_view problem) {
+[[noreturn]] void fail(const context& c, int line, std::string_view path,
+                       std::string_view problem) {
     std::string msg = c.file;
     if (line > 0) msg += ":" + std::to_string(line);
     msg += ": ";
@@ -81,24 +87,31 @@ int line_of(const YAML::Node& n) {
 
 std::string_view kind_of(const YAML::Node& n) {
     switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "no value";
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Map:
+        return "a mapping";
+    case YAML::NodeType::Sequence:
+        return "a list";
+    case YAML::NodeType::Scalar:
+        return "a scalar";
+    case YAML::NodeType::Null:
+        return "no value";
+    case YAML::NodeType::Undefined:
+        break;
     }
     return "nothing";
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
         std::size_t diag = row[0];
         row[0] = i;
         for (std::size_t j = 1; j <= b.size(); ++j) {
             std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+            row[j] =
+                std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
             diag = up;
         }
     }
@@ -117,7 +130,9 @@ struct field {
     int line;
     std::string path;
 
-    [[noreturn]] void fail(std::string_view problem) const { config::fail(*c, line, path, problem); }
+    [[noreturn]] void fail(std::string_view problem) const {
+        config::fail(*c, line, path, problem);
+    }
 
     [[noreturn]] void wrong_type(std::string_view expected) const {
         fail("expected " + std::string(expected) + ", got " +
@@ -139,7 +154,8 @@ struct field {
         if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size())
             fail("expected an integer, got " + quote(s));
         if (ec == std::errc::result_out_of_range || v < min || v > max)
-            fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + quote(s));
+            fail("must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                 ", got " + quote(s));
         return v;
     }
 
@@ -187,7 +203,10 @@ public:
         field value; ///< line and path are the key's
     };
 
-    mapping(const field& f) : c_(f.c), path_(f.path), line_(f.line) {
+    mapping(const field& f)
+        : c_(f.c)
+        , path_(f.path)
+        , line_(f.line) {
         if (!f.node.IsMap()) f.wrong_type("a mapping");
         std::map<std::string, int> seen;
         for (auto it = f.node.begin(); it != f.node.end(); ++it) {
@@ -196,8 +215,9 @@ public:
             if (!it->first.IsScalar()) fail(*c_, kl, path_, "keys must be strings");
             std::string key = it->first.Scalar();
             if (auto [pos, inserted] = seen.emplace(key, kl); !inserted)
-                fail(*c_, kl, path_, "key " + quote(key) + " appears twice (first at line " +
-                                         std::to_string(pos->second) + ")");
+                fail(*c_, kl, path_,
+                     "key " + quote(key) + " appears twice (first at line " +
+                         std::to_string(pos->second) + ")");
             entries_.push_back(entry{key, field{c_, it->second, kl, join_path(path_, key)}});
         }
     }
@@ -211,7 +231,8 @@ public:
             std::size_t best_d = 3;
             for (auto k : known) {
                 // A known key with a unit or word tacked on ("timeout_ms") counts as close too.
-                bool extends = k.size() >= 4 && (e.key.starts_with(k) || k.starts_with(e.key)) && e.key.size() >= 4;
+                bool extends = k.size() >= 4 && (e.key.starts_with(k) || k.starts_with(e.key)) &&
+                               e.key.size() >= 4;
                 auto d = extends ? std::size_t{1} : edit_distance(e.key, k);
                 if (d < best_d && d < k.size()) {
                     best = k;
@@ -265,8 +286,10 @@ std::string https_endpoint(const field& f) {
     if (!parts) f.fail("bad URL: " + parts.error());
     if (parts->has_userinfo) f.fail("must not contain user information");
     if (parts->scheme != "https")
-        f.fail("must be an https:// URL, not " + parts->scheme + ":// (TLS verification is never off)");
-    if (!parts->rest.empty() && parts->rest != "/") f.fail("must be https://HOST[:PORT] without a path");
+        f.fail("must be an https:// URL, not " + parts->scheme +
+               ":// (TLS verification is never off)");
+    if (!parts->rest.empty() && parts->rest != "/")
+        f.fail("must be https://HOST[:PORT] without a path");
     return detail::origin_of(*parts);
 }
 
@@ -276,19 +299,24 @@ void check_listen(const field& f, const std::string& s) {
     if (ok) {
         std::string_view host(s.data(), colon);
         std::string_view port(s.data() + colon + 1, s.size() - colon - 1);
-        if (!host.empty() && host.front() == '[') ok = host.size() > 2 && host.back() == ']';
-        else ok = host.find(':') == std::string_view::npos;
+        if (!host.empty() && host.front() == '[')
+            ok = host.size() > 2 && host.back() == ']';
+        else
+            ok = host.find(':') == std::string_view::npos;
         for (unsigned char ch : detail::bytes_of(host))
             if (ch <= ' ' || ch == 0x7f || ch == '/') ok = false;
         unsigned long p = 0;
         if (port.empty() || port.size() > 5) ok = false;
         for (char ch : port) {
-            if (ch < '0' || ch > '9') ok = false;
-            else p = p * 10 + static_cast<unsigned long>(ch - '0');
+            if (ch < '0' || ch > '9')
+                ok = false;
+            else
+                p = p * 10 + static_cast<unsigned long>(ch - '0');
         }
         if (p > 65535) ok = false;
     }
-    if (!ok) f.fail("expected HOST:PORT (e.g. 127.0.0.1:9817, [::1]:9817 or :9817), got " + quote(s));
+    if (!ok)
+        f.fail("expected HOST:PORT (e.g. 127.0.0.1:9817, [::1]:9817 or :9817), got " + quote(s));
 }
 
 std::string absolute_in(const context& c, const std::string& p) {
@@ -310,13 +338,16 @@ void check_readable(const field& f, const std::string& file) {
 
 bool valid_label_name(std::string_view n) {
     if (n.empty()) return false;
-    auto alpha = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'; };
+    auto alpha = [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+    };
     if (!alpha(n.front())) return false;
-    return std::all_of(n.begin() + 1, n.end(), [&](char ch) { return alpha(ch) || (ch >= '0' && ch <= '9'); });
+    return std::all_of(n.begin() + 1, n.end(),
+                       [&](char ch) { return alpha(ch) || (ch >= '0' && ch <= '9'); });
 }
 
-constexpr std::string_view reserved_labels[] = {"dataset_id", "task_id",   "status",        "kind",
-                                                "task_name",  "resource_id", "algorithm_type"};
+constexpr std::string_view reserved_labels[] = {
+    "dataset_id", "task_id", "status", "kind", "task_name", "resource_id", "algorithm_type"};
 
 // What the first pass leaves for the second, with the lines to blame.
 struct pending_file {
@@ -337,19 +368,25 @@ struct pending {
 
 void parse_auth(const field& f, settings& s, pending& p) {
     mapping m(f);
-    m.only({"type", "ak_file", "sk_file", "security_token_file", "iam_endpoint", "domain_name", "user_name",
-            "password_file"});
+    m.only({"type", "ak_file", "sk_file", "security_token_file", "iam_endpoint", "domain_name",
+            "user_name", "password_file"});
     p.auth_at = f;
-    for (const auto& e : m.entries()) p.auth_key_lines[e.key] = e.value.line;
+    for (const auto& e : m.entries())
+        p.auth_key_lines[e.key] = e.value.line;
     if (auto t = m.get("type")) {
         auto v = t->string();
-        if (v == "aksk") s.modelarts.auth.type = modelarts_auth::type_t::aksk;
-        else if (v == "token") s.modelarts.auth.type = modelarts_auth::type_t::token;
-        else t->fail("unknown type " + quote(v) + " (expected aksk or token)");
+        if (v == "aksk")
+            s.modelarts.auth.type = modelarts_auth::type_t::aksk;
+        else if (v == "token")
+            s.modelarts.auth.type = modelarts_auth::type_t::token;
+        else
+            t->fail("unknown type " + quote(v) + " (expected aksk or token)");
     }
     bool aksk = s.modelarts.auth.type == modelarts_auth::type_t::aksk;
-    std::initializer_list<std::string_view> aksk_keys = {"ak_file", "sk_file", "security_token_file"};
-    std::initializer_list<std::string_view> token_keys = {"iam_endpoint", "domain_name", "user_name", "password_file"};
+    std::initializer_list<std::string_view> aksk_keys = {"ak_file", "sk_file",
+                                                         "security_token_file"};
+    std::initializer_list<std::string_view> token_keys = {"iam_endpoint", "domain_name",
+                                                          "user_name", "password_file"};
     for (const auto& e : m.entries()) {
         const auto& other = aksk ? token_keys : aksk_keys;
         if (std::find(other.begin(), other.end(), e.key) != other.end())
@@ -407,7 +444,8 @@ void parse_poll(const field& f, settings& s) {
         s.poll.jitter = j;
     }
     if (auto v = m.get("stall_after")) s.poll.stall_after = v->positive_duration();
-    if (auto v = m.get("forget_finished_after")) s.poll.forget_finished_after = v->positive_duration();
+    if (auto v = m.get("forget_finished_after"))
+        s.poll.forget_finished_after = v->positive_duration();
 }
 
 target parse_target(const field& f) {
@@ -417,11 +455,13 @@ target parse_target(const field& f) {
     t.dataset_id = id(m.require("dataset_id"));
     if (auto v = m.get("task_ids")) {
         auto items = v->list();
-        if (items.empty()) v->fail("empty list (remove the key to watch every task of the dataset)");
+        if (items.empty())
+            v->fail("empty list (remove the key to watch every task of the dataset)");
         std::vector<std::string> ids;
         for (const auto& item : items) {
             auto task = id(item);
-            if (std::find(ids.begin(), ids.end(), task) != ids.end()) item.fail("task " + quote(task) + " listed twice");
+            if (std::find(ids.begin(), ids.end(), task) != ids.end())
+                item.fail("task " + quote(task) + " listed twice");
             ids.push_back(std::move(task));
         }
         t.task_ids = std::move(ids);
@@ -434,10 +474,13 @@ target parse_target(const field& f) {
                      "bad label name " + quote(e.key) + " (expected [a-zA-Z_][a-zA-Z0-9_]*)");
             if (e.key.starts_with("__"))
                 fail(*f.c, e.value.line, labels.path(),
-                     "label name " + quote(e.key) + " is reserved (names starting with __ belong to Prometheus)");
-            if (std::find(std::begin(reserved_labels), std::end(reserved_labels), e.key) != std::end(reserved_labels))
+                     "label name " + quote(e.key) +
+                         " is reserved (names starting with __ belong to Prometheus)");
+            if (std::find(std::begin(reserved_labels), std::end(reserved_labels), e.key) !=
+                std::end(reserved_labels))
                 fail(*f.c, e.value.line, labels.path(),
-                     "label name " + quote(e.key) + " is reserved (taskwatch sets it on its own series)");
+                     "label name " + quote(e.key) +
+                         " is reserved (taskwatch sets it on its own series)");
             if (e.value.node.IsNull()) e.value.fail("no value");
             t.labels[e.key] = e.value.string(true);
         }
@@ -463,9 +506,11 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
         constexpr webhook_format all[] = {webhook_format::generic,  webhook_format::alertmanager,
                                           webhook_format::slack,    webhook_format::feishu,
                                           webhook_format::dingtalk, webhook_format::wecom};
-        auto it = std::find_if(std::begin(all), std::end(all), [&](webhook_format x) { return to_string(x) == name; });
+        auto it = std::find_if(std::begin(all), std::end(all),
+                               [&](webhook_format x) { return to_string(x) == name; });
         if (it == std::end(all))
-            v->fail("unknown format " + quote(name) + " (expected generic, alertmanager, slack, feishu, dingtalk or wecom)");
+            v->fail("unknown format " + quote(name) +
+                    " (expected generic, alertmanager, slack, feishu, dingtalk or wecom)");
         w.format = *it;
     }
     if (auto v = m.get("secret_file")) secret_file = pending_file{v->string(), *v};
@@ -478,10 +523,12 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
             auto known = std::find(event_types.begin(), event_types.end(), type);
             if (known == event_types.end()) {
                 std::string all;
-                for (auto e : event_types) all += (all.empty() ? "" : ", ") + std::string(e);
+                for (auto e : event_types)
+                    all += (all.empty() ? "" : ", ") + std::string(e);
                 item.fail("unknown event type " + quote(type) + " (expected one of " + all + ")");
             }
-            if (!chosen.insert(*known).second) item.fail("event type " + quote(type) + " listed twice");
+            if (!chosen.insert(*known).second)
+                item.fail("event type " + quote(type) + " listed twice");
         }
         for (auto e : event_types)
             if (chosen.count(e) != 0) w.events.emplace_back(e);
@@ -490,7 +537,8 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
     }
     if (auto v = m.get("progress_step")) {
         double step = v->number();
-        if (!(step > 0 && step <= 1)) v->fail("must be greater than 0 and at most 1, got " + quote(v->node.Scalar()));
+        if (!(step > 0 && step <= 1))
+            v->fail("must be greater than 0 and at most 1, got " + quote(v->node.Scalar()));
         w.progress_step = step;
     }
     if (auto v = m.get("max_attempts")) w.max_attempts = static_cast<unsigned>(v->integer(1, 1000));
@@ -508,7 +556,8 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         for (unsigned char ch : detail::bytes_of(*from_env))
             if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
                 fail(c, p.modelarts_at->line, "modelarts",
-                     "HUAWEICLOUD_SDK_PROJECT_ID is not a valid project ID (no spaces, \"/\", \"?\" or \"#\")");
+                     "HUAWEICLOUD_SDK_PROJECT_ID is not a valid project ID (no spaces, \"/\", "
+                     "\"?\" or \"#\")");
         s.modelarts.project_id = *from_env;
     }
 
@@ -538,7 +587,8 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
     }
 
     if (s.web_config_file) check_readable(*root.get("web_config_file"), *s.web_config_file);
-    if (s.modelarts.ca_file) check_readable(*mapping(*p.modelarts_at).get("ca_file"), *s.modelarts.ca_file);
+    if (s.modelarts.ca_file)
+        check_readable(*mapping(*p.modelarts_at).get("ca_file"), *s.modelarts.ca_file);
 
     std::map<std::pair<std::string, std::string>, std::size_t> seen;
     for (std::size_t i = 0; i < s.targets.size(); ++i) {
@@ -547,9 +597,9 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         auto [it, inserted] = seen.emplace(key, i);
         if (!inserted) {
             const auto& first = p.target_at[it->second];
-            p.target_at[i].fail("duplicate target: dataset " + quote(t.dataset_id) + " of project " +
-                                quote(key.first) + " is already watched by " + first.path + " (line " +
-                                std::to_string(first.line) + ")");
+            p.target_at[i].fail("duplicate target: dataset " + quote(t.dataset_id) +
+                                " of project " + quote(key.first) + " is already watched by " +
+                                first.path + " (line " + std::to_string(first.line) + ")");
         }
     }
 
@@ -564,10 +614,12 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
 
 } // namespace
 
-settings parse_settings(std::string_view yaml_text, const std::string& source_path, const environment& env) {
+settings parse_settings(std::string_view yaml_text, const std::string& source_path,
+                        const environment& env) {
     std::error_code ec;
     auto abs = std::filesystem::absolute(std::filesystem::path(source_path), ec);
-    context c{source_path, ec ? std::string(".") : abs.lexically_normal().parent_path().string(), &env};
+    context c{source_path, ec ? std::string(".") : abs.lexically_normal().parent_path().string(),
+              &env};
 
     std::vector<YAML::Node> docs;
     try {
@@ -578,7 +630,9 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
         fail(c, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", problem);
     }
     std::erase_if(docs, [](const YAML::Node& d) { return d.IsNull(); });
-    if (docs.empty()) fail(c, 0, "", "the file is empty (expected a mapping with at least modelarts and targets)");
+    if (docs.empty())
+        fail(c, 0, "",
+             "the file is empty (expected a mapping with at least modelarts and targets)");
     if (docs.size() > 1) fail(c, line_of(docs[1]), "", "more than one YAML document");
 
     settings s;
@@ -586,7 +640,8 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
     pending p;
     field root_field{&c, docs.front(), std::max(line_of(docs.front()), 1), ""};
     mapping root(root_field);
-    root.only({"listen", "web_config_file", "state_dir", "log_level", "modelarts", "poll", "targets", "webhooks"});
+    root.only({"listen", "web_config_file", "state_dir", "log_level", "modelarts", "poll",
+               "targets", "webhooks"});
 
     if (auto v = root.get("listen")) {
         s.listen = v->string();
@@ -596,9 +651,12 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
     if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c, v->string());
     if (auto v = root.get("log_level")) {
         auto l = v->string();
-        constexpr log_level all[] = {log_level::debug, log_level::info, log_level::warn, log_level::error};
-        auto it = std::find_if(std::begin(all), std::end(all), [&](log_level x) { return to_string(x) == l; });
-        if (it == std::end(all)) v->fail("unknown level " + quote(l) + " (expected debug, info, warn or error)");
+        constexpr log_level all[] = {log_level::debug, log_level::info, log_level::warn,
+                                     log_level::error};
+        auto it = std::find_if(std::begin(all), std::end(all),
+                               [&](log_level x) { return to_string(x) == l; });
+        if (it == std::end(all))
+            v->fail("unknown level " + quote(l) + " (expected debug, info, warn or error)");
         s.log_level = *it;
     }
     parse_modelarts(root.require("modelarts"), s, p);
@@ -633,7 +691,9 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
 }
 
 settings load_settings(const std::string& path, const environment& env) {
-    auto cannot_read = [&](int err) { return config_error(one_line(path + ": cannot read: " + std::strerror(err))); };
+    auto cannot_read = [&](int err) {
+        return config_error(one_line(path + ": cannot read: " + std::strerror(err)));
+    };
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) throw cannot_read(errno);
     struct stat st {};
@@ -658,6 +718,8 @@ settings load_settings(const std::string& path, const environment& env) {
     return parse_settings(text, path, env);
 }
 
-settings load_settings(const std::string& path) { return load_settings(path, auth::process_environment()); }
+settings load_settings(const std::string& path) {
+    return load_settings(path, auth::process_environment());
+}
 
 } // namespace taskwatch::config

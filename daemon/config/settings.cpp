@@ -6,22 +6,32 @@ namespace taskwatch::config {
 
 std::string_view to_string(log_level l) {
     switch (l) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
+    case log_level::debug:
+        return "debug";
+    case log_level::info:
+        return "info";
+    case log_level::warn:
+        return "warn";
+    case log_level::error:
+        return "error";
     }
     return "info";
 }
 
 std::string_view to_string(webhook_format f) {
     switch (f) {
-    case webhook_format::generic: return "generic";
-    case webhook_format::alertmanager: return "alertmanager";
-    case webhook_format::slack: return "slack";
-    case webhook_format::feishu: return "feishu";
-    case webhook_format::dingtalk: return "dingtalk";
-    case webhook_format::wecom: return "wecom";
+    case webhook_format::generic:
+        return "generic";
+    case webhook_format::alertmanager:
+        return "alertmanager";
+    case webhook_format::slack:
+        return "slack";
+    case webhook_format::feishu:
+        return "feishu";
+    case webhook_format::dingtalk:
+        return "dingtalk";
+    case webhook_format::wecom:
+        return "wecom";
     }
     return "generic";
 }
@@ -44,21 +54,26 @@ std::string describe_restart_needed(const settings& old, const settings& now) {
         if (!out.empty()) out += "; ";
         out += std::move(line);
     };
-    auto shown = [](const std::optional<std::string>& v) { return v ? *v : std::string("(unset)"); };
+    auto shown = [](const std::optional<std::string>& v) {
+        return v ? *v : std::string("(unset)");
+    };
     if (old.listen != now.listen)
         add("listen changed from " + old.listen + " to " + now.listen + ": restart to apply");
     if (old.web_config_file != now.web_config_file)
-        add("web_config_file changed from " + shown(old.web_config_file) + " to " + shown(now.web_config_file) +
-            ": restart to apply");
+        add("web_config_file changed from " + shown(old.web_config_file) + " to " +
+            shown(now.web_config_file) + ": restart to apply");
     if (old.state_dir != now.state_dir)
-        add("state_dir changed from " + old.state_dir + " to " + now.state_dir + ": restart to apply");
-    if (old.modelarts.ca_file != now.modelarts.ca_file)
-        add("modelarts.ca_file changed from " + shown(old.modelarts.ca_file) + " to " + shown(now.modelarts.ca_file) +
+        add("state_dir changed from " + old.state_dir + " to " + now.state_dir +
             ": restart to apply");
+    if (old.modelarts.ca_file != now.modelarts.ca_file)
+        add("modelarts.ca_file changed from " + shown(old.modelarts.ca_file) + " to " +
+            shown(now.modelarts.ca_file) + ": restart to apply");
     // A proxy URL may carry a password: say that it changed, not what it is.
-    if (old.modelarts.proxy != now.modelarts.proxy) add("modelarts.proxy changed: restart to apply");
+    if (old.modelarts.proxy != now.modelarts.proxy)
+        add("modelarts.proxy changed: restart to apply");
     if (old.modelarts.max_connections != now.modelarts.max_connections)
-        add("modelarts.max_connections changed from " + std::to_string(old.modelarts.max_connections) + " to " +
+        add("modelarts.max_connections changed from " +
+            std::to_string(old.modelarts.max_connections) + " to " +
             std::to_string(now.modelarts.max_connections) + ": restart to apply");
     return out;
 }

@@ -65,7 +65,8 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
         if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
         return;
     }
-    default: out += boost::json::serialize(v);
+    default:
+        out += boost::json::serialize(v);
     }
 }
 

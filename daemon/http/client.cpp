@@ -51,7 +51,8 @@ transport_error make_error(failure kind, std::string message) {
 using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 struct connection {
-    connection(const asio::any_io_executor& ex, ssl::context& ctx) : stream(ex, ctx) {}
+    connection(const asio::any_io_executor& ex, ssl::context& ctx)
+        : stream(ex, ctx) {}
 
     beast::tcp_stream& tcp() noexcept { return stream.next_layer(); }
     void close() noexcept { tcp().close(); }
@@ -69,12 +70,14 @@ struct host_pool;
 struct waiter {
     enum class outcome { waiting, granted, cancelled };
 
-    waiter(const asio::any_io_executor& ex, host_pool& p) : timer(ex), pool(&p) {}
+    waiter(const asio::any_io_executor& ex, host_pool& p)
+        : timer(ex)
+        , pool(&p) {}
     waiter(const waiter&) = delete;
     waiter& operator=(const waiter&) = delete;
     ~waiter();
 
-    asio::steady_timer timer;       // fires at the deadline, cancelled to wake us early
+    asio::steady_timer timer; // fires at the deadline, cancelled to wake us early
     host_pool* pool;
     std::unique_ptr<connection> conn; // an idle connection handed over, or null for a new slot
     outcome state = outcome::waiting;
@@ -82,8 +85,13 @@ struct waiter {
 
 struct host_pool {
     host_pool(const asio::any_io_executor& ex, const endpoint& ep, const proxy_endpoint* via)
-        : scheme(ep.scheme), host(ep.host), port(ep.port), host_header(ep.host_header()),
-          tls(ep.scheme == "https"), proxy(via), sweep_timer(ex) {
+        : scheme(ep.scheme)
+        , host(ep.host)
+        , port(ep.port)
+        , host_header(ep.host_header())
+        , tls(ep.scheme == "https")
+        , proxy(via)
+        , sweep_timer(ex) {
         authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
         authority += ':';
         authority += std::to_string(port);
@@ -149,7 +157,8 @@ bool is_stale_connection_error(const error_code& ec) noexcept {
 std::string base64(std::string_view in) {
     std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                            reinterpret_cast<const unsigned char*>(in.data()),
+                            static_cast<int>(in.size()));
     out.resize(static_cast<std::size_t>(n));
     return out;
 }
@@ -165,7 +174,9 @@ bool is_safe_method(bhttp::verb v) noexcept {
 // Name resolution runs in Asio's resolver thread and cannot be interrupted; the request
 // stops waiting at its deadline and this state lives on until getaddrinfo returns.
 struct resolve_call {
-    explicit resolve_call(const asio::any_io_executor& ex) : resolver(ex), done(ex) {}
+    explicit resolve_call(const asio::any_io_executor& ex)
+        : resolver(ex)
+        , done(ex) {}
     tcp::resolver resolver;
     asio::steady_timer done;
     error_code ec;
@@ -206,20 +217,20 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     asio::awaitable<expected<ok_t, transport_error>> async_connect(host_pool& pool, connection& c,
                                                                    steady::time_point deadline);
     asio::awaitable<expected<std::vector<tcp::endpoint>, transport_error>>
-    async_resolve(const std::string& host, std::uint16_t port, bool is_proxy, steady::time_point deadline);
+    async_resolve(const std::string& host, std::uint16_t port, bool is_proxy,
+                  steady::time_point deadline);
     asio::awaitable<expected<ok_t, transport_error>> async_tunnel(host_pool& pool, connection& c,
                                                                   steady::time_point deadline);
 
     struct exchange_state {
-        bool stale = false;          // died before any response byte: the server dropped it while idle
+        bool stale = false; // died before any response byte: the server dropped it while idle
         bool nothing_written = false;
         bool keep_alive = false;
     };
     template <class Stream>
-    asio::awaitable<result> async_exchange(Stream& stream, connection& c,
-                                           const bhttp::request<bhttp::string_body>& msg,
-                                           const host_pool& pool, steady::time_point deadline,
-                                           exchange_state& st);
+    asio::awaitable<result>
+    async_exchange(Stream& stream, connection& c, const bhttp::request<bhttp::string_body>& msg,
+                   const host_pool& pool, steady::time_point deadline, exchange_state& st);
 
     static asio::awaitable<void> async_sweep(std::shared_ptr<impl> self, host_pool* pool);
 
@@ -228,7 +239,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     void discard(host_pool& pool, std::unique_ptr<connection> conn);
     void grant_slot(host_pool& pool);
     void start_sweeper(host_pool& pool);
-    transport_error classify(const error_code& ec, std::string_view doing, const host_pool& pool) const;
+    transport_error classify(const error_code& ec, std::string_view doing,
+                             const host_pool& pool) const;
     pool_stats stats() const;
     void shutdown();
 
@@ -245,13 +257,16 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 class client::impl::lease {
 public:
     lease(impl& owner, host_pool& pool, std::unique_ptr<connection> conn)
-        : owner_(&owner), pool_(&pool), conn_(std::move(conn)) {}
+        : owner_(&owner)
+        , pool_(&pool)
+        , conn_(std::move(conn)) {}
     lease(lease&& o) noexcept
-        : owner_(o.owner_), pool_(std::exchange(o.pool_, nullptr)), conn_(std::move(o.conn_)) {}
+        : owner_(o.owner_)
+        , pool_(std::exchange(o.pool_, nullptr))
+        , conn_(std::move(o.conn_)) {}
     lease& operator=(lease&&) = delete;
     ~lease() {
-        if (pool_ != nullptr)
-            owner_->discard(*pool_, std::move(conn_));
+        if (pool_ != nullptr) owner_->discard(*pool_, std::move(conn_));
     }
 
     connection& conn() noexcept { return *conn_; }
@@ -271,27 +286,25 @@ private:
 namespace {
 
 std::optional<proxy_endpoint> proxy_from(std::string_view source, std::string_view url) {
-    if (url.empty())
-        return std::nullopt;
+    if (url.empty()) return std::nullopt;
     auto parsed = parse_proxy_url(url);
-    if (!parsed)
-        throw setup_error(std::string(source) + ": " + parsed.error());
+    if (!parsed) throw setup_error(std::string(source) + ": " + parsed.error());
     return std::move(*parsed);
 }
 
 const char* getenv_nonempty(const char* a, const char* b) {
     for (const char* name : {a, b})
-        if (const char* v = std::getenv(name); v != nullptr && *v != '\0')
-            return v;
+        if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
     return nullptr;
 }
 
 } // namespace
 
 client::impl::impl(asio::any_io_executor executor, client_options o)
-    : ex(std::move(executor)), opts(std::move(o)), tls(make_client_tls_context(opts.ca_file)) {
-    if (opts.max_connections == 0)
-        throw setup_error("max_connections must be at least 1");
+    : ex(std::move(executor))
+    , opts(std::move(o))
+    , tls(make_client_tls_context(opts.ca_file)) {
+    if (opts.max_connections == 0) throw setup_error("max_connections must be at least 1");
     if (opts.proxy) {
         proxy = proxy_from("proxy", *opts.proxy);
     } else if (const char* env = std::getenv("HTTPS_PROXY"); env != nullptr && *env != '\0') {
@@ -299,14 +312,12 @@ client::impl::impl(asio::any_io_executor executor, client_options o)
     } else if (const char* env_lower = std::getenv("https_proxy"); env_lower != nullptr) {
         proxy = proxy_from("$https_proxy", env_lower);
     }
-    if (const char* np = getenv_nonempty("NO_PROXY", "no_proxy"))
-        no_proxy = np;
+    if (const char* np = getenv_nonempty("NO_PROXY", "no_proxy")) no_proxy = np;
 }
 
 host_pool& client::impl::pool_for(const endpoint& ep) {
     auto it = pools.find(pool_key_view{ep.scheme, ep.host, ep.port});
-    if (it != pools.end())
-        return *it->second;
+    if (it != pools.end()) return *it->second;
     const proxy_endpoint* via = nullptr;
     if (proxy && ep.scheme == "https" && !no_proxy_matches(no_proxy, ep.host, ep.port))
         via = &*proxy;
@@ -338,16 +349,14 @@ void client::impl::release(host_pool& pool, std::unique_ptr<connection> conn) {
 }
 
 void client::impl::discard(host_pool& pool, std::unique_ptr<connection> conn) {
-    if (conn)
-        conn->close();
+    if (conn) conn->close();
     --pool.open;
     --pool.busy;
     grant_slot(pool);
 }
 
 void client::impl::grant_slot(host_pool& pool) {
-    if (shut_down || pool.waiters.empty() || pool.open >= opts.max_connections)
-        return;
+    if (shut_down || pool.waiters.empty() || pool.open >= opts.max_connections) return;
     waiter* w = pool.waiters.front();
     pool.waiters.pop_front();
     ++pool.open;
@@ -357,8 +366,7 @@ void client::impl::grant_slot(host_pool& pool) {
 }
 
 void client::impl::start_sweeper(host_pool& pool) {
-    if (pool.sweeping || shut_down)
-        return;
+    if (pool.sweeping || shut_down) return;
     pool.sweeping = true;
     asio::co_spawn(ex, async_sweep(shared_from_this(), &pool), ignore_exception);
 }
@@ -408,17 +416,17 @@ client::impl::async_acquire(host_pool& pool, steady::time_point deadline) {
     co_await w.timer.async_wait(use_tuple);
     switch (w.state) {
     case waiter::outcome::granted:
-        if (!w.conn)
-            w.conn = std::make_unique<connection>(ex, tls);
+        if (!w.conn) w.conn = std::make_unique<connection>(ex, tls);
         co_return lease(*this, pool, std::move(w.conn));
     case waiter::outcome::cancelled:
-        co_return unexpected{make_error(failure::cancelled, "client shut down while waiting for a connection")};
+        co_return unexpected{
+            make_error(failure::cancelled, "client shut down while waiting for a connection")};
     case waiter::outcome::waiting:
         break;
     }
     co_return unexpected{make_error(
-        failure::timeout, "deadline passed while waiting for a free connection to " + pool.authority +
-                              " (" + std::to_string(pool.busy) + " busy)")};
+        failure::timeout, "deadline passed while waiting for a free connection to " +
+                              pool.authority + " (" + std::to_string(pool.busy) + " busy)")};
 }
 
 asio::awaitable<expected<std::vector<tcp::endpoint>, transport_error>>
@@ -426,8 +434,7 @@ client::impl::async_resolve(const std::string& host, std::uint16_t port, bool is
                             steady::time_point deadline) {
     error_code ec;
     auto address = asio::ip::make_address(host, ec);
-    if (!ec)
-        co_return std::vector<tcp::endpoint>{tcp::endpoint(address, port)};
+    if (!ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(address, port)};
 
     auto call = std::make_shared<resolve_call>(ex);
     call->done.expires_at(deadline);
@@ -436,7 +443,8 @@ client::impl::async_resolve(const std::string& host, std::uint16_t port, bool is
     const std::string what = is_proxy ? "proxy " + host : host;
     if (!call->finished) {
         call->resolver.cancel();
-        co_return unexpected{make_error(failure::timeout, "deadline passed while resolving " + what)};
+        co_return unexpected{
+            make_error(failure::timeout, "deadline passed while resolving " + what)};
     }
     if (call->ec || call->endpoints.empty()) {
         auto msg = "cannot resolve " + what + ": " +
@@ -453,15 +461,16 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
     const std::uint16_t port = via_proxy ? pool.proxy->server.port : pool.port;
 
     auto endpoints = co_await async_resolve(host, port, via_proxy, deadline);
-    if (!endpoints)
-        co_return unexpected{std::move(endpoints).error()};
+    if (!endpoints) co_return unexpected{std::move(endpoints).error()};
 
     c.tcp().expires_at(deadline);
     auto [ec, ep] = co_await c.tcp().async_connect(*endpoints, use_tuple);
     if (ec) {
-        const std::string target = via_proxy ? "proxy " + pool.proxy->server.host_header() : pool.authority;
+        const std::string target =
+            via_proxy ? "proxy " + pool.proxy->server.host_header() : pool.authority;
         if (ec == beast::error::timeout)
-            co_return unexpected{make_error(failure::timeout, "deadline passed while connecting to " + target)};
+            co_return unexpected{
+                make_error(failure::timeout, "deadline passed while connecting to " + target)};
         co_return unexpected{make_error(via_proxy ? failure::proxy : failure::connect,
                                         "cannot connect to " + target + ": " + ec.message())};
     }
@@ -470,8 +479,7 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
 
     if (via_proxy) {
         auto tunnel = co_await async_tunnel(pool, c, deadline);
-        if (!tunnel)
-            co_return unexpected{std::move(tunnel).error()};
+        if (!tunnel) co_return unexpected{std::move(tunnel).error()};
     }
 
     if (pool.tls) {
@@ -481,8 +489,9 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
         auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
         if (hec) {
             if (hec == beast::error::timeout)
-                co_return unexpected{make_error(failure::timeout,
-                                                "deadline passed during the TLS handshake with " + pool.authority)};
+                co_return unexpected{
+                    make_error(failure::timeout,
+                               "deadline passed during the TLS handshake with " + pool.authority)};
             std::string msg = "TLS handshake with " + pool.authority + " failed: " + hec.message();
             if (auto reason = verify_failure_reason(c.stream.native_handle()); !reason.empty())
                 msg += ": " + reason;
@@ -505,8 +514,10 @@ client::impl::async_tunnel(host_pool& pool, connection& c, steady::time_point de
     auto [wec, written] = co_await bhttp::async_write(c.tcp(), req, use_tuple);
     if (wec) {
         if (wec == beast::error::timeout)
-            co_return unexpected{make_error(failure::timeout, "deadline passed while sending CONNECT to " + proxy_name)};
-        co_return unexpected{make_error(failure::proxy, "sending CONNECT to " + proxy_name + ": " + wec.message())};
+            co_return unexpected{make_error(
+                failure::timeout, "deadline passed while sending CONNECT to " + proxy_name)};
+        co_return unexpected{
+            make_error(failure::proxy, "sending CONNECT to " + proxy_name + ": " + wec.message())};
     }
 
     bhttp::response_parser<bhttp::empty_body> parser;
@@ -515,43 +526,51 @@ client::impl::async_tunnel(host_pool& pool, connection& c, steady::time_point de
     auto [rec, got] = co_await bhttp::async_read(c.tcp(), c.buffer, parser, use_tuple);
     if (rec) {
         if (rec == beast::error::timeout)
-            co_return unexpected{make_error(failure::timeout, "deadline passed while waiting for " + proxy_name +
-                                                                   " to answer CONNECT")};
-        co_return unexpected{make_error(failure::proxy, "reading the CONNECT answer from " + proxy_name + ": " +
-                                                            rec.message())};
+            co_return unexpected{make_error(failure::timeout, "deadline passed while waiting for " +
+                                                                  proxy_name +
+                                                                  " to answer CONNECT")};
+        co_return unexpected{make_error(failure::proxy, "reading the CONNECT answer from " +
+                                                            proxy_name + ": " + rec.message())};
     }
     const auto& res = parser.get();
     if (res.result_int() / 100 != 2)
-        co_return unexpected{make_error(failure::proxy, proxy_name + " refused CONNECT to " + pool.authority +
-                                                            ": " + std::to_string(res.result_int()) + " " +
+        co_return unexpected{make_error(failure::proxy, proxy_name + " refused CONNECT to " +
+                                                            pool.authority + ": " +
+                                                            std::to_string(res.result_int()) + " " +
                                                             std::string(res.reason()))};
     if (c.buffer.size() != 0)
-        co_return unexpected{make_error(failure::proxy, proxy_name + " sent data before the TLS handshake")};
+        co_return unexpected{
+            make_error(failure::proxy, proxy_name + " sent data before the TLS handshake")};
     co_return ok;
 }
 
-transport_error client::impl::classify(const error_code& ec, std::string_view doing, const host_pool& pool) const {
+transport_error client::impl::classify(const error_code& ec, std::string_view doing,
+                                       const host_pool& pool) const {
     const std::string where = std::string(doing) + " " + pool.authority;
     if (ec == beast::error::timeout)
         return make_error(failure::timeout, "deadline passed while " + where);
     if (ec == bhttp::error::body_limit)
-        return make_error(failure::body_too_large,
-                          "response body from " + pool.authority + " is over " + std::to_string(opts.body_limit) + " bytes");
+        return make_error(failure::body_too_large, "response body from " + pool.authority +
+                                                       " is over " +
+                                                       std::to_string(opts.body_limit) + " bytes");
     if (ec == bhttp::error::header_limit)
-        return make_error(failure::protocol, "response header from " + pool.authority + " is over " +
-                                                 std::to_string(opts.header_limit) + " bytes");
-    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || is_stale_connection_error(ec))
+        return make_error(failure::protocol, "response header from " + pool.authority +
+                                                 " is over " + std::to_string(opts.header_limit) +
+                                                 " bytes");
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+        is_stale_connection_error(ec))
         return make_error(failure::io, "connection closed while " + where + ": " + ec.message());
     if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category())
-        return make_error(failure::protocol, "invalid HTTP response from " + pool.authority + ": " + ec.message());
+        return make_error(failure::protocol,
+                          "invalid HTTP response from " + pool.authority + ": " + ec.message());
     return make_error(failure::io, where + ": " + ec.message());
 }
 
 template <class Stream>
-asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection& c,
-                                                     const bhttp::request<bhttp::string_body>& msg,
-                                                     const host_pool& pool, steady::time_point deadline,
-                                                     exchange_state& st) {
+asio::awaitable<result>
+client::impl::async_exchange(Stream& stream, connection& c,
+                             const bhttp::request<bhttp::string_body>& msg, const host_pool& pool,
+                             steady::time_point deadline, exchange_state& st) {
     c.tcp().expires_at(deadline);
     auto [wec, written] = co_await bhttp::async_write(stream, msg, use_tuple);
     if (wec) {
@@ -563,16 +582,14 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
     parser.header_limit(opts.header_limit);
-    if (msg.method() == bhttp::verb::head)
-        parser.skip(true);
+    if (msg.method() == bhttp::verb::head) parser.skip(true);
     auto [rec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
     if (rec == ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
         // The body ends at EOF and the server skipped close_notify (as in Beast's awaitable-ssl
         // example): that EOF is the only end this body has, so take it as one.
         error_code eof_ec;
         parser.put_eof(eof_ec);
-        if (!eof_ec)
-            rec = {};
+        if (!eof_ec) rec = {};
     }
     if (rec) {
         st.stale = !parser.got_some() && c.buffer.size() == 0 && is_stale_connection_error(rec);
@@ -589,33 +606,40 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     co_return out;
 }
 
-asio::awaitable<result> client::impl::async_send(endpoint ep, request req, steady::time_point deadline) {
-    if (shut_down)
-        co_return unexpected{make_error(failure::cancelled, "client is shut down")};
+asio::awaitable<result> client::impl::async_send(endpoint ep, request req,
+                                                 steady::time_point deadline) {
+    if (shut_down) co_return unexpected{make_error(failure::cancelled, "client is shut down")};
     if (ep.scheme != "https" && ep.scheme != "http")
-        co_return unexpected{make_error(failure::protocol, "unsupported scheme '" + ep.scheme + "'")};
+        co_return unexpected{
+            make_error(failure::protocol, "unsupported scheme '" + ep.scheme + "'")};
     if (ep.host.empty())
         co_return unexpected{make_error(failure::protocol, "endpoint has no host")};
     if (req.method == bhttp::verb::unknown || req.method == bhttp::verb::connect)
-        co_return unexpected{make_error(failure::protocol, "request method must be a known verb other than CONNECT")};
-    if (!req.target.empty() && (req.target.front() != '/' || req.target.find_first_of(" \r\n") != std::string::npos))
-        co_return unexpected{make_error(failure::protocol, "request target must start with '/' and contain no spaces")};
+        co_return unexpected{make_error(failure::protocol,
+                                        "request method must be a known verb other than CONNECT")};
+    if (!req.target.empty() &&
+        (req.target.front() != '/' || req.target.find_first_of(" \r\n") != std::string::npos))
+        co_return unexpected{make_error(
+            failure::protocol, "request target must start with '/' and contain no spaces")};
     if (steady::now() >= deadline)
-        co_return unexpected{make_error(failure::timeout, "deadline passed before the request started")};
+        co_return unexpected{
+            make_error(failure::timeout, "deadline passed before the request started")};
 
     host_pool& pool = pool_for(ep);
 
     std::string target = std::move(ep.base_path);
-    target += req.target.empty() && target.empty() ? std::string_view("/") : std::string_view(req.target);
+    target +=
+        req.target.empty() && target.empty() ? std::string_view("/") : std::string_view(req.target);
     bhttp::request<bhttp::string_body> msg{req.method, target, 11};
     for (auto& [name, value] : req.headers) {
-        if (name.empty() || has_line_break(name) || name.find(':') != std::string::npos || has_line_break(value))
-            co_return unexpected{make_error(failure::protocol, "invalid request header '" +
-                                                                    (has_line_break(name) ? std::string("?") : name) + "'")};
+        if (name.empty() || has_line_break(name) || name.find(':') != std::string::npos ||
+            has_line_break(value))
+            co_return unexpected{make_error(
+                failure::protocol, "invalid request header '" +
+                                       (has_line_break(name) ? std::string("?") : name) + "'")};
         msg.insert(name, value);
     }
-    if (msg.find(bhttp::field::host) == msg.end())
-        msg.set(bhttp::field::host, pool.host_header);
+    if (msg.find(bhttp::field::host) == msg.end()) msg.set(bhttp::field::host, pool.host_header);
     if (!opts.user_agent.empty() && msg.find(bhttp::field::user_agent) == msg.end())
         msg.set(bhttp::field::user_agent, opts.user_agent);
     msg.body() = std::move(req.body);
@@ -624,15 +648,14 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req, stead
         msg.prepare_payload();
 
     auto acquired = co_await async_acquire(pool, deadline);
-    if (!acquired)
-        co_return unexpected{std::move(acquired).error()};
+    if (!acquired) co_return unexpected{std::move(acquired).error()};
     lease conn = std::move(*acquired);
     if (steady::now() >= deadline) {
         // Woken with a connection just as the deadline passed: leave the connection intact.
-        if (conn.conn().connected)
-            conn.release();
-        co_return unexpected{make_error(failure::timeout, "deadline passed while waiting for a free connection to " +
-                                                              pool.authority)};
+        if (conn.conn().connected) conn.release();
+        co_return unexpected{
+            make_error(failure::timeout,
+                       "deadline passed while waiting for a free connection to " + pool.authority)};
     }
 
     for (int attempt = 0;; ++attempt) {
@@ -645,24 +668,25 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req, stead
         exchange_state st;
         std::optional<result> res; // no co_await inside ?: (GCC 12 miscompiles it)
         if (pool.tls)
-            res.emplace(co_await async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st));
+            res.emplace(
+                co_await async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st));
         else
-            res.emplace(co_await async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st));
+            res.emplace(
+                co_await async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st));
         if (*res) {
-            if (st.keep_alive)
-                conn.release();
+            if (st.keep_alive) conn.release();
             co_return std::move(*res);
         }
         // A reused connection the server had closed while idle: once more on a fresh one.
-        const bool retry = reused && attempt == 0 && st.stale && (is_safe_method(req.method) || st.nothing_written);
-        if (!retry)
-            co_return std::move(*res);
+        const bool retry = reused && attempt == 0 && st.stale &&
+                           (is_safe_method(req.method) || st.nothing_written);
+        if (!retry) co_return std::move(*res);
         conn.renew();
     }
 }
 
-asio::awaitable<result> client::impl::async_send_guarded(std::shared_ptr<impl> self, endpoint ep, request req,
-                                                         steady::time_point deadline) {
+asio::awaitable<result> client::impl::async_send_guarded(std::shared_ptr<impl> self, endpoint ep,
+                                                         request req, steady::time_point deadline) {
     try {
         co_return co_await self->async_send(std::move(ep), std::move(req), deadline);
     } catch (const std::exception& e) {
@@ -715,7 +739,8 @@ client::async_send(endpoint ep, request req, std::chrono::steady_clock::time_poi
 }
 
 asio::awaitable<expected<response, transport_error>> client::async_send(endpoint ep, request req) {
-    return impl::async_send_guarded(impl_, std::move(ep), std::move(req), steady::now() + impl_->opts.timeout);
+    return impl::async_send_guarded(impl_, std::move(ep), std::move(req),
+                                    steady::now() + impl_->opts.timeout);
 }
 
 const client_options& client::options() const noexcept {

@@ -108,8 +108,7 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
     boost::system::error_code ec;
     ctx->use_certificate_chain_file(cert_chain_file, ec);
-    if (ec)
-        throw server_error("TLS certificate chain '" + cert_chain_file + "': " + ec.message());
+    if (ec) throw server_error("TLS certificate chain '" + cert_chain_file + "': " + ec.message());
     ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
     if (ec) throw server_error("TLS private key '" + key_file + "': " + ec.message());
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
@@ -122,13 +121,16 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
 struct connection_entry {
     asio::cancellation_signal cancel;
     beast::tcp_stream* lowest = nullptr; ///< set while the session runs
-    bool idle = true;                 ///< waiting for a request (or hanging): safe to close on stop
+    bool idle = true; ///< waiting for a request (or hanging): safe to close on stop
 };
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
     impl(asio::any_io_executor ex, server_options o, handler h)
-        : executor(ex), opts(std::move(o)), on_request(std::move(h)), acceptor(ex),
-          drained(ex) {
+        : executor(ex)
+        , opts(std::move(o))
+        , on_request(std::move(h))
+        , acceptor(ex)
+        , drained(ex) {
         if (!opts.log)
             opts.log = [](std::string_view line) {
                 std::fprintf(stderr, "http server: %.*s\n", static_cast<int>(line.size()),
@@ -171,8 +173,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     asio::awaitable<void> run_connection(Stream stream, std::shared_ptr<connection_entry> entry,
                                          std::uint64_t id, tcp::endpoint remote);
     asio::awaitable<void> fail_handshake(tcp::socket socket);
-    template <class Stream>
-    asio::awaitable<void> graceful_close(Stream& stream);
+    template <class Stream> asio::awaitable<void> graceful_close(Stream& stream);
     asio::awaitable<void> stop(std::chrono::milliseconds drain);
 
     // A completion handler for co_spawn that logs what escaped.
@@ -182,8 +183,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             try {
                 std::rethrow_exception(ep);
             } catch (const boost::system::system_error& e) {
-                if (e.code() != asio::error::operation_aborted)
-                    self->log(what + ": " + e.what());
+                if (e.code() != asio::error::operation_aborted) self->log(what + ": " + e.what());
             } catch (const std::exception& e) {
                 self->log(what + ": " + e.what());
             }
@@ -283,9 +283,10 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
             if (rec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
                 // A malformed or oversized request: say why, then close.
                 ++counters.bad_requests;
-                auto status = rec == bhttp::error::body_limit     ? bhttp::status::payload_too_large
-                              : rec == bhttp::error::header_limit ? bhttp::status::request_header_fields_too_large
-                                                                  : bhttp::status::bad_request;
+                auto status = rec == bhttp::error::body_limit ? bhttp::status::payload_too_large
+                              : rec == bhttp::error::header_limit
+                                  ? bhttp::status::request_header_fields_too_large
+                                  : bhttp::status::bad_request;
                 if (rec == bhttp::error::partial_message) co_return; // peer went away mid-request
                 auto res = error_response(status, 11, rec.message());
                 lowest.expires_after(opts.write_timeout);
@@ -482,8 +483,12 @@ void server::start() {
     asio::co_spawn(impl_->executor, impl_->accept_loop(), impl_->spawn_done("accept loop"));
 }
 
-tcp::endpoint server::local_endpoint() const { return impl_->bound; }
-bool server::tls() const noexcept { return impl_->opts.tls != nullptr; }
+tcp::endpoint server::local_endpoint() const {
+    return impl_->bound;
+}
+bool server::tls() const noexcept {
+    return impl_->opts.tls != nullptr;
+}
 
 asio::awaitable<void> server::async_stop(std::chrono::milliseconds drain) {
     return impl_->stop(drain);

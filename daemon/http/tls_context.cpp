@@ -18,8 +18,7 @@ namespace {
 std::string openssl_error_text() {
     unsigned long code = ERR_get_error();
     ERR_clear_error();
-    if (code == 0)
-        return "unknown OpenSSL error";
+    if (code == 0) return "unknown OpenSSL error";
     std::array<char, 256> buf{};
     ERR_error_string_n(code, buf.data(), buf.size());
     return buf.data();
@@ -48,7 +47,8 @@ boost::asio::ssl::context make_client_tls_context(const std::optional<std::strin
         if (!probe)
             throw setup_error("ca_file " + *ca_file + ": cannot read: " + std::strerror(errno));
         if (SSL_CTX_load_verify_locations(ctx.native_handle(), ca_file->c_str(), nullptr) != 1)
-            throw setup_error("ca_file " + *ca_file + ": no usable CA certificate: " + openssl_error_text());
+            throw setup_error("ca_file " + *ca_file +
+                              ": no usable CA certificate: " + openssl_error_text());
     } else if (SSL_CTX_set_default_verify_paths(ctx.native_handle()) != 1) {
         throw setup_error("TLS: cannot load the system CA store: " + openssl_error_text());
     }
@@ -64,7 +64,8 @@ expected<ok_t, std::string> set_peer_identity(SSL* ssl, std::string_view host) {
         return ok;
     }
     // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
-    if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str())) != 1)
+    if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(name.c_str())) != 1)
         return unexpected{"cannot set SNI " + name + ": " + openssl_error_text()};
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (SSL_set1_host(ssl, name.c_str()) != 1)
@@ -74,8 +75,7 @@ expected<ok_t, std::string> set_peer_identity(SSL* ssl, std::string_view host) {
 
 std::string verify_failure_reason(SSL* ssl) {
     long result = SSL_get_verify_result(ssl);
-    if (result == X509_V_OK)
-        return {};
+    if (result == X509_V_OK) return {};
     return X509_verify_cert_error_string(result);
 }
 

@@ -23,9 +23,8 @@ std::string to_lower(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return lower(x) == lower(y);
-           });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::uint16_t default_port(std::string_view scheme) noexcept {
@@ -37,8 +36,7 @@ bool is_ipv6_literal(std::string_view host) noexcept {
 }
 
 std::string bracketed(std::string_view host) {
-    if (!is_ipv6_literal(host))
-        return std::string(host);
+    if (!is_ipv6_literal(host)) return std::string(host);
     std::string out;
     out.reserve(host.size() + 2);
     out += '[';
@@ -55,8 +53,7 @@ bool valid_ipv6(std::string_view s) {
 
 // RFC 3986 reg-name as used for DNS: letters, digits, '-', '.', '_'.
 bool valid_host_name(std::string_view s) noexcept {
-    if (s.empty() || s.front() == '.' || s.find("..") != std::string_view::npos)
-        return false;
+    if (s.empty() || s.front() == '.' || s.find("..") != std::string_view::npos) return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
     });
@@ -69,8 +66,7 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
     unsigned v = 0;
     for (char c : s)
         v = v * 10 + static_cast<unsigned>(c - '0');
-    if (v == 0 || v > 65535)
-        return std::nullopt;
+    if (v == 0 || v > 65535) return std::nullopt;
     return static_cast<std::uint16_t>(v);
 }
 
@@ -80,12 +76,14 @@ struct parsed_url {
 };
 
 // The shared grammar; `default_scheme` is used when the URL has none ("" = scheme required).
-expected<parsed_url, std::string> parse_common(std::string_view url, std::string_view default_scheme) {
+expected<parsed_url, std::string> parse_common(std::string_view url,
+                                               std::string_view default_scheme) {
     using err = unexpected<std::string>;
-    if (url.empty())
-        return err{std::string("empty URL")};
-    if (std::any_of(url.begin(), url.end(),
-                    [](char c) { return std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)); }))
+    if (url.empty()) return err{std::string("empty URL")};
+    if (std::any_of(url.begin(), url.end(), [](char c) {
+            return std::isspace(static_cast<unsigned char>(c)) ||
+                   std::iscntrl(static_cast<unsigned char>(c));
+        }))
         return err{std::string("URL contains whitespace or control characters")};
 
     parsed_url out;
@@ -105,14 +103,14 @@ expected<parsed_url, std::string> parse_common(std::string_view url, std::string
 
     auto authority_end = rest.find_first_of("/?#");
     std::string_view authority = rest.substr(0, authority_end);
-    std::string_view path = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+    std::string_view path =
+        authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
 
     if (auto at = authority.rfind('@'); at != std::string_view::npos) {
         out.userinfo = authority.substr(0, at);
         authority.remove_prefix(at + 1);
     }
-    if (authority.empty())
-        return err{std::string("missing host")};
+    if (authority.empty()) return err{std::string("missing host")};
 
     std::string_view host;
     std::string_view port_text;
@@ -139,26 +137,20 @@ expected<parsed_url, std::string> parse_common(std::string_view url, std::string
             has_port = true;
             port_text = authority.substr(colon + 1);
         }
-        if (host.empty())
-            return err{std::string("missing host")};
-        if (!valid_host_name(host))
-            return err{"bad host '" + std::string(host) + "'"};
+        if (host.empty()) return err{std::string("missing host")};
+        if (!valid_host_name(host)) return err{"bad host '" + std::string(host) + "'"};
         out.ep.host = to_lower(host);
     }
     if (has_port) {
-        if (port_text.empty())
-            return err{std::string("missing port after ':'")};
+        if (port_text.empty()) return err{std::string("missing port after ':'")};
         auto port = parse_port(port_text);
-        if (!port)
-            return err{"bad port '" + std::string(port_text) + "'"};
+        if (!port) return err{"bad port '" + std::string(port_text) + "'"};
         out.ep.port = *port;
     }
 
     if (!path.empty()) {
-        if (path.front() == '?')
-            return err{std::string("a query is not allowed in a base URL")};
-        if (path.front() == '#')
-            return err{std::string("a fragment is not allowed in a base URL")};
+        if (path.front() == '?') return err{std::string("a query is not allowed in a base URL")};
+        if (path.front() == '#') return err{std::string("a fragment is not allowed in a base URL")};
         if (path.find('?') != std::string_view::npos)
             return err{std::string("a query is not allowed in a base URL")};
         if (path.find('#') != std::string_view::npos)
@@ -207,17 +199,14 @@ std::string endpoint::to_string() const {
 
 expected<endpoint, std::string> parse_url(std::string_view url) {
     auto parsed = parse_common(url, "");
-    if (!parsed)
-        return unexpected{std::move(parsed).error()};
-    if (parsed->userinfo)
-        return unexpected{std::string("credentials in the URL are not allowed")};
+    if (!parsed) return unexpected{std::move(parsed).error()};
+    if (parsed->userinfo) return unexpected{std::string("credentials in the URL are not allowed")};
     return std::move(parsed->ep);
 }
 
 expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url) {
     auto parsed = parse_common(url, "http");
-    if (!parsed)
-        return unexpected{proxy_url_error(url, parsed.error())};
+    if (!parsed) return unexpected{proxy_url_error(url, parsed.error())};
     if (parsed->ep.scheme != "http")
         return unexpected{std::string("proxy URL: only http:// proxies are supported")};
     if (!parsed->ep.base_path.empty())
@@ -227,11 +216,11 @@ expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url) {
         std::string_view info = *parsed->userinfo;
         auto colon = info.find(':');
         auto user = auth::percent_decode(info.substr(0, colon));
-        auto pass = auth::percent_decode(colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
+        auto pass = auth::percent_decode(colon == std::string_view::npos ? std::string_view{}
+                                                                         : info.substr(colon + 1));
         if (!user || !pass)
             return unexpected{std::string("proxy URL: bad percent-encoding in the credentials")};
-        if (user->empty())
-            return unexpected{std::string("proxy URL: empty user name before '@'")};
+        if (user->empty()) return unexpected{std::string("proxy URL: empty user name before '@'")};
         out.credentials = *user + ":" + *pass;
     }
     return out;
@@ -241,45 +230,39 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
     while (!no_proxy.empty()) {
         auto comma = no_proxy.find(',');
         std::string_view entry = no_proxy.substr(0, comma);
-        no_proxy = comma == std::string_view::npos ? std::string_view{} : no_proxy.substr(comma + 1);
+        no_proxy =
+            comma == std::string_view::npos ? std::string_view{} : no_proxy.substr(comma + 1);
 
         while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front())))
             entry.remove_prefix(1);
         while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.back())))
             entry.remove_suffix(1);
-        if (entry.empty())
-            continue;
-        if (entry == "*")
-            return true;
+        if (entry.empty()) continue;
+        if (entry == "*") return true;
 
         // Split an optional port: "[::1]:8443", "host:8443"; a bare IPv6 address has no port.
         std::optional<std::uint16_t> entry_port;
         if (entry.front() == '[') {
             auto close = entry.find(']');
-            if (close == std::string_view::npos)
-                continue;
+            if (close == std::string_view::npos) continue;
             if (close + 1 < entry.size() && entry[close + 1] == ':') {
                 entry_port = parse_port(entry.substr(close + 2));
-                if (!entry_port)
-                    continue;
+                if (!entry_port) continue;
             }
             entry = entry.substr(1, close - 1);
         } else if (auto colon = entry.find(':');
-                   colon != std::string_view::npos && entry.find(':', colon + 1) == std::string_view::npos) {
+                   colon != std::string_view::npos &&
+                   entry.find(':', colon + 1) == std::string_view::npos) {
             entry_port = parse_port(entry.substr(colon + 1));
-            if (!entry_port)
-                continue;
+            if (!entry_port) continue;
             entry = entry.substr(0, colon);
         }
-        if (entry_port && *entry_port != port)
-            continue;
+        if (entry_port && *entry_port != port) continue;
 
         while (!entry.empty() && entry.front() == '.')
             entry.remove_prefix(1);
-        if (entry.empty())
-            continue;
-        if (iequals(entry, host))
-            return true;
+        if (entry.empty()) continue;
+        if (iequals(entry, host)) return true;
         if (!is_ipv6_literal(host) && !is_ipv4_literal(host) && host.size() > entry.size() &&
             host[host.size() - entry.size() - 1] == '.' &&
             iequals(host.substr(host.size() - entry.size()), entry))
@@ -290,15 +273,24 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
 
 std::string_view to_string(failure f) {
     switch (f) {
-    case failure::dns: return "dns";
-    case failure::connect: return "connect";
-    case failure::proxy: return "proxy";
-    case failure::tls: return "tls";
-    case failure::timeout: return "timeout";
-    case failure::io: return "io";
-    case failure::protocol: return "protocol";
-    case failure::body_too_large: return "body_too_large";
-    case failure::cancelled: return "cancelled";
+    case failure::dns:
+        return "dns";
+    case failure::connect:
+        return "connect";
+    case failure::proxy:
+        return "proxy";
+    case failure::tls:
+        return "tls";
+    case failure::timeout:
+        return "timeout";
+    case failure::io:
+        return "io";
+    case failure::protocol:
+        return "protocol";
+    case failure::body_too_large:
+        return "body_too_large";
+    case failure::cancelled:
+        return "cancelled";
     }
     return "unknown";
 }

@@ -12,33 +12,52 @@ bool g_timestamps = true;
 } // namespace
 
 bool parse_level(std::string_view s, level& out) {
-    if (s == "debug") out = level::debug;
-    else if (s == "info") out = level::info;
-    else if (s == "warn" || s == "warning") out = level::warn;
-    else if (s == "error") out = level::error;
-    else return false;
+    if (s == "debug")
+        out = level::debug;
+    else if (s == "info")
+        out = level::info;
+    else if (s == "warn" || s == "warning")
+        out = level::warn;
+    else if (s == "error")
+        out = level::error;
+    else
+        return false;
     return true;
 }
 
 std::string_view to_string(level l) {
     switch (l) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
+    case level::debug:
+        return "debug";
+    case level::info:
+        return "info";
+    case level::warn:
+        return "warn";
+    case level::error:
+        return "error";
     }
     return "info";
 }
 
-void set_level(level l) { g_level = l; }
-level current_level() { return g_level; }
-bool enabled(level l) { return static_cast<int>(l) >= static_cast<int>(g_level); }
-void set_timestamps(bool on) { g_timestamps = on; }
+void set_level(level l) {
+    g_level = l;
+}
+level current_level() {
+    return g_level;
+}
+bool enabled(level l) {
+    return static_cast<int>(l) >= static_cast<int>(g_level);
+}
+void set_timestamps(bool on) {
+    g_timestamps = on;
+}
 
 std::string quote(std::string_view v) {
     bool plain = !v.empty();
     for (char ch : v)
-        if (auto c = static_cast<unsigned char>(ch); c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) plain = false;
+        if (auto c = static_cast<unsigned char>(ch);
+            c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
+            plain = false;
     if (plain) return std::string(v);
     std::string out;
     out.reserve(v.size() + 2);
@@ -46,11 +65,21 @@ std::string quote(std::string_view v) {
     for (char ch : v) {
         auto c = static_cast<unsigned char>(ch);
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 char buf[8];
@@ -73,8 +102,9 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) {
         if (g_timestamps) {
             auto now = std::chrono::system_clock::now();
             auto secs = std::chrono::system_clock::to_time_t(now);
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          now.time_since_epoch()).count() % 1000;
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())
+                          .count() %
+                      1000;
             std::tm tm{};
             gmtime_r(&secs, &tm);
             char buf[80]; // room for any int the compiler imagines, so no truncation warning

@@ -34,7 +34,10 @@ std::string list_tasks_target(std::string_view project_id, std::string_view data
 
 api_client::api_client(http::client& client, auth::authorizer& auth, http::endpoint ep,
                        std::string project_id)
-    : client_(client), auth_(auth), ep_(std::move(ep)), project_id_(std::move(project_id)) {}
+    : client_(client)
+    , auth_(auth)
+    , ep_(std::move(ep))
+    , project_id_(std::move(project_id)) {}
 
 asio::awaitable<expected<http::response, api_error>> api_client::async_call(std::string target) {
     for (int attempt = 0;; ++attempt) {
@@ -85,7 +88,8 @@ api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> 
     for (int page = 0; page < max_pages; ++page) {
         std::optional<std::string_view> t;
         if (type) t = *type;
-        auto res = co_await async_call(list_tasks_target(project_id_, dataset_id, t, limit, offset));
+        auto res =
+            co_await async_call(list_tasks_target(project_id_, dataset_id, t, limit, offset));
         if (!res) co_return unexpected(std::move(res.error()));
         auto parsed = parse_task_list(std::string_view(res->body));
         if (!parsed) {

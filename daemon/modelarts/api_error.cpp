@@ -11,21 +11,36 @@ namespace taskwatch::modelarts {
 
 std::string_view to_string(error_kind k) {
     switch (k) {
-    case error_kind::dns: return "dns";
-    case error_kind::connect: return "connect";
-    case error_kind::proxy: return "proxy";
-    case error_kind::tls: return "tls";
-    case error_kind::timeout: return "timeout";
-    case error_kind::io: return "io";
-    case error_kind::protocol: return "protocol";
-    case error_kind::body_too_large: return "body_too_large";
-    case error_kind::cancelled: return "cancelled";
-    case error_kind::auth: return "auth";
-    case error_kind::throttled: return "throttled";
-    case error_kind::not_found: return "not_found";
-    case error_kind::client_error: return "client_error";
-    case error_kind::server_error: return "server_error";
-    case error_kind::malformed: return "malformed";
+    case error_kind::dns:
+        return "dns";
+    case error_kind::connect:
+        return "connect";
+    case error_kind::proxy:
+        return "proxy";
+    case error_kind::tls:
+        return "tls";
+    case error_kind::timeout:
+        return "timeout";
+    case error_kind::io:
+        return "io";
+    case error_kind::protocol:
+        return "protocol";
+    case error_kind::body_too_large:
+        return "body_too_large";
+    case error_kind::cancelled:
+        return "cancelled";
+    case error_kind::auth:
+        return "auth";
+    case error_kind::throttled:
+        return "throttled";
+    case error_kind::not_found:
+        return "not_found";
+    case error_kind::client_error:
+        return "client_error";
+    case error_kind::server_error:
+        return "server_error";
+    case error_kind::malformed:
+        return "malformed";
     }
     return "io";
 }
@@ -40,8 +55,10 @@ bool api_error::is_transport() const noexcept {
     case error_kind::io:
     case error_kind::protocol:
     case error_kind::body_too_large:
-    case error_kind::cancelled: return true;
-    default: return false;
+    case error_kind::cancelled:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -53,7 +70,8 @@ std::string api_error::to_string() const {
     if (!error_code.empty() && error_code != std::to_string(http_status)) out += " " + error_code;
     if (!error_msg.empty()) {
         out += " \"";
-        for (char c : error_msg) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+        for (char c : error_msg)
+            out.push_back(c == '\n' || c == '\r' ? ' ' : c);
         out += '"';
     }
     if (!detail.empty()) out += " " + detail;
@@ -65,15 +83,33 @@ std::string api_error::to_string() const {
 api_error from_transport(const http::transport_error& e) {
     api_error out;
     switch (e.kind) {
-    case http::failure::dns: out.kind = error_kind::dns; break;
-    case http::failure::connect: out.kind = error_kind::connect; break;
-    case http::failure::proxy: out.kind = error_kind::proxy; break;
-    case http::failure::tls: out.kind = error_kind::tls; break;
-    case http::failure::timeout: out.kind = error_kind::timeout; break;
-    case http::failure::io: out.kind = error_kind::io; break;
-    case http::failure::protocol: out.kind = error_kind::protocol; break;
-    case http::failure::body_too_large: out.kind = error_kind::body_too_large; break;
-    case http::failure::cancelled: out.kind = error_kind::cancelled; break;
+    case http::failure::dns:
+        out.kind = error_kind::dns;
+        break;
+    case http::failure::connect:
+        out.kind = error_kind::connect;
+        break;
+    case http::failure::proxy:
+        out.kind = error_kind::proxy;
+        break;
+    case http::failure::tls:
+        out.kind = error_kind::tls;
+        break;
+    case http::failure::timeout:
+        out.kind = error_kind::timeout;
+        break;
+    case http::failure::io:
+        out.kind = error_kind::io;
+        break;
+    case http::failure::protocol:
+        out.kind = error_kind::protocol;
+        break;
+    case http::failure::body_too_large:
+        out.kind = error_kind::body_too_large;
+        break;
+    case http::failure::cancelled:
+        out.kind = error_kind::cancelled;
+        break;
     }
     out.detail = e.message;
     return out;
@@ -81,8 +117,10 @@ api_error from_transport(const http::transport_error& e) {
 
 std::optional<std::chrono::milliseconds>
 parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now) {
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    while (!v.empty() && v.front() == ' ')
+        v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ')
+        v.remove_suffix(1);
     if (v.empty()) return std::nullopt;
     double secs = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
@@ -129,8 +167,7 @@ api_error classify_response(const http::response& res) {
         if (auto it = res.headers.find("X-Request-Id"); it != res.headers.end())
             out.request_id = std::string(it->value());
     }
-    if (auto it = res.headers.find(boost::beast::http::field::retry_after);
-        it != res.headers.end())
+    if (auto it = res.headers.find(boost::beast::http::field::retry_after); it != res.headers.end())
         out.retry_after = parse_retry_after(it->value(), std::chrono::system_clock::now());
 
     const auto& code = out.error_code;
@@ -153,8 +190,8 @@ api_error classify_response(const http::response& res) {
 bool is_token_rejection(const api_error& e) {
     if (e.http_status != 401) return false;
     return e.error_code.empty() ||
-           code_in(e.error_code, {"APIGW.0301", "ModelArts.0201", "ModelArts.0202",
-                                  "APIGW.0307", "ModelArts.4127"});
+           code_in(e.error_code, {"APIGW.0301", "ModelArts.0201", "ModelArts.0202", "APIGW.0307",
+                                  "ModelArts.4127"});
 }
 
 } // namespace taskwatch::modelarts

@@ -35,7 +35,8 @@ std::optional<std::string> scalar_text(const json::value& v) {
 }
 
 template <std::size_t N>
-std::optional<std::string> first_of(const json::object& o, const std::array<std::string_view, N>& keys) {
+std::optional<std::string> first_of(const json::object& o,
+                                    const std::array<std::string_view, N>& keys) {
     for (std::string_view k : keys) {
         if (const json::value* v = o.if_contains(k)) {
             if (auto text = scalar_text(*v)) return text;

@@ -19,13 +19,20 @@ namespace json = boost::json;
 
 std::string_view to_string(task_status s) noexcept {
     switch (s) {
-    case task_status::queuing: return "queuing";
-    case task_status::initializing: return "initializing";
-    case task_status::running: return "running";
-    case task_status::failed: return "failed";
-    case task_status::succeeded: return "succeeded";
-    case task_status::stopping: return "stopping";
-    case task_status::stopped: return "stopped";
+    case task_status::queuing:
+        return "queuing";
+    case task_status::initializing:
+        return "initializing";
+    case task_status::running:
+        return "running";
+    case task_status::failed:
+        return "failed";
+    case task_status::succeeded:
+        return "succeeded";
+    case task_status::stopping:
+        return "stopping";
+    case task_status::stopped:
+        return "stopped";
     }
     return "unknown"; // only for a value cast from outside -1..5
 }
@@ -56,7 +63,9 @@ namespace {
 template <class S, class T>
 concept maybe_const = std::same_as<std::remove_const_t<S>, T>;
 
-template <class V, maybe_const<flavor> S> void describe(V& v, S& x) { v("code", x.code); }
+template <class V, maybe_const<flavor> S> void describe(V& v, S& x) {
+    v("code", x.code);
+}
 
 template <class V, maybe_const<inf_config> S> void describe(V& v, S& x) {
     v("envs", x.envs);
@@ -291,7 +300,9 @@ template <class V, maybe_const<task_list> S> void describe(V& v, S& x) {
 
 // Tables whose objects also carry arbitrary keys besides the documented ones.
 template <class T>
-concept has_extra = requires(T& t) { t.extra; };
+concept has_extra = requires(T& t) {
+    t.extra;
+};
 
 // ---------------------------------------------------------------------------------------
 // Reading
@@ -321,14 +332,20 @@ void append_path(std::string& out, const path_node& n) {
 // JSON's own vocabulary: every numeric kind is "number".
 std::string_view kind_name(const json::value& v) noexcept {
     switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+        return "null";
+    case json::kind::bool_:
+        return "boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::double_:
+        return "number";
+    case json::kind::string:
+        return "string";
+    case json::kind::array:
+        return "array";
+    case json::kind::object:
+        return "object";
     }
     return "value";
 }
@@ -360,7 +377,9 @@ public:
         m += kind_name(got);
         return fail(at, std::move(m));
     }
-    parse_error take_error() { return error_ ? std::move(*error_) : parse_error{{}, "unknown error"}; }
+    parse_error take_error() {
+        return error_ ? std::move(*error_) : parse_error{{}, "unknown error"};
+    }
 
 private:
     std::optional<parse_error> error_;
@@ -446,9 +465,12 @@ template <> struct codec<std::int64_t> {
     static bool read(reader& r, const json::value& v, const path_node& at, std::int64_t& out) {
         constexpr double two_63 = 0x1p63; // exact as a double; bounds the cast below
         switch (v.kind()) {
-        case json::kind::int64: out = v.get_int64(); return true;
+        case json::kind::int64:
+            out = v.get_int64();
+            return true;
         case json::kind::uint64:
-            if (v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            if (v.get_uint64() <=
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
                 out = static_cast<std::int64_t>(v.get_uint64());
                 return true;
             }
@@ -456,13 +478,16 @@ template <> struct codec<std::int64_t> {
         case json::kind::double_: {
             // Some serialisers write every number as a float: 49.0 is still the integer 49.
             const double d = v.get_double();
-            if (std::trunc(d) != d) return r.fail(at, "expected integer, got number " + number_text(v));
+            if (std::trunc(d) != d)
+                return r.fail(at, "expected integer, got number " + number_text(v));
             if (d < -two_63 || d >= two_63)
-                return r.fail(at, "expected integer, got number " + number_text(v) + " (out of range)");
+                return r.fail(at,
+                              "expected integer, got number " + number_text(v) + " (out of range)");
             out = static_cast<std::int64_t>(d);
             return true;
         }
-        default: return r.type_error(at, "integer", v);
+        default:
+            return r.type_error(at, "integer", v);
         }
     }
     static json::value write(std::int64_t i) { return json::value(i); }
@@ -471,10 +496,17 @@ template <> struct codec<std::int64_t> {
 template <> struct codec<double> {
     static bool read(reader& r, const json::value& v, const path_node& at, double& out) {
         switch (v.kind()) {
-        case json::kind::double_: out = v.get_double(); return true;
-        case json::kind::int64: out = static_cast<double>(v.get_int64()); return true;
-        case json::kind::uint64: out = static_cast<double>(v.get_uint64()); return true;
-        default: return r.type_error(at, "number", v);
+        case json::kind::double_:
+            out = v.get_double();
+            return true;
+        case json::kind::int64:
+            out = static_cast<double>(v.get_int64());
+            return true;
+        case json::kind::uint64:
+            out = static_cast<double>(v.get_uint64());
+            return true;
+        default:
+            return r.type_error(at, "number", v);
         }
     }
     static json::value write(double d) { return json::value(d); }
@@ -531,7 +563,8 @@ template <class T> struct codec<std::vector<T>> {
     static json::value write(const std::vector<T>& xs) {
         json::array a;
         a.reserve(xs.size());
-        for (const T& x : xs) a.push_back(codec<T>::write(x));
+        for (const T& x : xs)
+            a.push_back(codec<T>::write(x));
         return a;
     }
 };
@@ -553,7 +586,8 @@ template <class T> struct codec<std::map<std::string, T>> {
     static json::value write(const std::map<std::string, T>& xs) {
         json::object o;
         o.reserve(xs.size());
-        for (const auto& [k, x] : xs) o.emplace(k, codec<T>::write(x));
+        for (const auto& [k, x] : xs)
+            o.emplace(k, codec<T>::write(x));
         return o;
     }
 };
@@ -580,7 +614,8 @@ template <class T> struct codec {
         field_writer fields{o};
         describe(fields, x);
         if constexpr (has_extra<T>) {
-            for (const auto& [k, val] : x.extra) o.emplace(k, val); // never replaces a documented key
+            for (const auto& [k, val] : x.extra)
+                o.emplace(k, val); // never replaces a documented key
         }
         return o;
     }
@@ -615,8 +650,12 @@ template <class T> expected<T, parse_error> parse_text(std::string_view body) {
 
 } // namespace
 
-expected<task, parse_error> parse_task(const json::value& body) { return parse_document<task>(body); }
-expected<task, parse_error> parse_task(std::string_view body) { return parse_text<task>(body); }
+expected<task, parse_error> parse_task(const json::value& body) {
+    return parse_document<task>(body);
+}
+expected<task, parse_error> parse_task(std::string_view body) {
+    return parse_text<task>(body);
+}
 
 expected<task_list, parse_error> parse_task_list(const json::value& body) {
     return parse_document<task_list>(body);
@@ -625,7 +664,11 @@ expected<task_list, parse_error> parse_task_list(std::string_view body) {
     return parse_text<task_list>(body);
 }
 
-json::value to_json(const task& t) { return codec<task>::write(t); }
-json::value to_json(const task_list& l) { return codec<task_list>::write(l); }
+json::value to_json(const task& t) {
+    return codec<task>::write(t);
+}
+json::value to_json(const task_list& l) {
+    return codec<task_list>::write(l);
+}
 
 } // namespace taskwatch::modelarts

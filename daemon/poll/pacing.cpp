@@ -13,8 +13,10 @@ clock::duration seconds_to_duration(double s) {
 } // namespace
 
 token_bucket::token_bucket(double rate_per_second, double burst, clock::time_point now)
-    : rate_(std::max(rate_per_second, 1e-6)), burst_(std::max(burst, 1.0)), tokens_(burst_),
-      updated_(now) {}
+    : rate_(std::max(rate_per_second, 1e-6))
+    , burst_(std::max(burst, 1.0))
+    , tokens_(burst_)
+    , updated_(now) {}
 
 void token_bucket::refill(clock::time_point now) {
     if (now <= updated_) return;
@@ -31,16 +33,20 @@ clock::time_point token_bucket::reserve(clock::time_point now) {
     return updated_ + seconds_to_duration(-tokens_ / rate_);
 }
 
-void token_bucket::set_rate(double rate_per_second, clock::time_point now, std::optional<double> burst) {
+void token_bucket::set_rate(double rate_per_second, clock::time_point now,
+                            std::optional<double> burst) {
     refill(now);
     rate_ = std::max(rate_per_second, 1e-6);
     burst_ = std::max(1.0, burst ? *burst : rate_);
     tokens_ = std::min(tokens_, burst_);
 }
 
-endpoint_throttle::endpoint_throttle(settings s, std::uint64_t seed) : s_(s), rng_(seed) {}
+endpoint_throttle::endpoint_throttle(settings s, std::uint64_t seed)
+    : s_(s)
+    , rng_(seed) {}
 
-void endpoint_throttle::on_throttled(clock::time_point now, std::optional<milliseconds> retry_after) {
+void endpoint_throttle::on_throttled(clock::time_point now,
+                                     std::optional<milliseconds> retry_after) {
     if (now < paused_until_) {
         // Sent before the pause began: one throttle, however many answers say so.
         if (retry_after) paused_until_ = std::max(paused_until_, now + *retry_after);
@@ -55,8 +61,8 @@ void endpoint_throttle::on_throttled(clock::time_point now, std::optional<millis
     } else {
         // Exponential with full jitter between half and all of the step.
         const auto exp = std::min<unsigned>(streak_ - 1, 16);
-        const auto step = std::min<std::int64_t>(s_.max_backoff.count(),
-                                                 s_.first_backoff.count() << exp);
+        const auto step =
+            std::min<std::int64_t>(s_.max_backoff.count(), s_.first_backoff.count() << exp);
         std::uniform_int_distribution<std::int64_t> d(step / 2, step);
         pause = milliseconds(d(rng_));
     }

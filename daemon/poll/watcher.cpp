@@ -19,7 +19,8 @@ struct watcher::endpoint_state {
     endpoint_throttle throttle;   ///< 429 and the throttling codes
     endpoint_throttle auth_pause; ///< AK/SK rejections: the gateway locks a key after 5
     endpoint_state()
-        : throttle(), auth_pause(endpoint_throttle::settings{30s, 10min, 1.0, 1.0, 1s}) {}
+        : throttle()
+        , auth_pause(endpoint_throttle::settings{30s, 10min, 1.0, 1.0, 1s}) {}
 };
 
 namespace {
@@ -73,13 +74,18 @@ void log_escape(std::exception_ptr e, const char* what) {
 
 watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
                  state::store& store, http::client& client, auth::authorizer& auth)
-    : ex_(ex), settings_(std::move(settings)), store_(store), client_(client), auth_(&auth),
-      bucket_(settings_->modelarts.max_requests_per_second,
-              std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now()),
-      rng_(std::random_device{}()) {
+    : ex_(ex)
+    , settings_(std::move(settings))
+    , store_(store)
+    , client_(client)
+    , auth_(&auth)
+    , bucket_(settings_->modelarts.max_requests_per_second,
+              std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now())
+    , rng_(std::random_device{}()) {
     diff_settings_.stall_after = settings_->poll.stall_after;
     for (const auto& w : settings_->webhooks)
-        if (w.progress_step && w.wants("task.progress")) diff_settings_.progress_steps.push_back(*w.progress_step);
+        if (w.progress_step && w.wants("task.progress"))
+            diff_settings_.progress_steps.push_back(*w.progress_step);
 }
 
 watcher::~watcher() = default;
@@ -132,16 +138,20 @@ void watcher::start() {
     // What the last run knew: no task.discovered storm, no missed transition.
     std::map<task::task_key, task::task_state> stored;
     for (auto& s : store_.load_tasks()) {
-        if (s.forgotten) forgotten_.insert(s.key);
-        else if (s.gone) gone_.emplace(s.key, std::move(s));
-        else stored.emplace(s.key, std::move(s));
+        if (s.forgotten)
+            forgotten_.insert(s.key);
+        else if (s.gone)
+            gone_.emplace(s.key, std::move(s));
+        else
+            stored.emplace(s.key, std::move(s));
     }
 
     for (const auto& t : settings_->targets) {
         const auto& project = config::project_id_of(*settings_, t);
         if (t.task_ids) {
             for (const auto& id : *t.task_ids)
-                if (!forgotten_.count({project, t.dataset_id, id})) track({project, t.dataset_id, id}, t, true);
+                if (!forgotten_.count({project, t.dataset_id, id}))
+                    track({project, t.dataset_id, id}, t, true);
         } else {
             // Discovered before: keep watching what is stored until the list says otherwise.
             for (auto& [key, s] : stored)
@@ -159,20 +169,26 @@ void watcher::start() {
         ++first_round_left_;
         start_discovery(target_id_of(config::project_id_of(*settings_, t), t.dataset_id));
     }
-    for (const auto& [key, tt] : tasks_) spawn_task(key);
+    for (const auto& [key, tt] : tasks_)
+        spawn_task(key);
     ++running_;
-    asio::co_spawn(ex_, async_commit_loop(),
-                   [this](std::exception_ptr e) { --running_; log_escape(e, "commit"); });
+    asio::co_spawn(ex_, async_commit_loop(), [this](std::exception_ptr e) {
+        --running_;
+        log_escape(e, "commit");
+    });
     ++running_;
-    asio::co_spawn(ex_, async_forget_loop(),
-                   [this](std::exception_ptr e) { --running_; log_escape(e, "forget"); });
+    asio::co_spawn(ex_, async_forget_loop(), [this](std::exception_ptr e) {
+        --running_;
+        log_escape(e, "forget");
+    });
     log::info("watching", {{"tasks", std::to_string(tasks_.size())},
                            {"targets", std::to_string(settings_->targets.size())}});
 }
 
 const config::target* watcher::find_target(const std::string& target_id) const {
     for (const auto& t : settings_->targets)
-        if (target_id_of(config::project_id_of(*settings_, t), t.dataset_id) == target_id) return &t;
+        if (target_id_of(config::project_id_of(*settings_, t), t.dataset_id) == target_id)
+            return &t;
     return nullptr;
 }
 
@@ -190,17 +206,20 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
     settings_ = std::move(fresh);
     if (auth && auth != auth_) {
         auth_ = auth;
-        for (auto& [k, api] : apis_) retired_apis_.push_back(std::move(api));
+        for (auto& [k, api] : apis_)
+            retired_apis_.push_back(std::move(api));
         apis_.clear();
     } else {
         // An endpoint or project may have changed: build clients afresh, keep the old alive.
-        for (auto& [k, api] : apis_) retired_apis_.push_back(std::move(api));
+        for (auto& [k, api] : apis_)
+            retired_apis_.push_back(std::move(api));
         apis_.clear();
     }
     diff_settings_ = {};
     diff_settings_.stall_after = settings_->poll.stall_after;
     for (const auto& w : settings_->webhooks)
-        if (w.progress_step && w.wants("task.progress")) diff_settings_.progress_steps.push_back(*w.progress_step);
+        if (w.progress_step && w.wants("task.progress"))
+            diff_settings_.progress_steps.push_back(*w.progress_step);
     bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
 
     // Which tasks stay: those of targets that remain, configured ids still listed.
@@ -209,7 +228,8 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
         const auto* t = find_target(it->second.target_id);
         bool keep = t != nullptr;
         if (keep && t->task_ids) {
-            keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) != t->task_ids->end();
+            keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) !=
+                   t->task_ids->end();
         } else if (keep) {
             it->second.configured = false;
         }
@@ -251,7 +271,8 @@ void watcher::spawn_task(const task::task_key& key) {
     });
 }
 
-asio::awaitable<void> watcher::async_sleep_until(asio::steady_timer& timer, clock::time_point when) {
+asio::awaitable<void> watcher::async_sleep_until(asio::steady_timer& timer,
+                                                 clock::time_point when) {
     timer.expires_at(when);
     co_await timer.async_wait(use_tuple);
 }
@@ -281,7 +302,8 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
         auto* timer = it->second.timer.get();
         const config::target* target = nullptr;
         for (const auto& t : settings_->targets)
-            if (t.dataset_id == key.dataset_id && config::project_id_of(*settings_, t) == key.project_id)
+            if (t.dataset_id == key.dataset_id &&
+                config::project_id_of(*settings_, t) == key.project_id)
                 target = &t;
         if (!target) break;
         auto& api = api_for(*target);
@@ -322,24 +344,30 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
 
         task::poll_outcome outcome;
         if (res) {
-            if (auto obs = task::observe(*res)) outcome = task::poll_ok{std::move(*obs)};
-            else outcome = task::poll_failed{{"malformed", "", "the task has no status", ""}};
+            if (auto obs = task::observe(*res))
+                outcome = task::poll_ok{std::move(*obs)};
+            else
+                outcome = task::poll_failed{{"malformed", "", "the task has no status", ""}};
             ep.throttle.on_success(now);
             ep.auth_pause.on_success(now);
         } else {
             const auto& e = res.error();
             task::poll_error pe{std::string(modelarts::to_string(e.kind)), e.error_code,
                                 e.error_msg.empty() ? e.detail : e.error_msg, e.request_id};
-            if (e.kind == modelarts::error_kind::not_found) outcome = task::poll_gone{pe};
-            else outcome = task::poll_failed{pe};
-            if (e.kind == modelarts::error_kind::throttled) ep.throttle.on_throttled(now, e.retry_after);
+            if (e.kind == modelarts::error_kind::not_found)
+                outcome = task::poll_gone{pe};
+            else
+                outcome = task::poll_failed{pe};
+            if (e.kind == modelarts::error_kind::throttled)
+                ep.throttle.on_throttled(now, e.retry_after);
             if (e.kind == modelarts::error_kind::auth && auth_->scheme() == "aksk")
                 ep.auth_pause.on_throttled(now, std::nullopt);
             ++stats_.poll_failures;
             ++stats_.failures_by_reason[pe.reason];
             if (tt.failures == 0 || log::enabled(log::level::debug))
-                log::warn("poll failed", {{"task", key.task_id}, {"dataset", key.dataset_id},
-                                          {"error", e.to_string()}});
+                log::warn(
+                    "poll failed",
+                    {{"task", key.task_id}, {"dataset", key.dataset_id}, {"error", e.to_string()}});
         }
         const bool ok = std::holds_alternative<task::poll_ok>(outcome);
         const bool gone = std::holds_alternative<task::poll_gone>(outcome);
@@ -370,15 +398,17 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
         std::chrono::milliseconds delay;
         if (ok) {
             const bool finished = tt.state.last && modelarts::is_terminal(tt.state.last->status);
-            delay = jittered(finished ? settings_->poll.finished_interval : settings_->poll.interval,
-                             settings_->poll.jitter, rng_);
+            delay =
+                jittered(finished ? settings_->poll.finished_interval : settings_->poll.interval,
+                         settings_->poll.jitter, rng_);
         } else if (gone) {
             delay = jittered(settings_->poll.finished_interval, settings_->poll.jitter, rng_);
         } else if (throttled) {
             delay = jittered(settings_->poll.interval, settings_->poll.jitter, rng_);
         } else {
-            delay = failure_backoff(tt.failures, 1s,
-                                    std::max<std::chrono::milliseconds>(settings_->poll.interval, 60s), rng_);
+            delay = failure_backoff(
+                tt.failures, 1s, std::max<std::chrono::milliseconds>(settings_->poll.interval, 60s),
+                rng_);
         }
         co_await async_sleep_until(*tt.timer, now + delay);
     }
@@ -428,7 +458,8 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
         }
         if (complete) {
             for (auto& [key, tt] : tasks_)
-                if (!tt.configured && key.project_id == project && key.dataset_id == target.dataset_id)
+                if (!tt.configured && key.project_id == project &&
+                    key.dataset_id == target.dataset_id)
                     tt.listed = seen.count(key.task_id) > 0;
             // A tombstone the list no longer shows has done its job.
             for (auto it = forgotten_.begin(); it != forgotten_.end();) {
@@ -449,8 +480,8 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             first = false;
             if (first_round_left_ > 0) --first_round_left_;
         }
-        co_await async_sleep_until(timer, clock::now() + jittered(settings_->poll.interval,
-                                                                  settings_->poll.jitter, rng_));
+        co_await async_sleep_until(
+            timer, clock::now() + jittered(settings_->poll.interval, settings_->poll.jitter, rng_));
     }
 }
 
@@ -464,8 +495,8 @@ bool watcher::commit_pending() {
     } catch (const std::exception& e) {
         // Kept in memory and tried again: nothing is lost unless the process dies too.
         ++stats_.commit_failures;
-        log::error("cannot commit task states and events", {{"error", e.what()},
-                                                            {"pending", std::to_string(pending_.size())}});
+        log::error("cannot commit task states and events",
+                   {{"error", e.what()}, {"pending", std::to_string(pending_.size())}});
         return false;
     }
 }
@@ -489,8 +520,8 @@ void watcher::forget_finished(task::time_point now) {
             tt.state.forgotten = true;
             pending_.push_back({tt.state, {}});
             forgotten_.insert(it->first);
-            log::info("forgetting a long-finished task", {{"task", it->first.task_id},
-                                                          {"dataset", it->first.dataset_id}});
+            log::info("forgetting a long-finished task",
+                      {{"task", it->first.task_id}, {"dataset", it->first.dataset_id}});
             if (tt.timer) tt.timer->cancel();
             it = tasks_.erase(it);
         } else {
@@ -503,8 +534,8 @@ asio::awaitable<void> watcher::async_forget_loop() {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
     while (!stopping_) {
-        const auto every = std::clamp<std::chrono::milliseconds>(settings_->poll.forget_finished_after / 10,
-                                                                 100ms, 60s);
+        const auto every = std::clamp<std::chrono::milliseconds>(
+            settings_->poll.forget_finished_after / 10, 100ms, 60s);
         co_await async_sleep_until(timer, clock::now() + every);
         if (!stopping_) forget_finished(std::chrono::system_clock::now());
     }
@@ -512,14 +543,16 @@ asio::awaitable<void> watcher::async_forget_loop() {
 
 asio::awaitable<void> watcher::async_stop() {
     stopping_ = true;
-    for (auto& timer : loop_timers_) timer->cancel();
+    for (auto& timer : loop_timers_)
+        timer->cancel();
     for (auto& [key, tt] : tasks_)
         if (tt.timer) tt.timer->cancel();
     // In-flight polls end by their deadline at the latest.
     asio::steady_timer t(ex_);
     // Polls still hanging after a moment are abandoned: nothing of them was committed, and
     // the next start polls those tasks again. The contract gives the whole stop 10 s.
-    const auto give_up = clock::now() + std::min<std::chrono::milliseconds>(settings_->modelarts.timeout, 3s);
+    const auto give_up =
+        clock::now() + std::min<std::chrono::milliseconds>(settings_->modelarts.timeout, 3s);
     while (running_ > 0 && clock::now() < give_up) {
         t.expires_after(20ms);
         co_await t.async_wait(use_tuple);

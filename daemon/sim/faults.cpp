@@ -11,14 +11,16 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::array<std::string_view, fault_kind_count> kind_names{
-    "latency",   "429",            "429-retry-after", "500",   "502",  "503",
-    "not-found", "malformed-json", "truncate", "reset", "hang", "tls-handshake",
+    "latency",        "429",      "429-retry-after", "500",  "502",           "503", "not-found",
+    "malformed-json", "truncate", "reset",           "hang", "tls-handshake",
 };
 
-// Joins parts; used instead of "lit" + std::string(x), which GCC 12 misreports (-Wstringop-overflow).
+// Joins parts; used instead of "lit" + std::string(x), which GCC 12 misreports
+// (-Wstringop-overflow).
 std::string cat(std::initializer_list<std::string_view> parts) {
     std::string out;
-    for (auto p : parts) out += p;
+    for (auto p : parts)
+        out += p;
     return out;
 }
 
@@ -45,7 +47,9 @@ template <class Int> bool parse_uint(std::string_view s, Int& out) {
 
 } // namespace
 
-std::string_view to_string(fault_kind k) noexcept { return kind_names[static_cast<std::size_t>(k)]; }
+std::string_view to_string(fault_kind k) noexcept {
+    return kind_names[static_cast<std::size_t>(k)];
+}
 
 std::optional<fault_kind> parse_fault_kind(std::string_view s) noexcept {
     for (std::size_t i = 0; i < kind_names.size(); ++i)
@@ -93,7 +97,8 @@ expected<fault_rule, std::string> parse_fault_spec(std::string_view spec) {
             if (!d) return bad("delay: " + d.error());
             r.delay = *d;
         } else if (key == "retry_after") {
-            if (!parse_uint(value, r.retry_after)) return bad(cat({"retry_after '", value, "' is not whole seconds"}));
+            if (!parse_uint(value, r.retry_after))
+                return bad(cat({"retry_after '", value, "' is not whole seconds"}));
         } else {
             return bad(cat({"unknown option '", key, "' (known: path, delay, retry_after)"}));
         }
@@ -106,9 +111,12 @@ expected<fault_rule, std::string> parse_fault_json(const json::value& v) {
     const auto& o = v.get_object();
     fault_rule r;
     auto* kind = o.if_contains("kind");
-    if (!kind || !kind->is_string()) return unexpected("fault: \"kind\" (string) is required; known: " + all_kinds());
+    if (!kind || !kind->is_string())
+        return unexpected("fault: \"kind\" (string) is required; known: " + all_kinds());
     auto k = parse_fault_kind(kind->get_string());
-    if (!k) return unexpected("fault: unknown kind '" + std::string(kind->get_string()) + "'; known: " + all_kinds());
+    if (!k)
+        return unexpected("fault: unknown kind '" + std::string(kind->get_string()) +
+                          "'; known: " + all_kinds());
     r.kind = *k;
     if (auto* ratio = o.if_contains("ratio")) {
         if (!ratio->is_number() || ratio->to_number<double>() < 0 || ratio->to_number<double>() > 1)
@@ -121,7 +129,8 @@ expected<fault_rule, std::string> parse_fault_json(const json::value& v) {
         r.remaining = static_cast<std::uint64_t>(count->get_int64());
     }
     if (r.ratio == 0 && r.remaining == 0)
-        return unexpected(std::string("fault: give \"ratio\" (0..1) or \"count\" (next N requests)"));
+        return unexpected(
+            std::string("fault: give \"ratio\" (0..1) or \"count\" (next N requests)"));
     if (auto* path = o.if_contains("path")) {
         if (!path->is_string()) return unexpected(std::string("fault: \"path\" must be a string"));
         r.path = std::string(path->get_string());
@@ -132,7 +141,9 @@ expected<fault_rule, std::string> parse_fault_json(const json::value& v) {
         r.delay = std::chrono::milliseconds(d->get_int64());
     }
     if (auto* d = o.if_contains("delay")) {
-        if (!d->is_string()) return unexpected(std::string("fault: \"delay\" must be a duration string like \"250ms\""));
+        if (!d->is_string())
+            return unexpected(
+                std::string("fault: \"delay\" must be a duration string like \"250ms\""));
         auto parsed = parse_duration(d->get_string());
         if (!parsed) return unexpected("fault: delay: " + parsed.error());
         r.delay = *parsed;
@@ -146,8 +157,11 @@ expected<fault_rule, std::string> parse_fault_json(const json::value& v) {
 }
 
 json::object to_json(const fault_rule& r) {
-    json::object o{{"kind", to_string(r.kind)}, {"ratio", r.ratio}, {"count", r.remaining},
-                   {"path", r.path}, {"fired", r.fired}};
+    json::object o{{"kind", to_string(r.kind)},
+                   {"ratio", r.ratio},
+                   {"count", r.remaining},
+                   {"path", r.path},
+                   {"fired", r.fired}};
     if (r.kind == fault_kind::latency) o["delay_ms"] = r.delay.count();
     if (r.kind == fault_kind::throttle_retry) o["retry_after"] = r.retry_after;
     return o;

@@ -30,8 +30,10 @@ std::string_view header_value(const http::server_request& req, std::string_view 
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -67,9 +69,12 @@ std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std
 
 gateway::gateway(std::vector<access_key> keys, std::optional<iam_user> user,
                  std::chrono::seconds token_ttl, std::chrono::seconds max_clock_skew)
-    : keys_(std::move(keys)), user_(std::move(user)), token_ttl_(token_ttl),
-      max_skew_(max_clock_skew), token_rng_(std::random_device{}() ^
-                                            (static_cast<std::uint64_t>(std::random_device{}()) << 32)) {}
+    : keys_(std::move(keys))
+    , user_(std::move(user))
+    , token_ttl_(token_ttl)
+    , max_skew_(max_clock_skew)
+    , token_rng_(std::random_device{}() ^
+                 (static_cast<std::uint64_t>(std::random_device{}()) << 32)) {}
 
 expected<principal, auth_failure> gateway::authenticate(const http::server_request& req,
                                                         time_point now) const {
@@ -84,7 +89,9 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
                                                            std::string_view authorization,
                                                            time_point now) const {
     auto parsed = auth::parse_authorization(authorization);
-    if (!parsed) return unexpected(denied("the Authorization header is not SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=..."));
+    if (!parsed)
+        return unexpected(denied("the Authorization header is not SDK-HMAC-SHA256 Access=..., "
+                                 "SignedHeaders=..., Signature=..."));
     const access_key* key = nullptr;
     for (const auto& k : keys_)
         if (k.ak == parsed->access_key) key = &k;
@@ -95,10 +102,13 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
     auto date = auth::parse_sdk_date(date_text);
     if (!date) return unexpected(denied("X-Sdk-Date is not YYYYMMDDTHHMMSSZ"));
     if (*date > now + max_skew_ || *date < now - max_skew_)
-        return unexpected(denied("X-Sdk-Date is more than 15 minutes away from the server time, request expired"));
+        return unexpected(denied(
+            "X-Sdk-Date is more than 15 minutes away from the server time, request expired"));
 
     const auto& names = parsed->signed_headers;
-    auto is_signed = [&](std::string_view n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+    auto is_signed = [&](std::string_view n) {
+        return std::find(names.begin(), names.end(), n) != names.end();
+    };
     if (!is_signed("host") || !is_signed("x-sdk-date"))
         return unexpected(denied("SignedHeaders must include host and x-sdk-date"));
     if (key->security_token) {
@@ -143,7 +153,8 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
     return principal{key->ak, nullptr};
 }
 
-expected<principal, auth_failure> gateway::check_token(std::string_view token, time_point now) const {
+expected<principal, auth_failure> gateway::check_token(std::string_view token,
+                                                       time_point now) const {
     auto it = tokens_.find(std::string(token));
     if (it == tokens_.end()) return unexpected(denied("the token is invalid"));
     if (now >= it->second.expires_at) return unexpected(denied("the token has expired"));
@@ -167,18 +178,20 @@ expected<issued_token, auth_failure> gateway::issue_token(std::string_view body,
     const auto* password = member_string(user, "password");
     const auto* domain = member_string(member(user, "domain"), "name");
     if (!name || !password || !domain)
-        return unexpected(iam_error(400, "auth.identity.password.user needs name, password and domain.name."));
+        return unexpected(
+            iam_error(400, "auth.identity.password.user needs name, password and domain.name."));
     const auto* project = member(member(member(&doc, "auth"), "scope"), "project");
     const auto* project_id = member_string(project, "id");
-    if (!project_id)
-        return unexpected(iam_error(400, "auth.scope.project.id is required."));
+    if (!project_id) return unexpected(iam_error(400, "auth.scope.project.id is required."));
     if (!user_ || *name != user_->name || *domain != user_->domain ||
         !auth::constant_time_equal(std::string_view(*password), user_->password.reveal()))
         return unexpected(iam_error(401, "The username or password is wrong."));
 
     // Drop tokens long expired, but keep recent ones to say "expired" rather than "invalid".
     if (tokens_.size() > 1000)
-        std::erase_if(tokens_, [&](const auto& kv) { return kv.second.expires_at + std::chrono::hours(1) < now; });
+        std::erase_if(tokens_, [&](const auto& kv) {
+            return kv.second.expires_at + std::chrono::hours(1) < now;
+        });
 
     issued_token t;
     t.token = "MIIsim" + token_rng_.id(58);
@@ -193,7 +206,8 @@ expected<issued_token, auth_failure> gateway::issue_token(std::string_view body,
 }
 
 void gateway::expire_tokens(time_point now) {
-    for (auto& [k, t] : tokens_) t.expires_at = std::min(t.expires_at, now);
+    for (auto& [k, t] : tokens_)
+        t.expires_at = std::min(t.expires_at, now);
 }
 
 } // namespace taskwatch::sim

@@ -17,13 +17,27 @@ void append_string(std::string& out, std::string_view s) {
     for (char ch : s) {
         auto c = static_cast<unsigned char>(ch);
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             if (c < 0x20) {
                 out += "\\u00";
@@ -65,12 +79,9 @@ json::object result_json(const task_state& st) {
 
 json::object config_json(const sim_task& t) {
     json::object c{
-        {"ambiguity", false},
-        {"worker_server_num", 0},
-        {"collect_sample", false},
-        {"algorithm_type", t.algorithm_type},
-        {"image_brightness", false},
-        {"image_colorfulness", false},
+        {"ambiguity", false},        {"worker_server_num", 0},
+        {"collect_sample", false},   {"algorithm_type", t.algorithm_type},
+        {"image_brightness", false}, {"image_colorfulness", false},
     };
     if (t.type == task_type::auto_grouping) {
         c["n_clusters"] = t.n_clusters;
@@ -83,12 +94,24 @@ json::object config_json(const sim_task& t) {
 
 void append_text(std::string& out, const json::value& v) {
     switch (v.kind()) {
-    case json::kind::null: out += "null"; break;
-    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case json::kind::int64: append_int(out, v.get_int64()); break;
-    case json::kind::uint64: append_int(out, v.get_uint64()); break;
-    case json::kind::double_: append_double(out, v.get_double()); break;
-    case json::kind::string: append_string(out, v.get_string()); break;
+    case json::kind::null:
+        out += "null";
+        break;
+    case json::kind::bool_:
+        out += v.get_bool() ? "true" : "false";
+        break;
+    case json::kind::int64:
+        append_int(out, v.get_int64());
+        break;
+    case json::kind::uint64:
+        append_int(out, v.get_uint64());
+        break;
+    case json::kind::double_:
+        append_double(out, v.get_double());
+        break;
+    case json::kind::string:
+        append_string(out, v.get_string());
+        break;
     case json::kind::array: {
         out.push_back('[');
         bool first = true;

@@ -65,7 +65,9 @@ std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {
     return r.next();
 }
 
-milliseconds ms(double v) { return milliseconds(std::llround(v)); }
+milliseconds ms(double v) {
+    return milliseconds(std::llround(v));
+}
 
 std::uint8_t running_message(double progress) {
     if (progress < 10) return msg_exporting;
@@ -79,11 +81,13 @@ std::uint8_t running_message(double progress) {
 void set_counts(task_state& st, const sim_task& t) {
     const auto total = st.total_sample_count;
     const auto unlabeled = total - std::min(total, t.initially_annotated);
-    const double done = std::clamp(st.progress, 0.0, 100.0) / 100.0 * static_cast<double>(unlabeled);
+    const double done =
+        std::clamp(st.progress, 0.0, 100.0) / 100.0 * static_cast<double>(unlabeled);
     // Each part floored on its own so that both only rise as progress does.
     st.annotated_sample_count = std::min(total, t.initially_annotated) +
                                 static_cast<std::uint64_t>(std::floor(done * t.annotated_share));
-    st.unconfirmed_sample_count = static_cast<std::uint64_t>(std::floor(done * (1.0 - t.annotated_share)));
+    st.unconfirmed_sample_count =
+        static_cast<std::uint64_t>(std::floor(done * (1.0 - t.annotated_share)));
 }
 
 } // namespace
@@ -94,13 +98,20 @@ bool is_terminal(task_status s) noexcept {
 
 std::string_view to_string(task_status s) noexcept {
     switch (s) {
-    case task_status::queuing: return "queuing";
-    case task_status::initializing: return "initializing";
-    case task_status::running: return "running";
-    case task_status::failed: return "failed";
-    case task_status::succeeded: return "succeeded";
-    case task_status::stopping: return "stopping";
-    case task_status::stopped: return "stopped";
+    case task_status::queuing:
+        return "queuing";
+    case task_status::initializing:
+        return "initializing";
+    case task_status::running:
+        return "running";
+    case task_status::failed:
+        return "failed";
+    case task_status::succeeded:
+        return "succeeded";
+    case task_status::stopping:
+        return "stopping";
+    case task_status::stopped:
+        return "stopped";
     }
     return "unknown";
 }
@@ -115,9 +126,12 @@ std::optional<task_status> parse_task_status(std::string_view s) noexcept {
 
 std::string_view to_string(task_type t) noexcept {
     switch (t) {
-    case task_type::auto_label: return "auto-label";
-    case task_type::pre_label: return "pre-label";
-    case task_type::auto_grouping: return "auto-grouping";
+    case task_type::auto_label:
+        return "auto-label";
+    case task_type::pre_label:
+        return "pre-label";
+    case task_type::auto_grouping:
+        return "auto-grouping";
     }
     return "auto-label";
 }
@@ -135,15 +149,22 @@ std::uint64_t rng::next() noexcept {
     return z ^ (z >> 31);
 }
 
-double rng::uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-double rng::uniform(double lo, double hi) noexcept { return lo + (hi - lo) * uniform(); }
-std::uint64_t rng::below(std::uint64_t n) noexcept { return n == 0 ? 0 : next() % n; }
+double rng::uniform() noexcept {
+    return static_cast<double>(next() >> 11) * 0x1.0p-53;
+}
+double rng::uniform(double lo, double hi) noexcept {
+    return lo + (hi - lo) * uniform();
+}
+std::uint64_t rng::below(std::uint64_t n) noexcept {
+    return n == 0 ? 0 : next() % n;
+}
 
 std::string rng::id(std::size_t length) {
     static constexpr std::string_view alphabet =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     std::string out(length, '\0');
-    for (auto& c : out) c = alphabet[below(alphabet.size())];
+    for (auto& c : out)
+        c = alphabet[below(alphabet.size())];
     return out;
 }
 
@@ -156,10 +177,12 @@ std::string format_create_time(time_point t) {
     return buf;
 }
 
-world::world(world_options opts, time_point now) : opts_(std::move(opts)) {
+world::world(world_options opts, time_point now)
+    : opts_(std::move(opts)) {
     if (opts_.datasets == 0) opts_.datasets = 1;
     if (opts_.phase.count() <= 0) opts_.phase = milliseconds(1);
-    if (opts_.project_ids.empty()) opts_.project_ids.emplace_back("0123456789abcdef0123456789abcdef");
+    if (opts_.project_ids.empty())
+        opts_.project_ids.emplace_back("0123456789abcdef0123456789abcdef");
     rng ids(mix(opts_.seed, 0xDA7A5E7));
     for (std::size_t i = 0; i < opts_.datasets; ++i) {
         datasets_.push_back(ids.id(19));
@@ -172,14 +195,16 @@ world::world(world_options opts, time_point now) : opts_(std::move(opts)) {
     for (std::size_t i = 0; i < opts_.tasks; ++i) {
         const auto index = next_index_++;
         rng age(mix(opts_.seed, index ^ 0xA6E));
-        double age_ms = age.uniform() < 0.25 ? age.uniform(3.6e6, 7 * 86.4e6)
-                                             : age.uniform(0, span * 1.2);
+        double age_ms =
+            age.uniform() < 0.25 ? age.uniform(3.6e6, 7 * 86.4e6) : age.uniform(0, span * 1.2);
         auto& t = insert(generate(index, task_spec{}, now - ms(age_ms)));
         refresh(t, now);
     }
 }
 
-bool world::has_dataset(std::string_view id) const { return by_dataset_.find(id) != by_dataset_.end(); }
+bool world::has_dataset(std::string_view id) const {
+    return by_dataset_.find(id) != by_dataset_.end();
+}
 
 std::string_view world::project_of(std::string_view dataset_id) const {
     auto it = dataset_project_.find(dataset_id);
@@ -205,7 +230,7 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
     t->dataset_id = datasets_[r.below(datasets_.size())];
     if (!spec.dataset_id.empty()) t->dataset_id = spec.dataset_id;
     const double kind = r.uniform();
-    t->type = kind < 0.75 ? task_type::auto_label
+    t->type = kind < 0.75  ? task_type::auto_label
               : kind < 0.9 ? task_type::pre_label
                            : task_type::auto_grouping;
     if (spec.type) t->type = *spec.type;
@@ -218,7 +243,8 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
     t->create_time = create_time;
     t->export_type = static_cast<int>(r.below(2));
     t->algorithm_type = r.uniform() < 0.7 ? "fast" : "accurate";
-    if (t->type == task_type::auto_grouping) t->n_clusters = static_cast<std::uint32_t>(2 + r.below(9));
+    if (t->type == task_type::auto_grouping)
+        t->n_clusters = static_cast<std::uint32_t>(2 + r.below(9));
 
     const double fate = r.uniform();
     t->fate = fate < 0.8 ? task_fate::succeed : fate < 0.92 ? task_fate::fail : task_fate::stop;
@@ -232,11 +258,12 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
         t->transient_msg = tr.msg;
     }
 
-    const auto total =
-        static_cast<std::uint64_t>(std::llround(std::exp(r.uniform(std::log(20.0), std::log(5000.0)))));
+    const auto total = static_cast<std::uint64_t>(
+        std::llround(std::exp(r.uniform(std::log(20.0), std::log(5000.0)))));
     t->state.total_sample_count = total;
-    t->initially_annotated = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(std::llround(static_cast<double>(total) * r.uniform(0.05, 0.5))));
+    t->initially_annotated =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(
+                                       static_cast<double>(total) * r.uniform(0.05, 0.5))));
     t->annotated_share = r.uniform(0.3, 0.8);
 
     // The plan: queue, initialise, run in uneven steps, then the fate.
@@ -246,7 +273,8 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
     const double run = phase * r.uniform(3.0, 8.0);
     const auto k = static_cast<std::size_t>(8 + r.below(13));
     std::vector<double> at(k), weight(k);
-    for (auto& a : at) a = r.uniform();
+    for (auto& a : at)
+        a = r.uniform();
     std::sort(at.begin(), at.end());
     double weight_sum = 0;
     for (auto& w : weight) {
@@ -263,7 +291,8 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
         cumulative += weight[i];
         double p = std::round(cumulative / weight_sum * 1000.0) / 10.0; // one decimal, like the API
         if (p <= steps.back().progress || p >= 100.0) continue;
-        steps.push_back({ms(queue + init + run * at[i]), task_status::running, p, running_message(p)});
+        steps.push_back(
+            {ms(queue + init + run * at[i]), task_status::running, p, running_message(p)});
     }
     const auto end = ms(queue + init + run);
     if (t->fate == task_fate::succeed) {
@@ -272,7 +301,8 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
         // Cut the run after a random running step (at least the first one).
         const std::size_t first_running = 2;
         const std::size_t running_steps = steps.size() - first_running;
-        const std::size_t keep = first_running + 1 + static_cast<std::size_t>(r.below(running_steps));
+        const std::size_t keep =
+            first_running + 1 + static_cast<std::size_t>(r.below(running_steps));
         const auto cut_progress = steps[keep - 1].progress;
         const auto next_at = keep < steps.size() ? steps[keep].at : end;
         const auto cut_at = steps[keep - 1].at + (next_at - steps[keep - 1].at) / 2;
@@ -295,7 +325,8 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
 bool world::refresh(sim_task& t, time_point now) {
     if (t.frozen || now < t.next_change || t.steps.empty()) return false;
     const auto since = [&](std::size_t i) { return t.create_time + t.steps[i].at; };
-    while (t.step + 1 < t.steps.size() && since(t.step + 1) <= now) ++t.step;
+    while (t.step + 1 < t.steps.size() && since(t.step + 1) <= now)
+        ++t.step;
 
     const auto& s = t.steps[t.step];
     task_state st;
@@ -321,7 +352,8 @@ bool world::refresh(sim_task& t, time_point now) {
     const auto run_start = t.steps.size() > 1 ? since(1) : t.create_time;
     auto until = is_terminal(s.status) ? since(t.step) : now;
     if (s.status != task_status::queuing && until > run_start)
-        st.elapsed_time = std::chrono::duration_cast<std::chrono::seconds>(until - run_start).count();
+        st.elapsed_time =
+            std::chrono::duration_cast<std::chrono::seconds>(until - run_start).count();
 
     // Next moment anything can change: the next step, or the next elapsed second.
     time_point next = time_point::max();
@@ -360,7 +392,8 @@ sim_task& world::add(const task_spec& spec, time_point now) {
     // The plan runs from this exact instant; create_time shows it to the second.
     auto t = generate(next_index_++, spec, now);
     // Ids drawn from the seed may collide with one added by hand: draw again.
-    while (find(t->task_id)) t->task_id = rng(mix(opts_.seed, next_index_++)).id(19);
+    while (find(t->task_id))
+        t->task_id = rng(mix(opts_.seed, next_index_++)).id(19);
     auto& ref = insert(std::move(t));
     refresh(ref, now);
     return ref;
@@ -371,7 +404,8 @@ bool world::remove(std::string_view dataset_id, std::string_view task_id) {
     if (!t) return false;
     auto& list = by_dataset_[t->dataset_id];
     list.erase(std::remove(list.begin(), list.end(), t), list.end());
-    by_id_.erase(by_id_.find(std::string_view(t->task_id))); // by iterator: the key lives in the task
+    by_id_.erase(
+        by_id_.find(std::string_view(t->task_id))); // by iterator: the key lives in the task
     return true;
 }
 
@@ -398,8 +432,10 @@ std::vector<sim_task*> world::list(std::string_view dataset_id, const std::vecto
     auto it = by_dataset_.find(dataset_id);
     if (it == by_dataset_.end()) return out;
     for (auto* t : it->second) {
-        if (!types.empty() && std::find(types.begin(), types.end(), t->type) == types.end()) continue;
-        if (!name_contains.empty() && t->task_name.find(name_contains) == std::string::npos) continue;
+        if (!types.empty() && std::find(types.begin(), types.end(), t->type) == types.end())
+            continue;
+        if (!name_contains.empty() && t->task_name.find(name_contains) == std::string::npos)
+            continue;
         out.push_back(t);
     }
     return out;
@@ -408,7 +444,8 @@ std::vector<sim_task*> world::list(std::string_view dataset_id, const std::vecto
 std::vector<sim_task*> world::all() const {
     std::vector<sim_task*> out;
     out.reserve(by_id_.size());
-    for (const auto& [id, list] : by_dataset_) out.insert(out.end(), list.begin(), list.end());
+    for (const auto& [id, list] : by_dataset_)
+        out.insert(out.end(), list.begin(), list.end());
     return out;
 }
 

@@ -11,7 +11,8 @@
 namespace taskwatch::sim {
 namespace {
 
-constexpr std::string_view help = R"(modelarts-sim: a ModelArts (and IAM) simulator for taskwatch tests, demos and benchmarks.
+constexpr std::string_view help =
+    R"(modelarts-sim: a ModelArts (and IAM) simulator for taskwatch tests, demos and benchmarks.
 
 Usage: modelarts-sim [--listen ADDR] (--self-signed DIR | --cert FILE --key FILE | --plain) [options]
 
@@ -88,7 +89,8 @@ Control endpoints (loopback peers only; JSON; no auth, no faults)
   --help, --version
 )";
 
-std::string read_secret_file(const std::string& path, const char* flag, bool& ok, std::string& err) {
+std::string read_secret_file(const std::string& path, const char* flag, bool& ok,
+                             std::string& err) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         ok = false;
@@ -98,7 +100,8 @@ std::string read_secret_file(const std::string& path, const char* flag, bool& ok
     std::ostringstream ss;
     ss << in.rdbuf();
     std::string s = ss.str();
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    while (!s.empty() &&
+           (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
         s.pop_back();
     if (s.empty()) {
         ok = false;
@@ -121,7 +124,9 @@ bool parse_double(std::string_view s, double& out) {
 
 } // namespace
 
-std::string_view help_text() noexcept { return help; }
+std::string_view help_text() noexcept {
+    return help;
+}
 
 expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view s) {
     auto bad = [&] {
@@ -135,33 +140,45 @@ expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
     std::string_view rest = s;
     while (!rest.empty()) {
         std::size_t n = 0;
-        while (n < rest.size() && ((rest[n] >= '0' && rest[n] <= '9') || rest[n] == '.')) ++n;
+        while (n < rest.size() && ((rest[n] >= '0' && rest[n] <= '9') || rest[n] == '.'))
+            ++n;
         if (n == 0) return bad();
         double value = 0;
         if (!parse_double(rest.substr(0, n), value)) return bad();
         rest.remove_prefix(n);
         std::size_t u = 0;
-        while (u < rest.size() && rest[u] >= 'a' && rest[u] <= 'z') ++u;
+        while (u < rest.size() && rest[u] >= 'a' && rest[u] <= 'z')
+            ++u;
         auto unit = rest.substr(0, u);
         rest.remove_prefix(u);
         double scale = 0;
-        if (unit == "ms") scale = 1;
-        else if (unit == "s") scale = 1e3;
-        else if (unit == "m") scale = 60e3;
-        else if (unit == "h") scale = 3600e3;
-        else if (unit == "d") scale = 86400e3;
-        else if (unit == "w") scale = 7 * 86400e3;
-        else return bad();
+        if (unit == "ms")
+            scale = 1;
+        else if (unit == "s")
+            scale = 1e3;
+        else if (unit == "m")
+            scale = 60e3;
+        else if (unit == "h")
+            scale = 3600e3;
+        else if (unit == "d")
+            scale = 86400e3;
+        else if (unit == "w")
+            scale = 7 * 86400e3;
+        else
+            return bad();
         total_ms += value * scale;
     }
     return std::chrono::milliseconds(std::llround(total_ms));
 }
 
-expected<command_line, command_line_error> parse_command_line(const std::vector<std::string_view>& args) {
+expected<command_line, command_line_error>
+parse_command_line(const std::vector<std::string_view>& args) {
     command_line out;
     auto& o = out.options;
     auto usage = [](std::string msg) { return unexpected(command_line_error{2, std::move(msg)}); };
-    auto file_error = [](std::string msg) { return unexpected(command_line_error{1, std::move(msg)}); };
+    auto file_error = [](std::string msg) {
+        return unexpected(command_line_error{1, std::move(msg)});
+    };
     bool projects_given = false;
     bool pending_ak = false; // an --ak still waiting for its --sk-file
 
@@ -205,11 +222,10 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
                    flag == "--datasets" || flag == "--seed" || flag == "--phase-seconds" ||
                    flag == "--spawn-rate" || flag == "--list-offset-mode" || flag == "--ak" ||
                    flag == "--sk-file" || flag == "--security-token-file" ||
-                   flag == "--credentials-file" || flag == "--iam-user" ||
-                   flag == "--iam-domain" || flag == "--iam-password-file" ||
-                   flag == "--token-ttl" || flag == "--fault" || flag == "--fault-seed" ||
-                   flag == "--max-connections" || flag == "--request-timeout" ||
-                   flag == "--body-limit") {
+                   flag == "--credentials-file" || flag == "--iam-user" || flag == "--iam-domain" ||
+                   flag == "--iam-password-file" || flag == "--token-ttl" || flag == "--fault" ||
+                   flag == "--fault-seed" || flag == "--max-connections" ||
+                   flag == "--request-timeout" || flag == "--body-limit") {
             if (!need(v)) return usage(flag + " needs a value");
             const std::string val(v);
             if (flag == "--listen") {
@@ -226,25 +242,34 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
                 projects_given = true;
                 o.world.project_ids.push_back(val);
             } else if (flag == "--tasks") {
-                if (!parse_int(v, o.world.tasks)) return usage("--tasks '" + val + "' is not a count");
+                if (!parse_int(v, o.world.tasks))
+                    return usage("--tasks '" + val + "' is not a count");
             } else if (flag == "--datasets") {
                 if (!parse_int(v, o.world.datasets) || o.world.datasets == 0)
                     return usage("--datasets '" + val + "' is not a count >= 1");
             } else if (flag == "--seed") {
-                if (!parse_int(v, o.world.seed)) return usage("--seed '" + val + "' is not an unsigned integer");
+                if (!parse_int(v, o.world.seed))
+                    return usage("--seed '" + val + "' is not an unsigned integer");
             } else if (flag == "--fault-seed") {
-                if (!parse_int(v, o.fault_seed)) return usage("--fault-seed '" + val + "' is not an unsigned integer");
+                if (!parse_int(v, o.fault_seed))
+                    return usage("--fault-seed '" + val + "' is not an unsigned integer");
             } else if (flag == "--phase-seconds") {
                 double s = 0;
-                if (!parse_double(v, s) || s <= 0) return usage("--phase-seconds '" + val + "' is not a positive number");
-                o.world.phase = std::chrono::milliseconds(std::max<long long>(1, std::llround(s * 1000)));
+                if (!parse_double(v, s) || s <= 0)
+                    return usage("--phase-seconds '" + val + "' is not a positive number");
+                o.world.phase =
+                    std::chrono::milliseconds(std::max<long long>(1, std::llround(s * 1000)));
             } else if (flag == "--spawn-rate") {
                 if (!parse_double(v, o.spawn_rate) || o.spawn_rate < 0)
-                    return usage("--spawn-rate '" + val + "' is not a rate >= 0 (tasks per second)");
+                    return usage("--spawn-rate '" + val +
+                                 "' is not a rate >= 0 (tasks per second)");
             } else if (flag == "--list-offset-mode") {
-                if (val == "items") o.list_offset = offset_mode::items;
-                else if (val == "pages") o.list_offset = offset_mode::pages;
-                else return usage("--list-offset-mode '" + val + "': expected items or pages");
+                if (val == "items")
+                    o.list_offset = offset_mode::items;
+                else if (val == "pages")
+                    o.list_offset = offset_mode::pages;
+                else
+                    return usage("--list-offset-mode '" + val + "': expected items or pages");
             } else if (flag == "--ak") {
                 if (pending_ak) return usage("--ak '" + o.keys.back().ak + "' has no --sk-file");
                 if (val.empty()) return usage("--ak must not be empty");
@@ -280,7 +305,8 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
                     std::string ak, sk, token, extra;
                     if (!(fields >> ak)) continue;
                     if (!(fields >> sk) || (fields >> token && fields >> extra))
-                        return file_error("--credentials-file '" + val + "' line " + std::to_string(number) +
+                        return file_error("--credentials-file '" + val + "' line " +
+                                          std::to_string(number) +
                                           ": expected \"AK SK [SECURITY_TOKEN]\"");
                     access_key k{ak, auth::secret(std::move(sk)), std::nullopt};
                     if (!token.empty()) k.security_token = auth::secret(std::move(token));
@@ -301,7 +327,8 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
                 o.iam->password = auth::secret(std::move(pw));
             } else if (flag == "--token-ttl") {
                 auto d = parse_duration(v);
-                if (!d || d->count() < 1000) return usage("--token-ttl '" + val + "': expected a duration of at least 1s");
+                if (!d || d->count() < 1000)
+                    return usage("--token-ttl '" + val + "': expected a duration of at least 1s");
                 o.token_ttl = std::chrono::duration_cast<std::chrono::seconds>(*d);
             } else if (flag == "--fault") {
                 auto f = parse_fault_spec(v);
@@ -312,7 +339,9 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
                     return usage("--max-connections '" + val + "' is not a count >= 1");
             } else if (flag == "--request-timeout") {
                 auto d = parse_duration(v);
-                if (!d || d->count() <= 0) return usage("--request-timeout: " + (d ? std::string("must be > 0") : d.error()));
+                if (!d || d->count() <= 0)
+                    return usage("--request-timeout: " +
+                                 (d ? std::string("must be > 0") : d.error()));
                 o.request_timeout = *d;
             } else if (flag == "--body-limit") {
                 if (!parse_int(v, o.body_limit) || o.body_limit == 0)
@@ -325,8 +354,10 @@ expected<command_line, command_line_error> parse_command_line(const std::vector<
     if (out.help || out.version) return out;
     if (pending_ak) return usage("--ak '" + o.keys.back().ak + "' has no --sk-file");
     if (o.iam && (o.iam->name.empty() || o.iam->domain.empty() || o.iam->password.empty()))
-        return usage("IAM authentication needs all of --iam-user, --iam-domain and --iam-password-file");
-    const int tls_choices = (o.self_signed_dir ? 1 : 0) + (o.cert_file || o.key_file ? 1 : 0) + (o.plain ? 1 : 0);
+        return usage(
+            "IAM authentication needs all of --iam-user, --iam-domain and --iam-password-file");
+    const int tls_choices =
+        (o.self_signed_dir ? 1 : 0) + (o.cert_file || o.key_file ? 1 : 0) + (o.plain ? 1 : 0);
     if (tls_choices != 1)
         return usage("choose exactly one of --self-signed DIR, --cert FILE --key FILE, --plain");
     if ((o.cert_file && !o.key_file) || (!o.cert_file && o.key_file))

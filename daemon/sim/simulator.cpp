@@ -28,7 +28,14 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-enum class request_kind : std::size_t { get_task, list_tasks, list_datasets, token, control, unknown };
+enum class request_kind : std::size_t {
+    get_task,
+    list_tasks,
+    list_datasets,
+    token,
+    control,
+    unknown
+};
 constexpr std::array<std::string_view, 6> kind_names{"get_task", "list_tasks", "list_datasets",
                                                      "token",    "control",    "unknown"};
 
@@ -64,7 +71,8 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         auto eq = part.find('=');
         if (part.substr(0, eq) != key) continue;
-        auto v = auth::percent_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1));
+        auto v = auth::percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                                   : part.substr(eq + 1));
         return v ? *v : std::string{};
     }
     return std::nullopt;
@@ -82,54 +90,78 @@ json::object control_item(const world& w, const sim_task& t) {
     o["project_id"] = w.project_of(t.dataset_id);
     o["status_name"] = to_string(t.state.status);
     o["frozen"] = t.frozen;
-    o["fate"] = t.fate == task_fate::succeed ? "succeed" : t.fate == task_fate::fail ? "fail" : "stop";
+    o["fate"] = t.fate == task_fate::succeed ? "succeed"
+                : t.fate == task_fate::fail  ? "fail"
+                                             : "stop";
     o["version"] = t.version;
     return o;
 }
 
 std::string_view status_title(unsigned status) {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    default: return "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    default:
+        return "Error";
     }
 }
 
 // Fields of a control PATCH/POST body. Unknown keys are an error so typos do not pass silently.
 expected<task_patch, std::string> parse_patch(const json::object& o, bool allow_spec_keys) {
     task_patch p;
-    auto get_string = [&](std::string_view key, std::optional<std::string>& out) -> std::optional<std::string> {
+    auto get_string = [&](std::string_view key,
+                          std::optional<std::string>& out) -> std::optional<std::string> {
         if (auto* v = o.if_contains(key)) {
             if (!v->is_string()) return "\"" + std::string(key) + "\" must be a string";
             out = std::string(v->get_string());
         }
         return std::nullopt;
     };
-    auto get_count = [&](std::string_view key, std::optional<std::uint64_t>& out) -> std::optional<std::string> {
+    auto get_count = [&](std::string_view key,
+                         std::optional<std::uint64_t>& out) -> std::optional<std::string> {
         if (auto* v = o.if_contains(key)) {
-            if (!v->is_int64() || v->get_int64() < 0) return "\"" + std::string(key) + "\" must be an integer >= 0";
+            if (!v->is_int64() || v->get_int64() < 0)
+                return "\"" + std::string(key) + "\" must be an integer >= 0";
             out = static_cast<std::uint64_t>(v->get_int64());
         }
         return std::nullopt;
     };
     for (const auto& kv : o) {
-        static constexpr std::array<std::string_view, 13> patch_keys{
-            "status", "progress", "code", "message", "error_code", "error_msg", "task_name",
-            "elapsed_time", "total_sample_count", "annotated_sample_count",
-            "unconfirmed_sample_count", "frozen", "result"};
-        static constexpr std::array<std::string_view, 5> spec_keys{"dataset_id", "project_id", "task_id",
-                                                                   "type", "fate"};
+        static constexpr std::array<std::string_view, 13> patch_keys{"status",
+                                                                     "progress",
+                                                                     "code",
+                                                                     "message",
+                                                                     "error_code",
+                                                                     "error_msg",
+                                                                     "task_name",
+                                                                     "elapsed_time",
+                                                                     "total_sample_count",
+                                                                     "annotated_sample_count",
+                                                                     "unconfirmed_sample_count",
+                                                                     "frozen",
+                                                                     "result"};
+        static constexpr std::array<std::string_view, 5> spec_keys{"dataset_id", "project_id",
+                                                                   "task_id", "type", "fate"};
         auto k = kv.key();
         bool known = std::find(patch_keys.begin(), patch_keys.end(), k) != patch_keys.end() ||
-                     (allow_spec_keys && std::find(spec_keys.begin(), spec_keys.end(), k) != spec_keys.end());
+                     (allow_spec_keys &&
+                      std::find(spec_keys.begin(), spec_keys.end(), k) != spec_keys.end());
         if (!known) return unexpected("unknown field \"" + std::string(k) + "\"");
     }
     if (auto* v = o.if_contains("status")) {
         std::optional<task_status> s;
-        if (v->is_string()) s = parse_task_status(v->get_string());
-        else if (v->is_int64()) s = parse_task_status(std::to_string(v->get_int64()));
-        if (!s) return unexpected(std::string("\"status\" must be -1..5 or a name (queuing, initializing, running, failed, succeeded, stopping, stopped)"));
+        if (v->is_string())
+            s = parse_task_status(v->get_string());
+        else if (v->is_int64())
+            s = parse_task_status(std::to_string(v->get_int64()));
+        if (!s)
+            return unexpected(
+                std::string("\"status\" must be -1..5 or a name (queuing, initializing, running, "
+                            "failed, succeeded, stopping, stopped)"));
         p.status = s;
     }
     if (auto* v = o.if_contains("progress")) {
@@ -137,8 +169,11 @@ expected<task_patch, std::string> parse_patch(const json::object& o, bool allow_
             return unexpected(std::string("\"progress\" must be a number from 0 to 100"));
         p.progress = v->to_number<double>();
     }
-    for (auto [key, field] : {std::pair{"code", &p.code}, {"message", &p.message}, {"error_code", &p.error_code},
-                              {"error_msg", &p.error_msg}, {"task_name", &p.task_name}})
+    for (auto [key, field] : {std::pair{"code", &p.code},
+                              {"message", &p.message},
+                              {"error_code", &p.error_code},
+                              {"error_msg", &p.error_msg},
+                              {"task_name", &p.task_name}})
         if (auto e = get_string(key, *field)) return unexpected(*e);
     if (auto* v = o.if_contains("elapsed_time")) {
         if (!v->is_int64()) return unexpected(std::string("\"elapsed_time\" must be an integer"));
@@ -149,19 +184,23 @@ expected<task_patch, std::string> parse_patch(const json::object& o, bool allow_
         if (!r->is_object()) return unexpected(std::string("\"result\" must be an object"));
         counts = &r->get_object();
     }
-    auto count_from = [&](std::string_view key, std::optional<std::uint64_t>& out) -> std::optional<std::string> {
+    auto count_from = [&](std::string_view key,
+                          std::optional<std::uint64_t>& out) -> std::optional<std::string> {
         if (auto e = get_count(key, out)) return e;
         if (!out && counts != &o) {
             if (auto* v = counts->if_contains(key)) {
-                if (!v->is_int64() || v->get_int64() < 0) return "\"result." + std::string(key) + "\" must be an integer >= 0";
+                if (!v->is_int64() || v->get_int64() < 0)
+                    return "\"result." + std::string(key) + "\" must be an integer >= 0";
                 out = static_cast<std::uint64_t>(v->get_int64());
             }
         }
         return std::nullopt;
     };
     if (auto e = count_from("total_sample_count", p.total_sample_count)) return unexpected(*e);
-    if (auto e = count_from("annotated_sample_count", p.annotated_sample_count)) return unexpected(*e);
-    if (auto e = count_from("unconfirmed_sample_count", p.unconfirmed_sample_count)) return unexpected(*e);
+    if (auto e = count_from("annotated_sample_count", p.annotated_sample_count))
+        return unexpected(*e);
+    if (auto e = count_from("unconfirmed_sample_count", p.unconfirmed_sample_count))
+        return unexpected(*e);
     if (auto* v = o.if_contains("frozen")) {
         if (!v->is_bool()) return unexpected(std::string("\"frozen\" must be true or false"));
         p.frozen = v->get_bool();
@@ -179,11 +218,16 @@ bool patch_is_empty(const task_patch& p) {
 
 struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
     impl(asio::any_io_executor ex, sim_options o)
-        : executor(ex), opts(std::move(o)), started_at(sim_clock::now()),
-          started_steady(std::chrono::steady_clock::now()), tasks(opts.world, started_at),
-          faults(opts.fault_seed ? opts.fault_seed : opts.world.seed ^ 0xFA17),
-          gate(opts.keys, opts.iam, opts.token_ttl), spawn_timer(ex) {
-        for (auto& f : opts.faults) faults.add(f);
+        : executor(ex)
+        , opts(std::move(o))
+        , started_at(sim_clock::now())
+        , started_steady(std::chrono::steady_clock::now())
+        , tasks(opts.world, started_at)
+        , faults(opts.fault_seed ? opts.fault_seed : opts.world.seed ^ 0xFA17)
+        , gate(opts.keys, opts.iam, opts.token_ttl)
+        , spawn_timer(ex) {
+        for (auto& f : opts.faults)
+            faults.add(f);
         std::random_device rd;
         request_prefix = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
     }
@@ -220,8 +264,10 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
     void make_request_id(char (&out)[32]) {
         static constexpr char hex[] = "0123456789abcdef";
         auto a = request_prefix, b = ++request_counter;
-        for (int i = 15; i >= 0; --i, a >>= 4) out[i] = hex[a & 0xf];
-        for (int i = 31; i >= 16; --i, b >>= 4) out[i] = hex[b & 0xf];
+        for (int i = 15; i >= 0; --i, a >>= 4)
+            out[i] = hex[a & 0xf];
+        for (int i = 31; i >= 16; --i, b >>= 4)
+            out[i] = hex[b & 0xf];
     }
 
     std::string_view date_header() {
@@ -230,7 +276,8 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
             date_second = now;
             std::tm tm{};
             gmtime_r(&now, &tm);
-            date_length = std::strftime(date_text, sizeof date_text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+            date_length =
+                std::strftime(date_text, sizeof date_text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
         }
         return {date_text, date_length};
     }
@@ -261,12 +308,13 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
     http::reply finish(request_kind kind, http::reply r) {
         ++requests_total;
         ++by_kind[static_cast<std::size_t>(kind)];
-        unsigned status = r.action == http::reply_action::respond || r.action == http::reply_action::truncate
-                              ? r.response.result_int()
-                              : 0; // reset and hang have no status
+        unsigned status =
+            r.action == http::reply_action::respond || r.action == http::reply_action::truncate
+                ? r.response.result_int()
+                : 0; // reset and hang have no status
         if (status < by_status.size()) ++by_status[status];
-        auto sec = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                                    started_steady)
+        auto sec = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now() - started_steady)
                        .count();
         if (sec != rate_second) {
             rate_last = sec == rate_second + 1 ? rate_current : 0;
@@ -277,9 +325,11 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
         return r;
     }
 
-    static asio::awaitable<http::reply> handle(std::shared_ptr<impl> self, http::request_context ctx);
-    http::reply serve_api(const http::request_context& ctx, request_kind kind, const path_segments& p,
-                          std::string_view query, std::string_view request_id);
+    static asio::awaitable<http::reply> handle(std::shared_ptr<impl> self,
+                                               http::request_context ctx);
+    http::reply serve_api(const http::request_context& ctx, request_kind kind,
+                          const path_segments& p, std::string_view query,
+                          std::string_view request_id);
     http::reply serve_control(const http::request_context& ctx, const path_segments& p,
                               std::string_view request_id);
     http::reply fault_reply(fault_kind k, unsigned retry_after, std::string_view request_id);
@@ -301,34 +351,42 @@ request_kind classify(bhttp::verb method, const path_segments& p) {
     return request_kind::unknown;
 }
 
-http::reply simulator::impl::fault_reply(fault_kind k, unsigned retry_after, std::string_view request_id) {
+http::reply simulator::impl::fault_reply(fault_kind k, unsigned retry_after,
+                                         std::string_view request_id) {
     switch (k) {
     case fault_kind::throttle:
     case fault_kind::throttle_retry: {
         auto res = error(429, "APIGW.0308",
-                         "The throttling threshold has been reached: policy user over ratelimit,limit:200,time:1 second",
+                         "The throttling threshold has been reached: policy user over "
+                         "ratelimit,limit:200,time:1 second",
                          request_id);
-        if (k == fault_kind::throttle_retry) res.set(bhttp::field::retry_after, std::to_string(retry_after));
+        if (k == fault_kind::throttle_retry)
+            res.set(bhttp::field::retry_after, std::to_string(retry_after));
         return http::reply::respond(std::move(res));
     }
     case fault_kind::internal_error:
-        return http::reply::respond(error(500, "ModelArts.0010", "Internal server error.", request_id));
+        return http::reply::respond(
+            error(500, "ModelArts.0010", "Internal server error.", request_id));
     case fault_kind::bad_gateway:
         return http::reply::respond(error(502, "APIGW.0202", "Backend unavailable", request_id));
     case fault_kind::unavailable:
-        return http::reply::respond(error(503, "ModelArts.2951", "The service is busy. Try again later.", request_id));
+        return http::reply::respond(
+            error(503, "ModelArts.2951", "The service is busy. Try again later.", request_id));
     case fault_kind::not_found:
-        return http::reply::respond(error(400, "ModelArts.4338", "The task does not exist.", request_id));
+        return http::reply::respond(
+            error(400, "ModelArts.4338", "The task does not exist.", request_id));
     case fault_kind::reset:
         return http::reply::reset();
     case fault_kind::hang:
         return http::reply::hang();
     default:
-        return http::reply::reset(); // not reached: latency, malformed-json, truncate, tls-handshake
+        return http::reply::reset(); // not reached: latency, malformed-json, truncate,
+                                     // tls-handshake
     }
 }
 
-asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self, http::request_context ctx) {
+asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
+                                                     http::request_context ctx) {
     if (!self) co_return http::reply::reset(); // the simulator is gone
     char id_buf[32];
     self->make_request_id(id_buf);
@@ -336,11 +394,13 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
     std::string_view target = ctx.target();
     const auto qmark = target.find('?');
     const auto path = target.substr(0, qmark);
-    const auto query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+    const auto query =
+        qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
 
     const auto segments = split_path(path);
     if (segments.n >= 1 && segments.seg[0] == "sim")
-        co_return self->finish(request_kind::control, self->serve_control(ctx, segments, request_id));
+        co_return self->finish(request_kind::control,
+                               self->serve_control(ctx, segments, request_id));
 
     const auto kind = classify(ctx.method(), segments);
     auto decision = self->faults.pick(path);
@@ -349,8 +409,10 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
         delay.expires_after(decision.delay);
         co_await delay.async_wait(use_tuple);
     }
-    if (decision.kind && *decision.kind != fault_kind::malformed_json && *decision.kind != fault_kind::truncate)
-        co_return self->finish(kind, self->fault_reply(*decision.kind, decision.retry_after, request_id));
+    if (decision.kind && *decision.kind != fault_kind::malformed_json &&
+        *decision.kind != fault_kind::truncate)
+        co_return self->finish(kind,
+                               self->fault_reply(*decision.kind, decision.retry_after, request_id));
 
     auto r = self->serve_api(ctx, kind, segments, query, request_id);
     if (decision.kind == fault_kind::malformed_json) {
@@ -367,29 +429,34 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
                                        std::string_view request_id) {
     using http::reply;
     if (kind == request_kind::unknown)
-        return reply::respond(error(404, "APIGW.0101",
-                                    "The API does not exist or has not been published in the environment",
-                                    request_id));
+        return reply::respond(error(
+            404, "APIGW.0101",
+            "The API does not exist or has not been published in the environment", request_id));
     const auto now = sim_clock::now();
 
     if (kind == request_kind::token) {
         auto t = gate.issue_token(ctx.body(), now);
         if (!t) return reply::respond(auth_error(t.error(), request_id));
         auto iso = [](time_point tp) {
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch())
+                          .count() %
+                      1000;
             std::string s = auth::format_sdk_date(tp); // YYYYMMDDTHHMMSSZ
             char buf[40];
-            std::snprintf(buf, sizeof buf, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s.%03dZ", s.c_str(), s.c_str() + 4,
-                          s.c_str() + 6, s.c_str() + 9, s.c_str() + 11, s.c_str() + 13, static_cast<int>(ms));
+            std::snprintf(buf, sizeof buf, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s.%03dZ", s.c_str(),
+                          s.c_str() + 4, s.c_str() + 6, s.c_str() + 9, s.c_str() + 11,
+                          s.c_str() + 13, static_cast<int>(ms));
             return std::string(buf);
         };
-        json::object body{{"token", json::object{
-            {"expires_at", iso(t->expires_at)},
-            {"issued_at", iso(t->issued_at)},
-            {"methods", json::array{"password"}},
-            {"project", json::object{{"id", t->project_id}, {"name", t->project_id}}},
-            {"user", json::object{{"name", t->user}, {"domain", json::object{{"name", t->domain}}}}},
-        }}};
+        json::object body{
+            {"token", json::object{
+                          {"expires_at", iso(t->expires_at)},
+                          {"issued_at", iso(t->issued_at)},
+                          {"methods", json::array{"password"}},
+                          {"project", json::object{{"id", t->project_id}, {"name", t->project_id}}},
+                          {"user", json::object{{"name", t->user},
+                                                {"domain", json::object{{"name", t->domain}}}}},
+                      }}};
         auto res = respond(201, to_text(body), request_id);
         res.set("X-Subject-Token", t->token);
         return reply::respond(std::move(res));
@@ -402,7 +469,9 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
     for (std::size_t i = 0; i < ids.size(); ++i) {
         if (ids[i].find('%') == std::string_view::npos) continue;
         auto d = auth::percent_decode(ids[i]);
-        if (!d) return reply::respond(error(400, "ModelArts.4101", "Malformed %-escape in the path.", request_id));
+        if (!d)
+            return reply::respond(
+                error(400, "ModelArts.4101", "Malformed %-escape in the path.", request_id));
         decoded[i] = std::move(*d);
         ids[i] = decoded[i];
     }
@@ -412,16 +481,17 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
         auto who = gate.authenticate(ctx.message, now);
         if (!who) return reply::respond(auth_error(who.error(), request_id));
         if (who->token && who->token->project_id != project)
-            return reply::respond(error(403, "ModelArts.0210",
-                                        "The project ID in the URL does not match the project of the token.",
-                                        request_id));
+            return reply::respond(error(
+                403, "ModelArts.0210",
+                "The project ID in the URL does not match the project of the token.", request_id));
     }
 
     const auto model_time = model_now();
     if (kind == request_kind::get_task) {
         auto* t = tasks.find(dataset, task_id);
         if (!t || tasks.project_of(dataset) != project)
-            return reply::respond(error(400, "ModelArts.4338", "The task does not exist.", request_id));
+            return reply::respond(
+                error(400, "ModelArts.4338", "The task does not exist.", request_id));
         tasks.refresh(*t, model_time);
         return reply::respond(respond(200, task_body(*t), request_id));
     }
@@ -435,14 +505,20 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
             return true;
         }
         auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-        return !v->empty() && ec == std::errc{} && end == v->data() + v->size() && out >= lo && out <= hi;
+        return !v->empty() && ec == std::errc{} && end == v->data() + v->size() && out >= lo &&
+               out <= hi;
     };
     long long limit = 0, offset = 0;
     if (!int_param("limit", 10, 1, 100, limit))
-        return reply::respond(error(400, "ModelArts.4101", "Invalid parameter: limit must be an integer from 1 to 100.", request_id));
+        return reply::respond(error(400, "ModelArts.4101",
+                                    "Invalid parameter: limit must be an integer from 1 to 100.",
+                                    request_id));
     if (!int_param("offset", 0, 0, 1LL << 40, offset))
-        return reply::respond(error(400, "ModelArts.4101", "Invalid parameter: offset must be an integer >= 0.", request_id));
-    const auto skip = static_cast<std::size_t>(opts.list_offset == offset_mode::pages ? offset * limit : offset);
+        return reply::respond(error(400, "ModelArts.4101",
+                                    "Invalid parameter: offset must be an integer >= 0.",
+                                    request_id));
+    const auto skip =
+        static_cast<std::size_t>(opts.list_offset == offset_mode::pages ? offset * limit : offset);
 
     if (kind == request_kind::list_datasets) {
         json::array items;
@@ -450,8 +526,10 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
         for (const auto& d : tasks.datasets()) {
             if (tasks.project_of(d) != project) continue;
             if (total++ < skip || items.size() >= static_cast<std::size_t>(limit)) continue;
-            items.push_back(json::object{{"dataset_id", d}, {"dataset_name", "dataset-" + d.substr(0, 6)},
-                                         {"dataset_type", 0}, {"data_format", "Default"}});
+            items.push_back(json::object{{"dataset_id", d},
+                                         {"dataset_name", "dataset-" + d.substr(0, 6)},
+                                         {"dataset_type", 0},
+                                         {"data_format", "Default"}});
         }
         json::object body{{"total_number", total}, {"datasets", std::move(items)}};
         return reply::respond(respond(200, to_text(body), request_id));
@@ -459,14 +537,16 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
 
     // list_tasks
     if (!tasks.has_dataset(dataset) || tasks.project_of(dataset) != project)
-        return reply::respond(error(400, "ModelArts.4352", "The dataset does not exist.", request_id));
+        return reply::respond(
+            error(400, "ModelArts.4352", "The dataset does not exist.", request_id));
     std::vector<task_type> types{task_type::auto_label, task_type::pre_label};
     if (auto type = query_param(query, "type")) {
         auto t = parse_task_type(*type);
         if (!t)
-            return reply::respond(error(400, "ModelArts.4101",
-                                        "Invalid parameter: type must be auto-label, pre-label or auto-grouping.",
-                                        request_id));
+            return reply::respond(
+                error(400, "ModelArts.4101",
+                      "Invalid parameter: type must be auto-label, pre-label or auto-grouping.",
+                      request_id));
         types = {*t};
     }
     auto name = query_param(query, "task_name").value_or(std::string{});
@@ -476,7 +556,8 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
     for (std::size_t i = 0; i < found.size(); ++i) {
         tasks.refresh(*found[i], model_time);
         const auto st = found[i]->state.status;
-        if (st == task_status::queuing || st == task_status::initializing || st == task_status::running)
+        if (st == task_status::queuing || st == task_status::initializing ||
+            st == task_status::running)
             running = true;
         if (i >= skip && items.size() < static_cast<std::size_t>(limit))
             items.push_back(task_list_item_json(*found[i]));
@@ -490,7 +571,9 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
 http::reply simulator::impl::serve_control(const http::request_context& ctx, const path_segments& p,
                                            std::string_view request_id) {
     using http::reply;
-    auto bad = [&](std::string_view msg) { return reply::respond(error(400, "SIM.0400", msg, request_id)); };
+    auto bad = [&](std::string_view msg) {
+        return reply::respond(error(400, "SIM.0400", msg, request_id));
+    };
     auto ok = [&](unsigned status, const json::value& v) {
         return reply::respond(respond(status, to_text(v), request_id));
     };
@@ -500,7 +583,8 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
         return reply::respond(std::move(res));
     };
     if (!ctx.remote_is_loopback)
-        return reply::respond(error(403, "SIM.0403", "The control API answers loopback peers only.", request_id));
+        return reply::respond(
+            error(403, "SIM.0403", "The control API answers loopback peers only.", request_id));
 
     const auto m = ctx.method();
     const auto body_json = [&]() -> expected<json::value, std::string> {
@@ -510,7 +594,8 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
         return v;
     };
     const auto method_not_allowed = [&] {
-        return reply::respond(error(405, "SIM.0405", "Method not allowed on this control endpoint.", request_id));
+        return reply::respond(
+            error(405, "SIM.0405", "Method not allowed on this control endpoint.", request_id));
     };
     const auto now = model_now();
     const std::string_view what = p.n >= 2 ? p.seg[1] : std::string_view{};
@@ -522,7 +607,8 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
                 tasks.refresh(*t, now);
                 items.push_back(control_item(tasks, *t));
             }
-            return ok(200, json::object{{"tasks", std::move(items)}, {"total_count", tasks.size()}});
+            return ok(200,
+                      json::object{{"tasks", std::move(items)}, {"total_count", tasks.size()}});
         }
         if (m != bhttp::verb::post) return method_not_allowed();
         auto v = body_json();
@@ -549,10 +635,14 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
             if (!spec.type) return bad("type must be auto-label, pre-label or auto-grouping");
         }
         if (!fate.empty()) {
-            if (fate == "succeed") spec.fate = task_fate::succeed;
-            else if (fate == "fail") spec.fate = task_fate::fail;
-            else if (fate == "stop") spec.fate = task_fate::stop;
-            else return bad("fate must be succeed, fail or stop");
+            if (fate == "succeed")
+                spec.fate = task_fate::succeed;
+            else if (fate == "fail")
+                spec.fate = task_fate::fail;
+            else if (fate == "stop")
+                spec.fate = task_fate::stop;
+            else
+                return bad("fate must be succeed, fail or stop");
         }
         if (!spec.project_id.empty() && spec.dataset_id.empty())
             return bad("project_id needs a dataset_id (a new dataset's project)");
@@ -575,7 +665,8 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
             tasks.remove(t->dataset_id, t->task_id);
             return no_content();
         }
-        if (m != bhttp::verb::patch && m != bhttp::verb::put && m != bhttp::verb::post) return method_not_allowed();
+        if (m != bhttp::verb::patch && m != bhttp::verb::put && m != bhttp::verb::post)
+            return method_not_allowed();
         auto v = body_json();
         if (!v) return bad(v.error());
         if (!v->is_object()) return bad("the body must be a JSON object");
@@ -597,7 +688,8 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
     if (what == "faults" && p.n == 2) {
         if (m == bhttp::verb::get) {
             json::array items;
-            for (const auto& r : faults.rules()) items.push_back(to_json(r));
+            for (const auto& r : faults.rules())
+                items.push_back(to_json(r));
             return ok(200, json::object{{"faults", std::move(items)}});
         }
         if (m == bhttp::verb::delete_) {
@@ -641,27 +733,33 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
         gate.expire_tokens(sim_clock::now());
         return no_content();
     }
-    return reply::respond(error(404, "SIM.0404", "Unknown control endpoint; see modelarts-sim --help.", request_id));
+    return reply::respond(
+        error(404, "SIM.0404", "Unknown control endpoint; see modelarts-sim --help.", request_id));
 }
 
 json::object simulator::impl::stats_json() const {
     json::object kinds, statuses, injected;
-    for (std::size_t i = 0; i < kind_names.size(); ++i) kinds[kind_names[i]] = by_kind[i];
+    for (std::size_t i = 0; i < kind_names.size(); ++i)
+        kinds[kind_names[i]] = by_kind[i];
     for (std::size_t s = 0; s < by_status.size(); ++s)
         if (by_status[s]) statuses[s == 0 ? std::string("none") : std::to_string(s)] = by_status[s];
     for (std::size_t i = 0; i < fault_kind_count; ++i)
-        if (faults.injected()[i]) injected[to_string(static_cast<fault_kind>(i))] = faults.injected()[i];
+        if (faults.injected()[i])
+            injected[to_string(static_cast<fault_kind>(i))] = faults.injected()[i];
     const auto now = std::chrono::steady_clock::now();
     const auto since = std::chrono::duration<double>(now - stats_since).count();
     const auto sec = std::chrono::duration_cast<std::chrono::seconds>(now - started_steady).count();
-    const auto last_second = sec == rate_second + 1 ? rate_current : sec == rate_second ? rate_last : 0;
+    const auto last_second = sec == rate_second + 1 ? rate_current
+                             : sec == rate_second   ? rate_last
+                                                    : 0;
     json::object o{
         {"uptime_seconds", std::chrono::duration<double>(now - started_steady).count()},
         {"requests_total", requests_total},
         {"requests_by_kind", std::move(kinds)},
         {"requests_by_status", std::move(statuses)},
         {"requests_per_second", last_second},
-        {"requests_per_second_average", since > 0 ? static_cast<double>(requests_total) / since : 0.0},
+        {"requests_per_second_average",
+         since > 0 ? static_cast<double>(requests_total) / since : 0.0},
         {"cpu_user_seconds", cpu_seconds(true)},
         {"cpu_system_seconds", cpu_seconds(false)},
         {"cpu_seconds", cpu_seconds(true) + cpu_seconds(false)},
@@ -735,7 +833,8 @@ void simulator::start() {
     auto handler = [weak](const http::request_context& ctx) -> asio::awaitable<http::reply> {
         return impl::handle(weak.lock(), ctx);
     };
-    impl_->server = std::make_unique<http::server>(impl_->executor, std::move(so), std::move(handler));
+    impl_->server =
+        std::make_unique<http::server>(impl_->executor, std::move(so), std::move(handler));
     try {
         impl_->server->start();
     } catch (const http::server_error& e) {
@@ -755,13 +854,18 @@ void simulator::start() {
 
 std::string simulator::url() const {
     auto ep = impl_->server ? impl_->server->local_endpoint() : asio::ip::tcp::endpoint{};
-    auto addr = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-    return std::string(impl_->server && impl_->server->tls() ? "https://" : "http://") + addr + ":" +
-           std::to_string(ep.port());
+    auto addr =
+        ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+    return std::string(impl_->server && impl_->server->tls() ? "https://" : "http://") + addr +
+           ":" + std::to_string(ep.port());
 }
 
-std::uint16_t simulator::port() const { return impl_->server ? impl_->server->port() : 0; }
-std::optional<std::string> simulator::ca_file() const { return impl_->ca_file; }
+std::uint16_t simulator::port() const {
+    return impl_->server ? impl_->server->port() : 0;
+}
+std::optional<std::string> simulator::ca_file() const {
+    return impl_->ca_file;
+}
 
 asio::awaitable<void> simulator::async_stop(std::chrono::milliseconds drain) {
     auto self = impl_;
@@ -771,21 +875,30 @@ asio::awaitable<void> simulator::async_stop(std::chrono::milliseconds drain) {
 }
 
 void simulator::stop(std::function<void()> done, std::chrono::milliseconds drain) {
-    asio::co_spawn(impl_->executor, async_stop(drain), [done = std::move(done)](std::exception_ptr ep) {
-        if (ep) {
-            try {
-                std::rethrow_exception(ep);
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "modelarts-sim: stop: %s\n", e.what());
-            }
-        }
-        if (done) done();
-    });
+    asio::co_spawn(impl_->executor, async_stop(drain),
+                   [done = std::move(done)](std::exception_ptr ep) {
+                       if (ep) {
+                           try {
+                               std::rethrow_exception(ep);
+                           } catch (const std::exception& e) {
+                               std::fprintf(stderr, "modelarts-sim: stop: %s\n", e.what());
+                           }
+                       }
+                       if (done) done();
+                   });
 }
 
-world& simulator::tasks() { return impl_->tasks; }
-fault_plan& simulator::faults() { return impl_->faults; }
-gateway& simulator::auth() { return impl_->gate; }
-json::object simulator::stats() const { return impl_->stats_json(); }
+world& simulator::tasks() {
+    return impl_->tasks;
+}
+fault_plan& simulator::faults() {
+    return impl_->faults;
+}
+gateway& simulator::auth() {
+    return impl_->gate;
+}
+json::object simulator::stats() const {
+    return impl_->stats_json();
+}
 
 } // namespace taskwatch::sim

@@ -18,9 +18,15 @@
 namespace taskwatch::sim {
 namespace {
 
-struct pkey_free { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
-struct x509_free { void operator()(X509* p) const { X509_free(p); } };
-struct bio_free { void operator()(BIO* p) const { BIO_free_all(p); } };
+struct pkey_free {
+    void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct x509_free {
+    void operator()(X509* p) const { X509_free(p); }
+};
+struct bio_free {
+    void operator()(BIO* p) const { BIO_free_all(p); }
+};
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 using x509_ptr = std::unique_ptr<X509, x509_free>;
 using bio_ptr = std::unique_ptr<BIO, bio_free>;
@@ -68,7 +74,8 @@ x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKE
     X509_set_pubkey(cert.get(), key);
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("taskwatch modelarts-sim"), -1, -1, 0);
+                               reinterpret_cast<const unsigned char*>("taskwatch modelarts-sim"),
+                               -1, -1, 0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
     X509* signer = issuer ? issuer : cert.get();
@@ -100,7 +107,9 @@ bio_ptr open_for_writing(const std::string& path) {
 self_signed_files write_self_signed(const std::string& dir) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) throw tls_setup_error("self-signed certificate: cannot create directory '" + dir + "': " + ec.message());
+    if (ec)
+        throw tls_setup_error("self-signed certificate: cannot create directory '" + dir +
+                              "': " + ec.message());
 
     auto ca_key = make_key();
     auto ca = make_cert(ca_key.get(), "modelarts-sim test CA", nullptr, nullptr, true);

@@ -25,7 +25,8 @@ std::int64_t to_ms(time_point t) {
 /// Reads members of one object, remembering the first problem.
 class reader {
 public:
-    reader(const json::value& v, std::string_view what) : what_(what) {
+    reader(const json::value& v, std::string_view what)
+        : what_(what) {
         obj_ = v.if_object();
         if (!obj_) fail("", "is not an object");
     }
@@ -43,7 +44,8 @@ public:
         const json::value* v = find(key);
         if (!v) return 0;
         if (const auto* i = v->if_int64()) return *i;
-        if (const auto* u = v->if_uint64(); u && *u <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(*u);
+        if (const auto* u = v->if_uint64(); u && *u <= static_cast<std::uint64_t>(INT64_MAX))
+            return static_cast<std::int64_t>(*u);
         fail(key, "is not an integer");
         return 0;
     }
@@ -132,8 +134,10 @@ expected<task::snapshot, std::string> snapshot_from_json(const json::value& v) {
     task::snapshot s;
     auto code = r.integer("status_code");
     if (r.ok()) {
-        if (auto status = modelarts::task_status_from_code(code)) s.status = *status;
-        else r.fail("status_code", "is not a task status (-1..5)");
+        if (auto status = modelarts::task_status_from_code(code))
+            s.status = *status;
+        else
+            r.fail("status_code", "is not a task status (-1..5)");
     }
     s.progress = r.number("progress");
     s.code = r.string("code");
@@ -164,25 +168,32 @@ expected<task::event, std::string> event_from_json(const json::value& v) {
     e.id = r.string("id");
     auto type = r.string("type");
     if (r.ok()) {
-        if (auto t = task::event_type_from_string(type)) e.type = *t;
-        else r.fail("type", "is not an event type: \"" + type + "\"");
+        if (auto t = task::event_type_from_string(type))
+            e.type = *t;
+        else
+            r.fail("type", "is not an event type: \"" + type + "\"");
     }
     e.time = time_point(std::chrono::milliseconds(r.integer("time_ms")));
     e.key.project_id = r.string("project_id");
     e.key.dataset_id = r.string("dataset_id");
     e.key.task_id = r.string("task_id");
     e.task_name = r.string("task_name");
-    for (auto [key, target] : {std::pair{"previous", &e.previous}, std::pair{"current", &e.current}}) {
+    for (auto [key, target] :
+         {std::pair{"previous", &e.previous}, std::pair{"current", &e.current}}) {
         if (const auto* s = r.nullable(key)) {
             auto parsed = snapshot_from_json(*s);
-            if (parsed) *target = std::move(*parsed);
-            else r.nest(key, parsed.error());
+            if (parsed)
+                *target = std::move(*parsed);
+            else
+                r.nest(key, parsed.error());
         }
     }
     if (const auto* err = r.nullable("error")) {
         auto parsed = poll_error_from_json(*err);
-        if (parsed) e.error = std::move(*parsed);
-        else r.nest("error", parsed.error());
+        if (parsed)
+            e.error = std::move(*parsed);
+        else
+            r.nest("error", parsed.error());
     }
     if (!r.ok()) return unexpected{r.error()};
     return e;

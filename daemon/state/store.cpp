@@ -98,11 +98,12 @@ constexpr const char* task_columns =
     "last_error_msg, last_error_request_id, gone, event_seq, forgotten";
 constexpr int task_column_count = 31;
 
-const std::string sql_upsert_task = std::string("INSERT OR REPLACE INTO tasks (") + task_columns +
+const std::string sql_upsert_task =
+    std::string("INSERT OR REPLACE INTO tasks (") + task_columns +
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
     "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
-const std::string sql_load_tasks = std::string("SELECT ") + task_columns +
-    " FROM tasks ORDER BY project_id, dataset_id, task_id";
+const std::string sql_load_tasks =
+    std::string("SELECT ") + task_columns + " FROM tasks ORDER BY project_id, dataset_id, task_id";
 constexpr const char* sql_insert_event =
     "INSERT INTO events (id, type, time, project_id, dataset_id, task_id, payload) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING";
@@ -139,7 +140,9 @@ constexpr const char* sql_prune =
 std::int64_t to_ms(time_point t) {
     return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-time_point from_ms(std::int64_t ms) { return time_point(std::chrono::milliseconds(ms)); }
+time_point from_ms(std::int64_t ms) {
+    return time_point(std::chrono::milliseconds(ms));
+}
 
 std::string hex32(std::int64_t v) {
     char buf[16];
@@ -151,7 +154,9 @@ std::string hex32(std::int64_t v) {
 /// cached statement can be reused (and holds no read transaction open).
 class query {
 public:
-    query(sqlite3_stmt* s, const std::string& file) : s_(s), file_(file) {}
+    query(sqlite3_stmt* s, const std::string& file)
+        : s_(s)
+        , file_(file) {}
     ~query() {
         sqlite3_reset(s_);
         sqlite3_clear_bindings(s_);
@@ -230,7 +235,8 @@ struct store::impl {
     std::unordered_map<const char*, sqlite3_stmt*> statements;
 
     ~impl() {
-        for (auto& [sql, s] : statements) sqlite3_finalize(s);
+        for (auto& [sql, s] : statements)
+            sqlite3_finalize(s);
         if (db) sqlite3_close_v2(db);
     }
 
@@ -242,7 +248,8 @@ struct store::impl {
         auto it = statements.find(sql);
         if (it == statements.end()) {
             sqlite3_stmt* s = nullptr;
-            if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+            if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+                SQLITE_OK)
                 fail("cannot prepare a statement");
             it = statements.emplace(sql, s).first;
         }
@@ -298,10 +305,12 @@ void store::impl::open(const std::filesystem::path& state_dir) {
     std::error_code ec;
     std::filesystem::create_directories(state_dir, ec);
     if (ec)
-        throw store_error(state_dir.string() + ": cannot create the state directory: " + ec.message());
+        throw store_error(state_dir.string() +
+                          ": cannot create the state directory: " + ec.message());
     path = state_dir / file_name;
     file = path.string();
-    int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc =
+        sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         throw store_error(file + ": cannot open: " + msg);
@@ -334,23 +343,28 @@ void store::impl::open(const std::filesystem::path& state_dir) {
 void store::impl::check_identity() {
     int rc = SQLITE_OK;
     auto app = single_integer("PRAGMA application_id", rc);
-    if ((rc & 0xff) == SQLITE_NOTADB) throw store_error(file + " is not a SQLite database (not a taskwatch state database)");
-    if ((rc & 0xff) == SQLITE_CORRUPT) throw store_error(file + " is corrupt: " + sqlite3_errmsg(db));
+    if ((rc & 0xff) == SQLITE_NOTADB)
+        throw store_error(file + " is not a SQLite database (not a taskwatch state database)");
+    if ((rc & 0xff) == SQLITE_CORRUPT)
+        throw store_error(file + " is corrupt: " + sqlite3_errmsg(db));
     if (!app) fail("cannot read the database header");
     auto version = single_integer("PRAGMA user_version", rc);
     if (!version) fail("cannot read the schema version");
     auto objects = single_integer("SELECT count(*) FROM sqlite_master", rc);
     if (!objects) {
-        if ((rc & 0xff) == SQLITE_CORRUPT) throw store_error(file + " is corrupt: " + sqlite3_errmsg(db));
+        if ((rc & 0xff) == SQLITE_CORRUPT)
+            throw store_error(file + " is corrupt: " + sqlite3_errmsg(db));
         fail("cannot read the schema");
     }
     bool empty = *app == 0 && *version == 0 && *objects == 0;
     if (*app != application_id && !empty)
-        throw store_error(file + " is not a taskwatch state database (application_id " + hex32(*app) +
-                          ", expected " + hex32(application_id) + "); it was left untouched");
+        throw store_error(file + " is not a taskwatch state database (application_id " +
+                          hex32(*app) + ", expected " + hex32(application_id) +
+                          "); it was left untouched");
     if (*version > schema_version)
         throw store_error(file + " has schema version " + std::to_string(*version) +
-                          ", newer than this taskwatch understands (" + std::to_string(schema_version) +
+                          ", newer than this taskwatch understands (" +
+                          std::to_string(schema_version) +
                           "); it was left untouched: run a newer taskwatch");
 }
 
@@ -369,7 +383,8 @@ void store::impl::check_integrity() {
     sqlite3_finalize(s);
     if (rc != SQLITE_OK) throw store_error(file + " is corrupt: " + sqlite3_errmsg(db));
     if (verdict != "ok")
-        throw store_error(file + " is corrupt (PRAGMA quick_check: " + verdict + "); it was left untouched");
+        throw store_error(file + " is corrupt (PRAGMA quick_check: " + verdict +
+                          "); it was left untouched");
 }
 
 void store::impl::migrate() {
@@ -379,7 +394,8 @@ void store::impl::migrate() {
         // Read again under the write lock: another process may have migrated meanwhile.
         auto version = single_integer("PRAGMA user_version", rc);
         if (!version) fail("cannot read the schema version");
-        for (auto v = *version; v < schema_version; ++v) exec(migrations[static_cast<std::size_t>(v)]);
+        for (auto v = *version; v < schema_version; ++v)
+            exec(migrations[static_cast<std::size_t>(v)]);
         if (*version < schema_version) {
             exec(("PRAGMA application_id = " + std::to_string(application_id)).c_str());
             exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
@@ -391,14 +407,17 @@ void store::impl::migrate() {
     }
 }
 
-store::store(const std::filesystem::path& state_dir) : impl_(std::make_unique<impl>()) {
+store::store(const std::filesystem::path& state_dir)
+    : impl_(std::make_unique<impl>()) {
     impl_->open(state_dir);
 }
 store::~store() = default;
 store::store(store&&) noexcept = default;
 store& store::operator=(store&&) noexcept = default;
 
-const std::filesystem::path& store::path() const noexcept { return impl_->path; }
+const std::filesystem::path& store::path() const noexcept {
+    return impl_->path;
+}
 
 std::vector<task::task_state> store::load_tasks() {
     std::vector<task::task_state> out;
@@ -410,8 +429,8 @@ std::vector<task::task_state> store::load_tasks() {
             task::observation o;
             auto status = modelarts::task_status_from_code(q.integer(3));
             if (!status)
-                throw store_error(impl_->file + ": task " + t.key.task_id + " has an unknown status " +
-                                  std::to_string(q.integer(3)));
+                throw store_error(impl_->file + ": task " + t.key.task_id +
+                                  " has an unknown status " + std::to_string(q.integer(3)));
             o.status = *status;
             o.progress = q.real(4);
             o.task_name = q.text(5);
@@ -455,7 +474,9 @@ void store::commit(const std::vector<change>& changes, const event_router& route
                 q.bind(1, t.key.project_id).bind(2, t.key.dataset_id).bind(3, t.key.task_id);
                 if (t.last) {
                     const auto& o = *t.last;
-                    q.bind(4, modelarts::to_code(o.status)).bind(5, o.progress).bind(6, o.task_name);
+                    q.bind(4, modelarts::to_code(o.status))
+                        .bind(5, o.progress)
+                        .bind(6, o.task_name);
                     q.bind(7, o.resource_id).bind(8, o.algorithm_type).bind(9, o.code);
                     q.bind(10, o.message).bind(11, o.error_code).bind(12, o.error_msg);
                     q.bind(13, o.total_sample_count).bind(14, o.annotated_sample_count);
@@ -504,7 +525,8 @@ std::vector<task::task_key> store::forget_finished_before(time_point before) {
     impl_->transaction([&] {
         auto q = impl_->prepare(sql_forget_finished);
         q.bind(1, before);
-        while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2)});
+        while (q.step())
+            out.push_back({q.text(0), q.text(1), q.text(2)});
     });
     std::sort(out.begin(), out.end());
     return out;

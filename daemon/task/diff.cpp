@@ -40,9 +40,9 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
     }
 
     // An observation without a name keeps the events named after the last one that had one.
-    const std::string_view name =
-        seen.task_name.empty() && st.last ? std::string_view{st.last->task_name}
-                                          : std::string_view{seen.task_name};
+    const std::string_view name = seen.task_name.empty() && st.last
+                                      ? std::string_view{st.last->task_name}
+                                      : std::string_view{seen.task_name};
     if (!st.last) {
         event e = make_event(event_type::discovered, st, now, name);
         e.current = to_snapshot(seen);
@@ -60,8 +60,8 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
             e.current = to_snapshot(seen);
             out.push_back(std::move(e));
         }
-        if (progress_changed && crosses_progress_step(last.progress, seen.progress,
-                                                      s.progress_steps)) {
+        if (progress_changed &&
+            crosses_progress_step(last.progress, seen.progress, s.progress_steps)) {
             event e = make_event(event_type::progress, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
@@ -109,8 +109,8 @@ void set_error(task_state& st, const poll_error& error) {
     if (!st.last_error || !(*st.last_error == error)) st.last_error = error;
 }
 
-void apply_failed(task_state& st, const poll_error& error, const diff_settings& s,
-                  time_point now, std::vector<event>& out) {
+void apply_failed(task_state& st, const poll_error& error, const diff_settings& s, time_point now,
+                  std::vector<event>& out) {
     st.up = false;
     set_error(st, error);
     if (!st.failing_since) st.failing_since = now;
@@ -123,8 +123,7 @@ void apply_failed(task_state& st, const poll_error& error, const diff_settings& 
     }
 }
 
-void apply_gone(task_state& st, const poll_error& error, time_point now,
-                std::vector<event>& out) {
+void apply_gone(task_state& st, const poll_error& error, time_point now, std::vector<event>& out) {
     st.up = false;
     set_error(st, error);
     if (st.gone) return;
@@ -151,7 +150,8 @@ void advance_impl(task_state& st, Outcome&& outcome, const diff_settings& s, tim
     } else if (auto* gone = std::get_if<poll_gone>(&outcome)) {
         apply_gone(st, gone->error, now, out);
     }
-    for (std::size_t i = first; i < out.size(); ++i) out[i].id = event_id(st.key, st.event_seq++);
+    for (std::size_t i = first; i < out.size(); ++i)
+        out[i].id = event_id(st.key, st.event_seq++);
 }
 
 } // namespace
@@ -168,8 +168,8 @@ bool crosses_progress_step(double prev, double cur, const std::vector<double>& s
     return false;
 }
 
-void advance(task_state& state, const poll_outcome& outcome, const diff_settings& s,
-             time_point now, std::vector<event>& events) {
+void advance(task_state& state, const poll_outcome& outcome, const diff_settings& s, time_point now,
+             std::vector<event>& events) {
     advance_impl(state, outcome, s, now, events);
 }
 

@@ -81,14 +81,20 @@ std::optional<observation> observe(const modelarts::task& t) {
 }
 
 snapshot to_snapshot(const observation& o) {
-    return snapshot{o.status,         o.progress,           o.code,
-                    o.message,        o.error_code,         o.error_msg,
-                    o.total_sample_count, o.annotated_sample_count, o.unconfirmed_sample_count};
+    return snapshot{o.status,
+                    o.progress,
+                    o.code,
+                    o.message,
+                    o.error_code,
+                    o.error_msg,
+                    o.total_sample_count,
+                    o.annotated_sample_count,
+                    o.unconfirmed_sample_count};
 }
 
 namespace {
 constexpr std::array<std::string_view, 7> event_type_names{
-    "task.discovered", "task.status_changed", "task.progress",      "task.stalled",
+    "task.discovered", "task.status_changed", "task.progress",       "task.stalled",
     "task.gone",       "task.poll_failing",   "task.poll_recovered",
 };
 } // namespace

@@ -47,12 +47,14 @@ struct bench_args {
 };
 
 [[noreturn]] void usage(const std::string& problem) {
-    std::cerr << "http_client_bench: " << problem << "\n"
-              << "usage: http_client_bench [--url https://HOST:PORT/PATH --ca FILE] [--connections N[,N...]]\n"
-              << "                         [--requests M] [--header 'K: V']... [--timeout MS]\n"
-              << "                         [--body-size BYTES (built-in server)] [--baseline]\n"
-              << "--baseline also measures a bare Beast client (one TLS stream per coroutine, no pool)\n"
-              << "as the floor to compare the client against.\n";
+    std::cerr
+        << "http_client_bench: " << problem << "\n"
+        << "usage: http_client_bench [--url https://HOST:PORT/PATH --ca FILE] [--connections "
+           "N[,N...]]\n"
+        << "                         [--requests M] [--header 'K: V']... [--timeout MS]\n"
+        << "                         [--body-size BYTES (built-in server)] [--baseline]\n"
+        << "--baseline also measures a bare Beast client (one TLS stream per coroutine, no pool)\n"
+        << "as the floor to compare the client against.\n";
     std::exit(2);
 }
 
@@ -60,8 +62,7 @@ std::size_t parse_count(const std::string& what, const std::string& text) {
     try {
         std::size_t used = 0;
         auto v = std::stoull(text, &used);
-        if (used != text.size() || v == 0)
-            throw std::invalid_argument(text);
+        if (used != text.size() || v == 0) throw std::invalid_argument(text);
         return static_cast<std::size_t>(v);
     } catch (const std::exception&) {
         usage(what + ": expected a positive number, got '" + text + "'");
@@ -73,8 +74,7 @@ bench_args parse_args(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string opt = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc)
-                usage(opt + " needs a value");
+            if (i + 1 >= argc) usage(opt + " needs a value");
             return argv[++i];
         };
         if (opt == "--url") {
@@ -91,8 +91,7 @@ bench_args parse_args(int argc, char** argv) {
         } else if (opt == "--header") {
             auto h = value();
             auto colon = h.find(':');
-            if (colon == std::string::npos || colon == 0)
-                usage("--header: expected 'Name: value'");
+            if (colon == std::string::npos || colon == 0) usage("--header: expected 'Name: value'");
             auto v = h.substr(colon + 1);
             v.erase(0, v.find_first_not_of(' '));
             a.headers.emplace_back(h.substr(0, colon), v);
@@ -114,7 +113,9 @@ bench_args parse_args(int argc, char** argv) {
 double cpu_seconds(int who) {
     rusage ru{};
     ::getrusage(who, &ru);
-    auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+    auto sec = [](const timeval& tv) {
+        return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
     return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
@@ -138,13 +139,13 @@ asio::awaitable<void> worker(round_state* st) {
         const std::size_t idx = st->next++;
         const auto start = steady::now();
         auto res = co_await st->c->async_send(st->ep, st->req, start + st->timeout);
-        st->latency_ms[idx] = std::chrono::duration<double, std::milli>(steady::now() - start).count();
+        st->latency_ms[idx] =
+            std::chrono::duration<double, std::milli>(steady::now() - start).count();
         if (res) {
             ++st->statuses[res->status];
         } else {
             ++st->failures[std::string(to_string(res.error().kind))];
-            if (!st->first_failure)
-                st->first_failure = res.error().message;
+            if (!st->first_failure) st->first_failure = res.error().message;
         }
         if (++st->finished == st->total)
             st->io->stop(); // the pool's idle timers would keep run() going
@@ -179,14 +180,12 @@ asio::awaitable<void> bare_worker(bare_round* b) {
             beast::get_lowest_layer(stream).socket().set_option(asio::ip::tcp::no_delay(true));
             auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
             usable = !hec;
-            if (hec && !st->first_failure)
-                st->first_failure = "bare handshake: " + hec.message();
+            if (hec && !st->first_failure) st->first_failure = "bare handshake: " + hec.message();
         }
     }
 
     for (bool measuring = false;;) {
-        if (measuring && (st->next >= st->total || !usable))
-            break;
+        if (measuring && (st->next >= st->total || !usable)) break;
         if (measuring || usable) {
             const std::size_t idx = measuring ? st->next++ : 0;
             const auto start = steady::now();
@@ -199,10 +198,10 @@ asio::awaitable<void> bare_worker(bare_round* b) {
             auto [wec, w] = co_await bhttp::async_write(stream, req, use_tuple);
             bhttp::response<bhttp::string_body> res;
             auto [rec, r] = co_await bhttp::async_read(stream, buffer, res, use_tuple);
-            if (wec || rec)
-                usable = false;
+            if (wec || rec) usable = false;
             if (measuring) {
-                st->latency_ms[idx] = std::chrono::duration<double, std::milli>(steady::now() - start).count();
+                st->latency_ms[idx] =
+                    std::chrono::duration<double, std::milli>(steady::now() - start).count();
                 if (wec || rec)
                     ++st->failures[(wec ? wec : rec).message()];
                 else
@@ -242,8 +241,7 @@ void run_requests(asio::io_context& io, round_state& st, std::size_t n, std::siz
 }
 
 double percentile(std::vector<double> v, double p) {
-    if (v.empty())
-        return 0;
+    if (v.empty()) return 0;
     auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
     return v[k];
@@ -278,13 +276,12 @@ int main(int argc, char** argv) {
     if (args.url) {
         const std::string& url = *args.url;
         auto scheme_end = url.find("://");
-        auto path_start = scheme_end == std::string::npos ? std::string::npos : url.find('/', scheme_end + 3);
+        auto path_start =
+            scheme_end == std::string::npos ? std::string::npos : url.find('/', scheme_end + 3);
         auto parsed = parse_url(url.substr(0, path_start));
-        if (!parsed)
-            usage("--url: " + parsed.error());
+        if (!parsed) usage("--url: " + parsed.error());
         ep = *parsed;
-        if (path_start != std::string::npos)
-            target = url.substr(path_start);
+        if (path_start != std::string::npos) target = url.substr(path_start);
     } else {
         dir.emplace();
         taskwatch::test::test_ca ca;
@@ -303,18 +300,18 @@ int main(int argc, char** argv) {
             server_io.run();
         });
         rusage_who = RUSAGE_THREAD;
-        std::printf("built-in TLS server on 127.0.0.1:%u, body %zu bytes; CPU counted for the client thread only\n",
+        std::printf("built-in TLS server on 127.0.0.1:%u, body %zu bytes; CPU counted for the "
+                    "client thread only\n",
                     static_cast<unsigned>(ep.port), args.body_size);
     }
 
     if (args.baseline) {
         boost::system::error_code ec;
         asio::ip::make_address(ep.host, ec);
-        if (ec)
-            usage("--baseline needs an IP address in --url");
+        if (ec) usage("--baseline needs an IP address in --url");
     }
-    std::printf("%-11s %11s %9s %9s %10s %14s %9s %9s  %s\n", "", "connections", "requests", "seconds", "req/s",
-                "cpu-s/1000req", "p50 ms", "p99 ms", "results");
+    std::printf("%-11s %11s %9s %9s %10s %14s %9s %9s  %s\n", "", "connections", "requests",
+                "seconds", "req/s", "cpu-s/1000req", "p50 ms", "p99 ms", "results");
     int exit_code = 0;
     for (std::size_t n : args.connections) {
         asio::io_context io;
@@ -371,10 +368,10 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < n; ++i)
                 asio::co_spawn(bio, bare_worker(&round), asio::detached);
             bio.run();
-            print_row("bare-beast", n, args.requests, std::chrono::duration<double>(round.wall1 - round.wall0).count(),
+            print_row("bare-beast", n, args.requests,
+                      std::chrono::duration<double>(round.wall1 - round.wall0).count(),
                       round.cpu1 - round.cpu0, bs);
-            if (bs.first_failure)
-                std::printf("  first failure: %s\n", bs.first_failure->c_str());
+            if (bs.first_failure) std::printf("  first failure: %s\n", bs.first_failure->c_str());
         }
         std::fflush(stdout);
     }

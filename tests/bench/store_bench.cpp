@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     const auto route = [](const task::event&) { return std::vector<std::string>{"a", "b"}; };
     constexpr int tasks = 1000, batches = 10;
     std::vector<task::task_state> states(tasks);
-    for (int i = 0; i < tasks; ++i) states[static_cast<std::size_t>(i)].key = {"proj", "ds", "task-" + std::to_string(i)};
+    for (int i = 0; i < tasks; ++i)
+        states[static_cast<std::size_t>(i)].key = {"proj", "ds", "task-" + std::to_string(i)};
 
     double worst = 0, total = 0;
     for (int b = 0; b < batches; ++b) {
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
         worst = std::max(worst, ms);
         total += ms;
     }
-    std::printf("commit: %d batches of %d changes (1 event, 2 webhooks each): mean %.1f ms, worst %.1f ms\n",
+    std::printf("commit: %d batches of %d changes (1 event, 2 webhooks each): mean %.1f ms, worst "
+                "%.1f ms\n",
                 batches, tasks, total / batches, worst);
 
     auto start = clock_type::now();
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
     for (;;) {
         auto due = s.due("a", t0 + std::chrono::hours(1), 100);
         if (due.empty()) break;
-        for (const auto& d : due) s.mark_delivered(d.event.id, "a", t0 + std::chrono::hours(1));
+        for (const auto& d : due)
+            s.mark_delivered(d.event.id, "a", t0 + std::chrono::hours(1));
         delivered += due.size();
     }
     double ms = ms_since(start);

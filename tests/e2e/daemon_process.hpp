@@ -62,10 +62,11 @@ inline std::map<std::string, std::int64_t> read_task_statuses(const std::string&
     }
     sqlite3_busy_timeout(db, 2000);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT task_id, status FROM tasks WHERE status IS NOT NULL", -1, &st,
-                           nullptr) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT task_id, status FROM tasks WHERE status IS NOT NULL", -1,
+                           &st, nullptr) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
-            out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+            out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+                sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -81,21 +82,28 @@ struct daemon_options {
 };
 
 /// The YAML of a daemon watching every task of `dataset` on `sim`.
-inline std::string daemon_config(sim_process& sim, const std::string& dataset, const std::string& state_dir,
-                                 const daemon_options& o = {}) {
+inline std::string daemon_config(sim_process& sim, const std::string& dataset,
+                                 const std::string& state_dir, const daemon_options& o = {}) {
     return "listen: 127.0.0.1:0\n"
-           "state_dir: " + state_dir + "\n"
+           "state_dir: " +
+           state_dir +
+           "\n"
            "log_level: debug\n"
            "modelarts:\n"
-           "  endpoint: " + sim.url() + "\n"
-           "  project_id: " + sim.account.project + "\n"
-           "  ca_file: " + sim.ca_file() + "\n"
+           "  endpoint: " +
+           sim.url() +
+           "\n"
+           "  project_id: " +
+           sim.account.project +
+           "\n"
+           "  ca_file: " +
+           sim.ca_file() +
+           "\n"
            "  auth: {type: aksk, ak_file: ak, sk_file: sk}\n"
-           "  max_requests_per_second: " + std::to_string(o.max_requests_per_second) + "\n" +
-           o.extra_modelarts +
+           "  max_requests_per_second: " +
+           std::to_string(o.max_requests_per_second) + "\n" + o.extra_modelarts +
            "poll:\n  interval: " + o.interval + "\n  finished_interval: " + o.finished_interval +
-           "\n  jitter: 0\n" + o.extra_poll +
-           "targets:\n  - dataset_id: " + dataset + "\n";
+           "\n  jitter: 0\n" + o.extra_poll + "targets:\n  - dataset_id: " + dataset + "\n";
 }
 
 struct daemon_process {
@@ -128,9 +136,10 @@ struct daemon_process {
 };
 
 /// Waits for a condition on the outbox, re-reading it as the daemon commits (every 200 ms).
-inline std::vector<stored_event> wait_for_events(const std::string& db,
-                                                 const std::function<bool(const std::vector<stored_event>&)>& done,
-                                                 std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+inline std::vector<stored_event>
+wait_for_events(const std::string& db,
+                const std::function<bool(const std::vector<stored_event>&)>& done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto events = read_events(db);
     while (!done(events) && std::chrono::steady_clock::now() < deadline) {
@@ -152,11 +161,14 @@ inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseco
 }
 
 inline std::size_t count_type(const std::vector<stored_event>& ev, const std::string& type) {
-    return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [&](const auto& e) { return e.type == type; }));
+    return static_cast<std::size_t>(
+        std::count_if(ev.begin(), ev.end(), [&](const auto& e) { return e.type == type; }));
 }
-inline std::size_t count_of(const std::vector<stored_event>& ev, const std::string& type, const std::string& task_id) {
-    return static_cast<std::size_t>(std::count_if(
-        ev.begin(), ev.end(), [&](const auto& e) { return e.type == type && e.task_id == task_id; }));
+inline std::size_t count_of(const std::vector<stored_event>& ev, const std::string& type,
+                            const std::string& task_id) {
+    return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [&](const auto& e) {
+        return e.type == type && e.task_id == task_id;
+    }));
 }
 
 } // namespace taskwatch::test

@@ -51,7 +51,8 @@ client_options trusting_options() {
     return o;
 }
 
-endpoint local_endpoint(std::uint16_t port, std::string host = "127.0.0.1", std::string scheme = "https") {
+endpoint local_endpoint(std::uint16_t port, std::string host = "127.0.0.1",
+                        std::string scheme = "https") {
     endpoint ep;
     ep.scheme = std::move(scheme);
     ep.host = std::move(host);
@@ -76,13 +77,14 @@ void run(asio::io_context& io, asio::awaitable<void> body) {
     });
     io.run_for(60s);
     REQUIRE_MESSAGE(done, "the test body did not finish within 60 s");
-    if (failed)
-        std::rethrow_exception(failed);
+    if (failed) std::rethrow_exception(failed);
 }
 
 // Counts down completions of spawned requests; a single coroutine may wait for zero.
 struct countdown {
-    explicit countdown(const asio::any_io_executor& ex, std::size_t n) : timer(ex), remaining(n) {}
+    explicit countdown(const asio::any_io_executor& ex, std::size_t n)
+        : timer(ex)
+        , remaining(n) {}
     void arrive() {
         --remaining;
         timer.cancel();
@@ -106,15 +108,15 @@ asio::awaitable<void> send_into(client* c, endpoint ep, request req, steady::tim
 }
 
 std::string describe(const send_result& r) {
-    if (r)
-        return "status " + std::to_string(r->status);
+    if (r) return "status " + std::to_string(r->status);
     return std::string(to_string(r.error().kind)) + ": " + r.error().message;
 }
 
 // A CONNECT proxy: checks nothing, tunnels bytes, remembers what it was asked.
 class connect_proxy {
 public:
-    connect_proxy(const asio::any_io_executor& ex, bool refuse) : st_(std::make_shared<state>(ex, refuse)) {
+    connect_proxy(const asio::any_io_executor& ex, bool refuse)
+        : st_(std::make_shared<state>(ex, refuse)) {
         tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
         st_->acceptor.open(ep.protocol());
         st_->acceptor.bind(ep);
@@ -130,7 +132,9 @@ public:
 
 private:
     struct state {
-        state(const asio::any_io_executor& ex, bool r) : acceptor(ex), refuse(r) {}
+        state(const asio::any_io_executor& ex, bool r)
+            : acceptor(ex)
+            , refuse(r) {}
         tcp::acceptor acceptor;
         bool refuse;
         std::vector<bhttp::request<bhttp::empty_body>> requests;
@@ -139,21 +143,20 @@ private:
     static asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
         for (;;) {
             auto [ec, sock] = co_await st->acceptor.async_accept(use_tuple);
-            if (ec)
-                co_return;
-            asio::co_spawn(st->acceptor.get_executor(), tunnel(st, std::move(sock)), [](const std::exception_ptr&) {});
+            if (ec) co_return;
+            asio::co_spawn(st->acceptor.get_executor(), tunnel(st, std::move(sock)),
+                           [](const std::exception_ptr&) {});
         }
     }
 
-    static asio::awaitable<void> pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to) {
+    static asio::awaitable<void> pump(std::shared_ptr<tcp::socket> from,
+                                      std::shared_ptr<tcp::socket> to) {
         std::array<char, 16384> buf;
         for (;;) {
             auto [ec, n] = co_await from->async_read_some(asio::buffer(buf), use_tuple);
-            if (ec)
-                break;
+            if (ec) break;
             auto [wec, w] = co_await asio::async_write(*to, asio::buffer(buf.data(), n), use_tuple);
-            if (wec)
-                break;
+            if (wec) break;
         }
         boost::system::error_code ignored;
         to->shutdown(tcp::socket::shutdown_send, ignored);
@@ -164,13 +167,13 @@ private:
         beast::flat_buffer buffer;
         bhttp::request_parser<bhttp::empty_body> parser;
         auto [ec, n] = co_await bhttp::async_read(*client_side, buffer, parser, use_tuple);
-        if (ec)
-            co_return;
+        if (ec) co_return;
         st->requests.push_back(parser.get());
         const auto& req = st->requests.back();
         if (st->refuse || req.method() != bhttp::verb::connect) {
-            std::string_view answer = "HTTP/1.1 407 Proxy Authentication Required\r\n"
-                                      "Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n";
+            std::string_view answer =
+                "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                "Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n";
             co_await asio::async_write(*client_side, asio::buffer(answer), use_tuple);
             co_return;
         }
@@ -180,12 +183,10 @@ private:
         tcp::endpoint ep(asio::ip::make_address(target.substr(0, colon)),
                          static_cast<std::uint16_t>(std::stoi(target.substr(colon + 1))));
         auto [cec] = co_await upstream->async_connect(ep, use_tuple);
-        if (cec)
-            co_return;
+        if (cec) co_return;
         std::string_view ok = "HTTP/1.1 200 Connection established\r\n\r\n";
         co_await asio::async_write(*client_side, asio::buffer(ok), use_tuple);
-        if (buffer.size() > 0)
-            co_await asio::async_write(*upstream, buffer.data(), use_tuple);
+        if (buffer.size() > 0) co_await asio::async_write(*upstream, buffer.data(), use_tuple);
         auto ex = client_side->get_executor();
         asio::co_spawn(ex, pump(upstream, client_side), [](const std::exception_ptr&) {});
         co_await pump(client_side, upstream);
@@ -233,14 +234,17 @@ TEST_CASE("a host name is verified against the certificate's DNS names") {
     client c(io.get_executor(), trusting_options());
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port(), "localhost"), get(), steady::now() + 5s);
+        auto res = co_await cl->async_send(local_endpoint(srv->port(), "localhost"), get(),
+                                           steady::now() + 5s);
         REQUIRE_MESSAGE(res.has_value(), describe(res));
         CHECK(res->status == 200);
-        CHECK(srv->seen().back().headers[bhttp::field::host] == "localhost:" + std::to_string(srv->port()));
+        CHECK(srv->seen().back().headers[bhttp::field::host] ==
+              "localhost:" + std::to_string(srv->port()));
     }(&server, &c));
 }
 
-TEST_CASE("max_connections caps concurrency and excess requests queue until a connection frees up") {
+TEST_CASE(
+    "max_connections caps concurrency and excess requests queue until a connection frees up") {
     asio::io_context io;
     test_server_options so;
     so.delay = 20ms; // keeps requests overlapping
@@ -255,8 +259,9 @@ TEST_CASE("max_connections caps concurrency and excess requests queue until a co
         std::vector<std::optional<send_result>> results(n);
         countdown done(ex, n);
         for (std::size_t i = 0; i < n; ++i)
-            asio::co_spawn(ex, send_into(cl, local_endpoint(srv->port()), get("/" + std::to_string(i)),
-                                         steady::now() + 10s, &results[i], &done),
+            asio::co_spawn(ex,
+                           send_into(cl, local_endpoint(srv->port()), get("/" + std::to_string(i)),
+                                     steady::now() + 10s, &results[i], &done),
                            asio::detached);
         // Let every spawned request run up to its first suspension.
         co_await asio::post(ex, asio::use_awaitable);
@@ -294,8 +299,9 @@ TEST_CASE("queued requests are served in the order they were made") {
         std::vector<std::optional<send_result>> results(n);
         countdown done(ex, n);
         for (std::size_t i = 0; i < n; ++i)
-            asio::co_spawn(ex, send_into(cl, local_endpoint(srv->port()), get("/" + std::to_string(i)),
-                                         steady::now() + 10s, &results[i], &done),
+            asio::co_spawn(ex,
+                           send_into(cl, local_endpoint(srv->port()), get("/" + std::to_string(i)),
+                                     steady::now() + 10s, &results[i], &done),
                            asio::detached);
         co_await done.async_wait();
         REQUIRE(srv->seen().size() == n);
@@ -318,8 +324,10 @@ TEST_CASE("time spent queued for a connection counts against the deadline") {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> slow;
         countdown done(ex, 1);
-        asio::co_spawn(ex, send_into(cl, local_endpoint(srv->port()), get(), steady::now() + 10s, &slow, &done),
-                       asio::detached);
+        asio::co_spawn(
+            ex,
+            send_into(cl, local_endpoint(srv->port()), get(), steady::now() + 10s, &slow, &done),
+            asio::detached);
         co_await asio::post(ex, asio::use_awaitable);
         const auto start = steady::now();
         auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), start + 200ms);
@@ -356,15 +364,19 @@ TEST_CASE("a certificate for another host name is refused as tls, by name and by
     client c(io.get_executor(), trusting_options());
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto by_ip = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto by_ip =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_FALSE(by_ip.has_value());
         CHECK(by_ip.error().kind == failure::tls);
-        CHECK_MESSAGE(by_ip.error().message.find("mismatch") != std::string::npos, by_ip.error().message);
+        CHECK_MESSAGE(by_ip.error().message.find("mismatch") != std::string::npos,
+                      by_ip.error().message);
 
-        auto by_name = co_await cl->async_send(local_endpoint(srv->port(), "localhost"), get(), steady::now() + 5s);
+        auto by_name = co_await cl->async_send(local_endpoint(srv->port(), "localhost"), get(),
+                                               steady::now() + 5s);
         REQUIRE_FALSE(by_name.has_value());
         CHECK(by_name.error().kind == failure::tls);
-        CHECK_MESSAGE(by_name.error().message.find("hostname mismatch") != std::string::npos, by_name.error().message);
+        CHECK_MESSAGE(by_name.error().message.find("hostname mismatch") != std::string::npos,
+                      by_name.error().message);
         CHECK(srv->requests() == 0);
     }(&server, &c));
 }
@@ -380,7 +392,8 @@ TEST_CASE("a server that accepts but never answers hits the deadline on time as 
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "super-secret-token");
         const auto start = steady::now();
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req), start + 300ms);
+        auto res =
+            co_await cl->async_send(local_endpoint(srv->port()), std::move(req), start + 300ms);
         const auto elapsed = steady::now() - start;
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::timeout);
@@ -400,7 +413,8 @@ TEST_CASE("a server that never completes the TLS handshake hits the deadline as 
     run(io, [](tcp::acceptor* acc, client* cl) -> asio::awaitable<void> {
         const auto start = steady::now();
         // The kernel completes the TCP handshake from the backlog; nobody ever speaks TLS.
-        auto res = co_await cl->async_send(local_endpoint(acc->local_endpoint().port()), get(), start + 250ms);
+        auto res = co_await cl->async_send(local_endpoint(acc->local_endpoint().port()), get(),
+                                           start + 250ms);
         const auto elapsed = steady::now() - start;
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::timeout);
@@ -433,7 +447,8 @@ TEST_CASE("a name that does not resolve is a dns failure") {
     client c(io.get_executor(), trusting_options());
 
     run(io, [](client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(443, "nonexistent.invalid"), get(), steady::now() + 20s);
+        auto res = co_await cl->async_send(local_endpoint(443, "nonexistent.invalid"), get(),
+                                           steady::now() + 20s);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::dns);
         CHECK(res.error().message.find("nonexistent.invalid") != std::string::npos);
@@ -466,17 +481,20 @@ TEST_CASE("a body over body_limit is body_too_large and a header over header_lim
     }(&body_server, &header_server, &c));
 }
 
-TEST_CASE("a keep-alive connection the server closed while idle is not used for the next request, even a POST") {
+TEST_CASE("a keep-alive connection the server closed while idle is not used for the next request, "
+          "even a POST") {
     asio::io_context io;
     test_server_options so;
-    so.close_after_response = true; // without "Connection: close": the client believes it is reusable
+    so.close_after_response =
+        true; // without "Connection: close": the client believes it is reusable
     test_https_server server(io.get_executor(), &shared_pki().local, so);
     auto opts = trusting_options();
     opts.idle_check_after = 0ms; // check every reuse, so the test need not wait
     client c(io.get_executor(), opts);
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
         co_await srv->async_wait_closed(1);
         CHECK(cl->stats().open == 1); // the client has not noticed yet
@@ -485,7 +503,8 @@ TEST_CASE("a keep-alive connection the server closed while idle is not used for 
         post.method = bhttp::verb::post;
         post.target = "/hook";
         post.body = R"({"event":1})";
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post), steady::now() + 5s);
+        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post),
+                                              steady::now() + 5s);
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
@@ -494,7 +513,8 @@ TEST_CASE("a keep-alive connection the server closed while idle is not used for 
     }(&server, &c));
 }
 
-TEST_CASE("a reused connection that dies before any response byte is retried once on a fresh one for a GET") {
+TEST_CASE("a reused connection that dies before any response byte is retried once on a fresh one "
+          "for a GET") {
     asio::io_context io;
     test_server_options so;
     so.drop_request_number = 2; // the second request on each connection finds it closed
@@ -502,9 +522,11 @@ TEST_CASE("a reused connection that dies before any response byte is retried onc
     client c(io.get_executor(), trusting_options());
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto second =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
@@ -521,9 +543,11 @@ TEST_CASE("the retry on a fresh connection happens exactly once") {
     client c(io.get_executor(), trusting_options());
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto second =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
         CHECK(srv->accepted() == 2);
@@ -532,7 +556,8 @@ TEST_CASE("the retry on a fresh connection happens exactly once") {
     }(&server, &c));
 }
 
-TEST_CASE("a POST on a reused connection that dies after the request was written is not sent twice") {
+TEST_CASE(
+    "a POST on a reused connection that dies after the request was written is not sent twice") {
     asio::io_context io;
     test_server_options so;
     so.drop_request_number = 2;
@@ -540,14 +565,16 @@ TEST_CASE("a POST on a reused connection that dies after the request was written
     client c(io.get_executor(), trusting_options());
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE(first.has_value());
 
         request post;
         post.method = bhttp::verb::post;
         post.target = "/hook";
         post.body = R"({"event":1})";
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post), steady::now() + 5s);
+        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post),
+                                              steady::now() + 5s);
         // The request left in full before the close showed: it may have been acted on.
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
@@ -565,7 +592,8 @@ TEST_CASE("Connection: close responses are honoured and the connection is not re
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
-            auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res =
+                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(cl->stats().open == 0);
         }
@@ -573,7 +601,8 @@ TEST_CASE("Connection: close responses are honoured and the connection is not re
     }(&server, &c));
 }
 
-TEST_CASE("a body delimited by EOF without close_notify is accepted and the connection not reused") {
+TEST_CASE(
+    "a body delimited by EOF without close_notify is accepted and the connection not reused") {
     asio::io_context io;
     test_server_options so;
     so.eof_body = true;
@@ -583,7 +612,8 @@ TEST_CASE("a body delimited by EOF without close_notify is accepted and the conn
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
-            auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res =
+                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(res->body == std::string(3000, 'e'));
             CHECK(res->headers.count(bhttp::field::content_length) == 0);
@@ -609,7 +639,8 @@ TEST_CASE("an idle connection is closed after idle_timeout") {
         CHECK(steady::now() - idle_since >= 90ms);
         CHECK(cl->stats().open == 0);
 
-        auto again = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto again =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE(again.has_value());
         CHECK(srv->accepted() == 2);
     }(&server, &c));
@@ -641,7 +672,8 @@ TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
 
     run(io, [](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
-            auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res =
+                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(res->body == "hello");
         }
@@ -676,7 +708,8 @@ TEST_CASE("a proxy answering 407 is a proxy failure naming the status, without t
 TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
     asio::io_context io;
     test_https_server server(io.get_executor(), &shared_pki().local);
-    connect_proxy proxy(io.get_executor(), true); // would refuse: reaching the server proves the bypass
+    connect_proxy proxy(io.get_executor(),
+                        true); // would refuse: reaching the server proves the bypass
     ::setenv("HTTPS_PROXY", ("http://127.0.0.1:" + std::to_string(proxy.port())).c_str(), 1);
     ::setenv("NO_PROXY", "example.com, 127.0.0.1", 1);
     auto opts = trusting_options();
@@ -687,16 +720,20 @@ TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
     ::unsetenv("HTTPS_PROXY");
     ::unsetenv("NO_PROXY");
 
-    run(io, [](test_https_server* srv, connect_proxy* px, client* direct, client* via) -> asio::awaitable<void> {
-        auto res = co_await direct->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
-        REQUIRE_MESSAGE(res.has_value(), describe(res));
-        CHECK(px->requests().empty());
+    run(io,
+        [](test_https_server* srv, connect_proxy* px, client* direct,
+           client* via) -> asio::awaitable<void> {
+            auto res =
+                co_await direct->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            REQUIRE_MESSAGE(res.has_value(), describe(res));
+            CHECK(px->requests().empty());
 
-        auto refused = co_await via->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
-        REQUIRE_FALSE(refused.has_value());
-        CHECK(refused.error().kind == failure::proxy);
-        CHECK(px->requests().size() == 1);
-    }(&server, &proxy, &bypassing, &proxied));
+            auto refused =
+                co_await via->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            REQUIRE_FALSE(refused.has_value());
+            CHECK(refused.error().kind == failure::proxy);
+            CHECK(px->requests().size() == 1);
+        }(&server, &proxy, &bypassing, &proxied));
 }
 
 TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight ones finish") {
@@ -713,8 +750,10 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
         std::vector<std::optional<send_result>> results(3);
         countdown done(ex, 3);
         for (auto& r : results)
-            asio::co_spawn(ex, send_into(cl, local_endpoint(srv->port()), get(), steady::now() + 10s, &r, &done),
-                           asio::detached);
+            asio::co_spawn(
+                ex,
+                send_into(cl, local_endpoint(srv->port()), get(), steady::now() + 10s, &r, &done),
+                asio::detached);
         co_await asio::post(ex, asio::use_awaitable);
         CHECK(cl->stats().queued == 2);
         cl->shutdown();
@@ -726,7 +765,8 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
             REQUIRE_FALSE(results[i]->has_value());
             CHECK(results[i]->error().kind == failure::cancelled);
         }
-        auto later = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto later =
+            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_FALSE(later.has_value());
         CHECK(later.error().kind == failure::cancelled);
         auto s = cl->stats();
@@ -747,7 +787,9 @@ TEST_CASE("a client destroyed mid-request lets the request finish") {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> result;
         countdown done(ex, 1);
-        asio::co_spawn(ex, send_into(owner->get(), local_endpoint(srv->port()), get(), steady::now() + 5s, &result, &done),
+        asio::co_spawn(ex,
+                       send_into(owner->get(), local_endpoint(srv->port()), get(),
+                                 steady::now() + 5s, &result, &done),
                        asio::detached);
         co_await asio::post(ex, asio::use_awaitable);
         owner->reset();
@@ -775,10 +817,12 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
 
     opts.ca_file.reset();
     opts.proxy = "http://proxy:notaport";
-    CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port 'notaport'", setup_error);
+    CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port 'notaport'",
+                         setup_error);
 }
 
-TEST_CASE("a request that would inject header lines is refused as protocol without echoing the value") {
+TEST_CASE(
+    "a request that would inject header lines is refused as protocol without echoing the value") {
     asio::io_context io;
     test_https_server server(io.get_executor(), &shared_pki().local);
     client c(io.get_executor(), trusting_options());
@@ -786,13 +830,15 @@ TEST_CASE("a request that would inject header lines is refused as protocol witho
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "secret\r\nX-Evil: 1");
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req), steady::now() + 5s);
+        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req),
+                                           steady::now() + 5s);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::protocol);
         CHECK(res.error().message.find("X-Auth-Token") != std::string::npos);
         CHECK(res.error().message.find("secret") == std::string::npos);
 
-        auto bad_target = co_await cl->async_send(local_endpoint(srv->port()), get("no-slash"), steady::now() + 5s);
+        auto bad_target = co_await cl->async_send(local_endpoint(srv->port()), get("no-slash"),
+                                                  steady::now() + 5s);
         REQUIRE_FALSE(bad_target.has_value());
         CHECK(bad_target.error().kind == failure::protocol);
         CHECK(srv->accepted() == 0);

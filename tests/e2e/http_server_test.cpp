@@ -31,7 +31,8 @@ http::server_response text(unsigned status, std::string body) {
 // A server on its own thread, stopped and joined on destruction.
 struct running_server {
     asio::io_context io{1};
-    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()}; // run() waits for stop()
+    asio::executor_work_guard<asio::io_context::executor_type> work{
+        io.get_executor()}; // run() waits for stop()
     std::unique_ptr<http::server> server;
     std::thread thread;
     bool stopped = false;
@@ -57,9 +58,11 @@ struct running_server {
         stopped = true;
         std::promise<void> done;
         const auto start = std::chrono::steady_clock::now();
-        asio::co_spawn(io, server->async_stop(drain), [&](std::exception_ptr) { done.set_value(); });
+        asio::co_spawn(io, server->async_stop(drain),
+                       [&](std::exception_ptr) { done.set_value(); });
         done.get_future().wait();
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
     }
     http::server_stats stats() {
         std::promise<http::server_stats> p;
@@ -81,8 +84,8 @@ template <class Pred> bool eventually(Pred pred) {
 http::handler echo_handler() {
     return [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
         co_return http::reply::respond(text(200, std::string(ctx.target()) + " #" +
-                                                     std::to_string(ctx.request_on_connection) + " c" +
-                                                     std::to_string(ctx.connection_id) +
+                                                     std::to_string(ctx.request_on_connection) +
+                                                     " c" + std::to_string(ctx.connection_id) +
                                                      (ctx.remote_is_loopback ? " loopback" : "")));
     };
 }
@@ -136,7 +139,8 @@ struct raw_client {
 
 } // namespace
 
-TEST_CASE("keep-alive: requests on one connection reach the handler in order with the peer's address") {
+TEST_CASE(
+    "keep-alive: requests on one connection reach the handler in order with the peer's address") {
     running_server s({}, echo_handler());
     raw_client c(s.port());
     c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -151,14 +155,16 @@ TEST_CASE("keep-alive: requests on one connection reach the handler in order wit
     CHECK(ec == asio::error::eof);
 }
 
-TEST_CASE("a body over the limit gets 413 and headers over the limit get 431, then the connection closes") {
+TEST_CASE("a body over the limit gets 413 and headers over the limit get 431, then the connection "
+          "closes") {
     http::server_options o;
     o.body_limit = 100;
     o.header_limit = 1024;
     running_server s(o, echo_handler());
     {
         raw_client c(s.port());
-        c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'a'));
+        c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" +
+               std::string(1000, 'a'));
         auto [out, ec] = c.read_all();
         CHECK(out.rfind("HTTP/1.1 413", 0) == 0);
     }
@@ -224,7 +230,8 @@ TEST_CASE("HEAD gets the GET's Content-Length and no body") {
     CHECK(next.find("/next") != std::string::npos);
 }
 
-TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers nothing until the client leaves") {
+TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers nothing until the "
+          "client leaves") {
     running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
         if (ctx.target() == "/reset") co_return http::reply::reset();
         if (ctx.target() == "/hang") co_return http::reply::hang();
@@ -253,7 +260,8 @@ TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers 
         c.send("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n");
         auto [out, ec] = c.read_all();
         CHECK(out.empty());
-        CHECK((ec == asio::error::would_block || ec == asio::error::try_again)); // our timeout, not a close
+        CHECK((ec == asio::error::would_block ||
+               ec == asio::error::try_again)); // our timeout, not a close
     }
 }
 
@@ -268,7 +276,8 @@ TEST_CASE("an exception escaping the handler becomes a 500 and the server keeps 
     CHECK(s.stats().handler_errors == 1);
 }
 
-TEST_CASE("graceful stop lets an in-flight answer finish, closes idle connections and stops accepting") {
+TEST_CASE(
+    "graceful stop lets an in-flight answer finish, closes idle connections and stops accepting") {
     running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
         if (ctx.target() == "/slow") {
             asio::steady_timer t(co_await asio::this_coro::executor);
@@ -283,7 +292,8 @@ TEST_CASE("graceful stop lets an in-flight answer finish, closes idle connection
     raw_client busy(s.port());
     busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
     // Wait until the slow request is inside the handler.
-    while (s.stats().requests < 2) std::this_thread::yield();
+    while (s.stats().requests < 2)
+        std::this_thread::yield();
     auto took = s.stop(5s);
     CHECK(took < 3s);
     auto [answer, ec] = busy.read_all();
@@ -308,7 +318,8 @@ TEST_CASE("graceful stop closes what is still busy after the drain deadline") {
     });
     raw_client c(s.port());
     c.send("GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n");
-    while (s.stats().requests < 1) std::this_thread::yield();
+    while (s.stats().requests < 1)
+        std::this_thread::yield();
     auto took = s.stop(200ms);
     CHECK(took >= 150ms);
     CHECK(took < 3s);
@@ -352,7 +363,8 @@ TEST_CASE("start fails with a message naming the address when the port is taken"
         second.start();
         FAIL("start() should have thrown");
     } catch (const http::server_error& e) {
-        CHECK(std::string(e.what()).find("127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
+        CHECK(std::string(e.what()).find("127.0.0.1:" + std::to_string(first.port())) !=
+              std::string::npos);
     }
 }
 
@@ -362,6 +374,7 @@ TEST_CASE("listen addresses parse host:port, [v6]:port and :port, and reject the
     CHECK(http::parse_listen_address(":9817")->address().to_string() == "0.0.0.0");
     CHECK(http::parse_listen_address("localhost:80")->address().to_string() == "127.0.0.1");
     CHECK(http::parse_listen_address("127.0.0.1:99999").error().find("99999") != std::string::npos);
-    CHECK(http::parse_listen_address("example.com:80").error().find("example.com") != std::string::npos);
+    CHECK(http::parse_listen_address("example.com:80").error().find("example.com") !=
+          std::string::npos);
     CHECK_FALSE(http::parse_listen_address("127.0.0.1").has_value());
 }

@@ -32,13 +32,14 @@ struct http_reply {
 
 struct server_address {
     std::uint16_t port = 0;
-    std::string ca_file;          ///< empty: plain HTTP
+    std::string ca_file; ///< empty: plain HTTP
     std::string ip = "127.0.0.1";
     std::string host_header() const { return ip + ":" + std::to_string(port); }
 };
 
 /// Sends one request on its own connection and reads the answer, within `timeout`.
-inline http_reply http_request(const server_address& to, boost::beast::http::verb method, std::string target,
+inline http_reply http_request(const server_address& to, boost::beast::http::verb method,
+                               std::string target,
                                std::vector<std::pair<std::string, std::string>> headers = {},
                                std::string body = {},
                                std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -57,7 +58,8 @@ inline http_reply http_request(const server_address& to, boost::beast::http::ver
     }
     bhttp::request<bhttp::string_body> req{method, target, 11};
     req.set(bhttp::field::host, to.host_header());
-    for (const auto& [k, v] : headers) req.set(k, v);
+    for (const auto& [k, v] : headers)
+        req.set(k, v);
     req.body() = std::move(body);
     if (!req.body().empty() || method == bhttp::verb::post || method == bhttp::verb::put ||
         method == bhttp::verb::patch)
@@ -98,7 +100,8 @@ inline http_reply http_request(const server_address& to, boost::beast::http::ver
                 co_await exchange(s);
             } else {
                 beast::ssl_stream<beast::tcp_stream> s(io, ctx);
-                // SSL_set_tlsext_host_name is a macro with an old-style cast: call what it expands to.
+                // SSL_set_tlsext_host_name is a macro with an old-style cast: call what it expands
+                // to.
                 SSL_ctrl(s.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                          const_cast<char*>("localhost"));
                 s.set_verify_callback(asio::ssl::host_name_verification(to.ip));

@@ -11,8 +11,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <chrono>
 #include <boost/asio/detached.hpp>
+#include <chrono>
 
 #include <set>
 
@@ -41,11 +41,14 @@ template <class T> T run(asio::io_context& ioc, asio::awaitable<T> aw) {
     return std::move(*out);
 }
 
-asio::awaitable<void> async_count_success(asio::awaitable<expected<modelarts::task, modelarts::api_error>> aw,
-                                          int* ok_count) {
+asio::awaitable<void>
+async_count_success(asio::awaitable<expected<modelarts::task, modelarts::api_error>> aw,
+                    int* ok_count) {
     auto r = co_await std::move(aw);
-    if (r) ++*ok_count;
-    else MESSAGE(r.error().to_string());
+    if (r)
+        ++*ok_count;
+    else
+        MESSAGE(r.error().to_string());
 }
 
 struct client_under_test {
@@ -80,11 +83,12 @@ struct client_under_test {
     void make_api(test::sim_process& sim, std::string url) {
         auto ep = http::parse_url(url.empty() ? sim.url() : url);
         REQUIRE(ep);
-        api = std::make_unique<modelarts::api_client>(client, *authorizer, *ep, sim.account.project);
+        api =
+            std::make_unique<modelarts::api_client>(client, *authorizer, *ep, sim.account.project);
     }
 
     expected<modelarts::task, modelarts::api_error> get(const std::string& dataset,
-                                                          const std::string& task) {
+                                                        const std::string& task) {
         return run(ioc, api->async_get_task(dataset, task));
     }
 };
@@ -96,7 +100,8 @@ struct sim_task {
 
 sim_task first_task(test::sim_process& sim) {
     auto t = sim.tasks().at(0).as_object();
-    return {std::string(t.at("dataset_id").as_string()), std::string(t.at("task_id").as_string()), t};
+    return {std::string(t.at("dataset_id").as_string()), std::string(t.at("task_id").as_string()),
+            t};
 }
 
 } // namespace
@@ -271,8 +276,8 @@ TEST_CASE("a wrong IAM password fails as auth without asking IAM again at once")
 TEST_CASE("listing a dataset pages through every task, whichever way offset counts") {
     for (const char* mode : {"items", "pages"}) {
         CAPTURE(mode);
-        test::sim_process sim({"--static", "--tasks", "250", "--datasets", "1",
-                               "--list-offset-mode", mode});
+        test::sim_process sim(
+            {"--static", "--tasks", "250", "--datasets", "1", "--list-offset-mode", mode});
         auto t = first_task(sim);
         client_under_test c(sim, sim.account.sk);
         auto res = run(c.ioc, c.api->async_list_tasks(t.dataset_id, std::nullopt));
@@ -284,7 +289,8 @@ TEST_CASE("listing a dataset pages through every task, whichever way offset coun
         }
         CHECK(res->size() == expected_count);
         std::set<std::string> ids;
-        for (const auto& task : *res) ids.insert(*task.task_id);
+        for (const auto& task : *res)
+            ids.insert(*task.task_id);
         CHECK(ids.size() == res->size());
     }
 }

@@ -56,7 +56,8 @@ public:
         std::ofstream out(p, std::ios::binary | std::ios::trunc);
         out << content;
         out.close();
-        std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        std::filesystem::permissions(p, std::filesystem::perms::owner_read |
+                                            std::filesystem::perms::owner_write);
         return p;
     }
 
@@ -81,7 +82,8 @@ public:
     child_process(const std::string& program, const std::vector<std::string>& args,
                   const std::vector<std::pair<std::string, std::string>>& env = {}) {
         int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
         out_fd_ = fds[0];
         char tmpl[] = "/tmp/taskwatch-child-stderr-XXXXXX";
         int err_fd = ::mkstemp(tmpl);
@@ -109,7 +111,8 @@ public:
         std::vector<std::string> argv_s{program};
         argv_s.insert(argv_s.end(), args.begin(), args.end());
         std::vector<char*> argv;
-        for (auto& a : argv_s) argv.push_back(a.data());
+        for (auto& a : argv_s)
+            argv.push_back(a.data());
         argv.push_back(nullptr);
 
         std::vector<std::string> env_s;
@@ -117,17 +120,22 @@ public:
             std::string entry(*e);
             auto name = entry.substr(0, entry.find('='));
             bool overridden = false;
-            for (const auto& [k, v] : env) overridden = overridden || k == name;
+            for (const auto& [k, v] : env)
+                overridden = overridden || k == name;
             if (!overridden) env_s.push_back(std::move(entry));
         }
-        for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+        for (const auto& [k, v] : env)
+            env_s.push_back(k + "=" + v);
         std::vector<char*> envp;
-        for (auto& e : env_s) envp.push_back(e.data());
+        for (auto& e : env_s)
+            envp.push_back(e.data());
         envp.push_back(nullptr);
 
         const bool search = program.find('/') == std::string::npos;
-        int rc = search ? ::posix_spawnp(&pid_, program.c_str(), &actions, &attr, argv.data(), envp.data())
-                        : ::posix_spawn(&pid_, program.c_str(), &actions, &attr, argv.data(), envp.data());
+        int rc =
+            search
+                ? ::posix_spawnp(&pid_, program.c_str(), &actions, &attr, argv.data(), envp.data())
+                : ::posix_spawn(&pid_, program.c_str(), &actions, &attr, argv.data(), envp.data());
         posix_spawn_file_actions_destroy(&actions);
         posix_spawnattr_destroy(&attr);
         ::close(fds[1]);
@@ -167,7 +175,8 @@ public:
                 return line;
             }
             if (out_fd_ < 0) return std::nullopt;
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return std::nullopt;
             pollfd p{out_fd_, POLLIN, 0};
             int n = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -191,10 +200,12 @@ public:
 
     /// Reads lines until one matches `re`; the line, or nullopt on EOF/timeout. Search the
     /// returned string again for the captures.
-    std::optional<std::string> wait_for_line(const std::regex& re, std::chrono::milliseconds timeout) {
+    std::optional<std::string> wait_for_line(const std::regex& re,
+                                             std::chrono::milliseconds timeout) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             auto line = read_line(std::max(left, std::chrono::milliseconds(0)));
             if (!line) return std::nullopt;
             if (std::regex_search(*line, re)) return line;
@@ -221,7 +232,8 @@ public:
                 exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
                 return exit_code_;
             }
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return std::nullopt;
             if (pidfd_ >= 0) {
                 pollfd p{pidfd_, POLLIN, 0}; // readable when the child exits
@@ -248,8 +260,9 @@ private:
 };
 
 /// Runs a command to completion; returns {exit code, stdout}. Kills it after `timeout`.
-inline std::pair<int, std::string> run_command(const std::string& program, const std::vector<std::string>& args,
-                                               std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+inline std::pair<int, std::string>
+run_command(const std::string& program, const std::vector<std::string>& args,
+            std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     child_process p(program, args);
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -258,7 +271,8 @@ inline std::pair<int, std::string> run_command(const std::string& program, const
         out += *line;
         out += '\n';
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     auto code = p.wait(std::max(left, std::chrono::milliseconds(0)));
     return {code.value_or(-1), out};
 }

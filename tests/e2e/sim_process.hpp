@@ -33,10 +33,18 @@ public:
         const auto sk = dir.write("sim-sk", account.sk + "\n");
         const auto pw = dir.write("sim-password", account.iam_password + "\n");
         const bool own_cert = std::find(extra.begin(), extra.end(), "--cert") != extra.end();
-        std::vector<std::string> args{"--ak", account.ak,
-                                      "--sk-file", sk, "--iam-user", account.iam_user,
-                                      "--iam-domain", account.iam_domain, "--iam-password-file",
-                                      pw, "--project-id", account.project};
+        std::vector<std::string> args{"--ak",
+                                      account.ak,
+                                      "--sk-file",
+                                      sk,
+                                      "--iam-user",
+                                      account.iam_user,
+                                      "--iam-domain",
+                                      account.iam_domain,
+                                      "--iam-password-file",
+                                      pw,
+                                      "--project-id",
+                                      account.project};
         if (!own_cert) {
             args.push_back("--self-signed");
             args.push_back(dir.file("tls"));

@@ -23,7 +23,9 @@ const test::signing_key good_key{"SIMTESTAK0000000001", "sim-test-secret-key-000
 
 struct task_ref {
     std::string project_id, dataset_id, task_id;
-    std::string path() const { return "/v2/" + project_id + "/datasets/" + dataset_id + "/tasks/" + task_id; }
+    std::string path() const {
+        return "/v2/" + project_id + "/datasets/" + dataset_id + "/tasks/" + task_id;
+    }
 };
 
 // A modelarts-sim child with a generated CA, an AK/SK pair and an IAM user.
@@ -35,39 +37,60 @@ struct running_sim {
     explicit running_sim(std::vector<std::string> extra = {}, bool static_world = true) {
         const auto sk = dir.write("sk", good_key.sk + "\n");
         const auto pw = dir.write("password", "correct horse battery staple\n");
-        std::vector<std::string> args{"--self-signed", dir.file("tls"), "--tasks", "12",
-                                      "--datasets", "3", "--seed", "42", "--ak", good_key.ak,
-                                      "--sk-file", sk, "--iam-user", "alice", "--iam-domain", "acme",
-                                      "--iam-password-file", pw};
+        std::vector<std::string> args{"--self-signed",
+                                      dir.file("tls"),
+                                      "--tasks",
+                                      "12",
+                                      "--datasets",
+                                      "3",
+                                      "--seed",
+                                      "42",
+                                      "--ak",
+                                      good_key.ak,
+                                      "--sk-file",
+                                      sk,
+                                      "--iam-user",
+                                      "alice",
+                                      "--iam-domain",
+                                      "acme",
+                                      "--iam-password-file",
+                                      pw};
         if (static_world) args.emplace_back("--static");
         args.insert(args.end(), extra.begin(), extra.end());
         proc.emplace(test::bin_dir() + "/modelarts-sim", args);
-        auto line = proc->wait_for_line(std::regex(R"(^listening on https://127\.0\.0\.1:\d+$)"), 10s);
-        REQUIRE_MESSAGE(line, "modelarts-sim did not report its port; stderr: " << proc->stderr_text());
+        auto line =
+            proc->wait_for_line(std::regex(R"(^listening on https://127\.0\.0\.1:\d+$)"), 10s);
+        REQUIRE_MESSAGE(line,
+                        "modelarts-sim did not report its port; stderr: " << proc->stderr_text());
         address.port = static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
         address.ca_file = dir.file("tls/ca.pem");
     }
 
-    test::http_reply control(bhttp_verb method, const std::string& target, const std::string& body = {}) {
+    test::http_reply control(bhttp_verb method, const std::string& target,
+                             const std::string& body = {}) {
         return test::http_request(address, method, target, {}, body);
     }
 
-    json::value control_json(bhttp_verb method, const std::string& target, const std::string& body = {}) {
+    json::value control_json(bhttp_verb method, const std::string& target,
+                             const std::string& body = {}) {
         auto r = control(method, target, body);
-        REQUIRE_MESSAGE(r.status / 100 == 2, target << " -> " << r.status << " " << r.body << " " << r.error.message());
+        REQUIRE_MESSAGE(r.status / 100 == 2,
+                        target << " -> " << r.status << " " << r.body << " " << r.error.message());
         return json::parse(r.body);
     }
 
     task_ref some_task() {
         auto all = control_json(bhttp_verb::get, "/sim/tasks");
         const auto& t = all.at("tasks").as_array().at(0);
-        return {std::string(t.at("project_id").as_string()), std::string(t.at("dataset_id").as_string()),
+        return {std::string(t.at("project_id").as_string()),
+                std::string(t.at("dataset_id").as_string()),
                 std::string(t.at("task_id").as_string())};
     }
 
     test::http_reply get(const task_ref& t, const test::signing_key& key = good_key,
                          std::optional<std::string> date = {}) {
-        return test::signed_request(address, key, bhttp_verb::get, t.path(), {}, {}, {}, std::move(date));
+        return test::signed_request(address, key, bhttp_verb::get, t.path(), {}, {}, {},
+                                    std::move(date));
     }
 };
 
@@ -97,7 +120,8 @@ TEST_CASE("a correctly signed GET of a task returns 200 and the task JSON in the
     CHECK(status <= 5);
     CHECK(body.at("elapsed_time").is_int64());
     const auto& result = body.at("result").as_object();
-    CHECK(result.at("annotated_sample_count").as_int64() <= result.at("total_sample_count").as_int64());
+    CHECK(result.at("annotated_sample_count").as_int64() <=
+          result.at("total_sample_count").as_int64());
     CHECK(body.at("config").as_object().contains("algorithm_type"));
     CHECK(body.contains("export_type"));
     // A HEAD gets the same headers and no body.
@@ -107,13 +131,15 @@ TEST_CASE("a correctly signed GET of a task returns 200 and the task JSON in the
     CHECK(head.body.empty());
 }
 
-TEST_CASE("a request signed with the wrong SK gets 401 APIGW.0301 with the request id in the body") {
+TEST_CASE(
+    "a request signed with the wrong SK gets 401 APIGW.0301 with the request id in the body") {
     running_sim sim;
     auto r = sim.get(sim.some_task(), test::signing_key{good_key.ak, "not-the-secret"});
     REQUIRE(r.status == 401);
     auto body = error_body(r);
     CHECK(body.at("error_code").as_string() == "APIGW.0301");
-    CHECK(std::string(body.at("error_msg").as_string()).find("Incorrect IAM authentication information") == 0);
+    CHECK(std::string(body.at("error_msg").as_string())
+              .find("Incorrect IAM authentication information") == 0);
     CHECK(body.at("request_id").as_string() == r.header("X-Request-Id"));
     CHECK(r.body.find("not-the-secret") == std::string::npos);
     CHECK(r.body.find(good_key.sk) == std::string::npos);
@@ -176,9 +202,11 @@ TEST_CASE("a signed list request pages by limit and offset and filters by type")
     }
     CHECK(static_cast<std::int64_t>(seen.size()) == total);
 
-    auto bad_limit = test::signed_request(sim.address, good_key, bhttp_verb::get, path, {{"limit", "101"}});
+    auto bad_limit =
+        test::signed_request(sim.address, good_key, bhttp_verb::get, path, {{"limit", "101"}});
     CHECK(bad_limit.status == 400);
-    auto grouping = test::signed_request(sim.address, good_key, bhttp_verb::get, path, {{"type", "auto-grouping"}});
+    auto grouping = test::signed_request(sim.address, good_key, bhttp_verb::get, path,
+                                         {{"type", "auto-grouping"}});
     REQUIRE(grouping.status == 200);
     const auto grouped = json::parse(grouping.body);
     for (const auto& t : grouped.at("tasks").as_array())
@@ -188,8 +216,9 @@ TEST_CASE("a signed list request pages by limit and offset and filters by type")
 TEST_CASE("the control API sets a task's state and the task API then reports it") {
     running_sim sim;
     auto t = sim.some_task();
-    auto set = sim.control(bhttp_verb::patch, "/sim/tasks/" + t.task_id,
-                           R"({"status":"failed","progress":42.5,"error_code":"ModelArts.4355","error_msg":"boom"})");
+    auto set = sim.control(
+        bhttp_verb::patch, "/sim/tasks/" + t.task_id,
+        R"({"status":"failed","progress":42.5,"error_code":"ModelArts.4355","error_msg":"boom"})");
     REQUIRE_MESSAGE(set.status == 200, set.body);
     auto r = sim.get(t);
     REQUIRE(r.status == 200);
@@ -204,11 +233,14 @@ TEST_CASE("the control API sets a task's state and the task API then reports it"
     CHECK(bad.body.find("progress") != std::string::npos);
 }
 
-TEST_CASE("a task added through the control API can be fetched, and a deleted one gets 400 ModelArts.4338") {
+TEST_CASE("a task added through the control API can be fetched, and a deleted one gets 400 "
+          "ModelArts.4338") {
     running_sim sim;
     auto some = sim.some_task();
-    auto added = sim.control_json(bhttp_verb::post, "/sim/tasks",
-                                  R"({"dataset_id":")" + some.dataset_id + R"(","task_id":"addedTask0000000001","status":"running","progress":5.0})");
+    auto added = sim.control_json(
+        bhttp_verb::post, "/sim/tasks",
+        R"({"dataset_id":")" + some.dataset_id +
+            R"(","task_id":"addedTask0000000001","status":"running","progress":5.0})");
     task_ref t{some.project_id, some.dataset_id, "addedTask0000000001"};
     CHECK(added.at("task_id").as_string() == t.task_id);
     auto before = sim.get(t);
@@ -222,7 +254,8 @@ TEST_CASE("a task added through the control API can be fetched, and a deleted on
 
 TEST_CASE("an unknown API path gets 404 APIGW.0101") {
     running_sim sim;
-    auto r = test::signed_request(sim.address, good_key, bhttp_verb::get, std::string("/v2/") + project + "/nothing-here");
+    auto r = test::signed_request(sim.address, good_key, bhttp_verb::get,
+                                  std::string("/v2/") + project + "/nothing-here");
     CHECK(r.status == 404);
     CHECK(error_body(r).at("error_code").as_string() == "APIGW.0101");
 }
@@ -230,7 +263,8 @@ TEST_CASE("an unknown API path gets 404 APIGW.0101") {
 TEST_CASE("a forced 429 carries APIGW.0308 and Retry-After, then requests succeed again") {
     running_sim sim;
     auto t = sim.some_task();
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"429-retry-after","count":1,"retry_after":7})");
+    sim.control_json(bhttp_verb::post, "/sim/faults",
+                     R"({"kind":"429-retry-after","count":1,"retry_after":7})");
     auto throttled = sim.get(t);
     REQUIRE(throttled.status == 429);
     CHECK(throttled.header("Retry-After") == "7");
@@ -247,13 +281,15 @@ TEST_CASE("faults scoped to a path hit only that path, and --fault works from th
     running_sim sim({"--fault", "503:x1:path=/tasks/nomatch"});
     auto t = sim.some_task();
     CHECK(sim.get(t).status == 200); // the rule's path does not match
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"500","count":1,"path":")" + t.task_id + R"("})");
+    sim.control_json(bhttp_verb::post, "/sim/faults",
+                     R"({"kind":"500","count":1,"path":")" + t.task_id + R"("})");
     CHECK(sim.get(t).status == 500);
     auto stats = sim.control_json(bhttp_verb::get, "/sim/stats").as_object();
     CHECK(stats.at("faults_injected").as_object().at("500").as_int64() == 1);
 }
 
-TEST_CASE("reset, truncated body, malformed JSON and TLS handshake faults fail the exchange the way they say") {
+TEST_CASE("reset, truncated body, malformed JSON and TLS handshake faults fail the exchange the "
+          "way they say") {
     running_sim sim;
     auto t = sim.some_task();
 
@@ -285,16 +321,20 @@ TEST_CASE("a hang fault never answers while the server keeps serving others") {
     running_sim sim;
     auto t = sim.some_task();
     sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"hang","count":1})");
-    auto hung = test::signed_request(sim.address, good_key, bhttp_verb::get, t.path(), {}, {}, {}, {}, 400ms);
+    auto hung = test::signed_request(sim.address, good_key, bhttp_verb::get, t.path(), {}, {}, {},
+                                     {}, 400ms);
     CHECK(hung.status == 0);
     CHECK(hung.error == boost::asio::error::timed_out);
     CHECK(sim.get(t).status == 200);
 }
 
-TEST_CASE("an IAM token is issued for the right password, works as X-Auth-Token, and stops working when expired") {
+TEST_CASE("an IAM token is issued for the right password, works as X-Auth-Token, and stops working "
+          "when expired") {
     running_sim sim({"--token-ttl", "1s"});
     auto t = sim.some_task();
-    const std::string request = R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"correct horse battery staple","domain":{"name":"acme"}}}},"scope":{"project":{"id":")" + t.project_id + R"("}}}})";
+    const std::string request =
+        R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"correct horse battery staple","domain":{"name":"acme"}}}},"scope":{"project":{"id":")" +
+        t.project_id + R"("}}}})";
     auto issued = sim.control(bhttp_verb::post, "/v3/auth/tokens", request);
     REQUIRE_MESSAGE(issued.status == 201, issued.body);
     auto token = issued.header("X-Subject-Token");
@@ -309,14 +349,16 @@ TEST_CASE("an IAM token is issued for the right password, works as X-Auth-Token,
 
     // The token lives one second: after that the same request is refused as expired.
     std::this_thread::sleep_for(1100ms);
-    auto expired = test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}});
+    auto expired =
+        test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}});
     REQUIRE(expired.status == 401);
     auto err = error_body(expired);
     CHECK(err.at("error_code").as_string() == "APIGW.0301");
     CHECK(std::string(err.at("error_msg").as_string()).find("expired") != std::string::npos);
 
-    auto wrong = sim.control(bhttp_verb::post, "/v3/auth/tokens",
-                             std::regex_replace(request, std::regex("correct horse"), "wrong horse"));
+    auto wrong =
+        sim.control(bhttp_verb::post, "/v3/auth/tokens",
+                    std::regex_replace(request, std::regex("correct horse"), "wrong horse"));
     CHECK(wrong.status == 401);
     CHECK(json::parse(wrong.body).at("error").at("code").as_string() == "401");
 }
@@ -325,18 +367,22 @@ TEST_CASE("the control endpoint expires tokens on demand and a token of another 
     running_sim sim;
     auto t = sim.some_task();
     auto issue = [&](const std::string& project_id) {
-        auto r = sim.control(bhttp_verb::post, "/v3/auth/tokens",
-                             R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"correct horse battery staple","domain":{"name":"acme"}}}},"scope":{"project":{"id":")" +
-                                 project_id + R"("}}}})");
+        auto r = sim.control(
+            bhttp_verb::post, "/v3/auth/tokens",
+            R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"correct horse battery staple","domain":{"name":"acme"}}}},"scope":{"project":{"id":")" +
+                project_id + R"("}}}})");
         REQUIRE(r.status == 201);
         return r.header("X-Subject-Token");
     };
     auto other = issue("ffffffffffffffffffffffffffffffff");
-    CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", other}}).status == 403);
+    CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", other}})
+              .status == 403);
     auto token = issue(t.project_id);
-    CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}}).status == 200);
+    CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}})
+              .status == 200);
     CHECK(sim.control(bhttp_verb::post, "/sim/tokens/expire").status == 204);
-    CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}}).status == 401);
+    CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}})
+              .status == 401);
 }
 
 TEST_CASE("temporary credentials need their signed X-Security-Token") {
@@ -358,7 +404,8 @@ TEST_CASE("stats count requests by kind and status and report CPU seconds") {
     running_sim sim;
     auto t = sim.some_task();
     CHECK(sim.control(bhttp_verb::delete_, "/sim/stats").status == 204);
-    for (int i = 0; i < 3; ++i) CHECK(sim.get(t).status == 200);
+    for (int i = 0; i < 3; ++i)
+        CHECK(sim.get(t).status == 200);
     CHECK(sim.get(t, test::signing_key{good_key.ak, "bad"}).status == 401);
     auto stats = sim.control_json(bhttp_verb::get, "/sim/stats").as_object();
     CHECK(stats.at("requests_by_kind").at("get_task").as_int64() == 4);
@@ -378,15 +425,18 @@ TEST_CASE("SIGTERM stops modelarts-sim cleanly with exit status 0") {
 }
 
 TEST_CASE("modelarts-sim rejects bad flags with exit status 2 and names the flag") {
-    test::child_process p(test::bin_dir() + "/modelarts-sim", {"--self-signed", "/tmp/x", "--tasks", "many"});
+    test::child_process p(test::bin_dir() + "/modelarts-sim",
+                          {"--self-signed", "/tmp/x", "--tasks", "many"});
     CHECK(p.wait(10s) == 2);
     CHECK(p.stderr_text().find("--tasks") != std::string::npos);
-    test::child_process q(test::bin_dir() + "/modelarts-sim", {"--plain", "--ak", "A", "--sk-file", "/nonexistent/sk"});
+    test::child_process q(test::bin_dir() + "/modelarts-sim",
+                          {"--plain", "--ak", "A", "--sk-file", "/nonexistent/sk"});
     CHECK(q.wait(10s) == 1);
     CHECK(q.stderr_text().find("/nonexistent/sk") != std::string::npos);
 }
 
-TEST_CASE("without --static, spawned tasks appear and run to a terminal state with progress only rising") {
+TEST_CASE("without --static, spawned tasks appear and run to a terminal state with progress only "
+          "rising") {
     running_sim sim({"--phase-seconds", "0.03", "--spawn-rate", "40", "--tasks", "0"}, false);
     // Poll the task API the way a watcher would until a spawned task has finished.
     std::optional<task_ref> watched;
@@ -399,7 +449,8 @@ TEST_CASE("without --static, spawned tasks appear and run to a terminal state wi
             auto all = sim.control_json(bhttp_verb::get, "/sim/tasks");
             if (all.at("tasks").as_array().empty()) continue;
             const auto& t = all.at("tasks").as_array().back(); // oldest in its dataset
-            watched = task_ref{std::string(t.at("project_id").as_string()), std::string(t.at("dataset_id").as_string()),
+            watched = task_ref{std::string(t.at("project_id").as_string()),
+                               std::string(t.at("dataset_id").as_string()),
                                std::string(t.at("task_id").as_string())};
         }
         auto r = sim.get(*watched);
@@ -416,7 +467,8 @@ TEST_CASE("without --static, spawned tasks appear and run to a terminal state wi
     CHECK(last_status >= 2);
     auto datasets = sim.control_json(bhttp_verb::get, "/sim/datasets").at("datasets").as_array();
     std::int64_t tasks = 0;
-    for (const auto& d : datasets) tasks += d.at("task_count").as_int64();
+    for (const auto& d : datasets)
+        tasks += d.at("task_count").as_int64();
     CHECK(tasks >= 3);
 }
 
@@ -425,13 +477,15 @@ TEST_CASE("--list-offset-mode pages reads offset as a page number") {
     running_sim pages_sim({"--tasks", "30", "--datasets", "1", "--list-offset-mode", "pages"});
     auto ids = [](running_sim& sim, const std::string& offset) {
         auto t = sim.some_task();
-        auto r = test::signed_request(sim.address, good_key, bhttp_verb::get,
-                                      "/v2/" + t.project_id + "/datasets/" + t.dataset_id + "/tasks",
-                                      {{"limit", "3"}, {"offset", offset}, {"type", "auto-label"}});
+        auto r =
+            test::signed_request(sim.address, good_key, bhttp_verb::get,
+                                 "/v2/" + t.project_id + "/datasets/" + t.dataset_id + "/tasks",
+                                 {{"limit", "3"}, {"offset", offset}, {"type", "auto-label"}});
         REQUIRE(r.status == 200);
         std::vector<std::string> out;
         const auto body = json::parse(r.body);
-        for (const auto& x : body.at("tasks").as_array()) out.emplace_back(x.at("task_id").as_string());
+        for (const auto& x : body.at("tasks").as_array())
+            out.emplace_back(x.at("task_id").as_string());
         return out;
     };
     // Same seed, same world: page 1 of size 3 is items 3..5.

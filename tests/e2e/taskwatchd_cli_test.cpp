@@ -35,18 +35,29 @@ run_result run_taskwatchd(const std::vector<std::string>& args,
 }
 
 // A config for the simulator; `auth` is the YAML of modelarts.auth, indented by four.
-std::string write_config(test::sim_process& sim, const std::string& auth, const std::string& dataset,
-                         const std::string& log_level = "debug") {
-    std::string yml = "state_dir: " + sim.dir.file("state") + "\n"
-                      "log_level: " + log_level + "\n"
+std::string write_config(test::sim_process& sim, const std::string& auth,
+                         const std::string& dataset, const std::string& log_level = "debug") {
+    std::string yml = "state_dir: " + sim.dir.file("state") +
+                      "\n"
+                      "log_level: " +
+                      log_level +
+                      "\n"
                       "modelarts:\n"
-                      "  endpoint: " + sim.url() + "\n"
-                      "  project_id: " + sim.account.project + "\n"
-                      "  ca_file: " + sim.ca_file() + "\n"
+                      "  endpoint: " +
+                      sim.url() +
+                      "\n"
+                      "  project_id: " +
+                      sim.account.project +
+                      "\n"
+                      "  ca_file: " +
+                      sim.ca_file() +
+                      "\n"
                       "  timeout: 5s\n"
-                      "  auth:\n" + auth +
+                      "  auth:\n" +
+                      auth +
                       "targets:\n"
-                      "  - dataset_id: " + dataset + "\n";
+                      "  - dataset_id: " +
+                      dataset + "\n";
     return sim.dir.write("config.yml", yml);
 }
 
@@ -93,11 +104,12 @@ TEST_CASE("taskwatchd get with IAM token auth works, and a wrong password is nev
     std::string dataset(t.at("dataset_id").as_string()), task(t.at("task_id").as_string());
     auto token_auth = [&](const std::string& password) {
         sim.dir.write("password", password + "\n");
-        return "    type: token\n    iam_endpoint: " + sim.url() + "\n    domain_name: " +
-               sim.account.iam_domain + "\n    user_name: " + sim.account.iam_user +
-               "\n    password_file: password\n";
+        return "    type: token\n    iam_endpoint: " + sim.url() +
+               "\n    domain_name: " + sim.account.iam_domain +
+               "\n    user_name: " + sim.account.iam_user + "\n    password_file: password\n";
     };
-    auto good = run_taskwatchd({"get", "--config", write_config(sim, token_auth(sim.account.iam_password), dataset),
+    auto good = run_taskwatchd({"get", "--config",
+                                write_config(sim, token_auth(sim.account.iam_password), dataset),
                                 "--dataset", dataset, "--task", task});
     CHECK_MESSAGE(good.status == 0, good.err);
     CHECK(boost::json::parse(good.out).at("task_id").as_string() == task);
@@ -134,10 +146,13 @@ TEST_CASE("--check-config gives the expected line for every broken configuration
         auto yml = entry.path();
         yml.replace_extension(".yml");
         auto expected = test::read_file(entry.path().string());
-        while (!expected.empty() && expected.back() == '\n') expected.pop_back();
-        for (auto [placeholder, value] : {std::pair<std::string, std::string>{"@FILE@", yml.string()},
-                                          {"@DIR@", dir.string()}}) {
-            for (auto p = expected.find(placeholder); p != std::string::npos; p = expected.find(placeholder))
+        while (!expected.empty() && expected.back() == '\n')
+            expected.pop_back();
+        for (auto [placeholder, value] :
+             {std::pair<std::string, std::string>{"@FILE@", yml.string()},
+              {"@DIR@", dir.string()}}) {
+            for (auto p = expected.find(placeholder); p != std::string::npos;
+                 p = expected.find(placeholder))
                 expected.replace(p, placeholder.size(), value);
         }
         CAPTURE(yml.filename().string());

@@ -26,15 +26,19 @@ namespace taskwatch::test {
 
 struct test_server_options {
     std::string body = "hello";
-    std::chrono::milliseconds delay{0};  ///< before each response
-    bool hang = false;                   ///< read the request, never answer
-    bool close_after_response = false;   ///< drop the connection after each response without saying so
-    bool connection_close = false;       ///< answer with "Connection: close"
-    bool eof_body = false;               ///< no Content-Length: the body ends when the connection does (no close_notify)
+    std::chrono::milliseconds delay{0}; ///< before each response
+    bool hang = false;                  ///< read the request, never answer
+    bool close_after_response =
+        false;                     ///< drop the connection after each response without saying so
+    bool connection_close = false; ///< answer with "Connection: close"
+    bool eof_body =
+        false; ///< no Content-Length: the body ends when the connection does (no close_notify)
     std::size_t padding_header_bytes = 0; ///< an X-Padding header this long
-    std::size_t drop_request_number = 0; ///< close without answering the n-th request on each connection (0: never)
-    std::size_t answer_limit = static_cast<std::size_t>(-1); ///< answer this many in all, then close on every request
-    bool record = true;                  ///< keep every request in seen() (off for benchmarks)
+    std::size_t drop_request_number =
+        0; ///< close without answering the n-th request on each connection (0: never)
+    std::size_t answer_limit =
+        static_cast<std::size_t>(-1); ///< answer this many in all, then close on every request
+    bool record = true;               ///< keep every request in seen() (off for benchmarks)
 };
 
 struct seen_request {
@@ -56,11 +60,11 @@ inline boost::asio::ssl::context make_server_tls_context(const pem_pair& pem) {
 class test_https_server {
 public:
     /// `tls` null: plain HTTP.
-    test_https_server(const boost::asio::any_io_executor& ex, const pem_pair* tls, test_server_options opts = {})
+    test_https_server(const boost::asio::any_io_executor& ex, const pem_pair* tls,
+                      test_server_options opts = {})
         : st_(std::make_shared<state>(ex, std::move(opts))) {
         using tcp = boost::asio::ip::tcp;
-        if (tls != nullptr)
-            st_->tls.emplace(make_server_tls_context(*tls));
+        if (tls != nullptr) st_->tls.emplace(make_server_tls_context(*tls));
         tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), 0);
         st_->acceptor.open(ep.protocol());
         st_->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -91,12 +95,15 @@ public:
 private:
     struct state {
         state(const boost::asio::any_io_executor& ex, test_server_options o)
-            : acceptor(ex), notify(ex), opts(std::move(o)) {}
+            : acceptor(ex)
+            , notify(ex)
+            , opts(std::move(o)) {}
         boost::asio::ip::tcp::acceptor acceptor;
         std::optional<boost::asio::ssl::context> tls;
         boost::asio::steady_timer notify;
         test_server_options opts;
-        std::size_t accepted = 0, active = 0, max_active = 0, closed = 0, requests = 0, answered = 0;
+        std::size_t accepted = 0, active = 0, max_active = 0, closed = 0, requests = 0,
+                    answered = 0;
         std::vector<seen_request> seen;
     };
 
@@ -105,23 +112,23 @@ private:
     static boost::asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
         for (;;) {
             auto [ec, sock] = co_await st->acceptor.async_accept(use_tuple);
-            if (ec)
-                co_return;
+            if (ec) co_return;
             boost::asio::co_spawn(st->acceptor.get_executor(), session(st, std::move(sock)),
                                   [](const std::exception_ptr&) {});
         }
     }
 
-    static boost::asio::awaitable<void> session(std::shared_ptr<state> st, boost::asio::ip::tcp::socket sock) {
+    static boost::asio::awaitable<void> session(std::shared_ptr<state> st,
+                                                boost::asio::ip::tcp::socket sock) {
         namespace beast = boost::beast;
         ++st->accepted;
         st->max_active = std::max(st->max_active, ++st->active);
         sock.set_option(boost::asio::ip::tcp::no_delay(true));
         if (st->tls) {
             beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *st->tls);
-            auto [ec] = co_await stream.async_handshake(boost::asio::ssl::stream_base::server, use_tuple);
-            if (!ec)
-                co_await serve(st, stream);
+            auto [ec] =
+                co_await stream.async_handshake(boost::asio::ssl::stream_base::server, use_tuple);
+            if (!ec) co_await serve(st, stream);
             beast::get_lowest_layer(stream).close();
         } else {
             beast::tcp_stream stream(std::move(sock));
@@ -133,24 +140,28 @@ private:
         st->notify.cancel();
     }
 
-    template <class Stream> static boost::asio::awaitable<void> serve(std::shared_ptr<state> st, Stream& stream) {
+    template <class Stream>
+    static boost::asio::awaitable<void> serve(std::shared_ptr<state> st, Stream& stream) {
         namespace http = boost::beast::http;
         boost::beast::flat_buffer buffer;
         for (std::size_t on_this_connection = 1;; ++on_this_connection) {
             http::request_parser<http::string_body> parser;
             parser.body_limit(64u << 20);
             auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-            if (ec)
-                co_return;
+            if (ec) co_return;
             auto req = parser.release();
             ++st->requests;
             if (st->opts.record)
-                st->seen.push_back({req.method(), std::string(req.target()), req.base(), req.body()});
-            if (on_this_connection == st->opts.drop_request_number || st->answered >= st->opts.answer_limit)
-                co_return; // the session closes the connection: the client sees EOF, no response byte
+                st->seen.push_back(
+                    {req.method(), std::string(req.target()), req.base(), req.body()});
+            if (on_this_connection == st->opts.drop_request_number ||
+                st->answered >= st->opts.answer_limit)
+                co_return; // the session closes the connection: the client sees EOF, no response
+                           // byte
             ++st->answered;
             if (st->opts.hang) {
-                boost::asio::steady_timer forever(stream.get_executor(), boost::asio::steady_timer::time_point::max());
+                boost::asio::steady_timer forever(stream.get_executor(),
+                                                  boost::asio::steady_timer::time_point::max());
                 co_await forever.async_wait(use_tuple);
                 co_return;
             }
@@ -170,8 +181,7 @@ private:
             res.keep_alive(req.keep_alive() && !st->opts.connection_close);
             res.prepare_payload();
             auto [wec, written] = co_await http::async_write(stream, res, use_tuple);
-            if (wec || st->opts.close_after_response || !res.keep_alive())
-                co_return;
+            if (wec || st->opts.close_after_response || !res.keep_alive()) co_return;
         }
     }
 

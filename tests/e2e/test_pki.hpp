@@ -38,8 +38,7 @@ using x509_ptr = std::unique_ptr<X509, x509_free>;
 using bio_ptr = std::unique_ptr<BIO, bio_free>;
 
 inline void check(bool ok, const char* what) {
-    if (!ok)
-        throw std::runtime_error(std::string("test PKI: ") + what + " failed");
+    if (!ok) throw std::runtime_error(std::string("test PKI: ") + what + " failed");
 }
 
 inline pkey_ptr make_key() {
@@ -78,8 +77,8 @@ inline std::uint64_t next_serial() {
 }
 
 // issuer/issuer_key null: self-signed.
-inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
-                          bool is_ca, const std::string& san) {
+inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* issuer,
+                          EVP_PKEY* issuer_key, bool is_ca, const std::string& san) {
     x509_ptr cert(X509_new());
     check(cert != nullptr, "X509_new");
     X509_set_version(cert.get(), 2); // v3
@@ -89,7 +88,8 @@ inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* i
     X509_set_pubkey(cert.get(), key);
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                               0);
     X509_set_issuer_name(cert.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
 
     X509V3_CTX ctx;
@@ -104,10 +104,10 @@ inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* i
         add_ext(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE");
         add_ext(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature");
         add_ext(cert.get(), &ctx, NID_ext_key_usage, "serverAuth");
-        if (!san.empty())
-            add_ext(cert.get(), &ctx, NID_subject_alt_name, san.c_str());
+        if (!san.empty()) add_ext(cert.get(), &ctx, NID_subject_alt_name, san.c_str());
     }
-    check(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()) > 0, "X509_sign");
+    check(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()) > 0,
+          "X509_sign");
     return cert;
 }
 
@@ -123,14 +123,15 @@ struct pem_pair {
 class test_ca {
 public:
     explicit test_ca(const std::string& common_name = "taskwatch test CA")
-        : key_(pki_detail::make_key()),
-          cert_(pki_detail::make_cert(common_name, key_.get(), nullptr, nullptr, true, "")),
-          cert_pem_(pki_detail::to_pem(cert_.get())) {}
+        : key_(pki_detail::make_key())
+        , cert_(pki_detail::make_cert(common_name, key_.get(), nullptr, nullptr, true, ""))
+        , cert_pem_(pki_detail::to_pem(cert_.get())) {}
 
     /// A server certificate; `san` in OpenSSL syntax, e.g. "DNS:localhost,IP:127.0.0.1".
     pem_pair issue(const std::string& common_name, const std::string& san) const {
         auto key = pki_detail::make_key();
-        auto cert = pki_detail::make_cert(common_name, key.get(), cert_.get(), key_.get(), false, san);
+        auto cert =
+            pki_detail::make_cert(common_name, key.get(), cert_.get(), key_.get(), false, san);
         return {pki_detail::to_pem(cert.get()), pki_detail::to_pem(key.get())};
     }
 
@@ -140,8 +141,7 @@ public:
     void write_cert(const std::filesystem::path& path) const {
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         out << cert_pem_;
-        if (!out)
-            throw std::runtime_error("test PKI: cannot write " + path.string());
+        if (!out) throw std::runtime_error("test PKI: cannot write " + path.string());
     }
 
 private:

@@ -24,7 +24,9 @@ using namespace taskwatch::test;
 using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 
-std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
+std::string str(const boost::json::value& v) {
+    return std::string(v.as_string());
+}
 
 // The first dataset of a fresh simulator and how many tasks it holds (the daemon lists all types).
 std::pair<std::string, std::size_t> first_dataset(sim_process& sim) {
@@ -36,7 +38,9 @@ std::pair<std::string, std::size_t> first_dataset(sim_process& sim) {
     return {dataset, n};
 }
 
-std::uint64_t get_task_requests(sim_process& sim) { return sim.requests_of_kind("get_task"); }
+std::uint64_t get_task_requests(sim_process& sim) {
+    return sim.requests_of_kind("get_task");
+}
 
 // get_task requests per second the simulator answered over the next `window`.
 double get_task_rate(sim_process& sim, std::chrono::milliseconds window) {
@@ -50,19 +54,23 @@ double get_task_rate(sim_process& sim, std::chrono::milliseconds window) {
 
 } // namespace
 
-TEST_CASE("discovery reports a task added to the simulator, and a deleted task as gone exactly once") {
+TEST_CASE(
+    "discovery reports a task added to the simulator, and a deleted task as gone exactly once") {
     sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
 
     const std::string added = "NEWTASK0000000000001";
     sim.control(verb::post, "/sim/tasks",
                 R"({"dataset_id":")" + dataset + R"(","project_id":")" + sim.account.project +
-                    R"(","task_id":")" + added + R"(","type":"auto-label","status":"running","progress":12.5})");
-    events = wait_for_events(d.db, [&](const auto& ev) { return count_of(ev, "task.discovered", added) >= 1; });
+                    R"(","task_id":")" + added +
+                    R"(","type":"auto-label","status":"running","progress":12.5})");
+    events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_of(ev, "task.discovered", added) >= 1; });
     REQUIRE_MESSAGE(count_of(events, "task.discovered", added) == 1, d.proc->stderr_text());
     const auto* discovered = &events.back();
     for (const auto& e : events)
@@ -86,7 +94,8 @@ TEST_CASE("discovery reports a task added to the simulator, and a deleted task a
     REQUIRE(wait_until([&] { return sim.requests_of_kind("list_tasks") >= lists + 3 * 5; }, 10s));
     const auto commits_settle = get_task_requests(sim);
     REQUIRE(wait_until([&] { return get_task_requests(sim) >= commits_settle + 10; }, 10s));
-    std::this_thread::sleep_for(400ms); // two commit periods: anything wrongly emitted is stored by now
+    std::this_thread::sleep_for(
+        400ms); // two commit periods: anything wrongly emitted is stored by now
     events = read_events(d.db);
     CHECK(count_of(events, "task.gone", added) == 1);
     CHECK(count_of(events, "task.gone", original) == 1);
@@ -107,7 +116,8 @@ void check_throttling_slows_and_recovers(const std::string& fault, double drain_
     o.finished_interval = "100ms";
     o.max_requests_per_second = 50;
     daemon_process d(sim, dataset, state.path(), o);
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
 
     const double before = get_task_rate(sim, 1500ms);
@@ -139,15 +149,19 @@ void check_throttling_slows_and_recovers(const std::string& fault, double drain_
 
 } // namespace
 
-TEST_CASE("throttling by 429 with Retry-After slows the request rate, which climbs back afterwards") {
-    check_throttling_slows_and_recovers(R"({"kind":"429-retry-after","ratio":1,"retry_after":1})", 1.0);
+TEST_CASE(
+    "throttling by 429 with Retry-After slows the request rate, which climbs back afterwards") {
+    check_throttling_slows_and_recovers(R"({"kind":"429-retry-after","ratio":1,"retry_after":1})",
+                                        1.0);
 }
 
-TEST_CASE("throttling by 429 without Retry-After slows the request rate, which climbs back afterwards") {
+TEST_CASE(
+    "throttling by 429 without Retry-After slows the request rate, which climbs back afterwards") {
     check_throttling_slows_and_recovers(R"({"kind":"429","ratio":1})", 1.0);
 }
 
-TEST_CASE("kill -9 during a burst of changes and a restart leave every event in the outbox exactly once") {
+TEST_CASE("kill -9 during a burst of changes and a restart leave every event in the outbox exactly "
+          "once") {
     sim_process sim({"--static", "--tasks", "30", "--datasets", "1"});
     auto [dataset, listed] = first_dataset(sim);
     std::vector<std::string> ids;
@@ -158,16 +172,19 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
     o.interval = "100ms";
     o.finished_interval = "100ms";
     auto d = std::make_unique<daemon_process>(sim, dataset, state.path(), o);
-    auto events = wait_for_events(d->db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d->db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d->proc->stderr_text());
 
-    const char* statuses[] = {"queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped"};
+    const char* statuses[] = {"queuing",   "initializing", "running", "failed",
+                              "succeeded", "stopping",     "stopped"};
     std::size_t round = 0;
     auto burst = [&](std::size_t patches) {
         for (std::size_t i = 0; i < patches; ++i, ++round) {
             const auto& id = ids[(round * 7) % ids.size()];
             sim.control(verb::patch, "/sim/tasks/" + id,
-                        std::string(R"({"status":")") + statuses[(round / ids.size() + round) % 7] + "\"}");
+                        std::string(R"({"status":")") + statuses[(round / ids.size() + round) % 7] +
+                            "\"}");
             std::this_thread::sleep_for(5ms); // spreads the burst over several polls
         }
     };
@@ -183,7 +200,8 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
     // Settled: the stored status of every task is the simulator's.
     std::map<std::string, std::int64_t> want;
     for (const auto& t : sim.tasks())
-        if (str(t.at("dataset_id")) == dataset) want[str(t.at("task_id"))] = t.at("status").to_number<std::int64_t>();
+        if (str(t.at("dataset_id")) == dataset)
+            want[str(t.at("task_id"))] = t.at("status").to_number<std::int64_t>();
     const bool settled = wait_until([&] { return read_task_statuses(d->db) == want; }, 10s);
     CHECK_MESSAGE(settled, d->proc->stderr_text());
     std::this_thread::sleep_for(400ms); // two commit periods: no late event is missed below
@@ -191,7 +209,8 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
 
     events = read_events(d->db);
     std::set<std::string> event_ids;
-    for (const auto& e : events) event_ids.insert(str(e.payload.at("id")));
+    for (const auto& e : events)
+        event_ids.insert(str(e.payload.at("id")));
     CHECK(event_ids.size() == events.size());
     std::size_t changes = 0;
     for (const auto& id : ids) {
@@ -221,7 +240,8 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid config
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
     const std::string good = read_file(d.config);
 
@@ -236,7 +256,8 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid config
     const bool was_running = str(task.at("status_name")) == "running";
     sim.control(verb::patch, "/sim/tasks/" + str(task.at("task_id")),
                 was_running ? R"({"status":"failed"})" : R"({"status":"running"})");
-    events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; }, 5s);
+    events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; }, 5s);
     CHECK(count_type(events, "task.status_changed") == 1);
 
     sim.dir.write("watch.yml", good);
@@ -246,7 +267,8 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid config
     CHECK(d.stop() == 0);
 }
 
-TEST_CASE("a foreign or corrupt taskwatch.db makes taskwatchd exit 1 naming the file, leaving it untouched") {
+TEST_CASE("a foreign or corrupt taskwatch.db makes taskwatchd exit 1 naming the file, leaving it "
+          "untouched") {
     sim_process sim({"--static", "--tasks", "1", "--datasets", "1"});
     auto [dataset, listed] = first_dataset(sim);
     (void)listed;
@@ -254,22 +276,26 @@ TEST_CASE("a foreign or corrupt taskwatch.db makes taskwatchd exit 1 naming the 
     auto foreign_sqlite = [](const std::string& path) {
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);"
-                                 "INSERT INTO accounts (name) VALUES ('someone else''s data');",
+        REQUIRE(sqlite3_exec(db,
+                             "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);"
+                             "INSERT INTO accounts (name) VALUES ('someone else''s data');",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     };
     std::string garbage_after_header = std::string("SQLite format 3") + '\0';
-    for (int i = 0; i < 8192; ++i) garbage_after_header.push_back(static_cast<char>((i * 37 + 11) % 251));
+    for (int i = 0; i < 8192; ++i)
+        garbage_after_header.push_back(static_cast<char>((i * 37 + 11) % 251));
 
     struct variant {
         const char* name;
         std::function<void(const std::string&)> make;
     };
     const std::vector<variant> variants{
-        {"text file", [](const std::string& p) { std::ofstream(p) << "these are my notes, not a database\n"; }},
+        {"text file",
+         [](const std::string& p) { std::ofstream(p) << "these are my notes, not a database\n"; }},
         {"foreign SQLite database", foreign_sqlite},
-        {"corrupt SQLite header", [&](const std::string& p) { std::ofstream(p, std::ios::binary) << garbage_after_header; }},
+        {"corrupt SQLite header",
+         [&](const std::string& p) { std::ofstream(p, std::ios::binary) << garbage_after_header; }},
     };
     for (const auto& v : variants) {
         CAPTURE(v.name);
@@ -295,7 +321,8 @@ TEST_CASE("SIGTERM stops taskwatchd within 10 s with exit 0 while requests hang"
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
 
     sim.add_fault(R"({"kind":"hang","ratio":1})");

@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <csignal>
-#include <set>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 namespace {
@@ -22,10 +22,10 @@ using namespace taskwatch::test;
 using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 
-
 } // namespace
 
-TEST_CASE("the daemon discovers every task, records each status transition once, and exits on SIGTERM") {
+TEST_CASE(
+    "the daemon discovers every task, records each status transition once, and exits on SIGTERM") {
     test::sim_process sim({"--static", "--tasks", "5", "--datasets", "1"});
     auto tasks = sim.tasks();
     std::string dataset(tasks.at(0).at("dataset_id").as_string());
@@ -35,32 +35,41 @@ TEST_CASE("the daemon discovers every task, records each status transition once,
     test::temp_dir state("state");
 
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
 
     // Drive one task through a lifecycle; skipped states become one transition.
     std::string task_id;
     for (const auto& t : tasks)
-        if (t.at("type").as_string() != "auto-grouping") task_id = std::string(t.at("task_id").as_string());
-    auto patch = [&](const std::string& body) { sim.control(verb::patch, "/sim/tasks/" + task_id, body); };
+        if (t.at("type").as_string() != "auto-grouping")
+            task_id = std::string(t.at("task_id").as_string());
+    auto patch = [&](const std::string& body) {
+        sim.control(verb::patch, "/sim/tasks/" + task_id, body);
+    };
     patch(R"({"status":"running","progress":10})");
-    events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
+    events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
     patch(R"({"status":"succeeded","progress":100})");
-    events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 2; });
+    events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 2; });
 
     std::vector<std::string> mine;
     for (const auto& e : events)
         if (e.task_id == task_id) mine.push_back(e.type);
-    CHECK(mine == std::vector<std::string>{"task.discovered", "task.status_changed", "task.status_changed"});
+    CHECK(mine == std::vector<std::string>{"task.discovered", "task.status_changed",
+                                           "task.status_changed"});
     CHECK(d.stop() == 0);
     // Nothing more was added while stopping, and nothing twice.
     auto final_events = read_events(d.db);
     std::set<std::string> ids;
-    for (const auto& e : final_events) ids.insert(std::string(e.payload.at("id").as_string()));
+    for (const auto& e : final_events)
+        ids.insert(std::string(e.payload.at("id").as_string()));
     CHECK(ids.size() == final_events.size());
 }
 
-TEST_CASE("after a restart the daemon continues from its state: no discovered storm, no missed transition") {
+TEST_CASE("after a restart the daemon continues from its state: no discovered storm, no missed "
+          "transition") {
     test::sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
     auto tasks = sim.tasks();
     std::string dataset(tasks.at(0).at("dataset_id").as_string());
@@ -74,14 +83,18 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
     test::temp_dir state("state");
     {
         daemon_process d(sim, dataset, state.path());
-        auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+        auto events = wait_for_events(
+            d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
         REQUIRE(count_type(events, "task.discovered") == listed);
         CHECK(d.stop() == 0);
     }
     // While the daemon is down the task moves on.
-    sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"failed","progress":40,"error_code":"ModelArts.4611","error_msg":"boom"})");
+    sim.control(
+        verb::patch, "/sim/tasks/" + task_id,
+        R"({"status":"failed","progress":40,"error_code":"ModelArts.4611","error_msg":"boom"})");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
     CHECK(count_type(events, "task.discovered") == listed);
     REQUIRE(count_type(events, "task.status_changed") == 1);
     const auto& last = events.back();
@@ -89,7 +102,8 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
     CHECK(d.stop() == 0);
 }
 
-TEST_CASE("a task finished for longer than forget_finished_after is forgotten and not discovered again") {
+TEST_CASE(
+    "a task finished for longer than forget_finished_after is forgotten and not discovered again") {
     test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
     auto tasks = sim.tasks();
     std::string dataset(tasks.at(0).at("dataset_id").as_string());
@@ -109,7 +123,9 @@ TEST_CASE("a task finished for longer than forget_finished_after is forgotten an
         if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
             sqlite3_busy_timeout(h, 2000);
             sqlite3_stmt* st = nullptr;
-            if (sqlite3_prepare_v2(h, "SELECT count(*) FROM tasks WHERE forgotten = 1 AND task_id = ?1", -1, &st, nullptr) == SQLITE_OK &&
+            if (sqlite3_prepare_v2(
+                    h, "SELECT count(*) FROM tasks WHERE forgotten = 1 AND task_id = ?1", -1, &st,
+                    nullptr) == SQLITE_OK &&
                 sqlite3_bind_text(st, 1, task_id.c_str(), -1, SQLITE_TRANSIENT) == SQLITE_OK &&
                 sqlite3_step(st) == SQLITE_ROW)
                 n = sqlite3_column_int(st, 0);
@@ -121,10 +137,12 @@ TEST_CASE("a task finished for longer than forget_finished_after is forgotten an
     test::daemon_options opts;
     opts.extra_poll = forget;
     daemon_process d(sim, dataset, state.path(), opts);
-    auto events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
     REQUIRE(count_type(events, "task.discovered") == listed);
     sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"succeeded","progress":100})");
-    events = wait_for_events(d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
+    events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
     REQUIRE(count_type(events, "task.status_changed") == 1);
     // Wait until the finished task is tombstoned (finished tasks found at start go the same way).
     const auto deadline = std::chrono::steady_clock::now() + 15s;
@@ -134,7 +152,8 @@ TEST_CASE("a task finished for longer than forget_finished_after is forgotten an
     CHECK(d.stop() == 0);
     daemon_process again(sim, dataset, state.path(), opts);
     // Let a few discovery rounds (100 ms each) pass, then stop: still one discovered per task.
-    auto after = wait_for_events(again.db, [&](const auto&) { return false; }, 1500ms);
+    auto after = wait_for_events(
+        again.db, [&](const auto&) { return false; }, 1500ms);
     CHECK(count_type(after, "task.discovered") == listed);
     CHECK(again.stop() == 0);
 }

@@ -13,21 +13,24 @@ http::response make(unsigned status, std::string body,
     http::response r;
     r.status = status;
     r.body = std::move(body);
-    for (auto [k, v] : headers) r.headers.set(k, v);
+    for (auto [k, v] : headers)
+        r.headers.set(k, v);
     return r;
 }
 } // namespace
 
 TEST_CASE("a 401 with APIGW.0301 is an auth failure with its request id") {
     auto e = classify_response(make(
-        401, R"({"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r-1"})"));
+        401,
+        R"({"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r-1"})"));
     CHECK(e.kind == error_kind::auth);
     CHECK(e.http_status == 401);
     CHECK(e.error_code == "APIGW.0301");
     CHECK(e.request_id == "r-1");
     CHECK(is_token_rejection(e));
-    CHECK(e.to_string() ==
-          R"(auth: HTTP 401 APIGW.0301 "Incorrect IAM authentication information" (request_id r-1))");
+    CHECK(
+        e.to_string() ==
+        R"(auth: HTTP 401 APIGW.0301 "Incorrect IAM authentication information" (request_id r-1))");
 }
 
 TEST_CASE("429 with Retry-After is throttled with the delay") {
@@ -54,8 +57,9 @@ TEST_CASE("ModelArts 400 not-found codes and 404 are not_found") {
         CHECK(e.kind == error_kind::not_found);
     }
     CHECK(classify_response(make(404, "")).kind == error_kind::not_found);
-    CHECK(classify_response(make(400, R"({"error_code":"ModelArts.4101","error_msg":"bad"})"))
-              .kind == error_kind::client_error);
+    CHECK(
+        classify_response(make(400, R"({"error_code":"ModelArts.4101","error_msg":"bad"})")).kind ==
+        error_kind::client_error);
 }
 
 TEST_CASE("5xx is server_error, the X-Request-Id header stands in for a missing request_id") {
@@ -69,11 +73,13 @@ TEST_CASE("5xx is server_error, the X-Request-Id header stands in for a missing 
 }
 
 TEST_CASE("nested and camel-case error bodies are read") {
-    auto e = classify_response(make(403, R"({"error":{"code":"ModelArts.0210","message":"project mismatch"}})"));
+    auto e = classify_response(
+        make(403, R"({"error":{"code":"ModelArts.0210","message":"project mismatch"}})"));
     CHECK(e.kind == error_kind::auth);
     CHECK(e.error_code == "ModelArts.0210");
     CHECK(e.error_msg == "project mismatch");
-    auto f = classify_response(make(500, R"({"errorCode":"ModelArts.0010","errorMsg":"internal"})"));
+    auto f =
+        classify_response(make(500, R"({"errorCode":"ModelArts.0010","errorMsg":"internal"})"));
     CHECK(f.kind == error_kind::server_error);
     CHECK(f.error_code == "ModelArts.0010");
 }
@@ -87,7 +93,8 @@ TEST_CASE("Retry-After as an HTTP date is relative to now") {
 }
 
 TEST_CASE("transport failures map onto error kinds") {
-    CHECK(from_transport({http::failure::tls, "certificate verify failed"}).kind == error_kind::tls);
+    CHECK(from_transport({http::failure::tls, "certificate verify failed"}).kind ==
+          error_kind::tls);
     CHECK(from_transport({http::failure::timeout, "x"}).kind == error_kind::timeout);
     CHECK(from_transport({http::failure::timeout, "x"}).is_transport());
     CHECK(from_transport({http::failure::dns, "x"}).to_string() == "dns: x");
@@ -95,7 +102,8 @@ TEST_CASE("transport failures map onto error kinds") {
 
 TEST_CASE("task paths and list queries are encoded and in canonical order") {
     CHECK(task_path("p1", "d 1", "t/1") == "/v2/p1/datasets/d%201/tasks/t%2F1");
-    CHECK(list_tasks_target("p", "d", std::nullopt, 100, 0) == "/v2/p/datasets/d/tasks?limit=100&offset=0");
+    CHECK(list_tasks_target("p", "d", std::nullopt, 100, 0) ==
+          "/v2/p/datasets/d/tasks?limit=100&offset=0");
     CHECK(list_tasks_target("p", "d", std::string_view("pre-label"), 100, 200) ==
           "/v2/p/datasets/d/tasks?limit=100&offset=200&type=pre-label");
 }

@@ -36,7 +36,8 @@ TEST_CASE("bad command lines are usage errors that say what is wrong") {
     CHECK(parse_cli({"--bogus"}).error() == "unknown argument '--bogus'");
     CHECK(parse_cli({"get", "--config", "c"}).error() == "get needs --dataset D");
     CHECK(parse_cli({"--dataset", "d"}).error() == "unknown argument '--dataset'");
-    CHECK(parse_cli({"--listen", "x", "--config", "c"}).error().find("--demo") != std::string::npos);
+    CHECK(parse_cli({"--listen", "x", "--config", "c"}).error().find("--demo") !=
+          std::string::npos);
 }
 
 #include "taskwatch/detail/pretty_json.hpp"
@@ -45,7 +46,8 @@ TEST_CASE("bad command lines are usage errors that say what is wrong") {
 
 TEST_CASE("pretty JSON indents and prints floats as people write them") {
     auto v = boost::json::parse(R"({"progress":36.5,"done":100.0,"n":3,"a":[],"o":{"x":[1,"s"]}})");
-    CHECK(taskwatch::pretty_json(v) == "{\n  \"progress\": 36.5,\n  \"done\": 100.0,\n  \"n\": 3,\n"
-                                       "  \"a\": [],\n  \"o\": {\n    \"x\": [\n      1,\n      \"s\"\n"
-                                       "    ]\n  }\n}");
+    CHECK(taskwatch::pretty_json(v) ==
+          "{\n  \"progress\": 36.5,\n  \"done\": 100.0,\n  \"n\": 3,\n"
+          "  \"a\": [],\n  \"o\": {\n    \"x\": [\n      1,\n      \"s\"\n"
+          "    ]\n  }\n}");
 }

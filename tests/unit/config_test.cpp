@@ -127,8 +127,8 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(ops.format == webhook_format::generic);
     REQUIRE(ops.secret.has_value());
     CHECK(ops.secret->reveal() == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    CHECK(ops.events ==
-          std::vector<std::string>{"task.status_changed", "task.progress", "task.stalled", "task.gone"});
+    CHECK(ops.events == std::vector<std::string>{"task.status_changed", "task.progress",
+                                                 "task.stalled", "task.gone"});
     CHECK(ops.wants("task.stalled"));
     CHECK_FALSE(ops.wants("task.discovered"));
     CHECK(ops.progress_step == 0.25);
@@ -177,8 +177,9 @@ TEST_CASE("relative paths are resolved against the config's folder") {
     temp_dir conf;
     conf.write("ca.pem", "not checked here\n");
     conf.write("web.yml", "{}\n");
-    auto s = parse_settings(minimal("state_dir: state\nweb_config_file: ./web.yml\n", "  ca_file: ca.pem\n"),
-                            conf / "c.yml", env_keys);
+    auto s = parse_settings(
+        minimal("state_dir: state\nweb_config_file: ./web.yml\n", "  ca_file: ca.pem\n"),
+        conf / "c.yml", env_keys);
     CHECK(s.state_dir == conf / "state");
     CHECK(s.web_config_file == conf / "web.yml");
     CHECK(s.modelarts.ca_file == conf / "ca.pem");
@@ -189,11 +190,22 @@ TEST_CASE("every Prometheus duration form parses") {
         const char* text;
         std::chrono::milliseconds value;
     } const cases[] = {
-        {"0", 0ms},           {"0s", 0ms},          {"500ms", 500ms},  {"15s", 15s},
-        {"10m", 10min},       {"24h", 24h},         {"2d", 48h},       {"1w", 168h},
-        {"1y", 365 * 24h},    {"1h30m", 90min},     {"1m30s", 90s},    {"1s500ms", 1500ms},
+        {"0", 0ms},
+        {"0s", 0ms},
+        {"500ms", 500ms},
+        {"15s", 15s},
+        {"10m", 10min},
+        {"24h", 24h},
+        {"2d", 48h},
+        {"1w", 168h},
+        {"1y", 365 * 24h},
+        {"1h30m", 90min},
+        {"1m30s", 90s},
+        {"1s500ms", 1500ms},
         {"1y2w3d4h5m6s7ms", 365 * 24h + 2 * 168h + 3 * 24h + 4h + 5min + 6s + 7ms},
-        {"90m", 90min},       {"0010s", 10s},       {"1d12h", 36h},
+        {"90m", 90min},
+        {"0010s", 10s},
+        {"1d12h", 36h},
     };
     for (const auto& c : cases) {
         CAPTURE(c.text);
@@ -204,15 +216,36 @@ TEST_CASE("every Prometheus duration form parses") {
 }
 
 TEST_CASE("malformed durations are refused with the spelling to use") {
-    for (const char* text : {"", "10", "10 s", " 10s", "10s ", "1.5h", "-5s", "+5s", "10S", "10sec", "s", "ms",
-                             "30m1h", "1h1h", "1s1m", "500ms1s", "5x", "1h 30m", "PT15S", "15s,", "1e3ms",
-                             "99999999999999999999s", "9223372036854775807y"}) {
+    for (const char* text : {"",
+                             "10",
+                             "10 s",
+                             " 10s",
+                             "10s ",
+                             "1.5h",
+                             "-5s",
+                             "+5s",
+                             "10S",
+                             "10sec",
+                             "s",
+                             "ms",
+                             "30m1h",
+                             "1h1h",
+                             "1s1m",
+                             "500ms1s",
+                             "5x",
+                             "1h 30m",
+                             "PT15S",
+                             "15s,",
+                             "1e3ms",
+                             "99999999999999999999s",
+                             "9223372036854775807y"}) {
         CAPTURE(text);
         auto d = parse_duration(text);
         REQUIRE_FALSE(d);
         CHECK(d.error().find("duration") != std::string::npos);
     }
-    CHECK(parse_duration("10 s").error() == "bad duration \"10 s\" (use e.g. 500ms, 15s, 10m, 24h)");
+    CHECK(parse_duration("10 s").error() ==
+          "bad duration \"10 s\" (use e.g. 500ms, 15s, 10m, 24h)");
     CHECK(parse_duration("9223372036854775807y").error().ends_with("is too long"));
 }
 
@@ -228,7 +261,8 @@ TEST_CASE("durations print as Prometheus prints them and read back the same") {
     CHECK(format_duration(365 * 24h) == "1y");
     CHECK(format_duration(366 * 24h) == "366d");
     CHECK(format_duration(-15s) == "-15s");
-    const std::chrono::milliseconds samples[] = {1ms, 999ms, 61s, 3601s, 25h, 10 * 24h, 400 * 24h + 1ms};
+    const std::chrono::milliseconds samples[] = {1ms,      999ms,          61s, 3601s, 25h,
+                                                 10 * 24h, 400 * 24h + 1ms};
     for (auto d : samples) {
         CAPTURE(d.count());
         auto back = parse_duration(format_duration(d));
@@ -243,9 +277,10 @@ TEST_CASE("every broken config in tests/data/config gives exactly its expected l
         if (entry.path().extension() == ".expected") names.push_back(entry.path().stem().string());
     std::sort(names.begin(), names.end());
     // One per problem class the contract and the brief name, at least.
-    for (const char* required : {"unknown_key", "wrong_type", "bad_duration", "unreadable_secret_file",
-                                 "http_endpoint", "missing_dataset_id", "bad_label_name", "duplicate_webhook",
-                                 "bad_event_type", "yaml_syntax_error"})
+    for (const char* required :
+         {"unknown_key", "wrong_type", "bad_duration", "unreadable_secret_file", "http_endpoint",
+          "missing_dataset_id", "bad_label_name", "duplicate_webhook", "bad_event_type",
+          "yaml_syntax_error"})
         CHECK(std::find(names.begin(), names.end(), required) != names.end());
 
     for (const auto& name : names) {
@@ -256,7 +291,8 @@ TEST_CASE("every broken config in tests/data/config gives exactly its expected l
         expected.pop_back();
         REQUIRE(expected.find('\n') == std::string::npos);
         expected = replace_all(expected, "@FILE@", path);
-        expected = replace_all(expected, "@DIR@", std::filesystem::absolute(data_dir).lexically_normal().string());
+        expected = replace_all(expected, "@DIR@",
+                               std::filesystem::absolute(data_dir).lexically_normal().string());
         auto message = error_of([&] { load_settings(path, fake_env()); });
         CHECK(message == expected);
         CHECK(message.find('\n') == std::string::npos);
@@ -275,19 +311,25 @@ TEST_CASE("a missing or unreadable config file is one line naming it") {
     temp_dir d;
     CHECK(error_of([&] { load_settings(d / "nope.yml", fake_env()); }) ==
           d / "nope.yml" + ": cannot read: No such file or directory");
-    CHECK(error_of([&] { load_settings(d.str(), fake_env()); }) == d.str() + ": cannot read: Is a directory");
+    CHECK(error_of([&] { load_settings(d.str(), fake_env()); }) ==
+          d.str() + ": cannot read: Is a directory");
 }
 
 TEST_CASE("the document as a whole must be one mapping") {
-    CHECK(problem_of("") == "/etc/taskwatch/config.yml: the file is empty (expected a mapping with at least "
-                            "modelarts and targets)");
-    CHECK(problem_of("# nothing\n") == "/etc/taskwatch/config.yml: the file is empty (expected a mapping with at "
-                                       "least modelarts and targets)");
-    CHECK(problem_of("- a\n- b\n") == "/etc/taskwatch/config.yml:1: expected a mapping, got a list");
-    CHECK(problem_of(minimal() + "---\nlisten: :1\n") == "/etc/taskwatch/config.yml:7: more than one YAML document");
+    CHECK(problem_of("") ==
+          "/etc/taskwatch/config.yml: the file is empty (expected a mapping with at least "
+          "modelarts and targets)");
+    CHECK(problem_of("# nothing\n") ==
+          "/etc/taskwatch/config.yml: the file is empty (expected a mapping with at "
+          "least modelarts and targets)");
+    CHECK(problem_of("- a\n- b\n") ==
+          "/etc/taskwatch/config.yml:1: expected a mapping, got a list");
+    CHECK(problem_of(minimal() + "---\nlisten: :1\n") ==
+          "/etc/taskwatch/config.yml:7: more than one YAML document");
     CHECK(problem_of("targets:\n  - dataset_id: d1\n") ==
           "/etc/taskwatch/config.yml:1: missing required key \"modelarts\"");
-    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  project_id: p\n") ==
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  "
+                     "project_id: p\n") ==
           "/etc/taskwatch/config.yml:1: missing required key \"targets\"");
 }
 
@@ -295,10 +337,12 @@ TEST_CASE("unknown keys are refused at every level, with a suggestion when one i
     CHECK(problem_of("listn: :9\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: unknown key \"listn\" (did you mean \"listen\"?)");
     CHECK(problem_of(minimal({}, "  timeout_ms: 10\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts: unknown key \"timeout_ms\" (did you mean \"timeout\"?)");
+          "/etc/taskwatch/config.yml:4: modelarts: unknown key \"timeout_ms\" (did you mean "
+          "\"timeout\"?)");
     CHECK(problem_of(minimal({}, "  auth:\n    type: aksk\n    secret_key: x\n")) ==
           "/etc/taskwatch/config.yml:6: modelarts.auth: unknown key \"secret_key\"");
-    CHECK(problem_of(minimal("poll:\n  every: 5s\n")) == "/etc/taskwatch/config.yml:7: poll: unknown key \"every\"");
+    CHECK(problem_of(minimal("poll:\n  every: 5s\n")) ==
+          "/etc/taskwatch/config.yml:7: poll: unknown key \"every\"");
     CHECK(problem_of(minimal("webhooks:\n  - name: a\n    url: https://h/\n    retries: 3\n")) ==
           "/etc/taskwatch/config.yml:9: webhooks[0]: unknown key \"retries\"");
 }
@@ -306,23 +350,28 @@ TEST_CASE("unknown keys are refused at every level, with a suggestion when one i
 TEST_CASE("wrong types name the key, what was expected and what was found") {
     CHECK(problem_of("listen: [a, b]\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: listen: expected a string, got a list");
-    CHECK(problem_of(minimal("poll: 15s\n")) == "/etc/taskwatch/config.yml:6: poll: expected a mapping, got \"15s\"");
+    CHECK(problem_of(minimal("poll: 15s\n")) ==
+          "/etc/taskwatch/config.yml:6: poll: expected a mapping, got \"15s\"");
     CHECK(problem_of(minimal("poll:\n  jitter: lots\n")) ==
           "/etc/taskwatch/config.yml:7: poll.jitter: expected a number, got \"lots\"");
     CHECK(problem_of(minimal("poll:\n  jitter: .nan\n")) ==
           "/etc/taskwatch/config.yml:7: poll.jitter: expected a number, got \".nan\"");
     CHECK(problem_of(minimal("poll:\n  interval: {a: 1}\n")) ==
           "/etc/taskwatch/config.yml:7: poll.interval: expected a duration, got a mapping");
-    CHECK(problem_of(minimal({}, "  max_connections: -1\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts.max_connections: expected an integer, got \"-1\"");
+    CHECK(
+        problem_of(minimal({}, "  max_connections: -1\n")) ==
+        "/etc/taskwatch/config.yml:4: modelarts.max_connections: expected an integer, got \"-1\"");
     CHECK(problem_of(minimal({}, "  max_connections: 99999999999999999999999\n")) ==
           "/etc/taskwatch/config.yml:4: modelarts.max_connections: must be between 1 and 1024, got "
           "\"99999999999999999999999\"");
-    CHECK(problem_of(minimal("targets_extra: 1\n")).find("unknown key \"targets_extra\"") != std::string::npos);
-    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  project_id: p\n"
+    CHECK(problem_of(minimal("targets_extra: 1\n")).find("unknown key \"targets_extra\"") !=
+          std::string::npos);
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  "
+                     "project_id: p\n"
                      "targets: {dataset_id: d1}\n") ==
           "/etc/taskwatch/config.yml:4: targets: expected a list, got a mapping");
-    CHECK(problem_of(minimal("webhooks:\n  - name: a\n    url: https://h/\n    events: task.gone\n")) ==
+    CHECK(problem_of(
+              minimal("webhooks:\n  - name: a\n    url: https://h/\n    events: task.gone\n")) ==
           "/etc/taskwatch/config.yml:9: webhooks[0].events: expected a list, got \"task.gone\"");
 }
 
@@ -330,8 +379,10 @@ TEST_CASE("a key without a value is an error, not a default") {
     CHECK(problem_of("listen:\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: listen: no value (remove the key to get the default)");
     CHECK(problem_of(minimal("    task_ids:\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[0].task_ids: no value (remove the key to get the default)");
-    CHECK(problem_of(minimal("    labels: {team: ~}\n")) == "/etc/taskwatch/config.yml:6: targets[0].labels.team: no value");
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids: no value (remove the key to get the "
+          "default)");
+    CHECK(problem_of(minimal("    labels: {team: ~}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].labels.team: no value");
 }
 
 TEST_CASE("a key written twice in one mapping is refused") {
@@ -341,16 +392,21 @@ TEST_CASE("a key written twice in one mapping is refused") {
 
 TEST_CASE("values out of range or malformed are refused with the rule") {
     CHECK(problem_of("listen: 9817\n" + minimal()) ==
-          "/etc/taskwatch/config.yml:1: listen: expected HOST:PORT (e.g. 127.0.0.1:9817, [::1]:9817 or :9817), got "
+          "/etc/taskwatch/config.yml:1: listen: expected HOST:PORT (e.g. 127.0.0.1:9817, "
+          "[::1]:9817 or :9817), got "
           "\"9817\"");
-    CHECK(problem_of("listen: 127.0.0.1:70000\n" + minimal()).find("expected HOST:PORT") != std::string::npos);
-    CHECK(problem_of("listen: ::1:9817\n" + minimal()).find("expected HOST:PORT") != std::string::npos);
+    CHECK(problem_of("listen: 127.0.0.1:70000\n" + minimal()).find("expected HOST:PORT") !=
+          std::string::npos);
+    CHECK(problem_of("listen: ::1:9817\n" + minimal()).find("expected HOST:PORT") !=
+          std::string::npos);
     for (const char* ok : {":9817", "[::1]:9817", "0.0.0.0:0", "localhost:9817"}) {
         CAPTURE(ok);
-        CHECK(parse_settings("listen: '" + std::string(ok) + "'\n" + minimal(), "/c.yml", env_keys).listen == ok);
+        CHECK(parse_settings("listen: '" + std::string(ok) + "'\n" + minimal(), "/c.yml", env_keys)
+                  .listen == ok);
     }
     CHECK(problem_of("log_level: verbose\n" + minimal()) ==
-          "/etc/taskwatch/config.yml:1: log_level: unknown level \"verbose\" (expected debug, info, warn or error)");
+          "/etc/taskwatch/config.yml:1: log_level: unknown level \"verbose\" (expected debug, "
+          "info, warn or error)");
     CHECK(problem_of(minimal("poll:\n  jitter: 1.5\n")) ==
           "/etc/taskwatch/config.yml:7: poll.jitter: must be between 0 and 1, got \"1.5\"");
     CHECK(problem_of(minimal("poll:\n  interval: 0s\n")) ==
@@ -358,66 +414,80 @@ TEST_CASE("values out of range or malformed are refused with the rule") {
     CHECK(problem_of(minimal({}, "  max_requests_per_second: 0\n")) ==
           "/etc/taskwatch/config.yml:4: modelarts.max_requests_per_second: must be greater than 0");
     CHECK(problem_of(minimal({}, "  max_connections: 0\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts.max_connections: must be between 1 and 1024, got \"0\"");
-    CHECK(problem_of(minimal({}, "  proxy: https://proxy:3128\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts.proxy: expected http://[USER:PASSWORD@]HOST:PORT");
-    CHECK(problem_of(minimal({}, "  proxy: http://proxy\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts.proxy: expected http://[USER:PASSWORD@]HOST:PORT");
+          "/etc/taskwatch/config.yml:4: modelarts.max_connections: must be between 1 and 1024, got "
+          "\"0\"");
+    CHECK(
+        problem_of(minimal({}, "  proxy: https://proxy:3128\n")) ==
+        "/etc/taskwatch/config.yml:4: modelarts.proxy: expected http://[USER:PASSWORD@]HOST:PORT");
+    CHECK(
+        problem_of(minimal({}, "  proxy: http://proxy\n")) ==
+        "/etc/taskwatch/config.yml:4: modelarts.proxy: expected http://[USER:PASSWORD@]HOST:PORT");
     CHECK(problem_of(minimal({}, "  ca_file: /nonexistent/ca.pem\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts.ca_file: cannot read /nonexistent/ca.pem: No such file or directory");
+          "/etc/taskwatch/config.yml:4: modelarts.ca_file: cannot read /nonexistent/ca.pem: No "
+          "such file or directory");
     CHECK(problem_of("web_config_file: /nonexistent/web.yml\n" + minimal()) ==
-          "/etc/taskwatch/config.yml:1: web_config_file: cannot read /nonexistent/web.yml: No such file or directory");
+          "/etc/taskwatch/config.yml:1: web_config_file: cannot read /nonexistent/web.yml: No such "
+          "file or directory");
 }
 
 TEST_CASE("endpoints must be https, without a path or user information") {
     const std::string head = "modelarts:\n  project_id: p1\n  endpoint: ";
     const std::string tail = "\ntargets:\n  - dataset_id: d1\n";
     CHECK(problem_of(head + "http://modelarts.cn-north-4.myhuaweicloud.com" + tail) ==
-          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must be an https:// URL, not http:// (TLS verification "
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must be an https:// URL, not http:// "
+          "(TLS verification "
           "is never off)");
     CHECK(problem_of(head + "modelarts.cn-north-4.myhuaweicloud.com" + tail) ==
-          "/etc/taskwatch/config.yml:3: modelarts.endpoint: bad URL: not a URL (expected http:// or https://)");
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: bad URL: not a URL (expected http:// "
+          "or https://)");
     CHECK(problem_of(head + "https://modelarts.example.com/v2" + tail) ==
-          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must be https://HOST[:PORT] without a path");
+          "/etc/taskwatch/config.yml:3: modelarts.endpoint: must be https://HOST[:PORT] without a "
+          "path");
     CHECK(problem_of(head + "https://user:pw@modelarts.example.com" + tail) ==
           "/etc/taskwatch/config.yml:3: modelarts.endpoint: must not contain user information");
     CHECK(problem_of(head + "https://modelarts.example.com:99999" + tail) ==
           "/etc/taskwatch/config.yml:3: modelarts.endpoint: bad URL: bad port \"99999\"");
     CHECK(problem_of(minimal("    endpoint: http://modelarts.cn-east-3.myhuaweicloud.com\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[0].endpoint: must be an https:// URL, not http:// (TLS verification "
+          "/etc/taskwatch/config.yml:6: targets[0].endpoint: must be an https:// URL, not http:// "
+          "(TLS verification "
           "is never off)");
     auto s = parse_settings(head + "https://127.0.0.1:8443/" + tail, "/c.yml", env_keys);
     CHECK(s.modelarts.endpoint == "https://127.0.0.1:8443");
     auto v6 = parse_settings(head + "'https://[::1]:8443'" + tail, "/c.yml", env_keys);
     CHECK(v6.modelarts.endpoint == "https://[::1]:8443");
-    auto upper = parse_settings(head + "HTTPS://modelarts.example.com:8443/" + tail, "/c.yml", env_keys);
+    auto upper =
+        parse_settings(head + "HTTPS://modelarts.example.com:8443/" + tail, "/c.yml", env_keys);
     CHECK(upper.modelarts.endpoint == "https://modelarts.example.com:8443");
 }
 
 TEST_CASE("targets: IDs, task lists, labels and duplicates") {
     CHECK(problem_of(minimal("    task_ids: []\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[0].task_ids: empty list (remove the key to watch every task of "
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids: empty list (remove the key to watch "
+          "every task of "
           "the dataset)");
     CHECK(problem_of(minimal("    task_ids: [t1, t1]\n")) ==
           "/etc/taskwatch/config.yml:6: targets[0].task_ids[1]: task \"t1\" listed twice");
     CHECK(problem_of(minimal("  - dataset_id: a/b\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[1].dataset_id: \"a/b\" is not a valid ID (no spaces, \"/\", \"?\" or "
+          "/etc/taskwatch/config.yml:6: targets[1].dataset_id: \"a/b\" is not a valid ID (no "
+          "spaces, \"/\", \"?\" or "
           "\"#\")");
     CHECK(problem_of(minimal("  - dataset_id: ''\n")) ==
           "/etc/taskwatch/config.yml:6: targets[1].dataset_id: must not be empty");
-    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  project_id: p\n"
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n  "
+                     "project_id: p\n"
                      "targets: []\n") ==
           "/etc/taskwatch/config.yml:4: targets: empty list (at least one target is required)");
     CHECK(problem_of(minimal("    labels: {__meta: x}\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[0].labels: label name \"__meta\" is reserved (names starting with "
+          "/etc/taskwatch/config.yml:6: targets[0].labels: label name \"__meta\" is reserved "
+          "(names starting with "
           "__ belong to Prometheus)");
     CHECK(problem_of(minimal("    labels: {1team: x}\n")) ==
           "/etc/taskwatch/config.yml:6: targets[0].labels: bad label name \"1team\" (expected "
           "[a-zA-Z_][a-zA-Z0-9_]*)");
     CHECK(problem_of(minimal("    labels: {team: [a]}\n")) ==
           "/etc/taskwatch/config.yml:6: targets[0].labels.team: expected a string, got a list");
-    for (const char* reserved : {"dataset_id", "task_id", "status", "kind", "task_name", "resource_id",
-                                 "algorithm_type"}) {
+    for (const char* reserved : {"dataset_id", "task_id", "status", "kind", "task_name",
+                                 "resource_id", "algorithm_type"}) {
         CAPTURE(reserved);
         CHECK(problem_of(minimal("    labels: {" + std::string(reserved) + ": x}\n"))
                   .ends_with("is reserved (taskwatch sets it on its own series)"));
@@ -425,61 +495,84 @@ TEST_CASE("targets: IDs, task lists, labels and duplicates") {
     // Same dataset in another project is another target; the same pair twice is not.
     auto s = parse_settings(minimal("  - {dataset_id: d1, project_id: p2}\n"), "/c.yml", env_keys);
     CHECK(s.targets.size() == 2);
-    CHECK(problem_of(minimal("  - {dataset_id: d1, endpoint: 'https://modelarts.cn-east-3.myhuaweicloud.com'}\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[1]: duplicate target: dataset \"d1\" of project \"p1\" is already "
-          "watched by targets[0] (line 5)");
+    CHECK(
+        problem_of(minimal(
+            "  - {dataset_id: d1, endpoint: 'https://modelarts.cn-east-3.myhuaweicloud.com'}\n")) ==
+        "/etc/taskwatch/config.yml:6: targets[1]: duplicate target: dataset \"d1\" of project "
+        "\"p1\" is already "
+        "watched by targets[0] (line 5)");
     // Label values are strings whatever YAML thinks they are.
-    auto typed = parse_settings(minimal("    labels: {cost: 42, on: yes, empty: ''}\n"), "/c.yml", env_keys);
-    CHECK(typed.targets[0].labels == std::map<std::string, std::string>{{"cost", "42"}, {"on", "yes"}, {"empty", ""}});
+    auto typed =
+        parse_settings(minimal("    labels: {cost: 42, on: yes, empty: ''}\n"), "/c.yml", env_keys);
+    CHECK(typed.targets[0].labels ==
+          std::map<std::string, std::string>{{"cost", "42"}, {"on", "yes"}, {"empty", ""}});
 }
 
 TEST_CASE("webhooks: names, URLs, formats, events and limits") {
-    auto hook = [](std::string_view body) { return minimal("webhooks:\n  - name: a\n    url: https://h/x\n" + std::string(body)); };
+    auto hook = [](std::string_view body) {
+        return minimal("webhooks:\n  - name: a\n    url: https://h/x\n" + std::string(body));
+    };
     CHECK(problem_of(minimal("webhooks:\n  - url: https://h/x\n")) ==
           "/etc/taskwatch/config.yml:7: webhooks[0]: missing required key \"name\"");
     CHECK(problem_of(minimal("webhooks:\n  - name: a\n")) ==
           "/etc/taskwatch/config.yml:7: webhooks[0]: missing required key \"url\"");
     CHECK(problem_of(minimal("webhooks:\n  - name: a\n    url: ftp://h/x\n")) ==
-          "/etc/taskwatch/config.yml:8: webhooks[0].url: bad URL: unsupported scheme \"ftp\" (expected http or https)");
+          "/etc/taskwatch/config.yml:8: webhooks[0].url: bad URL: unsupported scheme \"ftp\" "
+          "(expected http or https)");
     CHECK(problem_of(hook("    format: teams\n")) ==
-          "/etc/taskwatch/config.yml:9: webhooks[0].format: unknown format \"teams\" (expected generic, alertmanager, "
+          "/etc/taskwatch/config.yml:9: webhooks[0].format: unknown format \"teams\" (expected "
+          "generic, alertmanager, "
           "slack, feishu, dingtalk or wecom)");
     CHECK(problem_of(hook("    events: []\n")) ==
-          "/etc/taskwatch/config.yml:9: webhooks[0].events: empty list (remove the key to get every event type)");
+          "/etc/taskwatch/config.yml:9: webhooks[0].events: empty list (remove the key to get "
+          "every event type)");
     CHECK(problem_of(hook("    events: [task.gone, task.gone]\n")) ==
-          "/etc/taskwatch/config.yml:9: webhooks[0].events[1]: event type \"task.gone\" listed twice");
+          "/etc/taskwatch/config.yml:9: webhooks[0].events[1]: event type \"task.gone\" listed "
+          "twice");
     CHECK(problem_of(hook("    progress_step: 0\n")) ==
-          "/etc/taskwatch/config.yml:9: webhooks[0].progress_step: must be greater than 0 and at most 1, got \"0\"");
-    CHECK(problem_of(hook("    progress_step: 1.01\n")).find("must be greater than 0 and at most 1") != std::string::npos);
+          "/etc/taskwatch/config.yml:9: webhooks[0].progress_step: must be greater than 0 and at "
+          "most 1, got \"0\"");
+    CHECK(problem_of(hook("    progress_step: 1.01\n"))
+              .find("must be greater than 0 and at most 1") != std::string::npos);
     CHECK(problem_of(hook("    max_attempts: 0\n")) ==
-          "/etc/taskwatch/config.yml:9: webhooks[0].max_attempts: must be between 1 and 1000, got \"0\"");
+          "/etc/taskwatch/config.yml:9: webhooks[0].max_attempts: must be between 1 and 1000, got "
+          "\"0\"");
     for (const char* format : {"generic", "alertmanager", "slack", "feishu", "dingtalk", "wecom"}) {
         CAPTURE(format);
-        auto s = parse_settings(hook("    format: " + std::string(format) + "\n"), "/c.yml", env_keys);
+        auto s =
+            parse_settings(hook("    format: " + std::string(format) + "\n"), "/c.yml", env_keys);
         CHECK(to_string(s.webhooks[0].format) == format);
     }
     // Events are kept in contract order whatever order they are written in.
-    auto s = parse_settings(hook("    events: [task.poll_recovered, task.discovered, task.progress]\n    progress_step: 1\n"),
+    auto s = parse_settings(hook("    events: [task.poll_recovered, task.discovered, "
+                                 "task.progress]\n    progress_step: 1\n"),
                             "/c.yml", env_keys);
-    CHECK(s.webhooks[0].events == std::vector<std::string>{"task.discovered", "task.progress", "task.poll_recovered"});
+    CHECK(s.webhooks[0].events ==
+          std::vector<std::string>{"task.discovered", "task.progress", "task.poll_recovered"});
     CHECK(s.webhooks[0].progress_step == 1.0);
 }
 
 TEST_CASE("the webhook URL never appears in an error, since it often carries a token") {
-    auto msg = problem_of(minimal("webhooks:\n  - name: a\n    url: 'https://oapi.dingtalk.com/robot/send?access_token=TOKEN123 x'\n"));
-    CHECK(msg == "/etc/taskwatch/config.yml:8: webhooks[0].url: bad URL: space or control character in URL");
+    auto msg =
+        problem_of(minimal("webhooks:\n  - name: a\n    url: "
+                           "'https://oapi.dingtalk.com/robot/send?access_token=TOKEN123 x'\n"));
+    CHECK(
+        msg ==
+        "/etc/taskwatch/config.yml:8: webhooks[0].url: bad URL: space or control character in URL");
     CHECK(msg.find("TOKEN123") == std::string::npos);
 }
 
-TEST_CASE("credentials in the config: files beside it, $CREDENTIALS_DIRECTORY first, the environment last") {
+TEST_CASE("credentials in the config: files beside it, $CREDENTIALS_DIRECTORY first, the "
+          "environment last") {
     temp_dir conf, creds;
     conf.write("ak", "AK-CONF");
     conf.write("sk", "SK-CONF");
     creds.write("sk", "SK-CREDS");
     const std::string text = minimal({}, "  auth:\n    ak_file: ak\n    sk_file: sk\n");
-    auto s = parse_settings(text, conf / "config.yml", fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
+    auto s = parse_settings(text, conf / "config.yml",
+                            fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
     const auto& both = std::get<auth::aksk_credentials>(s.modelarts.auth.credentials);
-    CHECK(both.access_key == "AK-CONF");          // not in the credentials dir: beside the config
+    CHECK(both.access_key == "AK-CONF");           // not in the credentials dir: beside the config
     CHECK(both.secret_key.reveal() == "SK-CREDS"); // in both: the credentials dir wins
 
     auto from_env = parse_settings(minimal(), conf / "config.yml",
@@ -492,23 +585,30 @@ TEST_CASE("credentials in the config: files beside it, $CREDENTIALS_DIRECTORY fi
     REQUIRE(env.security_token.has_value());
     CHECK(env.security_token->reveal() == "TOKEN-ENV");
 
-    CHECK(problem_of(minimal(), fake_env()) ==
-          "/etc/taskwatch/config.yml:1: modelarts.auth: no credentials: set ak_file and sk_file, or "
-          "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
-    CHECK(problem_of(minimal({}, "  auth:\n    type: aksk\n"), fake_env()) ==
-          "/etc/taskwatch/config.yml:4: modelarts.auth: no credentials: set ak_file and sk_file, or "
-          "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
+    CHECK(
+        problem_of(minimal(), fake_env()) ==
+        "/etc/taskwatch/config.yml:1: modelarts.auth: no credentials: set ak_file and sk_file, or "
+        "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
+    CHECK(
+        problem_of(minimal({}, "  auth:\n    type: aksk\n"), fake_env()) ==
+        "/etc/taskwatch/config.yml:4: modelarts.auth: no credentials: set ak_file and sk_file, or "
+        "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
     CHECK(problem_of(minimal({}, "  auth:\n    ak_file: ak\n"), fake_env()) ==
-          "/etc/taskwatch/config.yml:4: modelarts.auth.sk_file: missing: ak_file needs sk_file beside it");
-    CHECK(problem_of(minimal({}, "  auth:\n    ak_file: /nonexistent/ak\n    sk_file: /nonexistent/sk\n")) ==
-          "/etc/taskwatch/config.yml:5: modelarts.auth.ak_file: cannot read /nonexistent/ak: No such file or directory");
+          "/etc/taskwatch/config.yml:4: modelarts.auth.sk_file: missing: ak_file needs sk_file "
+          "beside it");
+    CHECK(problem_of(minimal(
+              {}, "  auth:\n    ak_file: /nonexistent/ak\n    sk_file: /nonexistent/sk\n")) ==
+          "/etc/taskwatch/config.yml:5: modelarts.auth.ak_file: cannot read /nonexistent/ak: No "
+          "such file or directory");
 }
 
 TEST_CASE("modelarts.project_id falls back to HUAWEICLOUD_SDK_PROJECT_ID") {
-    const std::string text = "modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
-                             "targets:\n  - dataset_id: d1\n";
+    const std::string text =
+        "modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
+        "targets:\n  - dataset_id: d1\n";
     auto s = parse_settings(text, "/c.yml",
-                            fake_env({{"HUAWEICLOUD_SDK_AK", "A"}, {"HUAWEICLOUD_SDK_SK", "S"},
+                            fake_env({{"HUAWEICLOUD_SDK_AK", "A"},
+                                      {"HUAWEICLOUD_SDK_SK", "S"},
                                       {"HUAWEICLOUD_SDK_PROJECT_ID", "envproject"}}));
     CHECK(s.modelarts.project_id == "envproject");
     CHECK(project_id_of(s, s.targets[0]) == "envproject");
@@ -517,7 +617,8 @@ TEST_CASE("modelarts.project_id falls back to HUAWEICLOUD_SDK_PROJECT_ID") {
           "HUAWEICLOUD_SDK_PROJECT_ID)");
     // The configured value wins over the environment.
     auto configured = parse_settings(minimal(), "/c.yml",
-                                     fake_env({{"HUAWEICLOUD_SDK_AK", "A"}, {"HUAWEICLOUD_SDK_SK", "S"},
+                                     fake_env({{"HUAWEICLOUD_SDK_AK", "A"},
+                                               {"HUAWEICLOUD_SDK_SK", "S"},
                                                {"HUAWEICLOUD_SDK_PROJECT_ID", "envproject"}}));
     CHECK(configured.modelarts.project_id == "p1");
 }
@@ -525,9 +626,10 @@ TEST_CASE("modelarts.project_id falls back to HUAWEICLOUD_SDK_PROJECT_ID") {
 TEST_CASE("token authentication in the config") {
     temp_dir conf;
     conf.write("password", "hunter2\n");
-    auto s = parse_settings(minimal({}, "  auth:\n    type: token\n    domain_name: acme\n    user_name: watcher\n"
-                                        "    password_file: password\n"),
-                            conf / "c.yml", fake_env());
+    auto s = parse_settings(
+        minimal({}, "  auth:\n    type: token\n    domain_name: acme\n    user_name: watcher\n"
+                    "    password_file: password\n"),
+        conf / "c.yml", fake_env());
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::token);
     const auto& t = std::get<auth::token_credentials>(s.modelarts.auth.credentials);
     CHECK(t.iam_endpoint == "https://iam.cn-north-4.myhuaweicloud.com");
@@ -536,15 +638,21 @@ TEST_CASE("token authentication in the config") {
     CHECK(t.password.reveal() == "hunter2");
 
     CHECK(problem_of(minimal({}, "  auth:\n    type: token\n    ak_file: ak\n")) ==
-          "/etc/taskwatch/config.yml:6: modelarts.auth: key \"ak_file\" is only valid with type: aksk");
+          "/etc/taskwatch/config.yml:6: modelarts.auth: key \"ak_file\" is only valid with type: "
+          "aksk");
     CHECK(problem_of(minimal({}, "  auth:\n    user_name: watcher\n")) ==
-          "/etc/taskwatch/config.yml:5: modelarts.auth: key \"user_name\" is only valid with type: token");
+          "/etc/taskwatch/config.yml:5: modelarts.auth: key \"user_name\" is only valid with type: "
+          "token");
     CHECK(problem_of(minimal({}, "  auth:\n    type: password\n")) ==
-          "/etc/taskwatch/config.yml:5: modelarts.auth.type: unknown type \"password\" (expected aksk or token)");
-    CHECK(problem_of(minimal({}, "  auth:\n    type: token\n    user_name: watcher\n    password_file: p\n")) ==
-          "/etc/taskwatch/config.yml:4: modelarts.auth.domain_name: missing (required with type: token)");
-    CHECK(problem_of(minimal({}, "  auth:\n    type: token\n    iam_endpoint: http://iam\n    domain_name: a\n"
-                                 "    user_name: u\n    password_file: p\n")) ==
+          "/etc/taskwatch/config.yml:5: modelarts.auth.type: unknown type \"password\" (expected "
+          "aksk or token)");
+    CHECK(problem_of(minimal(
+              {}, "  auth:\n    type: token\n    user_name: watcher\n    password_file: p\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.auth.domain_name: missing (required with type: "
+          "token)");
+    CHECK(problem_of(minimal(
+              {}, "  auth:\n    type: token\n    iam_endpoint: http://iam\n    domain_name: a\n"
+                  "    user_name: u\n    password_file: p\n")) ==
           "/etc/taskwatch/config.yml:6: modelarts.auth.iam_endpoint: must be an https:// URL");
 }
 
@@ -564,8 +672,10 @@ TEST_CASE("no error message ever contains the bytes of a secret") {
     conf.write("hook_bad.secret", hook_secret + "\x1b[2J");
     const auto config_path = conf / "config.yml";
     const std::string aksk = "  auth:\n    ak_file: ak\n    sk_file: sk\n";
-    const std::string token = "  auth:\n    type: token\n    domain_name: d\n    user_name: u\n    password_file: password\n";
-    const std::string hook = "webhooks:\n  - {name: a, url: 'https://h/', secret_file: hook.secret}\n";
+    const std::string token = "  auth:\n    type: token\n    domain_name: d\n    user_name: u\n    "
+                              "password_file: password\n";
+    const std::string hook =
+        "webhooks:\n  - {name: a, url: 'https://h/', secret_file: hook.secret}\n";
 
     // Each case fails after the secrets were read, or because of what a secret file holds.
     const std::vector<std::pair<std::string, auth::environment>> cases = {
@@ -575,16 +685,22 @@ TEST_CASE("no error message ever contains the bytes of a secret") {
         {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk_two_lines\n"), fake_env()},
         {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk_huge\n"), fake_env()},
         {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk_nul\n"), fake_env()},
-        {minimal(hook, "  auth:\n    ak_file: ak\n    sk_file: sk\n    security_token_file: sk_two_lines\n"),
+        {minimal(
+             hook,
+             "  auth:\n    ak_file: ak\n    sk_file: sk\n    security_token_file: sk_two_lines\n"),
          fake_env()},
         {minimal(hook + "  - dataset_id: d1\n", token), fake_env()},
         {minimal(hook, "  auth:\n    type: token\n    domain_name: d\n    user_name: u\n"
                        "    password_file: password_two_lines\n"),
          fake_env()},
-        {minimal("webhooks:\n  - {name: a, url: 'https://h/', secret_file: hook_bad.secret}\n", aksk), fake_env()},
-        {minimal(hook), fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", sk + "\n" + sk}})},
+        {minimal("webhooks:\n  - {name: a, url: 'https://h/', secret_file: hook_bad.secret}\n",
+                 aksk),
+         fake_env()},
+        {minimal(hook),
+         fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", sk + "\n" + sk}})},
         {minimal(hook), fake_env({{"HUAWEICLOUD_SDK_SK", sk}})},
-        {minimal(hook + "  - dataset_id: d1\n"), fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", sk}})},
+        {minimal(hook + "  - dataset_id: d1\n"),
+         fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", sk}})},
         {minimal(hook), fake_env({{"HUAWEICLOUD_SDK_AK", "AK"},
                                   {"HUAWEICLOUD_SDK_SK", sk},
                                   {"HUAWEICLOUD_SDK_SECURITY_TOKEN", sk + "\n" + sk}})},
@@ -604,7 +720,8 @@ TEST_CASE("no error message ever contains the bytes of a secret") {
     CHECK(failures == static_cast<int>(cases.size()));
 }
 
-TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and max_connections need a restart") {
+TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and max_connections "
+          "need a restart") {
     settings a;
     a.modelarts.proxy = "http://user:PROXYPASS@proxy:3128";
     settings b = a;
@@ -618,7 +735,8 @@ TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and m
     CHECK(describe_restart_needed(a, b).empty());
 
     b.listen = ":9000";
-    CHECK(describe_restart_needed(a, b) == "listen changed from 127.0.0.1:9817 to :9000: restart to apply");
+    CHECK(describe_restart_needed(a, b) ==
+          "listen changed from 127.0.0.1:9817 to :9000: restart to apply");
     b.web_config_file = "/etc/taskwatch/web.yml";
     b.state_dir = "/srv/taskwatch";
     b.modelarts.ca_file = "/etc/ca.pem";

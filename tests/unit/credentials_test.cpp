@@ -11,14 +11,18 @@ using namespace taskwatch::auth;
 using taskwatch::test::fake_env;
 using taskwatch::test::temp_dir;
 
-TEST_CASE("a relative credential path is looked for in $CREDENTIALS_DIRECTORY, then beside the config") {
-    auto with = credential_path_candidates("sk", "/etc/taskwatch", fake_env({{"CREDENTIALS_DIRECTORY", "/run/creds"}}));
+TEST_CASE(
+    "a relative credential path is looked for in $CREDENTIALS_DIRECTORY, then beside the config") {
+    auto with = credential_path_candidates("sk", "/etc/taskwatch",
+                                           fake_env({{"CREDENTIALS_DIRECTORY", "/run/creds"}}));
     CHECK(with == std::vector<std::string>{"/run/creds/sk", "/etc/taskwatch/sk"});
     auto without = credential_path_candidates("sk", "/etc/taskwatch", fake_env());
     CHECK(without == std::vector<std::string>{"/etc/taskwatch/sk"});
-    auto empty_var = credential_path_candidates("sk", "/etc/taskwatch", fake_env({{"CREDENTIALS_DIRECTORY", ""}}));
+    auto empty_var = credential_path_candidates("sk", "/etc/taskwatch",
+                                                fake_env({{"CREDENTIALS_DIRECTORY", ""}}));
     CHECK(empty_var == std::vector<std::string>{"/etc/taskwatch/sk"});
-    auto absolute = credential_path_candidates("/srv/sk", "/etc/taskwatch", fake_env({{"CREDENTIALS_DIRECTORY", "/run/creds"}}));
+    auto absolute = credential_path_candidates("/srv/sk", "/etc/taskwatch",
+                                               fake_env({{"CREDENTIALS_DIRECTORY", "/run/creds"}}));
     CHECK(absolute == std::vector<std::string>{"/srv/sk"});
 }
 
@@ -39,9 +43,11 @@ TEST_CASE("a secret missing from $CREDENTIALS_DIRECTORY is read beside the confi
     CHECK(r->reveal() == "from-config-dir");
 }
 
-TEST_CASE("an unreadable secret in $CREDENTIALS_DIRECTORY is an error, not a reason to look elsewhere") {
+TEST_CASE(
+    "an unreadable secret in $CREDENTIALS_DIRECTORY is an error, not a reason to look elsewhere") {
     temp_dir creds, conf;
-    std::filesystem::create_directory(creds.path() / "sk"); // a folder cannot be read as a file, even by root
+    std::filesystem::create_directory(creds.path() /
+                                      "sk"); // a folder cannot be read as a file, even by root
     conf.write("sk", "from-config-dir");
     auto r = read_secret_file("sk", conf.str(), fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
     REQUIRE_FALSE(r);
@@ -52,8 +58,8 @@ TEST_CASE("a secret found nowhere names every place looked in") {
     temp_dir creds, conf;
     auto r = read_secret_file("sk", conf.str(), fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
     REQUIRE_FALSE(r);
-    CHECK(r.error() == "cannot read sk: No such file or directory (looked in " + (creds / "sk") + ", " +
-                           (conf / "sk") + ")");
+    CHECK(r.error() == "cannot read sk: No such file or directory (looked in " + (creds / "sk") +
+                           ", " + (conf / "sk") + ")");
     auto single = read_secret_file("sk", conf.str(), fake_env());
     REQUIRE_FALSE(single);
     CHECK(single.error() == "cannot read " + (conf / "sk") + ": No such file or directory");
@@ -86,7 +92,8 @@ TEST_CASE("empty, multi-line and oversized secret files are refused without show
         auto r = read_secret_file(name, d.str(), fake_env());
         REQUIRE_FALSE(r);
         CHECK(r.error().find("TOPSECRET") == std::string::npos);
-        CHECK(r.error() == (d / name) + " holds more than one line or a control character; expected one line");
+        CHECK(r.error() ==
+              (d / name) + " holds more than one line or a control character; expected one line");
     }
     auto huge = read_secret_file("huge", d.str(), fake_env());
     REQUIRE_FALSE(huge);
@@ -105,15 +112,19 @@ TEST_CASE("AK/SK come from the files when ak_file and sk_file are set, ignoring 
     REQUIRE(r);
     CHECK(r->access_key == "AKFILE");
     CHECK(r->secret_key.reveal() == "SKFILE");
-    CHECK_FALSE(r->security_token.has_value()); // the environment's token belongs to the environment's keys
+    CHECK_FALSE(
+        r->security_token.has_value()); // the environment's token belongs to the environment's keys
     auto with_token = resolve_aksk({"ak", "sk", "token"}, d.str(), env);
     REQUIRE(with_token);
     REQUIRE(with_token->security_token.has_value());
     CHECK(with_token->security_token->reveal() == "TOKENFILE");
 }
 
-TEST_CASE("AK/SK fall back to HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, with the optional security token") {
-    auto r = resolve_aksk({}, "/nonexistent", fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"}, {"HUAWEICLOUD_SDK_SK", "SKENV\n"}}));
+TEST_CASE("AK/SK fall back to HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, with the optional "
+          "security token") {
+    auto r = resolve_aksk(
+        {}, "/nonexistent",
+        fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"}, {"HUAWEICLOUD_SDK_SK", "SKENV\n"}}));
     REQUIRE(r);
     CHECK(r->access_key == "AKENV");
     CHECK(r->secret_key.reveal() == "SKENV");
@@ -131,15 +142,17 @@ TEST_CASE("no credentials anywhere, or half of them, is a problem naming what to
     auto none = resolve_aksk({}, "/nonexistent", fake_env());
     REQUIRE_FALSE(none);
     CHECK(none.error().key == "");
-    CHECK(none.error().message ==
-          "no credentials: set ak_file and sk_file, or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment");
-    auto blank = resolve_aksk({}, "/nonexistent", fake_env({{"HUAWEICLOUD_SDK_AK", ""}, {"HUAWEICLOUD_SDK_SK", ""}}));
+    CHECK(none.error().message == "no credentials: set ak_file and sk_file, or HUAWEICLOUD_SDK_AK "
+                                  "and HUAWEICLOUD_SDK_SK in the environment");
+    auto blank = resolve_aksk({}, "/nonexistent",
+                              fake_env({{"HUAWEICLOUD_SDK_AK", ""}, {"HUAWEICLOUD_SDK_SK", ""}}));
     REQUIRE_FALSE(blank);
     CHECK(blank.error().message.starts_with("no credentials"));
     auto ak_only = resolve_aksk({}, "/nonexistent", fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"}}));
     REQUIRE_FALSE(ak_only);
     CHECK(ak_only.error().message == "HUAWEICLOUD_SDK_AK is set but HUAWEICLOUD_SDK_SK is not");
-    auto sk_only = resolve_aksk({}, "/nonexistent", fake_env({{"HUAWEICLOUD_SDK_SK", "TOPSECRET"}}));
+    auto sk_only =
+        resolve_aksk({}, "/nonexistent", fake_env({{"HUAWEICLOUD_SDK_SK", "TOPSECRET"}}));
     REQUIRE_FALSE(sk_only);
     CHECK(sk_only.error().message == "HUAWEICLOUD_SDK_SK is set but HUAWEICLOUD_SDK_AK is not");
 
@@ -149,17 +162,20 @@ TEST_CASE("no credentials anywhere, or half of them, is a problem naming what to
     auto no_ak_file = resolve_aksk({std::nullopt, "sk", std::nullopt}, "/nonexistent", fake_env());
     REQUIRE_FALSE(no_ak_file);
     CHECK(no_ak_file.error().key == "ak_file");
-    auto lone_token = resolve_aksk({std::nullopt, std::nullopt, "token"}, "/nonexistent",
-                                   fake_env({{"HUAWEICLOUD_SDK_AK", "A"}, {"HUAWEICLOUD_SDK_SK", "S"}}));
+    auto lone_token =
+        resolve_aksk({std::nullopt, std::nullopt, "token"}, "/nonexistent",
+                     fake_env({{"HUAWEICLOUD_SDK_AK", "A"}, {"HUAWEICLOUD_SDK_SK", "S"}}));
     REQUIRE_FALSE(lone_token);
     CHECK(lone_token.error().key == "security_token_file");
 }
 
 TEST_CASE("a multi-line SK in the environment is refused without showing it") {
     auto r = resolve_aksk({}, "/nonexistent",
-                          fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"}, {"HUAWEICLOUD_SDK_SK", "TOPSECRET\nINJECTED: x"}}));
+                          fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"},
+                                    {"HUAWEICLOUD_SDK_SK", "TOPSECRET\nINJECTED: x"}}));
     REQUIRE_FALSE(r);
-    CHECK(r.error().message == "the environment variable HUAWEICLOUD_SDK_SK holds more than one line or a control character");
+    CHECK(r.error().message == "the environment variable HUAWEICLOUD_SDK_SK holds more than one "
+                               "line or a control character");
 }
 
 TEST_CASE("the file key that failed is named in the problem") {
@@ -197,14 +213,14 @@ TEST_CASE("token credentials: explicit iam_endpoint, then the environment, then 
     CHECK(derived->user_name == "watcher");
     CHECK(derived->password.reveal() == "hunter2");
 
-    auto from_env =
-        resolve_token(src, ep, d.str(), fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com/"}}));
+    auto from_env = resolve_token(
+        src, ep, d.str(), fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com/"}}));
     REQUIRE(from_env);
     CHECK(from_env->iam_endpoint == "https://iam.example.com");
 
     src.iam_endpoint = "https://iam.myhuaweicloud.com";
-    auto explicit_ep =
-        resolve_token(src, ep, d.str(), fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com"}}));
+    auto explicit_ep = resolve_token(
+        src, ep, d.str(), fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com"}}));
     REQUIRE(explicit_ep);
     CHECK(explicit_ep->iam_endpoint == "https://iam.myhuaweicloud.com");
 }
@@ -213,7 +229,9 @@ TEST_CASE("token credentials: every missing or wrong piece is named") {
     temp_dir d;
     d.write("password", "hunter2");
     const std::string ep = "https://modelarts.cn-north-4.myhuaweicloud.com";
-    auto problem = [&](token_source src, std::string_view modelarts = "https://modelarts.cn-north-4.myhuaweicloud.com",
+    auto problem = [&](token_source src,
+                       std::string_view modelarts =
+                           "https://modelarts.cn-north-4.myhuaweicloud.com",
                        environment env = fake_env()) {
         auto r = resolve_token(src, modelarts, d.str(), env);
         REQUIRE_FALSE(r);
@@ -226,11 +244,12 @@ TEST_CASE("token credentials: every missing or wrong piece is named") {
                            fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "iam.example.com"}}));
     CHECK(bad_env.key == "iam_endpoint");
     CHECK(bad_env.message.starts_with("the environment variable HUAWEICLOUD_SDK_IAM_ENDPOINT "));
-    auto underivable = problem({std::nullopt, "acme", "watcher", "password"}, "https://127.0.0.1:8443");
+    auto underivable =
+        problem({std::nullopt, "acme", "watcher", "password"}, "https://127.0.0.1:8443");
     CHECK(underivable.key == "iam_endpoint");
-    CHECK(underivable.message ==
-          "missing, and it cannot be derived from modelarts.endpoint https://127.0.0.1:8443 (only from "
-          "https://modelarts.<region>.myhuaweicloud.com)");
+    CHECK(underivable.message == "missing, and it cannot be derived from modelarts.endpoint "
+                                 "https://127.0.0.1:8443 (only from "
+                                 "https://modelarts.<region>.myhuaweicloud.com)");
     CHECK(problem({std::nullopt, std::nullopt, "watcher", "password"}).key == "domain_name");
     CHECK(problem({std::nullopt, "acme", std::nullopt, "password"}).key == "user_name");
     CHECK(problem({std::nullopt, "acme", "watcher", std::nullopt}).key == "password_file");

@@ -16,7 +16,9 @@ using namespace std::chrono_literals;
 namespace {
 
 const time_point t0 = std::chrono::sys_days{std::chrono::year{2026} / 11 / 30};
-time_point at(std::chrono::milliseconds offset) { return t0 + offset; }
+time_point at(std::chrono::milliseconds offset) {
+    return t0 + offset;
+}
 
 const task_key key{"p1", "d1", "t1"};
 
@@ -55,9 +57,13 @@ template <class T, class F> T with(T s, F change) {
     return s;
 }
 
-poll_error err(std::string reason = "timeout") { return poll_error{std::move(reason), "", "", ""}; }
+poll_error err(std::string reason = "timeout") {
+    return poll_error{std::move(reason), "", "", ""};
+}
 
-poll_outcome ok(task_status status, double progress) { return poll_ok{obs(status, progress)}; }
+poll_outcome ok(task_status status, double progress) {
+    return poll_ok{obs(status, progress)};
+}
 
 diff_settings steps(std::vector<double> v) {
     diff_settings s;
@@ -110,174 +116,373 @@ std::vector<diff_case> cases() {
     const diff_settings two_hooks = steps({0.25, 0.1});
     return {
         // First sight.
-        {"first sight emits discovered only", never_seen(), ok(running, 0.4), quarter, at(1min),
+        {"first sight emits discovered only",
+         never_seen(),
+         ok(running, 0.4),
+         quarter,
+         at(1min),
          {{ev::discovered, std::nullopt, running, std::nullopt, 0.4}},
-         {.up = true, .stalled = false, .gone = false, .last_change = at(1min),
-          .progress_since = at(1min), .finished_at = none, .last_poll = at(1min),
+         {.up = true,
+          .stalled = false,
+          .gone = false,
+          .last_change = at(1min),
+          .progress_since = at(1min),
+          .finished_at = none,
+          .last_poll = at(1min),
           .event_seq = 1}},
-        {"first sight of a finished task sets finished_at", never_seen(), ok(succeeded, 1.0),
-         quarter, at(1min), {{ev::discovered, std::nullopt, succeeded}},
+        {"first sight of a finished task sets finished_at",
+         never_seen(),
+         ok(succeeded, 1.0),
+         quarter,
+         at(1min),
+         {{ev::discovered, std::nullopt, succeeded}},
          {.finished_at = at(1min), .event_seq = 1}},
         {"first success after a reported failing streak also recovers",
-         with(never_seen(), [](task_state& s) {
-             s.failing_since = t0;
-             s.failing_reported = true;
-             s.last_error = err();
-         }),
-         ok(queuing, 0), {}, at(20min), {{ev::discovered}, {ev::poll_recovered}},
-         {.up = true, .failing_reported = false, .failing_since = none,
-          .has_last_error = false}},
+         with(never_seen(),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.failing_reported = true;
+                  s.last_error = err();
+              }),
+         ok(queuing, 0),
+         {},
+         at(20min),
+         {{ev::discovered}, {ev::poll_recovered}},
+         {.up = true, .failing_reported = false, .failing_since = none, .has_last_error = false}},
 
         // Nothing changed.
-        {"unchanged poll emits nothing and keeps last_change", seen(running, 0.4),
-         ok(running, 0.4), quarter, at(1min), {},
-         {.up = true, .stalled = false, .last_change = t0, .progress_since = t0,
-          .last_poll = at(1min), .event_seq = 1}},
+        {"unchanged poll emits nothing and keeps last_change",
+         seen(running, 0.4),
+         ok(running, 0.4),
+         quarter,
+         at(1min),
+         {},
+         {.up = true,
+          .stalled = false,
+          .last_change = t0,
+          .progress_since = t0,
+          .last_poll = at(1min),
+          .event_seq = 1}},
 
         // Status changes.
-        {"skipped states are not invented", seen(queuing, 0), ok(succeeded, 1.0), {}, at(1min),
+        {"skipped states are not invented",
+         seen(queuing, 0),
+         ok(succeeded, 1.0),
+         {},
+         at(1min),
          {{ev::status_changed, queuing, succeeded, 0.0, 1.0}},
          {.last_change = at(1min), .finished_at = at(1min), .event_seq = 2}},
-        {"status and progress change in one poll: status first", seen(running, 0.8),
-         ok(succeeded, 1.0), quarter, at(1min),
+        {"status and progress change in one poll: status first",
+         seen(running, 0.8),
+         ok(succeeded, 1.0),
+         quarter,
+         at(1min),
          {{ev::status_changed, running, succeeded}, {ev::progress, running, succeeded, 0.8, 1.0}},
          {.finished_at = at(1min), .event_seq = 3}},
-        {"a restarted stopped task clears finished_at", seen(stopped, 0.5), ok(running, 0.5), {},
-         at(1h), {{ev::status_changed, stopped, running}},
+        {"a restarted stopped task clears finished_at",
+         seen(stopped, 0.5),
+         ok(running, 0.5),
+         {},
+         at(1h),
+         {{ev::status_changed, stopped, running}},
          {.last_change = at(1h), .progress_since = at(1h), .finished_at = none}},
-        {"finished_at keeps the first terminal sighting", seen(failed, 0.5), ok(stopped, 0.5),
-         {}, at(1h), {{ev::status_changed, failed, stopped}}, {.finished_at = t0}},
+        {"finished_at keeps the first terminal sighting",
+         seen(failed, 0.5),
+         ok(stopped, 0.5),
+         {},
+         at(1h),
+         {{ev::status_changed, failed, stopped}},
+         {.finished_at = t0}},
 
         // Progress.
-        {"0.2 -> 0.3 crosses 0.25", seen(running, 0.2), ok(running, 0.3), quarter, at(1min),
+        {"0.2 -> 0.3 crosses 0.25",
+         seen(running, 0.2),
+         ok(running, 0.3),
+         quarter,
+         at(1min),
          {{ev::progress, running, running, 0.2, 0.3}},
          {.last_change = at(1min), .progress_since = at(1min)}},
-        {"0.3 -> 0.4 crosses nothing but is a change", seen(running, 0.3), ok(running, 0.4),
-         quarter, at(1min), {}, {.last_change = at(1min), .progress_since = at(1min)}},
-        {"0.2 -> 0.8 emits once", seen(running, 0.2), ok(running, 0.8), quarter, at(1min),
-         {{ev::progress, running, running, 0.2, 0.8}}, {.event_seq = 2}},
+        {"0.3 -> 0.4 crosses nothing but is a change",
+         seen(running, 0.3),
+         ok(running, 0.4),
+         quarter,
+         at(1min),
+         {},
+         {.last_change = at(1min), .progress_since = at(1min)}},
+        {"0.2 -> 0.8 emits once",
+         seen(running, 0.2),
+         ok(running, 0.8),
+         quarter,
+         at(1min),
+         {{ev::progress, running, running, 0.2, 0.8}},
+         {.event_seq = 2}},
         {"backwards progress emits nothing but re-arms the stall",
-         with(seen(running, 0.8), [](task_state& s) { s.stalled = true; }), ok(running, 0.5),
-         quarter, at(1h), {},
+         with(seen(running, 0.8), [](task_state& s) { s.stalled = true; }),
+         ok(running, 0.5),
+         quarter,
+         at(1h),
+         {},
          {.stalled = false, .last_change = at(1h), .progress_since = at(1h)}},
-        {"reaching exactly 1.0 crosses", seen(running, 0.9), ok(running, 1.0), quarter, at(1min),
+        {"reaching exactly 1.0 crosses",
+         seen(running, 0.9),
+         ok(running, 1.0),
+         quarter,
+         at(1min),
          {{ev::progress, running, running, 0.9, 1.0}}},
-        {"reaching 1.0 counts even when 1.0 is no multiple of the step", seen(running, 0.95),
-         ok(running, 1.0), steps({0.3}), at(1min), {{ev::progress}}},
-        {"no steps configured: no progress event", seen(running, 0.2), ok(running, 0.8), {},
-         at(1min), {}, {.last_change = at(1min)}},
-        {"an observation without a name keeps the last name", seen(running, 0.2),
-         poll_ok{with(obs(running, 0.3), [](observation& o) { o.task_name.clear(); })}, quarter,
-         at(1min), {{ev::progress}}},
-        {"two hooks: 0.1 step fires where 0.25 does not", seen(running, 0.3), ok(running, 0.41),
-         two_hooks, at(1min), {{ev::progress, running, running, 0.3, 0.41}}},
-        {"two hooks: within both steps nothing", seen(running, 0.3), ok(running, 0.35),
-         two_hooks, at(1min), {}},
-        {"two hooks: crossing both still one event", seen(running, 0.45), ok(running, 0.55),
-         two_hooks, at(1min), {{ev::progress}}, {.event_seq = 2}},
-        {"landing exactly on a multiple of 0.1 crosses it", seen(running, 0.25),
-         ok(running, 0.3), steps({0.1}), at(1min), {{ev::progress}}},
-        {"starting exactly on a multiple of 0.1 does not re-cross it", seen(running, 0.3),
-         ok(running, 0.39), steps({0.1}), at(1min), {}},
-        {"bad steps are ignored", seen(running, 0.2), ok(running, 0.8), steps({0.0, -0.5}),
-         at(1min), {}},
+        {"reaching 1.0 counts even when 1.0 is no multiple of the step",
+         seen(running, 0.95),
+         ok(running, 1.0),
+         steps({0.3}),
+         at(1min),
+         {{ev::progress}}},
+        {"no steps configured: no progress event",
+         seen(running, 0.2),
+         ok(running, 0.8),
+         {},
+         at(1min),
+         {},
+         {.last_change = at(1min)}},
+        {"an observation without a name keeps the last name",
+         seen(running, 0.2),
+         poll_ok{with(obs(running, 0.3), [](observation& o) { o.task_name.clear(); })},
+         quarter,
+         at(1min),
+         {{ev::progress}}},
+        {"two hooks: 0.1 step fires where 0.25 does not",
+         seen(running, 0.3),
+         ok(running, 0.41),
+         two_hooks,
+         at(1min),
+         {{ev::progress, running, running, 0.3, 0.41}}},
+        {"two hooks: within both steps nothing",
+         seen(running, 0.3),
+         ok(running, 0.35),
+         two_hooks,
+         at(1min),
+         {}},
+        {"two hooks: crossing both still one event",
+         seen(running, 0.45),
+         ok(running, 0.55),
+         two_hooks,
+         at(1min),
+         {{ev::progress}},
+         {.event_seq = 2}},
+        {"landing exactly on a multiple of 0.1 crosses it",
+         seen(running, 0.25),
+         ok(running, 0.3),
+         steps({0.1}),
+         at(1min),
+         {{ev::progress}}},
+        {"starting exactly on a multiple of 0.1 does not re-cross it",
+         seen(running, 0.3),
+         ok(running, 0.39),
+         steps({0.1}),
+         at(1min),
+         {}},
+        {"bad steps are ignored",
+         seen(running, 0.2),
+         ok(running, 0.8),
+         steps({0.0, -0.5}),
+         at(1min),
+         {}},
 
         // Stall.
-        {"stall fires at stall_after", seen(running, 0.4), ok(running, 0.4), {}, at(30min),
+        {"stall fires at stall_after",
+         seen(running, 0.4),
+         ok(running, 0.4),
+         {},
+         at(30min),
          {{ev::stalled, std::nullopt, running}},
          {.stalled = true, .last_change = t0, .event_seq = 2}},
-        {"no stall just before stall_after", seen(running, 0.4), ok(running, 0.4), {},
-         at(30min - 1ms), {}, {.stalled = false}},
+        {"no stall just before stall_after",
+         seen(running, 0.4),
+         ok(running, 0.4),
+         {},
+         at(30min - 1ms),
+         {},
+         {.stalled = false}},
         {"stall fires only once",
-         with(seen(running, 0.4), [](task_state& s) { s.stalled = true; }), ok(running, 0.4),
-         {}, at(2h), {}, {.stalled = true}},
+         with(seen(running, 0.4), [](task_state& s) { s.stalled = true; }),
+         ok(running, 0.4),
+         {},
+         at(2h),
+         {},
+         {.stalled = true}},
         {"progress re-arms the stall and restarts its clock",
-         with(seen(running, 0.4), [](task_state& s) { s.stalled = true; }), ok(running, 0.45),
-         {}, at(2h), {}, {.stalled = false, .progress_since = at(2h)}},
-        {"no stall when not running", seen(queuing, 0), ok(queuing, 0), {}, at(5h), {},
+         with(seen(running, 0.4), [](task_state& s) { s.stalled = true; }),
+         ok(running, 0.45),
+         {},
+         at(2h),
+         {},
+         {.stalled = false, .progress_since = at(2h)}},
+        {"no stall when not running",
+         seen(queuing, 0),
+         ok(queuing, 0),
+         {},
+         at(5h),
+         {},
          {.stalled = false}},
         {"leaving running re-arms the stall",
-         with(seen(running, 0.4), [](task_state& s) { s.stalled = true; }), ok(stopping, 0.4),
-         {}, at(2h), {{ev::status_changed, running, stopping}}, {.stalled = false}},
-        {"entering running restarts the stall clock", seen(initializing, 0), ok(running, 0), {},
-         at(2h), {{ev::status_changed, initializing, running}},
+         with(seen(running, 0.4), [](task_state& s) { s.stalled = true; }),
+         ok(stopping, 0.4),
+         {},
+         at(2h),
+         {{ev::status_changed, running, stopping}},
+         {.stalled = false}},
+        {"entering running restarts the stall clock",
+         seen(initializing, 0),
+         ok(running, 0),
+         {},
+         at(2h),
+         {{ev::status_changed, initializing, running}},
          {.stalled = false, .progress_since = at(2h)}},
-        {"configured stall_after is honoured", seen(running, 0.4), ok(running, 0.4),
-         diff_settings{5min, {}}, at(5min), {{ev::stalled}}},
+        {"configured stall_after is honoured",
+         seen(running, 0.4),
+         ok(running, 0.4),
+         diff_settings{5min, {}},
+         at(5min),
+         {{ev::stalled}}},
 
         // Poll failures.
-        {"first failure starts the streak", seen(running, 0.4), poll_failed{err()}, {}, at(1min),
+        {"first failure starts the streak",
+         seen(running, 0.4),
+         poll_failed{err()},
          {},
-         {.up = false, .failing_reported = false, .failing_since = at(1min),
-          .last_poll = t0, .has_last_error = true, .event_seq = 1}},
+         at(1min),
+         {},
+         {.up = false,
+          .failing_reported = false,
+          .failing_since = at(1min),
+          .last_poll = t0,
+          .has_last_error = true,
+          .event_seq = 1}},
         {"failing just before stall_after/3: nothing",
-         with(seen(running, 0.4), [](task_state& s) { s.failing_since = t0; s.up = false; }),
-         poll_failed{err("auth")}, {}, at(10min - 1ms), {},
+         with(seen(running, 0.4),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.up = false;
+              }),
+         poll_failed{err("auth")},
+         {},
+         at(10min - 1ms),
+         {},
          {.failing_reported = false, .failing_since = t0}},
         {"failing exactly at stall_after/3 reports",
-         with(seen(running, 0.4), [](task_state& s) { s.failing_since = t0; s.up = false; }),
-         poll_failed{err("auth")}, {}, at(10min),
+         with(seen(running, 0.4),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.up = false;
+              }),
+         poll_failed{err("auth")},
+         {},
+         at(10min),
          {{ev::poll_failing, std::nullopt, running, std::nullopt, 0.4, true}},
          {.failing_reported = true, .failing_since = t0, .event_seq = 2}},
         {"failing is reported once",
-         with(seen(running, 0.4), [](task_state& s) {
-             s.failing_since = t0;
-             s.failing_reported = true;
-         }),
-         poll_failed{err()}, {}, at(1h), {}, {.failing_reported = true}},
+         with(seen(running, 0.4),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.failing_reported = true;
+              }),
+         poll_failed{err()},
+         {},
+         at(1h),
+         {},
+         {.failing_reported = true}},
         {"a never-seen task can report failing",
-         with(never_seen(), [](task_state& s) { s.failing_since = t0; }), poll_failed{err()},
-         {}, at(10min), {{ev::poll_failing, std::nullopt, std::nullopt, std::nullopt,
-                          std::nullopt, true}}},
+         with(never_seen(), [](task_state& s) { s.failing_since = t0; }),
+         poll_failed{err()},
+         {},
+         at(10min),
+         {{ev::poll_failing, std::nullopt, std::nullopt, std::nullopt, std::nullopt, true}}},
         {"success after a reported streak recovers",
-         with(seen(running, 0.4), [](task_state& s) {
-             s.failing_since = t0;
-             s.failing_reported = true;
-             s.up = false;
-             s.last_error = err();
-         }),
-         ok(running, 0.4), {}, at(15min), {{ev::poll_recovered, std::nullopt, running}},
-         {.up = true, .failing_reported = false, .failing_since = none,
-          .last_poll = at(15min), .has_last_error = false}},
+         with(seen(running, 0.4),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.failing_reported = true;
+                  s.up = false;
+                  s.last_error = err();
+              }),
+         ok(running, 0.4),
+         {},
+         at(15min),
+         {{ev::poll_recovered, std::nullopt, running}},
+         {.up = true,
+          .failing_reported = false,
+          .failing_since = none,
+          .last_poll = at(15min),
+          .has_last_error = false}},
         {"success after an unreported streak is silent",
-         with(seen(running, 0.4), [](task_state& s) {
-             s.failing_since = t0;
-             s.up = false;
-             s.last_error = err();
-         }),
-         ok(running, 0.4), {}, at(5min), {},
+         with(seen(running, 0.4),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.up = false;
+                  s.last_error = err();
+              }),
+         ok(running, 0.4),
+         {},
+         at(5min),
+         {},
          {.up = true, .failing_since = none, .has_last_error = false}},
         {"stall and recovery in one poll: stalled first",
-         with(seen(running, 0.4), [](task_state& s) {
-             s.failing_since = t0;
-             s.failing_reported = true;
-         }),
-         ok(running, 0.4), {}, at(40min), {{ev::stalled}, {ev::poll_recovered}},
+         with(seen(running, 0.4),
+              [](task_state& s) {
+                  s.failing_since = t0;
+                  s.failing_reported = true;
+              }),
+         ok(running, 0.4),
+         {},
+         at(40min),
+         {{ev::stalled}, {ev::poll_recovered}},
          {.event_seq = 3}},
 
         // Gone.
-        {"a seen task that goes away emits gone", seen(running, 0.4), poll_gone{err("not_found")},
-         {}, at(1min), {{ev::gone, std::nullopt, running, std::nullopt, 0.4, true}},
+        {"a seen task that goes away emits gone",
+         seen(running, 0.4),
+         poll_gone{err("not_found")},
+         {},
+         at(1min),
+         {{ev::gone, std::nullopt, running, std::nullopt, 0.4, true}},
          {.up = false, .gone = true, .has_last_error = true, .event_seq = 2}},
-        {"a never-seen task goes away silently", never_seen(), poll_gone{err("not_found")}, {},
-         at(1min), {}, {.gone = true, .event_seq = 0}},
+        {"a never-seen task goes away silently",
+         never_seen(),
+         poll_gone{err("not_found")},
+         {},
+         at(1min),
+         {},
+         {.gone = true, .event_seq = 0}},
         {"gone is sent once",
          with(seen(running, 0.4), [](task_state& s) { s.gone = true; }),
-         poll_gone{err("not_found")}, {}, at(2min), {}, {.gone = true, .event_seq = 1}},
+         poll_gone{err("not_found")},
+         {},
+         at(2min),
+         {},
+         {.gone = true, .event_seq = 1}},
         {"a reappearing task is discovered again with its state reset",
-         with(seen(succeeded, 1.0), [](task_state& s) {
-             s.gone = true;
-             s.up = false;
-             s.stalled = true;
-             s.failing_since = t0;
-             s.failing_reported = true;
-             s.last_error = err("not_found");
-             s.event_seq = 7;
-         }),
-         ok(running, 0.1), quarter, at(1h), {{ev::discovered, std::nullopt, running}},
-         {.up = true, .stalled = false, .gone = false, .failing_reported = false,
-          .last_change = at(1h), .progress_since = at(1h), .finished_at = none,
-          .failing_since = none, .has_last_error = false, .event_seq = 8}},
+         with(seen(succeeded, 1.0),
+              [](task_state& s) {
+                  s.gone = true;
+                  s.up = false;
+                  s.stalled = true;
+                  s.failing_since = t0;
+                  s.failing_reported = true;
+                  s.last_error = err("not_found");
+                  s.event_seq = 7;
+              }),
+         ok(running, 0.1),
+         quarter,
+         at(1h),
+         {{ev::discovered, std::nullopt, running}},
+         {.up = true,
+          .stalled = false,
+          .gone = false,
+          .failing_reported = false,
+          .last_change = at(1h),
+          .progress_since = at(1h),
+          .finished_at = none,
+          .failing_since = none,
+          .has_last_error = false,
+          .event_seq = 8}},
     };
 }
 
@@ -328,7 +533,9 @@ void check_case(const diff_case& c) {
 
 TEST_CASE("diff: table of transitions") {
     for (const diff_case& c : cases()) {
-        SUBCASE(c.name.c_str()) { check_case(c); }
+        SUBCASE(c.name.c_str()) {
+            check_case(c);
+        }
     }
 }
 
@@ -412,24 +619,24 @@ TEST_CASE("diff: a poll sequence from discovery to gone") {
     std::vector<event_type> types;
     auto step = [&](poll_outcome o, time_point now) {
         auto r = diff(st, o, s, now);
-        for (auto& e : r.events) types.push_back(e.type);
+        for (auto& e : r.events)
+            types.push_back(e.type);
         st = std::move(r.next);
     };
     step(ok(queuing, 0), at(0min));
     step(ok(running, 0.1), at(1min));
-    step(ok(running, 0.1), at(31min));  // stalled
-    step(ok(running, 0.1), at(40min));  // nothing
+    step(ok(running, 0.1), at(31min));   // stalled
+    step(ok(running, 0.1), at(40min));   // nothing
     step(poll_failed{err()}, at(41min)); // streak starts
     step(poll_failed{err()}, at(51min)); // poll_failing
-    step(ok(running, 0.6), at(52min));  // progress, poll_recovered (stall re-armed)
+    step(ok(running, 0.6), at(52min));   // progress, poll_recovered (stall re-armed)
     step(ok(succeeded, 1.0), at(53min)); // status_changed, progress
     step(poll_gone{err("not_found")}, at(54min));
     step(poll_gone{err("not_found")}, at(55min));
-    CHECK(types == std::vector<event_type>{event_type::discovered, event_type::status_changed,
-                                           event_type::stalled, event_type::poll_failing,
-                                           event_type::progress, event_type::poll_recovered,
-                                           event_type::status_changed, event_type::progress,
-                                           event_type::gone});
+    CHECK(types == std::vector<event_type>{
+                       event_type::discovered, event_type::status_changed, event_type::stalled,
+                       event_type::poll_failing, event_type::progress, event_type::poll_recovered,
+                       event_type::status_changed, event_type::progress, event_type::gone});
     CHECK(st.event_seq == 9);
     CHECK(st.finished_at == at(53min));
 }

@@ -11,40 +11,47 @@ TEST_CASE("the documented error body with the gateway's request_id") {
     auto e = parse_api_error(
         R"({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information", "request_id": "4b5b3fc0b9e3c4f8"})");
     REQUIRE(e);
-    CHECK(*e == api_error_body{"APIGW.0301", "Incorrect IAM authentication information", "4b5b3fc0b9e3c4f8"});
+    CHECK(*e == api_error_body{"APIGW.0301", "Incorrect IAM authentication information",
+                               "4b5b3fc0b9e3c4f8"});
 }
 
 TEST_CASE("a ModelArts error body without request_id") {
-    auto e = parse_api_error(R"({"error_code": "ModelArts.4338", "error_msg": "The task does not exist."})");
+    auto e = parse_api_error(
+        R"({"error_code": "ModelArts.4338", "error_msg": "The task does not exist."})");
     REQUIRE(e);
     CHECK(*e == api_error_body{"ModelArts.4338", "The task does not exist.", ""});
 }
 
 TEST_CASE("camelCase errorCode/errorMsg with requestId") {
-    auto e = parse_api_error(R"({"errorCode": "ModelArts.0202", "errorMsg": "token expired", "requestId": "r-1"})");
+    auto e = parse_api_error(
+        R"({"errorCode": "ModelArts.0202", "errorMsg": "token expired", "requestId": "r-1"})");
     REQUIRE(e);
     CHECK(*e == api_error_body{"ModelArts.0202", "token expired", "r-1"});
 }
 
 TEST_CASE("code/message") {
-    auto e = parse_api_error(R"({"code": "APIG.0308", "message": "The throttling threshold has been reached"})");
+    auto e = parse_api_error(
+        R"({"code": "APIG.0308", "message": "The throttling threshold has been reached"})");
     REQUIRE(e);
     CHECK(*e == api_error_body{"APIG.0308", "The throttling threshold has been reached", ""});
 }
 
 TEST_CASE("a nested error object in its spellings") {
     SUBCASE("code/message") {
-        auto e = parse_api_error(R"({"error": {"code": "APIGW.0101", "message": "The API does not exist", "request_id": "r-2"}})");
+        auto e = parse_api_error(
+            R"({"error": {"code": "APIGW.0101", "message": "The API does not exist", "request_id": "r-2"}})");
         REQUIRE(e);
         CHECK(*e == api_error_body{"APIGW.0101", "The API does not exist", "r-2"});
     }
     SUBCASE("error_code/error_msg") {
-        auto e = parse_api_error(R"({"error": {"error_code": "ModelArts.4352", "error_msg": "Dataset not found", "requestId": "r-3"}})");
+        auto e = parse_api_error(
+            R"({"error": {"error_code": "ModelArts.4352", "error_msg": "Dataset not found", "requestId": "r-3"}})");
         REQUIRE(e);
         CHECK(*e == api_error_body{"ModelArts.4352", "Dataset not found", "r-3"});
     }
     SUBCASE("request_id beside the nested object") {
-        auto e = parse_api_error(R"({"error": {"code": "ModelArts.0010", "message": "internal"}, "request_id": "r-4"})");
+        auto e = parse_api_error(
+            R"({"error": {"code": "ModelArts.0010", "message": "internal"}, "request_id": "r-4"})");
         REQUIRE(e);
         CHECK(*e == api_error_body{"ModelArts.0010", "internal", "r-4"});
     }
@@ -52,7 +59,8 @@ TEST_CASE("a nested error object in its spellings") {
         auto e = parse_api_error(
             R"({"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}})");
         REQUIRE(e);
-        CHECK(*e == api_error_body{"401", "The request you have made requires authentication.", ""});
+        CHECK(*e ==
+              api_error_body{"401", "The request you have made requires authentication.", ""});
     }
 }
 
@@ -66,12 +74,14 @@ TEST_CASE("only a code or only a message is still an error body") {
 }
 
 TEST_CASE("the documented spelling wins when a body has several") {
-    auto e = parse_api_error(R"({"code": "X.1", "error_code": "ModelArts.4612", "message": "m2", "error_msg": "m1"})");
+    auto e = parse_api_error(
+        R"({"code": "X.1", "error_code": "ModelArts.4612", "message": "m2", "error_msg": "m1"})");
     REQUIRE(e);
     CHECK(e->error_code == "ModelArts.4612");
     CHECK(e->error_msg == "m1");
     // An empty spelling does not hide a filled one.
-    auto f = parse_api_error(R"({"error_code": "", "code": "APIGW.0301", "error_msg": "", "message": "bad sig"})");
+    auto f = parse_api_error(
+        R"({"error_code": "", "code": "APIGW.0301", "error_msg": "", "message": "bad sig"})");
     REQUIRE(f);
     CHECK(*f == api_error_body{"APIGW.0301", "bad sig", ""});
 }
@@ -90,7 +100,8 @@ TEST_CASE("bodies that carry no error give nullopt") {
 }
 
 TEST_CASE("a parsed JSON value is accepted as well") {
-    auto e = parse_api_error(json::parse(R"({"errorCode": "ModelArts.0108", "errorMsg": "forbidden"})"));
+    auto e =
+        parse_api_error(json::parse(R"({"errorCode": "ModelArts.0108", "errorMsg": "forbidden"})"));
     REQUIRE(e);
     CHECK(*e == api_error_body{"ModelArts.0108", "forbidden", ""});
 }

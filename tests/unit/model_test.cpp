@@ -496,12 +496,14 @@ TEST_CASE("an empty object is a task with nothing known") {
 
 TEST_CASE("numbers are read leniently only where the meaning cannot change") {
     SUBCASE("an integer where a Float is documented") {
-        const task t = parse_ok(R"({"progress": 10, "config": {"samples": [{"labels": [{"score": 1}]}]}})");
+        const task t =
+            parse_ok(R"({"progress": 10, "config": {"samples": [{"labels": [{"score": 1}]}]}})");
         CHECK(t.progress == 10.0);
         CHECK(t.config->samples->at(0).labels->at(0).score == 1.0);
     }
     SUBCASE("a float with an integral value where an Integer is documented") {
-        const task t = parse_ok(R"({"status": 3.0, "elapsed_time": 1e3, "result": {"total_sample_count": 49.0, "annotated_sample_count": -0.0}})");
+        const task t = parse_ok(
+            R"({"status": 3.0, "elapsed_time": 1e3, "result": {"total_sample_count": 49.0, "annotated_sample_count": -0.0}})");
         CHECK(t.status == task_status::succeeded);
         CHECK(t.elapsed_time == 1000);
         CHECK(t.result->total_sample_count == 49);
@@ -510,7 +512,8 @@ TEST_CASE("numbers are read leniently only where the meaning cannot change") {
         CHECK(to_json(t).at("result").at("total_sample_count").is_int64());
     }
     SUBCASE("the largest integers") {
-        const task t = parse_ok(R"({"elapsed_time": 9223372036854775807, "export_type": -9223372036854775808})");
+        const task t = parse_ok(
+            R"({"elapsed_time": 9223372036854775807, "export_type": -9223372036854775808})");
         CHECK(t.elapsed_time == std::numeric_limits<std::int64_t>::max());
         CHECK(t.export_type == std::numeric_limits<std::int64_t>::min());
     }
@@ -519,12 +522,16 @@ TEST_CASE("numbers are read leniently only where the meaning cannot change") {
 TEST_CASE("a wrong type is reported with its JSON path") {
     CHECK(error_of(R"({"result": {"total_sample_count": "49"}})") ==
           "result.total_sample_count: expected integer, got string");
-    CHECK(error_of(R"({"config": {"inf_config_list": [{"weight": 50}, {"weight": 25}, {"weight": "25"}]}})") ==
-          "config.inf_config_list[2].weight: expected integer, got string");
+    CHECK(
+        error_of(
+            R"({"config": {"inf_config_list": [{"weight": 50}, {"weight": 25}, {"weight": "25"}]}})") ==
+        "config.inf_config_list[2].weight: expected integer, got string");
     CHECK(error_of(R"({"progress": "10.0"})") == "progress: expected number, got string");
     CHECK(error_of(R"({"task_id": 17})") == "task_id: expected string, got number");
-    CHECK(error_of(R"({"config": {"ambiguity": 0}})") == "config.ambiguity: expected boolean, got number");
-    CHECK(error_of(R"({"config": {"ambiguity": "false"}})") == "config.ambiguity: expected boolean, got string");
+    CHECK(error_of(R"({"config": {"ambiguity": 0}})") ==
+          "config.ambiguity: expected boolean, got number");
+    CHECK(error_of(R"({"config": {"ambiguity": "false"}})") ==
+          "config.ambiguity: expected boolean, got string");
     CHECK(error_of(R"({"result": []})") == "result: expected object, got array");
     CHECK(error_of(R"({"result": {"events": {}}})") == "result.events: expected array, got object");
     CHECK(error_of(R"({"result": {"events": [{}, {"events": [{"level": true}]}]}})") ==
@@ -533,16 +540,25 @@ TEST_CASE("a wrong type is reported with its JSON path") {
           "config.parameters[0]: expected object, got null");
     CHECK(error_of(R"({"config": {"export_params": {"samples": ["a", 2]}}})") ==
           "config.export_params.samples[1]: expected string, got number");
-    CHECK(error_of(R"({"config": {"export_params": {"search_conditions": [{"label_list": {"labels": [{"property": {"color": "black"}}]}}]}}})") ==
-          "config.export_params.search_conditions[0].label_list.labels[0].property.color: expected array, got string");
-    CHECK(error_of(R"({"config": {"export_params": {"search_conditions": [{}, {"metadata": {"props": {"k": ["a", null]}}}]}}})") ==
-          "config.export_params.search_conditions[1].metadata.props.k[1]: expected string, got null");
+    CHECK(
+        error_of(
+            R"({"config": {"export_params": {"search_conditions": [{"label_list": {"labels": [{"property": {"color": "black"}}]}}]}}})") ==
+        "config.export_params.search_conditions[0].label_list.labels[0].property.color: expected "
+        "array, got string");
+    CHECK(
+        error_of(
+            R"({"config": {"export_params": {"search_conditions": [{}, {"metadata": {"props": {"k": ["a", null]}}}]}}})") ==
+        "config.export_params.search_conditions[1].metadata.props.k[1]: expected string, got null");
     CHECK(error_of(R"({"config": {"inf_config_list": [{"envs": {"A": 1}}]}})") ==
           "config.inf_config_list[0].envs.A: expected string, got number");
-    CHECK(error_of(R"({"config": {"samples": [{"labels": [{}, {"property": {"@modelarts:end_index": "7"}}]}]}})") ==
-          "config.samples[0].labels[1].property.@modelarts:end_index: expected integer, got string");
-    CHECK(error_of(R"({"result": {"samples": [{"metadata": {"@modelarts:hard_reasons": [3, 1.5]}}]}})") ==
-          "result.samples[0].metadata.@modelarts:hard_reasons[1]: expected integer, got number 1.5");
+    CHECK(
+        error_of(
+            R"({"config": {"samples": [{"labels": [{}, {"property": {"@modelarts:end_index": "7"}}]}]}})") ==
+        "config.samples[0].labels[1].property.@modelarts:end_index: expected integer, got string");
+    CHECK(
+        error_of(
+            R"({"result": {"samples": [{"metadata": {"@modelarts:hard_reasons": [3, 1.5]}}]}})") ==
+        "result.samples[0].metadata.@modelarts:hard_reasons[1]: expected integer, got number 1.5");
     CHECK(error_of(R"({"result": {"samples": [{"metadata": {"@modelarts:size": 100}}]}})") ==
           "result.samples[0].metadata.@modelarts:size: expected array, got number");
     CHECK(error_of(R"({"elapsed_time": 18446744073709551615})") ==
@@ -576,7 +592,8 @@ TEST_CASE("a body that is not a JSON object is an error at the root") {
     auto r = parse_task("[1]");
     REQUIRE_FALSE(r);
     CHECK(r.error().path.empty());
-    CHECK(parse_task(json::value(json::array{})).error().to_string() == "(root): expected object, got array");
+    CHECK(parse_task(json::value(json::array{})).error().to_string() ==
+          "(root): expected object, got array");
 }
 
 TEST_CASE("invalid JSON is reported with the reason and the offset") {
@@ -586,14 +603,16 @@ TEST_CASE("invalid JSON is reported with the reason and the offset") {
     CHECK(r.error().message == "invalid JSON: syntax error at offset 13");
     CHECK(error_of(R"({"a": tru})") == "(root): invalid JSON: syntax error at offset 6");
     CHECK(error_of("{} x") == "(root): invalid JSON: extra data at offset 3");
-    CHECK(error_of("<html>502 Bad Gateway</html>") == "(root): invalid JSON: syntax error at offset 0");
+    CHECK(error_of("<html>502 Bad Gateway</html>") ==
+          "(root): invalid JSON: syntax error at offset 0");
 }
 
 TEST_CASE("truncated JSON is reported as incomplete at the end of the body") {
     const std::string body(seed_response.substr(0, 120));
     CHECK(error_of(body) == "(root): invalid JSON: incomplete JSON at offset 120");
     CHECK(error_of("") == "(root): invalid JSON: incomplete JSON at offset 0");
-    CHECK(error_of(R"({"status": 1, "progress")") == "(root): invalid JSON: incomplete JSON at offset 24");
+    CHECK(error_of(R"({"status": 1, "progress")") ==
+          "(root): invalid JSON: incomplete JSON at offset 24");
 }
 
 TEST_CASE("a known @modelarts key wins over an extra entry of the same name on output") {
@@ -661,7 +680,8 @@ TEST_CASE("the list response parses with total_count and list-only task fields")
 TEST_CASE("a list of fully populated tasks round-trips exactly") {
     json::object doc;
     json::array tasks;
-    for (int i = 0; i < 30; ++i) tasks.push_back(json::parse(full_task)); // well past the stack arena
+    for (int i = 0; i < 30; ++i)
+        tasks.push_back(json::parse(full_task)); // well past the stack arena
     doc["tasks"] = std::move(tasks);
     doc["total_count"] = 30;
     doc["exist_running_deploy_task"] = false;
@@ -691,7 +711,8 @@ TEST_CASE("errors in a list name the item") {
     CHECK(list_error_of(R"({"tasks": [{"status": 1}, {"status": 9}]})") ==
           "tasks[1].status: 9 is not a task status (-1..5)");
     CHECK(list_error_of(R"({"tasks": {}})") == "tasks: expected array, got object");
-    CHECK(list_error_of(R"({"tasks": [], "total_count": "3"})") == "total_count: expected integer, got string");
+    CHECK(list_error_of(R"({"tasks": [], "total_count": "3"})") ==
+          "total_count: expected integer, got string");
     CHECK(list_error_of(R"({"tasks": [], "exist_running_deploy_task": 1})") ==
           "exist_running_deploy_task: expected boolean, got number");
     CHECK(list_error_of("[]") == "(root): expected object, got array");

@@ -18,7 +18,8 @@ TEST_CASE("the token bucket spends its burst at once, then spaces requests at th
     CHECK(b.reserve(t0) == t0 + 200ms);
     // 1,000 reservations at one instant: the last goes out (1000-3)/10 s later.
     clock::time_point last{};
-    for (int i = 0; i < 995; ++i) last = b.reserve(t0);
+    for (int i = 0; i < 995; ++i)
+        last = b.reserve(t0);
     CHECK(last == t0 + 99'700ms);
 }
 
@@ -65,7 +66,8 @@ TEST_CASE("429 with Retry-After pauses the endpoint exactly that long and halves
 
 TEST_CASE("thirty parallel 429s without Retry-After back off once, not thirty times") {
     endpoint_throttle th;
-    for (int i = 0; i < 30; ++i) th.on_throttled(t0 + std::chrono::milliseconds(i), std::nullopt);
+    for (int i = 0; i < 30; ++i)
+        th.on_throttled(t0 + std::chrono::milliseconds(i), std::nullopt);
     CHECK(th.consecutive_throttles() == 1);
     CHECK(th.paused_until() <= t0 + 1s);
     CHECK(th.rate_factor(t0) == 0.5);

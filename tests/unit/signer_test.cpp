@@ -45,8 +45,13 @@ TEST_CASE("every portable SDK-HMAC-SHA256 vector is reproduced byte for byte") {
         auto host = host_of(v.at("url").as_string());
         auto body = json::value_to<std::string>(v.at("body"));
         auto date = json::value_to<std::string>(v.at("date"));
-        sign_request req{v.at("method").as_string(), host, v.at("path").as_string(), &query,
-                         &headers, body, date};
+        sign_request req{v.at("method").as_string(),
+                         host,
+                         v.at("path").as_string(),
+                         &query,
+                         &headers,
+                         body,
+                         date};
         auto sig = sign(req, json::value_to<std::string>(v.at("ak")),
                         json::value_to<std::string>(v.at("sk")));
         CHECK(sig.canonical_uri == e.at("canonical_uri").as_string());

@@ -26,8 +26,8 @@ gateway make_gateway() {
 
 // A request as a client would send it: signed over the decoded path and query.
 http::server_request make_signed(std::string_view ak, std::string_view sk, std::string path,
-                            auth::query_params query = {}, auth::header_list extra = {},
-                            time_point date = now, std::string body = {}) {
+                                 auth::query_params query = {}, auth::header_list extra = {},
+                                 time_point date = now, std::string body = {}) {
     const auto sdk_date = auth::format_sdk_date(date);
     auth::sign_request sr;
     sr.method = "GET";
@@ -44,16 +44,20 @@ http::server_request make_signed(std::string_view ak, std::string_view sk, std::
     req.set(bhttp::field::host, "sim.local:8443");
     req.set("X-Sdk-Date", sdk_date);
     req.set(bhttp::field::authorization, sig.authorization);
-    for (const auto& [k, v] : extra) req.set(k, v);
+    for (const auto& [k, v] : extra)
+        req.set(k, v);
     req.body() = body;
     return req;
 }
 
 } // namespace
 
-TEST_CASE("a request signed with a configured AK/SK is accepted, with path escapes and unsorted query") {
+TEST_CASE(
+    "a request signed with a configured AK/SK is accepted, with path escapes and unsorted query") {
     auto g = make_gateway();
-    auto ok = g.authenticate(make_signed("AK1", "secret-one", "/v2/p/datasets/d 1/tasks", {{"limit", "10"}, {"a b", "x+y"}}), now);
+    auto ok = g.authenticate(make_signed("AK1", "secret-one", "/v2/p/datasets/d 1/tasks",
+                                         {{"limit", "10"}, {"a b", "x+y"}}),
+                             now);
     REQUIRE(ok.has_value());
     CHECK(ok->access_key == "AK1");
 }
@@ -79,9 +83,12 @@ TEST_CASE("a signature over anything else than what was sent is refused as APIGW
 
 TEST_CASE("an X-Sdk-Date more than 15 minutes from the server clock is refused either way") {
     auto g = make_gateway();
-    CHECK(g.authenticate(make_signed("AK1", "secret-one", "/v2/p", {}, {}, now - 14min), now).has_value());
-    CHECK_FALSE(g.authenticate(make_signed("AK1", "secret-one", "/v2/p", {}, {}, now - 16min), now).has_value());
-    auto future = g.authenticate(make_signed("AK1", "secret-one", "/v2/p", {}, {}, now + 16min), now);
+    CHECK(g.authenticate(make_signed("AK1", "secret-one", "/v2/p", {}, {}, now - 14min), now)
+              .has_value());
+    CHECK_FALSE(g.authenticate(make_signed("AK1", "secret-one", "/v2/p", {}, {}, now - 16min), now)
+                    .has_value());
+    auto future =
+        g.authenticate(make_signed("AK1", "secret-one", "/v2/p", {}, {}, now + 16min), now);
     REQUIRE_FALSE(future.has_value());
     CHECK(future.error().error_msg.find("15 minutes") != std::string::npos);
 }
@@ -89,13 +96,20 @@ TEST_CASE("an X-Sdk-Date more than 15 minutes from the server clock is refused e
 TEST_CASE("temporary credentials are accepted only with their signed security token") {
     auto g = make_gateway();
     CHECK_FALSE(g.authenticate(make_signed("STS1", "secret-sts", "/v2/p"), now).has_value());
-    CHECK(g.authenticate(make_signed("STS1", "secret-sts", "/v2/p", {}, {{"X-Security-Token", "session-token"}}), now).has_value());
-    CHECK_FALSE(g.authenticate(make_signed("STS1", "secret-sts", "/v2/p", {}, {{"X-Security-Token", "other"}}), now).has_value());
+    CHECK(g.authenticate(make_signed("STS1", "secret-sts", "/v2/p", {},
+                                     {{"X-Security-Token", "session-token"}}),
+                         now)
+              .has_value());
+    CHECK_FALSE(
+        g.authenticate(
+             make_signed("STS1", "secret-sts", "/v2/p", {}, {{"X-Security-Token", "other"}}), now)
+            .has_value());
 }
 
 TEST_CASE("a token is issued for the configured user and refused once expired") {
     auto g = make_gateway();
-    const std::string body = R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"pw","domain":{"name":"acme"}}}},"scope":{"project":{"id":"p1"}}}})";
+    const std::string body =
+        R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"pw","domain":{"name":"acme"}}}},"scope":{"project":{"id":"p1"}}}})";
     auto t = g.issue_token(body, now);
     REQUIRE(t.has_value());
     CHECK(t->expires_at == now + 60s);
@@ -128,7 +142,8 @@ TEST_CASE("decode_query splits and percent-decodes pairs and rejects bad escapes
     CHECK_FALSE(decode_query("a=%zz").has_value());
 }
 
-TEST_CASE("fault specs from the command line parse ratios, counts and options, and name what is wrong") {
+TEST_CASE(
+    "fault specs from the command line parse ratios, counts and options, and name what is wrong") {
     auto r = parse_fault_spec("429-retry-after:x3:retry_after=2,path=/tasks/");
     REQUIRE(r.has_value());
     CHECK(r->kind == fault_kind::throttle_retry);
@@ -190,10 +205,12 @@ TEST_CASE("durations use Prometheus spelling") {
     CHECK_FALSE(parse_duration("fast").has_value());
 }
 
-TEST_CASE("the command line needs one TLS choice, pairs --ak with --sk-file, and says what is wrong") {
+TEST_CASE(
+    "the command line needs one TLS choice, pairs --ak with --sk-file, and says what is wrong") {
     using args = std::vector<std::string_view>;
-    auto ok = parse_command_line(args{"--plain", "--tasks", "7", "--project-id", "pa", "--project-id", "pb",
-                                      "--static", "--list-offset-mode=pages", "--fault", "hang:x1"});
+    auto ok = parse_command_line(args{"--plain", "--tasks", "7", "--project-id", "pa",
+                                      "--project-id", "pb", "--static", "--list-offset-mode=pages",
+                                      "--fault", "hang:x1"});
     REQUIRE(ok.has_value());
     CHECK(ok->options.world.tasks == 7);
     CHECK(ok->options.world.project_ids == std::vector<std::string>{"pa", "pb"});
@@ -207,7 +224,8 @@ TEST_CASE("the command line needs one TLS choice, pairs --ak with --sk-file, and
     auto lone_ak = parse_command_line(args{"--plain", "--ak", "A"});
     REQUIRE_FALSE(lone_ak.has_value());
     CHECK(lone_ak.error().message.find("--sk-file") != std::string::npos);
-    auto missing_file = parse_command_line(args{"--plain", "--ak", "A", "--sk-file", "/nonexistent/sk"});
+    auto missing_file =
+        parse_command_line(args{"--plain", "--ak", "A", "--sk-file", "/nonexistent/sk"});
     REQUIRE_FALSE(missing_file.has_value());
     CHECK(missing_file.error().exit_code == 1);
     CHECK(missing_file.error().message.find("/nonexistent/sk") != std::string::npos);
@@ -217,12 +235,16 @@ TEST_CASE("the command line needs one TLS choice, pairs --ak with --sk-file, and
     CHECK(parse_command_line(args{"--help"})->help);
 }
 
-TEST_CASE("HMAC-SHA256 and SHA-256 match RFC 4231 and FIPS 180 vectors, keys longer than a block included") {
+TEST_CASE("HMAC-SHA256 and SHA-256 match RFC 4231 and FIPS 180 vectors, keys longer than a block "
+          "included") {
     // RFC 4231 test case 2 and 6.
     CHECK(auth::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    CHECK(auth::hmac_sha256_hex(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First") ==
+    CHECK(auth::hmac_sha256_hex(std::string(131, '\xaa'),
+                                "Test Using Larger Than Block-Size Key - Hash Key First") ==
           "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-    CHECK(auth::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    CHECK(auth::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(auth::sha256_hex("abc") ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(auth::sha256_hex("") ==
+          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }

@@ -32,7 +32,8 @@ task_spec with_fate(task_fate f) {
     return s;
 }
 
-task_spec named(std::string dataset, std::string id, std::string name, std::optional<task_type> type) {
+task_spec named(std::string dataset, std::string id, std::string name,
+                std::optional<task_type> type) {
     task_spec s;
     s.dataset_id = std::move(dataset);
     s.task_id = std::move(id);
@@ -43,17 +44,23 @@ task_spec named(std::string dataset, std::string id, std::string name, std::opti
 
 int rank(task_status s) {
     switch (s) {
-    case task_status::queuing: return 0;
-    case task_status::initializing: return 1;
-    case task_status::running: return 2;
-    case task_status::stopping: return 3;
-    default: return 4; // terminal
+    case task_status::queuing:
+        return 0;
+    case task_status::initializing:
+        return 1;
+    case task_status::running:
+        return 2;
+    case task_status::stopping:
+        return 3;
+    default:
+        return 4; // terminal
     }
 }
 
 } // namespace
 
-TEST_CASE("every generated task moves through its phases in order with progress and counts never falling") {
+TEST_CASE("every generated task moves through its phases in order with progress and counts never "
+          "falling") {
     for (std::uint64_t seed : {1u, 2u, 3u, 77u}) {
         world w(small(seed, 0), t0);
         for (int i = 0; i < 25; ++i) {
@@ -72,8 +79,10 @@ TEST_CASE("every generated task moves through its phases in order with progress 
                 CHECK(st.progress <= 100.0);
                 CHECK(st.annotated_sample_count >= prev.annotated_sample_count);
                 CHECK(st.unconfirmed_sample_count >= prev.unconfirmed_sample_count);
-                CHECK(st.annotated_sample_count + st.unconfirmed_sample_count <= st.total_sample_count);
-                CHECK(st.annotated_sample_count >= std::min(t.initially_annotated, st.total_sample_count));
+                CHECK(st.annotated_sample_count + st.unconfirmed_sample_count <=
+                      st.total_sample_count);
+                CHECK(st.annotated_sample_count >=
+                      std::min(t.initially_annotated, st.total_sample_count));
                 CHECK(st.elapsed_time >= prev.elapsed_time);
                 saw_running = saw_running || st.status == task_status::running;
                 saw_stopping = saw_stopping || st.status == task_status::stopping;
@@ -120,7 +129,8 @@ TEST_CASE("progress rises in uneven steps with one decimal, like the API's float
     }
     CHECK(values.size() >= 6);
     CHECK(increments.size() >= 3); // uneven
-    for (double v : values) CHECK(std::abs(v * 10 - std::round(v * 10)) < 1e-9);
+    for (double v : values)
+        CHECK(std::abs(v * 10 - std::round(v * 10)) < 1e-9);
 }
 
 TEST_CASE("the same seed builds the same world and another seed a different one") {
@@ -128,13 +138,16 @@ TEST_CASE("the same seed builds the same world and another seed a different one"
     REQUIRE(a.size() == 50);
     auto ids = [](const world& w) {
         std::vector<std::string> out;
-        for (auto* t : w.all()) out.push_back(t->dataset_id + "/" + t->task_id + "/" + std::string(to_string(t->state.status)));
+        for (auto* t : w.all())
+            out.push_back(t->dataset_id + "/" + t->task_id + "/" +
+                          std::string(to_string(t->state.status)));
         return out;
     };
     CHECK(ids(a) == ids(b));
     CHECK(ids(a) != ids(c));
     CHECK(a.datasets() == b.datasets());
-    for (auto* t : a.all()) CHECK(t->task_id.size() == 19);
+    for (auto* t : a.all())
+        CHECK(t->task_id.size() == 19);
 }
 
 TEST_CASE("a fresh world has tasks in several phases and of every type") {
@@ -155,14 +168,16 @@ TEST_CASE("a fresh world has tasks in several phases and of every type") {
     CHECK(fates.size() == 3);
 }
 
-TEST_CASE("refresh reports a change only when the visible state changed, and bumps the version then") {
+TEST_CASE(
+    "refresh reports a change only when the visible state changed, and bumps the version then") {
     world w(small(6, 0), t0);
     auto& t = w.add_generated(t0);
     const auto v = t.version;
     CHECK_FALSE(w.refresh(t, t0));
     CHECK(t.version == v);
     bool changed = false;
-    for (auto now = t0; now < t0 + 30min && !changed; now += 1s) changed = w.refresh(t, now);
+    for (auto now = t0; now < t0 + 30min && !changed; now += 1s)
+        changed = w.refresh(t, now);
     CHECK(changed);
     CHECK(t.version == v + 1);
 }
@@ -178,7 +193,8 @@ TEST_CASE("elapsed_time counts seconds after the queue and stops at the terminal
     const auto end = t0 + t.steps.back().at;
     w.refresh(t, end + 1h);
     const auto final_elapsed = t.state.elapsed_time;
-    CHECK(final_elapsed == std::chrono::duration_cast<std::chrono::seconds>(end - left_queue).count());
+    CHECK(final_elapsed ==
+          std::chrono::duration_cast<std::chrono::seconds>(end - left_queue).count());
     w.refresh(t, end + 2h);
     CHECK(t.state.elapsed_time == final_elapsed);
 }
@@ -223,7 +239,8 @@ TEST_CASE("lists are newest first, filtered by type and name, and removed tasks 
     CHECK(w.remove(d, "bbbbbbbbbbbbbbbbbbb"));
     CHECK(w.find("bbbbbbbbbbbbbbbbbbb") == nullptr);
     CHECK(w.list(d, {}).size() == 2);
-    CHECK_THROWS_AS(w.add(named("", "aaaaaaaaaaaaaaaaaaa", "", std::nullopt), t0), std::invalid_argument);
+    CHECK_THROWS_AS(w.add(named("", "aaaaaaaaaaaaaaaaaaa", "", std::nullopt), t0),
+                    std::invalid_argument);
 }
 
 TEST_CASE("datasets are dealt to the configured projects in turn") {
@@ -237,20 +254,22 @@ TEST_CASE("datasets are dealt to the configured projects in turn") {
     CHECK(w.project_of("unknown").empty());
 }
 
-TEST_CASE("the task JSON has the seed's fields, a decimal progress, and is re-serialized only after a change") {
+TEST_CASE("the task JSON has the seed's fields, a decimal progress, and is re-serialized only "
+          "after a change") {
     world w(small(14, 0), t0);
     auto& t = w.add(with_fate(task_fate::fail), t0);
     const auto& body = task_body(t);
     auto v = boost::json::parse(body).as_object();
-    for (auto key : {"resource_id", "create_time", "progress", "status", "message", "code", "elapsed_time",
-                     "result", "export_type", "config", "task_id", "task_name"})
+    for (auto key : {"resource_id", "create_time", "progress", "status", "message", "code",
+                     "elapsed_time", "result", "export_type", "config", "task_id", "task_name"})
         CHECK_MESSAGE(v.contains(key), key);
     CHECK(body.find("\"progress\":0.0") != std::string::npos);
     CHECK(v.at("create_time").as_string() == format_create_time(t0));
     CHECK_FALSE(v.contains("error_code"));
     const auto* data = body.data();
     CHECK(task_body(t).data() == data); // cached
-    for (auto now = t0; !is_terminal(t.state.status); now += 1s) w.refresh(t, now);
+    for (auto now = t0; !is_terminal(t.state.status); now += 1s)
+        w.refresh(t, now);
     auto failed = boost::json::parse(task_body(t)).as_object();
     CHECK(failed.at("status").as_int64() == 2);
     CHECK(failed.at("error_code").as_string().starts_with("ModelArts."));

@@ -7,8 +7,8 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include <sqlite3.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +28,9 @@ namespace {
 
 const time_point t0 = time_point(std::chrono::milliseconds(1'790'000'000'000)); // late 2026
 
-task::task_key key_of(std::string task_id) { return {"proj", "ds", std::move(task_id)}; }
+task::task_key key_of(std::string task_id) {
+    return {"proj", "ds", std::move(task_id)};
+}
 
 task::task_state full_state() {
     task::task_state s;
@@ -104,7 +106,8 @@ std::string read_bytes(const std::string& path) {
 
 std::vector<std::string> ids_of(const std::vector<state::pending_delivery>& ds) {
     std::vector<std::string> out;
-    for (const auto& d : ds) out.push_back(d.event.id);
+    for (const auto& d : ds)
+        out.push_back(d.event.id);
     return out;
 }
 
@@ -391,21 +394,26 @@ TEST_CASE("a batch of 1000 changes commits in one transaction") {
 TEST_CASE("a file that is not SQLite is refused and left byte-identical") {
     test::temp_dir dir;
     std::string junk;
-    for (int i = 0; i < 200; ++i) junk += "this is not a database, it is a text file\n";
+    for (int i = 0; i < 200; ++i)
+        junk += "this is not a database, it is a text file\n";
     auto file = dir.write("taskwatch.db", junk);
     CHECK_THROWS_WITH_AS(state::store{dir.path()},
-                         doctest::Contains((file + " is not a SQLite database").c_str()), state::store_error);
+                         doctest::Contains((file + " is not a SQLite database").c_str()),
+                         state::store_error);
     CHECK(read_bytes(file) == junk);
 }
 
 TEST_CASE("a SQLite file of another application is refused and left byte-identical") {
     test::temp_dir dir;
     auto file = dir / "taskwatch.db";
-    raw_sql(file, "PRAGMA application_id = 305419896; CREATE TABLE mine (x); INSERT INTO mine VALUES (1);");
+    raw_sql(
+        file,
+        "PRAGMA application_id = 305419896; CREATE TABLE mine (x); INSERT INTO mine VALUES (1);");
     auto before = read_bytes(file);
     CHECK_THROWS_WITH_AS(
         state::store{dir.path()},
-        doctest::Contains((file + " is not a taskwatch state database (application_id 0x12345678").c_str()),
+        doctest::Contains(
+            (file + " is not a taskwatch state database (application_id 0x12345678").c_str()),
         state::store_error);
     CHECK(read_bytes(file) == before);
 
@@ -452,13 +460,14 @@ TEST_CASE("a corrupt database is refused") {
     auto bytes = read_bytes(file);
     REQUIRE(bytes.size() > 4096 * 4);
     // Scribble over the second page onwards, keeping the header intact.
-    for (std::size_t i = 4096; i < bytes.size(); i += 7) bytes[i] = '\x5a';
+    for (std::size_t i = 4096; i < bytes.size(); i += 7)
+        bytes[i] = '\x5a';
     {
         std::ofstream out(file, std::ios::binary | std::ios::trunc);
         out << bytes;
     }
-    CHECK_THROWS_WITH_AS(state::store{dir.path()}, doctest::Contains((file + " is corrupt").c_str()),
-                         state::store_error);
+    CHECK_THROWS_WITH_AS(state::store{dir.path()},
+                         doctest::Contains((file + " is corrupt").c_str()), state::store_error);
     CHECK(read_bytes(file) == bytes);
 }
 
@@ -493,7 +502,8 @@ TEST_CASE("a commit killed at any moment is either whole or absent") {
                         auto n = 1 + (st.event_seq + static_cast<std::uint64_t>(batch_no)) % 3;
                         for (std::uint64_t k = 0; k < n; ++k)
                             c.events.push_back(make_event(st.key, st.event_seq++, t0));
-                        st.last_poll = t0 + std::chrono::milliseconds(static_cast<std::int64_t>(st.event_seq));
+                        st.last_poll =
+                            t0 + std::chrono::milliseconds(static_cast<std::int64_t>(st.event_seq));
                         st.failing_since = t0 + std::chrono::milliseconds(batch_no);
                         c.next = st;
                         batch.push_back(std::move(c));
@@ -509,8 +519,8 @@ TEST_CASE("a commit killed at any moment is either whole or absent") {
         char c = 0;
         REQUIRE(::read(ready[0], &c, 1) == 1); // one batch is committed: now kill it anywhere
         ::close(ready[0]);
-        std::this_thread::sleep_for(std::chrono::microseconds(
-            std::uniform_int_distribution<int>(0, 40'000)(rng)));
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(0, 40'000)(rng)));
         REQUIRE(::kill(child, SIGKILL) == 0);
         int status = 0;
         REQUIRE(::waitpid(child, &status, 0) == child);

@@ -17,7 +17,8 @@ namespace taskwatch::test {
 class temp_dir {
 public:
     temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "taskwatch-test-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "taskwatch-test-XXXXXX").string();
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         path_ = tmpl;
     }

@@ -88,7 +88,8 @@ TEST_CASE("host_header omits the scheme's default port and brackets IPv6") {
 }
 
 TEST_CASE("endpoint::to_string gives back a URL that parses to the same endpoint") {
-    for (std::string_view url : {"https://host", "https://host:8443/base", "https://[::1]:8443", "http://proxy:3128"}) {
+    for (std::string_view url :
+         {"https://host", "https://host:8443/base", "https://[::1]:8443", "http://proxy:3128"}) {
         auto ep = must_parse(url);
         CHECK(ep.to_string() == url);
         CHECK(must_parse(ep.to_string()) == ep);

@@ -64,7 +64,8 @@ struct token_source {
 
 /// Where a relative credential path is looked for, in order: $CREDENTIALS_DIRECTORY
 /// (when set and non-empty), then `config_dir`. An absolute path is the only candidate.
-std::vector<std::string> credential_path_candidates(std::string_view path, std::string_view config_dir,
+std::vector<std::string> credential_path_candidates(std::string_view path,
+                                                    std::string_view config_dir,
                                                     const environment& env);
 
 /// Reads a secret file found by credential_path_candidates(): the first candidate that
@@ -78,8 +79,8 @@ expected<secret, std::string> read_secret_file(std::string_view path, std::strin
 /// key is set, HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK (+ HUAWEICLOUD_SDK_SECURITY_TOKEN,
 /// taken only together with keys from the environment). Setting one file key without
 /// the other, or a token file without key files, is an error.
-expected<aksk_credentials, credentials_problem> resolve_aksk(const aksk_source& src, std::string_view config_dir,
-                                                             const environment& env);
+expected<aksk_credentials, credentials_problem>
+resolve_aksk(const aksk_source& src, std::string_view config_dir, const environment& env);
 
 /// IAM token: `iam_endpoint` (else HUAWEICLOUD_SDK_IAM_ENDPOINT, else derived from the
 /// ModelArts endpoint), `domain_name`, `user_name`, `password_file`, all required.

@@ -11,7 +11,8 @@ namespace taskwatch::auth {
 class secret {
 public:
     secret() = default;
-    explicit secret(std::string value) : value_(std::move(value)) {}
+    explicit secret(std::string value)
+        : value_(std::move(value)) {}
     secret(const secret&) = default;
     secret(secret&&) noexcept = default;
     secret& operator=(const secret&) = default;
@@ -25,7 +26,8 @@ public:
 private:
     void wipe() noexcept {
         volatile char* p = value_.data();
-        for (std::size_t i = 0; i < value_.size(); ++i) p[i] = 0;
+        for (std::size_t i = 0; i < value_.size(); ++i)
+            p[i] = 0;
     }
     std::string value_;
 };

@@ -39,7 +39,7 @@ std::string_view to_string(webhook_format f);
 
 /// Every event type of the contract, in its order; a webhook's default `events`.
 inline constexpr std::array<std::string_view, 7> event_types = {
-    "task.discovered", "task.status_changed", "task.progress",      "task.stalled",
+    "task.discovered", "task.status_changed", "task.progress",       "task.stalled",
     "task.gone",       "task.poll_failing",   "task.poll_recovered",
 };
 
@@ -65,10 +65,10 @@ struct webhook {
     std::string name; ///< unique; use it, not the URL, in logs and metric labels
     std::string url;  ///< http or https; may embed a token (Slack, DingTalk, WeCom): never log it
     webhook_format format = webhook_format::generic;
-    std::optional<auth::secret> secret;   ///< from secret_file
-    std::vector<std::string> events;      ///< subset of event_types, in contract order
-    std::optional<double> progress_step;  ///< 0 < x <= 1: emit task.progress at each multiple
-    unsigned max_attempts = 12;           ///< then dead-lettered
+    std::optional<auth::secret> secret;  ///< from secret_file
+    std::vector<std::string> events;     ///< subset of event_types, in contract order
+    std::optional<double> progress_step; ///< 0 < x <= 1: emit task.progress at each multiple
+    unsigned max_attempts = 12;          ///< then dead-lettered
     bool wants(std::string_view event_type) const;
     bool operator==(const webhook&) const = default;
 };
@@ -135,7 +135,8 @@ settings load_settings(const std::string& path);
 settings load_settings(const std::string& path, const environment& env);
 /// Validates YAML text as if it had been read from `source_path` (relative secret files
 /// are looked for next to it). Throws config_error.
-settings parse_settings(std::string_view yaml_text, const std::string& source_path, const environment& env);
+settings parse_settings(std::string_view yaml_text, const std::string& source_path,
+                        const environment& env);
 
 /// What a SIGHUP reload cannot apply: one line such as
 /// "listen changed from 127.0.0.1:9817 to :9000: restart to apply" (several joined by

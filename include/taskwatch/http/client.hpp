@@ -27,7 +27,7 @@ struct endpoint {
     std::string scheme = "https"; ///< "https"; "http" is accepted only where a caller allows it
     std::string host;             ///< name or IP literal, without brackets
     std::uint16_t port = 443;
-    std::string base_path;        ///< "" or "/prefix" (no trailing slash)
+    std::string base_path; ///< "" or "/prefix" (no trailing slash)
 
     /// Host header value: "host" on the scheme's default port, else "host:port".
     std::string host_header() const;
@@ -69,9 +69,9 @@ struct client_options {
     /// A connection idle for at least this long is checked (one non-blocking peek) for a close
     /// by the server before reuse, so a POST does not go out on a dead connection.
     std::chrono::milliseconds idle_check_after{250};
-    std::size_t body_limit = 8u << 20;              ///< larger response bodies fail
+    std::size_t body_limit = 8u << 20; ///< larger response bodies fail
     std::uint32_t header_limit = 64u << 10;
-    std::optional<std::string> ca_file;             ///< default: the system store
+    std::optional<std::string> ca_file; ///< default: the system store
     /// http://[user:pass@]host:port; unset: $HTTPS_PROXY or $https_proxy; "": no proxy.
     /// NO_PROXY/no_proxy is honoured either way. Only https endpoints are tunnelled.
     std::optional<std::string> proxy;
@@ -111,9 +111,9 @@ struct response {
 };
 
 struct pool_stats {
-    std::size_t open = 0;    ///< connections open (idle + busy)
-    std::size_t busy = 0;    ///< requests in flight
-    std::size_t queued = 0;  ///< requests waiting for a connection
+    std::size_t open = 0;   ///< connections open (idle + busy)
+    std::size_t busy = 0;   ///< requests in flight
+    std::size_t queued = 0; ///< requests waiting for a connection
 };
 
 /// Requests to one host are served by a pool of at most max_connections keep-alive

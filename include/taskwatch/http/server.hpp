@@ -33,7 +33,7 @@ struct request_context {
     boost::asio::ip::tcp::endpoint remote;
     bool remote_is_loopback = false;
     bool tls = false;
-    std::uint64_t connection_id = 0;   ///< 1, 2, ... in accept order
+    std::uint64_t connection_id = 0;         ///< 1, 2, ... in accept order
     std::uint64_t request_on_connection = 0; ///< 1 for the first request on a connection
 
     boost::beast::http::verb method() const { return message.method(); }
@@ -94,11 +94,12 @@ struct server_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_rejected = 0; ///< over max_connections
     std::uint64_t connections_active = 0;
-    std::uint64_t handshakes_failed = 0;    ///< includes the injected ones
-    std::uint64_t requests = 0;             ///< requests read completely
-    std::uint64_t bad_requests = 0;         ///< unparseable or over a limit: answered 400/413/431 and closed
-    std::uint64_t timeouts = 0;             ///< request_timeout or write_timeout passed
-    std::uint64_t handler_errors = 0;       ///< exceptions escaping a handler (answered 500)
+    std::uint64_t handshakes_failed = 0; ///< includes the injected ones
+    std::uint64_t requests = 0;          ///< requests read completely
+    std::uint64_t bad_requests =
+        0;                      ///< unparseable or over a limit: answered 400/413/431 and closed
+    std::uint64_t timeouts = 0; ///< request_timeout or write_timeout passed
+    std::uint64_t handler_errors = 0; ///< exceptions escaping a handler (answered 500)
 };
 
 /// Start-up failure (bind, listen, TLS files); the message names the address or file.
@@ -113,8 +114,8 @@ expected<boost::asio::ip::tcp::endpoint, std::string> parse_listen_address(std::
 
 /// A TLS 1.2+ server context from PEM files (certificate chain, private key).
 /// Throws server_error naming the file that could not be used.
-std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& cert_chain_file,
-                                                                   const std::string& key_file);
+std::shared_ptr<boost::asio::ssl::context>
+make_server_tls_context(const std::string& cert_chain_file, const std::string& key_file);
 
 class server {
 public:

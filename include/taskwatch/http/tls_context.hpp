@@ -10,7 +10,6 @@
 #include <string>
 #include <string_view>
 
-
 namespace taskwatch::http {
 
 /// A client context that verifies peers against the system store, or only against

@@ -29,9 +29,15 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields = 
 inline void debug(std::string_view m, std::initializer_list<field> f = {}) {
     if (enabled(level::debug)) write(level::debug, m, f);
 }
-inline void info(std::string_view m, std::initializer_list<field> f = {}) { write(level::info, m, f); }
-inline void warn(std::string_view m, std::initializer_list<field> f = {}) { write(level::warn, m, f); }
-inline void error(std::string_view m, std::initializer_list<field> f = {}) { write(level::error, m, f); }
+inline void info(std::string_view m, std::initializer_list<field> f = {}) {
+    write(level::info, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<field> f = {}) {
+    write(level::warn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<field> f = {}) {
+    write(level::error, m, f);
+}
 
 /// logfmt quoting of one value.
 std::string quote(std::string_view v);

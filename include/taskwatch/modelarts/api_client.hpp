@@ -39,8 +39,7 @@ public:
     /// defensively: limit=100, stop at total_count or a short page, de-duplicate by task_id,
     /// and never more than `max_pages` pages.
     boost::asio::awaitable<expected<std::vector<task>, api_error>>
-    async_list_tasks(std::string dataset_id, std::optional<std::string> type,
-                     int max_pages = 1000);
+    async_list_tasks(std::string dataset_id, std::optional<std::string> type, int max_pages = 1000);
 
     const http::endpoint& endpoint() const noexcept { return ep_; }
     const std::string& project_id() const noexcept { return project_id_; }

@@ -33,12 +33,12 @@ std::string_view to_string(error_kind k);
 
 struct api_error {
     error_kind kind = error_kind::io;
-    unsigned http_status = 0;        ///< 0 when no response arrived
-    std::string error_code;          ///< e.g. APIGW.0301, from the body
+    unsigned http_status = 0; ///< 0 when no response arrived
+    std::string error_code;   ///< e.g. APIGW.0301, from the body
     std::string error_msg;
-    std::string request_id;          ///< from the body, else the X-Request-Id header
+    std::string request_id; ///< from the body, else the X-Request-Id header
     std::optional<std::chrono::milliseconds> retry_after; ///< from Retry-After, when sent
-    std::string detail;              ///< transport or parse detail
+    std::string detail;                                   ///< transport or parse detail
 
     /// One line for logs and `taskwatchd get`: `auth: HTTP 401 APIGW.0301 "..." (request_id ...)`.
     std::string to_string() const;

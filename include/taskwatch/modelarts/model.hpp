@@ -42,7 +42,9 @@ enum class task_status {
 /// (the `status` label values of modelarts_task_status).
 std::string_view to_string(task_status s) noexcept;
 /// The API's integer code (-1..5).
-constexpr std::int64_t to_code(task_status s) noexcept { return static_cast<std::int64_t>(s); }
+constexpr std::int64_t to_code(task_status s) noexcept {
+    return static_cast<std::int64_t>(s);
+}
 /// nullopt for anything outside -1..5.
 std::optional<task_status> task_status_from_code(std::int64_t code) noexcept;
 /// failed, succeeded and stopped: the task will not change any more by itself.
@@ -301,7 +303,7 @@ struct result {
 struct task {
     std::optional<std::string> code;
     std::optional<smart_task_config> config;
-    std::optional<std::string> create_time; ///< "2020-11-23 11:08:20", zone not documented
+    std::optional<std::string> create_time;   ///< "2020-11-23 11:08:20", zone not documented
     std::optional<std::int64_t> elapsed_time; ///< unit not documented
     std::optional<std::string> error_code;
     std::optional<std::string> error_detail;

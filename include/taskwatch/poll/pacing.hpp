@@ -52,7 +52,8 @@ public:
     };
 
     explicit endpoint_throttle(settings s, std::uint64_t seed = 1);
-    endpoint_throttle() : endpoint_throttle(settings{}) {}
+    endpoint_throttle()
+        : endpoint_throttle(settings{}) {}
 
     /// A throttling answer arrived at `now`.
     void on_throttled(clock::time_point now, std::optional<milliseconds> retry_after);

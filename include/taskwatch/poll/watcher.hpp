@@ -30,11 +30,11 @@ namespace taskwatch::poll {
 struct tracked_task {
     task::task_state state;
     std::map<std::string, std::string> labels; ///< the target's labels
-    std::string target_id;                      ///< "project/dataset" of its target
-    bool listed = true;        ///< the last discovery listing showed it (or it is configured)
-    bool configured = false;   ///< named in a target's task_ids
-    bool polling = false;      ///< a request is in flight
-    unsigned failures = 0;     ///< consecutive failed polls
+    std::string target_id;                     ///< "project/dataset" of its target
+    bool listed = true;      ///< the last discovery listing showed it (or it is configured)
+    bool configured = false; ///< named in a target's task_ids
+    bool polling = false;    ///< a request is in flight
+    unsigned failures = 0;   ///< consecutive failed polls
     std::uint64_t polls = 0;
     std::uint64_t loop_id = 0; ///< the poll loop that owns this task (a reload may replace it)
     std::unique_ptr<boost::asio::steady_timer> timer;
@@ -107,11 +107,11 @@ private:
     std::map<std::string, std::unique_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
     /// API clients replaced by a reload: in-flight polls may still use them.
     std::vector<std::unique_ptr<modelarts::api_client>> retired_apis_;
-    std::set<std::string> discovering_; ///< target ids with a running discovery loop
+    std::set<std::string> discovering_;  ///< target ids with a running discovery loop
     std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
     /// States of tasks that went away: if one reappears its event numbers go on (unique ids).
     std::map<task::task_key, task::task_state> gone_;
-    std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_;   ///< by endpoint URL
+    std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_; ///< by endpoint URL
     token_bucket bucket_;
     std::mt19937_64 rng_;
     std::vector<state::change> pending_;

@@ -20,18 +20,18 @@
 namespace taskwatch::sim {
 
 enum class fault_kind {
-    latency,          ///< delay the answer by `delay` (combines with the others)
-    throttle,         ///< 429 APIGW.0308 without Retry-After
-    throttle_retry,   ///< 429 APIGW.0308 with Retry-After: retry_after
-    internal_error,   ///< 500 ModelArts.0010
-    bad_gateway,      ///< 502 APIGW.0202
-    unavailable,      ///< 503 ModelArts.2951
-    not_found,        ///< 400 ModelArts.4338 as if the task did not exist
-    malformed_json,   ///< 200 whose body is cut JSON
-    truncate,         ///< the real response, cut in the body, then the connection closes
-    reset,            ///< TCP reset instead of an answer
-    hang,             ///< never answer
-    tls_handshake,    ///< per connection: close during the TLS handshake
+    latency,        ///< delay the answer by `delay` (combines with the others)
+    throttle,       ///< 429 APIGW.0308 without Retry-After
+    throttle_retry, ///< 429 APIGW.0308 with Retry-After: retry_after
+    internal_error, ///< 500 ModelArts.0010
+    bad_gateway,    ///< 502 APIGW.0202
+    unavailable,    ///< 503 ModelArts.2951
+    not_found,      ///< 400 ModelArts.4338 as if the task did not exist
+    malformed_json, ///< 200 whose body is cut JSON
+    truncate,       ///< the real response, cut in the body, then the connection closes
+    reset,          ///< TCP reset instead of an answer
+    hang,           ///< never answer
+    tls_handshake,  ///< per connection: close during the TLS handshake
 };
 inline constexpr std::size_t fault_kind_count = 12;
 
@@ -46,7 +46,7 @@ struct fault_rule {
     std::uint64_t remaining = 0; ///< > 0: forced for the next N, then the rule is dropped
     std::string path;            ///< only requests whose path contains this; empty = all
     std::chrono::milliseconds delay{1000}; ///< latency
-    unsigned retry_after = 1;    ///< seconds, 429-retry-after
+    unsigned retry_after = 1;              ///< seconds, 429-retry-after
     std::uint64_t fired = 0;
 };
 
@@ -54,7 +54,8 @@ struct fault_rule {
 /// OPTIONS comma-separated path=SUBSTRING, delay=DURATION, retry_after=SECONDS.
 expected<fault_rule, std::string> parse_fault_spec(std::string_view spec);
 /// Parses {"kind":"429","ratio":0.1} / {"kind":"hang","count":2,"path":"/tasks/x"} /
-/// {"kind":"latency","ratio":1,"delay_ms":250} / {"kind":"429-retry-after","count":1,"retry_after":3}.
+/// {"kind":"latency","ratio":1,"delay_ms":250} /
+/// {"kind":"429-retry-after","count":1,"retry_after":3}.
 expected<fault_rule, std::string> parse_fault_json(const boost::json::value& v);
 boost::json::object to_json(const fault_rule& r);
 
@@ -67,7 +68,8 @@ struct fault_decision {
 
 class fault_plan {
 public:
-    explicit fault_plan(std::uint64_t seed) : rng_(seed) {}
+    explicit fault_plan(std::uint64_t seed)
+        : rng_(seed) {}
 
     void add(fault_rule r) { rules_.push_back(std::move(r)); }
     void clear() { rules_.clear(); }
@@ -79,7 +81,9 @@ public:
     bool pick_handshake_failure();
 
     /// Faults injected so far, by kind.
-    const std::array<std::uint64_t, fault_kind_count>& injected() const noexcept { return injected_; }
+    const std::array<std::uint64_t, fault_kind_count>& injected() const noexcept {
+        return injected_;
+    }
 
 private:
     bool fires(fault_rule& r);

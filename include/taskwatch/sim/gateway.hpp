@@ -20,7 +20,8 @@ namespace taskwatch::sim {
 struct access_key {
     std::string ak;
     auth::secret sk;
-    std::optional<auth::secret> security_token; ///< temporary credentials: X-Security-Token must match
+    std::optional<auth::secret>
+        security_token; ///< temporary credentials: X-Security-Token must match
 };
 
 struct iam_user {
@@ -49,7 +50,7 @@ struct issued_token {
 
 /// Who a request was authenticated as.
 struct principal {
-    std::string access_key;           ///< AK/SK requests
+    std::string access_key;              ///< AK/SK requests
     const issued_token* token = nullptr; ///< token requests
 };
 

@@ -44,10 +44,10 @@ enum class task_fate { succeed, fail, stop };
 /// What the API shows of a task at one moment.
 struct task_state {
     task_status status = task_status::queuing;
-    double progress = 0;          ///< percent, 0..100
-    std::string code;             ///< e.g. "ModelArts.4902" while exporting
+    double progress = 0; ///< percent, 0..100
+    std::string code;    ///< e.g. "ModelArts.4902" while exporting
     std::string message;
-    std::string error_code;       ///< set when failed, and sometimes transiently while running
+    std::string error_code; ///< set when failed, and sometimes transiently while running
     std::string error_msg;
     std::int64_t elapsed_time = 0; ///< seconds since the task left the queue
     std::uint64_t total_sample_count = 0;
@@ -79,17 +79,17 @@ struct sim_task {
     // The plan: samples and steps, fixed at creation.
     task_fate fate = task_fate::succeed;
     std::uint64_t initially_annotated = 0;
-    double annotated_share = 0.5; ///< of auto-labeled samples, the part counted as annotated
+    double annotated_share = 0.5;    ///< of auto-labeled samples, the part counted as annotated
     std::string fail_code, fail_msg; ///< used when fate == fail
     std::string transient_code, transient_msg; ///< shown while running in mid-range, if set
     std::vector<lifecycle_step> steps;
 
     // Live state.
     task_state state;
-    bool frozen = false;          ///< set by the control API: no longer moves on its own
-    std::size_t step = 0;         ///< index of the step in force
-    time_point next_change;       ///< refresh() does nothing before this
-    std::uint64_t version = 1;    ///< bumped on every visible change
+    bool frozen = false;       ///< set by the control API: no longer moves on its own
+    std::size_t step = 0;      ///< index of the step in force
+    time_point next_change;    ///< refresh() does nothing before this
+    std::uint64_t version = 1; ///< bumped on every visible change
 
     // The serialized GET body, valid while cached_version == version (see json.hpp).
     std::string cached_body;
@@ -119,12 +119,12 @@ struct task_patch {
 
 /// Identity and starting point of a task added through the control API.
 struct task_spec {
-    std::string dataset_id;            ///< empty: a random existing dataset
-    std::string project_id;            ///< for a new dataset; empty: the first project
-    std::string task_id;               ///< empty: generated
-    std::string task_name;             ///< empty: generated
-    std::optional<task_type> type;     ///< empty: drawn like generated tasks
-    std::optional<task_fate> fate;     ///< empty: drawn
+    std::string dataset_id;        ///< empty: a random existing dataset
+    std::string project_id;        ///< for a new dataset; empty: the first project
+    std::string task_id;           ///< empty: generated
+    std::string task_name;         ///< empty: generated
+    std::optional<task_type> type; ///< empty: drawn like generated tasks
+    std::optional<task_fate> fate; ///< empty: drawn
 };
 
 class world {
@@ -179,12 +179,13 @@ private:
 /// Deterministic 64-bit generator (splitmix64): the same seed gives the same world.
 class rng {
 public:
-    explicit rng(std::uint64_t seed) noexcept : s_(seed) {}
+    explicit rng(std::uint64_t seed) noexcept
+        : s_(seed) {}
     std::uint64_t next() noexcept;
-    double uniform() noexcept;                        ///< [0, 1)
-    double uniform(double lo, double hi) noexcept;    ///< [lo, hi)
-    std::uint64_t below(std::uint64_t n) noexcept;    ///< [0, n)
-    std::string id(std::size_t length);               ///< ModelArts-like alphanumeric id
+    double uniform() noexcept;                     ///< [0, 1)
+    double uniform(double lo, double hi) noexcept; ///< [lo, hi)
+    std::uint64_t below(std::uint64_t n) noexcept; ///< [0, n)
+    std::string id(std::size_t length);            ///< ModelArts-like alphanumeric id
 
 private:
     std::uint64_t s_;

@@ -24,15 +24,15 @@ struct sim_options {
     std::optional<std::string> self_signed_dir;     ///< generate CA + server certificate here
     bool plain = false;                             ///< HTTP without TLS
     world_options world;
-    bool static_world = false;      ///< tasks do not move on their own
-    double spawn_rate = 0;          ///< new tasks per second
+    bool static_world = false; ///< tasks do not move on their own
+    double spawn_rate = 0;     ///< new tasks per second
     std::vector<access_key> keys;
     std::optional<iam_user> iam;
     std::chrono::seconds token_ttl{std::chrono::hours(24)};
-    bool no_auth = false;           ///< accept unsigned requests
+    bool no_auth = false; ///< accept unsigned requests
     offset_mode list_offset = offset_mode::items;
     std::vector<fault_rule> faults;
-    std::uint64_t fault_seed = 0;   ///< 0: derived from world.seed
+    std::uint64_t fault_seed = 0; ///< 0: derived from world.seed
     std::size_t max_connections = 1024;
     std::chrono::milliseconds request_timeout{30'000};
     std::size_t body_limit = 1u << 20;
@@ -50,7 +50,8 @@ struct command_line_error {
 };
 
 /// Parses the arguments after argv[0]; reads the secret files they name.
-expected<command_line, command_line_error> parse_command_line(const std::vector<std::string_view>& args);
+expected<command_line, command_line_error>
+parse_command_line(const std::vector<std::string_view>& args);
 
 /// --help text: flags, control endpoints and fault kinds.
 std::string_view help_text() noexcept;

@@ -5,9 +5,10 @@
 //
 // APIs (see --help / docs/simulator.md):
 //   GET  /v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}   one task (seed shape)
-//   GET  /v2/{project_id}/datasets/{dataset_id}/tasks             list: limit, offset, type, task_name
-//   GET  /v2/{project_id}/datasets                                datasets: limit, offset
-//   POST /v3/auth/tokens                                          IAM password auth -> 201 + X-Subject-Token
+//   GET  /v2/{project_id}/datasets/{dataset_id}/tasks             list: limit, offset, type,
+//   task_name GET  /v2/{project_id}/datasets                                datasets: limit, offset
+//   POST /v3/auth/tokens                                          IAM password auth -> 201 +
+//   X-Subject-Token
 // Control (loopback peers only, JSON, no auth, no faults):
 //   GET/POST /sim/tasks, GET/PATCH/PUT/POST/DELETE /sim/tasks/{task_id}, GET /sim/datasets,
 //   GET/POST/DELETE /sim/faults, GET/DELETE /sim/stats, POST /sim/tokens/expire
@@ -55,9 +56,11 @@ public:
     std::optional<std::string> ca_file() const;
 
     /// Stops spawning, stops the server gracefully (in-flight answers finish within `drain`).
-    boost::asio::awaitable<void> async_stop(std::chrono::milliseconds drain = std::chrono::seconds(5));
+    boost::asio::awaitable<void>
+    async_stop(std::chrono::milliseconds drain = std::chrono::seconds(5));
     /// The same from non-coroutine code (signal handlers); `done` runs when it is finished.
-    void stop(std::function<void()> done = {}, std::chrono::milliseconds drain = std::chrono::seconds(5));
+    void stop(std::function<void()> done = {},
+              std::chrono::milliseconds drain = std::chrono::seconds(5));
 
     /// In-process access for demos and tests.
     world& tasks();

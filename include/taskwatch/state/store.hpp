@@ -38,9 +38,9 @@ using event_router = std::function<std::vector<std::string>(const task::event&)>
 struct pending_delivery {
     task::event event;
     std::string webhook;
-    std::uint32_t attempts = 0;  ///< failed attempts so far
+    std::uint32_t attempts = 0; ///< failed attempts so far
     time_point next_attempt_at;
-    std::string last_error;      ///< empty before the first failure
+    std::string last_error; ///< empty before the first failure
 };
 
 /// The SQLite file `<state_dir>/taskwatch.db`. Single-threaded: every call runs on the caller's

@@ -53,12 +53,11 @@ bool crosses_progress_step(double prev, double cur, const std::vector<double>& s
 diff_result diff(const task_state& prev, const poll_outcome& outcome, const diff_settings& s,
                  time_point now);
 /// Same, reusing `prev`'s and `outcome`'s storage.
-diff_result diff(task_state&& prev, poll_outcome&& outcome, const diff_settings& s,
-                 time_point now);
+diff_result diff(task_state&& prev, poll_outcome&& outcome, const diff_settings& s, time_point now);
 
 /// In place: turns `state` into the next state and appends the events to `events` (not
 /// cleared). diff() is this applied to a copy.
-void advance(task_state& state, const poll_outcome& outcome, const diff_settings& s,
-             time_point now, std::vector<event>& events);
+void advance(task_state& state, const poll_outcome& outcome, const diff_settings& s, time_point now,
+             std::vector<event>& events);
 
 } // namespace taskwatch::task

@@ -28,7 +28,7 @@ struct task_key {
 /// The parts of a successful GET the engine tracks (Table 2, reduced).
 struct observation {
     modelarts::task_status status = modelarts::task_status::queuing;
-    double progress = 0;        ///< ratio 0..1 (API percent / 100), clamped
+    double progress = 0; ///< ratio 0..1 (API percent / 100), clamped
     std::string task_name;
     std::string resource_id;
     std::string algorithm_type; ///< config.algorithm_type
@@ -65,18 +65,18 @@ using poll_outcome = std::variant<poll_ok, poll_failed, poll_gone>;
 /// Everything the engine remembers about one task between polls and across restarts.
 struct task_state {
     task_key key;
-    std::optional<observation> last;       ///< last successful observation; nullopt: never seen
-    std::optional<time_point> last_poll;   ///< last successful poll
-    std::optional<time_point> last_change; ///< last status or progress change seen
+    std::optional<observation> last;          ///< last successful observation; nullopt: never seen
+    std::optional<time_point> last_poll;      ///< last successful poll
+    std::optional<time_point> last_change;    ///< last status or progress change seen
     std::optional<time_point> progress_since; ///< when progress last changed (stall clock)
-    std::optional<time_point> finished_at; ///< first seen in a terminal status
-    bool stalled = false;                  ///< task.stalled sent, not yet re-armed by progress
-    bool up = false;                       ///< the last poll succeeded
-    std::optional<time_point> failing_since; ///< first failure of the current failing streak
-    bool failing_reported = false;         ///< task.poll_failing sent for this streak
-    std::optional<poll_error> last_error;  ///< null after a success
-    bool gone = false;                     ///< task.gone sent; the engine drops the task
-    std::uint64_t event_seq = 0;           ///< events emitted so far: the next event's number
+    std::optional<time_point> finished_at;    ///< first seen in a terminal status
+    bool stalled = false;                     ///< task.stalled sent, not yet re-armed by progress
+    bool up = false;                          ///< the last poll succeeded
+    std::optional<time_point> failing_since;  ///< first failure of the current failing streak
+    bool failing_reported = false;            ///< task.poll_failing sent for this streak
+    std::optional<poll_error> last_error;     ///< null after a success
+    bool gone = false;                        ///< task.gone sent; the engine drops the task
+    std::uint64_t event_seq = 0;              ///< events emitted so far: the next event's number
     /// Finished for longer than forget_finished_after: no longer polled or exported. Kept as a
     /// tombstone so that discovery does not announce it again; deleted when no longer listed.
     bool forgotten = false;
