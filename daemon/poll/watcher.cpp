@@ -204,17 +204,12 @@ void watcher::start_discovery(const std::string& target_id) {
 
 void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::authorizer* auth) {
     settings_ = std::move(fresh);
-    if (auth && auth != auth_) {
-        auth_ = auth;
-        for (auto& [k, api] : apis_)
-            retired_apis_.push_back(std::move(api));
-        apis_.clear();
-    } else {
-        // An endpoint or project may have changed: build clients afresh, keep the old alive.
-        for (auto& [k, api] : apis_)
-            retired_apis_.push_back(std::move(api));
-        apis_.clear();
-    }
+    if (auth) auth_ = auth;
+    // Credentials, an endpoint or a project may have changed: API clients are built afresh on
+    // demand; the old ones stay alive for polls still in flight.
+    for (auto& [k, api] : apis_)
+        retired_apis_.push_back(std::move(api));
+    apis_.clear();
     diff_settings_ = {};
     diff_settings_.stall_after = settings_->poll.stall_after;
     for (const auto& w : settings_->webhooks)

@@ -164,6 +164,15 @@ inline std::size_t count_type(const std::vector<stored_event>& ev, const std::st
     return static_cast<std::size_t>(
         std::count_if(ev.begin(), ev.end(), [&](const auto& e) { return e.type == type; }));
 }
+/// Waits until the daemon has announced `listed` tasks, and requires exactly that many
+/// task.discovered events; returns the outbox as it was then.
+inline std::vector<stored_event> wait_for_discovery(const daemon_process& d, std::size_t listed) {
+    auto events = wait_for_events(
+        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
+    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
+    return events;
+}
+
 inline std::size_t count_of(const std::vector<stored_event>& ev, const std::string& type,
                             const std::string& task_id) {
     return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [&](const auto& e) {

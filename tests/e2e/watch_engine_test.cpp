@@ -60,9 +60,7 @@ TEST_CASE(
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(
-        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
+    auto events = wait_for_discovery(d, listed);
 
     const std::string added = "NEWTASK0000000000001";
     sim.control(verb::post, "/sim/tasks",
@@ -116,9 +114,7 @@ void check_throttling_slows_and_recovers(const std::string& fault, double drain_
     o.finished_interval = "100ms";
     o.max_requests_per_second = 50;
     daemon_process d(sim, dataset, state.path(), o);
-    auto events = wait_for_events(
-        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
+    auto events = wait_for_discovery(d, listed);
 
     const double before = get_task_rate(sim, 1500ms);
     MESSAGE("get_task/s before throttling: " << before);
@@ -172,9 +168,7 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
     o.interval = "100ms";
     o.finished_interval = "100ms";
     auto d = std::make_unique<daemon_process>(sim, dataset, state.path(), o);
-    auto events = wait_for_events(
-        d->db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d->proc->stderr_text());
+    auto events = wait_for_discovery(*d, listed);
 
     const char* statuses[] = {"queuing",   "initializing", "running", "failed",
                               "succeeded", "stopping",     "stopped"};
@@ -240,9 +234,7 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid config
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(
-        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
+    auto events = wait_for_discovery(d, listed);
     const std::string good = read_file(d.config);
 
     sim.dir.write("watch.yml", "modelarts: [this is not\n  valid: yaml\n");
@@ -321,9 +313,7 @@ TEST_CASE("SIGTERM stops taskwatchd within 10 s with exit 0 while requests hang"
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(
-        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
+    auto events = wait_for_discovery(d, listed);
 
     sim.add_fault(R"({"kind":"hang","ratio":1})");
     // Every task's poll is stuck in a request that never gets an answer.

@@ -35,9 +35,7 @@ TEST_CASE(
     test::temp_dir state("state");
 
     daemon_process d(sim, dataset, state.path());
-    auto events = wait_for_events(
-        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE_MESSAGE(count_type(events, "task.discovered") == listed, d.proc->stderr_text());
+    auto events = wait_for_discovery(d, listed);
 
     // Drive one task through a lifecycle; skipped states become one transition.
     std::string task_id;
@@ -83,9 +81,7 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
     test::temp_dir state("state");
     {
         daemon_process d(sim, dataset, state.path());
-        auto events = wait_for_events(
-            d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-        REQUIRE(count_type(events, "task.discovered") == listed);
+        auto events = wait_for_discovery(d, listed);
         CHECK(d.stop() == 0);
     }
     // While the daemon is down the task moves on.
@@ -137,9 +133,7 @@ TEST_CASE(
     test::daemon_options opts;
     opts.extra_poll = forget;
     daemon_process d(sim, dataset, state.path(), opts);
-    auto events = wait_for_events(
-        d.db, [&](const auto& ev) { return count_type(ev, "task.discovered") >= listed; });
-    REQUIRE(count_type(events, "task.discovered") == listed);
+    auto events = wait_for_discovery(d, listed);
     sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"succeeded","progress":100})");
     events = wait_for_events(
         d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
