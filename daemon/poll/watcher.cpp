@@ -327,9 +327,11 @@ asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t
         }
 
         it->second.polling = true;
+        const auto sent = clock::now();
         auto res = co_await api.async_get_task(key.dataset_id, key.task_id);
         const auto sys_now = std::chrono::system_clock::now();
         now = clock::now();
+        stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
         it = tasks_.find(key);
         if (it == tasks_.end() || it->second.loop_id != loop_id) break;
         auto& tt = it->second;

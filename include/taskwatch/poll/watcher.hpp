@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -38,12 +39,35 @@ struct tracked_task {
     std::uint64_t polls = 0;
     std::uint64_t loop_id = 0; ///< the poll loop that owns this task (a reload may replace it)
     std::unique_ptr<boost::asio::steady_timer> timer;
+
+    /// The labels of the task's target (copied onto its series and events).
+    const std::map<std::string, std::string>& target_labels() const noexcept { return labels; }
+};
+
+/// Poll latency in the buckets of taskwatch_poll_duration_seconds: a ModelArts GET takes from a
+/// few milliseconds to the 10 s default timeout.
+struct latency_histogram {
+    static constexpr std::array<double, 12> bounds{0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
+                                                   0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
+    std::array<std::uint64_t, bounds.size() + 1>
+        counts{};   ///< per bucket, not cumulative; last: +Inf
+    double sum = 0; ///< seconds
+    std::uint64_t count = 0;
+    void observe(double seconds) noexcept {
+        std::size_t i = 0;
+        while (i < bounds.size() && seconds > bounds[i])
+            ++i;
+        ++counts[i];
+        sum += seconds;
+        ++count;
+    }
 };
 
 struct watcher_stats {
     std::uint64_t polls = 0;
     std::uint64_t poll_failures = 0;
     std::map<std::string, std::uint64_t> failures_by_reason;
+    latency_histogram poll_duration; ///< every poll, failed ones included
     std::map<std::string, std::uint64_t> events_by_type;
     std::uint64_t commits = 0;
     std::uint64_t commit_failures = 0;
