@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <set>
 
 namespace taskwatch::poll {
@@ -15,7 +16,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-struct watcher::endpoint_state {
+struct endpoint_state {
     endpoint_throttle throttle;   ///< 429 and the throttling codes
     endpoint_throttle auth_pause; ///< AK/SK rejections: the gateway locks a key after 5
     endpoint_state()
@@ -29,14 +30,25 @@ std::string target_id_of(const std::string& project, const std::string& dataset)
     return project + "/" + dataset;
 }
 
-// Only what matters after a restart is worth a write: not every poll's timestamp.
-bool worth_storing(const task::task_state& before, const task::task_state& after) {
-    return before.last != after.last || before.up != after.up ||
-           before.last_error != after.last_error || before.failing_since != after.failing_since ||
-           before.failing_reported != after.failing_reported || before.stalled != after.stalled ||
-           before.gone != after.gone || before.event_seq != after.event_seq ||
-           before.finished_at != after.finished_at;
-}
+// What matters after a restart besides the observation and the error, which are compared
+// before the diff: not every poll's timestamp, so a quiet task costs no write.
+struct durable_marks {
+    bool up, stalled, gone, failing_reported, has_error;
+    std::optional<task::time_point> failing_since, finished_at;
+    std::uint64_t event_seq;
+    explicit durable_marks(const task::task_state& s)
+        : up(s.up)
+        , stalled(s.stalled)
+        , gone(s.gone)
+        , failing_reported(s.failing_reported)
+        , has_error(s.last_error.has_value())
+        , failing_since(s.failing_since)
+        , finished_at(s.finished_at)
+        , event_seq(s.event_seq) {}
+    bool operator==(const durable_marks&) const = default;
+};
+
+const std::map<std::string, std::string> no_labels;
 
 void log_event(const task::event& e) {
     std::string from = e.previous ? std::string(modelarts::to_string(e.previous->status)) : "";
@@ -72,6 +84,10 @@ void log_escape(std::exception_ptr e, const char* what) {
 
 } // namespace
 
+const std::map<std::string, std::string>& tracked_task::target_labels() const noexcept {
+    return target ? target->labels : no_labels;
+}
+
 watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
                  state::store& store, http::client& client, auth::authorizer& auth)
     : ex_(ex)
@@ -81,7 +97,8 @@ watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::setting
     , auth_(&auth)
     , bucket_(settings_->modelarts.max_requests_per_second,
               std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now())
-    , rng_(std::random_device{}()) {
+    , rng_(std::random_device{}())
+    , dispatch_timer_(std::make_unique<asio::steady_timer>(ex)) {
     diff_settings_.stall_after = settings_->poll.stall_after;
     for (const auto& w : settings_->webhooks)
         if (w.progress_step && w.wants("task.progress"))
@@ -97,6 +114,14 @@ std::size_t watcher::failing_tasks() const {
     return n;
 }
 
+void watcher::spawn(asio::awaitable<void> work, const char* what) {
+    ++running_;
+    asio::co_spawn(ex_, std::move(work), [this, what](std::exception_ptr e) {
+        --running_;
+        log_escape(e, what);
+    });
+}
+
 modelarts::api_client& watcher::api_for(const config::target& t) {
     const auto& url = config::endpoint_of(*settings_, t);
     const auto& project = config::project_id_of(*settings_, t);
@@ -109,11 +134,17 @@ modelarts::api_client& watcher::api_for(const config::target& t) {
     return *apis_.emplace(key, std::move(api)).first->second;
 }
 
-watcher::endpoint_state& watcher::endpoint_for(const modelarts::api_client& api) {
+endpoint_state& watcher::endpoint_for(const modelarts::api_client& api) {
     auto key = api.endpoint().to_string();
     auto& slot = endpoints_[key];
     if (!slot) slot = std::make_unique<endpoint_state>();
     return *slot;
+}
+
+void watcher::bind(tracked_task& tt, const config::target& t) {
+    tt.target = &t;
+    tt.api = &api_for(t);
+    tt.endpoint = &endpoint_for(*tt.api);
 }
 
 tracked_task& watcher::track(const task::task_key& key, const config::target& t, bool configured) {
@@ -121,18 +152,219 @@ tracked_task& watcher::track(const task::task_key& key, const config::target& t,
     auto& tt = it->second;
     if (inserted) {
         tt.state.key = key;
-        tt.timer = std::make_unique<asio::steady_timer>(ex_);
         if (auto g = gone_.find(key); g != gone_.end()) {
             tt.state = std::move(g->second); // diff sees it reappear: discovered, new ids
             gone_.erase(g);
         }
     }
-    tt.labels = t.labels;
-    tt.target_id = target_id_of(key.project_id, key.dataset_id);
+    bind(tt, t);
     tt.configured = tt.configured || configured;
     tt.listed = true;
     return tt;
 }
+
+void watcher::untrack(std::map<task::task_key, tracked_task>::iterator it) {
+    unschedule(it->second);
+    if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
+    tasks_.erase(it);
+}
+
+// --- scheduling -------------------------------------------------------------------------
+
+void watcher::schedule(tracked_task& tt, clock::time_point due) {
+    unschedule(tt);
+    tt.schedule = ++next_schedule_;
+    scheduled_.emplace(tt.schedule, &tt);
+    heap_.push_back({due, tt.schedule});
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    wake_dispatcher(due);
+}
+
+void watcher::unschedule(tracked_task& tt) {
+    // Its heap entry stays behind, stale: the dispatcher drops it when it comes up.
+    if (tt.schedule != 0) scheduled_.erase(tt.schedule);
+    tt.schedule = 0;
+}
+
+void watcher::wake_dispatcher(clock::time_point due) {
+    if (due < dispatcher_wakes_) {
+        dispatcher_wakes_ = due;
+        dispatch_timer_->cancel();
+    }
+}
+
+asio::awaitable<void> watcher::async_dispatch_loop() {
+    auto& timer = *dispatch_timer_;
+    // Tasks due within this window go out together: one wake-up, many requests.
+    constexpr auto coalesce = 10ms;
+    while (!stopping_) {
+        auto now = clock::now();
+        // Drop stale entries (rescheduled or removed tasks) from the top.
+        while (!heap_.empty() && !scheduled_.count(heap_.front().id)) {
+            std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+            heap_.pop_back();
+        }
+        if (heap_.empty() || heap_.front().due > now + coalesce) {
+            dispatcher_wakes_ = heap_.empty() ? now + 1h : heap_.front().due;
+            timer.expires_at(dispatcher_wakes_);
+            co_await timer.async_wait(use_tuple);
+            dispatcher_wakes_ = clock::time_point::max();
+            continue;
+        }
+        if (in_flight_ >= settings_->modelarts.max_connections) {
+            // A finishing poll wakes us; new due times need not.
+            dispatcher_wakes_ = clock::time_point::min();
+            awaiting_capacity_ = true;
+            timer.expires_at(now + 1s);
+            co_await timer.async_wait(use_tuple);
+            awaiting_capacity_ = false;
+            dispatcher_wakes_ = clock::time_point::max();
+            continue;
+        }
+        const auto entry = heap_.front();
+        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+        heap_.pop_back();
+        auto found = scheduled_.find(entry.id);
+        auto* tt = found->second;
+        scheduled_.erase(found);
+        tt->schedule = 0;
+
+        // Wait out endpoint pauses (other endpoints go on), then for a slot in the budget.
+        auto& ep = *tt->endpoint;
+        auto not_before = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
+        if (not_before > now) {
+            schedule(*tt, not_before);
+            continue;
+        }
+        // While the endpoint recovers from throttling, no bursts: requests go one at a time.
+        const double factor = ep.throttle.rate_factor(now);
+        bucket_.set_rate(settings_->modelarts.max_requests_per_second * factor, now,
+                         factor < 1.0 ? std::optional<double>(1.0) : std::nullopt);
+        const auto key = tt->state.key;
+        const auto poll_id = tt->poll_id = ++next_poll_id_;
+        if (auto slot = bucket_.reserve(now); slot > now) {
+            // The slot is this task's: the next due tasks queue behind it, in order.
+            dispatcher_wakes_ = clock::time_point::min(); // nothing may jump the queue
+            timer.expires_at(slot);
+            co_await timer.async_wait(use_tuple);
+            dispatcher_wakes_ = clock::time_point::max();
+            if (stopping_) break;
+            auto it = tasks_.find(key);
+            if (it == tasks_.end() || it->second.poll_id != poll_id) continue; // removed
+            tt = &it->second;
+            // A throttle may have paused the endpoint while we waited for the slot: then the
+            // slot is void, and the task queues again behind the pause at the reduced rate.
+            auto& ep2 = *tt->endpoint;
+            not_before = std::max(ep2.throttle.paused_until(), ep2.auth_pause.paused_until());
+            if (not_before > clock::now()) {
+                schedule(*tt, not_before);
+                continue;
+            }
+        }
+        tt->polling = true;
+        ++in_flight_;
+        spawn(async_poll(key, poll_id, tt->api), "poll");
+    }
+}
+
+asio::awaitable<void> watcher::async_poll(task::task_key key, std::uint64_t poll_id,
+                                          modelarts::api_client* api) {
+    const auto sent = clock::now();
+    auto res = co_await api->async_get_task(key.dataset_id, key.task_id);
+    --in_flight_;
+    if (awaiting_capacity_) dispatch_timer_->cancel();
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || it->second.poll_id != poll_id) co_return; // removed meanwhile
+    finish_poll(it->second, key, std::move(res), sent);
+}
+
+void watcher::finish_poll(tracked_task& tt, const task::task_key& key,
+                          expected<modelarts::task, modelarts::api_error> res,
+                          clock::time_point sent) {
+    const auto sys_now = std::chrono::system_clock::now();
+    const auto now = clock::now();
+    stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
+    tt.polling = false;
+    ++tt.polls;
+    ++stats_.polls;
+    auto& ep = *tt.endpoint;
+
+    task::poll_outcome outcome;
+    if (res) {
+        if (auto obs = task::observe(*res))
+            outcome = task::poll_ok{std::move(*obs)};
+        else
+            outcome = task::poll_failed{{"malformed", "", "the task has no status", ""}};
+        ep.throttle.on_success(now);
+        ep.auth_pause.on_success(now);
+    } else {
+        const auto& e = res.error();
+        task::poll_error pe{std::string(modelarts::to_string(e.kind)), e.error_code,
+                            e.error_msg.empty() ? e.detail : e.error_msg, e.request_id};
+        if (e.kind == modelarts::error_kind::not_found)
+            outcome = task::poll_gone{std::move(pe)};
+        else
+            outcome = task::poll_failed{std::move(pe)};
+        if (e.kind == modelarts::error_kind::throttled)
+            ep.throttle.on_throttled(now, e.retry_after);
+        if (e.kind == modelarts::error_kind::auth && auth_->scheme() == "aksk")
+            ep.auth_pause.on_throttled(now, std::nullopt);
+        ++stats_.poll_failures;
+        ++stats_.failures_by_reason[std::string(modelarts::to_string(e.kind))];
+        if (tt.failures == 0 || log::enabled(log::level::debug))
+            log::warn(
+                "poll failed",
+                {{"task", key.task_id}, {"dataset", key.dataset_id}, {"error", e.to_string()}});
+    }
+    const bool ok = std::holds_alternative<task::poll_ok>(outcome);
+    const bool gone = std::holds_alternative<task::poll_gone>(outcome);
+    // Throttling is the endpoint's business (pause, slower budget), not this task's fault.
+    const bool throttled = !res && res.error().kind == modelarts::error_kind::throttled;
+    tt.failures = ok || throttled ? 0 : tt.failures + 1;
+
+    // Worth a write? Compared before the diff, without copying the state.
+    bool same = false;
+    if (const auto* o = std::get_if<task::poll_ok>(&outcome))
+        same = tt.state.last && *tt.state.last == o->seen;
+    else if (const auto* f = std::get_if<task::poll_failed>(&outcome))
+        same = tt.state.last_error && *tt.state.last_error == f->error;
+    const durable_marks marks(tt.state);
+    std::vector<task::event> events;
+    task::advance(tt.state, outcome, diff_settings_, sys_now, events);
+    for (const auto& ev : events) {
+        log_event(ev);
+        ++stats_.events_by_type[std::string(task::to_string(ev.type))];
+    }
+    if (!events.empty() || !same || !(marks == durable_marks(tt.state)))
+        pending_.push_back({tt.state, std::move(events)});
+    if (tt.first_poll_owed) {
+        tt.first_poll_owed = false;
+        if (first_round_left_ > 0) --first_round_left_;
+    }
+
+    if (gone && !tt.configured) {
+        // Stored as gone; discovery brings it back if it reappears.
+        gone_.insert_or_assign(key, std::move(tt.state));
+        untrack(tasks_.find(key));
+        return;
+    }
+    const auto& poll = settings_->poll;
+    std::chrono::milliseconds delay;
+    if (ok) {
+        const bool finished = tt.state.last && modelarts::is_terminal(tt.state.last->status);
+        delay = jittered(finished ? poll.finished_interval : poll.interval, poll.jitter, rng_);
+    } else if (gone) {
+        delay = jittered(poll.finished_interval, poll.jitter, rng_);
+    } else if (throttled) {
+        delay = jittered(poll.interval, poll.jitter, rng_);
+    } else {
+        delay = failure_backoff(tt.failures, 1s,
+                                std::max<std::chrono::milliseconds>(poll.interval, 60s), rng_);
+    }
+    schedule(tt, now + delay);
+}
+
+// --- start, reload, discovery -----------------------------------------------------------
 
 void watcher::start() {
     // What the last run knew: no task.discovered storm, no missed transition.
@@ -163,31 +395,28 @@ void watcher::start() {
         if (auto it = stored.find(key); it != stored.end()) tt.state = std::move(it->second);
 
     started_ = true;
-    first_round_left_ = tasks_.size();
+    const auto now = clock::now();
+    for (auto& [key, tt] : tasks_) {
+        tt.first_poll_owed = true;
+        ++first_round_left_;
+        schedule(tt, now);
+    }
+    spawn(async_dispatch_loop(), "dispatch");
     for (const auto& t : settings_->targets) {
         if (t.task_ids) continue;
         ++first_round_left_;
         start_discovery(target_id_of(config::project_id_of(*settings_, t), t.dataset_id));
     }
-    for (const auto& [key, tt] : tasks_)
-        spawn_task(key);
-    ++running_;
-    asio::co_spawn(ex_, async_commit_loop(), [this](std::exception_ptr e) {
-        --running_;
-        log_escape(e, "commit");
-    });
-    ++running_;
-    asio::co_spawn(ex_, async_forget_loop(), [this](std::exception_ptr e) {
-        --running_;
-        log_escape(e, "forget");
-    });
+    spawn(async_commit_loop(), "commit");
+    spawn(async_forget_loop(), "forget");
     log::info("watching", {{"tasks", std::to_string(tasks_.size())},
                            {"targets", std::to_string(settings_->targets.size())}});
 }
 
-const config::target* watcher::find_target(const std::string& target_id) const {
+const config::target* watcher::find_target(const std::string& project_id,
+                                           const std::string& dataset_id) const {
     for (const auto& t : settings_->targets)
-        if (target_id_of(config::project_id_of(*settings_, t), t.dataset_id) == target_id)
+        if (t.dataset_id == dataset_id && config::project_id_of(*settings_, t) == project_id)
             return &t;
     return nullptr;
 }
@@ -220,7 +449,7 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
     // Which tasks stay: those of targets that remain, configured ids still listed.
     std::size_t removed = 0, added = 0;
     for (auto it = tasks_.begin(); it != tasks_.end();) {
-        const auto* t = find_target(it->second.target_id);
+        const auto* t = find_target(it->first.project_id, it->first.dataset_id);
         bool keep = t != nullptr;
         if (keep && t->task_ids) {
             keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) !=
@@ -229,41 +458,32 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
             it->second.configured = false;
         }
         if (keep) {
-            it->second.labels = t->labels;
+            bind(it->second, *t); // the old target and API client are gone
             ++it;
         } else {
-            if (it->second.timer) it->second.timer->cancel(); // its loop ends when it wakes
-            it = tasks_.erase(it);
+            untrack(it++); // a poll in flight finds it gone and drops its answer
             ++removed;
         }
     }
+    const auto now = clock::now();
     for (const auto& t : settings_->targets) {
         const auto& project = config::project_id_of(*settings_, t);
         if (t.task_ids) {
             for (const auto& id : *t.task_ids) {
                 task::task_key key{project, t.dataset_id, id};
                 if (tasks_.count(key)) continue;
-                track(key, t, true);
-                spawn_task(key);
+                schedule(track(key, t, true), now);
                 ++added;
             }
         } else {
             start_discovery(target_id_of(project, t.dataset_id));
         }
     }
+    // The budget or the connection limit may have grown.
+    wake_dispatcher(clock::time_point::min());
     log::info("configuration reloaded", {{"tasks", std::to_string(tasks_.size())},
                                          {"added", std::to_string(added)},
                                          {"removed", std::to_string(removed)}});
-}
-
-void watcher::spawn_task(const task::task_key& key) {
-    auto& tt = tasks_.at(key);
-    tt.loop_id = ++next_loop_id_;
-    ++running_;
-    asio::co_spawn(ex_, async_task_loop(key, tt.loop_id), [this](std::exception_ptr e) {
-        --running_;
-        log_escape(e, "task poll loop");
-    });
 }
 
 asio::awaitable<void> watcher::async_sleep_until(asio::steady_timer& timer,
@@ -288,180 +508,71 @@ std::vector<std::string> watcher::route(const task::event& e) const {
     return out;
 }
 
-asio::awaitable<void> watcher::async_task_loop(task::task_key key, std::uint64_t loop_id) {
-    bool first = true;
-    while (!stopping_) {
-        auto it = tasks_.find(key);
-        if (it == tasks_.end() || it->second.loop_id != loop_id) break;
-        // The timer outlives an erase of the task while we sleep on it.
-        auto* timer = it->second.timer.get();
-        const config::target* target = nullptr;
-        for (const auto& t : settings_->targets)
-            if (t.dataset_id == key.dataset_id &&
-                config::project_id_of(*settings_, t) == key.project_id)
-                target = &t;
-        if (!target) break;
-        auto& api = api_for(*target);
-        auto& ep = endpoint_for(api);
-
-        // Wait out endpoint pauses, then for a slot in the request budget.
-        auto now = clock::now();
-        auto not_before = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
-        if (not_before > now) {
-            co_await async_sleep_until(*timer, not_before);
-            continue;
-        }
-        // While the endpoint recovers from throttling, no bursts: requests go one at a time.
-        const double factor = ep.throttle.rate_factor(now);
-        bucket_.set_rate(settings_->modelarts.max_requests_per_second * factor, now,
-                         factor < 1.0 ? std::optional<double>(1.0) : std::nullopt);
-        if (auto slot = bucket_.reserve(now); slot > now) {
-            co_await async_sleep_until(*timer, slot);
-            if (stopping_) break;
-            // A throttle may have paused the endpoint while we waited for our slot: then the
-            // slot is void, and we queue again behind the pause at the reduced rate.
-            if (std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until()) > clock::now())
-                continue;
-            it = tasks_.find(key);
-            if (it == tasks_.end() || it->second.loop_id != loop_id) break;
-        }
-
-        it->second.polling = true;
-        const auto sent = clock::now();
-        auto res = co_await api.async_get_task(key.dataset_id, key.task_id);
-        const auto sys_now = std::chrono::system_clock::now();
-        now = clock::now();
-        stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
-        it = tasks_.find(key);
-        if (it == tasks_.end() || it->second.loop_id != loop_id) break;
-        auto& tt = it->second;
-        tt.polling = false;
-        ++tt.polls;
-        ++stats_.polls;
-
-        task::poll_outcome outcome;
-        if (res) {
-            if (auto obs = task::observe(*res))
-                outcome = task::poll_ok{std::move(*obs)};
-            else
-                outcome = task::poll_failed{{"malformed", "", "the task has no status", ""}};
-            ep.throttle.on_success(now);
-            ep.auth_pause.on_success(now);
-        } else {
-            const auto& e = res.error();
-            task::poll_error pe{std::string(modelarts::to_string(e.kind)), e.error_code,
-                                e.error_msg.empty() ? e.detail : e.error_msg, e.request_id};
-            if (e.kind == modelarts::error_kind::not_found)
-                outcome = task::poll_gone{pe};
-            else
-                outcome = task::poll_failed{pe};
-            if (e.kind == modelarts::error_kind::throttled)
-                ep.throttle.on_throttled(now, e.retry_after);
-            if (e.kind == modelarts::error_kind::auth && auth_->scheme() == "aksk")
-                ep.auth_pause.on_throttled(now, std::nullopt);
-            ++stats_.poll_failures;
-            ++stats_.failures_by_reason[pe.reason];
-            if (tt.failures == 0 || log::enabled(log::level::debug))
-                log::warn(
-                    "poll failed",
-                    {{"task", key.task_id}, {"dataset", key.dataset_id}, {"error", e.to_string()}});
-        }
-        const bool ok = std::holds_alternative<task::poll_ok>(outcome);
-        const bool gone = std::holds_alternative<task::poll_gone>(outcome);
-        // Throttling is the endpoint's business (pause, slower budget), not this task's fault.
-        const bool throttled = !res && res.error().kind == modelarts::error_kind::throttled;
-        tt.failures = ok || throttled ? 0 : tt.failures + 1;
-
-        auto before = tt.state;
-        std::vector<task::event> events;
-        task::advance(tt.state, outcome, diff_settings_, sys_now, events);
-        for (const auto& ev : events) {
-            log_event(ev);
-            ++stats_.events_by_type[std::string(task::to_string(ev.type))];
-        }
-        if (!events.empty() || worth_storing(before, tt.state))
-            pending_.push_back({tt.state, std::move(events)});
-        if (first) {
-            first = false;
-            if (first_round_left_ > 0) --first_round_left_;
-        }
-
-        if (gone && !tt.configured) {
-            // Stored as gone; discovery brings it back if it reappears.
-            gone_.insert_or_assign(key, std::move(tt.state));
-            tasks_.erase(it);
-            break;
-        }
-        std::chrono::milliseconds delay;
-        if (ok) {
-            const bool finished = tt.state.last && modelarts::is_terminal(tt.state.last->status);
-            delay =
-                jittered(finished ? settings_->poll.finished_interval : settings_->poll.interval,
-                         settings_->poll.jitter, rng_);
-        } else if (gone) {
-            delay = jittered(settings_->poll.finished_interval, settings_->poll.jitter, rng_);
-        } else if (throttled) {
-            delay = jittered(settings_->poll.interval, settings_->poll.jitter, rng_);
-        } else {
-            delay = failure_backoff(
-                tt.failures, 1s, std::max<std::chrono::milliseconds>(settings_->poll.interval, 60s),
-                rng_);
-        }
-        co_await async_sleep_until(*tt.timer, now + delay);
-    }
-}
-
 asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
+    const auto slash = target_id.find('/');
+    const std::string project = target_id.substr(0, slash);
+    const std::string dataset = target_id.substr(slash + 1);
     bool first = true;
     while (!stopping_) {
         // Looked up afresh each round: a reload may have changed or removed the target.
-        const auto* target_ptr = find_target(target_id);
+        const auto* target_ptr = find_target(project, dataset);
         if (!target_ptr || target_ptr->task_ids) break;
-        const config::target target = *target_ptr;
-        auto& api = api_for(target);
-        auto& ep = endpoint_for(api);
-        const auto& project = config::project_id_of(*settings_, target);
+        auto* api = &api_for(*target_ptr);
+        auto* ep = &endpoint_for(*api);
         std::set<std::string> seen;
         bool complete = true;
         for (auto type : modelarts::task_types) {
             auto now = clock::now();
-            auto not_before = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
+            auto not_before = std::max(ep->throttle.paused_until(), ep->auth_pause.paused_until());
             if (not_before > now) co_await async_sleep_until(timer, not_before);
             if (stopping_) co_return;
             if (auto slot = bucket_.reserve(clock::now()); slot > clock::now())
                 co_await async_sleep_until(timer, slot);
             if (stopping_) co_return;
-            auto res = co_await api.async_list_tasks(target.dataset_id, std::string(type));
+            auto res = co_await api->async_list_tasks(dataset, std::string(type));
             if (!res) {
                 complete = false;
                 if (res.error().kind == modelarts::error_kind::throttled)
-                    ep.throttle.on_throttled(clock::now(), res.error().retry_after);
-                log::warn("listing tasks failed", {{"dataset", target.dataset_id},
-                                                   {"type", type},
-                                                   {"error", res.error().to_string()}});
+                    ep->throttle.on_throttled(clock::now(), res.error().retry_after);
+                log::warn(
+                    "listing tasks failed",
+                    {{"dataset", dataset}, {"type", type}, {"error", res.error().to_string()}});
                 break;
             }
+            // A reload during the request may have removed or changed the target.
+            target_ptr = find_target(project, dataset);
+            if (!target_ptr || target_ptr->task_ids) co_return;
+            api = &api_for(*target_ptr);
+            ep = &endpoint_for(*api);
+            const auto due = clock::now();
             for (const auto& t : *res) {
                 if (!t.task_id) continue;
                 seen.insert(*t.task_id);
-                task::task_key key{project, target.dataset_id, *t.task_id};
+                task::task_key key{project, dataset, *t.task_id};
                 if (!tasks_.count(key) && !forgotten_.count(key)) {
-                    track(key, target, false);
-                    spawn_task(key);
+                    auto& tt = track(key, *target_ptr, false);
+                    if (first) { // part of the first round: /-/ready waits for its poll
+                        tt.first_poll_owed = true;
+                        ++first_round_left_;
+                    }
+                    schedule(tt, due);
                 }
             }
         }
         if (complete) {
-            for (auto& [key, tt] : tasks_)
-                if (!tt.configured && key.project_id == project &&
-                    key.dataset_id == target.dataset_id)
-                    tt.listed = seen.count(key.task_id) > 0;
+            // The target's tasks are adjacent in the ordered map.
+            for (auto it = tasks_.lower_bound({project, dataset, ""});
+                 it != tasks_.end() && it->first.project_id == project &&
+                 it->first.dataset_id == dataset;
+                 ++it)
+                if (!it->second.configured) it->second.listed = seen.count(it->first.task_id) > 0;
             // A tombstone the list no longer shows has done its job.
-            for (auto it = forgotten_.begin(); it != forgotten_.end();) {
-                if (it->project_id == project && it->dataset_id == target.dataset_id &&
-                    !seen.count(it->task_id)) {
+            for (auto it = forgotten_.lower_bound({project, dataset, ""});
+                 it != forgotten_.end() && it->project_id == project &&
+                 it->dataset_id == dataset;) {
+                if (!seen.count(it->task_id)) {
                     try {
                         store_.forget(*it);
                     } catch (const std::exception& e) {
@@ -519,8 +630,7 @@ void watcher::forget_finished(task::time_point now) {
             forgotten_.insert(it->first);
             log::info("forgetting a long-finished task",
                       {{"task", it->first.task_id}, {"dataset", it->first.dataset_id}});
-            if (tt.timer) tt.timer->cancel();
-            it = tasks_.erase(it);
+            untrack(it++);
         } else {
             ++it;
         }
@@ -542,12 +652,11 @@ asio::awaitable<void> watcher::async_stop() {
     stopping_ = true;
     for (auto& timer : loop_timers_)
         timer->cancel();
-    for (auto& [key, tt] : tasks_)
-        if (tt.timer) tt.timer->cancel();
-    // In-flight polls end by their deadline at the latest.
+    dispatch_timer_->cancel();
     asio::steady_timer t(ex_);
-    // Polls still hanging after a moment are abandoned: nothing of them was committed, and
-    // the next start polls those tasks again. The contract gives the whole stop 10 s.
+    // In-flight polls end by their deadline at the latest. Polls still hanging after a moment
+    // are abandoned: nothing of them was committed, and the next start polls those tasks
+    // again. The contract gives the whole stop 10 s.
     const auto give_up =
         clock::now() + std::min<std::chrono::milliseconds>(settings_->modelarts.timeout, 3s);
     while (running_ > 0 && clock::now() < give_up) {

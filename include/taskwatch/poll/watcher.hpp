@@ -23,25 +23,31 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace taskwatch::poll {
 
-/// One watched task in memory.
+struct endpoint_state; ///< throttling state of one ModelArts endpoint (watcher.cpp)
+
+/// One watched task in memory. Kept small: 10,000 of them must fit in a few MiB.
 struct tracked_task {
     task::task_state state;
-    std::map<std::string, std::string> labels; ///< the target's labels
-    std::string target_id;                     ///< "project/dataset" of its target
-    bool listed = true;      ///< the last discovery listing showed it (or it is configured)
-    bool configured = false; ///< named in a target's task_ids
-    bool polling = false;    ///< a request is in flight
-    unsigned failures = 0;   ///< consecutive failed polls
+    /// Its target in the current settings (the watcher repoints it on reload).
+    const config::target* target = nullptr;
+    modelarts::api_client* api = nullptr; ///< the client for its endpoint and project
+    endpoint_state* endpoint = nullptr;
     std::uint64_t polls = 0;
-    std::uint64_t loop_id = 0; ///< the poll loop that owns this task (a reload may replace it)
-    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::uint64_t poll_id = 0;    ///< the current poll (a poll whose task was replaced is void)
+    std::uint64_t schedule = 0;   ///< the id of its entry in the due-time heap; 0: none
+    unsigned failures = 0;        ///< consecutive failed polls
+    bool listed = true;           ///< the last discovery listing showed it (or it is configured)
+    bool configured = false;      ///< named in a target's task_ids
+    bool polling = false;         ///< a request is in flight
+    bool first_poll_owed = false; ///< counted in the first round (/-/ready) and not polled yet
 
     /// The labels of the task's target (copied onto its series and events).
-    const std::map<std::string, std::string>& target_labels() const noexcept { return labels; }
+    const std::map<std::string, std::string>& target_labels() const noexcept;
 };
 
 /// Poll latency in the buckets of taskwatch_poll_duration_seconds: a ModelArts GET takes from a
@@ -96,15 +102,34 @@ public:
 
     const std::map<task::task_key, tracked_task>& tasks() const noexcept { return tasks_; }
     const watcher_stats& stats() const noexcept { return stats_; }
-    /// True once every task known at start-up was polled once (the contract's /-/ready).
+    /// True once every task known at start-up, and every task the first listing of each
+    /// discovered target found, was polled once (the contract's /-/ready).
     bool first_round_done() const noexcept { return first_round_left_ == 0 && started_; }
     std::size_t failing_tasks() const;
 
 private:
-    struct endpoint_state;
-    boost::asio::awaitable<void> async_task_loop(task::task_key key, std::uint64_t loop_id);
+    /// One entry of the due-time heap; stale when `id` is no longer a task's `schedule`.
+    struct due_entry {
+        clock::time_point due;
+        std::uint64_t id;
+        bool operator>(const due_entry& o) const noexcept { return due > o.due; }
+    };
+
+    // Scheduling: one heap of due times, one dispatcher that hands due tasks to polls within
+    // max_connections and the request budget. No coroutine or timer per task.
+    void schedule(tracked_task& tt, clock::time_point due);
+    void unschedule(tracked_task& tt);
+    void wake_dispatcher(clock::time_point due);
+    void untrack(std::map<task::task_key, tracked_task>::iterator it);
+    boost::asio::awaitable<void> async_dispatch_loop();
+    boost::asio::awaitable<void> async_poll(task::task_key key, std::uint64_t poll_id,
+                                            modelarts::api_client* api);
+    void finish_poll(tracked_task& tt, const task::task_key& key,
+                     expected<modelarts::task, modelarts::api_error> res, clock::time_point sent);
+
     boost::asio::awaitable<void> async_discovery_loop(std::string target_id);
-    const config::target* find_target(const std::string& target_id) const;
+    const config::target* find_target(const std::string& project_id,
+                                      const std::string& dataset_id) const;
     void start_discovery(const std::string& target_id);
     boost::asio::awaitable<void> async_commit_loop();
     boost::asio::awaitable<void> async_forget_loop();
@@ -114,11 +139,13 @@ private:
                                                    clock::time_point when);
 
     tracked_task& track(const task::task_key& key, const config::target& t, bool configured);
-    void spawn_task(const task::task_key& key);
+    /// Points a task at its target, API client and endpoint in the current settings.
+    void bind(tracked_task& tt, const config::target& t);
     modelarts::api_client& api_for(const config::target& t);
     endpoint_state& endpoint_for(const modelarts::api_client& api);
     std::vector<std::string> route(const task::event& e) const;
     bool commit_pending();
+    void spawn(boost::asio::awaitable<void> work, const char* what);
 
     boost::asio::any_io_executor ex_;
     std::shared_ptr<const config::settings> settings_;
@@ -140,10 +167,20 @@ private:
     std::mt19937_64 rng_;
     std::vector<state::change> pending_;
     watcher_stats stats_;
+
+    std::vector<due_entry> heap_;                                ///< min-heap by due time
+    std::unordered_map<std::uint64_t, tracked_task*> scheduled_; ///< heap entry id -> task
+    std::uint64_t next_schedule_ = 0;
+    std::uint64_t next_poll_id_ = 0;
+    std::size_t in_flight_ = 0;
+    std::unique_ptr<boost::asio::steady_timer> dispatch_timer_;
+    /// When the dispatcher's timer fires; min() while it must not be woken for a due time.
+    clock::time_point dispatcher_wakes_ = clock::time_point::max();
+    bool awaiting_capacity_ = false; ///< the dispatcher waits for a poll to finish
+
     /// Timers of the discovery and commit loops, cancelled by async_stop().
     std::vector<std::shared_ptr<boost::asio::steady_timer>> loop_timers_;
     std::size_t first_round_left_ = 0;
-    std::uint64_t next_loop_id_ = 0;
     std::size_t running_ = 0; ///< coroutines still running
     bool started_ = false;
     bool stopping_ = false;
