@@ -22,7 +22,8 @@
 #                                           and build/bin/modelarts-sim)
 # Environment: TASKS, DATASETS, WINDOW_15S (45), WINDOW_1S (20), BIN (build/bin),
 #              KEEP=1 keeps the temporary folder (logs, configs, databases),
-#              PERF=FILE records a perf call graph of the daemon over the 1s window.
+#              PERF=FILE records a perf call graph of the daemon over the window of run
+#              PERF_RUN (1s or 15s; default 1s).
 # Needs curl, awk, grep. Uses about 1.5 cores while it runs: run nothing heavy beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -170,8 +171,8 @@ run() {
     local s0 s1 c0 c1 sc0 sc1 t0 t1 perf_pid=
     s0=$(sim_stats); c0=$(cpu_of "$daemon_pid"); t0=$(date +%s.%N)
     # PERF=FILE: a call-graph profile of the daemon over the 1s window (adds a few % CPU).
-    if [ -n "${PERF:-}" ] && [ "$name" = 1s ]; then
-        perf record -F 999 -g -o "$PERF" -p "$daemon_pid" -- sleep "$window" >/dev/null 2>&1 &
+    if [ -n "${PERF:-}" ] && [ "$name" = "${PERF_RUN:-1s}" ]; then
+        perf record -F 999 ${PERF_CALLGRAPH:--g} -o "$PERF" -p "$daemon_pid" -- sleep "$window" >/dev/null 2>&1 &
         perf_pid=$!
     fi
     sleep "$window"

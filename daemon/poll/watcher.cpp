@@ -195,9 +195,11 @@ void watcher::wake_dispatcher(clock::time_point due) {
 
 asio::awaitable<void> watcher::async_dispatch_loop() {
     auto& timer = *dispatch_timer_;
-    // Tasks due within this window go out together: one wake-up, many requests.
-    constexpr auto coalesce = 10ms;
     while (!stopping_) {
+        // Tasks due within this window go out together: one wake-up, many requests, answers
+        // read together. A poll up to 1% of an interval early (at most 100 ms) changes nothing.
+        const auto coalesce =
+            std::clamp<std::chrono::milliseconds>(settings_->poll.interval / 100, 1ms, 100ms);
         auto now = clock::now();
         // Drop stale entries (rescheduled or removed tasks) from the top.
         while (!heap_.empty() && !scheduled_.count(heap_.front().id)) {
@@ -263,19 +265,44 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
         }
         tt->polling = true;
         ++in_flight_;
-        spawn(async_poll(key, poll_id, tt->api), "poll");
+        jobs_.push_back({key, poll_id, tt->api});
+        if (!idle_workers_.empty()) {
+            idle_workers_.back()->cancel();
+            idle_workers_.pop_back();
+        }
     }
 }
 
-asio::awaitable<void> watcher::async_poll(task::task_key key, std::uint64_t poll_id,
-                                          modelarts::api_client* api) {
-    const auto sent = clock::now();
-    auto res = co_await api->async_get_task(key.dataset_id, key.task_id);
-    --in_flight_;
-    if (awaiting_capacity_) dispatch_timer_->cancel();
-    auto it = tasks_.find(key);
-    if (it == tasks_.end() || it->second.poll_id != poll_id) co_return; // removed meanwhile
-    finish_poll(it->second, key, std::move(res), sent);
+void watcher::ensure_workers() {
+    // One persistent coroutine per allowed connection: a poll allocates no frame of its own.
+    while (workers_ < settings_->modelarts.max_connections) {
+        spawn(async_worker(workers_), "poll worker");
+        ++workers_;
+    }
+}
+
+asio::awaitable<void> watcher::async_worker(std::size_t index) {
+    asio::steady_timer park(ex_);
+    while (!stopping_ && index < settings_->modelarts.max_connections) {
+        if (jobs_.empty()) {
+            idle_workers_.push_back(&park);
+            park.expires_at(clock::time_point::max());
+            co_await park.async_wait(use_tuple);
+            std::erase(idle_workers_, &park); // woken by a stop, not by a job
+            continue;
+        }
+        auto job = std::move(jobs_.front());
+        jobs_.pop_front();
+        const auto sent = clock::now();
+        auto res = co_await job.api->async_get_task(job.key.dataset_id, job.key.task_id);
+        --in_flight_;
+        if (awaiting_capacity_) dispatch_timer_->cancel();
+        auto it = tasks_.find(job.key);
+        if (it == tasks_.end() || it->second.poll_id != job.poll_id) continue; // removed meanwhile
+        finish_poll(it->second, job.key, std::move(res), sent);
+    }
+    std::erase(idle_workers_, &park);
+    if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too
 }
 
 void watcher::finish_poll(tracked_task& tt, const task::task_key& key,
@@ -401,6 +428,7 @@ void watcher::start() {
         ++first_round_left_;
         schedule(tt, now);
     }
+    ensure_workers();
     spawn(async_dispatch_loop(), "dispatch");
     for (const auto& t : settings_->targets) {
         if (t.task_ids) continue;
@@ -479,8 +507,12 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
             start_discovery(target_id_of(project, t.dataset_id));
         }
     }
-    // The budget or the connection limit may have grown.
-    wake_dispatcher(clock::time_point::min());
+    // The budget or the connection limit may have changed.
+    ensure_workers();
+    for (auto* w : idle_workers_)
+        w->cancel(); // those above a lower limit end
+    idle_workers_.clear();
+    if (awaiting_capacity_) dispatch_timer_->cancel();
     log::info("configuration reloaded", {{"tasks", std::to_string(tasks_.size())},
                                          {"added", std::to_string(added)},
                                          {"removed", std::to_string(removed)}});
@@ -653,6 +685,9 @@ asio::awaitable<void> watcher::async_stop() {
     for (auto& timer : loop_timers_)
         timer->cancel();
     dispatch_timer_->cancel();
+    for (auto* w : idle_workers_)
+        w->cancel();
+    idle_workers_.clear();
     asio::steady_timer t(ex_);
     // In-flight polls end by their deadline at the latest. Polls still hanging after a moment
     // are abandoned: nothing of them was committed, and the next start polls those tasks

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <random>
@@ -122,8 +123,8 @@ private:
     void wake_dispatcher(clock::time_point due);
     void untrack(std::map<task::task_key, tracked_task>::iterator it);
     boost::asio::awaitable<void> async_dispatch_loop();
-    boost::asio::awaitable<void> async_poll(task::task_key key, std::uint64_t poll_id,
-                                            modelarts::api_client* api);
+    void ensure_workers();
+    boost::asio::awaitable<void> async_worker(std::size_t index);
     void finish_poll(tracked_task& tt, const task::task_key& key,
                      expected<modelarts::task, modelarts::api_error> res, clock::time_point sent);
 
@@ -172,7 +173,16 @@ private:
     std::unordered_map<std::uint64_t, tracked_task*> scheduled_; ///< heap entry id -> task
     std::uint64_t next_schedule_ = 0;
     std::uint64_t next_poll_id_ = 0;
-    std::size_t in_flight_ = 0;
+    /// A due task handed to the poll workers.
+    struct poll_job {
+        task::task_key key;
+        std::uint64_t poll_id;
+        modelarts::api_client* api;
+    };
+    std::deque<poll_job> jobs_;
+    std::vector<boost::asio::steady_timer*> idle_workers_; ///< parked workers, woken by cancel
+    std::size_t workers_ = 0;
+    std::size_t in_flight_ = 0; ///< jobs queued or being polled
     std::unique_ptr<boost::asio::steady_timer> dispatch_timer_;
     /// When the dispatcher's timer fires; min() while it must not be woken for a due time.
     clock::time_point dispatcher_wakes_ = clock::time_point::max();
