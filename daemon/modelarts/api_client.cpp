@@ -74,11 +74,12 @@ asio::awaitable<expected<task, api_error>> api_client::async_get_task(std::strin
     co_return std::move(*parsed);
 }
 
-asio::awaitable<expected<std::vector<task>, api_error>>
-api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> type,
-                             int max_pages) {
+template <class Item, class Parse, class IdOf>
+asio::awaitable<expected<std::vector<Item>, api_error>>
+api_client::async_page_through(std::string dataset_id, std::optional<std::string> type,
+                               int max_pages, Parse parse, IdOf id_of) {
     constexpr int limit = 100;
-    std::vector<task> out;
+    std::vector<Item> out;
     std::set<std::string> seen;
     // API-NOTES: `offset` may be an item offset or a page number. Start as items; when the
     // second request brings nothing new although more should exist, count pages instead
@@ -91,7 +92,7 @@ api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> 
         auto res =
             co_await async_call(list_tasks_target(project_id_, dataset_id, t, limit, offset));
         if (!res) co_return unexpected(std::move(res.error()));
-        auto parsed = parse_task_list(std::string_view(res->body));
+        auto parsed = parse(std::string_view(res->body));
         if (!parsed) {
             api_error e;
             e.kind = error_kind::malformed;
@@ -100,16 +101,18 @@ api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> 
             co_return unexpected(std::move(e));
         }
         std::size_t fresh = 0;
-        for (auto& item : parsed->tasks) {
-            if (!item.task_id || item.task_id->empty()) continue;
-            if (!seen.insert(*item.task_id).second) continue;
+        for (auto& item : parsed->first) {
+            const std::string* id = id_of(item);
+            if (!id || id->empty()) continue;
+            if (!seen.insert(*id).second) continue;
             ++fresh;
             out.push_back(std::move(item));
         }
-        const auto got = parsed->tasks.size();
+        const auto got = parsed->second.items;
+        const auto total_count = parsed->second.total_count;
         const bool short_page = got < static_cast<std::size_t>(limit);
         const bool total_reached =
-            parsed->total_count && out.size() >= static_cast<std::size_t>(*parsed->total_count);
+            total_count && out.size() >= static_cast<std::size_t>(*total_count);
         if (total_reached) break;
         if (page == 0) {
             if (short_page) break;
@@ -132,6 +135,43 @@ api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> 
         offset += mode == paging::items ? limit : 1;
     }
     co_return out;
+}
+
+namespace {
+struct page_info {
+    std::size_t items = 0;
+    std::optional<std::int64_t> total_count;
+};
+} // namespace
+
+asio::awaitable<expected<std::vector<task>, api_error>>
+api_client::async_list_tasks(std::string dataset_id, std::optional<std::string> type,
+                             int max_pages) {
+    using page = std::pair<std::vector<task>, page_info>;
+    co_return co_await async_page_through<task>(
+        std::move(dataset_id), std::move(type), max_pages,
+        [](std::string_view body) -> expected<page, parse_error> {
+            auto l = parse_task_list(body);
+            if (!l) return unexpected(std::move(l.error()));
+            page_info info{l->tasks.size(), l->total_count};
+            return page{std::move(l->tasks), info};
+        },
+        [](const task& t) -> const std::string* { return t.task_id ? &*t.task_id : nullptr; });
+}
+
+asio::awaitable<expected<std::vector<std::string>, api_error>>
+api_client::async_list_task_ids(std::string dataset_id, std::optional<std::string> type,
+                                int max_pages) {
+    using page = std::pair<std::vector<std::string>, page_info>;
+    co_return co_await async_page_through<std::string>(
+        std::move(dataset_id), std::move(type), max_pages,
+        [](std::string_view body) -> expected<page, parse_error> {
+            auto l = parse_task_ids(body);
+            if (!l) return unexpected(std::move(l.error()));
+            page_info info{l->items, l->total_count};
+            return page{std::move(l->task_ids), info};
+        },
+        [](const std::string& id) -> const std::string* { return &id; });
 }
 
 } // namespace taskwatch::modelarts

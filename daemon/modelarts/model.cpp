@@ -629,8 +629,10 @@ template <class T> expected<T, parse_error> parse_document(const json::value& bo
     return out;
 }
 
-template <class T> expected<T, parse_error> parse_text(std::string_view body) {
-    // The DOM only lives until it is converted: an arena, starting on the stack, is enough.
+// Parses `body` into a DOM in `mr` and hands it to `read`. The DOM only lives until it is
+// converted: an arena, starting on the stack, is enough.
+template <class R, class Read>
+expected<R, parse_error> with_document(std::string_view body, Read&& read) {
     unsigned char arena[4096];
     json::monotonic_resource mr(arena, sizeof arena);
     unsigned char parser_stack[512];
@@ -645,7 +647,49 @@ template <class T> expected<T, parse_error> parse_text(std::string_view body) {
             {}, "invalid JSON: " + ec.message() + " at offset " + std::to_string(consumed)}};
     }
     const json::value doc = p.release();
-    return parse_document<T>(doc);
+    return read(doc);
+}
+
+template <class T> expected<T, parse_error> parse_text(std::string_view body) {
+    return with_document<T>(body, [](const json::value& doc) { return parse_document<T>(doc); });
+}
+
+expected<task_id_page, parse_error> read_task_ids(const json::value& doc) {
+    const auto* root = doc.if_object();
+    if (!root)
+        return unexpected{parse_error{{}, "expected object, got " + std::string(kind_name(doc))}};
+    task_id_page out;
+    if (const auto* total = root->if_contains("total_count"); total && !total->is_null()) {
+        if (!total->is_int64() && !total->is_uint64())
+            return unexpected{parse_error{"total_count", "expected integer, got " +
+                                                             std::string(kind_name(*total))}};
+        out.total_count = total->is_int64() ? total->get_int64()
+                                            : static_cast<std::int64_t>(std::min<std::uint64_t>(
+                                                  total->get_uint64(), INT64_MAX));
+    }
+    const auto* tasks = root->if_contains("tasks");
+    if (!tasks || tasks->is_null()) return out;
+    const auto* items = tasks->if_array();
+    if (!items)
+        return unexpected{
+            parse_error{"tasks", "expected array, got " + std::string(kind_name(*tasks))}};
+    out.items = items->size();
+    out.task_ids.reserve(items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        const auto path = [&] { return "tasks[" + std::to_string(i) + "]"; };
+        const auto* item = (*items)[i].if_object();
+        if (!item)
+            return unexpected{
+                parse_error{path(), "expected object, got " + std::string(kind_name((*items)[i]))}};
+        const auto* id = item->if_contains("task_id");
+        if (!id || id->is_null()) continue;
+        const auto* text = id->if_string();
+        if (!text)
+            return unexpected{parse_error{path() + ".task_id",
+                                          "expected string, got " + std::string(kind_name(*id))}};
+        if (!text->empty()) out.task_ids.emplace_back(text->data(), text->size());
+    }
+    return out;
 }
 
 } // namespace
@@ -662,6 +706,10 @@ expected<task_list, parse_error> parse_task_list(const json::value& body) {
 }
 expected<task_list, parse_error> parse_task_list(std::string_view body) {
     return parse_text<task_list>(body);
+}
+
+expected<task_id_page, parse_error> parse_task_ids(std::string_view body) {
+    return with_document<task_id_page>(body, read_task_ids);
 }
 
 json::value to_json(const task& t) {

@@ -563,7 +563,7 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             if (auto slot = bucket_.reserve(clock::now()); slot > clock::now())
                 co_await async_sleep_until(timer, slot);
             if (stopping_) co_return;
-            auto res = co_await api->async_list_tasks(dataset, std::string(type));
+            auto res = co_await api->async_list_task_ids(dataset, std::string(type));
             if (!res) {
                 complete = false;
                 if (res.error().kind == modelarts::error_kind::throttled)
@@ -579,10 +579,9 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             api = &api_for(*target_ptr);
             ep = &endpoint_for(*api);
             const auto due = clock::now();
-            for (const auto& t : *res) {
-                if (!t.task_id) continue;
-                seen.insert(*t.task_id);
-                task::task_key key{project, dataset, *t.task_id};
+            for (auto& id : *res) {
+                task::task_key key{project, dataset, id};
+                seen.insert(std::move(id));
                 if (!tasks_.count(key) && !forgotten_.count(key)) {
                     auto& tt = track(key, *target_ptr, false);
                     if (first) { // part of the first round: /-/ready waits for its poll

@@ -292,5 +292,10 @@ TEST_CASE("listing a dataset pages through every task, whichever way offset coun
         for (const auto& task : *res)
             ids.insert(*task.task_id);
         CHECK(ids.size() == res->size());
+        // Discovery's light reading pages the same way and finds the same ids.
+        auto light = run(c.ioc, c.api->async_list_task_ids(t.dataset_id, std::nullopt));
+        REQUIRE_MESSAGE(light, (light ? "" : light.error().to_string()));
+        CHECK(std::set<std::string>(light->begin(), light->end()) == ids);
+        CHECK(light->size() == ids.size());
     }
 }

@@ -718,3 +718,35 @@ TEST_CASE("errors in a list name the item") {
     CHECK(list_error_of("[]") == "(root): expected object, got array");
     CHECK(list_error_of(R"({"tasks": [)") == "(root): invalid JSON: incomplete JSON at offset 11");
 }
+
+TEST_CASE("parse_task_ids reads the ids, the item count and total_count of a list page") {
+    using taskwatch::modelarts::parse_task_ids;
+    auto page = parse_task_ids(R"({"tasks": [{"task_id": "a", "config": {"weird": [1]}},
+        {"status": 2}, {"task_id": null}, {"task_id": ""}, {"task_id": "b"}], "total_count": 7})");
+    REQUIRE(page);
+    CHECK(page->task_ids == std::vector<std::string>{"a", "b"});
+    CHECK(page->items == 5);
+    CHECK(page->total_count == 7);
+
+    auto empty = parse_task_ids(R"({"tasks": null})");
+    REQUIRE(empty);
+    CHECK(empty->items == 0);
+    CHECK_FALSE(empty->total_count);
+
+    auto wrong_id = parse_task_ids(R"({"tasks": [{"task_id": "a"}, {"task_id": 5}]})");
+    REQUIRE_FALSE(wrong_id);
+    CHECK(wrong_id.error().to_string() == "tasks[1].task_id: expected string, got number");
+    auto not_array = parse_task_ids(R"({"tasks": {}})");
+    REQUIRE_FALSE(not_array);
+    CHECK(not_array.error().to_string() == "tasks: expected array, got object");
+    auto not_item = parse_task_ids(R"({"tasks": [3]})");
+    REQUIRE_FALSE(not_item);
+    CHECK(not_item.error().to_string() == "tasks[0]: expected object, got number");
+    auto bad_total = parse_task_ids(R"({"tasks": [], "total_count": "9"})");
+    REQUIRE_FALSE(bad_total);
+    CHECK(bad_total.error().to_string() == "total_count: expected integer, got string");
+    auto broken = parse_task_ids(R"({"tasks": [)");
+    REQUIRE_FALSE(broken);
+    CHECK(broken.error().path.empty());
+    CHECK(broken.error().message.starts_with("invalid JSON"));
+}

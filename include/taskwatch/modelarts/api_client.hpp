@@ -41,12 +41,23 @@ public:
     boost::asio::awaitable<expected<std::vector<task>, api_error>>
     async_list_tasks(std::string dataset_id, std::optional<std::string> type, int max_pages = 1000);
 
+    /// The same listing, reading only the task ids (what discovery needs; much cheaper).
+    boost::asio::awaitable<expected<std::vector<std::string>, api_error>>
+    async_list_task_ids(std::string dataset_id, std::optional<std::string> type,
+                        int max_pages = 1000);
+
     const http::endpoint& endpoint() const noexcept { return ep_; }
     const std::string& project_id() const noexcept { return project_id_; }
 
 private:
     /// Sends with authentication; on a 401 for a stale IAM token, refreshes once and retries.
     boost::asio::awaitable<expected<http::response, api_error>> async_call(std::string target);
+    /// The paging of the list API, for any reading of a page (`parse`: body -> items and
+    /// page facts; `id_of`: an item's task id, for de-duplication).
+    template <class Item, class Parse, class IdOf>
+    boost::asio::awaitable<expected<std::vector<Item>, api_error>>
+    async_page_through(std::string dataset_id, std::optional<std::string> type, int max_pages,
+                       Parse parse, IdOf id_of);
 
     http::client& client_;
     auth::authorizer& auth_;

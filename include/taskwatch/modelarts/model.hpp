@@ -348,6 +348,15 @@ expected<task, parse_error> parse_task(const boost::json::value& body);
 expected<task, parse_error> parse_task(std::string_view body);
 expected<task_list, parse_error> parse_task_list(const boost::json::value& body);
 expected<task_list, parse_error> parse_task_list(std::string_view body);
+/// Only what discovery needs from a list page, read without building typed tasks (a page of
+/// 100 tasks is ~50 KB): the ids of the items that have one, the item count, total_count.
+/// Lenient about the items' other fields; strict about the shape it reads.
+struct task_id_page {
+    std::vector<std::string> task_ids;
+    std::size_t items = 0;
+    std::optional<std::int64_t> total_count;
+};
+expected<task_id_page, parse_error> parse_task_ids(std::string_view body);
 // A literal converts to both string_view and json::value: these pick the text reading.
 inline expected<task, parse_error> parse_task(const char* body) {
     return parse_task(std::string_view(body));
