@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <set>
+#include <unordered_set>
 
 namespace taskwatch::poll {
 namespace asio = boost::asio;
@@ -165,6 +166,7 @@ tracked_task& watcher::track(const task::task_key& key, const config::target& t,
 
 void watcher::untrack(std::map<task::task_key, tracked_task>::iterator it) {
     unschedule(it->second);
+    claimed_.erase(it->second.poll_id); // a poll in flight drops its answer
     if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
     tasks_.erase(it);
 }
@@ -242,8 +244,8 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
         const double factor = ep.throttle.rate_factor(now);
         bucket_.set_rate(settings_->modelarts.max_requests_per_second * factor, now,
                          factor < 1.0 ? std::optional<double>(1.0) : std::nullopt);
-        const auto key = tt->state.key;
         const auto poll_id = tt->poll_id = ++next_poll_id_;
+        claimed_.emplace(poll_id, tt);
         if (auto slot = bucket_.reserve(now); slot > now) {
             // The slot is this task's: the next due tasks queue behind it, in order.
             dispatcher_wakes_ = clock::time_point::min(); // nothing may jump the queue
@@ -251,21 +253,22 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
             co_await timer.async_wait(use_tuple);
             dispatcher_wakes_ = clock::time_point::max();
             if (stopping_) break;
-            auto it = tasks_.find(key);
-            if (it == tasks_.end() || it->second.poll_id != poll_id) continue; // removed
-            tt = &it->second;
+            auto it = claimed_.find(poll_id);
+            if (it == claimed_.end()) continue; // removed meanwhile
+            tt = it->second;
             // A throttle may have paused the endpoint while we waited for the slot: then the
             // slot is void, and the task queues again behind the pause at the reduced rate.
             auto& ep2 = *tt->endpoint;
             not_before = std::max(ep2.throttle.paused_until(), ep2.auth_pause.paused_until());
             if (not_before > clock::now()) {
+                claimed_.erase(poll_id);
                 schedule(*tt, not_before);
                 continue;
             }
         }
         tt->polling = true;
         ++in_flight_;
-        jobs_.push_back({key, poll_id, tt->api});
+        jobs_.push_back({poll_id, tt->api});
         if (!idle_workers_.empty()) {
             idle_workers_.back()->cancel();
             idle_workers_.pop_back();
@@ -291,23 +294,32 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
             std::erase(idle_workers_, &park); // woken by a stop, not by a job
             continue;
         }
-        auto job = std::move(jobs_.front());
+        const auto job = jobs_.front();
         jobs_.pop_front();
+        // The task may have been removed since it was handed over, and while it is polled.
+        auto it = claimed_.find(job.poll_id);
+        if (it == claimed_.end()) {
+            --in_flight_;
+            continue;
+        }
+        const auto& key = it->second->state.key;
         const auto sent = clock::now();
-        auto res = co_await job.api->async_get_task(job.key.dataset_id, job.key.task_id);
+        auto res = co_await job.api->async_get_task(key.dataset_id, key.task_id);
         --in_flight_;
         if (awaiting_capacity_) dispatch_timer_->cancel();
-        auto it = tasks_.find(job.key);
-        if (it == tasks_.end() || it->second.poll_id != job.poll_id) continue; // removed meanwhile
-        finish_poll(it->second, job.key, std::move(res), sent);
+        it = claimed_.find(job.poll_id);
+        if (it == claimed_.end()) continue;
+        auto* tt = it->second;
+        claimed_.erase(it);
+        finish_poll(*tt, std::move(res), sent);
     }
     std::erase(idle_workers_, &park);
     if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too
 }
 
-void watcher::finish_poll(tracked_task& tt, const task::task_key& key,
-                          expected<modelarts::task, modelarts::api_error> res,
+void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
                           clock::time_point sent) {
+    const auto& key = tt.state.key;
     const auto sys_now = std::chrono::system_clock::now();
     const auto now = clock::now();
     stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
@@ -371,8 +383,9 @@ void watcher::finish_poll(tracked_task& tt, const task::task_key& key,
 
     if (gone && !tt.configured) {
         // Stored as gone; discovery brings it back if it reappears.
-        gone_.insert_or_assign(key, std::move(tt.state));
-        untrack(tasks_.find(key));
+        auto it = tasks_.find(key);
+        gone_.insert_or_assign(it->first, std::move(tt.state));
+        untrack(it);
         return;
     }
     const auto& poll = settings_->poll;
@@ -553,7 +566,7 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
         if (!target_ptr || target_ptr->task_ids) break;
         auto* api = &api_for(*target_ptr);
         auto* ep = &endpoint_for(*api);
-        std::set<std::string> seen;
+        std::unordered_set<std::string> seen;
         bool complete = true;
         for (auto type : modelarts::task_types) {
             auto now = clock::now();
@@ -579,10 +592,26 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             api = &api_for(*target_ptr);
             ep = &endpoint_for(*api);
             const auto due = clock::now();
+            // What this target already knows, by id: no whole-key lookups per listed task.
+            std::unordered_set<std::string_view> known;
+            for (auto it = tasks_.lower_bound({project, dataset, ""});
+                 it != tasks_.end() && it->first.project_id == project &&
+                 it->first.dataset_id == dataset;
+                 ++it)
+                known.insert(it->first.task_id);
+            for (auto it = forgotten_.lower_bound({project, dataset, ""});
+                 it != forgotten_.end() && it->project_id == project && it->dataset_id == dataset;
+                 ++it)
+                known.insert(it->task_id);
+            std::vector<std::string> fresh;
             for (auto& id : *res) {
-                task::task_key key{project, dataset, id};
+                if (!known.count(id)) fresh.push_back(id);
                 seen.insert(std::move(id));
-                if (!tasks_.count(key) && !forgotten_.count(key)) {
+            }
+            known.clear(); // views into the maps, which tracking changes
+            for (auto& id : fresh) {
+                task::task_key key{project, dataset, std::move(id)};
+                {
                     auto& tt = track(key, *target_ptr, false);
                     if (first) { // part of the first round: /-/ready waits for its poll
                         tt.first_poll_owed = true;

@@ -125,8 +125,8 @@ private:
     boost::asio::awaitable<void> async_dispatch_loop();
     void ensure_workers();
     boost::asio::awaitable<void> async_worker(std::size_t index);
-    void finish_poll(tracked_task& tt, const task::task_key& key,
-                     expected<modelarts::task, modelarts::api_error> res, clock::time_point sent);
+    void finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
+                     clock::time_point sent);
 
     boost::asio::awaitable<void> async_discovery_loop(std::string target_id);
     const config::target* find_target(const std::string& project_id,
@@ -175,10 +175,12 @@ private:
     std::uint64_t next_poll_id_ = 0;
     /// A due task handed to the poll workers.
     struct poll_job {
-        task::task_key key;
         std::uint64_t poll_id;
         modelarts::api_client* api;
     };
+    /// Tasks taken off the heap for a poll, by poll id; a removed task leaves, and its poll's
+    /// answer is dropped.
+    std::unordered_map<std::uint64_t, tracked_task*> claimed_;
     std::deque<poll_job> jobs_;
     std::vector<boost::asio::steady_timer*> idle_workers_; ///< parked workers, woken by cancel
     std::size_t workers_ = 0;
