@@ -151,3 +151,105 @@ TEST_CASE(
     CHECK(count_type(after, "task.discovered") == listed);
     CHECK(again.stop() == 0);
 }
+
+TEST_CASE("tasks walking through the simulator's own lifecycles give exactly their transitions, "
+          "in order, once each") {
+    // Lifecycles of a few seconds: queuing and initializing last at least 300 ms, running at
+    // least 3 s unless the task fails or is stopped, stopping at least 200 ms; the daemon
+    // polls every 50 ms, so it sees every phase but a cut-short running one.
+    test::sim_process sim({"--tasks", "30", "--datasets", "1", "--phase-seconds", "1"});
+    auto initial = sim.tasks();
+    std::string dataset(initial.at(0).at("dataset_id").as_string());
+    // Besides the initial world (spread over every phase, a quarter long finished), tasks
+    // that start now, three of each fate, walk their whole lifecycle under watch.
+    for (int i = 0; i < 9; ++i) {
+        const char* fates[] = {"succeed", "fail", "stop"};
+        sim.control(verb::post, "/sim/tasks",
+                    std::string(R"({"dataset_id":")") + dataset +
+                        R"(","type":"auto-label","fate":")" + fates[i % 3] + R"("})");
+    }
+    const std::size_t all = initial.size() + 9;
+    test::temp_dir state("state");
+    daemon_options o;
+    o.interval = "50ms";
+    o.finished_interval = "200ms";
+    o.max_requests_per_second = 2000;
+    daemon_process d(sim, dataset, state.path(), o);
+
+    auto str = [](const boost::json::value& v) { return std::string(v.as_string()); };
+    const std::set<std::string> terminal{"failed", "succeeded", "stopped"};
+    // Wait until the simulator's tasks all finished; lifecycles span at most ~11 phases.
+    std::map<std::string, std::string> final_status, fate;
+    REQUIRE(wait_until(
+        [&] {
+            final_status.clear();
+            for (const auto& t : sim.tasks()) {
+                final_status[str(t.at("task_id"))] = str(t.at("status_name"));
+                fate[str(t.at("task_id"))] = str(t.at("fate"));
+            }
+            return std::all_of(final_status.begin(), final_status.end(),
+                               [&](const auto& kv) { return terminal.count(kv.second) > 0; });
+        },
+        30s, 200ms));
+    REQUIRE(final_status.size() == all);
+
+    // Each task's chain of statuses as the outbox tells it.
+    using chains = std::map<std::string, std::vector<std::string>>;
+    auto chains_of = [&](const std::vector<stored_event>& events) {
+        chains out;
+        for (const auto& e : events) {
+            if (e.type == "task.discovered")
+                out[e.task_id].push_back(str(e.payload.at("current").at("status")));
+            if (e.type == "task.status_changed") {
+                auto& c = out[e.task_id];
+                // Unbroken: each transition starts where the last one ended.
+                CHECK_MESSAGE(
+                    (!c.empty() && c.back() == str(e.payload.at("previous").at("status"))),
+                    e.task_id);
+                c.push_back(str(e.payload.at("current").at("status")));
+            }
+        }
+        return out;
+    };
+    auto events = wait_for_events(
+        d.db,
+        [&](const auto& ev) {
+            auto c = chains_of(ev);
+            return std::all_of(final_status.begin(), final_status.end(), [&](const auto& kv) {
+                return c.count(kv.first) && c[kv.first].back() == kv.second;
+            });
+        },
+        15s);
+    CHECK(d.stop() == 0);
+    events = read_events(d.db);
+    auto c = chains_of(events);
+
+    const std::map<std::string, std::vector<std::string>> path{
+        {"succeed", {"queuing", "initializing", "running", "succeeded"}},
+        {"fail", {"queuing", "initializing", "running", "failed"}},
+        {"stop", {"queuing", "initializing", "running", "stopping", "stopped"}}};
+    std::size_t transitions = 0;
+    for (const auto& [id, status] : final_status) {
+        INFO("task ", id, " fate ", fate[id]);
+        REQUIRE(c.count(id));
+        const auto& chain = c[id];
+        CHECK(chain.back() == status);
+        // The plan from the discovered status on; a running phase cut short by a failure or
+        // a stop may be shorter than a poll, then initializing -> failed/stopping is one step.
+        const auto& plan = path.at(fate[id]);
+        auto from = std::find(plan.begin(), plan.end(), chain.front());
+        REQUIRE(from != plan.end());
+        std::vector<std::string> want(from, plan.end());
+        if (chain != want && fate[id] != "succeed") std::erase(want, std::string("running"));
+        CHECK(chain == want);
+        transitions += chain.size() - 1;
+    }
+    // Exactly those events, each once: one discovered per task and the transitions.
+    CHECK(count_type(events, "task.discovered") == all);
+    CHECK(count_type(events, "task.status_changed") == transitions);
+    std::set<std::string> ids;
+    for (const auto& e : events)
+        ids.insert(str(e.payload.at("id")));
+    CHECK(ids.size() == events.size());
+    MESSAGE(transitions, " transitions over ", all, " tasks");
+}
