@@ -215,16 +215,6 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
             dispatcher_wakes_ = clock::time_point::max();
             continue;
         }
-        if (in_flight_ >= settings_->modelarts.max_connections) {
-            // A finishing poll wakes us; new due times need not.
-            dispatcher_wakes_ = clock::time_point::min();
-            awaiting_capacity_ = true;
-            timer.expires_at(now + 1s);
-            co_await timer.async_wait(use_tuple);
-            awaiting_capacity_ = false;
-            dispatcher_wakes_ = clock::time_point::max();
-            continue;
-        }
         const auto entry = heap_.front();
         std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
         heap_.pop_back();
@@ -266,8 +256,8 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
                 continue;
             }
         }
+        // The workers (max_connections of them) take jobs in order; no wait here for one.
         tt->polling = true;
-        ++in_flight_;
         jobs_.push_back({poll_id, tt->api});
         if (!idle_workers_.empty()) {
             idle_workers_.back()->cancel();
@@ -298,15 +288,20 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
         jobs_.pop_front();
         // The task may have been removed since it was handed over, and while it is polled.
         auto it = claimed_.find(job.poll_id);
-        if (it == claimed_.end()) {
-            --in_flight_;
+        if (it == claimed_.end()) continue;
+        auto& ep = *it->second->endpoint;
+        if (auto not_before = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
+            not_before > clock::now()) {
+            // Throttled while it waited in the queue: after the pause, at the reduced rate.
+            auto* waiting = it->second;
+            claimed_.erase(it);
+            waiting->polling = false;
+            schedule(*waiting, not_before);
             continue;
         }
         const auto& key = it->second->state.key;
         const auto sent = clock::now();
         auto res = co_await job.api->async_get_task(key.dataset_id, key.task_id);
-        --in_flight_;
-        if (awaiting_capacity_) dispatch_timer_->cancel();
         it = claimed_.find(job.poll_id);
         if (it == claimed_.end()) continue;
         auto* tt = it->second;
@@ -525,7 +520,6 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
     for (auto* w : idle_workers_)
         w->cancel(); // those above a lower limit end
     idle_workers_.clear();
-    if (awaiting_capacity_) dispatch_timer_->cancel();
     log::info("configuration reloaded", {{"tasks", std::to_string(tasks_.size())},
                                          {"added", std::to_string(added)},
                                          {"removed", std::to_string(removed)}});

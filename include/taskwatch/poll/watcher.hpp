@@ -184,11 +184,9 @@ private:
     std::deque<poll_job> jobs_;
     std::vector<boost::asio::steady_timer*> idle_workers_; ///< parked workers, woken by cancel
     std::size_t workers_ = 0;
-    std::size_t in_flight_ = 0; ///< jobs queued or being polled
     std::unique_ptr<boost::asio::steady_timer> dispatch_timer_;
     /// When the dispatcher's timer fires; min() while it must not be woken for a due time.
     clock::time_point dispatcher_wakes_ = clock::time_point::max();
-    bool awaiting_capacity_ = false; ///< the dispatcher waits for a poll to finish
 
     /// Timers of the discovery and commit loops, cancelled by async_stop().
     std::vector<std::shared_ptr<boost::asio::steady_timer>> loop_timers_;
