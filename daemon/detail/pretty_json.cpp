@@ -8,8 +8,10 @@
 namespace taskwatch {
 namespace {
 
+// indent < 0: compact, no whitespace at all.
 void emit(std::string& out, const boost::json::value& v, int indent, int depth) {
     auto newline = [&](int d) {
+        if (indent < 0) return;
         out.push_back('\n');
         out.append(static_cast<std::size_t>(indent * d), ' ');
     };
@@ -26,8 +28,8 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
             if (!first) out.push_back(',');
             first = false;
             newline(depth + 1);
-            out += boost::json::serialize(boost::json::value(kv.key()));
-            out += ": ";
+            out += boost::json::serialize(kv.key());
+            out += indent < 0 ? ":" : ": ";
             emit(out, kv.value(), indent, depth + 1);
         }
         newline(depth);
@@ -74,7 +76,13 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
 
 std::string pretty_json(const boost::json::value& v, int indent) {
     std::string out;
-    emit(out, v, indent, 0);
+    emit(out, v, indent < 0 ? 0 : indent, 0);
+    return out;
+}
+
+std::string compact_json(const boost::json::value& v) {
+    std::string out;
+    emit(out, v, -1, 0);
     return out;
 }
 
