@@ -107,7 +107,7 @@ void start_http(running_daemon& d, asio::io_context& ioc) {
     d.collector = std::make_unique<metrics::collector>(std::move(src));
 
     web::site site;
-    site.metrics = d.collector.get();
+    site.metrics = [&d] { return d.collector->render(); };
     site.tasks = [&d]() -> const metrics::task_map& { return d.watcher->tasks(); };
     site.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
     site.ready = [&d] { return d.watcher->first_round_done(); };

@@ -56,7 +56,7 @@ http::reply respond(const site& s, const http::request_context& request) {
     }
     if (path == "/metrics")
         return answer(bhttp::status::ok, metrics::content_type,
-                      metrics::serialize(s.metrics->Collect()));
+                      s.metrics());
 
     static const metrics::task_map no_tasks;
     const auto& tasks = s.tasks ? s.tasks() : no_tasks;

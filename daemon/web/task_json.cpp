@@ -2,14 +2,10 @@
 
 #include "taskwatch/detail/pretty_json.hpp"
 
-#include <boost/json/array.hpp>
-#include <boost/json/value.hpp>
-
 #include <cstdio>
 #include <ctime>
 
 namespace taskwatch::web {
-namespace json = boost::json;
 
 std::string format_rfc3339(task::time_point t) {
     using namespace std::chrono;
@@ -31,74 +27,139 @@ std::string format_rfc3339(task::time_point t) {
 
 namespace {
 
-json::value time_or_null(const std::optional<task::time_point>& t) {
-    return t ? json::value(format_rfc3339(*t)) : json::value(nullptr);
-}
+// Writes one JSON object member by member; no boost::json::object in between (10,000 tasks).
+struct object_writer {
+    std::string& out;
+    bool first = true;
 
-json::value count_or_null(const std::optional<std::int64_t>& n) {
-    return n ? json::value(*n) : json::value(nullptr);
-}
-
-// Empty strings from the API are "not set": null reads better than "".
-json::value text_or_null(const std::string& s) {
-    return s.empty() ? json::value(nullptr) : json::value(s);
-}
+    void key(std::string_view k) {
+        out.push_back(first ? '{' : ',');
+        first = false;
+        append_json_string(out, k);
+        out.push_back(':');
+    }
+    void null(std::string_view k) {
+        key(k);
+        out += "null";
+    }
+    void string(std::string_view k, std::string_view v) {
+        key(k);
+        append_json_string(out, v);
+    }
+    // Empty strings from the API are "not set": null reads better than "".
+    void text_or_null(std::string_view k, const std::string& v) {
+        if (v.empty())
+            null(k);
+        else
+            string(k, v);
+    }
+    void integer(std::string_view k, std::int64_t v) {
+        key(k);
+        out += std::to_string(v);
+    }
+    void count_or_null(std::string_view k, const std::optional<std::int64_t>& v) {
+        if (v)
+            integer(k, *v);
+        else
+            null(k);
+    }
+    void number(std::string_view k, double v) {
+        key(k);
+        append_json_double(out, v);
+    }
+    void boolean(std::string_view k, bool v) {
+        key(k);
+        out += v ? "true" : "false";
+    }
+    void time_or_null(std::string_view k, const std::optional<task::time_point>& t) {
+        if (t)
+            string(k, format_rfc3339(*t));
+        else
+            null(k);
+    }
+    void end() { out += first ? "{}" : "}"; }
+};
 
 } // namespace
 
-json::object task_json(const task::task_key& key, const poll::tracked_task& tt) {
+void append_task_json(std::string& out, const task::task_key& key, const poll::tracked_task& tt) {
     const auto& st = tt.state;
     const auto* o = st.last ? &*st.last : nullptr;
-    json::object out;
-    out["project_id"] = key.project_id;
-    out["dataset_id"] = key.dataset_id;
-    out["task_id"] = key.task_id;
-    out["task_name"] = o ? json::value(o->task_name) : json::value(nullptr);
-    json::object labels;
+    object_writer w{out};
+    w.string("project_id", key.project_id);
+    w.string("dataset_id", key.dataset_id);
+    w.string("task_id", key.task_id);
+    if (o)
+        w.string("task_name", o->task_name);
+    else
+        w.null("task_name");
+    w.key("labels");
+    object_writer labels{out};
     for (const auto& [k, v] : tt.target_labels())
-        labels[k] = v;
-    out["labels"] = std::move(labels);
-    out["status"] =
-        o ? json::value(std::string(modelarts::to_string(o->status))) : json::value(nullptr);
-    out["status_code"] = o ? json::value(modelarts::to_code(o->status)) : json::value(nullptr);
-    out["progress"] = o ? json::value(o->progress) : json::value(nullptr);
-    out["up"] = st.up;
-    out["stalled"] = st.stalled;
-    out["created"] = o ? time_or_null(o->create_time) : json::value(nullptr);
-    out["last_change"] = time_or_null(st.last_change);
-    out["last_poll"] = time_or_null(st.last_poll);
+        labels.string(k, v);
+    labels.end();
+    if (o) {
+        w.string("status", modelarts::to_string(o->status));
+        w.integer("status_code", modelarts::to_code(o->status));
+        w.number("progress", o->progress);
+    } else {
+        w.null("status");
+        w.null("status_code");
+        w.null("progress");
+    }
+    w.boolean("up", st.up);
+    w.boolean("stalled", st.stalled);
+    if (o)
+        w.time_or_null("created", o->create_time);
+    else
+        w.null("created");
+    w.time_or_null("last_change", st.last_change);
+    w.time_or_null("last_poll", st.last_poll);
     if (st.last_error) {
         const auto& e = *st.last_error;
-        out["last_error"] = json::object{{"reason", e.reason},
-                                         {"error_code", text_or_null(e.error_code)},
-                                         {"error_msg", text_or_null(e.error_msg)},
-                                         {"request_id", text_or_null(e.request_id)}};
+        w.key("last_error");
+        object_writer err{out};
+        err.string("reason", e.reason);
+        err.text_or_null("error_code", e.error_code);
+        err.text_or_null("error_msg", e.error_msg);
+        err.text_or_null("request_id", e.request_id);
+        err.end();
     } else {
-        out["last_error"] = nullptr;
+        w.null("last_error");
     }
-    if (o)
-        out["result"] = json::object{{"total_sample_count", count_or_null(o->total_sample_count)},
-                                     {"annotated_sample_count",
-                                      count_or_null(o->annotated_sample_count)},
-                                     {"unconfirmed_sample_count",
-                                      count_or_null(o->unconfirmed_sample_count)}};
-    else
-        out["result"] = nullptr;
-    out["resource_id"] = o ? text_or_null(o->resource_id) : json::value(nullptr);
-    out["algorithm_type"] = o ? text_or_null(o->algorithm_type) : json::value(nullptr);
-    out["code"] = o ? text_or_null(o->code) : json::value(nullptr);
-    out["message"] = o ? text_or_null(o->message) : json::value(nullptr);
-    out["error_code"] = o ? text_or_null(o->error_code) : json::value(nullptr);
-    out["error_msg"] = o ? text_or_null(o->error_msg) : json::value(nullptr);
-    return out;
+    if (o) {
+        w.key("result");
+        object_writer r{out};
+        r.count_or_null("total_sample_count", o->total_sample_count);
+        r.count_or_null("annotated_sample_count", o->annotated_sample_count);
+        r.count_or_null("unconfirmed_sample_count", o->unconfirmed_sample_count);
+        r.end();
+    } else {
+        w.null("result");
+    }
+    static const std::string none;
+    w.text_or_null("resource_id", o ? o->resource_id : none);
+    w.text_or_null("algorithm_type", o ? o->algorithm_type : none);
+    w.text_or_null("code", o ? o->code : none);
+    w.text_or_null("message", o ? o->message : none);
+    w.text_or_null("error_code", o ? o->error_code : none);
+    w.text_or_null("error_msg", o ? o->error_msg : none);
+    w.end();
 }
 
 std::string tasks_json(const metrics::task_map& tasks) {
-    json::array a;
-    a.reserve(tasks.size());
-    for (const auto& [key, tt] : tasks)
-        if (!tt.state.forgotten && !tt.state.gone) a.emplace_back(task_json(key, tt));
-    return compact_json(a);
+    std::string out;
+    out.reserve(64 + tasks.size() * 720);
+    out.push_back('[');
+    bool first = true;
+    for (const auto& [key, tt] : tasks) {
+        if (tt.state.forgotten || tt.state.gone) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        append_task_json(out, key, tt);
+    }
+    out.push_back(']');
+    return out;
 }
 
 } // namespace taskwatch::web

@@ -5,9 +5,14 @@
 
 #include "test_files.hpp"
 
+#include <prometheus/client_metric.h>
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -57,7 +62,10 @@ std::string scrape(const metrics::task_map& tasks, const poll::watcher_stats& st
     src.deliveries = deliveries;
     src.version = "1.2.3";
     metrics::collector c(std::move(src));
-    return metrics::serialize(c.Collect());
+    auto text = c.render();
+    // The fast path and the MetricFamily path agree on every input the tests use.
+    CHECK(text == metrics::serialize_with_prometheus_cpp(c.Collect()));
+    return text;
 }
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -300,7 +308,7 @@ TEST_CASE("process metrics come out when /proc is readable") {
     metrics::collector_sources src;
     src.process = [] { return metrics::read_process_stats(); };
     metrics::collector c(std::move(src));
-    auto text = metrics::serialize(c.Collect());
+    auto text = c.render();
     INFO(text);
     for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
                              "process_virtual_memory_bytes", "process_start_time_seconds",
@@ -318,4 +326,91 @@ TEST_CASE("every label name taskwatch sets on task series is refused as a target
                                  std::string(name) + ": x}\n";
         CHECK_THROWS_AS(config::parse_settings(yaml, "/c.yml", env), config::config_error);
     }
+}
+
+TEST_CASE("serialize writes byte for byte what prometheus::TextSerializer writes") {
+    using prometheus::ClientMetric;
+    using prometheus::MetricFamily;
+    using prometheus::MetricType;
+    std::vector<MetricFamily> fams;
+    auto fam = [&](std::string name, MetricType type, std::string help = "help text") {
+        MetricFamily f;
+        f.name = std::move(name);
+        f.type = type;
+        f.help = std::move(help);
+        fams.push_back(std::move(f));
+        return &fams.back();
+    };
+    const double values[] = {0,
+                             -0.0,
+                             1,
+                             -1,
+                             0.1,
+                             0.42,
+                             1.0 / 3,
+                             1e20,
+                             1e-7,
+                             123456789012345678.0,
+                             1764475200.25,
+                             std::numeric_limits<double>::quiet_NaN(),
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::max(),
+                             std::numeric_limits<double>::denorm_min()};
+    std::mt19937_64 rng(42);
+    std::vector<double> all(std::begin(values), std::end(values));
+    for (int i = 0; i < 2000; ++i)
+        all.push_back(std::ldexp(std::uniform_real_distribution<double>(-1, 1)(rng),
+                                 std::uniform_int_distribution<int>(-60, 80)(rng)));
+
+    for (auto type : {MetricType::Counter, MetricType::Gauge, MetricType::Untyped}) {
+        auto* f = fam("m_" + std::to_string(static_cast<int>(type)), type);
+        for (double v : all) {
+            ClientMetric m;
+            m.label = {{"a", "x"}, {"b", "q\"uo\\te\nnl 视觉 ✓"}};
+            m.counter.value = m.gauge.value = m.untyped.value = v;
+            f->metric.push_back(m);
+        }
+        ClientMetric bare;
+        bare.timestamp_ms = 1'764'475'200'250;
+        f->metric.push_back(bare);
+    }
+    auto* h = fam("h_seconds", MetricType::Histogram, "");
+    for (bool inf_bucket : {false, true}) {
+        ClientMetric m;
+        if (inf_bucket) m.label = {{"x", "y"}};
+        m.histogram.sample_count = 7;
+        m.histogram.sample_sum = 2.5;
+        m.histogram.bucket = {{1, 0.005}, {3, 0.1}, {5, 2.5}};
+        if (inf_bucket) m.histogram.bucket.push_back({7, std::numeric_limits<double>::infinity()});
+        h->metric.push_back(m);
+    }
+    auto* s = fam("s", MetricType::Summary);
+    ClientMetric sm;
+    sm.summary.sample_count = 3;
+    sm.summary.sample_sum = 0.3;
+    sm.summary.quantile = {{0.5, 0.1}, {0.99, 0.25}};
+    s->metric.push_back(sm);
+    fam("empty_family", MetricType::Gauge);
+
+    CHECK(metrics::serialize(fams) == metrics::serialize_with_prometheus_cpp(fams));
+
+    // And on the collector's real families.
+    metrics::task_map tasks;
+    auto tt = polled_task("t1");
+    tt.labels = {{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}};
+    tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
+    tasks.emplace(task::task_key{"p", "d", "t2"}, polled_task("t2"));
+    poll::watcher_stats stats;
+    stats.poll_duration.observe(0.02);
+    metrics::collector_sources src;
+    src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    src.stats = [&]() -> const poll::watcher_stats& { return stats; };
+    src.process = [] { return metrics::read_process_stats(); };
+    metrics::collector c(std::move(src));
+    auto families = c.Collect();
+    CHECK(metrics::serialize(families) == metrics::serialize_with_prometheus_cpp(families));
+    // render() may differ only in the process_* values read a moment later.
+    auto cut = [](const std::string& t) { return t.substr(0, t.find("# HELP process_")); };
+    CHECK(cut(c.render()) == cut(metrics::serialize(families)));
 }

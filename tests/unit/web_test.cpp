@@ -1,5 +1,6 @@
 // The HTTP routes without sockets: /api/v1/tasks JSON, the status page's HTML, and routing
 // (404, 405 with Allow, /-/ready) answered by web::respond on hand-made requests.
+#include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/routes.hpp"
 #include "taskwatch/web/status_page.hpp"
@@ -202,7 +203,7 @@ TEST_CASE("routes: each endpoint answers GET with its content type") {
     src.tasks = [&]() -> const metrics::task_map& { return tasks; };
     metrics::collector coll(std::move(src));
     web::site s;
-    s.metrics = &coll;
+    s.metrics = [&] { return coll.render(); };
     s.tasks = [&]() -> const metrics::task_map& { return tasks; };
     s.ready = [] { return true; };
 
@@ -249,4 +250,24 @@ TEST_CASE("routes: unknown paths are 404, other methods 405 with Allow") {
         CHECK(header(r, bhttp::field::allow) == "GET, HEAD");
     }
     CHECK(get(s, "/nope", bhttp::verb::post).response.result_int() == 404);
+}
+
+TEST_CASE("compact JSON escapes strings as Boost.JSON does and spells doubles in decimal") {
+    json::value v = json::object{
+        {"s", "quote \" backslash \\ nl \n tab \t bell \x07 del \x7f 视觉 ✓"},
+        {"i", -42},
+        {"u", std::uint64_t{18446744073709551615u}},
+        {"b", true},
+        {"n", nullptr},
+        {"a", json::array{1, "x", json::object{}}},
+        {"d", 0.42},
+        {"w", 1.0}};
+    const auto text = compact_json(v);
+    CHECK(json::parse(text) == v);
+    // Without doubles, byte for byte what boost::json::serialize writes.
+    v.as_object().erase("d");
+    v.as_object().erase("w");
+    CHECK(compact_json(v) == json::serialize(v));
+    CHECK(text.find("\"d\":0.42") != std::string::npos);
+    CHECK(text.find("\"w\":1.0") != std::string::npos);
 }

@@ -57,13 +57,22 @@ class collector final : public prometheus::Collectable {
 public:
     explicit collector(collector_sources s);
     std::vector<prometheus::MetricFamily> Collect() const override;
+    /// serialize(Collect()), byte for byte, written straight from the sources: at 10,000 tasks
+    /// building the MetricFamily objects costs more than the text itself. What /metrics serves.
+    std::string render() const;
 
 private:
+    /// taskwatch_* and process_* (taskwatch_tasks only when the watched count is known).
+    std::vector<prometheus::MetricFamily> daemon_families(std::optional<std::size_t> watched) const;
     collector_sources sources_;
 };
 
-/// The families in text format 0.0.4 (prometheus::TextSerializer).
+/// The families in text format 0.0.4, byte for byte what prometheus::TextSerializer writes
+/// (escaping, NaN and ±Inf, histogram buckets), about ten times faster.
 std::string serialize(const std::vector<prometheus::MetricFamily>& families);
+/// The same through prometheus::TextSerializer itself: the reference serialize() is tested
+/// against.
+std::string serialize_with_prometheus_cpp(const std::vector<prometheus::MetricFamily>& families);
 
 /// The names of the per-task label that taskwatch sets itself; a target's labels may not use
 /// them (config validation rejects them).

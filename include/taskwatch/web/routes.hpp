@@ -9,8 +9,6 @@
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/metrics/collector.hpp"
 
-#include <prometheus/collectable.h>
-
 #include <functional>
 #include <string>
 
@@ -18,8 +16,8 @@ namespace taskwatch::web {
 
 /// What the routes read at request time, on the io_context's thread.
 struct site {
-    /// Families served at /metrics; null: /metrics answers 404.
-    const prometheus::Collectable* metrics = nullptr;
+    /// The text served at /metrics (metrics::collector::render); empty: /metrics answers 404.
+    std::function<std::string()> metrics;
     std::function<const metrics::task_map&()> tasks;
     std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
     /// /-/ready: true once the configuration is loaded and the first poll round finished.

@@ -4,8 +4,6 @@
 
 #include "taskwatch/metrics/collector.hpp"
 
-#include <boost/json/object.hpp>
-
 #include <string>
 
 namespace taskwatch::web {
@@ -13,11 +11,11 @@ namespace taskwatch::web {
 /// RFC 3339 in UTC with milliseconds: "2026-11-30T04:00:00.250Z".
 std::string format_rfc3339(task::time_point t);
 
-/// One task: project_id, dataset_id, task_id, task_name, labels, status, status_code, progress,
-/// up, stalled, created, last_change, last_poll, last_error, result, resource_id,
-/// algorithm_type, code, message, error_code, error_msg. Before the first successful poll,
-/// everything the poll would have told is null.
-boost::json::object task_json(const task::task_key& key, const poll::tracked_task& tt);
+/// Appends one task as a JSON object: project_id, dataset_id, task_id, task_name, labels,
+/// status, status_code, progress, up, stalled, created, last_change, last_poll, last_error,
+/// result, resource_id, algorithm_type, code, message, error_code, error_msg. Before the first
+/// successful poll, everything the poll would have told is null.
+void append_task_json(std::string& out, const task::task_key& key, const poll::tracked_task& tt);
 
 /// The body of GET /api/v1/tasks: a JSON array ordered by project, dataset and task id, with
 /// forgotten and gone tasks left out.
