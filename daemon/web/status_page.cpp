@@ -85,15 +85,17 @@ std::string ratio_text(double r) {
     return ec == std::errc{} ? std::string(buf, end) : std::string("0");
 }
 
+// `v` with `decimals` digits after the point ("42.50"); `v` is a percentage, 0..100.
+std::string fixed_text(double v, int decimals) {
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
+    return ec == std::errc{} ? std::string(buf, end) : std::string("0");
+}
+
 std::string percent_text(double r) {
-    char buf[32];
     const double pct = r * 100;
     // One decimal unless the number is whole: "42%", "42.5%".
-    if (std::abs(pct - std::round(pct)) < 0.05)
-        std::snprintf(buf, sizeof buf, "%.0f%%", pct);
-    else
-        std::snprintf(buf, sizeof buf, "%.1f%%", pct);
-    return buf;
+    return fixed_text(pct, std::abs(pct - std::round(pct)) < 0.05 ? 0 : 1) + "%";
 }
 
 // "team=vision" tags of a target's labels.
@@ -180,8 +182,7 @@ void append_row(std::string& out, const task::task_key& key, const poll::tracked
     if (o) {
         const double r = std::clamp(o->progress, 0.0, 1.0);
         const auto pct = percent_text(r);
-        char width[32];
-        std::snprintf(width, sizeof width, "%.2f%%", r * 100);
+        const auto width = fixed_text(r * 100, 2) + "%";
         out += "<div class=\"prog\"><div class=\"bar st-" + status +
                "\" role=\"progressbar\" aria-valuemin=\"0\" aria-valuemax=\"100\" "
                "aria-valuenow=\"" +

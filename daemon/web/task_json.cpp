@@ -18,7 +18,7 @@ std::string format_rfc3339(task::time_point t) {
     }
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    char buf[40];
+    char buf[80]; // 25 bytes in practice; room for any int the format could see
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<int>(frac));
