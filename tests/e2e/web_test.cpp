@@ -530,3 +530,22 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
                                    std::filesystem::copy_options::overwrite_existing);
     CHECK(w.d.stop() == 0);
 }
+
+TEST_CASE("SIGHUP with a new listen address keeps serving on the old one and says a restart is "
+          "needed") {
+    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
+    const auto dataset = str(watched(sim).at(0).at("dataset_id"));
+    temp_dir state("state");
+    web_daemon w(sim, dataset, state.path());
+    REQUIRE(w.get("/-/healthy").status == 200);
+
+    daemon_options changed;
+    changed.listen = "127.0.0.1:" + std::to_string(free_port());
+    sim.dir.write("watch.yml", daemon_config(sim, dataset, state.path(), changed));
+    w.d.proc->send_signal(SIGHUP);
+    CHECK_MESSAGE(w.d.wait_for_stderr("restart to apply", 10s), w.d.proc->stderr_text());
+    CHECK(w.d.proc->stderr_text().find("listen changed from 127.0.0.1:0 to " + changed.listen) !=
+          std::string::npos);
+    CHECK(w.get("/-/healthy").status == 200);
+    CHECK(w.d.stop() == 0);
+}
