@@ -5,7 +5,8 @@ pkgs=(cmake g++ make pkg-config git
       libboost1.81-dev libboost-json1.81-dev libssl-dev prometheus-cpp-dev doctest-dev
       libsqlite3-dev libyaml-cpp-dev libsystemd-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(openssl sqlite3 curl ca-certificates)
+  # promtool and prometheus: /metrics checks; chromium (+ a font): the status page test.
+  pkgs+=(openssl sqlite3 curl ca-certificates prometheus chromium fonts-dejavu-core)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

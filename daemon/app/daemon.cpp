@@ -2,10 +2,13 @@
 
 #include "taskwatch/app/wiring.hpp"
 #include "taskwatch/config/settings.hpp"
+#include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
+#include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/poll/watcher.hpp"
 #include "taskwatch/sim/simulator.hpp"
 #include "taskwatch/state/store.hpp"
+#include "taskwatch/web/routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -71,12 +74,92 @@ struct running_daemon {
     std::vector<std::unique_ptr<auth::authorizer>> retired_authorizers;
     std::unique_ptr<state::store> store;
     std::unique_ptr<poll::watcher> watcher;
+    metrics::delivery_counters deliveries; ///< incremented by the notifier
+    std::unique_ptr<metrics::collector> collector;
+    std::unique_ptr<http::server> server; ///< last: destroyed first, it reads everything above
     bool stopping = false;
 };
 
-// Runs the daemon on `ioc` until a stop signal. `on_stopped` runs after polling stopped.
+// The outbox figures of every configured webhook; none when the store cannot answer (the
+// scrape still succeeds, without these series).
+std::vector<metrics::webhook_figures> webhook_figures_of(running_daemon& d) {
+    std::vector<metrics::webhook_figures> out;
+    try {
+        for (const auto& w : d.settings->webhooks)
+            out.push_back({w.name, d.store->queue_length(w.name), d.store->oldest_pending(w.name),
+                           d.store->dead_letters(w.name)});
+    } catch (const std::exception& e) {
+        log::warn("cannot read the outbox for /metrics", {{"error", e.what()}});
+        out.clear();
+    }
+    return out;
+}
+
+// /metrics, /api/v1/tasks, /-/healthy, /-/ready and / on `listen`. Throws config_error naming
+// the config file and `listen` when the address cannot be used.
+void start_http(running_daemon& d, asio::io_context& ioc) {
+    metrics::collector_sources src;
+    src.tasks = [&d]() -> const metrics::task_map& { return d.watcher->tasks(); };
+    src.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
+    src.webhooks = [&d] { return webhook_figures_of(d); };
+    src.deliveries = &d.deliveries;
+    src.process = [] { return metrics::read_process_stats(); };
+    d.collector = std::make_unique<metrics::collector>(std::move(src));
+
+    web::site site;
+    site.metrics = [&d] { return d.collector->render(); };
+    site.tasks = [&d]() -> const metrics::task_map& { return d.watcher->tasks(); };
+    site.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
+    site.ready = [&d] { return d.watcher->first_round_done(); };
+    http::handler handler = web::make_handler(std::move(site));
+    // web_config_file (TLS, basic auth) wraps `handler` and sets options.tls here.
+
+    const auto& s = *d.settings;
+    auto ep = http::parse_listen_address(s.listen);
+    if (!ep) throw config::config_error(s.source_path + ": listen: " + ep.error());
+    http::server_options options;
+    options.listen = *ep;
+    options.server_header = "taskwatch/" TASKWATCH_VERSION;
+    options.log = [](std::string_view line) { log::warn("http server", {{"error", line}}); };
+    d.server = std::make_unique<http::server>(ioc.get_executor(), std::move(options),
+                                              std::move(handler));
+    try {
+        d.server->start();
+    } catch (const http::server_error& e) {
+        throw config::config_error(s.source_path + ": listen: " + e.what());
+    }
+}
+
+std::string url_of(const asio::ip::tcp::endpoint& ep) {
+    const auto a = ep.address();
+    std::string host = a.is_unspecified() ? (a.is_v6() ? "[::1]" : "127.0.0.1")
+                       : a.is_v6()        ? "[" + a.to_string() + "]"
+                                          : a.to_string();
+    return "http://" + host + ":" + std::to_string(ep.port()) + "/";
+}
+
+// SIGTERM: stop accepting HTTP and polling together; the HTTP drain is bounded by 2 s.
+asio::awaitable<void> async_shutdown(running_daemon* d, asio::io_context* io,
+                                     std::function<void()>* done) {
+    bool http_stopped = false;
+    asio::steady_timer http_done(io->get_executor(), asio::steady_timer::time_point::max());
+    d->server->stop(2s, [&http_stopped, &http_done] {
+        http_stopped = true;
+        http_done.cancel();
+    });
+    co_await d->watcher->async_stop();
+    d->client->shutdown();
+    if (!http_stopped) co_await http_done.async_wait(use_tuple);
+    if (*done) (*done)();
+    // Everything is committed: idle timers (keep-alive sweeps, STATUS) may go.
+    io->stop();
+}
+
+// Runs the daemon on `ioc` until a stop signal. `on_listening` runs once the HTTP server
+// listens (with its URL); `on_stopped` after polling stopped.
 int serve(asio::io_context& ioc, const std::string& config_path,
-          std::function<void()> on_stopped = {}) {
+          std::function<void()> on_stopped = {},
+          std::function<void(const std::string&)> on_listening = {}) {
     // First of all: a SIGTERM during start-up must stop us cleanly, not kill us.
     asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
     running_daemon d;
@@ -93,6 +176,15 @@ int serve(asio::io_context& ioc, const std::string& config_path,
     }
     d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings, *d.store, *d.client,
                                                 *d.authorizer);
+    try {
+        start_http(d, ioc);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
+    const auto url = url_of(d.server->local_endpoint());
+    log::info("serving HTTP", {{"url", url}});
+    if (on_listening) on_listening(url);
     try {
         d.watcher->start();
     } catch (const std::exception& e) {
@@ -139,17 +231,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
             hard_stop.async_wait([&](const boost::system::error_code& e2) {
                 if (!e2) ioc.stop();
             });
-            asio::co_spawn(
-                ioc,
-                [](running_daemon* dp, asio::io_context* io,
-                   std::function<void()>* done) -> asio::awaitable<void> {
-                    co_await dp->watcher->async_stop();
-                    dp->client->shutdown();
-                    if (*done) (*done)();
-                    // Everything is committed: idle timers (keep-alive sweeps, STATUS) may go.
-                    io->stop();
-                }(&d, &ioc, &on_stopped),
-                asio::detached);
+            asio::co_spawn(ioc, async_shutdown(&d, &ioc, &on_stopped), asio::detached);
         });
     };
     wait_signal();
@@ -221,7 +303,11 @@ int run_demo(const cli_options& opts) {
     write("config.yml", yml);
     std::fprintf(stderr, "taskwatchd --demo: simulator at %s, config %s\n", simulator.url().c_str(),
                  (dir / "config.yml").c_str());
-    int status = serve(ioc, (dir / "config.yml").string(), [&] { simulator.stop(); });
+    int status = serve(
+        ioc, (dir / "config.yml").string(), [&] { simulator.stop(); },
+        [](const std::string& url) {
+            std::fprintf(stderr, "taskwatchd --demo: status page at %s\n", url.c_str());
+        });
     std::error_code ec;
     fs::remove_all(dir, ec);
     return status;

@@ -346,8 +346,10 @@ bool valid_label_name(std::string_view n) {
                        [&](char ch) { return alpha(ch) || (ch >= '0' && ch <= '9'); });
 }
 
-constexpr std::string_view reserved_labels[] = {
-    "dataset_id", "task_id", "status", "kind", "task_name", "resource_id", "algorithm_type"};
+// The labels taskwatch puts on per-task series itself (metrics::task_label_names).
+constexpr std::string_view reserved_labels[] = {"project_id", "dataset_id",  "task_id",
+                                                "status",     "kind",        "task_name",
+                                                "resource_id", "algorithm_type"};
 
 // What the first pass leaves for the second, with the lines to blame.
 struct pending_file {

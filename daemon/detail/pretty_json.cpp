@@ -3,13 +3,50 @@
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <string_view>
 
 namespace taskwatch {
 namespace {
 
+// JSON string escaping as Boost.JSON's serializer does it: quote, backslash and control
+// characters; UTF-8 passes through.
+void emit_string_impl(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (ch) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0xf]);
+            } else {
+                out.push_back(ch);
+            }
+        }
+    }
+    out.push_back('"');
+}
+
+template <class Int> void emit_integer(std::string& out, Int v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+}
+
+// indent < 0: compact, no whitespace at all.
 void emit(std::string& out, const boost::json::value& v, int indent, int depth) {
     auto newline = [&](int d) {
+        if (indent < 0) return;
         out.push_back('\n');
         out.append(static_cast<std::size_t>(indent * d), ' ');
     };
@@ -26,8 +63,8 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
             if (!first) out.push_back(',');
             first = false;
             newline(depth + 1);
-            out += boost::json::serialize(boost::json::value(kv.key()));
-            out += ": ";
+            emit_string_impl(out, kv.key());
+            out += indent < 0 ? ":" : ": ";
             emit(out, kv.value(), indent, depth + 1);
         }
         newline(depth);
@@ -53,20 +90,29 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
         return;
     }
     case boost::json::kind::double_: {
-        // Shortest round-trip digits ("36.5"), not Boost's "3.65E1": this output is for people.
-        char buf[64];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
-        std::string_view text(buf, static_cast<std::size_t>(end - buf));
-        if (ec != std::errc{} || text.find_first_of("ni") != std::string_view::npos) {
+        const double d = v.get_double();
+        if (!std::isfinite(d)) {
             out += boost::json::serialize(v); // NaN/inf cannot occur in parsed JSON
             return;
         }
-        out += text;
-        if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+        append_json_double(out, d);
         return;
     }
-    default:
-        out += boost::json::serialize(v);
+    case boost::json::kind::string:
+        emit_string_impl(out, v.get_string());
+        return;
+    case boost::json::kind::int64:
+        emit_integer(out, v.get_int64());
+        return;
+    case boost::json::kind::uint64:
+        emit_integer(out, v.get_uint64());
+        return;
+    case boost::json::kind::bool_:
+        out += v.get_bool() ? "true" : "false";
+        return;
+    case boost::json::kind::null:
+        out += "null";
+        return;
     }
 }
 
@@ -74,7 +120,26 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
 
 std::string pretty_json(const boost::json::value& v, int indent) {
     std::string out;
-    emit(out, v, indent, 0);
+    emit(out, v, indent < 0 ? 0 : indent, 0);
+    return out;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    emit_string_impl(out, s);
+}
+
+void append_json_double(std::string& out, double d) {
+    // Shortest round-trip digits ("36.5"), not Boost's "3.65E1".
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    std::string_view text(buf, static_cast<std::size_t>(end - buf));
+    out += text;
+    if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+}
+
+std::string compact_json(const boost::json::value& v) {
+    std::string out;
+    emit(out, v, -1, 0);
     return out;
 }
 

@@ -79,12 +79,15 @@ struct daemon_options {
     double max_requests_per_second = 200;
     std::string extra_modelarts; ///< more lines under modelarts:, each "  key: value\n"
     std::string extra_poll;      ///< more lines under poll:, each "  key: value\n"
+    std::string extra_target;    ///< more lines under the target, each "    key: value\n"
+    std::string listen = "127.0.0.1:0";
 };
 
 /// The YAML of a daemon watching every task of `dataset` on `sim`.
 inline std::string daemon_config(sim_process& sim, const std::string& dataset,
                                  const std::string& state_dir, const daemon_options& o = {}) {
-    return "listen: 127.0.0.1:0\n"
+    return "listen: " + o.listen +
+           "\n"
            "state_dir: " +
            state_dir +
            "\n"
@@ -103,7 +106,8 @@ inline std::string daemon_config(sim_process& sim, const std::string& dataset,
            "  max_requests_per_second: " +
            std::to_string(o.max_requests_per_second) + "\n" + o.extra_modelarts +
            "poll:\n  interval: " + o.interval + "\n  finished_interval: " + o.finished_interval +
-           "\n  jitter: 0\n" + o.extra_poll + "targets:\n  - dataset_id: " + dataset + "\n";
+           "\n  jitter: 0\n" + o.extra_poll + "targets:\n  - dataset_id: " + dataset + "\n" +
+           o.extra_target;
 }
 
 struct daemon_process {

@@ -486,8 +486,8 @@ TEST_CASE("targets: IDs, task lists, labels and duplicates") {
           "[a-zA-Z_][a-zA-Z0-9_]*)");
     CHECK(problem_of(minimal("    labels: {team: [a]}\n")) ==
           "/etc/taskwatch/config.yml:6: targets[0].labels.team: expected a string, got a list");
-    for (const char* reserved : {"dataset_id", "task_id", "status", "kind", "task_name",
-                                 "resource_id", "algorithm_type"}) {
+    for (const char* reserved : {"project_id", "dataset_id", "task_id", "status", "kind",
+                                 "task_name", "resource_id", "algorithm_type"}) {
         CAPTURE(reserved);
         CHECK(problem_of(minimal("    labels: {" + std::string(reserved) + ": x}\n"))
                   .ends_with("is reserved (taskwatch sets it on its own series)"));

@@ -4,7 +4,14 @@
 #include <boost/json/value.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace taskwatch {
 std::string pretty_json(const boost::json::value& v, int indent = 2);
+/// The same numbers ("0.42", not Boost's "4.2E-1") without any whitespace: for HTTP APIs.
+std::string compact_json(const boost::json::value& v);
+/// Appends `s` as a JSON string literal, escaped as Boost.JSON escapes it.
+void append_json_string(std::string& out, std::string_view s);
+/// Appends a finite double as compact_json spells it ("0.42", "1.0").
+void append_json_double(std::string& out, double d);
 }

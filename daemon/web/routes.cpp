@@ -1,0 +1,84 @@
+#include "taskwatch/web/routes.hpp"
+
+#include "taskwatch/web/status_page.hpp"
+#include "taskwatch/web/task_json.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <memory>
+
+namespace taskwatch::web {
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+http::reply answer(bhttp::status status, std::string_view content_type, std::string body) {
+    http::server_response res{status, 11};
+    res.set(bhttp::field::content_type, content_type);
+    // Everything here describes the moment of the request.
+    res.set(bhttp::field::cache_control, "no-store");
+    res.body() = std::move(body);
+    return http::reply::respond(std::move(res));
+}
+
+http::reply text(bhttp::status status, std::string body) {
+    return answer(status, "text/plain; charset=utf-8", std::move(body));
+}
+
+boost::asio::awaitable<http::reply> async_ready(http::reply r) {
+    co_return r;
+}
+
+} // namespace
+
+http::reply respond(const site& s, const http::request_context& request) {
+    auto path = request.target();
+    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
+
+    const bool known = path == "/" || path == "/metrics" || path == "/api/v1/tasks" ||
+                       path == "/-/healthy" || path == "/-/ready";
+    if (!known || (path == "/metrics" && !s.metrics))
+        return text(bhttp::status::not_found, "404 page not found\n");
+    const auto method = request.method();
+    if (method != bhttp::verb::get && method != bhttp::verb::head) {
+        auto r = text(bhttp::status::method_not_allowed, "405 method not allowed: use GET or HEAD\n");
+        r.response.set(bhttp::field::allow, "GET, HEAD");
+        return r;
+    }
+
+    if (path == "/-/healthy") return text(bhttp::status::ok, "taskwatchd is healthy.\n");
+    if (path == "/-/ready") {
+        if (s.ready && s.ready()) return text(bhttp::status::ok, "taskwatchd is ready.\n");
+        return text(bhttp::status::service_unavailable,
+                    "taskwatchd is not ready: the first poll round has not finished.\n");
+    }
+    if (path == "/metrics")
+        return answer(bhttp::status::ok, metrics::content_type,
+                      s.metrics());
+
+    static const metrics::task_map no_tasks;
+    const auto& tasks = s.tasks ? s.tasks() : no_tasks;
+    if (path == "/api/v1/tasks")
+        return answer(bhttp::status::ok, "application/json", tasks_json(tasks));
+
+    page_summary sum;
+    if (s.stats) {
+        sum.polls = s.stats().polls;
+        sum.poll_failures = s.stats().poll_failures;
+    }
+    sum.ready = s.ready && s.ready();
+    sum.version = s.version;
+    sum.now = s.now ? s.now() : std::chrono::system_clock::now();
+    return answer(bhttp::status::ok, "text/html; charset=utf-8", render_status_page(tasks, sum));
+}
+
+http::handler make_handler(site s) {
+    auto shared = std::make_shared<const site>(std::move(s));
+    return [shared](const http::request_context& request) {
+        return async_ready(respond(*shared, request));
+    };
+}
+
+} // namespace taskwatch::web

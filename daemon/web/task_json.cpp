@@ -1,0 +1,165 @@
+#include "taskwatch/web/task_json.hpp"
+
+#include "taskwatch/detail/pretty_json.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+namespace taskwatch::web {
+
+std::string format_rfc3339(task::time_point t) {
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+    auto secs = static_cast<std::time_t>(ms / 1000);
+    auto frac = ms % 1000;
+    if (frac < 0) { // before 1970: floor, so the fraction stays positive
+        frac += 1000;
+        --secs;
+    }
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[80]; // 25 bytes in practice; room for any int the format could see
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(frac));
+    return buf;
+}
+
+namespace {
+
+// Writes one JSON object member by member; no boost::json::object in between (10,000 tasks).
+struct object_writer {
+    std::string& out;
+    bool first = true;
+
+    void key(std::string_view k) {
+        out.push_back(first ? '{' : ',');
+        first = false;
+        append_json_string(out, k);
+        out.push_back(':');
+    }
+    void null(std::string_view k) {
+        key(k);
+        out += "null";
+    }
+    void string(std::string_view k, std::string_view v) {
+        key(k);
+        append_json_string(out, v);
+    }
+    // Empty strings from the API are "not set": null reads better than "".
+    void text_or_null(std::string_view k, const std::string& v) {
+        if (v.empty())
+            null(k);
+        else
+            string(k, v);
+    }
+    void integer(std::string_view k, std::int64_t v) {
+        key(k);
+        out += std::to_string(v);
+    }
+    void count_or_null(std::string_view k, const std::optional<std::int64_t>& v) {
+        if (v)
+            integer(k, *v);
+        else
+            null(k);
+    }
+    void number(std::string_view k, double v) {
+        key(k);
+        append_json_double(out, v);
+    }
+    void boolean(std::string_view k, bool v) {
+        key(k);
+        out += v ? "true" : "false";
+    }
+    void time_or_null(std::string_view k, const std::optional<task::time_point>& t) {
+        if (t)
+            string(k, format_rfc3339(*t));
+        else
+            null(k);
+    }
+    void end() { out += first ? "{}" : "}"; }
+};
+
+} // namespace
+
+void append_task_json(std::string& out, const task::task_key& key, const poll::tracked_task& tt) {
+    const auto& st = tt.state;
+    const auto* o = st.last ? &*st.last : nullptr;
+    object_writer w{out};
+    w.string("project_id", key.project_id);
+    w.string("dataset_id", key.dataset_id);
+    w.string("task_id", key.task_id);
+    if (o)
+        w.string("task_name", o->task_name);
+    else
+        w.null("task_name");
+    w.key("labels");
+    object_writer labels{out};
+    for (const auto& [k, v] : tt.target_labels())
+        labels.string(k, v);
+    labels.end();
+    if (o) {
+        w.string("status", modelarts::to_string(o->status));
+        w.integer("status_code", modelarts::to_code(o->status));
+        w.number("progress", o->progress);
+    } else {
+        w.null("status");
+        w.null("status_code");
+        w.null("progress");
+    }
+    w.boolean("up", st.up);
+    w.boolean("stalled", st.stalled);
+    if (o)
+        w.time_or_null("created", o->create_time);
+    else
+        w.null("created");
+    w.time_or_null("last_change", st.last_change);
+    w.time_or_null("last_poll", st.last_poll);
+    if (st.last_error) {
+        const auto& e = *st.last_error;
+        w.key("last_error");
+        object_writer err{out};
+        err.string("reason", e.reason);
+        err.text_or_null("error_code", e.error_code);
+        err.text_or_null("error_msg", e.error_msg);
+        err.text_or_null("request_id", e.request_id);
+        err.end();
+    } else {
+        w.null("last_error");
+    }
+    if (o) {
+        w.key("result");
+        object_writer r{out};
+        r.count_or_null("total_sample_count", o->total_sample_count);
+        r.count_or_null("annotated_sample_count", o->annotated_sample_count);
+        r.count_or_null("unconfirmed_sample_count", o->unconfirmed_sample_count);
+        r.end();
+    } else {
+        w.null("result");
+    }
+    static const std::string none;
+    w.text_or_null("resource_id", o ? o->resource_id : none);
+    w.text_or_null("algorithm_type", o ? o->algorithm_type : none);
+    w.text_or_null("code", o ? o->code : none);
+    w.text_or_null("message", o ? o->message : none);
+    w.text_or_null("error_code", o ? o->error_code : none);
+    w.text_or_null("error_msg", o ? o->error_msg : none);
+    w.end();
+}
+
+std::string tasks_json(const metrics::task_map& tasks) {
+    std::string out;
+    out.reserve(64 + tasks.size() * 720);
+    out.push_back('[');
+    bool first = true;
+    for (const auto& [key, tt] : tasks) {
+        if (tt.state.forgotten || tt.state.gone) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        append_task_json(out, key, tt);
+    }
+    out.push_back(']');
+    return out;
+}
+
+} // namespace taskwatch::web

@@ -1,0 +1,35 @@
+// The daemon's HTTP routes: /metrics, /api/v1/tasks, /-/healthy, /-/ready and / (the status
+// page). 404 for other paths, 405 with Allow for methods other than GET and HEAD (the server
+// answers HEAD with the GET's headers and no body).
+//
+// make_handler returns a plain http::handler so that a request guard (web_config_file: basic
+// auth) can wrap it without the routes knowing.
+#pragma once
+
+#include "taskwatch/http/server.hpp"
+#include "taskwatch/metrics/collector.hpp"
+
+#include <functional>
+#include <string>
+
+namespace taskwatch::web {
+
+/// What the routes read at request time, on the io_context's thread.
+struct site {
+    /// The text served at /metrics (metrics::collector::render); empty: /metrics answers 404.
+    std::function<std::string()> metrics;
+    std::function<const metrics::task_map&()> tasks;
+    std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
+    /// /-/ready: true once the configuration is loaded and the first poll round finished.
+    std::function<bool()> ready;
+    std::function<task::time_point()> now = [] { return std::chrono::system_clock::now(); };
+    std::string version = TASKWATCH_VERSION;
+};
+
+/// The answer to one request (synchronous; what the handler returns).
+http::reply respond(const site& s, const http::request_context& request);
+
+/// The routes as an http::handler for http::server.
+http::handler make_handler(site s);
+
+} // namespace taskwatch::web
