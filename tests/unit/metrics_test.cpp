@@ -5,6 +5,7 @@
 
 #include "test_files.hpp"
 
+#include <deque>
 #include <prometheus/client_metric.h>
 
 #include <doctest/doctest.h>
@@ -12,8 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <random>
 #include <map>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -23,6 +24,15 @@ using namespace taskwatch;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A tracked task reads its labels through its target; these live as long as the program.
+[[maybe_unused]] const taskwatch::config::target*
+target_with(std::map<std::string, std::string> labels) {
+    static std::deque<taskwatch::config::target> targets;
+    auto& t = targets.emplace_back();
+    t.labels = std::move(labels);
+    return &t;
+}
 
 task::time_point at_ms(std::int64_t ms) {
     return task::time_point(std::chrono::milliseconds(ms));
@@ -48,7 +58,7 @@ poll::tracked_task polled_task(const std::string& task_id,
     tt.state.last_poll = at_ms(1'764'475'200'250);
     tt.state.last_change = at_ms(1'764'475'100'000);
     tt.state.up = true;
-    tt.labels = {{"team", "vision"}};
+    tt.target = target_with({{"team", "vision"}});
     return tt;
 }
 
@@ -96,8 +106,9 @@ TEST_CASE("a polled task exports every per-task series with its target's labels"
     auto text = scrape(tasks);
     INFO(text);
     const std::string base = R"(project_id="p",dataset_id="d",task_id="t1",team="vision")";
-    CHECK(has_line(text, "modelarts_task_info{" + base +
-                             R"(,task_name="name of t1",resource_id="res-t1",algorithm_type="fast"} 1)"));
+    CHECK(has_line(text,
+                   "modelarts_task_info{" + base +
+                       R"(,task_name="name of t1",resource_id="res-t1",algorithm_type="fast"} 1)"));
     CHECK(has_line(text, "modelarts_task_status{" + base + R"(,status="running"} 1)"));
     CHECK(has_line(text, "modelarts_task_status{" + base + R"(,status="queuing"} 0)"));
     CHECK(has_line(text, "modelarts_task_progress_ratio{" + base + "} 0.42"));
@@ -105,10 +116,8 @@ TEST_CASE("a polled task exports every per-task series with its target's labels"
     CHECK(has_line(text, "modelarts_task_samples{" + base + R"(,kind="annotated"} 30)"));
     CHECK(has_line(text, "modelarts_task_samples{" + base + R"(,kind="unconfirmed"} 5)"));
     CHECK(has_line(text, "modelarts_task_created_timestamp_seconds{" + base + "} 1700000000"));
-    CHECK(has_line(text,
-                   "modelarts_task_last_change_timestamp_seconds{" + base + "} 1764475100"));
-    CHECK(has_line(text,
-                   "modelarts_task_last_poll_timestamp_seconds{" + base + "} 1764475200.25"));
+    CHECK(has_line(text, "modelarts_task_last_change_timestamp_seconds{" + base + "} 1764475100"));
+    CHECK(has_line(text, "modelarts_task_last_poll_timestamp_seconds{" + base + "} 1764475200.25"));
     CHECK(has_line(text, "modelarts_task_up{" + base + "} 1"));
     CHECK(has_line(text, "taskwatch_tasks 1"));
     CHECK(has_line(text, "# TYPE modelarts_task_status gauge"));
@@ -138,7 +147,8 @@ TEST_CASE("the status state set has one series per status and exactly one of the
         auto id = "t" + std::to_string(n++);
         CAPTURE(id);
         auto series = starting_with(text, "modelarts_task_status{project_id=\"p\",dataset_id=\"d\","
-                                          "task_id=\"" + id + "\",");
+                                          "task_id=\"" +
+                                              id + "\",");
         REQUIRE(series.size() == 7);
         int ones = 0;
         for (const auto& line : series) {
@@ -197,13 +207,14 @@ TEST_CASE("label values with quotes, backslashes, newlines and UTF-8 are escaped
           "format requires") {
     metrics::task_map tasks;
     auto tt = polled_task("t1");
-    tt.labels = {{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}};
+    tt.target = target_with({{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}});
     tt.state.last->task_name = "line1\nline2 \"q\" \\";
     tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
     auto text = scrape(tasks);
     INFO(text);
-    CHECK(has_line(text,
-                   R"(modelarts_task_up{project_id="p",dataset_id="d",task_id="t1",team="say \"hi\" \\ to\nthe 视觉 team ✓"} 1)"));
+    CHECK(has_line(
+        text,
+        R"(modelarts_task_up{project_id="p",dataset_id="d",task_id="t1",team="say \"hi\" \\ to\nthe 视觉 team ✓"} 1)"));
     CHECK(text.find(R"(task_name="line1\nline2 \"q\" \\")") != std::string::npos);
     // A raw newline would split a sample: every line is a comment or a whole sample.
     const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [^ ]+$)");
@@ -244,8 +255,9 @@ TEST_CASE("every event type and poll failure reason is exported from zero") {
     INFO(text);
     CHECK(has_line(text, R"(taskwatch_events_total{type="task.discovered"} 3)"));
     for (auto t : config::event_types)
-        CHECK(starting_with(text, "taskwatch_events_total{type=\"" + std::string(t) + "\"}")
-                  .size() == 1);
+        CHECK(
+            starting_with(text, "taskwatch_events_total{type=\"" + std::string(t) + "\"}").size() ==
+            1);
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="throttled"} 2)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="auth"} 0)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="timeout"} 0)"));
@@ -266,15 +278,15 @@ TEST_CASE("each configured webhook has its delivery, queue and oldest-pending se
     INFO(text);
     CHECK(has_line(text, R"(taskwatch_webhook_deliveries_total{webhook="ops"} 2)"));
     CHECK(has_line(text, R"(taskwatch_webhook_deliveries_total{webhook="chat"} 0)"));
-    CHECK(has_line(text,
-                   R"(taskwatch_webhook_delivery_failures_total{webhook="ops",reason="timeout"} 1)"));
+    CHECK(has_line(
+        text, R"(taskwatch_webhook_delivery_failures_total{webhook="ops",reason="timeout"} 1)"));
     CHECK(text.find("gone-hook") == std::string::npos);
     CHECK(has_line(text, R"(taskwatch_webhook_queue_length{webhook="ops"} 3)"));
     CHECK(has_line(text, R"(taskwatch_webhook_queue_length{webhook="chat"} 0)"));
-    CHECK(has_line(text,
-                   R"(taskwatch_webhook_oldest_pending_timestamp_seconds{webhook="ops"} 1764475000.5)"));
-    CHECK(has_line(text,
-                   R"(taskwatch_webhook_oldest_pending_timestamp_seconds{webhook="chat"} 0)"));
+    CHECK(has_line(
+        text, R"(taskwatch_webhook_oldest_pending_timestamp_seconds{webhook="ops"} 1764475000.5)"));
+    CHECK(
+        has_line(text, R"(taskwatch_webhook_oldest_pending_timestamp_seconds{webhook="chat"} 0)"));
     CHECK(has_line(text, R"(taskwatch_webhook_dead_letters{webhook="ops"} 1)"));
 }
 
@@ -398,7 +410,7 @@ TEST_CASE("serialize writes byte for byte what prometheus::TextSerializer writes
     // And on the collector's real families.
     metrics::task_map tasks;
     auto tt = polled_task("t1");
-    tt.labels = {{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}};
+    tt.target = target_with({{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}});
     tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
     tasks.emplace(task::task_key{"p", "d", "t2"}, polled_task("t2"));
     poll::watcher_stats stats;

@@ -6,6 +6,7 @@
 #include "taskwatch/web/status_page.hpp"
 #include "taskwatch/web/task_json.hpp"
 
+#include <deque>
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -18,6 +19,15 @@ namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 
 namespace {
+
+// A tracked task reads its labels through its target; these live as long as the program.
+[[maybe_unused]] const taskwatch::config::target*
+target_with(std::map<std::string, std::string> labels) {
+    static std::deque<taskwatch::config::target> targets;
+    auto& t = targets.emplace_back();
+    t.labels = std::move(labels);
+    return &t;
+}
 
 task::time_point at_ms(std::int64_t ms) {
     return task::time_point(std::chrono::milliseconds(ms));
@@ -40,7 +50,7 @@ poll::tracked_task polled(const std::string& dataset, const std::string& id, dou
     tt.state.last_poll = at_ms(1'764'475'200'250);
     tt.state.last_change = at_ms(1'764'475'100'000);
     tt.state.up = true;
-    tt.labels = {{"team", "vision"}};
+    tt.target = target_with({{"team", "vision"}});
     return tt;
 }
 
@@ -51,8 +61,9 @@ metrics::task_map sample_tasks() {
               polled("d1", "t2", 1.0, modelarts::task_status::succeeded));
     poll::tracked_task never;
     never.state.key = {"p", "d2", "t3"};
-    never.state.last_error = task::poll_error{"auth", "APIGW.0301", "Incorrect IAM authentication "
-                                                                    "information",
+    never.state.last_error = task::poll_error{"auth", "APIGW.0301",
+                                              "Incorrect IAM authentication "
+                                              "information",
                                               "req-9"};
     m.emplace(never.state.key, std::move(never));
     return m;
@@ -61,7 +72,8 @@ metrics::task_map sample_tasks() {
 struct request {
     http::server_request message;
     http::request_context ctx{message, {}, true, false, 1, 1};
-    request(bhttp::verb v, std::string target) : message(v, target, 11) {}
+    request(bhttp::verb v, std::string target)
+        : message(v, target, 11) {}
 };
 
 http::reply get(const web::site& s, const std::string& target, bhttp::verb v = bhttp::verb::get) {
@@ -136,7 +148,7 @@ TEST_CASE("the task API keeps quotes, newlines and UTF-8 of names and labels int
     metrics::task_map tasks;
     auto tt = polled("d", "t", 0.5);
     tt.state.last->task_name = "a \"quoted\" \\ name\nwith 视觉 ✓";
-    tt.labels = {{"team", "</script><b>x</b>"}};
+    tt.target = target_with({{"team", "</script><b>x</b>"}});
     tasks.emplace(task::task_key{"p", "d", "t"}, std::move(tt));
     auto arr = json::parse(web::tasks_json(tasks)).as_array();
     CHECK(arr.at(0).at("task_name") == "a \"quoted\" \\ name\nwith 视觉 ✓");
@@ -163,10 +175,11 @@ TEST_CASE("the status page has one row per task with its progress, grouped by da
     CHECK(html.find("http://") == std::string::npos); // no external assets
     CHECK(html.find("https://") == std::string::npos);
 
-    std::regex row(R"re(<tr id="task-([^"]+)" data-project-id="([^"]*)" data-dataset-id="([^"]*)" data-task-id="([^"]*)" data-status="([^"]*)" data-progress="([^"]*)")re");
+    std::regex row(
+        R"re(<tr id="task-([^"]+)" data-project-id="([^"]*)" data-dataset-id="([^"]*)" data-task-id="([^"]*)" data-status="([^"]*)" data-progress="([^"]*)")re");
     std::map<std::string, std::pair<std::string, std::string>> rows; // task -> (status, progress)
-    for (auto it = std::sregex_iterator(html.begin(), html.end(), row); it != std::sregex_iterator();
-         ++it)
+    for (auto it = std::sregex_iterator(html.begin(), html.end(), row);
+         it != std::sregex_iterator(); ++it)
         rows[(*it)[4]] = {(*it)[5], (*it)[6]};
     REQUIRE(rows.size() == 3);
     CHECK(rows["t1"] == std::pair<std::string, std::string>{"running", "0.42"});
@@ -184,7 +197,7 @@ TEST_CASE("the status page escapes task names, labels and errors") {
     auto tt = polled("d\"x", "t<1>", 0.5);
     tt.state.last->task_name = "<script>alert('x')</script>";
     tt.state.last->error_msg = "<img src=x onerror=alert(1)>";
-    tt.labels = {{"team", "\"><b>bold</b>"}};
+    tt.target = target_with({{"team", "\"><b>bold</b>"}});
     tasks.emplace(task::task_key{"p", "d\"x", "t<1>"}, std::move(tt));
     auto html = web::render_status_page(tasks, {});
     INFO(html);
@@ -253,15 +266,15 @@ TEST_CASE("routes: unknown paths are 404, other methods 405 with Allow") {
 }
 
 TEST_CASE("compact JSON escapes strings as Boost.JSON does and spells doubles in decimal") {
-    json::value v = json::object{
-        {"s", "quote \" backslash \\ nl \n tab \t bell \x07 del \x7f 视觉 ✓"},
-        {"i", -42},
-        {"u", std::uint64_t{18446744073709551615u}},
-        {"b", true},
-        {"n", nullptr},
-        {"a", json::array{1, "x", json::object{}}},
-        {"d", 0.42},
-        {"w", 1.0}};
+    json::value v =
+        json::object{{"s", "quote \" backslash \\ nl \n tab \t bell \x07 del \x7f 视觉 ✓"},
+                     {"i", -42},
+                     {"u", std::uint64_t{18446744073709551615u}},
+                     {"b", true},
+                     {"n", nullptr},
+                     {"a", json::array{1, "x", json::object{}}},
+                     {"d", 0.42},
+                     {"w", 1.0}};
     const auto text = compact_json(v);
     CHECK(json::parse(text) == v);
     // Without doubles, byte for byte what boost::json::serialize writes.
