@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -121,6 +122,9 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
 struct connection_entry {
     asio::cancellation_signal cancel;
     beast::tcp_stream* lowest = nullptr; ///< set while the session runs
+    /// The TLS context the connection's stream was made from: the stream's SSL and its verify
+    /// callback need it for as long as the connection lives, even after a reload replaced it.
+    std::shared_ptr<asio::ssl::context> tls_context;
     bool idle = true; ///< waiting for a request (or hanging): safe to close on stop
 };
 
@@ -151,6 +155,19 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
     void log(const std::string& line) const { opts.log(line); }
 
+    bool uses_tls() const { return opts.tls_provider || opts.tls; }
+
+    // The context for a new connection; null when there is none to be had (logged).
+    std::shared_ptr<asio::ssl::context> tls_context_for_new_connection() {
+        if (!opts.tls_provider) return opts.tls;
+        try {
+            return opts.tls_provider();
+        } catch (const std::exception& e) {
+            log(std::string("TLS context for a new connection: ") + e.what());
+            return nullptr;
+        }
+    }
+
     void connection_ended(std::uint64_t id) {
         connections.erase(id);
         counters.connections_active = connections.size();
@@ -173,6 +190,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     asio::awaitable<void> run_connection(Stream stream, std::shared_ptr<connection_entry> entry,
                                          std::uint64_t id, tcp::endpoint remote);
     asio::awaitable<void> fail_handshake(tcp::socket socket);
+    asio::awaitable<void> answer_plain_http(beast::tcp_stream& lowest);
     template <class Stream> asio::awaitable<void> graceful_close(Stream& stream);
     asio::awaitable<void> stop(std::chrono::milliseconds drain);
 
@@ -229,6 +247,28 @@ template <class Stream> asio::awaitable<void> server::impl::graceful_close(Strea
     lowest.socket().close(ec);
 }
 
+// What Go's net/http answers too, so `curl http://` on the TLS port says what is wrong.
+asio::awaitable<void> server::impl::answer_plain_http(beast::tcp_stream& lowest) {
+    static constexpr std::string_view answer =
+        "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    lowest.expires_after(opts.write_timeout);
+    auto [wec, wn] =
+        co_await asio::async_write(lowest, asio::buffer(answer.data(), answer.size()), use_tuple);
+    boost::system::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (!wec) {
+        // Unread request bytes would turn the close into a reset that can eat the answer.
+        lowest.expires_after(tls_close_timeout);
+        std::array<char, 1024> sink{};
+        for (;;) {
+            auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+            if (rec) break;
+        }
+    }
+    lowest.socket().close(ec);
+}
+
 asio::awaitable<void> server::impl::fail_handshake(tcp::socket socket) {
     // Read the ClientHello first so the client is mid-handshake when the connection dies.
     beast::tcp_stream lowest(std::move(socket));
@@ -252,7 +292,22 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
     if constexpr (is_ssl_stream<Stream>) {
         entry->idle = false;
         lowest.expires_after(opts.handshake_timeout);
-        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        // Look at the first bytes: a plain HTTP request gets a plain answer, not a TLS alert.
+        beast::flat_buffer hello;
+        auto [dec, is_tls] = co_await beast::async_detect_ssl(lowest, hello, use_tuple);
+        if (dec || !is_tls) {
+            ++counters.handshakes_failed;
+            if (dec == beast::error::timeout) ++counters.timeouts;
+            const auto first =
+                hello.size() > 0 ? *static_cast<const unsigned char*>(hello.data().data()) : 0u;
+            if (!dec && first >= 'A' && first <= 'Z') {
+                ++counters.plain_http_on_tls;
+                co_await answer_plain_http(lowest);
+            }
+            co_return;
+        }
+        auto [ec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                          hello.data(), use_tuple);
         if (ec) {
             ++counters.handshakes_failed;
             if (ec == beast::error::timeout) ++counters.timeouts;
@@ -405,14 +460,25 @@ asio::awaitable<void> server::impl::accept_loop() {
         if (sec) continue; // the peer is already gone
 
         auto decision = opts.on_accept ? opts.on_accept(remote) : accept_decision::serve;
-        if (decision == accept_decision::fail_handshake && opts.tls) {
+        if (decision == accept_decision::fail_handshake && uses_tls()) {
             asio::co_spawn(executor, fail_handshake(std::move(socket)),
                            spawn_done("failing a TLS handshake"));
             continue;
         }
 
+        std::shared_ptr<asio::ssl::context> tls_ctx;
+        if (uses_tls()) {
+            tls_ctx = tls_context_for_new_connection();
+            if (!tls_ctx) {
+                ++counters.handshakes_failed;
+                socket.close(sec);
+                continue;
+            }
+        }
+
         const auto id = ++next_id;
         auto entry = std::make_shared<connection_entry>();
+        entry->tls_context = tls_ctx;
         connections.emplace(id, entry);
         counters.connections_active = connections.size();
         auto done = [self, id, log_escape = spawn_done("connection")](std::exception_ptr ep) {
@@ -420,9 +486,9 @@ asio::awaitable<void> server::impl::accept_loop() {
             self->connection_ended(id);
         };
         auto slot = entry->cancel.slot();
-        if (opts.tls) {
+        if (tls_ctx) {
             beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
-                                                        *opts.tls);
+                                                        *tls_ctx);
             asio::co_spawn(executor, run_connection(std::move(stream), entry, id, remote),
                            asio::bind_cancellation_slot(slot, std::move(done)));
         } else {
@@ -487,7 +553,7 @@ tcp::endpoint server::local_endpoint() const {
     return impl_->bound;
 }
 bool server::tls() const noexcept {
-    return impl_->opts.tls != nullptr;
+    return impl_->uses_tls();
 }
 
 asio::awaitable<void> server::async_stop(std::chrono::milliseconds drain) {

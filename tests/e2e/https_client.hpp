@@ -32,7 +32,9 @@ struct http_reply {
 
 struct server_address {
     std::uint16_t port = 0;
-    std::string ca_file; ///< empty: plain HTTP
+    std::string ca_file;          ///< empty: plain HTTP
+    std::string client_cert_file{}; ///< TLS client certificate (PEM chain); empty: none
+    std::string client_key_file{};
     std::string ip = "127.0.0.1";
     std::string host_header() const { return ip + ":" + std::to_string(port); }
 };
@@ -55,6 +57,10 @@ inline http_reply http_request(const server_address& to, boost::beast::http::ver
     if (!to.ca_file.empty()) {
         ctx.load_verify_file(to.ca_file);
         ctx.set_verify_mode(asio::ssl::verify_peer);
+    }
+    if (!to.client_cert_file.empty()) {
+        ctx.use_certificate_chain_file(to.client_cert_file);
+        ctx.use_private_key_file(to.client_key_file, asio::ssl::context::pem);
     }
     bhttp::request<bhttp::string_body> req{method, target, 11};
     req.set(bhttp::field::host, to.host_header());

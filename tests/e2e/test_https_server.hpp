@@ -2,6 +2,7 @@
 // Header-only; every coroutine holds the shared state, so the server object may go first.
 #pragma once
 
+#include "process.hpp"
 #include "test_pki.hpp"
 
 #include <boost/asio/as_tuple.hpp>

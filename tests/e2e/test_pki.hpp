@@ -1,8 +1,7 @@
 // A throw-away PKI for tests: a CA and leaf certificates made at run time with OpenSSL.
-// Header-only so e2e tests and benchmarks can share it.
+// Header-only and self-contained (no process.hpp) so unit tests, e2e tests and benchmarks
+// can share it.
 #pragma once
-
-#include "process.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -78,7 +77,8 @@ inline std::uint64_t next_serial() {
 
 // issuer/issuer_key null: self-signed.
 inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* issuer,
-                          EVP_PKEY* issuer_key, bool is_ca, const std::string& san) {
+                          EVP_PKEY* issuer_key, bool is_ca, const std::string& san,
+                          const char* extended_usage = "serverAuth") {
     x509_ptr cert(X509_new());
     check(cert != nullptr, "X509_new");
     X509_set_version(cert.get(), 2); // v3
@@ -103,7 +103,7 @@ inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* i
         add_ext(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always");
         add_ext(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE");
         add_ext(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature");
-        add_ext(cert.get(), &ctx, NID_ext_key_usage, "serverAuth");
+        add_ext(cert.get(), &ctx, NID_ext_key_usage, extended_usage);
         if (!san.empty()) add_ext(cert.get(), &ctx, NID_subject_alt_name, san.c_str());
     }
     check(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()) > 0,
@@ -132,6 +132,14 @@ public:
         auto key = pki_detail::make_key();
         auto cert =
             pki_detail::make_cert(common_name, key.get(), cert_.get(), key_.get(), false, san);
+        return {pki_detail::to_pem(cert.get()), pki_detail::to_pem(key.get())};
+    }
+
+    /// A client certificate (extended key usage clientAuth); `san` as for issue(), may be "".
+    pem_pair issue_client(const std::string& common_name, const std::string& san = "") const {
+        auto key = pki_detail::make_key();
+        auto cert = pki_detail::make_cert(common_name, key.get(), cert_.get(), key_.get(), false,
+                                          san, "clientAuth");
         return {pki_detail::to_pem(cert.get()), pki_detail::to_pem(key.get())};
     }
 

@@ -75,6 +75,10 @@ struct server_options {
     boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address_v4("127.0.0.1"), 0};
     /// TLS when set (the caller configures certificates; make_server_tls_context helps).
     std::shared_ptr<boost::asio::ssl::context> tls;
+    /// TLS when set, and it wins over `tls`: asked for the context of each new connection, so
+    /// renewed certificates and settings apply without a restart. A null result (or an
+    /// exception) fails that connection, counted in handshakes_failed.
+    std::function<std::shared_ptr<boost::asio::ssl::context>()> tls_provider;
     std::size_t body_limit = 1u << 20;
     std::uint32_t header_limit = 16u << 10;
     /// Deadline for reading one request, counted from when the server starts waiting for it:
@@ -94,7 +98,8 @@ struct server_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_rejected = 0; ///< over max_connections
     std::uint64_t connections_active = 0;
-    std::uint64_t handshakes_failed = 0; ///< includes the injected ones
+    std::uint64_t handshakes_failed = 0; ///< includes the injected ones and plain_http_on_tls
+    std::uint64_t plain_http_on_tls = 0; ///< plain HTTP requests to a TLS port (answered 400)
     std::uint64_t requests = 0;          ///< requests read completely
     std::uint64_t bad_requests =
         0;                      ///< unparseable or over a limit: answered 400/413/431 and closed
