@@ -4,6 +4,7 @@
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/log/log.hpp"
+#include "taskwatch/web/web_config.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -70,6 +71,7 @@ int run_get(const cli_options& opts) {
 int run_check_config(const cli_options& opts) {
     try {
         auto s = config::load_settings(opts.config_path);
+        if (s.web_config_file) web::load_web_config(*s.web_config_file);
         std::size_t fixed = 0, discovered = 0;
         for (const auto& t : s.targets) {
             if (t.task_ids)

@@ -8,6 +8,7 @@
 #include "taskwatch/poll/watcher.hpp"
 #include "taskwatch/sim/simulator.hpp"
 #include "taskwatch/state/store.hpp"
+#include "taskwatch/web/guard.hpp"
 #include "taskwatch/web/routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -76,7 +77,8 @@ struct running_daemon {
     std::unique_ptr<poll::watcher> watcher;
     metrics::delivery_counters deliveries; ///< incremented by the notifier
     std::unique_ptr<metrics::collector> collector;
-    std::unique_ptr<http::server> server; ///< last: destroyed first, it reads everything above
+    std::unique_ptr<web::web_guard> guard; ///< web_config_file: TLS and basic auth
+    std::unique_ptr<http::server> server;  ///< last: destroyed first, it reads everything above
     bool stopping = false;
 };
 
@@ -112,17 +114,28 @@ void start_http(running_daemon& d, asio::io_context& ioc) {
     site.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
     site.ready = [&d] { return d.watcher->first_round_done(); };
     http::handler handler = web::make_handler(std::move(site));
-    // web_config_file (TLS, basic auth) wraps `handler` and sets options.tls here.
 
     const auto& s = *d.settings;
     auto ep = http::parse_listen_address(s.listen);
     if (!ep) throw config::config_error(s.source_path + ": listen: " + ep.error());
     http::server_options options;
+    if (s.web_config_file) {
+        // Throws web_config_error ("FILE:LINE: key: problem"); re-read when it changes.
+        d.guard = std::make_unique<web::web_guard>(*s.web_config_file);
+        if (d.guard->tls()) options.tls_provider = d.guard->tls_provider();
+        handler = d.guard->wrap(std::move(handler));
+    }
     options.listen = *ep;
     options.server_header = "taskwatch/" TASKWATCH_VERSION;
+    // A scrape or a page view is one small GET sent at once: a client that takes longer than
+    // 10 s to send its request (or idles that long between keep-alive requests) is cut off, so
+    // slow senders cannot hold connections; at most 256 at a time; bodies are not expected.
+    options.request_timeout = std::chrono::seconds(10);
+    options.max_connections = 256;
+    options.body_limit = 64u << 10;
     options.log = [](std::string_view line) { log::warn("http server", {{"error", line}}); };
-    d.server = std::make_unique<http::server>(ioc.get_executor(), std::move(options),
-                                              std::move(handler));
+    d.server =
+        std::make_unique<http::server>(ioc.get_executor(), std::move(options), std::move(handler));
     try {
         d.server->start();
     } catch (const http::server_error& e) {
@@ -130,12 +143,12 @@ void start_http(running_daemon& d, asio::io_context& ioc) {
     }
 }
 
-std::string url_of(const asio::ip::tcp::endpoint& ep) {
+std::string url_of(const asio::ip::tcp::endpoint& ep, bool tls) {
     const auto a = ep.address();
     std::string host = a.is_unspecified() ? (a.is_v6() ? "[::1]" : "127.0.0.1")
                        : a.is_v6()        ? "[" + a.to_string() + "]"
                                           : a.to_string();
-    return "http://" + host + ":" + std::to_string(ep.port()) + "/";
+    return (tls ? "https://" : "http://") + host + ":" + std::to_string(ep.port()) + "/";
 }
 
 // SIGTERM: stop accepting HTTP and polling together; the HTTP drain is bounded by 2 s.
@@ -182,7 +195,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }
-    const auto url = url_of(d.server->local_endpoint());
+    const auto url = url_of(d.server->local_endpoint(), d.guard && d.guard->tls());
     log::info("serving HTTP", {{"url", url}});
     if (on_listening) on_listening(url);
     try {
@@ -199,6 +212,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
         signals.async_wait([&](const boost::system::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
+                if (d.guard) d.guard->reload_if_changed(); // at once, not within a second
                 try {
                     auto fresh = std::make_shared<const config::settings>(
                         config::load_settings(config_path));
