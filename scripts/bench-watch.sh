@@ -13,7 +13,7 @@
 #   1s        interval 1s, max_requests_per_second 20000: the stress figure (saturation)
 # Warm-up ends when the daemon logged task.discovered for every task (it lists each type;
 # a daemon that left auto-grouping out would be taken as done when its count stays put).
-# Prints, per run: polls/s (the simulator's get_task count over the window), the daemon's
+# Prints, per run: the time and size of GET /metrics while it polls (5 scrapes), polls/s (the simulator's get_task count over the window), the daemon's
 # CPU-seconds per 1,000 polls (utime+stime from /proc/PID/stat over the same window), the
 # simulator's CPU share, the daemon's VmRSS and VmHWM, and RSS per watched task
 # ((RSS - baseline RSS) / watched tasks), against the goals below.
@@ -186,6 +186,20 @@ run() {
     l0=$(json_number list_tasks <<<"$s0"); l1=$(json_number list_tasks <<<"$s1")
     sc0=$(json_number cpu_seconds <<<"$s0"); sc1=$(json_number cpu_seconds <<<"$s1")
     e0=$(grep -c 'level=warn\|level=error' "$dir/$name.log" || true)
+    # /metrics while polling goes on: 5 scrapes, as Prometheus would make them.
+    local web scrape_line=
+    web=$(grep -o 'msg="serving HTTP" url=[^ ]*' "$dir/$name.log" | sed -n 1p | sed 's/.*url=//')
+    if [ -n "$web" ] && [ "$name" != baseline ]; then
+        local times=() bytes=0 t
+        for _ in 1 2 3 4 5; do
+            t=$(curl -sS -o /dev/null --max-time 30 -w '%{time_total} %{size_download}' "${web}metrics") || break
+            times+=("${t% *}"); bytes=${t#* }
+        done
+        if [ "${#times[@]}" -eq 5 ]; then
+            scrape_line=$(printf '%s\n' "${times[@]}" | sort -n | awk -v b="$bytes" '{ v[NR] = $1 } END {
+                printf "  GET /metrics while polling: median %.1f ms, max %.1f ms, %.1f MB (5 scrapes)", 1000 * v[3], 1000 * v[5], b / 1e6 }')
+        fi
+    fi
     stop_pid "$daemon_pid"; daemon_pid=
     if [ "$name" = baseline ]; then baseline_kib=$rss; fi
     awk -v g="$((g1 - g0))" -v l="$((l1 - l0))" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" \
@@ -206,6 +220,7 @@ run() {
         }
         if (warns > 0) printf "  note: %d warn/error lines in the daemon log\n", warns
     }'
+    [ -z "$scrape_line" ] || echo "$scrape_line"
 }
 
 echo "goals: < $goal_cpu CPU-s per 1,000 polls, < $goal_kib KiB RSS per watched task"

@@ -110,6 +110,7 @@ void start_http(running_daemon& d, asio::io_context& ioc) {
 
     web::site site;
     site.metrics = [&d] { return d.collector->render(); };
+    site.metrics_stream = [&d] { return d.collector->stream(); };
     site.tasks = [&d]() -> const metrics::task_map& { return d.watcher->tasks(); };
     site.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
     site.ready = [&d] { return d.watcher->first_round_done(); };

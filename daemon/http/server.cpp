@@ -14,6 +14,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -410,6 +412,48 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         const bool keep = req.keep_alive() && !stopping;
         res.keep_alive(keep);
         if (!opts.server_header.empty()) res.set(bhttp::field::server, opts.server_header);
+        if (r.stream && req.version() >= 11) {
+            // Chunked: the head now, then a chunk per piece; pieces are made between writes.
+            res.chunked(true);
+            bhttp::response<bhttp::empty_body> head{std::move(res.base())};
+            bhttp::response_serializer<bhttp::empty_body> sr{head};
+            lowest.expires_after(opts.write_timeout);
+            auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, use_tuple);
+            if (hec) {
+                if (hec == beast::error::timeout) ++counters.timeouts;
+                co_return;
+            }
+            if (req.method() != bhttp::verb::head) {
+                std::string piece;
+                for (bool more = true; more;) {
+                    piece.clear();
+                    more = r.stream(piece);
+                    if (piece.empty()) continue;
+                    lowest.expires_after(opts.write_timeout);
+                    auto [cec, cn] = co_await asio::async_write(
+                        stream, bhttp::make_chunk(asio::buffer(piece)), use_tuple);
+                    if (cec) {
+                        if (cec == beast::error::timeout) ++counters.timeouts;
+                        co_return;
+                    }
+                }
+                lowest.expires_after(opts.write_timeout);
+                auto [lec, ln] =
+                    co_await asio::async_write(stream, bhttp::make_chunk_last(), use_tuple);
+                if (lec) co_return;
+            }
+            if (!keep) {
+                co_await graceful_close(stream);
+                co_return;
+            }
+            continue;
+        }
+        if (r.stream) {
+            // HTTP/1.0 has no chunks: the whole body at once.
+            res.body().clear();
+            while (r.stream(res.body())) {
+            }
+        }
         if (req.method() == bhttp::verb::head) {
             // HEAD: the GET's headers, Content-Length included, and no body.
             auto length = res.body().size();

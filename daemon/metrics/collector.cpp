@@ -117,8 +117,7 @@ void emit_task_series(const task::task_key& key, const poll::tracked_task& tt, S
         if (o.total_sample_count)
             sink.sample(3, {{"kind", "total"}}, static_cast<double>(*o.total_sample_count));
         if (o.annotated_sample_count)
-            sink.sample(3, {{"kind", "annotated"}},
-                        static_cast<double>(*o.annotated_sample_count));
+            sink.sample(3, {{"kind", "annotated"}}, static_cast<double>(*o.annotated_sample_count));
         if (o.unconfirmed_sample_count)
             sink.sample(3, {{"kind", "unconfirmed"}},
                         static_cast<double>(*o.unconfirmed_sample_count));
@@ -181,7 +180,6 @@ void add_histogram(MetricFamily& f, const poll::latency_histogram& h) {
     m.histogram.sample_sum = h.sum;
     f.metric.push_back(std::move(m));
 }
-
 
 // The text format, byte for byte as prometheus::TextSerializer writes it (a unit test compares
 // the two), without an ostream: at 10,000 tasks TextSerializer alone takes ~200 ms, this ~20.
@@ -264,7 +262,6 @@ std::string double_text(double v) {
     return s;
 }
 
-
 // Appends text directly (render()): per family one buffer, no MetricFamily in between.
 struct text_sink {
     std::array<std::string, 8> out;
@@ -307,9 +304,91 @@ struct text_sink {
     }
 };
 
+// Appends only family `only`'s samples (stream()): one pass over the tasks per family. The
+// label prefix of a task is built when its first sample in the family comes.
+struct one_family_sink {
+    std::string* out = nullptr;
+    std::size_t only = 0;
+    bool any = false; ///< a sample was written in this family (its HELP/TYPE are out)
+    const task::task_key* key = nullptr;
+    const std::map<std::string, std::string>* target = nullptr;
+    text_sink text{0};
+    bool base_ready = false;
+
+    void begin_task(const task::task_key& k, const std::map<std::string, std::string>& t) {
+        key = &k;
+        target = &t;
+        base_ready = false;
+    }
+    void sample(std::size_t i, extra_labels extra, double value) {
+        if (i != only) return;
+        if (!any) {
+            any = true;
+            *out += "# HELP ";
+            *out += task_families[i].name;
+            out->push_back(' ');
+            *out += task_help(i);
+            *out += "\n# TYPE ";
+            *out += task_families[i].name;
+            *out += " gauge\n";
+        }
+        if (!base_ready) {
+            text.begin_task(*key, *target);
+            base_ready = true;
+        }
+        text.out[i].swap(*out); // append in place, no copy
+        text.sample(i, extra, value);
+        text.out[i].swap(*out);
+    }
+};
+
 } // namespace
 
-collector::collector(collector_sources s) : sources_(std::move(s)) {}
+collector::collector(collector_sources s)
+    : sources_(std::move(s)) {}
+
+std::function<bool(std::string&)> collector::stream(std::size_t piece_bytes) const {
+    struct state {
+        std::size_t family = 0;
+        std::optional<task::task_key> after; ///< the last task written in this family
+        bool family_started = false;
+        std::size_t watched = 0;
+        bool done = false;
+    };
+    auto st = std::make_shared<state>();
+    return [this, st, piece_bytes](std::string& out) {
+        if (st->done) return false;
+        const auto limit = out.size() + piece_bytes; // `out` may hold earlier pieces
+        if (sources_.tasks) {
+            while (st->family < task_families.size() && out.size() < limit) {
+                // The map is read afresh for every piece: tasks may come and go in between.
+                const auto& tasks = sources_.tasks();
+                auto it = st->after ? tasks.upper_bound(*st->after) : tasks.begin();
+                one_family_sink sink;
+                sink.out = &out;
+                sink.only = st->family;
+                sink.any = st->family_started;
+                for (; it != tasks.end() && out.size() < limit; ++it) {
+                    st->after = it->first;
+                    if (it->second.state.forgotten || it->second.state.gone) continue;
+                    if (st->family == 0) ++st->watched;
+                    emit_task_series(it->first, it->second, sink);
+                }
+                st->family_started = sink.any;
+                if (it == tasks.end()) {
+                    ++st->family;
+                    st->after.reset();
+                    st->family_started = false;
+                }
+            }
+            if (st->family < task_families.size()) return true;
+        }
+        out +=
+            serialize(daemon_families(sources_.tasks ? std::optional(st->watched) : std::nullopt));
+        st->done = true;
+        return false;
+    };
+}
 
 std::vector<MetricFamily> collector::Collect() const {
     std::vector<MetricFamily> out;
@@ -361,7 +440,6 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         out.push_back(std::move(n));
     }
 
-
     auto build = family("taskwatch_build_info",
                         "Always 1; labels carry the version of taskwatch and of its libraries",
                         MetricType::Gauge);
@@ -394,9 +472,9 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
             add(failures, {{"reason", reason}}, static_cast<double>(count));
         out.push_back(std::move(failures));
 
-        auto duration = family("taskwatch_poll_duration_seconds",
-                               "How long task polls took, failed ones included",
-                               MetricType::Histogram);
+        auto duration =
+            family("taskwatch_poll_duration_seconds",
+                   "How long task polls took, failed ones included", MetricType::Histogram);
         add_histogram(duration, s.poll_duration);
         out.push_back(std::move(duration));
 
@@ -417,9 +495,9 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         auto hooks = sources_.webhooks();
         auto delivered = family("taskwatch_webhook_deliveries_total",
                                 "Events a webhook receiver accepted", MetricType::Counter);
-        auto failed = family("taskwatch_webhook_delivery_failures_total",
-                             "Failed delivery attempts to a webhook, by reason",
-                             MetricType::Counter);
+        auto failed =
+            family("taskwatch_webhook_delivery_failures_total",
+                   "Failed delivery attempts to a webhook, by reason", MetricType::Counter);
         auto queue = family("taskwatch_webhook_queue_length",
                             "Events waiting for delivery to a webhook (due or backing off)",
                             MetricType::Gauge);
@@ -457,8 +535,8 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
             };
             one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
                 MetricType::Counter, p->cpu_seconds);
-            one("process_resident_memory_bytes", "Resident memory size in bytes",
-                MetricType::Gauge, p->resident_memory_bytes);
+            one("process_resident_memory_bytes", "Resident memory size in bytes", MetricType::Gauge,
+                p->resident_memory_bytes);
             one("process_virtual_memory_bytes", "Virtual memory size in bytes", MetricType::Gauge,
                 p->virtual_memory_bytes);
             one("process_start_time_seconds",
@@ -472,7 +550,6 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
     }
     return out;
 }
-
 
 std::string serialize(const std::vector<MetricFamily>& families) {
     std::size_t series = 0;
@@ -491,12 +568,24 @@ std::string serialize(const std::vector<MetricFamily>& families) {
         out += "# TYPE ";
         out += f.name;
         switch (f.type) {
-        case MetricType::Counter: out += " counter\n"; break;
-        case MetricType::Gauge: out += " gauge\n"; break;
-        case MetricType::Summary: out += " summary\n"; break;
-        case MetricType::Untyped: out += " untyped\n"; break;
-        case MetricType::Histogram: out += " histogram\n"; break;
-        default: out += " untyped\n"; break;
+        case MetricType::Counter:
+            out += " counter\n";
+            break;
+        case MetricType::Gauge:
+            out += " gauge\n";
+            break;
+        case MetricType::Summary:
+            out += " summary\n";
+            break;
+        case MetricType::Untyped:
+            out += " untyped\n";
+            break;
+        case MetricType::Histogram:
+            out += " histogram\n";
+            break;
+        default:
+            out += " untyped\n";
+            break;
         }
         for (const auto& m : f.metric) {
             switch (f.type) {

@@ -43,7 +43,8 @@ http::reply respond(const site& s, const http::request_context& request) {
         return text(bhttp::status::not_found, "404 page not found\n");
     const auto method = request.method();
     if (method != bhttp::verb::get && method != bhttp::verb::head) {
-        auto r = text(bhttp::status::method_not_allowed, "405 method not allowed: use GET or HEAD\n");
+        auto r =
+            text(bhttp::status::method_not_allowed, "405 method not allowed: use GET or HEAD\n");
         r.response.set(bhttp::field::allow, "GET, HEAD");
         return r;
     }
@@ -54,9 +55,14 @@ http::reply respond(const site& s, const http::request_context& request) {
         return text(bhttp::status::service_unavailable,
                     "taskwatchd is not ready: the first poll round has not finished.\n");
     }
-    if (path == "/metrics")
-        return answer(bhttp::status::ok, metrics::content_type,
-                      s.metrics());
+    if (path == "/metrics") {
+        if (s.metrics_stream) {
+            auto r = answer(bhttp::status::ok, metrics::content_type, {});
+            r.stream = s.metrics_stream();
+            return r;
+        }
+        return answer(bhttp::status::ok, metrics::content_type, s.metrics());
+    }
 
     static const metrics::task_map no_tasks;
     const auto& tasks = s.tasks ? s.tasks() : no_tasks;

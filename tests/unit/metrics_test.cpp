@@ -75,6 +75,21 @@ std::string scrape(const metrics::task_map& tasks, const poll::watcher_stats& st
     auto text = c.render();
     // The fast path and the MetricFamily path agree on every input the tests use.
     CHECK(text == metrics::serialize_with_prometheus_cpp(c.Collect()));
+    // Served in small pieces, as /metrics sends it, the text is the same.
+    auto next = c.stream(100);
+    std::string streamed, piece;
+    for (bool more = true; more;) {
+        piece.clear();
+        more = next(piece);
+        streamed += piece;
+    }
+    CHECK(streamed == text);
+    // Pieces appended to one string (how an HTTP/1.0 answer is made) add up the same.
+    auto again = c.stream(100);
+    std::string whole;
+    while (again(whole)) {
+    }
+    CHECK(whole == text);
     return text;
 }
 
@@ -425,4 +440,47 @@ TEST_CASE("serialize writes byte for byte what prometheus::TextSerializer writes
     // render() may differ only in the process_* values read a moment later.
     auto cut = [](const std::string& t) { return t.substr(0, t.find("# HELP process_")); };
     CHECK(cut(c.render()) == cut(metrics::serialize(families)));
+}
+
+TEST_CASE("a streamed scrape survives tasks coming and going between its pieces") {
+    metrics::task_map tasks;
+    for (int i = 0; i < 40; ++i) {
+        auto id = "t" + std::to_string(100 + i);
+        tasks.emplace(task::task_key{"p", "d", id},
+                      polled_task(id, modelarts::task_status::running, 0.5));
+    }
+    metrics::collector_sources src;
+    src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    metrics::collector c(std::move(src));
+    auto next = c.stream(500);
+    std::string text, piece;
+    int pieces = 0;
+    for (bool more = true; more; ++pieces) {
+        piece.clear();
+        more = next(piece);
+        text += piece;
+        // Between pieces the engine forgets one task and finds another.
+        if (pieces == 3) tasks.erase(tasks.begin());
+        if (pieces == 5)
+            tasks.emplace(task::task_key{"p", "d", "t999"},
+                          polled_task("t999", modelarts::task_status::queuing, 0));
+    }
+    CHECK(pieces > 10);
+    // Every family is announced once, and every task in the status family has its whole set.
+    auto lines = lines_of(text);
+    CHECK(std::count(lines.begin(), lines.end(), "# TYPE modelarts_task_status gauge") == 1);
+    std::map<std::string, int> states, ones;
+    for (const auto& l : lines) {
+        if (!l.starts_with("modelarts_task_status{")) continue;
+        std::string_view v(l);
+        v.remove_prefix(v.find("task_id=\"") + 9);
+        std::string id(v.substr(0, v.find('"')));
+        ++states[id];
+        if (l.ends_with(" 1")) ++ones[id];
+    }
+    CHECK(states.size() >= 39);
+    for (const auto& [id, n] : states) {
+        CHECK_MESSAGE(n == 7, id);
+        CHECK_MESSAGE(ones[id] == 1, id);
+    }
 }

@@ -52,17 +52,29 @@ enum class reply_action {
     hang,     ///< write nothing; keep the connection until the client goes away or the server stops
 };
 
+/// A body produced piece by piece: each call appends the next piece to `out` and returns
+/// false once nothing more follows. HTTP/1.1 clients get it with chunked transfer encoding,
+/// one chunk per piece, and other work on the io_context runs between pieces; HTTP/1.0 clients
+/// get it whole. Memory stays at one piece however large the body.
+using body_stream = std::function<bool(std::string& out)>;
+
 struct reply {
     reply_action action = reply_action::respond;
     server_response response;
     /// truncate: bytes of the serialized response to write; 0 means the head plus half the body.
     std::size_t truncate_at = 0;
+    /// respond: when set, the body (response.body() is ignored); the response's status and
+    /// headers are sent as they are.
+    body_stream stream;
 
-    static reply respond(server_response r) { return {reply_action::respond, std::move(r), 0}; }
-    static reply reset() { return {reply_action::reset, {}, 0}; }
-    static reply hang() { return {reply_action::hang, {}, 0}; }
+    static reply respond(server_response r) { return {reply_action::respond, std::move(r), 0, {}}; }
+    static reply streamed(server_response head, body_stream body) {
+        return {reply_action::respond, std::move(head), 0, std::move(body)};
+    }
+    static reply reset() { return {reply_action::reset, {}, 0, {}}; }
+    static reply hang() { return {reply_action::hang, {}, 0, {}}; }
     static reply truncated(server_response r, std::size_t at = 0) {
-        return {reply_action::truncate, std::move(r), at};
+        return {reply_action::truncate, std::move(r), at, {}};
     }
 };
 

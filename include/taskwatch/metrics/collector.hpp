@@ -33,9 +33,9 @@ inline constexpr std::string_view content_type = "text/plain; version=0.0.4; cha
 /// The outbox as one configured webhook sees it.
 struct webhook_figures {
     std::string name;
-    std::size_t queue_length = 0;                 ///< pending deliveries (due or backing off)
+    std::size_t queue_length = 0;                   ///< pending deliveries (due or backing off)
     std::optional<task::time_point> oldest_pending; ///< nullopt: the queue is empty
-    std::size_t dead_letters = 0;                 ///< given up after max_attempts
+    std::size_t dead_letters = 0;                   ///< given up after max_attempts
 };
 
 /// Where the collector reads from. Every function is called during Collect() only; an empty
@@ -60,6 +60,12 @@ public:
     /// serialize(Collect()), byte for byte, written straight from the sources: at 10,000 tasks
     /// building the MetricFamily objects costs more than the text itself. What /metrics serves.
     std::string render() const;
+    /// render()'s text in pieces of about `piece_bytes` (http::body_stream): what /metrics
+    /// serves. Memory stays at one piece (a whole scrape of 10,000 tasks is ~25 MB), and the
+    /// event loop polls between pieces. Each piece reads the task map afresh, resuming after
+    /// the last task written, so tasks may come and go in between; with no change in between
+    /// the pieces add up to render() exactly. The collector must outlive the function.
+    std::function<bool(std::string&)> stream(std::size_t piece_bytes = 256u << 10) const;
 
 private:
     /// taskwatch_* and process_* (taskwatch_tasks only when the watched count is known).
@@ -76,8 +82,8 @@ std::string serialize_with_prometheus_cpp(const std::vector<prometheus::MetricFa
 
 /// The names of the per-task label that taskwatch sets itself; a target's labels may not use
 /// them (config validation rejects them).
-inline constexpr std::string_view task_label_names[] = {
-    "project_id", "dataset_id", "task_id", "status", "kind", "task_name", "resource_id",
-    "algorithm_type"};
+inline constexpr std::string_view task_label_names[] = {"project_id",  "dataset_id",    "task_id",
+                                                        "status",      "kind",          "task_name",
+                                                        "resource_id", "algorithm_type"};
 
 } // namespace taskwatch::metrics
