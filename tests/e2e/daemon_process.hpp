@@ -81,13 +81,14 @@ struct daemon_options {
     std::string extra_poll;      ///< more lines under poll:, each "  key: value\n"
     std::string extra_target;    ///< more lines under the target, each "    key: value\n"
     std::string listen = "127.0.0.1:0";
+    std::string web_config_file; ///< empty: no web_config_file key
 };
 
 /// The YAML of a daemon watching every task of `dataset` on `sim`.
 inline std::string daemon_config(sim_process& sim, const std::string& dataset,
                                  const std::string& state_dir, const daemon_options& o = {}) {
-    return "listen: " + o.listen +
-           "\n"
+    return "listen: " + o.listen + "\n" +
+           (o.web_config_file.empty() ? "" : "web_config_file: " + o.web_config_file + "\n") +
            "state_dir: " +
            state_dir +
            "\n"
