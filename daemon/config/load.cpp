@@ -4,6 +4,7 @@
 #include "taskwatch/config/settings.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/url_check.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -25,41 +26,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Values echoed in messages: one line, bounded, control characters escaped.
-std::string quote(std::string_view v) {
-    std::string out = "\"";
-    constexpr std::size_t limit = 80;
-    for (unsigned char c : detail::bytes_of(v.substr(0, limit))) {
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (v.size() > limit) out += "...";
-    return out + "\"";
-}
-
-// Keeps what() on one line whatever a path or a YAML message contains.
-std::string one_line(std::string_view s) {
-    std::string out;
-    for (unsigned char c : detail::bytes_of(s)) {
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '\r')
-            out += "\\r";
-        else if (c == '\t')
-            out += ' ';
-        else if (c < 0x20 || c == 0x7f)
-            out += '?';
-        else
-            out += static_cast<char>(c);
-    }
-    return out;
-}
+using detail::one_line;
+using detail::quote;
 
 struct context {
     std::string file;       ///< as given, for messages
@@ -347,8 +315,8 @@ bool valid_label_name(std::string_view n) {
 }
 
 // The labels taskwatch puts on per-task series itself (metrics::task_label_names).
-constexpr std::string_view reserved_labels[] = {"project_id", "dataset_id",  "task_id",
-                                                "status",     "kind",        "task_name",
+constexpr std::string_view reserved_labels[] = {"project_id",  "dataset_id",    "task_id",
+                                                "status",      "kind",          "task_name",
                                                 "resource_id", "algorithm_type"};
 
 // What the first pass leaves for the second, with the lines to blame.

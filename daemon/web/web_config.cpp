@@ -4,6 +4,7 @@
 #include "taskwatch/web/web_config.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/web/basic_auth.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -21,38 +22,8 @@ namespace taskwatch::web {
 
 namespace {
 
-// Values echoed in messages: one line, bounded, control characters escaped.
-std::string quote(std::string_view v) {
-    std::string out = "\"";
-    constexpr std::size_t limit = 80;
-    for (unsigned char c : detail::bytes_of(v.substr(0, limit))) {
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (v.size() > limit) out += "...";
-    return out + "\"";
-}
-
-std::string one_line(std::string_view s) {
-    std::string out;
-    for (unsigned char c : detail::bytes_of(s)) {
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '\r')
-            out += "\\r";
-        else if (c < 0x20 || c == 0x7f)
-            out += '?';
-        else
-            out += static_cast<char>(c);
-    }
-    return out;
-}
+using detail::one_line;
+using detail::quote;
 
 struct context {
     std::string file; ///< as given, for messages

@@ -3,6 +3,7 @@
 // on the same families (once), collector::render() (what GET /metrics serves), GET
 // /api/v1/tasks and GET /. Goal: /metrics under 100 ms at 10,000 tasks. Prints milliseconds
 // (best of a few runs) and megabytes.
+#include "../unit/target_with.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/status_page.hpp"
 #include "taskwatch/web/task_json.hpp"
@@ -17,14 +18,7 @@ using namespace taskwatch;
 
 namespace {
 
-// A tracked task reads its labels through its target; these live as long as the program.
-[[maybe_unused]] const taskwatch::config::target*
-target_with(std::map<std::string, std::string> labels) {
-    static std::deque<taskwatch::config::target> targets;
-    auto& t = targets.emplace_back();
-    t.labels = std::move(labels);
-    return &t;
-}
+using taskwatch::test::target_with;
 
 std::string id19(std::size_t i, char prefix) {
     std::string s(19, 'a');

@@ -3,6 +3,7 @@
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/metrics/collector.hpp"
 
+#include "target_with.hpp"
 #include "test_files.hpp"
 
 #include <deque>
@@ -25,14 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A tracked task reads its labels through its target; these live as long as the program.
-[[maybe_unused]] const taskwatch::config::target*
-target_with(std::map<std::string, std::string> labels) {
-    static std::deque<taskwatch::config::target> targets;
-    auto& t = targets.emplace_back();
-    t.labels = std::move(labels);
-    return &t;
-}
+using taskwatch::test::target_with;
 
 task::time_point at_ms(std::int64_t ms) {
     return task::time_point(std::chrono::milliseconds(ms));
@@ -445,7 +439,9 @@ TEST_CASE("serialize writes byte for byte what prometheus::TextSerializer writes
 TEST_CASE("a streamed scrape survives tasks coming and going between its pieces") {
     metrics::task_map tasks;
     for (int i = 0; i < 40; ++i) {
-        auto id = "t" + std::to_string(100 + i);
+        std::string id =
+            std::to_string(100 + i); // ("t" + to_string trips GCC 12's -Wstringop-overflow)
+        id.insert(0, "t");
         tasks.emplace(task::task_key{"p", "d", id},
                       polled_task(id, modelarts::task_status::running, 0.5));
     }

@@ -1,5 +1,6 @@
 // The HTTP routes without sockets: /api/v1/tasks JSON, the status page's HTML, and routing
 // (404, 405 with Allow, /-/ready) answered by web::respond on hand-made requests.
+#include "target_with.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/routes.hpp"
@@ -20,14 +21,7 @@ namespace json = boost::json;
 
 namespace {
 
-// A tracked task reads its labels through its target; these live as long as the program.
-[[maybe_unused]] const taskwatch::config::target*
-target_with(std::map<std::string, std::string> labels) {
-    static std::deque<taskwatch::config::target> targets;
-    auto& t = targets.emplace_back();
-    t.labels = std::move(labels);
-    return &t;
-}
+using taskwatch::test::target_with;
 
 task::time_point at_ms(std::int64_t ms) {
     return task::time_point(std::chrono::milliseconds(ms));
