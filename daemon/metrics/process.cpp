@@ -34,7 +34,8 @@ std::optional<process_stats> parse_process_stat(const std::string& pid_stat,
                                                 const std::string& system_stat, long clock_ticks,
                                                 long page_size) {
     if (clock_ticks <= 0 || page_size <= 0) return std::nullopt;
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last
+    // ')'.
     auto close = pid_stat.rfind(')');
     if (close == std::string::npos) return std::nullopt;
     std::vector<std::string_view> f; // f[0] is field 3 (state)

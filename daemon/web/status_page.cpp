@@ -69,12 +69,23 @@ footer a{color:inherit}
 void append_escaped(std::string& out, std::string_view s) {
     for (char ch : s) {
         switch (ch) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out.push_back(ch);
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out.push_back(ch);
         }
     }
 }
@@ -169,7 +180,8 @@ void append_row(std::string& out, const task::task_key& key, const poll::tracked
 
     // Status.
     out += "<td><span class=\"badge st-" + status + "\">" + status + "</span>";
-    if (st.stalled) out += "<span class=\"flag\" title=\"no progress for stall_after\">stalled</span>";
+    if (st.stalled)
+        out += "<span class=\"flag\" title=\"no progress for stall_after\">stalled</span>";
     if (o && !o->message.empty()) {
         out += "<div class=\"muted\">";
         append_escaped(out, o->message);

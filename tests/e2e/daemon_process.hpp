@@ -89,8 +89,7 @@ inline std::string daemon_config(sim_process& sim, const std::string& dataset,
                                  const std::string& state_dir, const daemon_options& o = {}) {
     return "listen: " + o.listen + "\n" +
            (o.web_config_file.empty() ? "" : "web_config_file: " + o.web_config_file + "\n") +
-           "state_dir: " +
-           state_dir +
+           "state_dir: " + state_dir +
            "\n"
            "log_level: debug\n"
            "modelarts:\n"

@@ -32,7 +32,7 @@ struct http_reply {
 
 struct server_address {
     std::uint16_t port = 0;
-    std::string ca_file;          ///< empty: plain HTTP
+    std::string ca_file;            ///< empty: plain HTTP
     std::string client_cert_file{}; ///< TLS client certificate (PEM chain); empty: none
     std::string client_key_file{};
     std::string ip = "127.0.0.1";

@@ -226,8 +226,9 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
     // exporter-toolkit guards every path, the health checks included.
     for (const std::string target : {"/metrics", "/-/healthy", "/-/ready", "/api/v1/tasks", "/"}) {
         CAPTURE(target);
-        for (const auto& headers : {basic("prometheus", "wrong"), basic("prometheus", password + "x"),
-                                    basic("grafana", password), header_list{}}) {
+        for (const auto& headers :
+             {basic("prometheus", "wrong"), basic("prometheus", password + "x"),
+              basic("grafana", password), header_list{}}) {
             auto denied = w.get(target, headers);
             REQUIRE_MESSAGE(denied.status == 401, denied.error.message());
             CHECK(denied.body.empty());
@@ -241,8 +242,8 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
     // Plain HTTP to the TLS port, with the right password even: a plain 400 at once, no hang
     // and nothing served.
     const auto started = clock_type::now();
-    auto plain = http_request(server_address{w.http.port, ""}, verb::get, "/metrics", right, {},
-                              2s);
+    auto plain =
+        http_request(server_address{w.http.port, ""}, verb::get, "/metrics", right, {}, 2s);
     CHECK(seconds_since(started) < 1.5);
     REQUIRE_MESSAGE(plain.status == 400, plain.error.message());
     CHECK(plain.body == "Client sent an HTTP request to an HTTPS server.\n");
@@ -251,8 +252,8 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
     // The server's certificate is the one web.yml names: a client trusting another CA refuses it.
     test_ca stranger("stranger CA");
     const auto other_ca = f.dir.write("other-ca.crt", stranger.cert_pem());
-    auto refused = http_request(server_address{w.http.port, other_ca}, verb::get, "/metrics",
-                                right, {}, 2s);
+    auto refused =
+        http_request(server_address{w.http.port, other_ca}, verb::get, "/metrics", right, {}, 2s);
     CHECK(refused.status == 0);
     CHECK(refused.error);
     CHECK(refused.error != boost::asio::error::timed_out);
@@ -368,9 +369,9 @@ TEST_CASE("a slowloris client that keeps sending a byte every 500 ms is cut off 
     const double closed_after = std::chrono::duration<double>(slow.closed_at - slow.opened).count();
     CAPTURE(closed_after);
     CAPTURE(sent);
-    CHECK(closed_after >= 9.0);  // the deadline, not an error at the first bytes
-    CHECK(closed_after <= 12.0); // 10 s and a margin for a loaded machine
-    CHECK(sent >= 15);           // it really was trickling all along
+    CHECK(closed_after >= 9.0);   // the deadline, not an error at the first bytes
+    CHECK(closed_after <= 12.0);  // 10 s and a margin for a loaded machine
+    CHECK(sent >= 15);            // it really was trickling all along
     CHECK(slow.received.empty()); // cut off, not answered
     CHECK(scrapes == 2);
     CHECK(quick_scrape(w.http) == 200);
@@ -410,7 +411,8 @@ TEST_CASE("a request header over 16 KiB gets 431 and a body over 64 KiB gets 413
                   std::string(15u << 10, 'a') + "\r\nContent-Length: 60000\r\n\r\n" +
                   std::string(60000, 'c'));
         fine.read_for(5s);
-        CHECK_MESSAGE(fine.received.starts_with("HTTP/1.1 200 OK\r\n"), fine.received.substr(0, 200));
+        CHECK_MESSAGE(fine.received.starts_with("HTTP/1.1 200 OK\r\n"),
+                      fine.received.substr(0, 200));
     }
     auto r = w.get("/metrics", {}, 2s);
     CHECK(r.status == 200);
@@ -524,8 +526,11 @@ TEST_CASE("neither the daemon's log nor /metrics nor /api/v1/tasks shows the Bas
 
     const auto log = w.d.proc->stderr_text();
     const std::vector<std::pair<std::string, std::string>> texts{
-        {"stderr", log},           {"/metrics", metrics.body},     {"/metrics later", still.body},
-        {"/api/v1/tasks", tasks.body}, {"/api/v1/tasks later", tasks_later.body},
+        {"stderr", log},
+        {"/metrics", metrics.body},
+        {"/metrics later", still.body},
+        {"/api/v1/tasks", tasks.body},
+        {"/api/v1/tasks later", tasks_later.body},
         {"/", page.body}};
     const std::vector<std::pair<std::string, std::string>> secrets{
         {"password", password},

@@ -86,8 +86,8 @@ std::string metrics_mismatch(const std::string& text, const json::object& t) {
         return id + ": progress " + (p ? std::to_string(*p) : "absent") + ", simulator " +
                std::to_string(progress);
     int ones = 0;
-    for (const char* s : {"queuing", "initializing", "running", "failed", "succeeded", "stopping",
-                          "stopped"}) {
+    for (const char* s :
+         {"queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped"}) {
         auto v = sample(text, "modelarts_task_status", id, std::string("status=\"") + s + "\"");
         if (!v) return id + ": no status series for " + s;
         if (*v == 1) {
@@ -141,10 +141,12 @@ std::pair<int, std::string> run(const std::string& program, const std::vector<st
 // Drives two tasks into states the generator would not give them at once.
 void set_some_states(sim_process& sim, const std::vector<json::object>& tasks) {
     REQUIRE(tasks.size() >= 2);
-    sim.control(verb::patch, "/sim/tasks/" + str(tasks[0].at("task_id")),
-                R"({"status":"running","progress":42.5,"total_sample_count":200,"annotated_sample_count":85})");
-    sim.control(verb::patch, "/sim/tasks/" + str(tasks[1].at("task_id")),
-                R"({"status":"failed","progress":63.1,"error_code":"ModelArts.4355","error_msg":"inference failed"})");
+    sim.control(
+        verb::patch, "/sim/tasks/" + str(tasks[0].at("task_id")),
+        R"({"status":"running","progress":42.5,"total_sample_count":200,"annotated_sample_count":85})");
+    sim.control(
+        verb::patch, "/sim/tasks/" + str(tasks[1].at("task_id")),
+        R"({"status":"failed","progress":63.1,"error_code":"ModelArts.4355","error_msg":"inference failed"})");
 }
 
 } // namespace
@@ -200,14 +202,14 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
     web_daemon w(sim, dataset, state.path(), o);
 
     std::string text;
-    REQUIRE_MESSAGE(wait_until(
-                        [&] {
-                            text = w.metrics();
-                            return sample(text, "modelarts_task_info", "weirdname0000000001")
-                                .has_value();
-                        },
-                        15s),
-                    text << w.d.proc->stderr_text());
+    REQUIRE_MESSAGE(
+        wait_until(
+            [&] {
+                text = w.metrics();
+                return sample(text, "modelarts_task_info", "weirdname0000000001").has_value();
+            },
+            15s),
+        text << w.d.proc->stderr_text());
     INFO(text);
     CHECK(text.find(R"(task_name="say \"hi\" \\ to\nthe 视觉 team ✓")") != std::string::npos);
     CHECK(text.find(R"(team="a \"b\" c\\d\nnext 日本語 ✓")") != std::string::npos);
@@ -310,7 +312,8 @@ TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the f
     auto text = w.metrics();
     std::smatch m;
     REQUIRE(std::regex_search(
-        text, m, std::regex(R"(\ntaskwatch_poll_failures_total\{reason="server_error"\} (\d+)\n)")));
+        text, m,
+        std::regex(R"(\ntaskwatch_poll_failures_total\{reason="server_error"\} (\d+)\n)")));
     CHECK(std::stoul(m[1]) >= 1);
     CHECK(text.find("taskwatch_poll_failures_total{reason=\"auth\"} 0\n") != std::string::npos);
     CHECK(w.d.stop() == 0);
@@ -396,15 +399,14 @@ TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and s
 
     temp_dir prom("prometheus");
     const auto port = free_port();
-    const auto config = prom.write(
-        "prometheus.yml", "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                          "scrape_configs:\n  - job_name: taskwatch\n    static_configs:\n"
-                          "      - targets: ['127.0.0.1:" +
-                              std::to_string(w.http.port) + "']\n");
+    const auto config = prom.write("prometheus.yml",
+                                   "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                                   "scrape_configs:\n  - job_name: taskwatch\n    static_configs:\n"
+                                   "      - targets: ['127.0.0.1:" +
+                                       std::to_string(w.http.port) + "']\n");
     child_process p("/usr/bin/prometheus",
                     {"--config.file=" + config, "--storage.tsdb.path=" + prom.file("data"),
-                     "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                     "--log.level=warn"});
+                     "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"});
     server_address api{port, ""};
     auto query = [&](const std::string& q) -> json::array {
         auto r = http_request(api, verb::get, "/api/v1/query?query=" + q, {}, {}, 5s);
@@ -530,8 +532,7 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     CHECK(be32(16) == 1280); // IHDR width
     CHECK(be32(20) == 2000); // IHDR height
     if (const char* keep = std::getenv("TASKWATCH_KEEP_SCREENSHOT"))
-        std::filesystem::copy_file(shot, keep,
-                                   std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::copy_file(shot, keep, std::filesystem::copy_options::overwrite_existing);
     CHECK(w.d.stop() == 0);
 }
 

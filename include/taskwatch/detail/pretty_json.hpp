@@ -14,4 +14,4 @@ std::string compact_json(const boost::json::value& v);
 void append_json_string(std::string& out, std::string_view s);
 /// Appends a finite double as compact_json spells it ("0.42", "1.0").
 void append_json_double(std::string& out, double d);
-}
+} // namespace taskwatch

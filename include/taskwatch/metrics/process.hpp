@@ -8,12 +8,12 @@
 namespace taskwatch::metrics {
 
 struct process_stats {
-    double cpu_seconds = 0;          ///< user + system
+    double cpu_seconds = 0; ///< user + system
     double resident_memory_bytes = 0;
     double virtual_memory_bytes = 0;
-    double start_time_seconds = 0;   ///< since the Unix epoch
+    double start_time_seconds = 0; ///< since the Unix epoch
     double open_fds = 0;
-    double max_fds = 0;              ///< soft RLIMIT_NOFILE
+    double max_fds = 0; ///< soft RLIMIT_NOFILE
 };
 
 /// This process's figures; nullopt when /proc is not mounted or unreadable.
