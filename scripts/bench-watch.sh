@@ -21,6 +21,8 @@
 # Usage: scripts/bench-watch.sh            (builds nothing: needs build/bin/taskwatchd
 #                                           and build/bin/modelarts-sim)
 # Environment: TASKS, DATASETS, WINDOW_15S (45), WINDOW_1S (20), BIN (build/bin),
+#              RUNS ("baseline 15s 1s": the runs to make, in order; RSS per task needs
+#              the baseline first),
 #              KEEP=1 keeps the temporary folder (logs, configs, databases),
 #              PERF=FILE records a perf call graph of the daemon over the window of run
 #              PERF_RUN (1s or 15s; default 1s).
@@ -224,6 +226,11 @@ run() {
 }
 
 echo "goals: < $goal_cpu CPU-s per 1,000 polls, < $goal_kib KiB RSS per watched task"
-run baseline 15s 2000 one 2 10 1 1
-run 15s 15s 2000 all 7.5 "$window_15s" "$total" "$listable"
-run 1s 1s 20000 all 5 "$window_1s" "$total" "$listable"
+for r in ${RUNS:-baseline 15s 1s}; do
+    case $r in
+    baseline) run baseline 15s 2000 one 2 10 1 1 ;;
+    15s) run 15s 15s 2000 all 7.5 "$window_15s" "$total" "$listable" ;;
+    1s) run 1s 1s 20000 all 5 "$window_1s" "$total" "$listable" ;;
+    *) die "RUNS: unknown run '$r' (baseline, 15s, 1s)" ;;
+    esac
+done

@@ -8,8 +8,9 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -47,22 +48,36 @@ transport_error make_error(failure kind, std::string message) {
     return transport_error{kind, std::move(message)};
 }
 
-// beast::ssl_stream rather than asio's: it coalesces small buffers into one TLS record.
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+// beast::ssl_stream rather than asio's: it coalesces small buffers into one TLS record. Over a
+// plain socket: deadlines are kept by the client's deadline watch, not by beast::tcp_stream.
+using tcp_socket = tcp::socket;
+using tls_stream = beast::ssl_stream<tcp_socket>;
 
 struct connection {
     connection(const asio::any_io_executor& ex, ssl::context& ctx)
         : stream(ex, ctx) {}
 
-    beast::tcp_stream& tcp() noexcept { return stream.next_layer(); }
-    void close() noexcept { tcp().close(); }
+    tcp_socket& tcp() noexcept { return stream.next_layer(); }
+    void close() noexcept {
+        error_code ignored;
+        tcp().close(ignored);
+    }
 
     tls_stream stream;
     beast::flat_buffer buffer; // reused for every response on this connection
     steady::time_point idle_since{};
     steady::time_point idle_until{};
+    steady::time_point deadline = steady::time_point::max(); // of the exchange under way
     bool connected = false;
+    bool watched = false;   // in the deadline watch's list
+    bool timed_out = false; // the watch closed it at its deadline
 };
+
+// After an operation on a connection the deadline watch may have closed: its error, or
+// Beast's timeout when the deadline was the cause.
+error_code effective(const connection& c, error_code ec) noexcept {
+    return ec && c.timed_out ? error_code(beast::error::timeout) : ec;
+}
 
 struct host_pool;
 
@@ -144,7 +159,7 @@ struct pool_key_view {
 // close_notify) mean the server is done with it. One non-blocking peek, no TLS involved.
 bool idle_connection_usable(connection& c) noexcept {
     char byte = 0;
-    const auto n = ::recv(c.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto n = ::recv(c.tcp().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -165,6 +180,65 @@ std::string base64(std::string_view in) {
 
 bool has_line_break(std::string_view s) noexcept {
     return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+// The request as it goes on the wire, built in one string. Beast's serializer would build it
+// from basic_fields (one allocation per header) through buffer-sequence views, which costs
+// more than the request itself: most are GETs of a few hundred bytes. Names and values were
+// checked for line breaks by the caller.
+struct wire_request {
+    bhttp::verb method = bhttp::verb::get;
+    std::string bytes;
+};
+
+wire_request serialize_request(bhttp::verb method, std::string_view target,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               std::string_view host_header, std::string_view user_agent,
+                               std::string_view body) {
+    const bool with_length = !body.empty() || method == bhttp::verb::post ||
+                             method == bhttp::verb::put || method == bhttp::verb::patch;
+    wire_request out;
+    out.method = method;
+    auto& b = out.bytes;
+    std::size_t size = 64 + target.size() + host_header.size() + user_agent.size() + body.size();
+    for (const auto& [name, value] : headers)
+        size += name.size() + value.size() + 4;
+    b.reserve(size);
+    b += bhttp::to_string(method);
+    b += ' ';
+    b += target;
+    b += " HTTP/1.1\r\n";
+    bool has_host = false, has_agent = false;
+    for (const auto& [name, value] : headers) {
+        // Like Beast's prepare_payload: the length is ours to say.
+        if (with_length &&
+            (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")))
+            continue;
+        has_host = has_host || beast::iequals(name, "Host");
+        has_agent = has_agent || beast::iequals(name, "User-Agent");
+        b += name;
+        b += ": ";
+        b += value;
+        b += "\r\n";
+    }
+    if (!has_host) {
+        b += "Host: ";
+        b += host_header;
+        b += "\r\n";
+    }
+    if (!has_agent && !user_agent.empty()) {
+        b += "User-Agent: ";
+        b += user_agent;
+        b += "\r\n";
+    }
+    if (with_length) {
+        b += "Content-Length: ";
+        b += std::to_string(body.size());
+        b += "\r\n";
+    }
+    b += "\r\n";
+    b += body;
+    return out;
 }
 
 bool is_safe_method(bhttp::verb v) noexcept {
@@ -219,8 +293,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     asio::awaitable<expected<std::vector<tcp::endpoint>, transport_error>>
     async_resolve(const std::string& host, std::uint16_t port, bool is_proxy,
                   steady::time_point deadline);
-    asio::awaitable<expected<ok_t, transport_error>> async_tunnel(host_pool& pool, connection& c,
-                                                                  steady::time_point deadline);
+    // Under async_connect's deadline watch.
+    asio::awaitable<expected<ok_t, transport_error>> async_tunnel(host_pool& pool, connection& c);
 
     struct exchange_state {
         bool stale = false; // died before any response byte: the server dropped it while idle
@@ -228,11 +302,33 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         bool keep_alive = false;
     };
     template <class Stream>
-    asio::awaitable<result>
-    async_exchange(Stream& stream, connection& c, const bhttp::request<bhttp::string_body>& msg,
-                   const host_pool& pool, steady::time_point deadline, exchange_state& st);
+    asio::awaitable<result> async_exchange(Stream& stream, connection& c, const wire_request& msg,
+                                           const host_pool& pool, steady::time_point deadline,
+                                           exchange_state& st);
 
     static asio::awaitable<void> async_sweep(std::shared_ptr<impl> self, host_pool* pool);
+
+    // Deadlines of exchanges. Beast's tcp_stream timeouts arm a timer for every read and
+    // write and cancel it on completion, and each cancel is one more handler and poll of the
+    // reactor per request. Here one timer waits for the earliest deadline of all exchanges,
+    // re-armed only when it fires or when an earlier deadline comes along (rare: most share
+    // one timeout); at a deadline, the connection is closed, which ends its operations.
+    void watch(connection& c, steady::time_point deadline);
+    void unwatch(connection& c) noexcept;
+    void watch_until(steady::time_point at);
+    void watch_fired();
+    struct watch_scope {
+        watch_scope(impl& owner, connection& conn, steady::time_point deadline)
+            : self(owner)
+            , c(conn) {
+            self.watch(c, deadline);
+        }
+        watch_scope(const watch_scope&) = delete;
+        watch_scope& operator=(const watch_scope&) = delete;
+        ~watch_scope() { self.unwatch(c); }
+        impl& self;
+        connection& c;
+    };
 
     host_pool& pool_for(const endpoint& ep);
     void release(host_pool& pool, std::unique_ptr<connection> conn);
@@ -249,6 +345,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     ssl::context tls;
     std::optional<proxy_endpoint> proxy;
     std::string no_proxy;
+    asio::steady_timer watch_timer;
+    std::vector<connection*> watched;                           // exchanges under way
+    steady::time_point watch_wakes = steady::time_point::max(); // max: timer not waiting
+    std::uint64_t watch_generation = 0; // a wait of an older generation was superseded
     std::map<pool_key, std::unique_ptr<host_pool>, pool_key_less> pools;
     bool shut_down = false;
 };
@@ -303,7 +403,8 @@ const char* getenv_nonempty(const char* a, const char* b) {
 client::impl::impl(asio::any_io_executor executor, client_options o)
     : ex(std::move(executor))
     , opts(std::move(o))
-    , tls(make_client_tls_context(opts.ca_file)) {
+    , tls(make_client_tls_context(opts.ca_file))
+    , watch_timer(ex) {
     if (opts.max_connections == 0) throw setup_error("max_connections must be at least 1");
     if (opts.proxy) {
         proxy = proxy_from("proxy", *opts.proxy);
@@ -386,6 +487,56 @@ asio::awaitable<void> client::impl::async_sweep(std::shared_ptr<impl> self, host
     pool->sweeping = false;
 }
 
+void client::impl::watch(connection& c, steady::time_point deadline) {
+    c.deadline = deadline;
+    if (!c.watched) {
+        c.watched = true;
+        watched.push_back(&c);
+    }
+    if (deadline < watch_wakes) watch_until(deadline);
+}
+
+void client::impl::unwatch(connection& c) noexcept {
+    c.deadline = steady::time_point::max();
+    if (!c.watched) return;
+    c.watched = false;
+    // The timer keeps its time: when it fires it finds nothing due and waits for the next.
+    if (auto it = std::find(watched.begin(), watched.end(), &c); it != watched.end()) {
+        *it = watched.back();
+        watched.pop_back();
+    }
+}
+
+void client::impl::watch_until(steady::time_point at) {
+    watch_wakes = at;
+    watch_timer.expires_at(at); // cancels a wait for a later time: its generation is over
+    watch_timer.async_wait(
+        [self = shared_from_this(), generation = ++watch_generation](const error_code& ec) {
+            if (ec || generation != self->watch_generation || self->shut_down) return;
+            self->watch_fired();
+        });
+}
+
+void client::impl::watch_fired() {
+    watch_wakes = steady::time_point::max();
+    const auto now = steady::now();
+    auto next = steady::time_point::max();
+    for (std::size_t i = 0; i < watched.size();) {
+        connection& c = *watched[i];
+        if (c.deadline <= now) {
+            c.timed_out = true;
+            c.watched = false;
+            c.close();
+            watched[i] = watched.back();
+            watched.pop_back();
+            continue;
+        }
+        next = std::min(next, c.deadline);
+        ++i;
+    }
+    if (next != steady::time_point::max()) watch_until(next);
+}
+
 asio::awaitable<expected<client::impl::lease, transport_error>>
 client::impl::async_acquire(host_pool& pool, steady::time_point deadline) {
     const auto now = steady::now();
@@ -463,8 +614,15 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
     auto endpoints = co_await async_resolve(host, port, via_proxy, deadline);
     if (!endpoints) co_return unexpected{std::move(endpoints).error()};
 
-    c.tcp().expires_at(deadline);
-    auto [ec, ep] = co_await c.tcp().async_connect(*endpoints, use_tuple);
+    watch_scope watching(*this, c, deadline); // connect, tunnel and handshake
+    error_code ec = asio::error::host_not_found;
+    for (const auto& address : *endpoints) {
+        c.close(); // from a failed attempt: connect opens it anew
+        auto [connect_ec] = co_await c.tcp().async_connect(address, use_tuple);
+        ec = effective(c, connect_ec);
+        if (!ec || c.timed_out) break;
+    }
+    if (!ec && c.timed_out) ec = beast::error::timeout;
     if (ec) {
         const std::string target =
             via_proxy ? "proxy " + pool.proxy->server.host_header() : pool.authority;
@@ -475,18 +633,20 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
                                         "cannot connect to " + target + ": " + ec.message())};
     }
     error_code ignored;
-    c.tcp().socket().set_option(tcp::no_delay(true), ignored); // requests are small: no Nagle delay
+    c.tcp().set_option(tcp::no_delay(true), ignored); // requests are small: no Nagle delay
 
     if (via_proxy) {
-        auto tunnel = co_await async_tunnel(pool, c, deadline);
+        auto tunnel = co_await async_tunnel(pool, c);
         if (!tunnel) co_return unexpected{std::move(tunnel).error()};
     }
 
     if (pool.tls) {
         if (auto id = set_peer_identity(c.stream.native_handle(), pool.host); !id)
             co_return unexpected{make_error(failure::tls, std::move(id).error())};
-        c.tcp().expires_at(deadline);
-        auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
+        auto [handshake_ec] =
+            co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
+        auto hec = effective(c, handshake_ec);
+        if (!hec && c.timed_out) hec = beast::error::timeout;
         if (hec) {
             if (hec == beast::error::timeout)
                 co_return unexpected{
@@ -502,16 +662,16 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
     co_return ok;
 }
 
-asio::awaitable<expected<ok_t, transport_error>>
-client::impl::async_tunnel(host_pool& pool, connection& c, steady::time_point deadline) {
+asio::awaitable<expected<ok_t, transport_error>> client::impl::async_tunnel(host_pool& pool,
+                                                                            connection& c) {
     const std::string proxy_name = "proxy " + pool.proxy->server.host_header();
     bhttp::request<bhttp::empty_body> req{bhttp::verb::connect, pool.authority, 11};
     req.set(bhttp::field::host, pool.authority);
     if (!pool.proxy->credentials.empty())
         req.set(bhttp::field::proxy_authorization, "Basic " + base64(pool.proxy->credentials));
 
-    c.tcp().expires_at(deadline);
-    auto [wec, written] = co_await bhttp::async_write(c.tcp(), req, use_tuple);
+    auto [write_ec, written] = co_await bhttp::async_write(c.tcp(), req, use_tuple);
+    const auto wec = effective(c, write_ec);
     if (wec) {
         if (wec == beast::error::timeout)
             co_return unexpected{make_error(
@@ -523,7 +683,8 @@ client::impl::async_tunnel(host_pool& pool, connection& c, steady::time_point de
     bhttp::response_parser<bhttp::empty_body> parser;
     parser.skip(true); // a CONNECT answer has no body: the tunnel follows the header
     parser.header_limit(opts.header_limit);
-    auto [rec, got] = co_await bhttp::async_read(c.tcp(), c.buffer, parser, use_tuple);
+    auto [read_ec, got] = co_await bhttp::async_read(c.tcp(), c.buffer, parser, use_tuple);
+    const auto rec = effective(c, read_ec);
     if (rec) {
         if (rec == beast::error::timeout)
             co_return unexpected{make_error(failure::timeout, "deadline passed while waiting for " +
@@ -567,12 +728,16 @@ transport_error client::impl::classify(const error_code& ec, std::string_view do
 }
 
 template <class Stream>
-asio::awaitable<result>
-client::impl::async_exchange(Stream& stream, connection& c,
-                             const bhttp::request<bhttp::string_body>& msg, const host_pool& pool,
-                             steady::time_point deadline, exchange_state& st) {
-    c.tcp().expires_at(deadline);
-    auto [wec, written] = co_await bhttp::async_write(stream, msg, use_tuple);
+asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection& c,
+                                                     const wire_request& msg, const host_pool& pool,
+                                                     steady::time_point deadline,
+                                                     exchange_state& st) {
+    if (c.timed_out) // deadline already passed on this connection
+        co_return unexpected{classify(beast::error::timeout, "sending the request to", pool)};
+    watch_scope watching(*this, c, deadline);
+    auto [write_ec, written] =
+        co_await asio::async_write(stream, asio::buffer(msg.bytes), use_tuple);
+    const auto wec = effective(c, write_ec);
     if (wec) {
         st.stale = is_stale_connection_error(wec);
         st.nothing_written = written == 0;
@@ -582,8 +747,9 @@ client::impl::async_exchange(Stream& stream, connection& c,
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
     parser.header_limit(opts.header_limit);
-    if (msg.method() == bhttp::verb::head) parser.skip(true);
-    auto [rec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
+    if (msg.method == bhttp::verb::head) parser.skip(true);
+    auto [read_ec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
+    auto rec = effective(c, read_ec);
     if (rec == ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
         // The body ends at EOF and the server skipped close_notify (as in Beast's awaitable-ssl
         // example): that EOF is the only end this body has, so take it as one.
@@ -597,7 +763,8 @@ client::impl::async_exchange(Stream& stream, connection& c,
     }
 
     // Bytes beyond the response mean the framing is off; a body ended by EOF ends the connection.
-    st.keep_alive = parser.get().keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
+    st.keep_alive =
+        parser.get().keep_alive() && !parser.need_eof() && c.buffer.size() == 0 && !c.timed_out;
     auto res = parser.release();
     response out;
     out.status = res.result_int();
@@ -630,22 +797,15 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req,
     std::string target = std::move(ep.base_path);
     target +=
         req.target.empty() && target.empty() ? std::string_view("/") : std::string_view(req.target);
-    bhttp::request<bhttp::string_body> msg{req.method, target, 11};
-    for (auto& [name, value] : req.headers) {
+    for (const auto& [name, value] : req.headers) {
         if (name.empty() || has_line_break(name) || name.find(':') != std::string::npos ||
             has_line_break(value))
             co_return unexpected{make_error(
                 failure::protocol, "invalid request header '" +
                                        (has_line_break(name) ? std::string("?") : name) + "'")};
-        msg.insert(name, value);
     }
-    if (msg.find(bhttp::field::host) == msg.end()) msg.set(bhttp::field::host, pool.host_header);
-    if (!opts.user_agent.empty() && msg.find(bhttp::field::user_agent) == msg.end())
-        msg.set(bhttp::field::user_agent, opts.user_agent);
-    msg.body() = std::move(req.body);
-    if (!msg.body().empty() || req.method == bhttp::verb::post || req.method == bhttp::verb::put ||
-        req.method == bhttp::verb::patch)
-        msg.prepare_payload();
+    const auto msg = serialize_request(req.method, target, req.headers, pool.host_header,
+                                       opts.user_agent, req.body);
 
     auto acquired = co_await async_acquire(pool, deadline);
     if (!acquired) co_return unexpected{std::move(acquired).error()};
@@ -708,6 +868,7 @@ pool_stats client::impl::stats() const {
 
 void client::impl::shutdown() {
     shut_down = true;
+    watch_timer.cancel();
     for (auto& [key, pool] : pools) {
         for (auto& conn : pool->idle)
             conn->close();

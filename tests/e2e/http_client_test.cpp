@@ -228,6 +228,59 @@ TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connectio
     }(&server, &c));
 }
 
+TEST_CASE("the request on the wire: method, target, headers as given, Host and User-Agent "
+          "added, and a Content-Length of the client's own for bodies") {
+    asio::io_context io;
+    test_https_server server(io.get_executor(), &shared_pki().local);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto ep = local_endpoint(srv->port());
+        request post;
+        post.method = bhttp::verb::post;
+        post.target = "/hooks/a%20b?x=1";
+        post.headers.emplace_back("Content-Type", "application/json");
+        post.headers.emplace_back("content-length", "999"); // stale: replaced
+        post.headers.emplace_back("X-Multi", "one");
+        post.headers.emplace_back("X-Multi", "two");
+        post.body = R"({"k":"v \u00e9"})";
+        auto res = co_await cl->async_send(ep, post, steady::now() + 5s);
+        REQUIRE_MESSAGE(res.has_value(), describe(res));
+
+        request empty_post;
+        empty_post.method = bhttp::verb::post;
+        empty_post.target = "/empty";
+        empty_post.headers.emplace_back("Host", "api.example.test");
+        empty_post.headers.emplace_back("User-Agent", "custom/1");
+        res = co_await cl->async_send(ep, empty_post, steady::now() + 5s);
+        REQUIRE_MESSAGE(res.has_value(), describe(res));
+
+        REQUIRE(srv->seen().size() == 2);
+        const auto& p = srv->seen()[0];
+        CHECK(p.method == bhttp::verb::post);
+        CHECK(p.target == "/hooks/a%20b?x=1");
+        CHECK(p.body == post.body);
+        CHECK(p.headers[bhttp::field::content_length] == std::to_string(post.body.size()));
+        CHECK(std::distance(p.headers.equal_range(bhttp::field::content_length).first,
+                            p.headers.equal_range(bhttp::field::content_length).second) == 1);
+        CHECK(p.headers[bhttp::field::content_type] == "application/json");
+        CHECK(p.headers[bhttp::field::host] == "127.0.0.1:" + std::to_string(srv->port()));
+        CHECK(p.headers[bhttp::field::user_agent] == "taskwatch");
+        auto multi = p.headers.equal_range("X-Multi");
+        REQUIRE(std::distance(multi.first, multi.second) == 2);
+        CHECK(multi.first->value() == "one");
+        CHECK(std::next(multi.first)->value() == "two");
+
+        const auto& e = srv->seen()[1];
+        CHECK(e.body.empty());
+        CHECK(e.headers[bhttp::field::content_length] == "0");
+        CHECK(e.headers[bhttp::field::host] == "api.example.test");
+        CHECK(e.headers[bhttp::field::user_agent] == "custom/1");
+        CHECK(std::distance(e.headers.equal_range(bhttp::field::host).first,
+                            e.headers.equal_range(bhttp::field::host).second) == 1);
+    }(&server, &c));
+}
+
 TEST_CASE("a host name is verified against the certificate's DNS names") {
     asio::io_context io;
     test_https_server server(io.get_executor(), &shared_pki().local);
@@ -403,6 +456,49 @@ TEST_CASE("a server that accepts but never answers hits the deadline on time as 
         CHECK(srv->requests() == 1);
         CHECK(cl->stats().open == 0); // a timed-out connection is discarded
     }(&server, &c));
+}
+
+TEST_CASE("concurrent requests each time out at their own deadline, an earlier one made later "
+          "included, and one that is answered in time is not affected") {
+    asio::io_context io;
+    test_server_options so;
+    so.hang = true;
+    test_https_server hanging(io.get_executor(), &shared_pki().local, so);
+    test_https_server answering(io.get_executor(), &shared_pki().local);
+    client c(io.get_executor(), trusting_options());
+
+    struct outcome {
+        std::optional<expected<response, transport_error>> res;
+        steady::duration elapsed{};
+    };
+    outcome late, early, fine;
+    countdown all(io.get_executor(), 3);
+    const auto start = steady::now();
+    auto send = [&](std::uint16_t port, steady::time_point deadline,
+                    outcome* out) -> asio::awaitable<void> {
+        out->res.emplace(co_await c.async_send(local_endpoint(port), get(), deadline));
+        out->elapsed = steady::now() - start;
+        all.arrive();
+    };
+    // The long deadline is watched first; the short one, made after it, must not wait for it.
+    asio::co_spawn(io, send(hanging.port(), start + 1500ms, &late), asio::detached);
+    asio::co_spawn(io, send(hanging.port(), start + 300ms, &early), asio::detached);
+    asio::co_spawn(io, send(answering.port(), start + 1000ms, &fine), asio::detached);
+    run(io, all.async_wait());
+
+    REQUIRE(early.res.has_value());
+    REQUIRE_FALSE(early.res->has_value());
+    CHECK(early.res->error().kind == failure::timeout);
+    CHECK(early.elapsed >= 300ms);
+    CHECK(early.elapsed < 1000ms); // before the long deadline: a correctness bound
+    REQUIRE(late.res.has_value());
+    REQUIRE_FALSE(late.res->has_value());
+    CHECK(late.res->error().kind == failure::timeout);
+    CHECK(late.elapsed >= 1500ms);
+    CHECK(late.elapsed < 1500ms + 700ms);
+    REQUIRE(fine.res.has_value());
+    REQUIRE_MESSAGE(fine.res->has_value(), describe(*fine.res));
+    CHECK((*fine.res)->status == 200);
 }
 
 TEST_CASE("a server that never completes the TLS handshake hits the deadline as timeout") {
