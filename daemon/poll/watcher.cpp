@@ -562,6 +562,18 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
         auto* ep = &endpoint_for(*api);
         std::unordered_set<std::string> seen;
         bool complete = true;
+        // What this target knows already, by id, once per round: its tasks are adjacent in
+        // the ordered map. Copies, not views: tasks may go while a list request is out. A
+        // listed id not in it is looked up whole before it counts as new.
+        std::unordered_set<std::string> known;
+        for (auto it = tasks_.lower_bound({project, dataset, ""});
+             it != tasks_.end() && it->first.project_id == project &&
+             it->first.dataset_id == dataset;
+             ++it)
+            known.insert(it->first.task_id);
+        for (auto it = forgotten_.lower_bound({project, dataset, ""});
+             it != forgotten_.end() && it->project_id == project && it->dataset_id == dataset; ++it)
+            known.insert(it->task_id);
         for (auto type : modelarts::task_types) {
             auto now = clock::now();
             auto not_before = std::max(ep->throttle.paused_until(), ep->auth_pause.paused_until());
@@ -586,25 +598,15 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             api = &api_for(*target_ptr);
             ep = &endpoint_for(*api);
             const auto due = clock::now();
-            // What this target already knows, by id: no whole-key lookups per listed task.
-            std::unordered_set<std::string_view> known;
-            for (auto it = tasks_.lower_bound({project, dataset, ""});
-                 it != tasks_.end() && it->first.project_id == project &&
-                 it->first.dataset_id == dataset;
-                 ++it)
-                known.insert(it->first.task_id);
-            for (auto it = forgotten_.lower_bound({project, dataset, ""});
-                 it != forgotten_.end() && it->project_id == project && it->dataset_id == dataset;
-                 ++it)
-                known.insert(it->task_id);
             std::vector<std::string> fresh;
             for (auto& id : *res) {
                 if (!known.count(id)) fresh.push_back(id);
                 seen.insert(std::move(id));
             }
-            known.clear(); // views into the maps, which tracking changes
             for (auto& id : fresh) {
                 task::task_key key{project, dataset, std::move(id)};
+                known.insert(key.task_id);
+                if (tasks_.count(key) || forgotten_.count(key)) continue; // known since
                 {
                     auto& tt = track(key, *target_ptr, false);
                     if (first) { // part of the first round: /-/ready waits for its poll
