@@ -88,9 +88,9 @@ private:
                         &req.headers,
                         req.body,
                         date};
-        auto sig = sign(sr, creds_.access_key, creds_.secret_key.reveal());
+        auto authorization = sign_authorization(sr, creds_.access_key, creds_.secret_key.reveal());
         req.headers.emplace_back("X-Sdk-Date", std::move(date));
-        req.headers.emplace_back("Authorization", std::move(sig.authorization));
+        req.headers.emplace_back("Authorization", std::move(authorization));
     }
 
     aksk_credentials creds_;

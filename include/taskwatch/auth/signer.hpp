@@ -45,6 +45,9 @@ inline constexpr std::string_view unsigned_payload = "UNSIGNED-PAYLOAD";
 
 /// Signs `req` with the access key pair. Never throws for any input.
 signature sign(const sign_request& req, std::string_view ak, std::string_view sk);
+/// sign(req, ak, sk).authorization, computed without the intermediate strings: the one the
+/// daemon sends on every request.
+std::string sign_authorization(const sign_request& req, std::string_view ak, std::string_view sk);
 
 /// RFC 3986 percent-encoding: unreserved A-Z a-z 0-9 - _ . ~ kept, the rest %XX upper-case.
 std::string percent_encode(std::string_view s);
