@@ -71,6 +71,9 @@ struct connection {
 
     tls_stream stream;
     beast::flat_buffer buffer; // reused for every response on this connection
+    // The parser of the response being read: here rather than in async_exchange's coroutine
+    // frame, which is allocated for every request and is small enough to be recycled without.
+    std::optional<bhttp::response_parser<bhttp::string_body>> parser;
     steady::time_point idle_since{};
     steady::time_point idle_until{};
     steady::time_point deadline = steady::time_point::max(); // of the exchange under way
@@ -244,6 +247,17 @@ wire_request serialize_request(bhttp::verb method, std::string_view target,
     }
     b += "\r\n";
     b += body;
+    return out;
+}
+
+// The parsed response, moved out of its parser (a plain function: nothing of it in the
+// coroutine frame of the exchange).
+response take_response(bhttp::response_parser<bhttp::string_body>& parser) {
+    auto res = parser.release();
+    response out;
+    out.status = res.result_int();
+    out.body = std::move(res.body());
+    out.headers = std::move(res.base());
     return out;
 }
 
@@ -750,7 +764,7 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
         co_return unexpected{classify(wec, "sending the request to", pool)};
     }
 
-    bhttp::response_parser<bhttp::string_body> parser;
+    auto& parser = c.parser.emplace();
     parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
     parser.header_limit(opts.header_limit);
     if (msg.method == bhttp::verb::head) parser.skip(true);
@@ -771,12 +785,7 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     // Bytes beyond the response mean the framing is off; a body ended by EOF ends the connection.
     st.keep_alive =
         parser.get().keep_alive() && !parser.need_eof() && c.buffer.size() == 0 && !c.timed_out;
-    auto res = parser.release();
-    response out;
-    out.status = res.result_int();
-    out.body = std::move(res.body());
-    out.headers = std::move(res.base());
-    co_return out;
+    co_return take_response(parser);
 }
 
 asio::awaitable<result> client::impl::async_send(endpoint ep, request req,
@@ -832,21 +841,19 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req,
                 co_return unexpected{std::move(connected).error()}; // ~lease closes the slot
         }
         exchange_state st;
-        std::optional<result> res; // no co_await inside ?: (GCC 12 miscompiles it)
-        if (pool.tls)
-            res.emplace(
-                co_await async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st));
-        else
-            res.emplace(
-                co_await async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st));
-        if (*res) {
+        // The stream is chosen outside the co_await (GCC 12 miscompiles one inside ?:).
+        auto exchange =
+            pool.tls ? async_exchange(conn.conn().stream, conn.conn(), msg, pool, deadline, st)
+                     : async_exchange(conn.conn().tcp(), conn.conn(), msg, pool, deadline, st);
+        auto res = co_await std::move(exchange);
+        if (res) {
             if (st.keep_alive) conn.release();
-            co_return std::move(*res);
+            co_return std::move(res);
         }
         // A reused connection the server had closed while idle: once more on a fresh one.
         const bool retry = reused && attempt == 0 && st.stale &&
                            (is_safe_method(req.method) || st.nothing_written);
-        if (!retry) co_return std::move(*res);
+        if (!retry) co_return std::move(res);
         conn.renew();
     }
 }

@@ -49,29 +49,40 @@ asio::awaitable<expected<http::response, api_error>> api_client::async_call(std:
         auto res = co_await client_.async_send(ep_, std::move(req));
         if (!res) co_return unexpected(from_transport(res.error()));
         if (res->status >= 200 && res->status < 300) co_return std::move(*res);
-        auto err = classify_response(*res);
         // An IAM token that expired or was revoked: one refresh, one retry. AK/SK rejections
-        // are never retried here (the gateway locks a key after 5 failures).
-        if (attempt == 0 && is_token_rejection(err) && auth_.invalidate(*ticket)) continue;
-        co_return unexpected(std::move(err));
+        // are never retried here (the gateway locks a key after 5 failures). The error is
+        // classified twice rather than kept in a variable: one more named local would push
+        // this frame, allocated for every request, past the sizes that are recycled.
+        if (attempt == 0 && is_token_rejection(classify_response(*res)) &&
+            auth_.invalidate(*ticket))
+            continue;
+        co_return unexpected(classify_response(*res));
     }
+}
+
+expected<task, api_error> read_task(expected<http::response, api_error> answer) {
+    if (!answer) return unexpected(std::move(answer.error()));
+    const auto& res = *answer;
+    auto parsed = parse_task(std::string_view(res.body));
+    if (parsed) return std::move(*parsed);
+    api_error e;
+    e.kind = error_kind::malformed;
+    e.http_status = res.status;
+    e.detail = parsed.error().to_string();
+    if (auto it = res.headers.find("X-Request-Id"); it != res.headers.end())
+        e.request_id = std::string(it->value());
+    return unexpected(std::move(e));
+}
+
+asio::awaitable<expected<http::response, api_error>>
+api_client::async_fetch_task(std::string dataset_id, std::string task_id) {
+    // Not a coroutine: async_call's frame is the only one.
+    return async_call(task_path(project_id_, dataset_id, task_id));
 }
 
 asio::awaitable<expected<task, api_error>> api_client::async_get_task(std::string dataset_id,
                                                                       std::string task_id) {
-    auto res = co_await async_call(task_path(project_id_, dataset_id, task_id));
-    if (!res) co_return unexpected(std::move(res.error()));
-    auto parsed = parse_task(std::string_view(res->body));
-    if (!parsed) {
-        api_error e;
-        e.kind = error_kind::malformed;
-        e.http_status = res->status;
-        e.detail = parsed.error().to_string();
-        if (auto it = res->headers.find("X-Request-Id"); it != res->headers.end())
-            e.request_id = std::string(it->value());
-        co_return unexpected(std::move(e));
-    }
-    co_return std::move(*parsed);
+    co_return read_task(co_await async_fetch_task(std::move(dataset_id), std::move(task_id)));
 }
 
 template <class Item, class Parse, class IdOf>

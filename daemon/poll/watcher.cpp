@@ -301,12 +301,12 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
         }
         const auto& key = it->second->state.key;
         const auto sent = clock::now();
-        auto res = co_await job.api->async_get_task(key.dataset_id, key.task_id);
+        auto answer = co_await job.api->async_fetch_task(key.dataset_id, key.task_id);
         it = claimed_.find(job.poll_id);
         if (it == claimed_.end()) continue;
         auto* tt = it->second;
         claimed_.erase(it);
-        finish_poll(*tt, std::move(res), sent);
+        finish_poll(*tt, modelarts::read_task(std::move(answer)), sent);
     }
     std::erase(idle_workers_, &park);
     if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too

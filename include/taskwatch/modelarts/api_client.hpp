@@ -25,6 +25,10 @@ std::string task_path(std::string_view project_id, std::string_view dataset_id,
 std::string list_tasks_target(std::string_view project_id, std::string_view dataset_id,
                               std::optional<std::string_view> type, int limit, int offset);
 
+/// The task in the answer of async_fetch_task(), or why there is none (the request's error, or
+/// a body that is not a task: malformed).
+expected<task, api_error> read_task(expected<http::response, api_error> answer);
+
 /// One ModelArts account in one region. Not thread-safe: lives on the event loop.
 class api_client {
 public:
@@ -34,6 +38,10 @@ public:
     /// GET one task (the seed API). Every failure is an api_error, never an exception.
     boost::asio::awaitable<expected<task, api_error>> async_get_task(std::string dataset_id,
                                                                      std::string task_id);
+    /// The same GET, its answer unparsed: for read_task(). The watcher's hot path; a coroutine
+    /// returning a parsed task has a frame of several KiB, allocated for every request.
+    boost::asio::awaitable<expected<http::response, api_error>>
+    async_fetch_task(std::string dataset_id, std::string task_id);
 
     /// Every task of a dataset of one `type` (nullopt: the API's default kinds), paging
     /// defensively: limit=100, stop at total_count or a short page, de-duplicate by task_id,
