@@ -22,13 +22,31 @@ bool is_unreserved(unsigned char c) {
            c == '_' || c == '.' || c == '~';
 }
 
-std::string to_hex(const unsigned char* p, std::size_t n) {
-    std::string out(n * 2, '\0');
+void append_hex(std::string& out, const unsigned char* p, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = hex_lower[p[i] >> 4];
-        out[2 * i + 1] = hex_lower[p[i] & 0xf];
+        out.push_back(hex_lower[p[i] >> 4]);
+        out.push_back(hex_lower[p[i] & 0xf]);
     }
+}
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+    std::string out;
+    out.reserve(n * 2);
+    append_hex(out, p, n);
     return out;
+}
+
+void append_percent_encoded(std::string& out, std::string_view s) {
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (is_unreserved(c)) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex_upper[c >> 4]);
+            out.push_back(hex_upper[c & 0xf]);
+        }
+    }
 }
 
 std::string lower(std::string_view s) {
@@ -62,16 +80,7 @@ template <class F> void for_each_segment(std::string_view path, F&& f) {
 std::string percent_encode(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (is_unreserved(c)) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex_upper[c >> 4]);
-            out.push_back(hex_upper[c & 0xf]);
-        }
-    }
+    append_percent_encoded(out, s);
     return out;
 }
 
@@ -98,14 +107,25 @@ std::optional<std::string> percent_decode(std::string_view s) {
     return out;
 }
 
+namespace {
+
+// encode_path() appended to `out`.
+void append_encoded_path(std::string& out, std::string_view decoded_path) {
+    const auto start = out.size();
+    for_each_segment(decoded_path, [&](std::string_view seg, bool more) {
+        append_percent_encoded(out, seg);
+        if (more) out.push_back('/');
+    });
+    if (out.size() == start || out[start] != '/')
+        out.insert(out.begin() + static_cast<std::ptrdiff_t>(start), '/');
+}
+
+} // namespace
+
 std::string encode_path(std::string_view decoded_path) {
     std::string out;
     out.reserve(decoded_path.size() + 8);
-    for_each_segment(decoded_path, [&](std::string_view seg, bool more) {
-        out += percent_encode(seg);
-        if (more) out.push_back('/');
-    });
-    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    append_encoded_path(out, decoded_path);
     return out;
 }
 
@@ -296,30 +316,6 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
     return out;
 }
 
-namespace {
-
-void append_percent_encoded(std::string& out, std::string_view s) {
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (is_unreserved(c)) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex_upper[c >> 4]);
-            out.push_back(hex_upper[c & 0xf]);
-        }
-    }
-}
-
-void append_hex(std::string& out, const unsigned char* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(hex_lower[p[i] >> 4]);
-        out.push_back(hex_lower[p[i] & 0xf]);
-    }
-}
-
-} // namespace
-
 std::string sign_authorization(const sign_request& req, std::string_view ak, std::string_view sk) {
     // sign() without its intermediate strings: every request is signed, and they were a third
     // of its cost. Scratch space is per thread and reused; views point into `names`, which is
@@ -367,13 +363,7 @@ std::string sign_authorization(const sign_request& req, std::string_view ak, std
     // CanonicalRequest: method, URI, query, headers, signed headers, payload hash.
     canonical += req.method;
     canonical += '\n';
-    const auto uri_start = canonical.size();
-    for_each_segment(req.path, [&](std::string_view seg, bool more) {
-        append_percent_encoded(canonical, seg);
-        if (more) canonical.push_back('/');
-    });
-    if (canonical.size() == uri_start || canonical[uri_start] != '/')
-        canonical.insert(canonical.begin() + static_cast<std::ptrdiff_t>(uri_start), '/');
+    append_encoded_path(canonical, req.path);
     if (canonical.back() != '/') canonical.push_back('/');
     canonical += '\n';
     if (req.query && !req.query->empty()) canonical += canonical_query_string(*req.query);
