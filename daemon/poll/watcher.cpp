@@ -169,6 +169,7 @@ void watcher::untrack(std::map<task::task_key, tracked_task>::iterator it) {
     claimed_.erase(it->second.poll_id); // a poll in flight drops its answer
     if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
     tasks_.erase(it);
+    ++erasures_;
 }
 
 // --- scheduling -------------------------------------------------------------------------
@@ -560,20 +561,30 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
         if (!target_ptr || target_ptr->task_ids) break;
         auto* api = &api_for(*target_ptr);
         auto* ep = &endpoint_for(*api);
-        std::unordered_set<std::string> seen;
+        std::vector<std::string> seen; // every id listed this round, all types
         bool complete = true;
-        // What this target knows already, by id, once per round: its tasks are adjacent in
-        // the ordered map. Copies, not views: tasks may go while a list request is out. A
+        // What this target knows already, by id: its tasks and tombstones are adjacent and in
+        // id order in the ordered maps, so one sorted vector of views, gathered once per round
+        // and again only when either map lost an entry meanwhile (a view would dangle). A
         // listed id not in it is looked up whole before it counts as new.
-        std::unordered_set<std::string> known;
-        for (auto it = tasks_.lower_bound({project, dataset, ""});
-             it != tasks_.end() && it->first.project_id == project &&
-             it->first.dataset_id == dataset;
-             ++it)
-            known.insert(it->first.task_id);
-        for (auto it = forgotten_.lower_bound({project, dataset, ""});
-             it != forgotten_.end() && it->project_id == project && it->dataset_id == dataset; ++it)
-            known.insert(it->task_id);
+        std::vector<std::string_view> known;
+        std::uint64_t known_as_of = ~std::uint64_t{0};
+        const auto refresh_known = [&] {
+            if (known_as_of == erasures_) return;
+            known.clear();
+            for (auto it = tasks_.lower_bound({project, dataset, ""});
+                 it != tasks_.end() && it->first.project_id == project &&
+                 it->first.dataset_id == dataset;
+                 ++it)
+                known.push_back(it->first.task_id);
+            const auto tasks_end = static_cast<std::ptrdiff_t>(known.size());
+            for (auto it = forgotten_.lower_bound({project, dataset, ""});
+                 it != forgotten_.end() && it->project_id == project && it->dataset_id == dataset;
+                 ++it)
+                known.push_back(it->task_id);
+            std::inplace_merge(known.begin(), known.begin() + tasks_end, known.end());
+            known_as_of = erasures_;
+        };
         for (auto type : modelarts::task_types) {
             auto now = clock::now();
             auto not_before = std::max(ep->throttle.paused_until(), ep->auth_pause.paused_until());
@@ -598,15 +609,17 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             api = &api_for(*target_ptr);
             ep = &endpoint_for(*api);
             const auto due = clock::now();
+            refresh_known();
             std::vector<std::string> fresh;
             for (auto& id : *res) {
-                if (!known.count(id)) fresh.push_back(id);
-                seen.insert(std::move(id));
+                if (!std::binary_search(known.begin(), known.end(), std::string_view(id)))
+                    fresh.push_back(id);
+                seen.push_back(std::move(id));
             }
             for (auto& id : fresh) {
                 task::task_key key{project, dataset, std::move(id)};
-                known.insert(key.task_id);
-                if (tasks_.count(key) || forgotten_.count(key)) continue; // known since
+                // Tracked since the round began (another type's page, a reload): not new.
+                if (tasks_.count(key) || forgotten_.count(key)) continue;
                 {
                     auto& tt = track(key, *target_ptr, false);
                     if (first) { // part of the first round: /-/ready waits for its poll
@@ -618,23 +631,28 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             }
         }
         if (complete) {
+            std::sort(seen.begin(), seen.end());
+            const auto listed = [&](const std::string& id) {
+                return std::binary_search(seen.begin(), seen.end(), id);
+            };
             // The target's tasks are adjacent in the ordered map.
             for (auto it = tasks_.lower_bound({project, dataset, ""});
                  it != tasks_.end() && it->first.project_id == project &&
                  it->first.dataset_id == dataset;
                  ++it)
-                if (!it->second.configured) it->second.listed = seen.count(it->first.task_id) > 0;
+                if (!it->second.configured) it->second.listed = listed(it->first.task_id);
             // A tombstone the list no longer shows has done its job.
             for (auto it = forgotten_.lower_bound({project, dataset, ""});
                  it != forgotten_.end() && it->project_id == project &&
                  it->dataset_id == dataset;) {
-                if (!seen.count(it->task_id)) {
+                if (!listed(it->task_id)) {
                     try {
                         store_.forget(*it);
                     } catch (const std::exception& e) {
                         log::warn("cannot delete a forgotten task's state", {{"error", e.what()}});
                     }
                     it = forgotten_.erase(it);
+                    ++erasures_;
                 } else {
                     ++it;
                 }

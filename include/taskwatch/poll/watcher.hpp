@@ -173,6 +173,9 @@ private:
     std::unordered_map<std::uint64_t, tracked_task*> scheduled_; ///< heap entry id -> task
     std::uint64_t next_schedule_ = 0;
     std::uint64_t next_poll_id_ = 0;
+    /// Entries erased from tasks_ and forgotten_ so far: views into their keys are stale once
+    /// it moves.
+    std::uint64_t erasures_ = 0;
     /// A due task handed to the poll workers.
     struct poll_job {
         std::uint64_t poll_id;
