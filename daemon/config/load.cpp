@@ -5,6 +5,7 @@
 
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/message_text.hpp"
+#include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/url_check.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -661,31 +662,9 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
 }
 
 settings load_settings(const std::string& path, const environment& env) {
-    auto cannot_read = [&](int err) {
-        return config_error(one_line(path + ": cannot read: " + std::strerror(err)));
-    };
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) throw cannot_read(errno);
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        throw cannot_read(EISDIR);
-    }
-    std::string text;
-    char buf[8192];
-    for (;;) {
-        auto n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            throw cannot_read(err);
-        }
-        if (n == 0) break;
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return parse_settings(text, path, env);
+    auto text = detail::read_whole_file(path);
+    if (!text) throw config_error(one_line(path + ": cannot read: " + text.error()));
+    return parse_settings(*text, path, env);
 }
 
 settings load_settings(const std::string& path) {

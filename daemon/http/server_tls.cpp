@@ -1,5 +1,6 @@
 // Server TLS contexts: see server_tls.hpp.
 #include "taskwatch/http/server_tls.hpp"
+#include "taskwatch/detail/read_file.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/verify_context.hpp>
@@ -11,11 +12,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace taskwatch::http {
 namespace asio = boost::asio;
@@ -35,32 +32,6 @@ std::string openssl_error_text() {
     std::array<char, 256> buf{};
     ERR_error_string_n(code, buf.data(), buf.size());
     return buf.data();
-}
-
-// The whole file, or what the OS said about it ("No such file or directory").
-expected<std::string, std::string> read_whole_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return unexpected(std::string(std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        return unexpected(std::string(std::strerror(EISDIR)));
-    }
-    std::string text;
-    std::array<char, 8192> buf{};
-    for (;;) {
-        auto n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            return unexpected(std::string(std::strerror(err)));
-        }
-        if (n == 0) break;
-        text.append(buf.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return text;
 }
 
 int openssl_version(tls_version v) {
@@ -179,7 +150,7 @@ make_server_tls_context(const server_tls_options& o) {
     std::string cert = o.cert_pem;
     std::string cert_where = "inline certificate";
     if (!o.cert_file.empty()) {
-        auto text = read_whole_file(o.cert_file);
+        auto text = detail::read_whole_file(o.cert_file);
         if (!text)
             return fail(part::certificate, "cannot read " + o.cert_file + ": " + text.error());
         cert = std::move(*text);
@@ -196,7 +167,7 @@ make_server_tls_context(const server_tls_options& o) {
     auth::secret key = o.key_pem;
     std::string key_where = "inline key";
     if (!o.key_file.empty()) {
-        auto text = read_whole_file(o.key_file);
+        auto text = detail::read_whole_file(o.key_file);
         if (!text)
             return fail(part::private_key, "cannot read " + o.key_file + ": " + text.error());
         key = auth::secret(std::move(*text));
@@ -221,7 +192,7 @@ make_server_tls_context(const server_tls_options& o) {
     std::string ca = o.client_ca_pem;
     std::string ca_where = "inline client CA";
     if (!o.client_ca_file.empty()) {
-        auto text = read_whole_file(o.client_ca_file);
+        auto text = detail::read_whole_file(o.client_ca_file);
         if (!text)
             return fail(part::client_ca, "cannot read " + o.client_ca_file + ": " + text.error());
         ca = std::move(*text);

@@ -5,18 +5,15 @@
 
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/message_text.hpp"
+#include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/web/basic_auth.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace taskwatch::web {
 
@@ -578,31 +575,9 @@ web_config parse_web_config(std::string_view yaml_text, const std::string& sourc
 }
 
 web_config load_web_config(const std::string& path, std::vector<std::string>* referenced) {
-    auto cannot_read = [&](int err) {
-        return web_config_error(one_line(path + ": cannot read: " + std::strerror(err)));
-    };
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) throw cannot_read(errno);
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        throw cannot_read(EISDIR);
-    }
-    std::string text;
-    std::array<char, 8192> buf{};
-    for (;;) {
-        auto n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            throw cannot_read(err);
-        }
-        if (n == 0) break;
-        text.append(buf.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return parse_web_config(text, path, referenced);
+    auto text = detail::read_whole_file(path);
+    if (!text) throw web_config_error(one_line(path + ": cannot read: " + text.error()));
+    return parse_web_config(*text, path, referenced);
 }
 
 } // namespace taskwatch::web
