@@ -9,7 +9,7 @@
 #include <memory>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 namespace taskwatch::auth {
 namespace {
@@ -157,27 +157,22 @@ std::string canonical_query_string(const query_params& query) {
 
 namespace {
 
-// OpenSSL 3's one-shot EVP_Digest/HMAC fetch the algorithm on every call, which costs more
-// than hashing a request: fetch SHA-256 once and keep one digest context per thread.
-const EVP_MD* sha256_md() {
-    static const EVP_MD* md = [] {
-        const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-        return fetched ? fetched : EVP_sha256();
-    }();
-    return md;
-}
-
+// SHA-256 through OpenSSL's low-level interface. The EVP interface of OpenSSL 3 fetches the
+// algorithm and allocates a fresh context on every EVP_DigestInit_ex; a request hashes three
+// times (canonical request, HMAC inner and outer), and that was three allocations and a
+// provider dispatch each. SHA256_Init and friends are deprecated in 3.0, not removed, and
+// compute the same digest with the context on the stack.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 void sha256_of(std::initializer_list<std::string_view> parts, unsigned char (&out)[32]) {
-    struct ctx_free {
-        void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-    };
-    thread_local std::unique_ptr<EVP_MD_CTX, ctx_free> ctx(EVP_MD_CTX_new());
-    unsigned int len = 0;
-    EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr);
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
     for (auto p : parts)
-        EVP_DigestUpdate(ctx.get(), p.data(), p.size());
-    EVP_DigestFinal_ex(ctx.get(), out, &len);
+        SHA256_Update(&ctx, p.data(), p.size());
+    SHA256_Final(out, &ctx);
+    OPENSSL_cleanse(&ctx, sizeof ctx);
 }
+#pragma GCC diagnostic pop
 
 } // namespace
 
