@@ -36,19 +36,6 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     return out;
 }
 
-void append_percent_encoded(std::string& out, std::string_view s) {
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (is_unreserved(c)) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex_upper[c >> 4]);
-            out.push_back(hex_upper[c & 0xf]);
-        }
-    }
-}
-
 std::string lower(std::string_view s) {
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
@@ -76,6 +63,19 @@ template <class F> void for_each_segment(std::string_view path, F&& f) {
 }
 
 } // namespace
+
+void append_percent_encoded(std::string& out, std::string_view s) {
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (is_unreserved(c)) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex_upper[c >> 4]);
+            out.push_back(hex_upper[c & 0xf]);
+        }
+    }
+}
 
 std::string percent_encode(std::string_view s) {
     std::string out;

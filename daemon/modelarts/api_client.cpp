@@ -9,12 +9,14 @@ namespace asio = boost::asio;
 
 std::string task_path(std::string_view project_id, std::string_view dataset_id,
                       std::string_view task_id) {
-    std::string out = "/v2/";
-    out += auth::percent_encode(project_id);
+    std::string out;
+    out.reserve(24 + project_id.size() + dataset_id.size() + task_id.size());
+    out += "/v2/";
+    auth::append_percent_encoded(out, project_id);
     out += "/datasets/";
-    out += auth::percent_encode(dataset_id);
+    auth::append_percent_encoded(out, dataset_id);
     out += "/tasks/";
-    out += auth::percent_encode(task_id);
+    auth::append_percent_encoded(out, task_id);
     return out;
 }
 

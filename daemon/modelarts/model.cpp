@@ -635,7 +635,7 @@ template <class R, class Read>
 expected<R, parse_error> with_document(std::string_view body, Read&& read) {
     unsigned char arena[4096];
     json::monotonic_resource mr(arena, sizeof arena);
-    unsigned char parser_stack[512];
+    unsigned char parser_stack[2048]; // a task's fields without a heap allocation
     json::parse_options opt;
     opt.max_depth = 64; // nested result.events can go a little deeper than the default 32
     json::parser p(json::storage_ptr(), opt, parser_stack, sizeof parser_stack);

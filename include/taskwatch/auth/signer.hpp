@@ -51,6 +51,8 @@ std::string sign_authorization(const sign_request& req, std::string_view ak, std
 
 /// RFC 3986 percent-encoding: unreserved A-Z a-z 0-9 - _ . ~ kept, the rest %XX upper-case.
 std::string percent_encode(std::string_view s);
+/// percent_encode(s) appended to `out`.
+void append_percent_encoded(std::string& out, std::string_view s);
 /// Decodes %XX sequences; nullopt when one is malformed. `+` stays `+`.
 std::optional<std::string> percent_decode(std::string_view s);
 
