@@ -336,6 +336,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     void watch(connection& c, steady::time_point deadline);
     void unwatch(connection& c) noexcept;
     void watch_until(steady::time_point at);
+    void stop_watching() noexcept;
     void watch_fired();
     struct watch_scope {
         watch_scope(impl& owner, connection& conn, steady::time_point deadline)
@@ -525,6 +526,13 @@ void client::impl::unwatch(connection& c) noexcept {
         *it = watched.back();
         watched.pop_back();
     }
+    if (shut_down && watched.empty()) stop_watching();
+}
+
+void client::impl::stop_watching() noexcept {
+    watch_wakes = steady::time_point::max();
+    ++watch_generation;
+    watch_timer.cancel();
 }
 
 void client::impl::watch_until(steady::time_point at) {
@@ -532,7 +540,7 @@ void client::impl::watch_until(steady::time_point at) {
     watch_timer.expires_at(at); // cancels a wait for a later time: its generation is over
     watch_timer.async_wait(
         [self = shared_from_this(), generation = ++watch_generation](const error_code& ec) {
-            if (ec || generation != self->watch_generation || self->shut_down) return;
+            if (ec || generation != self->watch_generation) return;
             self->watch_fired();
         });
 }
@@ -881,7 +889,9 @@ pool_stats client::impl::stats() const {
 
 void client::impl::shutdown() {
     shut_down = true;
-    watch_timer.cancel();
+    // Exchanges still under way keep their deadlines; with none, nothing is left to watch
+    // and the timer must not keep the event loop busy.
+    if (watched.empty()) stop_watching();
     for (auto& [key, pool] : pools) {
         for (auto& conn : pool->idle)
             conn->close();

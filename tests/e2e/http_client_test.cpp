@@ -872,6 +872,38 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
     }(&server, &c));
 }
 
+TEST_CASE("a request in flight when the client shuts down still ends at its deadline") {
+    asio::io_context io;
+    test_server_options so;
+    so.hang = true;
+    test_https_server server(io.get_executor(), &shared_pki().local, so);
+    client c(io.get_executor(), trusting_options());
+
+    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        std::optional<send_result> result;
+        countdown done(ex, 1);
+        const auto start = steady::now();
+        asio::co_spawn(
+            ex, send_into(cl, local_endpoint(srv->port()), get(), start + 400ms, &result, &done),
+            asio::detached);
+        // Shut down once the request is on the wire (the server has it), not before.
+        asio::steady_timer poll(ex);
+        while (srv->requests() == 0) {
+            poll.expires_after(5ms);
+            co_await poll.async_wait(asio::use_awaitable);
+        }
+        cl->shutdown();
+        co_await done.async_wait();
+        const auto elapsed = steady::now() - start;
+        REQUIRE(result.has_value());
+        REQUIRE_FALSE(result->has_value());
+        CHECK(result->error().kind == failure::timeout);
+        CHECK(elapsed >= 400ms);
+        CHECK(elapsed < 400ms + 700ms); // a correctness bound, not a speed test
+    }(&server, &c));
+}
+
 TEST_CASE("a client destroyed mid-request lets the request finish") {
     asio::io_context io;
     test_server_options so;
