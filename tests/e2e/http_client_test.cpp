@@ -434,14 +434,22 @@ TEST_CASE("a certificate for another host name is refused as tls, by name and by
     }(&server, &c));
 }
 
-TEST_CASE("a server that accepts but never answers hits the deadline on time as timeout") {
+// A server that reads each request and never answers, and a client that trusts it.
+struct hanging_server {
+    static test_server_options hang() {
+        test_server_options so;
+        so.hang = true;
+        return so;
+    }
     asio::io_context io;
-    test_server_options so;
-    so.hang = true;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    test_https_server server{io.get_executor(), &shared_pki().local, hang()};
+    client c{io.get_executor(), trusting_options()};
+};
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+TEST_CASE("a server that accepts but never answers hits the deadline on time as timeout") {
+    hanging_server h;
+
+    run(h.io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "super-secret-token");
         const auto start = steady::now();
@@ -455,7 +463,7 @@ TEST_CASE("a server that accepts but never answers hits the deadline on time as 
         CHECK(elapsed < 300ms + 700ms); // a correctness bound, not a speed test
         CHECK(srv->requests() == 1);
         CHECK(cl->stats().open == 0); // a timed-out connection is discarded
-    }(&server, &c));
+    }(&h.server, &h.c));
 }
 
 TEST_CASE("concurrent requests each time out at their own deadline, an earlier one made later "
@@ -873,13 +881,9 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
 }
 
 TEST_CASE("a request in flight when the client shuts down still ends at its deadline") {
-    asio::io_context io;
-    test_server_options so;
-    so.hang = true;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    hanging_server h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    run(h.io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> result;
         countdown done(ex, 1);
@@ -888,11 +892,7 @@ TEST_CASE("a request in flight when the client shuts down still ends at its dead
             ex, send_into(cl, local_endpoint(srv->port()), get(), start + 400ms, &result, &done),
             asio::detached);
         // Shut down once the request is on the wire (the server has it), not before.
-        asio::steady_timer poll(ex);
-        while (srv->requests() == 0) {
-            poll.expires_after(5ms);
-            co_await poll.async_wait(asio::use_awaitable);
-        }
+        co_await srv->async_wait_requests(1);
         cl->shutdown();
         co_await done.async_wait();
         const auto elapsed = steady::now() - start;
@@ -901,7 +901,7 @@ TEST_CASE("a request in flight when the client shuts down still ends at its dead
         CHECK(result->error().kind == failure::timeout);
         CHECK(elapsed >= 400ms);
         CHECK(elapsed < 400ms + 700ms); // a correctness bound, not a speed test
-    }(&server, &c));
+    }(&h.server, &h.c));
 }
 
 TEST_CASE("a client destroyed mid-request lets the request finish") {

@@ -87,6 +87,10 @@ public:
 
     /// Completes once `n` connections have ended at the server.
     boost::asio::awaitable<void> async_wait_closed(std::size_t n) { return wait_closed(st_, n); }
+    /// Completes once `n` requests have been read by the server.
+    boost::asio::awaitable<void> async_wait_requests(std::size_t n) {
+        return wait_requests(st_, n);
+    }
 
     void stop() {
         boost::system::error_code ec;
@@ -152,6 +156,7 @@ private:
             if (ec) co_return;
             auto req = parser.release();
             ++st->requests;
+            st->notify.cancel();
             if (st->opts.record)
                 st->seen.push_back(
                     {req.method(), std::string(req.target()), req.base(), req.body()});
@@ -188,6 +193,13 @@ private:
 
     static boost::asio::awaitable<void> wait_closed(std::shared_ptr<state> st, std::size_t n) {
         while (st->closed < n) {
+            st->notify.expires_at(boost::asio::steady_timer::time_point::max());
+            co_await st->notify.async_wait(use_tuple);
+        }
+    }
+
+    static boost::asio::awaitable<void> wait_requests(std::shared_ptr<state> st, std::size_t n) {
+        while (st->requests < n) {
             st->notify.expires_at(boost::asio::steady_timer::time_point::max());
             co_await st->notify.async_wait(use_tuple);
         }
