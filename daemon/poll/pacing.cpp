@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace taskwatch::poll {
 namespace {
@@ -82,6 +83,72 @@ double endpoint_throttle::rate_factor(clock::time_point now) const noexcept {
                                     std::chrono::duration<double>(s_.recovery_every).count());
     if (steps >= 64) return 1.0;
     return std::min(1.0, factor_at_throttle_ * std::exp2(steps) + steps * s_.recovery_step);
+}
+
+credential_gate::credential_gate(settings s)
+    : s_(s) {
+    if (s_.max_failures == 0) s_.max_failures = 1;
+}
+
+std::optional<credential_gate::ticket> credential_gate::try_send(clock::time_point now) {
+    if (proven_) return ticket{epoch_, false};
+    if (probe_out_ || now < paused_until_) return std::nullopt;
+    probe_out_ = true;
+    return ticket{epoch_, true};
+}
+
+clock::time_point credential_gate::next_send(clock::time_point now) const noexcept {
+    if (proven_) return now;
+    if (probe_out_) return clock::time_point::max();
+    return std::max(now, paused_until_);
+}
+
+bool credential_gate::on_success(ticket t) {
+    if (t.probe) probe_out_ = false;
+    if (t.epoch != epoch_ || proven_) return false; // signed before the latest 401 or reset
+    proven_ = true;
+    streak_ = 0;
+    return std::exchange(rejected_since_proof_, false);
+}
+
+bool credential_gate::on_rejected(ticket t, clock::time_point now) {
+    if (t.probe) probe_out_ = false;
+    if (t.epoch != epoch_) return false; // in flight when the pause began: the same failure
+    ++epoch_;
+    proven_ = false;
+    rejected_since_proof_ = true;
+    ++streak_;
+    failures_.push_back(now);
+    while (failures_.size() > s_.max_failures)
+        failures_.pop_front();
+    const auto exp = std::min<unsigned>(streak_ - 1, 20);
+    const auto pause = std::min<std::int64_t>(
+        s_.max_pause.count(), std::max<std::int64_t>(s_.min_pause.count(), 1) << exp);
+    paused_until_ = now + milliseconds(std::max(pause, s_.min_pause.count()));
+    // The next rejection, if it comes, must leave the oldest of the last max_failures out of
+    // its window.
+    if (failures_.size() == s_.max_failures)
+        paused_until_ = std::max(paused_until_, failures_.front() + s_.window);
+    return true;
+}
+
+void credential_gate::on_no_verdict(ticket t) noexcept {
+    if (t.probe) probe_out_ = false;
+}
+
+void credential_gate::reset(clock::time_point now) {
+    ++epoch_;
+    proven_ = false;
+    streak_ = 0;
+    failures_.clear();
+    paused_until_ = now;
+}
+
+unsigned credential_gate::failures_within_window(clock::time_point now) const noexcept {
+    unsigned n = 0;
+    for (auto f : failures_)
+        if (f <= now && now - f < s_.window) ++n;
+    return n;
 }
 
 milliseconds failure_backoff(unsigned failures, milliseconds base, milliseconds max,

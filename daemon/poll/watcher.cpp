@@ -18,11 +18,13 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct endpoint_state {
-    endpoint_throttle throttle;   ///< 429 and the throttling codes
-    endpoint_throttle auth_pause; ///< AK/SK rejections: the gateway locks a key after 5
-    endpoint_state()
-        : throttle()
-        , auth_pause(endpoint_throttle::settings{30s, 10min, 1.0, 1.0, 1s}) {}
+    std::string url;
+    endpoint_throttle throttle;  ///< 429 and the throttling codes
+    credential_gate credentials; ///< 401s: the gateway locks a key after 5 bad signatures
+    /// Tasks that found the credentials' probe in flight: scheduled again at its answer.
+    std::vector<task::task_key> parked;
+    /// Discovery loops waiting for the same, woken by cancelling their timer.
+    std::vector<asio::steady_timer*> waiting;
 };
 
 namespace {
@@ -138,7 +140,10 @@ modelarts::api_client& watcher::api_for(const config::target& t) {
 endpoint_state& watcher::endpoint_for(const modelarts::api_client& api) {
     auto key = api.endpoint().to_string();
     auto& slot = endpoints_[key];
-    if (!slot) slot = std::make_unique<endpoint_state>();
+    if (!slot) {
+        slot = std::make_unique<endpoint_state>();
+        slot->url = key;
+    }
     return *slot;
 }
 
@@ -146,6 +151,107 @@ void watcher::bind(tracked_task& tt, const config::target& t) {
     tt.target = &t;
     tt.api = &api_for(t);
     tt.endpoint = &endpoint_for(*tt.api);
+}
+
+// --- may a request go to this endpoint now? ---------------------------------------------
+
+clock::time_point watcher::not_before(const endpoint_state& ep, clock::time_point now) const {
+    return std::max(ep.throttle.paused_until(), ep.credentials.next_send(now));
+}
+
+bool watcher::hold(tracked_task& tt, clock::time_point now) {
+    auto& ep = *tt.endpoint;
+    const auto when = not_before(ep, now);
+    if (when <= now) return false;
+    if (when == clock::time_point::max()) {
+        // The credentials' probe is in flight: its answer schedules this task again.
+        unschedule(tt);
+        tt.parked = true;
+        ep.parked.push_back(tt.state.key);
+    } else {
+        schedule(tt, when); // behind the pause, not each firing its own failure
+    }
+    return true;
+}
+
+std::optional<credential_gate::ticket> watcher::admit(tracked_task& tt, clock::time_point now) {
+    auto& ep = *tt.endpoint;
+    if (ep.throttle.paused_until() <= now)
+        if (auto t = ep.credentials.try_send(now)) return t;
+    if (!hold(tt, now)) schedule(tt, now);
+    return std::nullopt;
+}
+
+void watcher::wake(endpoint_state& ep) {
+    const auto now = clock::now();
+    const auto when = not_before(ep, now);
+    if (when == clock::time_point::max()) return; // still waiting for a probe's answer
+    auto parked = std::move(ep.parked);
+    ep.parked.clear();
+    for (const auto& key : parked) {
+        auto it = tasks_.find(key);
+        if (it == tasks_.end() || !it->second.parked || it->second.endpoint != &ep) continue;
+        schedule(it->second, when);
+    }
+    for (auto* timer : std::exchange(ep.waiting, {}))
+        timer->cancel();
+}
+
+void watcher::release(endpoint_state& ep, credential_gate::ticket t) {
+    ep.credentials.on_no_verdict(t);
+    if (t.probe) wake(ep);
+}
+
+std::string watcher::targets_on(const endpoint_state& ep) const {
+    std::string out;
+    for (const auto& t : settings_->targets) {
+        auto url = http::parse_url(config::endpoint_of(*settings_, t));
+        if (!url || url->to_string() != ep.url) continue;
+        if (!out.empty()) out += ",";
+        out += target_id_of(config::project_id_of(*settings_, t), t.dataset_id);
+    }
+    return out;
+}
+
+void watcher::report(endpoint_state& ep, credential_gate::ticket t, const modelarts::api_error* e) {
+    using modelarts::error_kind;
+    const auto now = clock::now();
+    if (!e || e->kind == error_kind::not_found) {
+        // Only a valid signature gets this far: the credentials work.
+        if (ep.credentials.on_success(t))
+            log::info("credentials accepted again", {{"endpoint", ep.url},
+                                                     {"targets", targets_on(ep)},
+                                                     {"scheme", std::string(auth_->scheme())}});
+    } else if (e->kind == error_kind::auth && e->http_status == 401) {
+        if (ep.credentials.on_rejected(t, now)) {
+            const auto& limits = ep.credentials.limits();
+            const auto next =
+                std::chrono::ceil<std::chrono::seconds>(ep.credentials.paused_until() - now);
+            const bool aksk = auth_->scheme() == "aksk";
+            log::warn(
+                "credentials rejected: no request to this endpoint until one probe after the "
+                "pause",
+                {{"endpoint", ep.url},
+                 {"targets", targets_on(ep)},
+                 {"error", e->to_string()},
+                 {"next_probe_in", std::to_string(next.count()) + "s"},
+                 {"rejections_in_window",
+                  std::to_string(ep.credentials.failures_within_window(now))},
+                 {"limit",
+                  "at most " + std::to_string(limits.max_failures) + " rejected requests per " +
+                      std::to_string(
+                          std::chrono::duration_cast<std::chrono::minutes>(limits.window).count()) +
+                      " minutes, so that the key is not locked"},
+                 {"check", aksk ? "that the SK in sk_file belongs to the AK in ak_file, and the "
+                                  "system clock: an X-Sdk-Date far from the gateway's time is "
+                                  "rejected (APIGW.0303/0301 vary); fix, then SIGHUP"
+                                : "the IAM user, domain and password (password_file) and the "
+                                  "project; fix, then SIGHUP"}});
+        }
+    } else {
+        ep.credentials.on_no_verdict(t); // no verdict on the credentials
+    }
+    if (t.probe) wake(ep);
 }
 
 tracked_task& watcher::track(const task::task_key& key, const config::target& t, bool configured) {
@@ -176,6 +282,7 @@ void watcher::untrack(std::map<task::task_key, tracked_task>::iterator it) {
 
 void watcher::schedule(tracked_task& tt, clock::time_point due) {
     unschedule(tt);
+    tt.parked = false;
     tt.schedule = ++next_schedule_;
     scheduled_.emplace(tt.schedule, &tt);
     heap_.push_back({due, tt.schedule});
@@ -226,11 +333,7 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
 
         // Wait out endpoint pauses (other endpoints go on), then for a slot in the budget.
         auto& ep = *tt->endpoint;
-        auto not_before = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
-        if (not_before > now) {
-            schedule(*tt, not_before);
-            continue;
-        }
+        if (hold(*tt, now)) continue;
         // While the endpoint recovers from throttling, no bursts: requests go one at a time.
         const double factor = ep.throttle.rate_factor(now);
         bucket_.set_rate(settings_->modelarts.max_requests_per_second * factor, now,
@@ -247,19 +350,17 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
             auto it = claimed_.find(poll_id);
             if (it == claimed_.end()) continue; // removed meanwhile
             tt = it->second;
-            // A throttle may have paused the endpoint while we waited for the slot: then the
-            // slot is void, and the task queues again behind the pause at the reduced rate.
-            auto& ep2 = *tt->endpoint;
-            not_before = std::max(ep2.throttle.paused_until(), ep2.auth_pause.paused_until());
-            if (not_before > clock::now()) {
-                claimed_.erase(poll_id);
-                schedule(*tt, not_before);
-                continue;
-            }
+        }
+        // A throttle or a 401 may have paused the endpoint while we waited for the slot, or the
+        // credentials' probe went out meanwhile: then the slot is void, and the task waits.
+        const auto ticket = admit(*tt, clock::now());
+        if (!ticket) {
+            claimed_.erase(poll_id);
+            continue;
         }
         // The workers (max_connections of them) take jobs in order; no wait here for one.
         tt->polling = true;
-        jobs_.push_back({poll_id, tt->api});
+        jobs_.push_back({poll_id, tt->api, tt->endpoint, *ticket});
         if (!idle_workers_.empty()) {
             idle_workers_.back()->cancel();
             idle_workers_.pop_back();
@@ -289,25 +390,31 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
         jobs_.pop_front();
         // The task may have been removed since it was handed over, and while it is polled.
         auto it = claimed_.find(job.poll_id);
-        if (it == claimed_.end()) continue;
-        auto& ep = *it->second->endpoint;
-        if (auto not_before = std::max(ep.throttle.paused_until(), ep.auth_pause.paused_until());
-            not_before > clock::now()) {
-            // Throttled while it waited in the queue: after the pause, at the reduced rate.
+        if (it == claimed_.end()) {
+            release(*job.endpoint, job.ticket); // never sent
+            continue;
+        }
+        auto& ep = *job.endpoint;
+        if (ep.throttle.paused_until() > clock::now() || !ep.credentials.current(job.ticket)) {
+            // Throttled or rejected while it waited in the queue: after the pause.
             auto* waiting = it->second;
             claimed_.erase(it);
             waiting->polling = false;
-            schedule(*waiting, not_before);
+            release(ep, job.ticket);
+            if (waiting->schedule == 0 && !hold(*waiting, clock::now()))
+                schedule(*waiting, clock::now());
             continue;
         }
         const auto& key = it->second->state.key;
         const auto sent = clock::now();
         auto answer = co_await job.api->async_fetch_task(key.dataset_id, key.task_id);
+        auto res = modelarts::read_task(std::move(answer));
+        report(ep, job.ticket, res ? nullptr : &res.error());
         it = claimed_.find(job.poll_id);
         if (it == claimed_.end()) continue;
         auto* tt = it->second;
         claimed_.erase(it);
-        finish_poll(*tt, modelarts::read_task(std::move(answer)), sent);
+        finish_poll(*tt, std::move(res), sent);
     }
     std::erase(idle_workers_, &park);
     if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too
@@ -331,7 +438,6 @@ void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts:
         else
             outcome = task::poll_failed{{"malformed", "", "the task has no status", ""}};
         ep.throttle.on_success(now);
-        ep.auth_pause.on_success(now);
     } else {
         const auto& e = res.error();
         task::poll_error pe{std::string(modelarts::to_string(e.kind)), e.error_code,
@@ -342,8 +448,6 @@ void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts:
             outcome = task::poll_failed{std::move(pe)};
         if (e.kind == modelarts::error_kind::throttled)
             ep.throttle.on_throttled(now, e.retry_after);
-        if (e.kind == modelarts::error_kind::auth && auth_->scheme() == "aksk")
-            ep.auth_pause.on_throttled(now, std::nullopt);
         ++stats_.poll_failures;
         ++stats_.failures_by_reason[std::string(modelarts::to_string(e.kind))];
         if (tt.failures == 0 || log::enabled(log::level::debug))
@@ -482,6 +586,13 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
         if (w.progress_step && w.wants("task.progress"))
             diff_settings_.progress_steps.push_back(*w.progress_step);
     bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
+    if (auth) {
+        // New credentials are a new key: probed soon, one request at a time until it works.
+        for (auto& [url, ep] : endpoints_) {
+            ep->credentials.reset(clock::now());
+            wake(*ep);
+        }
+    }
 
     // Which tasks stay: those of targets that remain, configured ids still listed.
     std::size_t removed = 0, added = 0;
@@ -496,6 +607,7 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
         }
         if (keep) {
             bind(it->second, *t); // the old target and API client are gone
+            if (it->second.parked) schedule(it->second, clock::now()); // perhaps another endpoint
             ++it;
         } else {
             untrack(it++); // a poll in flight finds it gone and drops its answer
@@ -586,14 +698,37 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
             known_as_of = erasures_;
         };
         for (auto type : modelarts::task_types) {
-            auto now = clock::now();
-            auto not_before = std::max(ep->throttle.paused_until(), ep->auth_pause.paused_until());
-            if (not_before > now) co_await async_sleep_until(timer, not_before);
-            if (stopping_) co_return;
-            if (auto slot = bucket_.reserve(clock::now()); slot > clock::now())
-                co_await async_sleep_until(timer, slot);
-            if (stopping_) co_return;
+            // Wait out the endpoint's pauses and its credentials' probe, then for a slot.
+            std::optional<credential_gate::ticket> ticket;
+            while (!ticket) {
+                // A reload while we waited may have changed the target, its endpoint or the
+                // credentials: the request goes with the current ones.
+                target_ptr = find_target(project, dataset);
+                if (!target_ptr || target_ptr->task_ids) co_return;
+                api = &api_for(*target_ptr);
+                ep = &endpoint_for(*api);
+                auto now = clock::now();
+                if (const auto when = not_before(*ep, now); when > now) {
+                    ep->waiting.push_back(&timer); // woken by the probe's answer
+                    co_await async_sleep_until(timer, std::min(when, now + 1h));
+                    std::erase(ep->waiting, &timer);
+                    if (stopping_) co_return;
+                    continue;
+                }
+                if (auto slot = bucket_.reserve(now); slot > now)
+                    co_await async_sleep_until(timer, slot);
+                if (stopping_) co_return;
+                if (ep->throttle.paused_until() > clock::now()) continue;
+                ticket = ep->credentials.try_send(clock::now());
+                if (ticket &&
+                    (find_target(project, dataset) != target_ptr || &api_for(*target_ptr) != api)) {
+                    release(*ep, *ticket); // reloaded during the slot's wait: look again
+                    ticket.reset();
+                }
+            }
+            auto* sent_to = ep;
             auto res = co_await api->async_list_task_ids(dataset, std::string(type));
+            report(*sent_to, *ticket, res ? nullptr : &res.error());
             if (!res) {
                 complete = false;
                 if (res.error().kind == modelarts::error_kind::throttled)

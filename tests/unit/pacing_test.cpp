@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 using namespace taskwatch::poll;
 using namespace std::chrono_literals;
 
@@ -142,4 +146,171 @@ TEST_CASE("jittered intervals stay within +-jitter and spread out") {
     CHECK(hi <= 16'500);
     CHECK(hi - lo > 2'000); // actually spread, not constant
     CHECK(jittered(15'000ms, 0, rng) == 15'000ms);
+}
+
+TEST_CASE("unproven credentials allow one request in flight, the probe; a success opens the gate") {
+    credential_gate g;
+    CHECK_FALSE(g.proven());
+    CHECK(g.next_send(t0) == t0);
+    auto probe = g.try_send(t0);
+    REQUIRE(probe);
+    CHECK(probe->probe);
+    // Every task is due at start-up: none of the others may go while the probe is out.
+    for (int i = 0; i < 16; ++i)
+        CHECK_FALSE(g.try_send(t0 + std::chrono::milliseconds(i)));
+    CHECK(g.next_send(t0) == clock::time_point::max());
+    CHECK_FALSE(g.on_success(*probe)); // the first proof ends no spell of rejections
+    CHECK(g.proven());
+    for (int i = 0; i < 16; ++i) {
+        auto t = g.try_send(t0);
+        REQUIRE(t);
+        CHECK_FALSE(t->probe);
+    }
+    CHECK(g.next_send(t0) == t0);
+}
+
+TEST_CASE("a probe without a verdict frees its place without proving anything") {
+    credential_gate g;
+    auto probe = g.try_send(t0);
+    REQUIRE(probe);
+    g.on_no_verdict(*probe); // e.g. a timeout
+    CHECK_FALSE(g.proven());
+    auto next = g.try_send(t0 + 1s);
+    REQUIRE(next);
+    CHECK(next->probe);
+    CHECK_FALSE(g.try_send(t0 + 1s));
+}
+
+TEST_CASE("a 401 stops every request for at least 30 s, then lets exactly one probe go") {
+    credential_gate g;
+    auto probe = g.try_send(t0);
+    REQUIRE(probe);
+    CHECK(g.on_rejected(*probe, t0 + 200ms));
+    CHECK_FALSE(g.proven());
+    CHECK(g.paused_until() == t0 + 200ms + 30s);
+    CHECK(g.next_send(t0 + 1s) == t0 + 200ms + 30s);
+    CHECK_FALSE(g.try_send(t0 + 200ms + 29'999ms));
+    auto second = g.try_send(t0 + 200ms + 30s);
+    REQUIRE(second);
+    CHECK(second->probe);
+    CHECK_FALSE(g.try_send(t0 + 200ms + 30s));
+    CHECK(g.failures_within_window(t0 + 200ms + 30s) == 1);
+}
+
+TEST_CASE("answers to requests in flight when the first 401 came are not new failures") {
+    credential_gate g;
+    g.on_success(*g.try_send(t0)); // proven: 16 connections send at once
+    std::vector<credential_gate::ticket> out;
+    for (int i = 0; i < 16; ++i)
+        out.push_back(*g.try_send(t0 + 1s));
+    // The key becomes wrong (rotated): every one of them comes back 401.
+    CHECK(g.on_rejected(out[0], t0 + 1100ms));
+    for (std::size_t i = 1; i < out.size(); ++i)
+        CHECK_FALSE(g.on_rejected(out[i], t0 + 1100ms + std::chrono::milliseconds(i)));
+    CHECK(g.paused_until() == t0 + 1100ms + 30s);
+    CHECK(g.failures_within_window(t0 + 2s) == 1);
+    // Nor is a late success of an old request a proof for the key as it is now.
+    CHECK_FALSE(g.on_success(out[0]));
+    CHECK_FALSE(g.proven());
+    CHECK_FALSE(g.try_send(t0 + 20s));
+}
+
+namespace {
+
+// A wrong key for `span` of simulated time: many tasks ask every 100 ms, each allowed request
+// is answered 401 after `latency`. Returns the times of the rejected requests.
+std::vector<clock::time_point> simulate_wrong_key(credential_gate& g, clock::time_point from,
+                                                  clock::duration span,
+                                                  milliseconds latency = 150ms) {
+    std::vector<clock::time_point> failures;
+    std::optional<std::pair<credential_gate::ticket, clock::time_point>> in_flight;
+    for (auto now = from; now < from + span; now += 100ms) {
+        if (in_flight && in_flight->second <= now) {
+            if (g.on_rejected(in_flight->first, in_flight->second))
+                failures.push_back(in_flight->second);
+            in_flight.reset();
+        }
+        for (int task = 0; task < 50; ++task) {
+            if (auto t = g.try_send(now)) {
+                REQUIRE_FALSE(in_flight); // one request in flight at most
+                in_flight.emplace(*t, now + latency);
+            }
+        }
+    }
+    return failures;
+}
+
+} // namespace
+
+TEST_CASE("a wrong key for an hour: never more than 3 rejections in any 5 minutes, pauses grow") {
+    credential_gate g;
+    const auto failures = simulate_wrong_key(g, t0, 1h);
+    REQUIRE(failures.size() >= 2);
+    CHECK(failures.size() <= 12); // 3 in the first 5 minutes, then one per 10 minutes at most
+    CHECK(failures.size() >= 8);  // and it keeps probing: the daemon recovers by itself
+    CHECK(failures[1] - failures[0] >= 30s);
+    for (std::size_t i = 2; i < failures.size(); ++i) // growing (within the 100 ms steps)
+        CHECK(failures[i] - failures[i - 1] + 200ms >= failures[i - 1] - failures[i - 2]);
+    for (std::size_t i = 3; i < failures.size(); ++i)
+        CHECK_MESSAGE(failures[i] - failures[i - 3] >= 5min, "failure " << i);
+    for (std::size_t i = 1; i < failures.size(); ++i)
+        CHECK(failures[i] - failures[i - 1] <= 10min + 1s);
+}
+
+TEST_CASE("credentials that work again open the gate; a later 401 is bounded by the same window") {
+    credential_gate g;
+    auto failures = simulate_wrong_key(g, t0, 100s); // rejections at about 0, 30 s, 90 s
+    REQUIRE(failures.size() == 3);
+    const auto probe_at = g.paused_until();
+    CHECK(probe_at >= failures[0] + 5min);
+    auto probe = g.try_send(probe_at);
+    REQUIRE(probe);
+    CHECK(g.on_success(*probe)); // the operator fixed the clock: "credentials work again"
+    CHECK(g.proven());
+    // Broken again at once: the window still holds the three rejections: one more after
+    // failures[1] + 5 min at the earliest.
+    auto again = g.try_send(probe_at + 1s);
+    REQUIRE(again);
+    CHECK(g.on_rejected(*again, probe_at + 1s));
+    CHECK(g.paused_until() >= failures[1] + 5min);
+    CHECK(g.paused_until() >= probe_at + 1s + 30s);
+}
+
+TEST_CASE("new credentials are a new key: a probe may go at once, still one at a time") {
+    credential_gate g;
+    auto failures = simulate_wrong_key(g, t0, 100s);
+    REQUIRE(failures.size() == 3);
+    const auto now = t0 + 101s;
+    REQUIRE_FALSE(g.try_send(now));
+    g.reset(now);
+    auto probe = g.try_send(now);
+    REQUIRE(probe);
+    CHECK(probe->probe);
+    CHECK_FALSE(g.try_send(now));
+    CHECK(g.on_rejected(*probe, now + 100ms));
+    CHECK(g.paused_until() == now + 100ms + 30s);
+}
+
+TEST_CASE("a reload while the probe is out waits for its answer, which then counts for nothing") {
+    credential_gate g;
+    auto old_probe = g.try_send(t0);
+    REQUIRE(old_probe);
+    g.reset(t0 + 10ms);
+    CHECK_FALSE(g.try_send(t0 + 10ms));                 // still one request in flight at most
+    CHECK_FALSE(g.on_rejected(*old_probe, t0 + 100ms)); // signed with the old key
+    CHECK(g.failures_within_window(t0 + 100ms) == 0);
+    auto probe = g.try_send(t0 + 100ms);
+    REQUIRE(probe);
+    CHECK(probe->probe);
+}
+
+TEST_CASE("the first success after rejections says so, also when new credentials came between") {
+    credential_gate g;
+    auto probe = g.try_send(t0);
+    g.on_rejected(*probe, t0);
+    g.reset(t0 + 1s);
+    probe = g.try_send(t0 + 1s);
+    REQUIRE(probe);
+    CHECK(g.on_success(*probe));
+    CHECK_FALSE(g.on_success(*g.try_send(t0 + 2s)));
 }

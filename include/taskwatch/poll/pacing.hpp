@@ -1,9 +1,11 @@
-// How fast to poll: the global request budget, the endpoint's reaction to throttling, the
-// per-task back-off after failures, and jittered intervals. Pure: the caller passes `now`.
+// How fast to poll: the global request budget, the endpoint's reaction to throttling and to
+// rejected credentials, the per-task back-off after failures, and jittered intervals. Pure:
+// the caller passes `now`.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <random>
 
@@ -73,6 +75,74 @@ private:
     clock::time_point last_throttle_{};
     double factor_at_throttle_ = 1.0;
     unsigned streak_ = 0;
+};
+
+/// May a signed request go to this endpoint now? The gateway locks a key after 5 bad
+/// signatures, so while the credentials are not proven (at start, after new credentials, after
+/// a 401) at most ONE request is in flight: the probe. A 401 pauses the endpoint for
+/// `min_pause` doubling to `max_pause`, and never lets more than `max_failures` rejected
+/// requests happen within any `window`: the next probe waits until `window` after the first
+/// of the last `max_failures` failures. One success (or an answer only a valid signature gets,
+/// such as 404) proves the credentials: then requests go freely. Answers to requests sent
+/// before the latest 401 or reset (older tickets) change nothing: they are neither new
+/// failures nor proof.
+class credential_gate {
+public:
+    struct settings {
+        milliseconds min_pause{30'000};
+        milliseconds max_pause{600'000};
+        milliseconds window{300'000};
+        unsigned max_failures = 3;
+    };
+    /// Handed out with each allowed request; reported back with its answer.
+    struct ticket {
+        std::uint64_t epoch = 0;
+        bool probe = false;
+    };
+
+    explicit credential_gate(settings s);
+    credential_gate()
+        : credential_gate(settings{}) {}
+
+    /// Takes the right to send one request at `now`; nothing while paused or while the probe
+    /// is in flight.
+    std::optional<ticket> try_send(clock::time_point now);
+    /// When try_send() may succeed: `now` once proven, the pause's end, or time_point::max()
+    /// while the probe is in flight (wait for its answer).
+    clock::time_point next_send(clock::time_point now) const noexcept;
+
+    /// The request was accepted. True when this ends a spell of rejections, even across a
+    /// reset (log it).
+    bool on_success(ticket t);
+    /// The request was rejected (401). True when this is a new failure that began a pause
+    /// (log it); false for answers to requests sent before the latest failure or reset.
+    bool on_rejected(ticket t, clock::time_point now);
+    /// No verdict on the credentials (timeout, 5xx, throttled, request dropped unsent): the
+    /// probe's place is free again.
+    void on_no_verdict(ticket t) noexcept;
+    /// New credentials: a new key, nothing known about it; a probe may go at once (after the
+    /// current probe's answer, if one is in flight).
+    void reset(clock::time_point now);
+
+    /// False once a 401 or a reset came after the ticket was handed out: a request not yet
+    /// sent must not go with it (release it with on_no_verdict()).
+    bool current(ticket t) const noexcept { return t.epoch == epoch_; }
+    bool proven() const noexcept { return proven_; }
+    /// End of the current pause (meaningful while not proven).
+    clock::time_point paused_until() const noexcept { return paused_until_; }
+    /// Rejections within `window` before `now` (at most max_failures remembered).
+    unsigned failures_within_window(clock::time_point now) const noexcept;
+    const settings& limits() const noexcept { return s_; }
+
+private:
+    settings s_;
+    std::uint64_t epoch_ = 0;
+    bool proven_ = false;
+    bool probe_out_ = false;
+    unsigned streak_ = 0;
+    bool rejected_since_proof_ = false; ///< a 401 since the last success (resets keep it)
+    clock::time_point paused_until_{};
+    std::deque<clock::time_point> failures_; ///< the latest, at most max_failures
 };
 
 /// Delay before a task that failed `failures` times in a row (>= 1) is polled again:

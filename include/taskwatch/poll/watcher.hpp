@@ -29,7 +29,7 @@
 
 namespace taskwatch::poll {
 
-struct endpoint_state; ///< throttling state of one ModelArts endpoint (watcher.cpp)
+struct endpoint_state; ///< throttling and credentials of one ModelArts endpoint (watcher.cpp)
 
 /// One watched task in memory. Kept small: 10,000 of them must fit in a few MiB.
 struct tracked_task {
@@ -46,6 +46,7 @@ struct tracked_task {
     bool configured = false;      ///< named in a target's task_ids
     bool polling = false;         ///< a request is in flight
     bool first_poll_owed = false; ///< counted in the first round (/-/ready) and not polled yet
+    bool parked = false;          ///< waits for its endpoint's credentials probe to answer
 
     /// The labels of the task's target (copied onto its series and events).
     const std::map<std::string, std::string>& target_labels() const noexcept;
@@ -128,6 +129,23 @@ private:
     void finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
                      clock::time_point sent);
 
+    // May a request go to an endpoint now: the one place that asks its throttle and its
+    // credential gate, for the dispatcher, the workers and discovery alike.
+    clock::time_point not_before(const endpoint_state& ep, clock::time_point now) const;
+    /// If the task's endpoint takes no request now: schedules it behind the pause, or parks it
+    /// until the credentials' probe answers; true then.
+    bool hold(tracked_task& tt, clock::time_point now);
+    /// The right to send the task's request now, or nothing (the task is held).
+    std::optional<credential_gate::ticket> admit(tracked_task& tt, clock::time_point now);
+    /// The answer to a request sent with `t` (`e`: its error, null on success).
+    void report(endpoint_state& ep, credential_gate::ticket t, const modelarts::api_error* e);
+    /// A ticket given back unused.
+    void release(endpoint_state& ep, credential_gate::ticket t);
+    /// The endpoint's gate moved: parked tasks and waiting discovery loops try again.
+    void wake(endpoint_state& ep);
+    /// "project/dataset,..." of the targets on this endpoint, for log lines.
+    std::string targets_on(const endpoint_state& ep) const;
+
     boost::asio::awaitable<void> async_discovery_loop(std::string target_id);
     const config::target* find_target(const std::string& project_id,
                                       const std::string& dataset_id) const;
@@ -180,6 +198,8 @@ private:
     struct poll_job {
         std::uint64_t poll_id;
         modelarts::api_client* api;
+        endpoint_state* endpoint;
+        credential_gate::ticket ticket;
     };
     /// Tasks taken off the heap for a poll, by poll id; a removed task leaves, and its poll's
     /// answer is dropped.
