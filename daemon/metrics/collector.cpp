@@ -489,6 +489,25 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         for (const auto& [type, count] : by_type)
             add(events, {{"type", type}}, static_cast<double>(count));
         out.push_back(std::move(events));
+
+        auto write_failures = family("taskwatch_state_write_failures_total",
+                                     "Commits to the state database that failed (disk full, "
+                                     "read-only, file gone); retried every 200 ms",
+                                     MetricType::Counter);
+        add(write_failures, {}, static_cast<double>(s.commit_failures));
+        out.push_back(std::move(write_failures));
+        auto pending = family("taskwatch_state_pending_writes",
+                              "Task states and events waiting in memory to be written to the "
+                              "state database",
+                              MetricType::Gauge);
+        add(pending, {}, static_cast<double>(s.pending_writes));
+        out.push_back(std::move(pending));
+        auto held = family("taskwatch_state_held_polls_total",
+                           "Polls not applied because 100,000 events were waiting to be written "
+                           "to the state database (their changes are seen again later)",
+                           MetricType::Counter);
+        add(held, {}, static_cast<double>(s.held_polls));
+        out.push_back(std::move(held));
     }
 
     if (sources_.webhooks) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -469,19 +470,29 @@ void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts:
         same = tt.state.last_error && *tt.state.last_error == f->error;
     const durable_marks marks(tt.state);
     std::vector<task::event> events;
+    // Too many events wait for the database: a poll that would add more is not applied (its
+    // transition is seen again once writes succeed), one that adds none is.
+    std::optional<task::task_state> undo;
+    if (pending_.full()) undo = tt.state;
     task::advance(tt.state, outcome, diff_settings_, sys_now, events);
+    const bool held = undo && !events.empty();
+    if (held) {
+        tt.state = std::move(*undo);
+        events.clear();
+        ++stats_.held_polls;
+    }
     for (const auto& ev : events) {
         log_event(ev);
         ++stats_.events_by_type[std::string(task::to_string(ev.type))];
     }
-    if (!events.empty() || !same || !(marks == durable_marks(tt.state)))
-        pending_.push_back({tt.state, std::move(events)});
+    if (!held && (!events.empty() || !same || !(marks == durable_marks(tt.state))))
+        pending_.add({tt.state, std::move(events)});
     if (tt.first_poll_owed) {
         tt.first_poll_owed = false;
         if (first_round_left_ > 0) --first_round_left_;
     }
 
-    if (gone && !tt.configured) {
+    if (gone && !tt.configured && !held) {
         // Stored as gone; discovery brings it back if it reappears.
         auto it = tasks_.find(key);
         gone_.insert_or_assign(it->first, std::move(tt.state));
@@ -802,20 +813,54 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
     }
 }
 
-bool watcher::commit_pending() {
-    if (pending_.empty()) return true;
-    try {
-        store_.commit(pending_, [this](const task::event& e) { return route(e); });
-        ++stats_.commits;
-        pending_.clear();
-        return true;
-    } catch (const std::exception& e) {
-        // Kept in memory and tried again: nothing is lost unless the process dies too.
-        ++stats_.commit_failures;
-        log::error("cannot commit task states and events",
-                   {{"error", e.what()}, {"pending", std::to_string(pending_.size())}});
-        return false;
+std::size_t watcher::queue_every_state() {
+    for (const auto& [key, tt] : tasks_)
+        pending_.add({tt.state, {}});
+    for (const auto& [key, st] : gone_)
+        pending_.add({st, {}});
+    for (const auto& key : forgotten_) {
+        task::task_state tombstone;
+        tombstone.key = key;
+        tombstone.forgotten = true;
+        pending_.add({std::move(tombstone), {}});
     }
+    return tasks_.size() + gone_.size() + forgotten_.size();
+}
+
+bool watcher::commit_pending() {
+    bool ok = true;
+    try {
+        // Deleted or replaced under us: the old file's writes would go nowhere visible.
+        if (store_.reopen_if_replaced()) {
+            const auto n = queue_every_state();
+            log::error("the state database vanished or was replaced: created it again, writing "
+                       "every task's state again (undelivered events it held are lost)",
+                       {{"file", store_.path().string()}, {"states", std::to_string(n)}});
+        }
+        if (!pending_.empty()) {
+            pending_.commit_to(store_, [this](const task::event& e) { return route(e); });
+            ++stats_.commits;
+        }
+        if (!stats_.store_problem.empty())
+            log::info("the state database can be written again",
+                      {{"file", store_.path().string()}});
+        stats_.store_problem.clear();
+    } catch (const std::exception& e) {
+        // Kept in memory (bounded: write_buffer) and tried again every 200 ms.
+        ok = false;
+        ++stats_.commit_failures;
+        const auto* se = dynamic_cast<const state::store_error*>(&e);
+        std::string problem = se ? se->reason() : e.what();
+        // Once per spell (and when the reason changes), not five times a second.
+        if (problem != stats_.store_problem)
+            log::error("cannot commit task states and events; kept in memory, retrying",
+                       {{"error", e.what()},
+                        {"pending_states", std::to_string(pending_.states())},
+                        {"pending_events", std::to_string(pending_.events())}});
+        stats_.store_problem = std::move(problem);
+    }
+    stats_.pending_writes = pending_.size();
+    return ok;
 }
 
 asio::awaitable<void> watcher::async_commit_loop() {
@@ -835,7 +880,7 @@ void watcher::forget_finished(task::time_point now) {
         if (!tt.polling && st.finished_at && st.last && modelarts::is_terminal(st.last->status) &&
             now - *st.finished_at >= limit) {
             tt.state.forgotten = true;
-            pending_.push_back({tt.state, {}});
+            pending_.add({tt.state, {}});
             forgotten_.insert(it->first);
             log::info("forgetting a long-finished task",
                       {{"task", it->first.task_id}, {"dataset", it->first.dataset_id}});
@@ -875,7 +920,11 @@ asio::awaitable<void> watcher::async_stop() {
         t.expires_after(20ms);
         co_await t.async_wait(use_tuple);
     }
-    commit_pending();
+    if (!commit_pending())
+        log::error("shutting down with unwritten state: lost " +
+                       std::to_string(pending_.states()) + " task states and " +
+                       std::to_string(pending_.events()) + " events",
+                   {{"file", store_.path().string()}, {"error", stats_.store_problem}});
     log::info("stopped polling", {{"polls", std::to_string(stats_.polls)}});
 }
 

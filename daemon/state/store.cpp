@@ -6,9 +6,11 @@
 #include <boost/json.hpp>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
@@ -183,8 +185,8 @@ public:
         int rc = sqlite3_step(s_);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
-        throw store_error(file_ + ": " + sqlite3_errmsg(sqlite3_db_handle(s_)) + " (in " +
-                          first_words() + ")");
+        std::string reason = file_ + ": " + sqlite3_errmsg(sqlite3_db_handle(s_));
+        throw store_error(reason + " (in " + first_words() + ")", reason);
     }
     void run() {
         while (step()) {
@@ -231,6 +233,9 @@ struct store::impl {
     std::filesystem::path path;
     std::string file; ///< path as text, for messages
     sqlite3* db = nullptr;
+    /// The file opened: a different or no file at `path` means it was deleted or replaced.
+    dev_t device = 0;
+    ino_t inode = 0;
     // Keyed by the SQL text's address: every statement is one of the constants above.
     std::unordered_map<const char*, sqlite3_stmt*> statements;
 
@@ -284,9 +289,33 @@ struct store::impl {
     }
 
     void open(const std::filesystem::path& state_dir);
+    /// The file at `path` is no longer the one open (deleted, its directory too, or replaced).
+    bool replaced() const {
+        struct stat st {};
+        return ::stat(file.c_str(), &st) != 0 || st.st_dev != device || st.st_ino != inode;
+    }
     void check_identity();
     void check_integrity();
     void migrate();
+
+    /// One event into the outbox with a delivery per webhook `route` names; an id already
+    /// stored is left alone, deliveries included.
+    void write_event(const task::event& e, const event_router& route) {
+        {
+            auto q = prepare(sql_insert_event);
+            q.bind(1, e.id).bind(2, task::to_string(e.type)).bind(3, e.time);
+            q.bind(4, e.key.project_id).bind(5, e.key.dataset_id).bind(6, e.key.task_id);
+            q.bind(7, boost::json::serialize(to_json(e)));
+            q.run();
+        }
+        if (sqlite3_changes(db) == 0) return; // already stored: idempotent
+        if (!route) return;
+        for (const auto& webhook : route(e)) {
+            auto q = prepare(sql_insert_delivery);
+            q.bind(1, e.id).bind(2, webhook).bind(3, e.time);
+            q.run();
+        }
+    }
 
     /// Runs `body` in one write transaction; rolls back if it throws.
     template <class Body> void transaction(Body&& body) {
@@ -317,6 +346,12 @@ void store::impl::open(const std::filesystem::path& state_dir) {
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, busy_timeout_ms);
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0)
+        throw store_error(file + ": vanished as it was opened: " +
+                          std::generic_category().message(errno));
+    device = st.st_dev;
+    inode = st.st_ino;
     // Identity and integrity are checked with reads only, so a foreign file is never written.
     check_identity();
     check_integrity();
@@ -464,53 +499,69 @@ std::vector<task::task_state> store::load_tasks() {
     return out;
 }
 
-void store::commit(const std::vector<change>& changes, const event_router& route) {
+namespace {
+
+void write_state(query q, const task::task_state& t) {
     static_assert(task_column_count == 31);
+    q.bind(1, t.key.project_id).bind(2, t.key.dataset_id).bind(3, t.key.task_id);
+    if (t.last) {
+        const auto& o = *t.last;
+        q.bind(4, modelarts::to_code(o.status)).bind(5, o.progress).bind(6, o.task_name);
+        q.bind(7, o.resource_id).bind(8, o.algorithm_type).bind(9, o.code);
+        q.bind(10, o.message).bind(11, o.error_code).bind(12, o.error_msg);
+        q.bind(13, o.total_sample_count).bind(14, o.annotated_sample_count);
+        q.bind(15, o.unconfirmed_sample_count).bind(16, o.create_time);
+    } // else: the observation columns stay NULL (cleared bindings)
+    q.bind(17, t.last_poll).bind(18, t.last_change).bind(19, t.progress_since);
+    q.bind(20, t.finished_at).bind(21, t.stalled).bind(22, t.up);
+    q.bind(23, t.failing_since).bind(24, t.failing_reported);
+    if (t.last_error) {
+        q.bind(25, t.last_error->reason).bind(26, t.last_error->error_code);
+        q.bind(27, t.last_error->error_msg).bind(28, t.last_error->request_id);
+    }
+    q.bind(29, t.gone).bind(30, static_cast<std::int64_t>(t.event_seq));
+    q.bind(31, t.forgotten);
+    q.run();
+}
+
+} // namespace
+
+void store::commit(const std::vector<change>& changes, const event_router& route) {
+    if (impl_->replaced()) reopen_if_replaced();
     impl_->transaction([&] {
         for (const auto& c : changes) {
-            const auto& t = c.next;
-            {
-                auto q = impl_->prepare(sql_upsert_task.c_str());
-                q.bind(1, t.key.project_id).bind(2, t.key.dataset_id).bind(3, t.key.task_id);
-                if (t.last) {
-                    const auto& o = *t.last;
-                    q.bind(4, modelarts::to_code(o.status))
-                        .bind(5, o.progress)
-                        .bind(6, o.task_name);
-                    q.bind(7, o.resource_id).bind(8, o.algorithm_type).bind(9, o.code);
-                    q.bind(10, o.message).bind(11, o.error_code).bind(12, o.error_msg);
-                    q.bind(13, o.total_sample_count).bind(14, o.annotated_sample_count);
-                    q.bind(15, o.unconfirmed_sample_count).bind(16, o.create_time);
-                } // else: the observation columns stay NULL (cleared bindings)
-                q.bind(17, t.last_poll).bind(18, t.last_change).bind(19, t.progress_since);
-                q.bind(20, t.finished_at).bind(21, t.stalled).bind(22, t.up);
-                q.bind(23, t.failing_since).bind(24, t.failing_reported);
-                if (t.last_error) {
-                    q.bind(25, t.last_error->reason).bind(26, t.last_error->error_code);
-                    q.bind(27, t.last_error->error_msg).bind(28, t.last_error->request_id);
-                }
-                q.bind(29, t.gone).bind(30, static_cast<std::int64_t>(t.event_seq));
-                q.bind(31, t.forgotten);
-                q.run();
-            }
-            for (const auto& e : c.events) {
-                {
-                    auto q = impl_->prepare(sql_insert_event);
-                    q.bind(1, e.id).bind(2, task::to_string(e.type)).bind(3, e.time);
-                    q.bind(4, e.key.project_id).bind(5, e.key.dataset_id).bind(6, e.key.task_id);
-                    q.bind(7, boost::json::serialize(to_json(e)));
-                    q.run();
-                }
-                if (sqlite3_changes(impl_->db) == 0) continue; // already stored: idempotent
-                if (!route) continue;
-                for (const auto& webhook : route(e)) {
-                    auto q = impl_->prepare(sql_insert_delivery);
-                    q.bind(1, e.id).bind(2, webhook).bind(3, e.time);
-                    q.run();
-                }
-            }
+            write_state(impl_->prepare(sql_upsert_task.c_str()), c.next);
+            for (const auto& e : c.events)
+                impl_->write_event(e, route);
         }
     });
+}
+
+void store::commit(const std::vector<task::task_state>& states,
+                   const std::vector<task::event>& events, const event_router& route) {
+    if (impl_->replaced()) reopen_if_replaced();
+    impl_->transaction([&] {
+        for (const auto& e : events)
+            impl_->write_event(e, route);
+        for (const auto& t : states)
+            write_state(impl_->prepare(sql_upsert_task.c_str()), t);
+    });
+}
+
+bool store::reopen_if_replaced() {
+    if (!impl_->replaced()) return false;
+    const auto dir = impl_->path.parent_path();
+    auto fresh = std::make_unique<impl>();
+    try {
+        fresh->open(dir);
+    } catch (const store_error& e) {
+        throw store_error(impl_->file + ": the database file vanished or was replaced, and " +
+                              "cannot be opened again: " + e.what(),
+                          impl_->file + ": the file vanished and cannot be created again (" +
+                              e.reason() + ")");
+    }
+    impl_ = std::move(fresh);
+    return true;
 }
 
 bool store::forget(const task::task_key& key) {

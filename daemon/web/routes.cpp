@@ -27,6 +27,13 @@ http::reply text(bhttp::status status, std::string body) {
     return answer(status, "text/plain; charset=utf-8", std::move(body));
 }
 
+// Line breaks (an SQLite message may hold one) would break the one-line answer.
+std::string one_line(std::string s) {
+    for (auto& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
 boost::asio::awaitable<http::reply> async_ready(http::reply r) {
     co_return r;
 }
@@ -51,6 +58,11 @@ http::reply respond(const site& s, const http::request_context& request) {
 
     if (path == "/-/healthy") return text(bhttp::status::ok, "taskwatchd is healthy.\n");
     if (path == "/-/ready") {
+        // A state database that cannot be written comes first: events wait in memory only.
+        if (s.stats && !s.stats().store_problem.empty())
+            return text(bhttp::status::service_unavailable,
+                        "taskwatchd is not ready: cannot write the state database: " +
+                            one_line(s.stats().store_problem) + "\n");
         if (s.ready && s.ready()) return text(bhttp::status::ok, "taskwatchd is ready.\n");
         return text(bhttp::status::service_unavailable,
                     "taskwatchd is not ready: the first poll round has not finished.\n");
@@ -75,6 +87,7 @@ http::reply respond(const site& s, const http::request_context& request) {
         sum.poll_failures = s.stats().poll_failures;
     }
     sum.ready = s.ready && s.ready();
+    if (s.stats) sum.store_problem = s.stats().store_problem;
     sum.version = s.version;
     sum.now = s.now ? s.now() : std::chrono::system_clock::now();
     return answer(bhttp::status::ok, "text/html; charset=utf-8", render_status_page(tasks, sum));

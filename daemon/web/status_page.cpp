@@ -62,6 +62,8 @@ min-width:48px;text-align:right;font-variant-numeric:tabular-nums}
 .err{color:var(--red);word-break:break-word}
 .muted{color:var(--muted)}
 .empty{padding:40px;text-align:center;color:var(--muted)}
+.alert{margin:14px 0 0;padding:10px 14px;border:1px solid var(--red);border-left-width:6px;
+border-radius:10px;background:var(--card);color:var(--red);font-weight:600;word-break:break-word}
 footer{margin-top:24px;color:var(--muted);font-size:12px}
 footer a{color:inherit}
 )css";
@@ -331,7 +333,16 @@ std::string render_status_page(const metrics::task_map& tasks, const page_summar
     out += s.ready ? "ready" : "starting: first poll round not finished";
     out += " · updated <time datetime=\"" + format_rfc3339(s.now) + "\">" +
            format_rfc3339(s.now).substr(11, 8) +
-           " UTC</time> · refreshes every 15 s</div></header>\n<div class=\"summary\">";
+           " UTC</time> · refreshes every 15 s</div></header>\n";
+    if (!s.store_problem.empty()) {
+        // Events wait in memory only: an operator must see it before anything else.
+        out += "<div class=\"alert\" role=\"alert\" id=\"store-problem\">Cannot write the state "
+               "database: ";
+        append_escaped(out, s.store_problem);
+        out += ". Task states and events are kept in memory and written once it works again; "
+               "they are lost if taskwatchd stops before.</div>\n";
+    }
+    out += "<div class=\"summary\">";
     append_stat(out, "", std::to_string(watched), "tasks watched");
     append_stat(out, "", std::to_string(running), "running");
     append_stat(out, succeeded ? "good" : "", std::to_string(succeeded), "succeeded");

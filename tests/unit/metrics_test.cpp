@@ -481,3 +481,24 @@ TEST_CASE("a streamed scrape survives tasks coming and going between its pieces"
         CHECK_MESSAGE(ones[id] == 1, id);
     }
 }
+
+TEST_CASE("the state database's write failures, pending writes and held polls are exported from "
+          "zero") {
+    poll::watcher_stats stats;
+    auto text = scrape({}, stats);
+    INFO(text);
+    CHECK(has_line(text, "# TYPE taskwatch_state_write_failures_total counter"));
+    CHECK(has_line(text, "taskwatch_state_write_failures_total 0"));
+    CHECK(has_line(text, "# TYPE taskwatch_state_pending_writes gauge"));
+    CHECK(has_line(text, "taskwatch_state_pending_writes 0"));
+    CHECK(has_line(text, "# TYPE taskwatch_state_held_polls_total counter"));
+    CHECK(has_line(text, "taskwatch_state_held_polls_total 0"));
+
+    stats.commit_failures = 12;
+    stats.pending_writes = 340;
+    stats.held_polls = 5;
+    text = scrape({}, stats);
+    CHECK(has_line(text, "taskwatch_state_write_failures_total 12"));
+    CHECK(has_line(text, "taskwatch_state_pending_writes 340"));
+    CHECK(has_line(text, "taskwatch_state_held_polls_total 5"));
+}

@@ -1,6 +1,7 @@
 // taskwatch::state: task states and the webhook outbox in SQLite.
 #include "taskwatch/state/event_json.hpp"
 #include "taskwatch/state/store.hpp"
+#include "taskwatch/state/write_buffer.hpp"
 
 #include "test_files.hpp"
 
@@ -548,5 +549,186 @@ TEST_CASE("a commit killed at any moment is either whole or absent") {
             for (std::uint64_t i = 0; i < st.event_seq; ++i)
                 CHECK(ids[i] == task::event_id(st.key, i));
         }
+    }
+}
+
+// --- the database file vanishing or failing under a running store (the reliability issue's
+// defect 3: a storage failure was visible only in the log)
+
+namespace {
+
+/// Every event id in the outbox with how often it is stored, read without taskwatch.
+std::map<std::string, int> stored_event_ids(const std::string& file) {
+    std::map<std::string, int> out;
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT id FROM events", -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        ++out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))];
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("a deleted database file is noticed at the next commit, created again and written") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    auto a = full_state();
+    a.key = key_of("a");
+    a.event_seq = 0;
+    s.commit({step(a, t0)}, to({"w"}));
+
+    std::filesystem::remove(s.path());
+    // Until now the commit went into the deleted file's inode, invisible to everyone.
+    auto c = step(a, t0 + 1s);
+    s.commit({c}, to({"w"}));
+    REQUIRE(std::filesystem::exists(s.path()));
+    state::store reader(dir.path());
+    auto loaded = reader.load_tasks();
+    REQUIRE(loaded.size() == 1);
+    CHECK(loaded[0] == a);
+    CHECK(stored_event_ids(s.path().string()) == std::map<std::string, int>{{c.events[0].id, 1}});
+    CHECK(reader.queue_length("w") == 1);
+}
+
+TEST_CASE("a deleted state directory is created again at the next commit") {
+    test::temp_dir dir;
+    const auto state_dir = dir.path() / "state";
+    state::store s(state_dir);
+    auto a = full_state();
+    a.key = key_of("a");
+    s.commit({{a, {}}}, {});
+    std::filesystem::remove_all(state_dir);
+
+    a.event_seq += 7;
+    s.commit({{a, {}}}, {});
+    REQUIRE(std::filesystem::exists(state_dir / "taskwatch.db"));
+    auto loaded = state::store(state_dir).load_tasks();
+    REQUIRE(loaded.size() == 1);
+    CHECK(loaded[0].event_seq == a.event_seq);
+}
+
+TEST_CASE("a database file replaced by a directory fails commits, naming the file, until it is "
+          "removed") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    auto a = full_state();
+    a.key = key_of("a");
+    a.event_seq = 0;
+    s.commit({step(a, t0)}, {});
+
+    std::filesystem::remove(s.path());
+    std::filesystem::create_directory(s.path());
+    auto c = step(a, t0 + 1s);
+    try {
+        s.commit({c}, {});
+        FAIL("the commit succeeded with a directory in place of the database file");
+    } catch (const state::store_error& e) {
+        INFO(e.what());
+        CHECK(std::string(e.what()).find(s.path().string()) != std::string::npos);
+        CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+    std::filesystem::remove(s.path());
+    s.commit({c}, {});
+    REQUIRE(std::filesystem::is_regular_file(s.path()));
+    CHECK(stored_event_ids(s.path().string()) == std::map<std::string, int>{{c.events[0].id, 1}});
+}
+
+// --- write_buffer: what waits for the database, bounded
+
+TEST_CASE("write_buffer keeps the newest state per task and every event in emission order") {
+    state::write_buffer buf;
+    CHECK(buf.empty());
+    std::map<std::string, task::task_state> tasks;
+    std::vector<std::string> emitted;
+    // 50 polls of 4 tasks, each with a new state, every fifth with an event.
+    for (int poll = 0; poll < 50; ++poll) {
+        for (const auto* id : {"a", "b", "c", "d"}) {
+            auto& st = tasks[id];
+            st.key = key_of(id);
+            st.last_poll = t0 + std::chrono::seconds(poll);
+            state::change c;
+            if (poll % 5 == 0) {
+                c.events.push_back(make_event(st.key, st.event_seq++, *st.last_poll));
+                emitted.push_back(c.events.back().id);
+            }
+            c.next = st;
+            buf.add(std::move(c));
+        }
+    }
+    CHECK(buf.states() == 4);
+    CHECK(buf.events() == emitted.size());
+    CHECK(buf.size() == 4 + emitted.size());
+    CHECK_FALSE(buf.full());
+
+    test::temp_dir dir;
+    state::store s(dir.path());
+    buf.commit_to(s, to({"w"}));
+    CHECK(buf.empty());
+    auto loaded = s.load_tasks();
+    REQUIRE(loaded.size() == 4);
+    for (const auto& t : loaded)
+        CHECK(t == tasks[t.key.task_id]);
+    // The outbox's order is the emission order, across tasks.
+    CHECK(ids_of(s.due("w", far_future, 1000)) == emitted);
+}
+
+TEST_CASE("write_buffer is full at max_events; a failed commit keeps everything and the next one "
+          "writes each event once") {
+    state::write_buffer buf(6);
+    CHECK(buf.max_events() == 6);
+    auto st = full_state();
+    st.key = key_of("a");
+    st.event_seq = 0;
+    std::vector<std::string> emitted;
+    for (int i = 0; i < 3; ++i) {
+        auto c = step(st, t0 + std::chrono::seconds(i));
+        c.events.push_back(make_event(st.key, st.event_seq++, t0 + std::chrono::seconds(i)));
+        c.next = st;
+        for (const auto& e : c.events)
+            emitted.push_back(e.id);
+        CHECK_FALSE(buf.full());
+        buf.add(std::move(c));
+    }
+    CHECK(buf.full());
+    CHECK(buf.states() == 1);
+    CHECK(buf.events() == 6);
+
+    test::temp_dir dir;
+    state::store s(dir.path());
+    std::filesystem::remove(s.path());
+    std::filesystem::create_directory(s.path()); // nothing can be written there
+    CHECK_THROWS_AS(buf.commit_to(s, to({"w"})), state::store_error);
+    CHECK(buf.events() == 6);
+    CHECK(buf.states() == 1);
+    CHECK_THROWS_AS(buf.commit_to(s, to({"w"})), state::store_error);
+
+    std::filesystem::remove(s.path());
+    buf.commit_to(s, to({"w"}));
+    CHECK(buf.empty());
+    CHECK_FALSE(buf.full());
+    std::map<std::string, int> once;
+    for (const auto& id : emitted)
+        once[id] = 1;
+    CHECK(stored_event_ids(s.path().string()) == once);
+    CHECK(ids_of(s.due("w", far_future, 100)) == emitted);
+    CHECK(s.load_tasks().at(0) == st);
+}
+
+TEST_CASE("a store error's reason is one line naming the file and SQLite's words") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    std::filesystem::remove(s.path());
+    std::filesystem::create_directory(s.path());
+    try {
+        s.commit({{full_state(), {}}}, {});
+        FAIL("the commit succeeded");
+    } catch (const state::store_error& e) {
+        INFO(e.reason());
+        CHECK(e.reason().starts_with(s.path().string() + ": "));
+        CHECK(e.reason().find('\n') == std::string::npos);
     }
 }

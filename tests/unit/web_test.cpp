@@ -278,3 +278,32 @@ TEST_CASE("compact JSON escapes strings as Boost.JSON does and spells doubles in
     CHECK(text.find("\"d\":0.42") != std::string::npos);
     CHECK(text.find("\"w\":1.0") != std::string::npos);
 }
+
+TEST_CASE("routes: /-/ready is 503 with one line naming the file while the state database cannot "
+          "be written, and the status page says so") {
+    poll::watcher_stats stats;
+    web::site s;
+    s.ready = [] { return true; };
+    s.stats = [&]() -> const poll::watcher_stats& { return stats; };
+    CHECK(get(s, "/-/ready").response.result_int() == 200);
+    CHECK(get(s, "/").response.body().find("store-problem") == std::string::npos);
+
+    stats.store_problem = "/var/lib/taskwatch/taskwatch.db: database or disk is full";
+    auto r = get(s, "/-/ready");
+    CHECK(r.response.result_int() == 503);
+    CHECK(r.response.body() ==
+          "taskwatchd is not ready: cannot write the state database: "
+          "/var/lib/taskwatch/taskwatch.db: database or disk is full\n");
+    auto page = get(s, "/").response.body();
+    CHECK(page.find("<div class=\"alert\" role=\"alert\" id=\"store-problem\">Cannot write the "
+                    "state database: /var/lib/taskwatch/taskwatch.db: database or disk is full.") !=
+          std::string::npos);
+
+    stats.store_problem = "a\nb<i>";
+    CHECK(get(s, "/-/ready").response.body() ==
+          "taskwatchd is not ready: cannot write the state database: a b<i>\n");
+    CHECK(get(s, "/").response.body().find("a\nb&lt;i&gt;") != std::string::npos);
+
+    stats.store_problem.clear();
+    CHECK(get(s, "/-/ready").response.result_int() == 200);
+}

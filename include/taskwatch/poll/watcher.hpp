@@ -10,6 +10,7 @@
 #include "taskwatch/modelarts/api_client.hpp"
 #include "taskwatch/poll/pacing.hpp"
 #include "taskwatch/state/store.hpp"
+#include "taskwatch/state/write_buffer.hpp"
 #include "taskwatch/task/diff.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -78,7 +79,15 @@ struct watcher_stats {
     latency_histogram poll_duration; ///< every poll, failed ones included
     std::map<std::string, std::uint64_t> events_by_type;
     std::uint64_t commits = 0;
-    std::uint64_t commit_failures = 0;
+    std::uint64_t commit_failures = 0; ///< taskwatch_state_write_failures_total
+    /// States and events not yet in the state database, as of the last commit attempt (every
+    /// 200 ms): taskwatch_state_pending_writes.
+    std::size_t pending_writes = 0;
+    /// Polls not applied because max_events events wait to be written (taskwatch_state_held_polls_total).
+    std::uint64_t held_polls = 0;
+    /// Why the state database cannot be written now, one line naming the file; empty while it
+    /// can. Set by a failed commit, cleared by the next one that succeeds.
+    std::string store_problem;
 };
 
 class watcher {
@@ -164,6 +173,9 @@ private:
     endpoint_state& endpoint_for(const modelarts::api_client& api);
     std::vector<std::string> route(const task::event& e) const;
     bool commit_pending();
+    /// Queues every state the watcher knows (tasks, gone ones, tombstones): the database file
+    /// was created again and holds none. Returns how many.
+    std::size_t queue_every_state();
     void spawn(boost::asio::awaitable<void> work, const char* what);
 
     boost::asio::any_io_executor ex_;
@@ -184,7 +196,7 @@ private:
     std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_; ///< by endpoint URL
     token_bucket bucket_;
     std::mt19937_64 rng_;
-    std::vector<state::change> pending_;
+    state::write_buffer pending_;
     watcher_stats stats_;
 
     std::vector<due_entry> heap_;                                ///< min-heap by due time

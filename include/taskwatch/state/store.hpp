@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace taskwatch::state {
@@ -22,7 +23,15 @@ using time_point = task::time_point;
 /// The state database cannot be opened or used. what() names the file and the problem.
 class store_error : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit store_error(const std::string& what, std::string reason = {})
+        : std::runtime_error(what)
+        , reason_(reason.empty() ? what : std::move(reason)) {}
+    /// One line for people: the file and SQLite's words, e.g. ".../taskwatch.db: database or
+    /// disk is full" (what() may add the statement that failed).
+    const std::string& reason() const noexcept { return reason_; }
+
+private:
+    std::string reason_;
 };
 
 /// One task's new state and the events that produced it, committed together.
@@ -78,6 +87,17 @@ public:
     /// whose id is already stored is ignored, deliveries included (regenerated after a restart).
     /// On failure nothing of the batch is kept.
     void commit(const std::vector<change>& changes, const event_router& route);
+    /// The same for states and events held apart (state::write_buffer): every event is added
+    /// to the outbox in order, every state upserted, in one transaction.
+    void commit(const std::vector<task::task_state>& states, const std::vector<task::event>& events,
+                const event_router& route);
+
+    /// Whether the file at path() is still the one open (same device and inode). When it was
+    /// deleted (its directory too) or replaced, opens the path afresh, creating the directory
+    /// and an empty database if need be, and returns true: whatever the old file held is gone
+    /// from disk, so the caller must write every state it knows again. Throws store_error when
+    /// the path cannot be opened (the old connection stays). Every commit checks this first.
+    bool reopen_if_replaced();
 
     /// Deletes a task's state (its outbox events stay until delivered). True if it existed.
     bool forget(const task::task_key& key);

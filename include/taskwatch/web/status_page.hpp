@@ -17,6 +17,8 @@ struct page_summary {
     std::uint64_t polls = 0;
     std::uint64_t poll_failures = 0;
     bool ready = false;
+    /// Why the state database cannot be written (a banner at the top); empty: it can.
+    std::string store_problem;
     std::string version;
     task::time_point now; ///< "3 min ago" is counted from here
 };

@@ -1,0 +1,31 @@
+// Bounded buffer of uncommitted task states and events (see write_buffer.hpp).
+#include "taskwatch/state/write_buffer.hpp"
+
+#include <iterator>
+#include <utility>
+
+namespace taskwatch::state {
+
+void write_buffer::add(change c) {
+    auto [it, inserted] = state_index_.try_emplace(c.next.key, states_.size());
+    if (inserted)
+        states_.push_back(std::move(c.next));
+    else
+        states_[it->second] = std::move(c.next); // newest wins
+    events_.insert(events_.end(), std::make_move_iterator(c.events.begin()),
+                   std::make_move_iterator(c.events.end()));
+}
+
+void write_buffer::commit_to(store& s, const event_router& route) {
+    if (empty()) return;
+    s.commit(states_, events_, route);
+    clear();
+}
+
+void write_buffer::clear() noexcept {
+    states_.clear();
+    state_index_.clear();
+    events_.clear();
+}
+
+} // namespace taskwatch::state
