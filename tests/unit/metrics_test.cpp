@@ -481,3 +481,44 @@ TEST_CASE("a streamed scrape survives tasks coming and going between its pieces"
         CHECK_MESSAGE(ones[id] == 1, id);
     }
 }
+
+namespace {
+
+// A polled task whose last observation comes from a GET body.
+poll::tracked_task polled_from_api(const std::string& task_id, std::string_view body) {
+    poll::tracked_task tt = polled_task(task_id);
+    auto t = modelarts::parse_task(body);
+    if (!t) FAIL("the body is refused: " << t.error().to_string());
+    auto o = task::observe(*t);
+    if (!o) FAIL("no observation of " << body);
+    tt.state.last = *o;
+    return tt;
+}
+
+} // namespace
+
+TEST_CASE("a status code outside -1..5 is the state set's unknown series; a progress the API did "
+          "not send has no sample") {
+    metrics::task_map tasks;
+    tasks.emplace(task::task_key{"p", "d", "future"},
+                  polled_from_api("future", R"({"status": 9, "progress": 30.0})"));
+    tasks.emplace(task::task_key{"p", "d", "noprogress"},
+                  polled_from_api("noprogress", R"({"status": 1, "task_name": "x"})"));
+    auto text = scrape(tasks);
+    INFO(text);
+    const std::string future = R"(project_id="p",dataset_id="d",task_id="future",team="vision")";
+    const std::string noprog =
+        R"(project_id="p",dataset_id="d",task_id="noprogress",team="vision")";
+    CHECK(has_line(text, "modelarts_task_status{" + future + R"(,status="unknown"} 1)"));
+    for (const char* s :
+         {"queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped"})
+        CHECK(has_line(text, "modelarts_task_status{" + future + ",status=\"" + s + "\"} 0"));
+    CHECK(has_line(text, "modelarts_task_progress_ratio{" + future + "} 0.3"));
+    CHECK(has_line(text, "modelarts_task_up{" + future + "} 1"));
+
+    CHECK(has_line(text, "modelarts_task_status{" + noprog + R"(,status="running"} 1)"));
+    CHECK(has_line(text, "modelarts_task_status{" + noprog + R"(,status="unknown"} 0)"));
+    CHECK(starting_with(text, "modelarts_task_progress_ratio{" + noprog).empty());
+    CHECK(has_line(text, "modelarts_task_up{" + noprog + "} 1"));
+    CHECK(starting_with(text, "modelarts_task_samples{" + noprog).empty()); // no counts sent
+}
