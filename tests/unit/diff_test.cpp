@@ -672,11 +672,16 @@ TEST_CASE("event types: names as in the contract, and back") {
     CHECK_FALSE(event_type_from_string(""));
 }
 
-TEST_CASE("observe: progress percent becomes a ratio clamped to 0..1") {
+TEST_CASE("observe: progress percent becomes a ratio clamped to 0..1, absent when not sent") {
     taskwatch::modelarts::task t;
-    CHECK_FALSE(observe(t)); // no status: nothing to observe
+    CHECK_FALSE(observe(t)); // no field of a task: nothing to observe
     t.status = running;
-    CHECK(observe(t)->progress == 0.0);
+    CHECK_FALSE(observe(t)->progress); // not sent: unknown, not 0
+    t.status.reset();
+    t.progress = 10;
+    REQUIRE(observe(t)); // no status: unknown, the rest is still observed
+    CHECK_FALSE(observe(t)->status);
+    t.status = running;
     t.progress = 42.5;
     CHECK(observe(t)->progress == doctest::Approx(0.425));
     t.progress = 150;
@@ -792,9 +797,9 @@ TEST_CASE("diff: a poll without progress is no progress change: no event, last_c
     CHECK(r.next.last_poll == at(1min));
 
     // When progress comes back it is compared with the last one the API sent.
-    auto r2 = diff(r.next,
-                   poll_ok{from_api(R"({"status": 1, "progress": 52.0, "task_name": "job"})")},
-                   steps({0.25}), at(2min));
+    auto r2 =
+        diff(r.next, poll_ok{from_api(R"({"status": 1, "progress": 52.0, "task_name": "job"})")},
+             steps({0.25}), at(2min));
     REQUIRE(r2.events.size() == 1);
     CHECK(r2.events[0].type == event_type::progress);
     CHECK(value_of(r2.events[0].previous->progress) == doctest::Approx(0.4));
@@ -805,8 +810,7 @@ TEST_CASE("diff: a poll without progress is no progress change: no event, last_c
 TEST_CASE("diff: a status from a later API version is unknown with its code; the task stays up "
           "and its other fields update") {
     const auto prev = seen(running, 0.4);
-    auto r = diff(prev,
-                  poll_ok{from_api(R"({"status": 9, "progress": 50.0, "task_name": "job",
+    auto r = diff(prev, poll_ok{from_api(R"({"status": 9, "progress": 50.0, "task_name": "job",
                                        "message": "a new stage", "future_field": [1]})")},
                   steps({}), at(1min));
     REQUIRE(r.events.size() == 1);
@@ -823,9 +827,9 @@ TEST_CASE("diff: a status from a later API version is unknown with its code; the
     CHECK_FALSE(r.next.stalled);
 
     // From the unknown status to a known one is a real change, and finishes the task.
-    auto r2 = diff(r.next,
-                   poll_ok{from_api(R"({"status": 3, "progress": 100.0, "task_name": "job"})")},
-                   steps({}), at(2min));
+    auto r2 =
+        diff(r.next, poll_ok{from_api(R"({"status": 3, "progress": 100.0, "task_name": "job"})")},
+             steps({}), at(2min));
     REQUIRE(r2.events.size() == 1);
     CHECK(r2.events[0].type == event_type::status_changed);
     CHECK(code_of(r2.events[0].previous->status) == 9);
@@ -836,8 +840,8 @@ TEST_CASE("diff: a status from a later API version is unknown with its code; the
 TEST_CASE("diff: a poll without status changes no status; the next status is compared with the "
           "last one sent") {
     const auto prev = seen(running, 0.4);
-    auto r = diff(prev, poll_ok{from_api(R"({"progress": 60.0, "task_name": "job"})")},
-                  steps({}), at(1min));
+    auto r = diff(prev, poll_ok{from_api(R"({"progress": 60.0, "task_name": "job"})")}, steps({}),
+                  at(1min));
     CHECK(r.events.empty());
     CHECK(r.next.up);
     REQUIRE(r.next.last);
@@ -845,8 +849,8 @@ TEST_CASE("diff: a poll without status changes no status; the next status is com
     CHECK(r.next.last_change == at(1min)); // progress moved
     CHECK_FALSE(r.next.finished_at);
 
-    auto r2 = diff(r.next, poll_ok{from_api(R"({"status": 2, "progress": 60.0})")}, steps({}),
-                   at(2min));
+    auto r2 =
+        diff(r.next, poll_ok{from_api(R"({"status": 2, "progress": 60.0})")}, steps({}), at(2min));
     REQUIRE(r2.events.size() == 1);
     CHECK(r2.events[0].type == event_type::status_changed);
     CHECK(code_of(r2.events[0].previous->status) == 1);
