@@ -78,7 +78,8 @@ constexpr std::array<family_spec, 8> task_families{{
     {"modelarts_task_info", "Always 1 for a watched task that answered at least once; labels "
                             "carry its name, resource id and algorithm type"},
     {"modelarts_task_status",
-     "State set: 1 for the task's status at the last successful poll, 0 for the others"},
+     "State set: 1 for the task's status at the last successful poll, 0 for the others; "
+     "unknown is a status code outside -1..5"},
     {"modelarts_task_progress_ratio", "Progress of the task at the last successful poll, 0 to 1"},
     {"modelarts_task_samples", "Sample counts of the task's result at the last successful poll, "
                                "by kind (total, annotated, unconfirmed)"},
@@ -111,9 +112,13 @@ void emit_task_series(const task::task_key& key, const poll::tracked_task& tt, S
                      {"resource_id", o.resource_id},
                      {"algorithm_type", o.algorithm_type}},
                     1);
-        for (auto s : all_statuses)
-            sink.sample(1, {{"status", modelarts::to_string(s)}}, o.status == s ? 1 : 0);
-        sink.sample(2, {}, o.progress);
+        // A field the API did not send has no sample; a code outside -1..5 is `unknown`.
+        if (o.status) {
+            for (auto s : all_statuses)
+                sink.sample(1, {{"status", modelarts::to_string(s)}}, *o.status == s ? 1 : 0);
+            sink.sample(1, {{"status", "unknown"}}, modelarts::is_known(*o.status) ? 0 : 1);
+        }
+        if (o.progress) sink.sample(2, {}, *o.progress);
         if (o.total_sample_count)
             sink.sample(3, {{"kind", "total"}}, static_cast<double>(*o.total_sample_count));
         if (o.annotated_sample_count)

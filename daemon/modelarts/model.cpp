@@ -34,7 +34,7 @@ std::string_view to_string(task_status s) noexcept {
     case task_status::stopped:
         return "stopped";
     }
-    return "unknown"; // only for a value cast from outside -1..5
+    return "unknown"; // a code outside -1..5
 }
 
 std::optional<task_status> task_status_from_code(std::int64_t code) noexcept {
@@ -389,6 +389,8 @@ private:
 // write(const T&) -> json::value. The primary template handles the described tables.
 template <class T> struct codec;
 
+bool read_lenient(const json::value& v, task_status& out);
+
 // Visits a table's fields, reading each present, non-null key into its member.
 struct field_reader {
     reader& r;
@@ -400,6 +402,11 @@ struct field_reader {
         if (!ok) return;
         const json::value* v = obj.if_contains(key);
         if (v == nullptr || v->is_null()) return; // null = absent
+        if constexpr (std::is_same_v<T, task_status>) {
+            member.emplace();
+            if (!read_lenient(*v, *member)) member.reset();
+            return;
+        }
         path_node here{&at, key};
         member.emplace();
         if (!codec<T>::read(r, *v, here, *member)) {
@@ -525,13 +532,18 @@ template <> struct codec<task_status> {
     static bool read(reader& r, const json::value& v, const path_node& at, task_status& out) {
         std::int64_t code = 0;
         if (!codec<std::int64_t>::read(r, v, at, code)) return false;
-        const auto s = task_status_from_code(code);
-        if (!s) return r.fail(at, std::to_string(code) + " is not a task status (-1..5)");
-        out = *s;
+        out = static_cast<task_status>(code); // open: a later API's status keeps its code
         return true;
     }
     static json::value write(task_status s) { return json::value(to_code(s)); }
 };
+
+// Table 2 `status` alone is read leniently (see the header): a value that is not an integer
+// leaves the member absent instead of failing the whole body.
+bool read_lenient(const json::value& v, task_status& out) {
+    reader scratch;
+    return codec<task_status>::read(scratch, v, path_node{}, out);
+}
 
 // Inside arrays and maps a null is an error unless the element type is optional.
 template <class T> struct codec<std::optional<T>> {

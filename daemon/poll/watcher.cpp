@@ -55,12 +55,19 @@ struct durable_marks {
 const std::map<std::string, std::string> no_labels;
 
 void log_event(const task::event& e) {
-    std::string from = e.previous ? std::string(modelarts::to_string(e.previous->status)) : "";
-    std::string to = e.current ? std::string(modelarts::to_string(e.current->status)) : "";
+    const auto status_text = [](const std::optional<task::snapshot>& s) {
+        if (!s || !s->status) return std::string();
+        std::string out(modelarts::to_string(*s->status));
+        if (!modelarts::is_known(*s->status))
+            out += " (" + std::to_string(modelarts::to_code(*s->status)) + ")";
+        return out;
+    };
+    std::string from = status_text(e.previous);
+    std::string to = status_text(e.current);
     std::string progress;
-    if (e.current) {
-        char buf[16];
-        std::snprintf(buf, sizeof buf, "%.3f", e.current->progress);
+    if (e.current && e.current->progress) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.3f", *e.current->progress);
         progress = buf;
     }
     std::string error = e.error ? e.error->reason + " " + e.error->error_code : "";
@@ -437,7 +444,7 @@ void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts:
         if (auto obs = task::observe(*res))
             outcome = task::poll_ok{std::move(*obs)};
         else
-            outcome = task::poll_failed{{"malformed", "", "the task has no status", ""}};
+            outcome = task::poll_failed{{"malformed", "", "the body describes no task", ""}};
         ep.throttle.on_success(now);
     } else {
         const auto& e = res.error();
@@ -502,7 +509,8 @@ void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts:
     const auto& poll = settings_->poll;
     std::chrono::milliseconds delay;
     if (ok) {
-        const bool finished = tt.state.last && modelarts::is_terminal(tt.state.last->status);
+        const bool finished = tt.state.last && tt.state.last->known_status() &&
+                              modelarts::is_terminal(*tt.state.last->known_status());
         delay = jittered(finished ? poll.finished_interval : poll.interval, poll.jitter, rng_);
     } else if (gone) {
         delay = jittered(poll.finished_interval, poll.jitter, rng_);
@@ -661,8 +669,10 @@ std::vector<std::string> watcher::route(const task::event& e) const {
     for (const auto& w : settings_->webhooks) {
         if (!w.wants(type)) continue;
         if (e.type == task::event_type::progress) {
-            if (!w.progress_step || !e.previous || !e.current) continue;
-            if (!task::crosses_progress_step(e.previous->progress, e.current->progress,
+            if (!w.progress_step || !e.previous || !e.current || !e.previous->progress ||
+                !e.current->progress)
+                continue;
+            if (!task::crosses_progress_step(*e.previous->progress, *e.current->progress,
                                              {*w.progress_step}))
                 continue;
         }
@@ -877,8 +887,8 @@ void watcher::forget_finished(task::time_point now) {
     for (auto it = tasks_.begin(); it != tasks_.end();) {
         auto& tt = it->second;
         const auto& st = tt.state;
-        if (!tt.polling && st.finished_at && st.last && modelarts::is_terminal(st.last->status) &&
-            now - *st.finished_at >= limit) {
+        if (!tt.polling && st.finished_at && st.last && st.last->known_status() &&
+            modelarts::is_terminal(*st.last->known_status()) && now - *st.finished_at >= limit) {
             tt.state.forgotten = true;
             pending_.add({tt.state, {}});
             forgotten_.insert(it->first);

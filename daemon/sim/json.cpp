@@ -163,6 +163,7 @@ json::object task_json(const sim_task& t) {
         {"task_id", t.task_id},
         {"task_name", t.task_name},
     };
+    if (st.progress_hidden) o.erase("progress");
     if (!st.error_code.empty() || !st.error_msg.empty()) {
         o["error_code"] = st.error_code;
         o["error_msg"] = st.error_msg;
@@ -191,6 +192,7 @@ json::object task_list_item_json(const sim_task& t) {
         {"config", config_json(t)},
         {"result", result_json(st)},
     };
+    if (st.progress_hidden) o.erase("progress");
     if (!st.error_code.empty() || !st.error_msg.empty()) {
         o["error_code"] = st.error_code;
         o["error_msg"] = st.error_msg;

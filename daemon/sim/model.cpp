@@ -413,6 +413,7 @@ void world::apply(sim_task& t, const task_patch& p) {
     auto& st = t.state;
     if (p.status) st.status = *p.status;
     if (p.progress) st.progress = *p.progress;
+    if (p.progress || p.hide_progress) st.progress_hidden = p.hide_progress;
     if (p.code) st.code = *p.code;
     if (p.message) st.message = *p.message;
     if (p.error_code) st.error_code = *p.error_code;

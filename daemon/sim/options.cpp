@@ -71,7 +71,8 @@ Control endpoints (loopback peers only; JSON; no auth, no faults)
   POST   /sim/tasks                   add one: {"dataset_id","project_id","task_id","task_name",
                                       "type","fate":"succeed|fail|stop", plus state fields}
   GET    /sim/tasks/{task_id}         one task
-  PATCH  /sim/tasks/{task_id}         set fields: status (name or number), progress, code,
+  PATCH  /sim/tasks/{task_id}         set fields: status (name or number, any number is served
+                                      as is), progress (null: left out of GET), code,
                                       message, error_code, error_msg, elapsed_time, task_name,
                                       total/annotated/unconfirmed_sample_count; the task then
                                       stays as set ("frozen":false lets it move on)

@@ -17,6 +17,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <random>
 
 namespace taskwatch::sim {
@@ -156,15 +157,19 @@ expected<task_patch, std::string> parse_patch(const json::object& o, bool allow_
         std::optional<task_status> s;
         if (v->is_string())
             s = parse_task_status(v->get_string());
-        else if (v->is_int64())
-            s = parse_task_status(std::to_string(v->get_int64()));
+        else if (v->is_int64() && v->get_int64() >= std::numeric_limits<int>::min() &&
+                 v->get_int64() <= std::numeric_limits<int>::max())
+            // Outside -1..5: a status of a later API version, served as it is.
+            s = static_cast<task_status>(static_cast<int>(v->get_int64()));
         if (!s)
             return unexpected(
-                std::string("\"status\" must be -1..5 or a name (queuing, initializing, running, "
-                            "failed, succeeded, stopping, stopped)"));
+                std::string("\"status\" must be an integer code or a name (queuing, "
+                            "initializing, running, failed, succeeded, stopping, stopped)"));
         p.status = s;
     }
-    if (auto* v = o.if_contains("progress")) {
+    if (auto* v = o.if_contains("progress"); v && v->is_null()) {
+        p.hide_progress = true; // served without `progress`, as an API that omits it
+    } else if (v) {
         if (!v->is_number() || v->to_number<double>() < 0 || v->to_number<double>() > 100)
             return unexpected(std::string("\"progress\" must be a number from 0 to 100"));
         p.progress = v->to_number<double>();
@@ -209,8 +214,8 @@ expected<task_patch, std::string> parse_patch(const json::object& o, bool allow_
 }
 
 bool patch_is_empty(const task_patch& p) {
-    return !p.status && !p.progress && !p.code && !p.message && !p.error_code && !p.error_msg &&
-           !p.elapsed_time && !p.total_sample_count && !p.annotated_sample_count &&
+    return !p.status && !p.progress && !p.hide_progress && !p.code && !p.message && !p.error_code &&
+           !p.error_msg && !p.elapsed_time && !p.total_sample_count && !p.annotated_sample_count &&
            !p.unconfirmed_sample_count && !p.frozen;
 }
 

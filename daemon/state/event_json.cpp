@@ -92,9 +92,10 @@ private:
 
 json::value to_json(const task::snapshot& s) {
     return json::object{
-        {"status", modelarts::to_string(s.status)},
-        {"status_code", modelarts::to_code(s.status)},
-        {"progress", s.progress},
+        {"status", s.status ? json::value(modelarts::to_string(*s.status)) : json::value(nullptr)},
+        {"status_code",
+         s.status ? json::value(modelarts::to_code(*s.status)) : json::value(nullptr)},
+        {"progress", s.progress ? json::value(*s.progress) : json::value(nullptr)},
         {"code", s.code},
         {"message", s.message},
         {"error_code", s.error_code},
@@ -132,14 +133,10 @@ json::value to_json(const task::event& e) {
 expected<task::snapshot, std::string> snapshot_from_json(const json::value& v) {
     reader r(v, "snapshot");
     task::snapshot s;
-    auto code = r.integer("status_code");
-    if (r.ok()) {
-        if (auto status = modelarts::task_status_from_code(code))
-            s.status = *status;
-        else
-            r.fail("status_code", "is not a task status (-1..5)");
-    }
-    s.progress = r.number("progress");
+    // Any code: one outside -1..5 is an unknown status (a later API's), null one not sent.
+    if (auto code = r.optional_integer("status_code"))
+        s.status = static_cast<modelarts::task_status>(*code);
+    if (r.nullable("progress")) s.progress = r.number("progress");
     s.code = r.string("code");
     s.message = r.string("message");
     s.error_code = r.string("error_code");

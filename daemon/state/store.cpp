@@ -460,14 +460,14 @@ std::vector<task::task_state> store::load_tasks() {
     while (q.step()) {
         task::task_state t;
         t.key = {q.text(0), q.text(1), q.text(2)};
-        if (!q.is_null(3)) {
+        // Observed: status or task_name set (an observation always writes task_name, "" when
+        // the API sent none; the previous version always wrote a status).
+        if (!q.is_null(3) || !q.is_null(5)) {
             task::observation o;
-            auto status = modelarts::task_status_from_code(q.integer(3));
-            if (!status)
-                throw store_error(impl_->file + ": task " + t.key.task_id +
-                                  " has an unknown status " + std::to_string(q.integer(3)));
-            o.status = *status;
-            o.progress = q.real(4);
+            // The last status and progress the API sent (the diff's reference). A field the
+            // last poll left out reads back as that value until the next poll.
+            if (!q.is_null(3)) o.status = static_cast<modelarts::task_status>(q.integer(3));
+            if (!q.is_null(4)) o.progress = q.real(4);
             o.task_name = q.text(5);
             o.resource_id = q.text(6);
             o.algorithm_type = q.text(7);
@@ -506,7 +506,10 @@ void write_state(query q, const task::task_state& t) {
     q.bind(1, t.key.project_id).bind(2, t.key.dataset_id).bind(3, t.key.task_id);
     if (t.last) {
         const auto& o = *t.last;
-        q.bind(4, modelarts::to_code(o.status)).bind(5, o.progress).bind(6, o.task_name);
+        const auto status = o.known_status();
+        q.bind(4, status ? std::optional<std::int64_t>(modelarts::to_code(*status))
+                         : std::nullopt);
+        q.bind(5, o.known_progress()).bind(6, o.task_name);
         q.bind(7, o.resource_id).bind(8, o.algorithm_type).bind(9, o.code);
         q.bind(10, o.message).bind(11, o.error_code).bind(12, o.error_msg);
         q.bind(13, o.total_sample_count).bind(14, o.annotated_sample_count);

@@ -24,7 +24,7 @@ std::string_view last_name(const task_state& st) {
 }
 
 template <class Obs>
-void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now,
+void apply_ok(task_state& st, Obs&& polled, const diff_settings& s, time_point now,
               std::vector<event>& out) {
     if (st.gone) {
         // Back after a 404: a new task under an old key; only event_seq survives (ids stay unique).
@@ -39,6 +39,17 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
         st.gone = false;
     }
 
+    // A status or progress the poll left out is unknown, not changed: the last one sent stays
+    // the reference for the next poll (and what events show).
+    std::optional<observation> merged;
+    if (st.last && (!polled.status || !polled.progress)) {
+        merged.emplace(std::forward<Obs>(polled));
+        if (!merged->status) merged->earlier_status = st.last->known_status();
+        if (!merged->progress) merged->earlier_progress = st.last->known_progress();
+    }
+    const observation& seen = merged ? *merged : static_cast<const observation&>(polled);
+    const auto seen_status = seen.known_status();
+
     // An observation without a name keeps the events named after the last one that had one.
     const std::string_view name = seen.task_name.empty() && st.last
                                       ? std::string_view{st.last->task_name}
@@ -52,29 +63,34 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
         st.progress_since = now;
     } else {
         const observation& last = *st.last;
-        const bool status_changed = last.status != seen.status;
-        const bool progress_changed = last.progress != seen.progress;
+        const auto last_status = last.known_status();
+        const auto last_progress = last.known_progress();
+        const auto seen_progress = seen.known_progress();
+        // An unknown code is a status like the others (9 -> 1 is a change); a status or a
+        // progress sent for the first time after discovery is a change from null.
+        const bool status_changed = last_status != seen_status;
+        const bool progress_changed = last_progress != seen_progress;
         if (status_changed) {
             event e = make_event(event_type::status_changed, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
             out.push_back(std::move(e));
         }
-        if (progress_changed &&
-            crosses_progress_step(last.progress, seen.progress, s.progress_steps)) {
+        if (progress_changed && last_progress && seen_progress &&
+            crosses_progress_step(*last_progress, *seen_progress, s.progress_steps)) {
             event e = make_event(event_type::progress, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
             out.push_back(std::move(e));
         }
         if (status_changed || progress_changed) st.last_change = now;
-        if (progress_changed || (status_changed && seen.status == task_status::running)) {
+        if (progress_changed || (status_changed && seen_status == task_status::running)) {
             st.progress_since = now;
             st.stalled = false;
         }
     }
 
-    if (seen.status != task_status::running) {
+    if (seen_status != task_status::running) {
         st.stalled = false;
     } else {
         if (!st.progress_since) st.progress_since = now; // state from before the stall clock
@@ -86,7 +102,7 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
         }
     }
 
-    if (!modelarts::is_terminal(seen.status))
+    if (!seen_status || !modelarts::is_terminal(*seen_status))
         st.finished_at.reset();
     else if (!st.finished_at)
         st.finished_at = now;
@@ -102,7 +118,12 @@ void apply_ok(task_state& st, Obs&& seen, const diff_settings& s, time_point now
     st.up = true;
     st.last_poll = now;
     // Usually unchanged: comparing is cheaper than copying its strings.
-    if (!st.last || !(*st.last == seen)) st.last = std::forward<Obs>(seen);
+    if (!st.last || !(*st.last == seen)) {
+        if (merged)
+            st.last = std::move(*merged);
+        else
+            st.last = std::forward<Obs>(polled);
+    }
 }
 
 void set_error(task_state& st, const poll_error& error) {

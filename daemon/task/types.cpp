@@ -53,11 +53,15 @@ const EVP_MD* sha256_md() {
 } // namespace
 
 std::optional<observation> observe(const modelarts::task& t) {
-    if (!t.status) return std::nullopt;
+    if (!t.status && !t.progress && !t.task_id && !t.task_name && !t.resource_id &&
+        !t.create_time && !t.result && !t.config)
+        return std::nullopt;
     observation o;
-    o.status = *t.status;
-    double ratio = t.progress.value_or(0.0) / 100.0;
-    o.progress = std::isnan(ratio) ? 0.0 : std::clamp(ratio, 0.0, 1.0);
+    o.status = t.status;
+    if (t.progress) {
+        const double ratio = *t.progress / 100.0;
+        o.progress = std::isnan(ratio) ? 0.0 : std::clamp(ratio, 0.0, 1.0);
+    }
     o.task_name = t.task_name.value_or("");
     o.resource_id = t.resource_id.value_or("");
     if (t.config && t.config->algorithm_type) o.algorithm_type = *t.config->algorithm_type;
@@ -81,8 +85,8 @@ std::optional<observation> observe(const modelarts::task& t) {
 }
 
 snapshot to_snapshot(const observation& o) {
-    return snapshot{o.status,
-                    o.progress,
+    return snapshot{o.known_status(),
+                    o.known_progress(),
                     o.code,
                     o.message,
                     o.error_code,

@@ -149,7 +149,13 @@ void append_row(std::string& out, const task::task_key& key, const poll::tracked
                 task::time_point now) {
     const auto& st = tt.state;
     const auto* o = st.last ? &*st.last : nullptr;
-    const std::string status = o ? std::string(modelarts::to_string(o->status)) : "unknown";
+    const std::string status =
+        o && o->status ? std::string(modelarts::to_string(*o->status)) : "unknown";
+    // A code outside -1..5 shows itself: "unknown (7)".
+    const std::string badge =
+        o && o->status && !modelarts::is_known(*o->status)
+            ? status + " (" + std::to_string(modelarts::to_code(*o->status)) + ")"
+            : status;
 
     out += "<tr id=\"task-" + sanitized_id(key.dataset_id) + "-" + sanitized_id(key.task_id) +
            "\" data-project-id=\"";
@@ -159,7 +165,7 @@ void append_row(std::string& out, const task::task_key& key, const poll::tracked
     out += "\" data-task-id=\"";
     append_escaped(out, key.task_id);
     out += "\" data-status=\"" + status + "\" data-progress=\"";
-    if (o) out += ratio_text(o->progress);
+    if (o && o->progress) out += ratio_text(*o->progress);
     out += "\" data-up=\"";
     out += st.up ? "1" : "0";
     out += "\">";
@@ -181,7 +187,7 @@ void append_row(std::string& out, const task::task_key& key, const poll::tracked
     out += "</td>";
 
     // Status.
-    out += "<td><span class=\"badge st-" + status + "\">" + status + "</span>";
+    out += "<td><span class=\"badge st-" + status + "\">" + badge + "</span>";
     if (st.stalled)
         out += "<span class=\"flag\" title=\"no progress for stall_after\">stalled</span>";
     if (o && !o->message.empty()) {
@@ -193,8 +199,8 @@ void append_row(std::string& out, const task::task_key& key, const poll::tracked
 
     // Progress.
     out += "<td>";
-    if (o) {
-        const double r = std::clamp(o->progress, 0.0, 1.0);
+    if (o && o->progress) {
+        const double r = std::clamp(*o->progress, 0.0, 1.0);
         const auto pct = percent_text(r);
         const auto width = fixed_text(r * 100, 2) + "%";
         out += "<div class=\"prog\"><div class=\"bar st-" + status +

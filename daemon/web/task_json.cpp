@@ -98,15 +98,18 @@ void append_task_json(std::string& out, const task::task_key& key, const poll::t
     for (const auto& [k, v] : tt.target_labels())
         labels.string(k, v);
     labels.end();
-    if (o) {
-        w.string("status", modelarts::to_string(o->status));
-        w.integer("status_code", modelarts::to_code(o->status));
-        w.number("progress", o->progress);
+    // Null for what the last poll did not send; "unknown" with the raw code for a later API's.
+    if (o && o->status) {
+        w.string("status", modelarts::to_string(*o->status));
+        w.integer("status_code", modelarts::to_code(*o->status));
     } else {
         w.null("status");
         w.null("status_code");
-        w.null("progress");
     }
+    if (o && o->progress)
+        w.number("progress", *o->progress);
+    else
+        w.null("progress");
     w.boolean("up", st.up);
     w.boolean("stalled", st.stalled);
     if (o)

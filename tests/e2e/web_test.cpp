@@ -224,6 +224,64 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
     CHECK(w.d.stop() == 0);
 }
 
+TEST_CASE("a task with a status from a later API version and one without progress stay up; "
+          "/metrics passes promtool and /api/v1/tasks says unknown and null") {
+    require_tool("/usr/bin/promtool", "prometheus");
+    sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
+    auto tasks = watched(sim);
+    REQUIRE(tasks.size() >= 2);
+    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    const auto future = str(tasks.at(0).at("task_id"));
+    const auto noprog = str(tasks.at(1).at("task_id"));
+    sim.control(verb::patch, "/sim/tasks/" + future, R"({"status":9,"progress":30})");
+    sim.control(verb::patch, "/sim/tasks/" + noprog, R"({"status":"running","progress":null})");
+    temp_dir state("state");
+    web_daemon w(sim, dataset, state.path());
+
+    std::string text;
+    REQUIRE_MESSAGE(
+        wait_until(
+            [&] {
+                text = w.metrics();
+                return sample(text, "modelarts_task_status", future, "status=\"unknown\"") == 1.0 &&
+                       sample(text, "modelarts_task_status", noprog, "status=\"running\"") == 1.0;
+            },
+            15s),
+        text << w.d.proc->stderr_text());
+    INFO(text);
+    CHECK(sample(text, "modelarts_task_up", future) == 1.0);
+    CHECK(sample(text, "modelarts_task_up", noprog) == 1.0);
+    CHECK(sample(text, "modelarts_task_status", future, "status=\"running\"") == 0.0);
+    CHECK(sample(text, "modelarts_task_status", noprog, "status=\"unknown\"") == 0.0);
+    CHECK(sample(text, "modelarts_task_progress_ratio", future).value_or(-1) ==
+          doctest::Approx(0.3));
+    CHECK_FALSE(sample(text, "modelarts_task_progress_ratio", noprog));
+
+    temp_dir scratch("promtool");
+    const auto file = scratch.write("metrics.txt", text);
+    auto [status, out] =
+        run("/bin/sh", {"-c", "exec /usr/bin/promtool check metrics < '" + file + "'"}, 30s);
+    CHECK_MESSAGE(status == 0, out);
+    CHECK_MESSAGE(out.empty(), out);
+
+    auto r = w.get("/api/v1/tasks");
+    REQUIRE(r.status == 200);
+    std::map<std::string, json::object> by_id;
+    for (const auto& e : json::parse(r.body).as_array())
+        by_id[str(e.at("task_id"))] = e.as_object();
+    REQUIRE(by_id.count(future) == 1);
+    REQUIRE(by_id.count(noprog) == 1);
+    CHECK(by_id[future].at("status") == "unknown");
+    CHECK(by_id[future].at("status_code") == 9);
+    CHECK(by_id[future].at("progress").to_number<double>() == doctest::Approx(0.3));
+    CHECK(by_id[future].at("up") == true);
+    CHECK(by_id[noprog].at("status") == "running");
+    CHECK(by_id[noprog].at("progress").is_null());
+    CHECK(by_id[noprog].at("up") == true);
+    CHECK(by_id[noprog].at("task_name") == tasks.at(1).at("task_name"));
+    CHECK(w.d.stop() == 0);
+}
+
 TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
     sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
     auto tasks = watched(sim);

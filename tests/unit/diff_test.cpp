@@ -672,11 +672,16 @@ TEST_CASE("event types: names as in the contract, and back") {
     CHECK_FALSE(event_type_from_string(""));
 }
 
-TEST_CASE("observe: progress percent becomes a ratio clamped to 0..1") {
+TEST_CASE("observe: progress percent becomes a ratio clamped to 0..1, absent when not sent") {
     taskwatch::modelarts::task t;
-    CHECK_FALSE(observe(t)); // no status: nothing to observe
+    CHECK_FALSE(observe(t)); // no field of a task: nothing to observe
     t.status = running;
-    CHECK(observe(t)->progress == 0.0);
+    CHECK_FALSE(observe(t)->progress); // not sent: unknown, not 0
+    t.status.reset();
+    t.progress = 10;
+    REQUIRE(observe(t)); // no status: unknown, the rest is still observed
+    CHECK_FALSE(observe(t)->status);
+    t.status = running;
     t.progress = 42.5;
     CHECK(observe(t)->progress == doctest::Approx(0.425));
     t.progress = 150;
@@ -755,4 +760,110 @@ TEST_CASE("observe: names, codes and algorithm_type are carried over") {
     CHECK(o->error_msg == "oops");
     t.config->algorithm_type.reset();
     CHECK(observe(t)->algorithm_type.empty());
+}
+
+// --- Fields the API leaves out or sends with a value from a later API version ----------------
+
+namespace {
+
+// The observation of a GET body, as the watcher makes it.
+observation from_api(std::string_view body) {
+    auto t = taskwatch::modelarts::parse_task(body);
+    if (!t) FAIL("the body is refused: " << t.error().to_string());
+    auto o = observe(*t);
+    if (!o) FAIL("no observation of " << body);
+    return *o;
+}
+
+// Readable whether the field is optional or not.
+std::optional<std::int64_t> code_of(std::optional<task_status> s) {
+    return s ? std::optional<std::int64_t>(taskwatch::modelarts::to_code(*s)) : std::nullopt;
+}
+double value_of(std::optional<double> d) {
+    return d.value_or(-1.0);
+}
+
+} // namespace
+
+TEST_CASE("diff: a poll without progress is no progress change: no event, last_change and the "
+          "stall clock stay") {
+    const auto prev = seen(running, 0.4);
+    auto r = diff(prev, poll_ok{from_api(R"({"status": 1, "task_name": "job"})")}, steps({0.1}),
+                  at(1min));
+    CHECK(r.events.empty());
+    CHECK(r.next.last_change == t0);
+    CHECK(r.next.progress_since == t0);
+    CHECK(r.next.up);
+    CHECK(r.next.last_poll == at(1min));
+
+    // When progress comes back it is compared with the last one the API sent.
+    auto r2 =
+        diff(r.next, poll_ok{from_api(R"({"status": 1, "progress": 52.0, "task_name": "job"})")},
+             steps({0.25}), at(2min));
+    REQUIRE(r2.events.size() == 1);
+    CHECK(r2.events[0].type == event_type::progress);
+    CHECK(value_of(r2.events[0].previous->progress) == doctest::Approx(0.4));
+    CHECK(value_of(r2.events[0].current->progress) == doctest::Approx(0.52));
+    CHECK(r2.next.last_change == at(2min));
+}
+
+TEST_CASE("diff: a status from a later API version is unknown with its code; the task stays up "
+          "and its other fields update") {
+    const auto prev = seen(running, 0.4);
+    auto r = diff(prev, poll_ok{from_api(R"({"status": 9, "progress": 50.0, "task_name": "job",
+                                       "message": "a new stage", "future_field": [1]})")},
+                  steps({}), at(1min));
+    REQUIRE(r.events.size() == 1);
+    CHECK(r.events[0].type == event_type::status_changed);
+    CHECK(code_of(r.events[0].previous->status) == 1);
+    CHECK(code_of(r.events[0].current->status) == 9);
+    CHECK(r.next.up);
+    CHECK_FALSE(r.next.last_error);
+    REQUIRE(r.next.last);
+    CHECK(r.next.last->message == "a new stage");
+    CHECK(value_of(r.next.last->progress) == doctest::Approx(0.5));
+    CHECK(r.next.last_change == at(1min));
+    CHECK_FALSE(r.next.finished_at);
+    CHECK_FALSE(r.next.stalled);
+
+    // From the unknown status to a known one is a real change, and finishes the task.
+    auto r2 =
+        diff(r.next, poll_ok{from_api(R"({"status": 3, "progress": 100.0, "task_name": "job"})")},
+             steps({}), at(2min));
+    REQUIRE(r2.events.size() == 1);
+    CHECK(r2.events[0].type == event_type::status_changed);
+    CHECK(code_of(r2.events[0].previous->status) == 9);
+    CHECK(code_of(r2.events[0].current->status) == 3);
+    CHECK(r2.next.finished_at == at(2min));
+}
+
+TEST_CASE("diff: a poll without status changes no status; the next status is compared with the "
+          "last one sent") {
+    const auto prev = seen(running, 0.4);
+    auto r = diff(prev, poll_ok{from_api(R"({"progress": 60.0, "task_name": "job"})")}, steps({}),
+                  at(1min));
+    CHECK(r.events.empty());
+    CHECK(r.next.up);
+    REQUIRE(r.next.last);
+    CHECK(value_of(r.next.last->progress) == doctest::Approx(0.6));
+    CHECK(r.next.last_change == at(1min)); // progress moved
+    CHECK_FALSE(r.next.finished_at);
+
+    auto r2 =
+        diff(r.next, poll_ok{from_api(R"({"status": 2, "progress": 60.0})")}, steps({}), at(2min));
+    REQUIRE(r2.events.size() == 1);
+    CHECK(r2.events[0].type == event_type::status_changed);
+    CHECK(code_of(r2.events[0].previous->status) == 1);
+    CHECK(code_of(r2.events[0].current->status) == 2);
+    CHECK(r2.next.finished_at == at(2min));
+}
+
+TEST_CASE("observe: a body with no field of a task is not a task") {
+    taskwatch::modelarts::task t;
+    CHECK_FALSE(observe(t));
+    t.error_code = "ModelArts.0001";
+    t.error_msg = "an error answered with 200";
+    CHECK_FALSE(observe(t));
+    t.task_id = "t1";
+    CHECK(observe(t));
 }

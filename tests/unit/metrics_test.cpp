@@ -139,7 +139,8 @@ TEST_CASE("a polled task exports every per-task series with its target's labels"
               .find("own polling of ModelArts") != std::string::npos);
 }
 
-TEST_CASE("the status state set has one series per status and exactly one of them is 1") {
+TEST_CASE("the status state set has one series per status and unknown, and exactly one of them is "
+          "1") {
     metrics::task_map tasks;
     const modelarts::task_status all[] = {
         modelarts::task_status::queuing,   modelarts::task_status::initializing,
@@ -159,7 +160,7 @@ TEST_CASE("the status state set has one series per status and exactly one of the
         auto series = starting_with(text, "modelarts_task_status{project_id=\"p\",dataset_id=\"d\","
                                           "task_id=\"" +
                                               id + "\",");
-        REQUIRE(series.size() == 7);
+        REQUIRE(series.size() == 8); // the seven statuses and unknown
         int ones = 0;
         for (const auto& line : series) {
             if (line.ends_with(" 1")) {
@@ -477,7 +478,7 @@ TEST_CASE("a streamed scrape survives tasks coming and going between its pieces"
     }
     CHECK(states.size() >= 39);
     for (const auto& [id, n] : states) {
-        CHECK_MESSAGE(n == 7, id);
+        CHECK_MESSAGE(n == 8, id);
         CHECK_MESSAGE(ones[id] == 1, id);
     }
 }
@@ -501,4 +502,45 @@ TEST_CASE("the state database's write failures, pending writes and held polls ar
     CHECK(has_line(text, "taskwatch_state_write_failures_total 12"));
     CHECK(has_line(text, "taskwatch_state_pending_writes 340"));
     CHECK(has_line(text, "taskwatch_state_held_polls_total 5"));
+}
+
+namespace {
+
+// A polled task whose last observation comes from a GET body.
+poll::tracked_task polled_from_api(const std::string& task_id, std::string_view body) {
+    poll::tracked_task tt = polled_task(task_id);
+    auto t = modelarts::parse_task(body);
+    if (!t) FAIL("the body is refused: " << t.error().to_string());
+    auto o = task::observe(*t);
+    if (!o) FAIL("no observation of " << body);
+    tt.state.last = *o;
+    return tt;
+}
+
+} // namespace
+
+TEST_CASE("a status code outside -1..5 is the state set's unknown series; a progress the API did "
+          "not send has no sample") {
+    metrics::task_map tasks;
+    tasks.emplace(task::task_key{"p", "d", "future"},
+                  polled_from_api("future", R"({"status": 9, "progress": 30.0})"));
+    tasks.emplace(task::task_key{"p", "d", "noprogress"},
+                  polled_from_api("noprogress", R"({"status": 1, "task_name": "x"})"));
+    auto text = scrape(tasks);
+    INFO(text);
+    const std::string future = R"(project_id="p",dataset_id="d",task_id="future",team="vision")";
+    const std::string noprog =
+        R"(project_id="p",dataset_id="d",task_id="noprogress",team="vision")";
+    CHECK(has_line(text, "modelarts_task_status{" + future + R"(,status="unknown"} 1)"));
+    for (const char* s :
+         {"queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped"})
+        CHECK(has_line(text, "modelarts_task_status{" + future + ",status=\"" + s + "\"} 0"));
+    CHECK(has_line(text, "modelarts_task_progress_ratio{" + future + "} 0.3"));
+    CHECK(has_line(text, "modelarts_task_up{" + future + "} 1"));
+
+    CHECK(has_line(text, "modelarts_task_status{" + noprog + R"(,status="running"} 1)"));
+    CHECK(has_line(text, "modelarts_task_status{" + noprog + R"(,status="unknown"} 0)"));
+    CHECK(starting_with(text, "modelarts_task_progress_ratio{" + noprog).empty());
+    CHECK(has_line(text, "modelarts_task_up{" + noprog + "} 1"));
+    CHECK(starting_with(text, "modelarts_task_samples{" + noprog).empty()); // no counts sent
 }

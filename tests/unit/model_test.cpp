@@ -576,13 +576,42 @@ TEST_CASE("the error carries the path and the message separately") {
     CHECK(r.error().message == "expected integer, got string");
 }
 
-TEST_CASE("a status outside -1..5 or not a number is an error") {
-    CHECK(error_of(R"({"status": 7})") == "status: 7 is not a task status (-1..5)");
-    CHECK(error_of(R"({"status": -2})") == "status: -2 is not a task status (-1..5)");
-    CHECK(error_of(R"({"status": 6.0})") == "status: 6 is not a task status (-1..5)");
-    CHECK(error_of(R"({"status": "1"})") == "status: expected integer, got string");
-    CHECK(error_of(R"({"status": 1.5})") == "status: expected integer, got number 1.5");
-    CHECK(error_of(R"({"status": true})") == "status: expected integer, got boolean");
+TEST_CASE("a status outside -1..5 is kept as an unknown status with its code") {
+    // A status added to the API after this was written must not cost the task's other fields.
+    for (std::int64_t code : {7, -2, 6, 9, 1000}) {
+        CAPTURE(code);
+        const task t = parse_ok(R"({"status": )" + std::to_string(code) +
+                                R"(, "progress": 42.5, "task_name": "n"})");
+        REQUIRE(t.status);
+        CHECK(to_code(*t.status) == code);
+        CHECK(to_string(*t.status) == "unknown");
+        CHECK_FALSE(is_terminal(*t.status));
+        CHECK(t.progress == 42.5);
+        CHECK(t.task_name == "n");
+        CHECK(parse_ok(json::serialize(to_json(t))) == t); // written back as the same code
+    }
+    CHECK(to_code(*parse_ok(R"({"status": 6.0})").status) == 6); // an integral float
+}
+
+TEST_CASE("a status that is not an integer is unknown (absent), the rest of the task is kept") {
+    for (std::string_view status :
+         {R"("1")", R"("running")", "1.5", "true", "[1]", "{}", "18446744073709551615"}) {
+        CAPTURE(status);
+        const task t = parse_ok(R"({"status": )" + std::string(status) +
+                                R"(, "progress": 10, "task_id": "t1"})");
+        CHECK_FALSE(t.status);
+        CHECK(t.progress == 10.0);
+        CHECK(t.task_id == "t1");
+    }
+}
+
+TEST_CASE("a field the API adds later is accepted next to a future status") {
+    const task t = parse_ok(R"({"status": 6, "progress": 50.0, "priority": "high",
+                                "new_block": {"a": [1, {"b": null}]}, "task_id": "t1"})");
+    REQUIRE(t.status);
+    CHECK(to_code(*t.status) == 6);
+    CHECK(t.progress == 50.0);
+    CHECK(t.task_id == "t1");
 }
 
 TEST_CASE("a body that is not a JSON object is an error at the root") {
@@ -708,8 +737,8 @@ TEST_CASE("a list without tasks is empty, and tasks is always written") {
 }
 
 TEST_CASE("errors in a list name the item") {
-    CHECK(list_error_of(R"({"tasks": [{"status": 1}, {"status": 9}]})") ==
-          "tasks[1].status: 9 is not a task status (-1..5)");
+    CHECK(list_error_of(R"({"tasks": [{"status": 1}, {"status": 9, "progress": "x"}]})") ==
+          "tasks[1].progress: expected number, got string");
     CHECK(list_error_of(R"({"tasks": {}})") == "tasks: expected array, got object");
     CHECK(list_error_of(R"({"tasks": [], "total_count": "3"})") ==
           "total_count: expected integer, got string");

@@ -732,3 +732,68 @@ TEST_CASE("a store error's reason is one line naming the file and SQLite's words
         CHECK(e.reason().find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("a state with an unknown status code, or without status and progress, is stored and "
+          "loaded") {
+    test::temp_dir dir;
+    auto future = full_state();
+    future.key = key_of("future");
+    future.last->status = static_cast<modelarts::task_status>(9);
+    auto blank = full_state();
+    blank.key = key_of("blank");
+    blank.last->status.reset();
+    blank.last->progress.reset();
+    blank.last->task_name.clear();
+    {
+        state::store s(dir.path());
+        s.commit({{future, {}}, {blank, {}}}, {});
+    }
+    state::store s(dir.path());
+    auto loaded = s.load_tasks();
+    REQUIRE(loaded.size() == 2);
+    CHECK(loaded[0] == blank); // observed, although no status, progress or name was sent
+    CHECK(loaded[1] == future);
+
+    // A poll that left a field out stores the last value sent: it is what the next poll is
+    // compared with, and what shows until then.
+    auto gap = full_state();
+    gap.key = key_of("gap");
+    gap.last->progress.reset();
+    gap.last->earlier_progress = 0.3;
+    s.commit({{gap, {}}}, {});
+    for (const auto& t : s.load_tasks())
+        if (t.key.task_id == "gap") {
+            REQUIRE(t.last);
+            CHECK(t.last->progress == 0.3);
+            CHECK(t.last->known_progress() == 0.3);
+        }
+}
+
+TEST_CASE("event JSON keeps an unknown status code and nulls, and reads the previous version's") {
+    auto key = key_of("t");
+    auto e = make_event(key, 0, t0);
+    e.previous = snap(static_cast<modelarts::task_status>(9), 0.5);
+    e.current->status.reset();
+    e.current->progress.reset();
+    auto v = state::to_json(e);
+    CHECK(v.at("previous").at("status") == "unknown");
+    CHECK(v.at("previous").at("status_code") == 9);
+    CHECK(v.at("current").at("status").is_null());
+    CHECK(v.at("current").at("status_code").is_null());
+    CHECK(v.at("current").at("progress").is_null());
+    auto back = state::event_from_json(boost::json::parse(boost::json::serialize(v)));
+    REQUIRE(back);
+    CHECK(*back == e);
+
+    // As the previous version wrote it: every status a number, progress always a number.
+    auto old = boost::json::parse(R"({"id":"evt_1","type":"task.status_changed","time_ms":1,
+        "project_id":"p","dataset_id":"d","task_id":"t","task_name":"n",
+        "previous":{"status":"running","status_code":1,"progress":0.42,"code":"","message":"",
+                    "error_code":"","error_msg":"","total_sample_count":null,
+                    "annotated_sample_count":null,"unconfirmed_sample_count":null},
+        "current":null,"error":null})");
+    auto read = state::event_from_json(old);
+    REQUIRE(read);
+    CHECK(read->previous->status == modelarts::task_status::running);
+    CHECK(read->previous->progress == 0.42);
+}

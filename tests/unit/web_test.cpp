@@ -307,3 +307,46 @@ TEST_CASE("routes: /-/ready is 503 with one line naming the file while the state
     stats.store_problem.clear();
     CHECK(get(s, "/-/ready").response.result_int() == 200);
 }
+
+namespace {
+
+poll::tracked_task polled_from_api(const std::string& id, std::string_view body) {
+    poll::tracked_task tt = polled("d1", id, 0.5);
+    auto t = modelarts::parse_task(body);
+    if (!t) FAIL("the body is refused: " << t.error().to_string());
+    auto o = task::observe(*t);
+    if (!o) FAIL("no observation of " << body);
+    tt.state.last = *o;
+    return tt;
+}
+
+} // namespace
+
+TEST_CASE("the task API and the page show an unknown status with its code and null for what the "
+          "API did not send") {
+    metrics::task_map tasks;
+    tasks.emplace(task::task_key{"p", "d1", "t1"},
+                  polled_from_api("t1", R"({"status": 7, "progress": 25.0, "task_name": "a"})"));
+    tasks.emplace(task::task_key{"p", "d1", "t2"},
+                  polled_from_api("t2", R"({"status": 1, "task_name": "b"})"));
+    auto arr = json::parse(web::tasks_json(tasks)).as_array();
+    REQUIRE(arr.size() == 2);
+    const auto& t1 = arr[0].as_object();
+    CHECK(t1.at("status") == "unknown");
+    CHECK(t1.at("status_code") == 7);
+    CHECK(t1.at("progress").as_double() == doctest::Approx(0.25));
+    CHECK(t1.at("up") == true);
+    const auto& t2 = arr[1].as_object();
+    CHECK(t2.at("status") == "running");
+    CHECK(t2.at("status_code") == 1);
+    CHECK(t2.at("progress").is_null());
+    CHECK(t2.at("task_name") == "b");
+
+    web::page_summary sum;
+    sum.now = at_ms(1'764'475'260'000);
+    const auto page = web::render_status_page(tasks, sum);
+    INFO(page);
+    CHECK(page.find(">unknown (7)</span>") != std::string::npos);
+    CHECK(page.find("data-status=\"unknown\" data-progress=\"0.25\"") != std::string::npos);
+    CHECK(page.find("data-status=\"running\" data-progress=\"\"") != std::string::npos);
+}

@@ -7,6 +7,9 @@
 //
 // Parsing is strict about types and reports the JSON path of the first offending value
 // ("config.inf_config_list[2].weight: expected integer, got string"); unknown keys are ignored.
+// One exception: the task's `status`. A code outside -1..5 (a status added to the API later)
+// is kept as it is, and a value that is not an integer reads as absent, so that one field the
+// API changed does not cost the poll the task's other fields.
 // Numbers are read leniently where the meaning cannot change: an integer where a Float is
 // documented, and a float with an integral value (49.0) where an Integer is documented.
 // A string is never taken for a number.
@@ -27,8 +30,9 @@
 
 namespace taskwatch::modelarts {
 
-/// Table 2 `status`. The underlying values are the API's codes.
-enum class task_status {
+/// Table 2 `status`. The underlying values are the API's codes. Open: any other code the API
+/// sends (a status added after this was written) is kept as its value; is_known() tells.
+enum class task_status : std::int64_t {
     queuing = -1,
     initializing = 0,
     running = 1,
@@ -38,16 +42,21 @@ enum class task_status {
     stopped = 5,
 };
 
-/// "queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped"
-/// (the `status` label values of modelarts_task_status).
+/// "queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped", and
+/// "unknown" for any other code (the `status` label values of modelarts_task_status).
 std::string_view to_string(task_status s) noexcept;
-/// The API's integer code (-1..5).
+/// The API's integer code.
 constexpr std::int64_t to_code(task_status s) noexcept {
     return static_cast<std::int64_t>(s);
 }
+/// One of the seven documented statuses (-1..5).
+constexpr bool is_known(task_status s) noexcept {
+    return to_code(s) >= -1 && to_code(s) <= 5;
+}
 /// nullopt for anything outside -1..5.
 std::optional<task_status> task_status_from_code(std::int64_t code) noexcept;
-/// failed, succeeded and stopped: the task will not change any more by itself.
+/// failed, succeeded and stopped: the task will not change any more by itself (an unknown
+/// status is not terminal).
 bool is_terminal(task_status s) noexcept;
 
 /// Map<String,Array<String>> of Tables 7 and 8. A null value list is kept as nullopt because
@@ -312,7 +321,7 @@ struct task {
     std::optional<double> progress; ///< percent, 0..100
     std::optional<std::string> resource_id;
     std::optional<modelarts::result> result;
-    std::optional<task_status> status;
+    std::optional<task_status> status; ///< any integer code; absent when not an integer
     std::optional<std::string> task_id;
     std::optional<std::string> task_name;
     std::optional<std::int64_t> export_type; ///< 0: to OBS, 1: to sample attributes

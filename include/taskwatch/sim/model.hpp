@@ -44,8 +44,9 @@ enum class task_fate { succeed, fail, stop };
 /// What the API shows of a task at one moment.
 struct task_state {
     task_status status = task_status::queuing;
-    double progress = 0; ///< percent, 0..100
-    std::string code;    ///< e.g. "ModelArts.4902" while exporting
+    double progress = 0;          ///< percent, 0..100
+    bool progress_hidden = false; ///< set through the control API: GET leaves `progress` out
+    std::string code;             ///< e.g. "ModelArts.4902" while exporting
     std::string message;
     std::string error_code; ///< set when failed, and sometimes transiently while running
     std::string error_msg;
@@ -108,8 +109,9 @@ struct world_options {
 
 /// Fields the control API may set; unset ones keep their value.
 struct task_patch {
-    std::optional<task_status> status;
+    std::optional<task_status> status; ///< any integer: a code outside -1..5 is served as it is
     std::optional<double> progress;
+    bool hide_progress = false; ///< "progress": null: GET leaves the field out until set again
     std::optional<std::string> code, message, error_code, error_msg, task_name;
     std::optional<std::int64_t> elapsed_time;
     std::optional<std::uint64_t> total_sample_count, annotated_sample_count,

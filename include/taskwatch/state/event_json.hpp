@@ -11,8 +11,9 @@
 namespace taskwatch::state {
 
 /// {"status":"running","status_code":1,"progress":0.42,"code":..,"message":..,"error_code":..,
-///  "error_msg":..,"total_sample_count":n|null,"annotated_sample_count":..,
-///  "unconfirmed_sample_count":..}
+///  "error_msg":.., (status "unknown" for a code outside -1..5; status, status_code and
+///  progress null when the API has not sent
+///  them)"total_sample_count":n|null,"annotated_sample_count":.., "unconfirmed_sample_count":..}
 boost::json::value to_json(const task::snapshot& s);
 /// {"reason":..,"error_code":..,"error_msg":..,"request_id":..}
 boost::json::value to_json(const task::poll_error& e);

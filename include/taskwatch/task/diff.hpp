@@ -6,9 +6,15 @@
 // - poll_ok, task never seen (or seen, gone, and back: treated as a new task, stall and failing
 //   state reset): task.discovered with `current`; no status_changed/progress for a first sight.
 // - poll_ok, status differs from the last seen one: one task.status_changed last -> new
-//   (states skipped between two polls are not invented).
+//   (states skipped between two polls are not invented). A code outside -1..5 ("unknown") is a
+//   status like the others: 1 -> 9 and 9 -> 1 are changes, and so is a status sent for the
+//   first time after a discovery without one (previous status null).
+// - A status or progress the poll did not send is unknown, not changed: no event, last_change
+//   and the stall clock stay, and the last value sent stays the reference for the next poll
+//   (observation::earlier_status/earlier_progress); the task's other fields still update.
 // - poll_ok, progress rose across a multiple of any of `progress_steps` (or reached 1.0):
-//   one task.progress per poll. Any progress change (also backwards) sets last_change and
+//   one task.progress per poll (only between two progress values the API sent). Any progress
+//   change (also backwards, also the first value after discovery without one) sets last_change and
 //   progress_since and re-arms the stall.
 // - running with no progress change for `stall_after` (since progress_since, which also restarts
 //   on entering running): task.stalled once; re-armed by a progress change or leaving running.

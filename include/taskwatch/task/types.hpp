@@ -25,10 +25,22 @@ struct task_key {
     auto operator<=>(const task_key&) const = default;
 };
 
-/// The parts of a successful GET the engine tracks (Table 2, reduced).
+/// The parts of a successful GET the engine tracks (Table 2, reduced). A field the API did not
+/// send is unknown: nullopt (or "" for the texts).
 struct observation {
-    modelarts::task_status status = modelarts::task_status::queuing;
-    double progress = 0; ///< ratio 0..1 (API percent / 100), clamped
+    /// As the last poll sent it; may be a code outside -1..5 (modelarts::is_known). nullopt: not
+    /// sent, or not an integer.
+    std::optional<modelarts::task_status> status;
+    std::optional<double> progress; ///< ratio 0..1 (API percent / 100), clamped; nullopt: not sent
+    /// The status and progress before a poll that left them out: what the next poll is compared
+    /// with. Set by the diff, only while `status`/`progress` is nullopt; observe() never sets them.
+    std::optional<modelarts::task_status> earlier_status;
+    std::optional<double> earlier_progress;
+    /// The last status and progress the API sent for the task (the diff's reference).
+    std::optional<modelarts::task_status> known_status() const {
+        return status ? status : earlier_status;
+    }
+    std::optional<double> known_progress() const { return progress ? progress : earlier_progress; }
     std::string task_name;
     std::string resource_id;
     std::string algorithm_type; ///< config.algorithm_type
@@ -40,7 +52,9 @@ struct observation {
     bool operator==(const observation&) const = default;
 };
 
-/// Turns an API task into an observation; nullopt when it has no status.
+/// Turns an API task into an observation; nullopt when the body has no field that describes a
+/// task (none of status, progress, task_id, task_name, resource_id, create_time, result, config):
+/// `{}` or an error body answered with 200.
 std::optional<observation> observe(const modelarts::task& t);
 
 /// Why the last poll failed (the contract's `last_error`).
@@ -83,17 +97,19 @@ struct task_state {
     bool operator==(const task_state&) const = default;
 };
 
-/// A status and progress pair as the events show them (CONTRACT "previous"/"current").
+/// A status and progress pair as the events show them (CONTRACT "previous"/"current");
+/// nullopt: the API has not sent it yet.
 struct snapshot {
-    modelarts::task_status status = modelarts::task_status::queuing;
-    double progress = 0;
+    std::optional<modelarts::task_status> status;
+    std::optional<double> progress;
     std::string code, message, error_code, error_msg;
     std::optional<std::int64_t> total_sample_count, annotated_sample_count,
         unconfirmed_sample_count;
     bool operator==(const snapshot&) const = default;
 };
 
-/// The status and progress parts of an observation, as events carry them.
+/// The status and progress parts of an observation, as events carry them: the last status and
+/// progress the API sent (known_status(), known_progress()).
 snapshot to_snapshot(const observation& o);
 
 enum class event_type {
