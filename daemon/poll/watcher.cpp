@@ -307,7 +307,7 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
         if (it == claimed_.end()) continue;
         auto* tt = it->second;
         claimed_.erase(it);
-        finish_poll(*tt, modelarts::read_task(std::move(answer)), sent);
+        finish_poll(*tt, modelarts::read_task(std::move(answer), tt->state.key.task_id), sent);
     }
     std::erase(idle_workers_, &park);
     if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too
