@@ -3,12 +3,17 @@
 #include "taskwatch/app/commands.hpp"
 #include "taskwatch/app/daemon.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 int main(int argc, char** argv) {
     using namespace taskwatch::app;
+    // A closed stderr or stdout pipe (a log collector that died, `taskwatchd get | head -c1`)
+    // must cost the lines written to it, not the process: writes then fail with EPIPE, which
+    // the log writer and `get` handle. Sockets need no such help (Asio sends MSG_NOSIGNAL).
+    std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     auto opts = parse_cli(args);
     if (!opts) {

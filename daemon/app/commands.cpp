@@ -43,7 +43,12 @@ int run_get(const cli_options& opts) {
                 auto res = co_await api->async_get_task(opts.dataset_id, opts.task_id);
                 if (res) {
                     std::cout << pretty_json(modelarts::to_json(*res)) << '\n' << std::flush;
-                    status = 0;
+                    if (std::cout) {
+                        status = 0;
+                    } else {
+                        std::fprintf(stderr, "taskwatchd get: cannot write the task to "
+                                             "standard output\n");
+                    }
                 } else {
                     std::fprintf(stderr, "taskwatchd get: %s\n", res.error().to_string().c_str());
                 }

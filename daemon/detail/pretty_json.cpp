@@ -1,7 +1,5 @@
 #include "taskwatch/detail/pretty_json.hpp"
 
-#include <boost/json/serialize.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -103,15 +101,9 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
         out.push_back(']');
         return;
     }
-    case boost::json::kind::double_: {
-        const double d = v.get_double();
-        if (!std::isfinite(d)) {
-            out += boost::json::serialize(v); // NaN/inf cannot occur in parsed JSON
-            return;
-        }
-        append_json_double(out, d);
+    case boost::json::kind::double_:
+        append_json_double(out, v.get_double());
         return;
-    }
     case boost::json::kind::string:
         emit_string_impl(out, v.get_string());
         return;
@@ -143,6 +135,14 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void append_json_double(std::string& out, double d) {
+    // JSON has no infinity or NaN. A parsed number too large for a double (1e400) becomes
+    // infinity in Boost.JSON; its text is gone by then, so it is written as null, as
+    // JavaScript's JSON.stringify does, rather than as Boost's "Infinity", which no JSON
+    // parser reads.
+    if (!std::isfinite(d)) {
+        out += "null";
+        return;
+    }
     // Shortest round-trip digits ("36.5"), not Boost's "3.65E1".
     char buf[64];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);

@@ -13,6 +13,7 @@
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -27,7 +28,9 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <optional>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 namespace taskwatch::http {
@@ -194,6 +197,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     asio::awaitable<void> fail_handshake(tcp::socket socket);
     asio::awaitable<void> answer_plain_http(beast::tcp_stream& lowest);
     template <class Stream> asio::awaitable<void> graceful_close(Stream& stream);
+    template <class Stream>
+    asio::awaitable<void> reject(Stream& stream, bhttp::status status, std::string_view why);
     asio::awaitable<void> stop(std::chrono::milliseconds drain);
 
     // A completion handler for co_spawn that logs what escaped.
@@ -230,6 +235,72 @@ server_response error_response(bhttp::status status, unsigned version, std::stri
     return res;
 }
 
+// Why a request's head cannot be served, when it cannot.
+struct rejection {
+    bhttp::status status;
+    std::string_view why;
+};
+
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+// RFC 9112 6.1 and 6.3: the body's length must be beyond doubt, or a proxy in front of us and
+// we may disagree on where the next request starts (request smuggling). We decode exactly one
+// transfer coding, a final `chunked`; Beast alone would take `xchunked` or `chunked, identity`
+// as "no body" and read what follows as the next request. Duplicate Content-Length values
+// that differ are Beast's to reject (multiple_content_length).
+std::optional<rejection> check_request_head(const server_request& req, std::size_t target_limit) {
+    if (req.target().size() > target_limit)
+        return rejection{bhttp::status::uri_too_long, "request-target too long"};
+    auto [first, last] = req.equal_range(bhttp::field::transfer_encoding);
+    if (first == last) return std::nullopt;
+    if (req.version() < 11)
+        return rejection{bhttp::status::bad_request, "Transfer-Encoding in an HTTP/1.0 request"};
+    if (req.find(bhttp::field::content_length) != req.end())
+        return rejection{bhttp::status::bad_request, "both Transfer-Encoding and Content-Length"};
+    std::size_t codings = 0, chunked = 0;
+    bool chunked_last = false;
+    for (auto it = first; it != last; ++it) {
+        std::string_view rest = it->value();
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            const auto coding = trim_ows(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            if (coding.empty()) continue; // "a, , b": empty list elements do not count
+            ++codings;
+            chunked_last = beast::iequals(coding, "chunked");
+            if (chunked_last) ++chunked;
+        }
+    }
+    if (codings == 0 || !chunked_last || chunked > 1)
+        return rejection{bhttp::status::bad_request,
+                         "Transfer-Encoding must be chunked, once and last"};
+    if (codings > 1)
+        return rejection{bhttp::status::not_implemented,
+                         "no transfer coding but chunked is implemented"};
+    return std::nullopt;
+}
+
+// After a header_limit error before the request line was parsed: whether the request-target
+// alone is over the limit (414, not 431). `head` is what was read of the request; the target
+// may not have ended yet.
+bool target_over_limit(std::string_view head, std::size_t target_limit) {
+    while (head.starts_with("\r\n"))
+        head.remove_prefix(2); // RFC 9112 2.2: empty lines before a request are ignored
+    const auto line_end = head.find("\r\n");
+    head = head.substr(0, line_end);
+    const auto method_end = head.find(' ');
+    if (method_end == std::string_view::npos) return false;
+    auto target = head.substr(method_end + 1);
+    target = target.substr(0, target.find(' '));
+    return target.size() > target_limit;
+}
+
 // Unregisters a connection when its coroutine frame goes away, however it ends.
 struct tcp_registration {
     connection_entry& entry;
@@ -247,6 +318,34 @@ template <class Stream> asio::awaitable<void> server::impl::graceful_close(Strea
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
     lowest.socket().close(ec);
+}
+
+// Answers a request that will not be served with `status` and closes the connection: what
+// follows the head cannot be trusted to be the next request.
+template <class Stream>
+asio::awaitable<void> server::impl::reject(Stream& stream, bhttp::status status,
+                                           std::string_view why) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    auto res = error_response(status, 11, why);
+    lowest.expires_after(opts.write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
+    if constexpr (!is_ssl_stream<Stream>) {
+        if (!wec) {
+            // Unread request bytes would turn the close into a reset that can eat the answer:
+            // let the client see it and go (a bounded wait, the bytes are discarded).
+            boost::system::error_code ec;
+            lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+            lowest.expires_after(tls_close_timeout);
+            std::array<char, 1024> sink{};
+            for (;;) {
+                auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+                if (rec) break;
+            }
+            lowest.socket().close(ec);
+            co_return;
+        }
+    }
+    co_await graceful_close(stream);
 }
 
 // What Go's net/http answers too, so `curl http://` on the TLS port says what is wrong.
@@ -326,8 +425,18 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         parser.body_limit(opts.body_limit);
         parser.header_limit(opts.header_limit);
         lowest.expires_after(opts.request_timeout);
-        auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+        auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
         entry->idle = false;
+        if (!rec) {
+            // The head is in: refuse what we cannot frame or serve before reading any body.
+            if (auto no = check_request_head(parser.get(), opts.target_limit)) {
+                ++counters.bad_requests;
+                co_await reject(stream, no->status, no->why);
+                co_return;
+            }
+            if (!parser.is_done())
+                std::tie(rec, rn) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+        }
         if (rec) {
             if (rec == bhttp::error::end_of_stream) {
                 co_await graceful_close(stream);
@@ -340,15 +449,23 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
             if (rec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
                 // A malformed or oversized request: say why, then close.
                 ++counters.bad_requests;
+                if (rec == bhttp::error::partial_message) co_return; // peer went away mid-request
+                // Beast keeps the request line once it has it; before, it is in the buffer.
+                const auto target = parser.get().target();
+                if (rec == bhttp::error::header_limit &&
+                    (target.empty() ? target_over_limit(std::string_view(static_cast<const char*>(
+                                                                             buffer.data().data()),
+                                                                         buffer.size()),
+                                                        opts.target_limit)
+                                    : target.size() > opts.target_limit)) {
+                    co_await reject(stream, bhttp::status::uri_too_long, "request-target too long");
+                    co_return;
+                }
                 auto status = rec == bhttp::error::body_limit ? bhttp::status::payload_too_large
                               : rec == bhttp::error::header_limit
                                   ? bhttp::status::request_header_fields_too_large
                                   : bhttp::status::bad_request;
-                if (rec == bhttp::error::partial_message) co_return; // peer went away mid-request
-                auto res = error_response(status, 11, rec.message());
-                lowest.expires_after(opts.write_timeout);
-                co_await bhttp::async_write(stream, res, use_tuple);
-                co_await graceful_close(stream);
+                co_await reject(stream, status, rec.message());
             }
             co_return; // reset, aborted by stop, TLS error: nothing to answer
         }

@@ -1,5 +1,6 @@
 #include "taskwatch/log/log.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -124,10 +125,14 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) {
             line += quote(v);
         }
         line.push_back('\n');
-        // One write(2) per line so concurrent processes' lines do not interleave.
+        // One write(2) per line so concurrent processes' lines do not interleave. A line that
+        // cannot be written is dropped: EPIPE (nobody reads stderr any more; main() ignores
+        // SIGPIPE so this is an error, not death), EAGAIN (a non-blocking stderr that is full)
+        // or any other error. Only a signal's interruption is retried.
         std::size_t off = 0;
         while (off < line.size()) {
             auto n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             off += static_cast<std::size_t>(n);
         }

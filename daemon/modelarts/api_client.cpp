@@ -62,15 +62,37 @@ asio::awaitable<expected<http::response, api_error>> api_client::async_call(std:
     }
 }
 
-expected<task, api_error> read_task(expected<http::response, api_error> answer) {
+namespace {
+
+// A value from the answer, quoted for a one-line message: printable and at most 80 characters.
+std::string quoted_for_message(std::string_view s) {
+    constexpr std::size_t max_chars = 80;
+    std::string out = "\"";
+    for (char ch : s.substr(0, max_chars)) {
+        const auto c = static_cast<unsigned char>(ch);
+        out.push_back(c < 0x20 || c == 0x7f || ch == '"' ? '?' : ch);
+    }
+    if (s.size() > max_chars) out += "...";
+    out += '"';
+    return out;
+}
+
+} // namespace
+
+expected<task, api_error> read_task(expected<http::response, api_error> answer,
+                                    std::string_view task_id) {
     if (!answer) return unexpected(std::move(answer.error()));
     const auto& res = *answer;
     auto parsed = parse_task(std::string_view(res.body));
-    if (parsed) return std::move(*parsed);
+    if (parsed && (!parsed->task_id || *parsed->task_id == task_id)) return std::move(*parsed);
     api_error e;
     e.kind = error_kind::malformed;
     e.http_status = res.status;
-    e.detail = parsed.error().to_string();
+    if (parsed)
+        e.detail = "task_id: expected " + quoted_for_message(task_id) +
+                   " (the task asked for), got " + quoted_for_message(*parsed->task_id);
+    else
+        e.detail = parsed.error().to_string();
     if (auto it = res.headers.find("X-Request-Id"); it != res.headers.end())
         e.request_id = std::string(it->value());
     return unexpected(std::move(e));
@@ -84,7 +106,7 @@ api_client::async_fetch_task(std::string dataset_id, std::string task_id) {
 
 asio::awaitable<expected<task, api_error>> api_client::async_get_task(std::string dataset_id,
                                                                       std::string task_id) {
-    co_return read_task(co_await async_fetch_task(std::move(dataset_id), std::move(task_id)));
+    co_return read_task(co_await async_fetch_task(std::move(dataset_id), task_id), task_id);
 }
 
 template <class Item, class Parse, class IdOf>

@@ -147,6 +147,20 @@ bool code_in(std::string_view code, std::initializer_list<std::string_view> code
     return false;
 }
 
+// A redirect's target for a log line: no query or fragment (a signed URL or a ticket may be
+// in them), nothing unprintable, at most 200 characters.
+std::string redirect_target(std::string_view location) {
+    constexpr std::size_t max_chars = 200;
+    location = location.substr(0, location.find_first_of("?#"));
+    std::string out;
+    for (char ch : location.substr(0, max_chars)) {
+        const auto c = static_cast<unsigned char>(ch);
+        out.push_back(c <= 0x20 || c >= 0x7f ? '?' : ch);
+    }
+    if (location.size() > max_chars) out += "...";
+    return out;
+}
+
 } // namespace
 
 api_error classify_response(const http::response& res) {
@@ -162,6 +176,14 @@ api_error classify_response(const http::response& res) {
         for (auto& c : raw)
             if (static_cast<unsigned char>(c) < 0x20) c = ' ';
         out.detail = "body: " + raw;
+    }
+    if (res.status >= 300 && res.status < 400 && res.status != 304) {
+        // The client follows no redirect: ModelArts and IAM do not send them, and a signed
+        // request must not go to a host nobody configured. Say where it pointed.
+        auto it = res.headers.find(boost::beast::http::field::location);
+        out.detail = it == res.headers.end() || it->value().empty()
+                         ? "redirect without a Location, not followed"
+                         : "redirect to " + redirect_target(it->value()) + ", not followed";
     }
     if (out.request_id.empty()) {
         if (auto it = res.headers.find("X-Request-Id"); it != res.headers.end())

@@ -415,8 +415,10 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
         }
         const auto& key = it->second->state.key;
         const auto sent = clock::now();
-        auto answer = co_await job.api->async_fetch_task(key.dataset_id, key.task_id);
-        auto res = modelarts::read_task(std::move(answer));
+        std::string asked = key.task_id; // the key may go with its task during the request
+        auto answer = co_await job.api->async_fetch_task(key.dataset_id, asked);
+        // An answer about another task than the one asked for is malformed.
+        auto res = modelarts::read_task(std::move(answer), asked);
         report(ep, job.ticket, res ? nullptr : &res.error());
         it = claimed_.find(job.poll_id);
         if (it == claimed_.end()) continue;

@@ -183,6 +183,107 @@ TEST_CASE("a body over the limit gets 413 and headers over the limit get 431, th
     CHECK(s.stats().bad_requests == 3);
 }
 
+// RFC 9112 6.1/6.3: a body's length must be unambiguous, or a proxy in front of us and we could
+// disagree on where the next request starts (request smuggling). After the bad request comes a
+// second one that must never reach the handler.
+TEST_CASE("a request whose Transfer-Encoding is not exactly chunked gets 400 or 501, and the "
+          "connection closes") {
+    running_server s({}, echo_handler());
+    const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct bad_framing {
+        std::string headers;
+        std::string status;
+    };
+    const std::vector<bad_framing> cases{
+        {"Transfer-Encoding: xchunked\r\n", "400"},
+        {"Transfer-Encoding: identity\r\n", "400"},
+        {"Transfer-Encoding: chunked, identity\r\n", "400"},
+        {"Transfer-Encoding: chunked, chunked\r\n", "400"},
+        {"Transfer-Encoding: \r\n", "400"},
+        {"Transfer-Encoding: xchunked\r\nContent-Length: 5\r\n", "400"},
+        {"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "400"},
+        {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "400"},
+        {"Content-Length: 5\r\nContent-Length: 6\r\n", "400"},
+        // Valid framing, but a coding we do not implement (RFC 9112 6.1: 501).
+        {"Transfer-Encoding: gzip, chunked\r\n", "501"},
+        {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "501"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.headers);
+        raw_client client(s.port());
+        client.send("POST /x HTTP/1.1\r\nHost: x\r\n" + c.headers + "\r\n0\r\n\r\n" + smuggled);
+        auto [out, ec] = client.read_all();
+        CHECK(out.rfind("HTTP/1.1 " + c.status, 0) == 0);
+        CHECK(out.find("Connection: close") != std::string::npos);
+        CHECK(out.find("/smuggled") == std::string::npos);
+        CHECK(out.find("/x #1") == std::string::npos);
+        CHECK(ec == asio::error::eof);
+    }
+    {
+        // HTTP/1.0 has no Transfer-Encoding: RFC 9112 6.1 says treat the framing as faulty.
+        raw_client client(s.port());
+        client.send("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        auto [out, ec] = client.read_all();
+        CHECK(out.rfind("HTTP/1.1 400", 0) == 0);
+    }
+    {
+        // Exactly chunked is fine, whatever its case, and the connection stays open.
+        raw_client client(s.port());
+        client.send("POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                    "3\r\nabc\r\n0\r\n\r\n");
+        auto first = client.read_response();
+        CHECK(first.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(first.find("/ok #1") != std::string::npos);
+        client.send(smuggled);
+        CHECK(client.read_response().find("/smuggled #2") != std::string::npos);
+    }
+    CHECK(s.stats().bad_requests == cases.size() + 1);
+    CHECK(s.stats().requests == 2);
+}
+
+TEST_CASE("a request-target over the limit gets 414, not 431, and the connection closes") {
+    {
+        running_server s({}, echo_handler()); // the defaults: 8 KiB target, 16 KiB headers
+        raw_client c(s.port());
+        c.send("GET /" + std::string(10 << 10, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.rfind("HTTP/1.1 414", 0) == 0);
+        CHECK(ec == asio::error::eof);
+        CHECK(s.stats().requests == 0);
+        CHECK(s.stats().bad_requests == 1);
+    }
+    http::server_options o;
+    o.header_limit = 1024;
+    o.target_limit = 512;
+    running_server s(o, echo_handler());
+    {
+        // Longer than all the headers may be: the parser gives up before the line ends.
+        raw_client c(s.port());
+        c.send("GET /" + std::string(2000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.rfind("HTTP/1.1 414", 0) == 0);
+        CHECK(ec == asio::error::eof);
+    }
+    {
+        raw_client c(s.port());
+        c.send("GET /" + std::string(600, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.rfind("HTTP/1.1 414", 0) == 0);
+    }
+    {
+        // A short target with big headers is still 431; a target at the limit is served.
+        raw_client c(s.port());
+        c.send("GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'b') + "\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.rfind("HTTP/1.1 431", 0) == 0);
+    }
+    {
+        raw_client c(s.port());
+        c.send("GET /" + std::string(511, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        CHECK(c.read_response().rfind("HTTP/1.1 200", 0) == 0);
+    }
+}
+
 TEST_CASE("a client that sends its request too slowly is cut off at the request deadline") {
     http::server_options o;
     o.request_timeout = 300ms;

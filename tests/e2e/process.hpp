@@ -73,14 +73,15 @@ inline std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-/// A running child. Its stdout is a pipe read line by line; its stderr goes to a file.
-/// The destructor kills (SIGKILL) and reaps it if it still runs.
+/// A running child. Its stdout is a pipe read line by line; its stderr goes to a file, or to
+/// `stderr_fd` when one is given. The destructor kills (SIGKILL) and reaps it if it still runs.
 class child_process {
 public:
     /// Starts `program` (a path, or a name looked up in PATH) with `args` and the current
     /// environment plus `env` (NAME=value entries override). Throws std::runtime_error.
     child_process(const std::string& program, const std::vector<std::string>& args,
-                  const std::vector<std::pair<std::string, std::string>>& env = {}) {
+                  const std::vector<std::pair<std::string, std::string>>& env = {},
+                  int stderr_fd = -1) {
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0)
             throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
@@ -97,7 +98,7 @@ public:
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+        posix_spawn_file_actions_adddup2(&actions, stderr_fd >= 0 ? stderr_fd : err_fd, 2);
         posix_spawnattr_t attr;
         posix_spawnattr_init(&attr);
         // The child starts with default signal dispositions and an empty mask.

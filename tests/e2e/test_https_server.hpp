@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace taskwatch::test {
@@ -40,6 +41,9 @@ struct test_server_options {
     std::size_t answer_limit =
         static_cast<std::size_t>(-1); ///< answer this many in all, then close on every request
     bool record = true;               ///< keep every request in seen() (off for benchmarks)
+    unsigned status = 200;            ///< of every answer
+    std::string content_type = "text/plain";
+    std::vector<std::pair<std::string, std::string>> headers; ///< more headers on every answer
 };
 
 struct seen_request {
@@ -175,8 +179,11 @@ private:
                 boost::asio::steady_timer t(stream.get_executor(), st->opts.delay);
                 co_await t.async_wait(use_tuple);
             }
-            http::response<http::string_body> res{http::status::ok, req.version()};
-            res.set(http::field::content_type, "text/plain");
+            http::response<http::string_body> res{static_cast<http::status>(st->opts.status),
+                                                  req.version()};
+            res.set(http::field::content_type, st->opts.content_type);
+            for (const auto& [name, value] : st->opts.headers)
+                res.set(name, value);
             if (st->opts.padding_header_bytes > 0)
                 res.set("X-Padding", std::string(st->opts.padding_header_bytes, 'p'));
             res.body() = st->opts.body;

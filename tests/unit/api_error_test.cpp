@@ -107,3 +107,20 @@ TEST_CASE("task paths and list queries are encoded and in canonical order") {
     CHECK(list_tasks_target("p", "d", std::string_view("pre-label"), 100, 200) ==
           "/v2/p/datasets/d/tasks?limit=100&offset=200&type=pre-label");
 }
+
+TEST_CASE(
+    "a redirect is a client_error that says where it pointed, query cut, and is not followed") {
+    auto e = classify_response(
+        make(302, "", {{"Location", "https://iam.example.com/v3/auth?token=s3cr3t&x=1#frag"}}));
+    CHECK(e.kind == error_kind::client_error);
+    CHECK(e.to_string() == "client_error: HTTP 302 redirect to https://iam.example.com/v3/auth, "
+                           "not followed");
+    auto bare = classify_response(make(301, "<html>moved</html>"));
+    CHECK(bare.kind == error_kind::client_error);
+    CHECK(bare.to_string() == "client_error: HTTP 301 redirect without a Location, not followed");
+    // A long or unprintable Location is cut and cleaned: the result stays one short line.
+    auto odd = classify_response(
+        make(307, "", {{"Location", ("/x\x01" + std::string(1000, 'a')).c_str()}}));
+    CHECK(odd.to_string().find('\x01') == std::string::npos);
+    CHECK(odd.to_string().size() < 300);
+}

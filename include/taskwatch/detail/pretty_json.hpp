@@ -12,6 +12,7 @@ std::string pretty_json(const boost::json::value& v, int indent = 2);
 std::string compact_json(const boost::json::value& v);
 /// Appends `s` as a JSON string literal, escaped as Boost.JSON escapes it.
 void append_json_string(std::string& out, std::string_view s);
-/// Appends a finite double as compact_json spells it ("0.42", "1.0").
+/// Appends a double as compact_json spells it ("0.42", "1.0"); infinity and NaN, which JSON
+/// cannot spell, as null. pretty_json and compact_json write them so too.
 void append_json_double(std::string& out, double d);
 } // namespace taskwatch

@@ -93,6 +93,8 @@ struct server_options {
     std::function<std::shared_ptr<boost::asio::ssl::context>()> tls_provider;
     std::size_t body_limit = 1u << 20;
     std::uint32_t header_limit = 16u << 10;
+    /// Longest request-target (path and query) served; longer ones get 414 URI Too Long.
+    std::size_t target_limit = 8u << 10;
     /// Deadline for reading one request, counted from when the server starts waiting for it:
     /// bounds slow senders (slowloris) and is the keep-alive idle timeout too.
     std::chrono::milliseconds request_timeout{30'000};

@@ -26,8 +26,11 @@ std::string list_tasks_target(std::string_view project_id, std::string_view data
                               std::optional<std::string_view> type, int limit, int offset);
 
 /// The task in the answer of async_fetch_task(), or why there is none (the request's error, or
-/// a body that is not a task: malformed).
-expected<task, api_error> read_task(expected<http::response, api_error> answer);
+/// a body that is not a task: malformed). An answer whose `task_id` is not `task_id`, the task
+/// asked for, is malformed too: it is about another task (a confused proxy or cache), and
+/// taking it would put that task's state under this one's name.
+expected<task, api_error> read_task(expected<http::response, api_error> answer,
+                                    std::string_view task_id);
 
 /// One ModelArts account in one region. Not thread-safe: lives on the event loop.
 class api_client {

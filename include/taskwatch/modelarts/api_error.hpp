@@ -25,7 +25,7 @@ enum class error_kind {
     auth,         ///< 401/403: bad signature, expired or wrong token, no permission
     throttled,    ///< 429, APIGW.0308, ModelArts.2799/4206/6101
     not_found,    ///< 404, or ModelArts 400 4338/4352/4612/4700 (task or dataset does not exist)
-    client_error, ///< any other 4xx
+    client_error, ///< any other 4xx, and 3xx (redirects are not followed)
     server_error, ///< 5xx
     malformed,    ///< a 2xx whose body is not the task JSON we expect
 };
