@@ -1,13 +1,17 @@
 #include "taskwatch/app/commands.hpp"
 
 #include "taskwatch/app/wiring.hpp"
+#include "taskwatch/config/host_checks.hpp"
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
+#include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
+#include "taskwatch/state/state_dir_check.hpp"
 #include "taskwatch/web/web_config.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <cstdio>
 #include <exception>
@@ -15,6 +19,31 @@
 
 namespace taskwatch::app {
 namespace asio = boost::asio;
+
+namespace {
+
+// --check-config's look at this machine: what start-up would fail on when it listens on
+// `listen` and opens `state_dir`, found without taking the port (a running daemon may hold
+// it) and without creating anything.
+config::host_checks start_up_checks() {
+    config::host_checks checks;
+    checks.listen = [](const std::string& listen) -> std::optional<std::string> {
+        auto ep = http::parse_listen_address(listen);
+        if (!ep) return ep.error();
+        // Port 0: does this machine have the address at all (EADDRNOTAVAIL otherwise)?
+        asio::io_context ioc;
+        asio::ip::tcp::acceptor acceptor(ioc);
+        boost::system::error_code ec;
+        acceptor.open(ep->protocol(), ec);
+        if (!ec) acceptor.bind(asio::ip::tcp::endpoint(ep->address(), 0), ec);
+        if (ec) return "cannot listen on " + listen + ": " + ec.message();
+        return std::nullopt;
+    };
+    checks.state_dir = [](const std::string& dir) { return state::check_state_dir(dir); };
+    return checks;
+}
+
+} // namespace
 
 int run_get(const cli_options& opts) {
     config::settings s;
@@ -75,7 +104,8 @@ int run_get(const cli_options& opts) {
 
 int run_check_config(const cli_options& opts) {
     try {
-        auto s = config::load_settings(opts.config_path);
+        auto s = config::load_settings(opts.config_path, auth::process_environment(),
+                                       start_up_checks());
         if (s.web_config_file) web::load_web_config(*s.web_config_file);
         std::size_t fixed = 0, discovered = 0;
         for (const auto& t : s.targets) {

@@ -1,20 +1,16 @@
 #include "taskwatch/auth/credentials.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/url_check.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace taskwatch::auth {
 
 namespace {
-
-constexpr std::size_t max_secret_size = 64 * 1024;
 
 // Zeroes a buffer that held secret bytes, including the unused capacity.
 void wipe(std::string& s) noexcept {
@@ -59,41 +55,14 @@ std::optional<std::string> lookup(const environment& env, std::string_view name)
 
 // Reads one candidate; `missing` set tells the caller to try the next one.
 expected<secret, std::string> read_one(const std::string& file, bool& missing) {
+    auto r = detail::read_regular_file(file, detail::secret_file_limit,
+                                       detail::file_content::secret);
+    if (!r) {
+        missing = r.error().os_error == ENOENT || r.error().os_error == ENOTDIR;
+        return unexpected{"cannot read " + file + ": " + r.error().message};
+    }
     missing = false;
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int err = errno;
-        missing = err == ENOENT || err == ENOTDIR;
-        return unexpected{"cannot read " + file + ": " + errno_text(err)};
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        return unexpected{"cannot read " + file + ": " + errno_text(EISDIR)};
-    }
-    std::string buf;
-    buf.resize(max_secret_size + 1);
-    std::size_t got = 0;
-    while (got < buf.size()) {
-        auto n = ::read(fd, buf.data() + got, buf.size() - got);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int err = errno;
-            ::close(fd);
-            wipe(buf);
-            return unexpected{"cannot read " + file + ": " + errno_text(err)};
-        }
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    if (got > max_secret_size) {
-        wipe(buf);
-        return unexpected{file + " is larger than 64 KiB; expected one line"};
-    }
-    for (std::size_t i = got; i < buf.size(); ++i)
-        buf[i] = 0;
-    buf.resize(got);
+    std::string buf = std::move(*r);
     trim_trailing(buf);
     if (buf.empty()) return unexpected{file + " is empty"};
     if (has_control_character(buf)) {

@@ -3,23 +3,24 @@
 // the second reads secret files and consults the environment.
 #include "taskwatch/config/settings.hpp"
 
+#include "taskwatch/config/host_checks.hpp"
+
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/url_check.hpp"
+#include "taskwatch/detail/utf8.hpp"
+#include "taskwatch/http/server.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <fcntl.h>
+#include <cstdio>
 #include <filesystem>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <unordered_map>
 
 namespace taskwatch::config {
 
@@ -31,9 +32,10 @@ using detail::one_line;
 using detail::quote;
 
 struct context {
-    std::string file;       ///< as given, for messages
-    std::string dir;        ///< absolute folder of the file
-    const environment* env; ///< never null
+    std::string file;          ///< as given, for messages
+    std::string dir;           ///< absolute folder of the file
+    const environment* env;    ///< never null
+    const host_checks* checks; ///< null: none
 };
 
 [[noreturn]] void fail(const context& c, int line, std::string_view path,
@@ -47,6 +49,16 @@ struct context {
     }
     msg += problem;
     throw config_error(one_line(msg));
+}
+
+// "not valid UTF-8 (byte 0xff at offset 2)", or nothing when `s` is valid UTF-8. The offending
+// byte is named, never printed: the text is going into a one-line message.
+std::optional<std::string> utf8_problem(std::string_view s) {
+    auto at = detail::first_invalid_utf8(s);
+    if (!at) return std::nullopt;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(detail::bytes_of(s)[*at]));
+    return "not valid UTF-8 (byte " + std::string(hex) + " at offset " + std::to_string(*at) + ")";
 }
 
 int line_of(const YAML::Node& n) {
@@ -108,9 +120,12 @@ struct field {
              (node.IsScalar() ? quote(node.Scalar()) : std::string(kind_of(node))));
     }
 
+    /// Every string the config hands out is valid UTF-8: labels, IDs and names end up in
+    /// /metrics, JSON and logs, which must stay valid text.
     std::string string(bool allow_empty = false) const {
         if (!node.IsScalar()) wrong_type("a string");
         const std::string& s = node.Scalar();
+        if (auto bad = utf8_problem(s)) fail(*bad);
         if (s.empty() && !allow_empty) fail("must not be empty");
         return s;
     }
@@ -183,6 +198,7 @@ public:
             if (kl == 0) kl = line_;
             if (!it->first.IsScalar()) fail(*c_, kl, path_, "keys must be strings");
             std::string key = it->first.Scalar();
+            if (auto bad = utf8_problem(key)) fail(*c_, kl, path_, "a key is " + *bad);
             if (auto [pos, inserted] = seen.emplace(key, kl); !inserted)
                 fail(*c_, kl, path_,
                      "key " + quote(key) + " appears twice (first at line " +
@@ -286,6 +302,14 @@ void check_listen(const field& f, const std::string& s) {
     }
     if (!ok)
         f.fail("expected HOST:PORT (e.g. 127.0.0.1:9817, [::1]:9817 or :9817), got " + quote(s));
+    // Then the very parser the server binds with: a HOST that is no IP address fails here,
+    // not at start-up.
+    if (!http::parse_listen_address(s)) {
+        auto host = s.substr(0, colon);
+        if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+        f.fail(quote(host) + " is not an IP address (expected an IPv4 address, [an IPv6 "
+                             "address], localhost or nothing before the port)");
+    }
 }
 
 std::string absolute_in(const context& c, const std::string& p) {
@@ -293,16 +317,11 @@ std::string absolute_in(const context& c, const std::string& p) {
     return (std::filesystem::path(c.dir) / p).lexically_normal().string();
 }
 
-// A file another module will open at start-up: fail now rather than after start.
-void check_readable(const field& f, const std::string& file) {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    int err = fd < 0 ? errno : 0;
-    if (fd >= 0) {
-        struct stat st {};
-        if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) err = EISDIR;
-        ::close(fd);
-    }
-    if (err != 0) f.fail("cannot read " + file + ": " + std::strerror(err));
+// A file another module will read at start-up: fail now, by the same rules, rather than
+// after start.
+void check_readable(const field& f, const std::string& file, std::size_t limit) {
+    auto r = detail::read_regular_file(file, limit);
+    if (!r) f.fail("cannot read " + file + ": " + r.error().message);
 }
 
 bool valid_label_name(std::string_view n) {
@@ -428,12 +447,18 @@ target parse_target(const field& f) {
         auto items = v->list();
         if (items.empty())
             v->fail("empty list (remove the key to watch every task of the dataset)");
+        // A hash of the ids seen so far, viewing the strings of `ids` (reserved: they never
+        // move), keeps the duplicate check linear: a million ids load in about a second.
         std::vector<std::string> ids;
+        ids.reserve(items.size());
+        std::unordered_map<std::string_view, int> first_line;
+        first_line.reserve(items.size());
         for (const auto& item : items) {
-            auto task = id(item);
-            if (std::find(ids.begin(), ids.end(), task) != ids.end())
-                item.fail("task " + quote(task) + " listed twice");
-            ids.push_back(std::move(task));
+            ids.push_back(id(item));
+            auto [it, inserted] = first_line.emplace(ids.back(), item.line);
+            if (!inserted)
+                item.fail("task " + quote(ids.back()) + " listed twice (first at line " +
+                          std::to_string(it->second) + ")");
         }
         t.task_ids = std::move(ids);
     }
@@ -524,6 +549,8 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         if (!from_env || from_env->empty())
             fail(c, p.modelarts_at->line, "modelarts",
                  "missing required key \"project_id\" (or set HUAWEICLOUD_SDK_PROJECT_ID)");
+        if (auto bad = utf8_problem(*from_env))
+            fail(c, p.modelarts_at->line, "modelarts", "HUAWEICLOUD_SDK_PROJECT_ID is " + *bad);
         for (unsigned char ch : detail::bytes_of(*from_env))
             if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
                 fail(c, p.modelarts_at->line, "modelarts",
@@ -557,9 +584,12 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         s.modelarts.auth.credentials = std::move(*r);
     }
 
-    if (s.web_config_file) check_readable(*root.get("web_config_file"), *s.web_config_file);
+    if (s.web_config_file)
+        check_readable(*root.get("web_config_file"), *s.web_config_file,
+                       detail::web_config_file_limit);
     if (s.modelarts.ca_file)
-        check_readable(*mapping(*p.modelarts_at).get("ca_file"), *s.modelarts.ca_file);
+        check_readable(*mapping(*p.modelarts_at).get("ca_file"), *s.modelarts.ca_file,
+                       detail::certificate_file_limit);
 
     std::map<std::pair<std::string, std::string>, std::size_t> seen;
     for (std::size_t i = 0; i < s.targets.size(); ++i) {
@@ -581,16 +611,25 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         if (!sec) pf->at.fail(sec.error());
         s.webhooks[i].secret = std::move(*sec);
     }
+
+    // What only --check-config asks for: this machine's view of listen and state_dir.
+    if (c.checks) {
+        auto blame = [&](std::string_view key, const std::optional<std::string>& problem) {
+            if (!problem) return;
+            if (auto f = root.get(key)) f->fail(*problem);
+            fail(c, 0, key, *problem); // the default value: no line to blame
+        };
+        if (c.checks->listen) blame("listen", c.checks->listen(s.listen));
+        if (c.checks->state_dir) blame("state_dir", c.checks->state_dir(s.state_dir));
+    }
 }
 
-} // namespace
-
-settings parse_settings(std::string_view yaml_text, const std::string& source_path,
-                        const environment& env) {
+settings parse(std::string_view yaml_text, const std::string& source_path, const environment& env,
+               const host_checks* checks) {
     std::error_code ec;
     auto abs = std::filesystem::absolute(std::filesystem::path(source_path), ec);
     context c{source_path, ec ? std::string(".") : abs.lexically_normal().parent_path().string(),
-              &env};
+              &env, checks};
 
     std::vector<YAML::Node> docs;
     try {
@@ -661,10 +700,26 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
     return s;
 }
 
+settings load(const std::string& path, const environment& env, const host_checks* checks) {
+    auto text = detail::read_regular_file(path, detail::config_file_limit);
+    if (!text) throw config_error(one_line(path + ": cannot read: " + text.error().message));
+    return parse(*text, path, env, checks);
+}
+
+} // namespace
+
+settings parse_settings(std::string_view yaml_text, const std::string& source_path,
+                        const environment& env) {
+    return parse(yaml_text, source_path, env, nullptr);
+}
+
 settings load_settings(const std::string& path, const environment& env) {
-    auto text = detail::read_whole_file(path);
-    if (!text) throw config_error(one_line(path + ": cannot read: " + text.error()));
-    return parse_settings(*text, path, env);
+    return load(path, env, nullptr);
+}
+
+settings load_settings(const std::string& path, const environment& env,
+                       const host_checks& checks) {
+    return load(path, env, &checks);
 }
 
 settings load_settings(const std::string& path) {

@@ -150,9 +150,10 @@ make_server_tls_context(const server_tls_options& o) {
     std::string cert = o.cert_pem;
     std::string cert_where = "inline certificate";
     if (!o.cert_file.empty()) {
-        auto text = detail::read_whole_file(o.cert_file);
+        auto text = detail::read_regular_file(o.cert_file, detail::certificate_file_limit);
         if (!text)
-            return fail(part::certificate, "cannot read " + o.cert_file + ": " + text.error());
+            return fail(part::certificate,
+                        "cannot read " + o.cert_file + ": " + text.error().message);
         cert = std::move(*text);
         cert_where = o.cert_file;
     }
@@ -167,9 +168,11 @@ make_server_tls_context(const server_tls_options& o) {
     auth::secret key = o.key_pem;
     std::string key_where = "inline key";
     if (!o.key_file.empty()) {
-        auto text = detail::read_whole_file(o.key_file);
+        auto text = detail::read_regular_file(o.key_file, detail::certificate_file_limit,
+                                              detail::file_content::secret);
         if (!text)
-            return fail(part::private_key, "cannot read " + o.key_file + ": " + text.error());
+            return fail(part::private_key,
+                        "cannot read " + o.key_file + ": " + text.error().message);
         key = auth::secret(std::move(*text));
         key_where = o.key_file;
     }
@@ -192,9 +195,10 @@ make_server_tls_context(const server_tls_options& o) {
     std::string ca = o.client_ca_pem;
     std::string ca_where = "inline client CA";
     if (!o.client_ca_file.empty()) {
-        auto text = detail::read_whole_file(o.client_ca_file);
+        auto text = detail::read_regular_file(o.client_ca_file, detail::certificate_file_limit);
         if (!text)
-            return fail(part::client_ca, "cannot read " + o.client_ca_file + ": " + text.error());
+            return fail(part::client_ca,
+                        "cannot read " + o.client_ca_file + ": " + text.error().message);
         ca = std::move(*text);
         ca_where = o.client_ca_file;
     }

@@ -1,16 +1,17 @@
 // Client TLS context and per-connection peer identity.
 #include "taskwatch/http/tls_context.hpp"
 
+#include "taskwatch/detail/read_file.hpp"
+
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
+#include <memory>
 
 namespace taskwatch::http {
 namespace {
@@ -31,6 +32,40 @@ bool is_ip_literal(std::string_view host) {
            ::inet_pton(AF_INET6, text.c_str(), buf.data()) == 1;
 }
 
+struct bio_free {
+    void operator()(BIO* b) const noexcept { BIO_free(b); }
+};
+struct info_stack_free {
+    void operator()(STACK_OF(X509_INFO) * s) const noexcept {
+        sk_X509_INFO_pop_free(s, X509_INFO_free);
+    }
+};
+
+// What SSL_CTX_load_verify_locations does with a file (X509_load_cert_crl_file), from memory:
+// every certificate and CRL of the PEM text goes into the context's store. Fails when the text
+// holds no certificate.
+expected<ok_t, std::string> add_verify_locations(SSL_CTX* ctx, const std::string& pem) {
+    ERR_clear_error();
+    std::unique_ptr<BIO, bio_free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    if (!bio) return unexpected(openssl_error_text());
+    std::unique_ptr<STACK_OF(X509_INFO), info_stack_free> infos(
+        PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr));
+    if (!infos) return unexpected(openssl_error_text());
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    int certs = 0;
+    for (int i = 0; i < sk_X509_INFO_num(infos.get()); ++i) {
+        X509_INFO* info = sk_X509_INFO_value(infos.get(), i);
+        if (info->x509 != nullptr) {
+            if (X509_STORE_add_cert(store, info->x509) != 1) return unexpected(openssl_error_text());
+            ++certs;
+        }
+        if (info->crl != nullptr && X509_STORE_add_crl(store, info->crl) != 1)
+            return unexpected(openssl_error_text());
+    }
+    if (certs == 0) return unexpected(std::string("no PEM certificate in the file"));
+    return ok;
+}
+
 } // namespace
 
 boost::asio::ssl::context make_client_tls_context(const std::optional<std::string>& ca_file) {
@@ -42,13 +77,13 @@ boost::asio::ssl::context make_client_tls_context(const std::optional<std::strin
     ctx.set_verify_mode(ssl::verify_peer);
 
     if (ca_file) {
-        // Checked first so the message says what the OS says ("No such file or directory").
-        std::ifstream probe(*ca_file);
-        if (!probe)
-            throw setup_error("ca_file " + *ca_file + ": cannot read: " + std::strerror(errno));
-        if (SSL_CTX_load_verify_locations(ctx.native_handle(), ca_file->c_str(), nullptr) != 1)
-            throw setup_error("ca_file " + *ca_file +
-                              ": no usable CA certificate: " + openssl_error_text());
+        // Read by the daemon's own reader (a regular file under the limit, never blocking),
+        // then loaded from memory: OpenSSL never opens the path itself.
+        auto pem = detail::read_regular_file(*ca_file, detail::certificate_file_limit);
+        if (!pem) throw setup_error("ca_file " + *ca_file + ": cannot read: " + pem.error().message);
+        auto added = add_verify_locations(ctx.native_handle(), *pem);
+        if (!added)
+            throw setup_error("ca_file " + *ca_file + ": no usable CA certificate: " + added.error());
     } else if (SSL_CTX_set_default_verify_paths(ctx.native_handle()) != 1) {
         throw setup_error("TLS: cannot load the system CA store: " + openssl_error_text());
     }

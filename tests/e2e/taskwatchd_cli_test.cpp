@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+
 namespace {
 
 using namespace taskwatch;
@@ -20,10 +22,11 @@ struct run_result {
 };
 
 run_result run_taskwatchd(const std::vector<std::string>& args,
-                          const std::vector<std::pair<std::string, std::string>>& env = {}) {
+                          const std::vector<std::pair<std::string, std::string>>& env = {},
+                          std::chrono::seconds timeout = 30s) {
     test::child_process p(test::bin_dir() + "/taskwatchd", args, env);
     run_result r;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (auto line = p.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
                deadline - std::chrono::steady_clock::now()))) {
         r.out += *line;
@@ -65,6 +68,36 @@ std::string aksk_auth(test::sim_process& sim, const std::string& sk) {
     sim.dir.write("ak", sim.account.ak + "\n");
     sim.dir.write("sk", sk + "\n");
     return "    type: aksk\n    ak_file: ak\n    sk_file: sk\n";
+}
+
+// A config that needs no server: --check-config and start-up read it, its secrets and its
+// state_dir. `top` goes first (line 1); then state_dir, modelarts (auth on line 5 + lines of
+// `top`) and one target.
+std::string offline_config(const test::temp_dir& dir, const std::string& top = "",
+                           const std::string& state_dir = "") {
+    if (!std::filesystem::exists(dir.file("ak"))) dir.write("ak", "AKCHECKCONFIG00000000\n");
+    if (!std::filesystem::exists(dir.file("sk"))) dir.write("sk", "sk-check-config-secret\n");
+    return dir.write("config.yml",
+                     top + "state_dir: " + (state_dir.empty() ? dir.file("state") : state_dir) +
+                         "\n"
+                         "modelarts:\n"
+                         "  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
+                         "  project_id: p1\n"
+                         "  auth: {type: aksk, ak_file: ak, sk_file: sk}\n"
+                         "targets:\n"
+                         "  - dataset_id: d1\n");
+}
+
+// Both commands that read the config: each must give `line` and exit 1 within 10 s (a reader
+// that blocks on a FIFO would hang them).
+void check_both_refuse(const std::string& config, const std::string& line) {
+    for (auto args : {std::vector<std::string>{"--config", config, "--check-config"},
+                      std::vector<std::string>{"--config", config}}) {
+        CAPTURE(args.size());
+        auto r = run_taskwatchd(args, {}, 10s);
+        CHECK(r.status == 1);
+        CHECK(r.err == line + "\n");
+    }
 }
 
 } // namespace
@@ -174,4 +207,76 @@ TEST_CASE("usage errors exit 2, --version exits 0") {
     auto v = run_taskwatchd({"--version"});
     CHECK(v.status == 0);
     CHECK(v.out.rfind("taskwatchd ", 0) == 0);
+}
+
+TEST_CASE("a FIFO or /dev/zero as config is refused at once, naming the file") {
+    test::temp_dir dir;
+    const auto fifo = dir.file("config.yml");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_both_refuse(fifo, fifo + ": cannot read: not a regular file (a FIFO)");
+    check_both_refuse("/dev/zero", "/dev/zero: cannot read: not a regular file (a character device)");
+    std::filesystem::create_symlink("/dev/zero", dir.file("zero.yml"));
+    check_both_refuse(dir.file("zero.yml"),
+                      dir.file("zero.yml") + ": cannot read: not a regular file (a character device)");
+}
+
+TEST_CASE("a FIFO as sk_file is refused at once, naming the key and the file") {
+    test::temp_dir dir;
+    REQUIRE(::mkfifo(dir.file("sk").c_str(), 0600) == 0);
+    const auto config = offline_config(dir);
+    check_both_refuse(config, config + ":5: modelarts.auth.sk_file: cannot read " + dir.file("sk") +
+                                  ": not a regular file (a FIFO)");
+}
+
+TEST_CASE("--check-config refuses a listen address the daemon could not listen on") {
+    test::temp_dir dir;
+    auto config = offline_config(dir, "listen: 999.1.1.1:80\n");
+    check_both_refuse(config, config +
+                                  ":1: listen: \"999.1.1.1\" is not an IP address (expected an "
+                                  "IPv4 address, [an IPv6 address], localhost or nothing before "
+                                  "the port)");
+    // A well-formed address of no interface of this machine: bind says so, at start-up and now.
+    config = offline_config(dir, "listen: 192.0.2.1:80\n");
+    auto r = run_taskwatchd({"--config", config, "--check-config"}, {}, 10s);
+    CHECK(r.status == 1);
+    CHECK(r.err == config + ":1: listen: cannot listen on 192.0.2.1:80: Cannot assign requested "
+                            "address\n");
+    CHECK(!std::filesystem::exists(dir.file("state"))); // nothing created by the check
+}
+
+TEST_CASE("--check-config refuses a state_dir the daemon could not open, and creates nothing") {
+    namespace fs = std::filesystem;
+    test::temp_dir dir;
+    dir.write("plain", "a regular file\n");
+
+    // Below a regular file: the daemon could not create it.
+    auto config = offline_config(dir, "", dir.file("plain/state"));
+    auto r = run_taskwatchd({"--config", config, "--check-config"}, {}, 10s);
+    CHECK(r.status == 1);
+    CHECK(r.err == config + ":1: state_dir: " + dir.file("plain/state") +
+                       ": cannot create the state directory: Not a directory\n");
+    auto start = run_taskwatchd({"--config", config}, {}, 10s);
+    CHECK(start.status == 1);
+
+    // A regular file itself.
+    config = offline_config(dir, "", dir.file("plain"));
+    r = run_taskwatchd({"--config", config, "--check-config"}, {}, 10s);
+    CHECK(r.status == 1);
+    CHECK(r.err == config + ":1: state_dir: " + dir.file("plain") +
+                       ": cannot create the state directory: Not a directory\n");
+
+    // A taskwatch.db that is not a database: start-up refuses it, so does the check.
+    fs::create_directory(dir.file("foreign"));
+    dir.write("foreign/taskwatch.db", std::string(4096, 'x'));
+    config = offline_config(dir, "", dir.file("foreign"));
+    r = run_taskwatchd({"--config", config, "--check-config"}, {}, 10s);
+    CHECK(r.status == 1);
+    CHECK(r.err == config + ":1: state_dir: " + dir.file("foreign/taskwatch.db") +
+                       " is not a SQLite database (not a taskwatch state database)\n");
+
+    // A state_dir that does not exist yet is fine, and the check leaves it absent.
+    config = offline_config(dir, "", dir.file("new/state"));
+    r = run_taskwatchd({"--config", config, "--check-config"}, {}, 10s);
+    CHECK_MESSAGE(r.status == 0, r.err);
+    CHECK(!fs::exists(dir.file("new")));
 }

@@ -10,10 +10,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -591,6 +594,70 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     CHECK(be32(20) == 2000); // IHDR height
     if (const char* keep = std::getenv("TASKWATCH_KEEP_SCREENSHOT"))
         std::filesystem::copy_file(shot, keep, std::filesystem::copy_options::overwrite_existing);
+    CHECK(w.d.stop() == 0);
+}
+
+// The resident set of a process in KiB, from /proc/PID/status; 0 when unknown.
+std::size_t rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6));
+    return 0;
+}
+
+TEST_CASE("SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs one line and "
+          "keeps polling and serving with the running config") {
+    namespace fs = std::filesystem;
+    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
+    const auto dataset = str(watched(sim).at(0).at("dataset_id"));
+    temp_dir state("state");
+    web_daemon w(sim, dataset, state.path());
+    REQUIRE(w.get("/-/healthy").status == 200);
+
+    // watch.yml becomes a symlink to the real file, as a deployment tool would make it, and is
+    // then repointed atomically (rename over it).
+    const auto config = w.d.config;
+    fs::rename(config, sim.dir.file("watch.real.yml"));
+    fs::create_symlink(sim.dir.file("watch.real.yml"), config);
+    REQUIRE(::mkfifo(sim.dir.file("watch.fifo").c_str(), 0600) == 0);
+    auto repoint = [&](const std::string& target) {
+        fs::create_symlink(target, config + ".new");
+        fs::rename(config + ".new", config);
+    };
+    auto still_working = [&] {
+        CHECK(w.get("/-/healthy").status == 200);
+        const auto polls = sim.requests_of_kind("get_task");
+        CHECK(wait_until([&] { return sim.requests_of_kind("get_task") >= polls + 10; }, 5s));
+    };
+
+    repoint(sim.dir.file("watch.fifo"));
+    w.d.proc->send_signal(SIGHUP);
+    CHECK_MESSAGE(w.d.wait_for_stderr(config + ": cannot read: not a regular file (a FIFO)", 5s),
+                  w.d.proc->stderr_text());
+    still_working();
+    auto lines_with = [&](const std::string& needle) {
+        std::istringstream in(w.d.proc->stderr_text());
+        std::size_t n = 0;
+        for (std::string line; std::getline(in, line);)
+            if (line.find(needle) != std::string::npos) ++n;
+        return n;
+    };
+    CHECK(lines_with("configuration not reloaded") == 1);
+
+    const auto rss_before = rss_kib(w.d.proc->pid());
+    repoint("/dev/zero");
+    w.d.proc->send_signal(SIGHUP);
+    CHECK_MESSAGE(
+        w.d.wait_for_stderr(config + ": cannot read: not a regular file (a character device)", 5s),
+        w.d.proc->stderr_text());
+    still_working();
+    CHECK(lines_with("configuration not reloaded") == 2);
+    MESSAGE("RSS " << rss_before << " KiB before, " << rss_kib(w.d.proc->pid()) << " KiB after");
+    CHECK(rss_kib(w.d.proc->pid()) < rss_before + 50 * 1024);
+
+    repoint(sim.dir.file("watch.real.yml"));
+    w.d.proc->send_signal(SIGHUP);
+    CHECK_MESSAGE(w.d.wait_for_stderr("configuration reloaded", 5s), w.d.proc->stderr_text());
     CHECK(w.d.stop() == 0);
 }
 

@@ -312,7 +312,7 @@ TEST_CASE("a missing or unreadable config file is one line naming it") {
     CHECK(error_of([&] { load_settings(d / "nope.yml", fake_env()); }) ==
           d / "nope.yml" + ": cannot read: No such file or directory");
     CHECK(error_of([&] { load_settings(d.str(), fake_env()); }) ==
-          d.str() + ": cannot read: Is a directory");
+          d.str() + ": cannot read: not a regular file (a directory)");
 }
 
 TEST_CASE("the document as a whole must be one mapping") {
@@ -466,7 +466,8 @@ TEST_CASE("targets: IDs, task lists, labels and duplicates") {
           "every task of "
           "the dataset)");
     CHECK(problem_of(minimal("    task_ids: [t1, t1]\n")) ==
-          "/etc/taskwatch/config.yml:6: targets[0].task_ids[1]: task \"t1\" listed twice");
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids[1]: task \"t1\" listed twice (first "
+          "at line 6)");
     CHECK(problem_of(minimal("  - dataset_id: a/b\n")) ==
           "/etc/taskwatch/config.yml:6: targets[1].dataset_id: \"a/b\" is not a valid ID (no "
           "spaces, \"/\", \"?\" or "
@@ -758,4 +759,59 @@ TEST_CASE("loading the same file twice gives equal settings") {
     auto b = load_settings(data_dir + "/valid_minimal.yml", fake_env());
     CHECK(a == b);
     CHECK(describe_restart_needed(a, b).empty());
+}
+
+TEST_CASE("text that is not UTF-8 is refused where it would reach labels, IDs and names") {
+    // 0xff never occurs in UTF-8; 0xc3 0x28 is a lead byte without its continuation; 0xed 0xa0
+    // 0x80 is an encoded surrogate; 0xc0 0xaf an overlong "/".
+    CHECK(problem_of(minimal("    labels: {team: \"vi\xffsion\"}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].labels.team: not valid UTF-8 (byte 0xff at "
+          "offset 2)");
+    CHECK(problem_of(minimal("  - dataset_id: d\xc3\x28\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[1].dataset_id: not valid UTF-8 (byte 0xc3 at "
+          "offset 1)");
+    CHECK(problem_of(minimal("    task_ids: [t1, \"t\xed\xa0\x80\"]\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].task_ids[1]: not valid UTF-8 (byte 0xed at "
+          "offset 1)");
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
+                     "  project_id: p\xc0\xaf\ntargets:\n  - dataset_id: d1\n") ==
+          "/etc/taskwatch/config.yml:3: modelarts.project_id: not valid UTF-8 (byte 0xc0 at "
+          "offset 1)");
+    CHECK(problem_of(minimal("webhooks:\n  - name: \"ops\xfe\"\n    url: https://h/x\n")) ==
+          "/etc/taskwatch/config.yml:7: webhooks[0].name: not valid UTF-8 (byte 0xfe at offset 3)");
+    // A key is checked before anything looks at it.
+    CHECK(problem_of(minimal("    labels: {\"te\xffm\": x}\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].labels: a key is not valid UTF-8 (byte 0xff "
+          "at offset 2)");
+    // The project ID from the environment becomes a label too.
+    CHECK(problem_of("modelarts:\n  endpoint: https://modelarts.cn-north-4.myhuaweicloud.com\n"
+                     "targets:\n  - dataset_id: d1\n",
+                     fake_env({{"HUAWEICLOUD_SDK_AK", "AK"},
+                               {"HUAWEICLOUD_SDK_SK", "SK"},
+                               {"HUAWEICLOUD_SDK_PROJECT_ID", "p\xff"}})) ==
+          "/etc/taskwatch/config.yml:1: modelarts: HUAWEICLOUD_SDK_PROJECT_ID is not valid "
+          "UTF-8 (byte 0xff at offset 1)");
+    // Valid UTF-8, control characters included, stays allowed in label values (they are
+    // escaped wherever they are served); IDs refuse control characters and spaces as before.
+    auto s = parse_settings(minimal("    labels: {team: \"\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 a\\nb\"}\n"),
+                            "/c.yml", env_keys);
+    CHECK(s.targets[0].labels.at("team") == "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 a\nb");
+}
+
+TEST_CASE("a duplicate among many task_ids is found and names both lines") {
+    std::string ids = "    task_ids:\n";
+    constexpr int n = 20'000;
+    for (int i = 0; i < n; ++i)
+        ids += "      - task" + std::to_string(i) + "\n";
+    ids += "      - task17\n";
+    // Line 5 is the target, 6 "task_ids:", 7 the first id: task17 is on line 24, its copy on
+    // line 7 + n.
+    CHECK(problem_of(minimal(ids)) == "/etc/taskwatch/config.yml:" + std::to_string(7 + n) +
+                                          ": targets[0].task_ids[" + std::to_string(n) +
+                                          "]: task \"task17\" listed twice (first at line 24)");
+    auto s = parse_settings(minimal(ids.substr(0, ids.size() - std::string("      - task17\n").size())),
+                            "/c.yml", env_keys);
+    REQUIRE(s.targets[0].task_ids.has_value());
+    CHECK(s.targets[0].task_ids->size() == n);
+    CHECK(s.targets[0].task_ids->at(n - 1) == "task" + std::to_string(n - 1));
 }
