@@ -4,6 +4,7 @@
 #include "taskwatch/config/settings.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/load_yaml.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/url_check.hpp"
@@ -594,7 +595,7 @@ settings parse_settings(std::string_view yaml_text, const std::string& source_pa
 
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(std::string(yaml_text));
+        docs = detail::load_all_yaml(yaml_text);
     } catch (const YAML::Exception& e) {
         std::string problem = "YAML syntax error: " + e.msg;
         if (e.mark.column >= 0) problem += " (column " + std::to_string(e.mark.column + 1) + ")";
