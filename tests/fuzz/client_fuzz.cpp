@@ -90,6 +90,7 @@ asio::awaitable<void> fetch(const setup& s, bool& done) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static setup* const s = new setup; // reachable for the process's life: not a leak
+    s->io.restart(); // run_one stops the io_context whenever it runs out of work
     bool done = false;
     const auto rethrow = [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

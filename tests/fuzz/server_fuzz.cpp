@@ -102,6 +102,7 @@ asio::awaitable<void> exchange(asio::ip::tcp::endpoint to, std::string input, bo
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static setup* const s = new setup; // reachable for the process's life: not a leak
+    s->io.restart(); // run_one stops the io_context whenever it runs out of work
     bool done = false;
     asio::co_spawn(s->io,
                    exchange(s->server->local_endpoint(),
