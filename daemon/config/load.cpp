@@ -6,6 +6,7 @@
 #include "taskwatch/config/host_checks.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/load_yaml.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/url_check.hpp"
@@ -633,7 +634,7 @@ settings parse(std::string_view yaml_text, const std::string& source_path, const
 
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(std::string(yaml_text));
+        docs = detail::load_all_yaml(yaml_text);
     } catch (const YAML::Exception& e) {
         std::string problem = "YAML syntax error: " + e.msg;
         if (e.mark.column >= 0) problem += " (column " + std::to_string(e.mark.column + 1) + ")";

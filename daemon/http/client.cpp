@@ -154,7 +154,9 @@ struct pool_key {
 struct pool_key_less {
     using is_transparent = void;
     template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
-        return std::tie(a.port, a.host, a.scheme) < std::tie(b.port, b.host, b.scheme);
+        // As string_views: clang 14 cannot compare tuples of string and string_view.
+        using key = std::tuple<std::uint16_t, std::string_view, std::string_view>;
+        return key(a.port, a.host, a.scheme) < key(b.port, b.host, b.scheme);
     }
 };
 

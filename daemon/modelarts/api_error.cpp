@@ -125,14 +125,19 @@ parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now)
     double secs = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
     if (ec == std::errc{} && p == v.data() + v.size()) {
-        if (secs < 0 || secs > 86400) return std::nullopt;
+        if (!(secs >= 0 && secs <= 86400)) return std::nullopt; // NaN too
         return std::chrono::milliseconds(static_cast<long long>(secs * 1000));
     }
     // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
     std::tm tm{};
     std::string s(v);
     if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
-    auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
+    // Compared in seconds first: a date centuries away would overflow system_clock.
+    const std::time_t when_s = timegm(&tm);
+    const std::time_t now_s = std::chrono::system_clock::to_time_t(now);
+    if (when_s < now_s) return std::chrono::milliseconds(0);
+    if (when_s - now_s > 86400 + 1) return std::nullopt;
+    auto when = std::chrono::system_clock::from_time_t(when_s);
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
     if (d.count() < 0) return std::chrono::milliseconds(0);
     if (d > std::chrono::hours(24)) return std::nullopt;

@@ -4,6 +4,7 @@
 #include "taskwatch/web/web_config.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/load_yaml.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/web/basic_auth.hpp"
@@ -546,7 +547,7 @@ web_config parse_web_config(std::string_view yaml_text, const std::string& sourc
 
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(std::string(yaml_text));
+        docs = detail::load_all_yaml(yaml_text);
     } catch (const YAML::Exception& e) {
         std::string problem = "YAML syntax error: " + e.msg;
         if (e.mark.column >= 0) problem += " (column " + std::to_string(e.mark.column + 1) + ")";

@@ -278,8 +278,11 @@ run_command(const std::string& program, const std::vector<std::string>& args,
     return {code.value_or(-1), out};
 }
 
-/// Where the build put the executables (build/bin).
+/// Where the build put the executables (build/bin). $TASKWATCH_TEST_BIN_DIR wins: CI points it
+/// at the sanitizer build's, so that these tests drive a sanitized taskwatchd and modelarts-sim.
 inline std::string bin_dir() {
+    if (const char* dir = std::getenv("TASKWATCH_TEST_BIN_DIR"); dir != nullptr && *dir != '\0')
+        return dir;
 #ifdef TASKWATCH_BIN_DIR
     return TASKWATCH_BIN_DIR;
 #else

@@ -92,6 +92,16 @@ TEST_CASE("Retry-After as an HTTP date is relative to now") {
     CHECK_FALSE(parse_retry_after("-1", now).has_value());
 }
 
+TEST_CASE("Retry-After that is not a delay the client can wait is ignored") {
+    // fuzz_error_body found a date in 9914, which overflowed system_clock (undefined) and read
+    // as "retry now"; "nan" passed the range check and reached a cast to an integer (undefined).
+    auto now = std::chrono::system_clock::from_time_t(784111777); // Sun, 06 Nov 1994 08:49:37 GMT
+    CHECK_FALSE(parse_retry_after("nan", now).has_value());
+    CHECK_FALSE(parse_retry_after("-nan", now).has_value());
+    CHECK_FALSE(parse_retry_after("inf", now).has_value());
+    CHECK_FALSE(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).has_value());
+}
+
 TEST_CASE("transport failures map onto error kinds") {
     CHECK(from_transport({http::failure::tls, "certificate verify failed"}).kind ==
           error_kind::tls);

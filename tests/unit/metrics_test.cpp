@@ -477,8 +477,9 @@ TEST_CASE("a streamed scrape survives tasks coming and going between its pieces"
         if (l.ends_with(" 1")) ++ones[id];
     }
     CHECK(states.size() >= 39);
-    for (const auto& [id, n] : states) {
-        CHECK_MESSAGE(n == 8, id);
+    for (const auto& state : states) { // no structured binding: clang 14 cannot capture one
+        const std::string& id = state.first;
+        CHECK_MESSAGE(state.second == 8, id);
         CHECK_MESSAGE(ones[id] == 1, id);
     }
 }

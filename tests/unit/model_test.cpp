@@ -440,9 +440,9 @@ TEST_CASE("JSON values kept from a body do not point into the parse arena") {
     const task t = parse_ok(full_task);
     const auto& p = *t.config->samples->at(0).labels->at(0).property;
     CHECK(uses_default_storage(*p.modelarts_feature));
-    for (const auto& [k, v] : p.extra) {
-        CAPTURE(k);
-        CHECK(uses_default_storage(v));
+    for (const auto& entry : p.extra) { // no structured binding: clang 14 cannot capture one
+        CAPTURE(entry.first);
+        CHECK(uses_default_storage(entry.second));
     }
     for (const auto& v : *t.config->samples->at(0).metadata->modelarts_size)
         CHECK(uses_default_storage(v));

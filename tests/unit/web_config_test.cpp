@@ -274,6 +274,12 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
               file + ":4: tls_server_config: key \"key_file\" appears twice (first at line 3)");
         CHECK(f.error_of("- a\n- b\n") == file + ":1: expected a mapping, got a list");
     }
+    SUBCASE("a line starting with a comma (yaml-cpp 0.7's LoadAll looped forever on it)") {
+        CHECK(f.error_of(",basic_auth_users:\n  a: b\n") ==
+              file + ":1: YAML syntax error: unexpected ',' (column 1)");
+        CHECK(f.error_of("rate_limit:\n  burst: 3\n---\n,\n") ==
+              file + ":4: YAML syntax error: unexpected ',' (column 1)");
+    }
 }
 
 TEST_CASE("web config: load_web_config names the file it cannot read") {

@@ -8,7 +8,12 @@
 
 namespace taskwatch {
 
-template <class E> struct unexpected { E error; };
+template <class E> struct unexpected {
+    // A constructor, not an aggregate: clang 14 has no parenthesized aggregate initialization.
+    unexpected(E e)
+        : error(std::move(e)) {}
+    E error;
+};
 template <class E> unexpected(E) -> unexpected<E>;
 
 template <class T, class E> class expected {
