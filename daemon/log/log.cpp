@@ -21,8 +21,8 @@ rate_limiter::verdict rate_limiter::admit(std::string_view key, time_point now) 
     auto it = buckets_.find(key);
     if (it == buckets_.end()) {
         if (buckets_.size() >= s_.max_keys) return {true, 0};
-        it = buckets_.emplace(std::string(key), bucket{static_cast<double>(s_.burst), now, 0})
-                 .first;
+        it =
+            buckets_.emplace(std::string(key), bucket{static_cast<double>(s_.burst), now, 0}).first;
     }
     auto& b = it->second;
     if (now > b.last && s_.refill.count() > 0) {

@@ -438,7 +438,8 @@ bool world::remove(std::string_view dataset_id, std::string_view task_id) {
 
 void world::apply(sim_task& t, const task_patch& p, time_point now) {
     auto& st = t.state;
-    if (p.status && *p.status != st.status) transitions_.record(t.task_id, st.status, *p.status, now);
+    if (p.status && *p.status != st.status)
+        transitions_.record(t.task_id, st.status, *p.status, now);
     if (p.status) st.status = *p.status;
     if (p.progress) st.progress = *p.progress;
     if (p.code) st.code = *p.code;

@@ -232,10 +232,10 @@ parse_command_line(const std::vector<std::string_view>& args) {
         } else if (flag == "--listen" || flag == "--cert" || flag == "--key" ||
                    flag == "--self-signed" || flag == "--project-id" || flag == "--tasks" ||
                    flag == "--datasets" || flag == "--seed" || flag == "--phase-seconds" ||
-                   flag == "--transition-log" ||
-                   flag == "--spawn-rate" || flag == "--list-offset-mode" || flag == "--ak" ||
-                   flag == "--sk-file" || flag == "--security-token-file" ||
-                   flag == "--credentials-file" || flag == "--iam-user" || flag == "--iam-domain" ||
+                   flag == "--transition-log" || flag == "--spawn-rate" ||
+                   flag == "--list-offset-mode" || flag == "--ak" || flag == "--sk-file" ||
+                   flag == "--security-token-file" || flag == "--credentials-file" ||
+                   flag == "--iam-user" || flag == "--iam-domain" ||
                    flag == "--iam-password-file" || flag == "--token-ttl" || flag == "--fault" ||
                    flag == "--fault-seed" || flag == "--max-connections" ||
                    flag == "--request-timeout" || flag == "--body-limit") {

@@ -766,9 +766,9 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
                 {"task_id", tr.task_id},
                 {"from", to_string(tr.from)},
                 {"to", to_string(tr.to)},
-                {"at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                              tr.at.time_since_epoch())
-                              .count()},
+                {"at_ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(tr.at.time_since_epoch())
+                     .count()},
                 {"served", t && (t->served_statuses & status_bit(tr.to)) != 0}});
         }
         return ok(200, json::object{{"transitions", std::move(items)},

@@ -245,9 +245,9 @@ TEST_CASE("GET /sim/transitions lists status changes in order, marks those a GET
                             std::string(R"({"status":")") + status + "\"}")
                     .status == 200);
     REQUIRE(sim.get(t).status == 200); // shows "failed", never "stopping"
-    auto after = sim.control_json(bhttp_verb::get, "/sim/transitions?since=" +
-                                                      std::to_string(since))
-                     .as_object();
+    auto after =
+        sim.control_json(bhttp_verb::get, "/sim/transitions?since=" + std::to_string(since))
+            .as_object();
     const auto& items = after.at("transitions").as_array();
     std::vector<std::string> got;
     for (const auto& v : items) {
@@ -264,10 +264,8 @@ TEST_CASE("GET /sim/transitions lists status changes in order, marks those a GET
     CHECK(after.at("dropped").to_number<std::uint64_t>() == 0);
     CHECK(sim.control(bhttp_verb::get, "/sim/transitions?since=x").status == 400);
     CHECK(sim.control(bhttp_verb::delete_, "/sim/transitions").status == 204);
-    CHECK(sim.control_json(bhttp_verb::get, "/sim/transitions")
-              .at("transitions")
-              .as_array()
-              .empty());
+    CHECK(
+        sim.control_json(bhttp_verb::get, "/sim/transitions").at("transitions").as_array().empty());
 }
 
 TEST_CASE("a task added through the control API can be fetched, and a deleted one gets 400 "
