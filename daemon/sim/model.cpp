@@ -452,6 +452,7 @@ void world::apply(sim_task& t, const task_patch& p, time_point now) {
     if (p.unconfirmed_sample_count) st.unconfirmed_sample_count = *p.unconfirmed_sample_count;
     if (p.task_name) t.task_name = *p.task_name;
     t.frozen = p.frozen.value_or(true);
+    t.next_change = time_point::min(); // unfrozen, the next refresh goes back to the plan
     ++t.version;
 }
 
