@@ -252,6 +252,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
     wait_signal();
     asio::co_spawn(ioc, async_notify_loop(d.watcher.get(), &d.stopping), asio::detached);
     ioc.run();
+    log::flush_suppressed(); // counts of warnings held back by the rate limit
     log::info("taskwatchd stopped", {{"status", status_line(*d.watcher)}});
     return 0;
 }

@@ -1,16 +1,56 @@
 #include "taskwatch/log/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 #include <unistd.h>
 
 namespace taskwatch::log {
 namespace {
 level g_level = level::info;
 bool g_timestamps = true;
+std::mutex g_limiter_mutex;
+rate_limiter g_limiter;
+
+void write_line(level l, std::string_view msg, std::initializer_list<field> fields);
 } // namespace
+
+rate_limiter::verdict rate_limiter::admit(std::string_view key, time_point now) {
+    auto it = buckets_.find(key);
+    if (it == buckets_.end()) {
+        if (buckets_.size() >= s_.max_keys) return {true, 0};
+        it =
+            buckets_.emplace(std::string(key), bucket{static_cast<double>(s_.burst), now, 0}).first;
+    }
+    auto& b = it->second;
+    if (now > b.last && s_.refill.count() > 0) {
+        const double earned = std::chrono::duration<double>(now - b.last).count() /
+                              std::chrono::duration<double>(s_.refill).count();
+        b.tokens = std::min(static_cast<double>(s_.burst), b.tokens + earned);
+        b.last = now;
+    }
+    if (b.tokens < 1.0) {
+        ++b.suppressed;
+        return {false, 0};
+    }
+    b.tokens -= 1.0;
+    verdict v{true, b.suppressed};
+    b.suppressed = 0;
+    return v;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> rate_limiter::take_suppressed() {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (auto& [key, b] : buckets_)
+        if (b.suppressed) {
+            out.emplace_back(key, b.suppressed);
+            b.suppressed = 0;
+        }
+    return out;
+}
 
 bool parse_level(std::string_view s, level& out) {
     if (s == "debug")
@@ -97,6 +137,40 @@ std::string quote(std::string_view v) {
 
 void write(level l, std::string_view msg, std::initializer_list<field> fields) {
     if (!enabled(l)) return;
+    if (l >= level::warn && !enabled(level::debug)) {
+        rate_limiter::verdict v;
+        try {
+            std::lock_guard lock(g_limiter_mutex);
+            v = g_limiter.admit(msg, std::chrono::steady_clock::now());
+        } catch (...) {
+            v.write = true; // no memory for the key: write the line rather than lose it
+        }
+        if (!v.write) return;
+        if (v.suppressed > 0) {
+            const auto count = std::to_string(v.suppressed);
+            write_line(l, "similar lines suppressed", {{"repeated", msg}, {"count", count}});
+        }
+    }
+    write_line(l, msg, fields);
+}
+
+void flush_suppressed() {
+    try {
+        std::vector<std::pair<std::string, std::uint64_t>> held;
+        {
+            std::lock_guard lock(g_limiter_mutex);
+            held = g_limiter.take_suppressed();
+        }
+        for (const auto& [key, count] : held) {
+            const auto n = std::to_string(count);
+            write_line(level::warn, "similar lines suppressed", {{"repeated", key}, {"count", n}});
+        }
+    } catch (...) {
+    }
+}
+
+namespace {
+void write_line(level l, std::string_view msg, std::initializer_list<field> fields) {
     try {
         std::string line;
         line.reserve(128);
@@ -139,5 +213,7 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) {
     } catch (...) {
     }
 }
+
+} // namespace
 
 } // namespace taskwatch::log

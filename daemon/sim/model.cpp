@@ -177,8 +177,27 @@ std::string format_create_time(time_point t) {
     return buf;
 }
 
+void transition_log::record(std::string_view task_id, task_status from, task_status to,
+                            time_point at) {
+    if (capacity_ == 0) {
+        ++next_seq_;
+        ++dropped_;
+        return;
+    }
+    if (entries_.size() >= capacity_) {
+        entries_.pop_front();
+        ++dropped_;
+    }
+    entries_.push_back({next_seq_++, std::string(task_id), from, to, at});
+}
+
+void transition_log::clear() noexcept {
+    entries_.clear();
+}
+
 world::world(world_options opts, time_point now)
-    : opts_(std::move(opts)) {
+    : opts_(std::move(opts))
+    , transitions_(opts_.transition_log_capacity) {
     if (opts_.datasets == 0) opts_.datasets = 1;
     if (opts_.phase.count() <= 0) opts_.phase = milliseconds(1);
     if (opts_.project_ids.empty())
@@ -325,8 +344,16 @@ std::unique_ptr<sim_task> world::generate(std::uint64_t index, const task_spec& 
 bool world::refresh(sim_task& t, time_point now) {
     if (t.frozen || now < t.next_change || t.steps.empty()) return false;
     const auto since = [&](std::size_t i) { return t.create_time + t.steps[i].at; };
-    while (t.step + 1 < t.steps.size() && since(t.step + 1) <= now)
+    auto shown = t.state.status;
+    while (t.step + 1 < t.steps.size() && since(t.step + 1) <= now) {
         ++t.step;
+        if (const auto to = t.steps[t.step].status; to != shown) {
+            transitions_.record(t.task_id, shown, to, since(t.step));
+            shown = to;
+        }
+    }
+    if (const auto to = t.steps[t.step].status; to != shown) // unfrozen after a patch
+        transitions_.record(t.task_id, shown, to, now);
 
     const auto& s = t.steps[t.step];
     task_state st;
@@ -409,8 +436,10 @@ bool world::remove(std::string_view dataset_id, std::string_view task_id) {
     return true;
 }
 
-void world::apply(sim_task& t, const task_patch& p) {
+void world::apply(sim_task& t, const task_patch& p, time_point now) {
     auto& st = t.state;
+    if (p.status && *p.status != st.status)
+        transitions_.record(t.task_id, st.status, *p.status, now);
     if (p.status) st.status = *p.status;
     if (p.progress) st.progress = *p.progress;
     if (p.progress || p.hide_progress) st.progress_hidden = p.hide_progress;
@@ -424,6 +453,7 @@ void world::apply(sim_task& t, const task_patch& p) {
     if (p.unconfirmed_sample_count) st.unconfirmed_sample_count = *p.unconfirmed_sample_count;
     if (p.task_name) t.task_name = *p.task_name;
     t.frozen = p.frozen.value_or(true);
+    t.next_change = time_point::min(); // unfrozen, the next refresh goes back to the plan
     ++t.version;
 }
 

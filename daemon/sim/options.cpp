@@ -38,6 +38,9 @@ World
                               running ~3-8 X (default 10)
   --static                    tasks never move on their own (benchmarks, deterministic tests)
   --spawn-rate R              add R new tasks per second (default 0)
+  --transition-log N          status transitions kept for GET /sim/transitions; beyond N the
+                              oldest are dropped and counted (default 100000, about 100 bytes
+                              each)
   --list-offset-mode M        list API offset counts "items" (default) or "pages"
 
 Authentication (the task APIs need a valid AK/SK signature or X-Auth-Token)
@@ -83,8 +86,17 @@ Control endpoints (loopback peers only; JSON; no auth, no faults)
                                       {"kind":"hang","count":2,"path":"/tasks/x"}, "delay_ms",
                                       "retry_after"; or {"faults":[...]}
   DELETE /sim/faults                  remove every rule
-  GET    /sim/stats                   requests by kind and status, rate, CPU seconds, connections
+  GET    /sim/stats                   requests by kind and status, rate, CPU seconds, connections,
+                                      faults by request kind
   DELETE /sim/stats                   zero the request counters
+  GET    /sim/transitions?since=SEQ   every status change the world made, oldest first:
+                                      {"transitions":[{"seq","task_id","from","to","at_ms",
+                                      "served"}],"recorded","dropped","capacity"}; a lifecycle
+                                      step counts at its planned time even when no request saw
+                                      it, a PATCH of status at its time; served: a GET of the
+                                      task has answered intact with status "to"; since: only
+                                      seq > SEQ
+  DELETE /sim/transitions             forget the recorded transitions (seq goes on)
   POST   /sim/tokens/expire           make every issued token expire now
 
   --help, --version
@@ -221,9 +233,10 @@ parse_command_line(const std::vector<std::string_view>& args) {
         } else if (flag == "--listen" || flag == "--cert" || flag == "--key" ||
                    flag == "--self-signed" || flag == "--project-id" || flag == "--tasks" ||
                    flag == "--datasets" || flag == "--seed" || flag == "--phase-seconds" ||
-                   flag == "--spawn-rate" || flag == "--list-offset-mode" || flag == "--ak" ||
-                   flag == "--sk-file" || flag == "--security-token-file" ||
-                   flag == "--credentials-file" || flag == "--iam-user" || flag == "--iam-domain" ||
+                   flag == "--transition-log" || flag == "--spawn-rate" ||
+                   flag == "--list-offset-mode" || flag == "--ak" || flag == "--sk-file" ||
+                   flag == "--security-token-file" || flag == "--credentials-file" ||
+                   flag == "--iam-user" || flag == "--iam-domain" ||
                    flag == "--iam-password-file" || flag == "--token-ttl" || flag == "--fault" ||
                    flag == "--fault-seed" || flag == "--max-connections" ||
                    flag == "--request-timeout" || flag == "--body-limit") {
@@ -260,6 +273,9 @@ parse_command_line(const std::vector<std::string_view>& args) {
                     return usage("--phase-seconds '" + val + "' is not a positive number");
                 o.world.phase =
                     std::chrono::milliseconds(std::max<long long>(1, std::llround(s * 1000)));
+            } else if (flag == "--transition-log") {
+                if (!parse_int(v, o.world.transition_log_capacity))
+                    return usage("--transition-log '" + val + "' is not a count");
             } else if (flag == "--spawn-rate") {
                 if (!parse_double(v, o.spawn_rate) || o.spawn_rate < 0)
                     return usage("--spawn-rate '" + val +

@@ -252,7 +252,11 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
     // Counters for /sim/stats.
     std::array<std::uint64_t, kind_names.size()> by_kind{};
     std::array<std::uint64_t, 600> by_status{};
+    /// Faults that decided a request's answer (not latency), by request kind and fault kind.
+    std::array<std::array<std::uint64_t, fault_kind_count>, kind_names.size()> faults_by_kind{};
     std::uint64_t requests_total = 0;
+    /// The task serve_api just answered a GET of (read and reset by handle, same turn).
+    sim_task* answered_task = nullptr;
     std::chrono::steady_clock::time_point stats_since = std::chrono::steady_clock::now();
     std::int64_t rate_second = -1;
     std::uint64_t rate_current = 0, rate_last = 0;
@@ -409,6 +413,9 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
 
     const auto kind = classify(ctx.method(), segments);
     auto decision = self->faults.pick(path);
+    if (decision.kind)
+        ++self->faults_by_kind[static_cast<std::size_t>(kind)]
+                              [static_cast<std::size_t>(*decision.kind)];
     if (decision.delay.count() > 0) {
         asio::steady_timer delay(self->executor);
         delay.expires_after(decision.delay);
@@ -420,6 +427,9 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
                                self->fault_reply(*decision.kind, decision.retry_after, request_id));
 
     auto r = self->serve_api(ctx, kind, segments, query, request_id);
+    // An intact answer shows the task's status to the client (a cut body does not).
+    if (auto* t = std::exchange(self->answered_task, nullptr); t && !decision.kind)
+        t->served_statuses |= status_bit(t->state.status);
     if (decision.kind == fault_kind::malformed_json) {
         auto& body = r.response.body();
         body.resize(std::max<std::size_t>(1, body.size() * 3 / 5)); // cut mid-document
@@ -498,6 +508,7 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
             return reply::respond(
                 error(400, "ModelArts.4338", "The task does not exist.", request_id));
         tasks.refresh(*t, model_time);
+        answered_task = t;
         return reply::respond(respond(200, task_body(*t), request_id));
     }
 
@@ -653,7 +664,7 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
             return bad("project_id needs a dataset_id (a new dataset's project)");
         try {
             auto& t = tasks.add(spec, now);
-            if (!patch_is_empty(*patch)) tasks.apply(t, *patch);
+            if (!patch_is_empty(*patch)) tasks.apply(t, *patch, now);
             return ok(201, control_item(tasks, t));
         } catch (const std::invalid_argument& e) {
             return reply::respond(error(409, "SIM.0409", e.what(), request_id));
@@ -678,7 +689,7 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
         auto patch = parse_patch(v->get_object(), false);
         if (!patch) return bad(patch.error());
         tasks.refresh(*t, now); // start from the current state, then override
-        tasks.apply(*t, *patch);
+        tasks.apply(*t, *patch, now);
         return ok(200, control_item(tasks, *t));
     }
     if (what == "datasets" && p.n == 2) {
@@ -729,9 +740,46 @@ http::reply simulator::impl::serve_control(const http::request_context& ctx, con
         if (m != bhttp::verb::delete_) return method_not_allowed();
         by_kind = {};
         by_status = {};
+        faults_by_kind = {};
         requests_total = 0;
         stats_since = std::chrono::steady_clock::now();
         return no_content();
+    }
+    if (what == "transitions" && p.n == 2) {
+        if (m == bhttp::verb::delete_) {
+            tasks.transitions().clear();
+            return no_content();
+        }
+        if (m != bhttp::verb::get) return method_not_allowed();
+        const auto target = ctx.target();
+        const auto qmark = target.find('?');
+        std::uint64_t since = 0;
+        if (qmark != std::string_view::npos) {
+            if (auto v = query_param(target.substr(qmark + 1), "since")) {
+                auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), since);
+                if (v->empty() || ec != std::errc{} || end != v->data() + v->size())
+                    return bad("since must be a sequence number (an unsigned integer)");
+            }
+        }
+        const auto& log = tasks.transitions();
+        json::array items;
+        for (const auto& tr : log.entries()) {
+            if (tr.seq <= since) continue;
+            const auto* t = tasks.find(tr.task_id);
+            items.push_back(json::object{
+                {"seq", tr.seq},
+                {"task_id", tr.task_id},
+                {"from", to_string(tr.from)},
+                {"to", to_string(tr.to)},
+                {"at_ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(tr.at.time_since_epoch())
+                     .count()},
+                {"served", t && (t->served_statuses & status_bit(tr.to)) != 0}});
+        }
+        return ok(200, json::object{{"transitions", std::move(items)},
+                                    {"recorded", log.recorded()},
+                                    {"dropped", log.dropped()},
+                                    {"capacity", log.capacity()}});
     }
     if (what == "tokens" && p.n == 3 && p.seg[2] == "expire") {
         if (m != bhttp::verb::post) return method_not_allowed();
@@ -751,6 +799,14 @@ json::object simulator::impl::stats_json() const {
     for (std::size_t i = 0; i < fault_kind_count; ++i)
         if (faults.injected()[i])
             injected[to_string(static_cast<fault_kind>(i))] = faults.injected()[i];
+    json::object injected_by_request;
+    for (std::size_t k = 0; k < kind_names.size(); ++k) {
+        json::object per;
+        for (std::size_t i = 0; i < fault_kind_count; ++i)
+            if (faults_by_kind[k][i])
+                per[to_string(static_cast<fault_kind>(i))] = faults_by_kind[k][i];
+        if (!per.empty()) injected_by_request[kind_names[k]] = std::move(per);
+    }
     const auto now = std::chrono::steady_clock::now();
     const auto since = std::chrono::duration<double>(now - stats_since).count();
     const auto sec = std::chrono::duration_cast<std::chrono::seconds>(now - started_steady).count();
@@ -769,6 +825,7 @@ json::object simulator::impl::stats_json() const {
         {"cpu_system_seconds", cpu_seconds(false)},
         {"cpu_seconds", cpu_seconds(true) + cpu_seconds(false)},
         {"faults_injected", std::move(injected)},
+        {"faults_by_request_kind", std::move(injected_by_request)},
         {"tasks", tasks.size()},
         {"tokens_issued", gate.tokens_issued()},
     };

@@ -233,6 +233,41 @@ TEST_CASE("the control API sets a task's state and the task API then reports it"
     CHECK(bad.body.find("progress") != std::string::npos);
 }
 
+TEST_CASE("GET /sim/transitions lists status changes in order, marks those a GET showed intact, "
+          "and pages with since") {
+    running_sim sim;
+    auto t = sim.some_task();
+    auto before = sim.control_json(bhttp_verb::get, "/sim/transitions").as_object();
+    const auto since = before.at("recorded").to_number<std::uint64_t>();
+    // The first patch is no transition if the task was running already.
+    for (auto status : {"running", "stopping", "failed"})
+        REQUIRE(sim.control(bhttp_verb::patch, "/sim/tasks/" + t.task_id,
+                            std::string(R"({"status":")") + status + "\"}")
+                    .status == 200);
+    REQUIRE(sim.get(t).status == 200); // shows "failed", never "stopping"
+    auto after =
+        sim.control_json(bhttp_verb::get, "/sim/transitions?since=" + std::to_string(since))
+            .as_object();
+    const auto& items = after.at("transitions").as_array();
+    std::vector<std::string> got;
+    for (const auto& v : items) {
+        const auto& o = v.as_object();
+        if (o.at("task_id").as_string() != t.task_id) continue;
+        got.push_back(std::string(o.at("from").as_string()) + "->" +
+                      std::string(o.at("to").as_string()) +
+                      (o.at("served").as_bool() ? " served" : ""));
+        CHECK(o.at("seq").to_number<std::uint64_t>() > since);
+    }
+    REQUIRE(got.size() >= 2);
+    CHECK(got[got.size() - 2] == "running->stopping");
+    CHECK(got.back() == "stopping->failed served");
+    CHECK(after.at("dropped").to_number<std::uint64_t>() == 0);
+    CHECK(sim.control(bhttp_verb::get, "/sim/transitions?since=x").status == 400);
+    CHECK(sim.control(bhttp_verb::delete_, "/sim/transitions").status == 204);
+    CHECK(
+        sim.control_json(bhttp_verb::get, "/sim/transitions").at("transitions").as_array().empty());
+}
+
 TEST_CASE("a task added through the control API can be fetched, and a deleted one gets 400 "
           "ModelArts.4338") {
     running_sim sim;

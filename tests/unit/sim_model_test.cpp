@@ -206,7 +206,7 @@ TEST_CASE("a patched task keeps the state it was given while time passes, until 
     p.status = task_status::running;
     p.progress = 42.5;
     p.error_code = "ModelArts.4380";
-    w.apply(t, p);
+    w.apply(t, p, t0);
     CHECK(t.frozen);
     w.refresh(t, t0 + 24h);
     CHECK(t.state.status == task_status::running);
@@ -215,9 +215,79 @@ TEST_CASE("a patched task keeps the state it was given while time passes, until 
 
     task_patch resume;
     resume.frozen = false;
-    w.apply(t, resume);
+    w.apply(t, resume, t0);
     w.refresh(t, t0 + 24h);
     CHECK(t.state.status == task_status::succeeded);
+}
+
+TEST_CASE("every status change is logged once, in order, at its planned time, also when a "
+          "refresh jumps over several steps") {
+    world w(small(13, 0), t0);
+    auto& a = w.add(with_fate(task_fate::stop), t0);
+    auto& b = w.add(with_fate(task_fate::succeed), t0);
+    // a: refreshed often enough to see every step; b: once, at the end.
+    std::vector<task_status> seen{a.state.status};
+    for (auto t = t0; t <= t0 + 2h; t += 100ms) {
+        w.refresh(a, t);
+        if (a.state.status != seen.back()) seen.push_back(a.state.status);
+    }
+    w.refresh(b, t0 + 2h);
+    std::vector<task_status> a_path{task_status::queuing}, b_path{task_status::queuing};
+    std::uint64_t last_seq = 0;
+    for (const auto& tr : w.transitions().entries()) {
+        CHECK(tr.seq > last_seq);
+        last_seq = tr.seq;
+        auto& path = tr.task_id == a.task_id ? a_path : b_path;
+        CHECK(tr.from == path.back());
+        path.push_back(tr.to);
+        // The planned time of the step that made the change.
+        const auto& steps = tr.task_id == a.task_id ? a.steps : b.steps;
+        const auto& owner = tr.task_id == a.task_id ? a : b;
+        const auto step = std::find_if(steps.begin(), steps.end(),
+                                       [&](const lifecycle_step& s) { return s.status == tr.to; });
+        REQUIRE(step != steps.end());
+        CHECK(tr.at == owner.create_time + step->at);
+    }
+    CHECK(a_path == seen);
+    CHECK(a_path == std::vector<task_status>{task_status::queuing, task_status::initializing,
+                                             task_status::running, task_status::stopping,
+                                             task_status::stopped});
+    CHECK(b_path == std::vector<task_status>{task_status::queuing, task_status::initializing,
+                                             task_status::running, task_status::succeeded});
+    CHECK(w.transitions().recorded() == 7);
+    CHECK(w.transitions().dropped() == 0);
+
+    // A patch of the status is a transition at the patch's time; an unfrozen task moving back
+    // to its plan is another.
+    task_patch p;
+    p.status = task_status::failed;
+    w.apply(b, p, t0 + 3h);
+    const auto& patched = w.transitions().entries().back();
+    CHECK(patched.from == task_status::succeeded);
+    CHECK(patched.to == task_status::failed);
+    CHECK(patched.at == t0 + 3h);
+    task_patch resume;
+    resume.frozen = false;
+    w.apply(b, resume, t0 + 4h);
+    w.refresh(b, t0 + 5h);
+    CHECK(w.transitions().entries().back().to == task_status::succeeded);
+    CHECK(w.transitions().entries().back().at == t0 + 5h);
+    CHECK(w.transitions().recorded() == 9);
+}
+
+TEST_CASE("the transition log keeps the newest entries up to its capacity and counts the rest") {
+    transition_log log(3);
+    for (int i = 0; i < 5; ++i)
+        log.record("t" + std::to_string(i), task_status::queuing, task_status::running, t0);
+    CHECK(log.recorded() == 5);
+    CHECK(log.dropped() == 2);
+    REQUIRE(log.entries().size() == 3);
+    CHECK(log.entries().front().task_id == "t2");
+    CHECK(log.entries().front().seq == 3);
+    log.clear();
+    CHECK(log.entries().empty());
+    log.record("x", task_status::queuing, task_status::running, t0);
+    CHECK(log.entries().front().seq == 6);
 }
 
 TEST_CASE("lists are newest first, filtered by type and name, and removed tasks are gone") {

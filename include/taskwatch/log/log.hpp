@@ -1,11 +1,18 @@
 // Structured log lines (logfmt) to stderr, which journald keeps.
 // `ts=... level=info msg="..." key=value ...`; values with spaces or quotes are quoted.
+// Repeated warnings and errors are rate-limited per message (see rate_limiter) unless the
+// level is debug, so a failure that repeats for thousands of tasks cannot flood the journal.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace taskwatch::log {
 
@@ -41,5 +48,45 @@ inline void error(std::string_view m, std::initializer_list<field> f = {}) {
 
 /// logfmt quoting of one value.
 std::string quote(std::string_view v);
+
+/// Per-key token bucket for repeated lines: `burst` lines at once, then one more every `refill`;
+/// lines over that are counted, and the next line let through reports how many were left out
+/// (the caller writes one summary line before it). Pure: the caller passes the time. At most
+/// `max_keys` keys are tracked; a new key beyond that is never limited.
+class rate_limiter {
+public:
+    using time_point = std::chrono::steady_clock::time_point;
+    struct settings {
+        unsigned burst = 3;
+        std::chrono::milliseconds refill{10'000};
+        std::size_t max_keys = 256;
+    };
+    struct verdict {
+        bool write = false;
+        std::uint64_t suppressed = 0; ///< lines of this key left out since the last one written
+    };
+
+    rate_limiter()
+        : rate_limiter(settings{}) {}
+    explicit rate_limiter(settings s)
+        : s_(s) {}
+
+    verdict admit(std::string_view key, time_point now);
+    /// Keys with lines left out since their last written line, with the counts; resets them.
+    std::vector<std::pair<std::string, std::uint64_t>> take_suppressed();
+
+private:
+    struct bucket {
+        double tokens = 0;
+        time_point last;
+        std::uint64_t suppressed = 0;
+    };
+    settings s_;
+    std::map<std::string, bucket, std::less<>> buckets_;
+};
+
+/// Writes one "similar lines suppressed" line for every warning or error still held back
+/// (at shutdown, so that no count is lost).
+void flush_suppressed();
 
 } // namespace taskwatch::log

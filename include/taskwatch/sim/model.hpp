@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,10 @@ enum class task_status : int {
     stopped = 5,
 };
 bool is_terminal(task_status s) noexcept;
+/// The bit of `s` in sim_task::served_statuses.
+constexpr std::uint8_t status_bit(task_status s) noexcept {
+    return static_cast<std::uint8_t>(1u << (static_cast<int>(s) + 1));
+}
 std::string_view to_string(task_status s) noexcept; ///< "queuing", "running", ...
 /// Accepts a name ("running") or the API's number ("1").
 std::optional<task_status> parse_task_status(std::string_view s) noexcept;
@@ -91,6 +96,8 @@ struct sim_task {
     std::size_t step = 0;      ///< index of the step in force
     time_point next_change;    ///< refresh() does nothing before this
     std::uint64_t version = 1; ///< bumped on every visible change
+    /// Statuses shown intact in a GET of this task (bit status + 1): what a client could see.
+    std::uint8_t served_statuses = 0;
 
     // The serialized GET body, valid while cached_version == version (see json.hpp).
     std::string cached_body;
@@ -105,6 +112,38 @@ struct world_options {
     std::uint64_t seed = 1;
     /// The unit of lifecycle durations: queueing ~0.3-1.5 of it, running ~3-8 of it.
     std::chrono::milliseconds phase{10'000};
+    /// Status transitions kept for GET /sim/transitions; the oldest go first beyond this.
+    std::size_t transition_log_capacity = 100'000;
+};
+
+/// One status change the world made: a lifecycle step (at its planned time) or a patch.
+struct status_transition {
+    std::uint64_t seq = 0; ///< 1, 2, ... in the order the world made them
+    std::string task_id;
+    task_status from = task_status::queuing;
+    task_status to = task_status::queuing;
+    time_point at; ///< when it took effect (planned step time, or the patch's `now`)
+};
+
+/// The world's status transitions, oldest first, at most `capacity` of them: ground truth for
+/// soak tests ("every transition the simulator made is reported exactly once").
+class transition_log {
+public:
+    explicit transition_log(std::size_t capacity)
+        : capacity_(capacity) {}
+    void record(std::string_view task_id, task_status from, task_status to, time_point at);
+    const std::deque<status_transition>& entries() const noexcept { return entries_; }
+    std::uint64_t recorded() const noexcept { return next_seq_ - 1; } ///< ever, dropped included
+    std::uint64_t dropped() const noexcept { return dropped_; } ///< forgotten for lack of room
+    std::size_t capacity() const noexcept { return capacity_; }
+    /// Forgets every entry (sequence numbers go on).
+    void clear() noexcept;
+
+private:
+    std::size_t capacity_;
+    std::deque<status_transition> entries_;
+    std::uint64_t next_seq_ = 1;
+    std::uint64_t dropped_ = 0;
 };
 
 /// Fields the control API may set; unset ones keep their value.
@@ -145,7 +184,9 @@ public:
     sim_task* find(std::string_view task_id);
     sim_task* find(std::string_view dataset_id, std::string_view task_id);
 
-    /// Applies every planned step due by `now`; returns true if the state changed.
+    /// Applies every planned step due by `now`; returns true if the state changed. Each status
+    /// change, also of a step skipped over because no one asked in between, goes into
+    /// transitions() with the step's planned time.
     bool refresh(sim_task& t, time_point now);
 
     /// A new generated task created at `now`, starting in the queue. Throws std::invalid_argument
@@ -154,8 +195,12 @@ public:
     sim_task& add_generated(time_point now) { return add(task_spec{}, now); }
     bool remove(std::string_view dataset_id, std::string_view task_id);
 
-    /// Sets fields; the task stops moving on its own unless patch.frozen == false.
-    void apply(sim_task& t, const task_patch& patch);
+    /// Sets fields; the task stops moving on its own unless patch.frozen == false. A status
+    /// change goes into transitions() at `now`.
+    void apply(sim_task& t, const task_patch& patch, time_point now);
+
+    const transition_log& transitions() const noexcept { return transitions_; }
+    transition_log& transitions() noexcept { return transitions_; }
 
     /// A dataset's tasks, newest first (create_time, then task_id), filtered.
     std::vector<sim_task*> list(std::string_view dataset_id, const std::vector<task_type>& types,
@@ -176,6 +221,7 @@ private:
     std::map<std::string, std::vector<sim_task*>, std::less<>> by_dataset_; ///< newest first
     std::map<std::string, std::string, std::less<>> dataset_project_;
     std::uint64_t next_index_ = 0;
+    transition_log transitions_;
 };
 
 /// Deterministic 64-bit generator (splitmix64): the same seed gives the same world.

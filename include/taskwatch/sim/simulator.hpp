@@ -11,7 +11,8 @@
 //   X-Subject-Token
 // Control (loopback peers only, JSON, no auth, no faults):
 //   GET/POST /sim/tasks, GET/PATCH/PUT/POST/DELETE /sim/tasks/{task_id}, GET /sim/datasets,
-//   GET/POST/DELETE /sim/faults, GET/DELETE /sim/stats, POST /sim/tokens/expire
+//   GET/POST/DELETE /sim/faults, GET/DELETE /sim/stats, GET/DELETE /sim/transitions,
+//   POST /sim/tokens/expire
 // Not thread-safe: every call on the io_context's thread.
 #pragma once
 
