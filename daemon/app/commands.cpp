@@ -104,8 +104,8 @@ int run_get(const cli_options& opts) {
 
 int run_check_config(const cli_options& opts) {
     try {
-        auto s = config::load_settings(opts.config_path, auth::process_environment(),
-                                       start_up_checks());
+        auto s =
+            config::load_settings(opts.config_path, auth::process_environment(), start_up_checks());
         if (s.web_config_file) web::load_web_config(*s.web_config_file);
         std::size_t fixed = 0, discovered = 0;
         for (const auto& t : s.targets) {

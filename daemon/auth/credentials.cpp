@@ -55,8 +55,8 @@ std::optional<std::string> lookup(const environment& env, std::string_view name)
 
 // Reads one candidate; `missing` set tells the caller to try the next one.
 expected<secret, std::string> read_one(const std::string& file, bool& missing) {
-    auto r = detail::read_regular_file(file, detail::secret_file_limit,
-                                       detail::file_content::secret);
+    auto r =
+        detail::read_regular_file(file, detail::secret_file_limit, detail::file_content::secret);
     if (!r) {
         missing = r.error().os_error == ENOENT || r.error().os_error == ENOTDIR;
         return unexpected{"cannot read " + file + ": " + r.error().message};

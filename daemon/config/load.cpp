@@ -718,8 +718,7 @@ settings load_settings(const std::string& path, const environment& env) {
     return load(path, env, nullptr);
 }
 
-settings load_settings(const std::string& path, const environment& env,
-                       const host_checks& checks) {
+settings load_settings(const std::string& path, const environment& env, const host_checks& checks) {
     return load(path, env, &checks);
 }
 

@@ -45,9 +45,9 @@ std::vector<YAML::Node> load_all_yaml(std::string_view text) {
             if (h.start.pos <= last) {
                 const auto at = static_cast<std::size_t>(h.start.pos);
                 const char c = at < copy.size() ? copy[at] : '?';
-                throw YAML::ParserException(
-                    h.start, c > ' ' && c < 127 ? std::string("unexpected '") + c + "'"
-                                                : std::string("unexpected character"));
+                throw YAML::ParserException(h.start, c > ' ' && c < 127
+                                                         ? std::string("unexpected '") + c + "'"
+                                                         : std::string("unexpected character"));
             }
             last = h.start.pos;
         }

@@ -63,7 +63,8 @@ expected<std::string, read_error> read_regular_file(const std::string& path, std
         return unexpected(read_error{err, std::strerror(err)});
     }
     if (!S_ISREG(st.st_mode))
-        return unexpected(read_error{0, std::string("not a regular file (") + kind_of(st.st_mode) + ")"});
+        return unexpected(
+            read_error{0, std::string("not a regular file (") + kind_of(st.st_mode) + ")"});
 
     // One byte beyond the limit tells a file that is too large from one that fits exactly.
     // The reported size is only a hint (/proc files say 0, a file may grow while read); a

@@ -56,7 +56,8 @@ expected<ok_t, std::string> add_verify_locations(SSL_CTX* ctx, const std::string
     for (int i = 0; i < sk_X509_INFO_num(infos.get()); ++i) {
         X509_INFO* info = sk_X509_INFO_value(infos.get(), i);
         if (info->x509 != nullptr) {
-            if (X509_STORE_add_cert(store, info->x509) != 1) return unexpected(openssl_error_text());
+            if (X509_STORE_add_cert(store, info->x509) != 1)
+                return unexpected(openssl_error_text());
             ++certs;
         }
         if (info->crl != nullptr && X509_STORE_add_crl(store, info->crl) != 1)
@@ -80,10 +81,12 @@ boost::asio::ssl::context make_client_tls_context(const std::optional<std::strin
         // Read by the daemon's own reader (a regular file under the limit, never blocking),
         // then loaded from memory: OpenSSL never opens the path itself.
         auto pem = detail::read_regular_file(*ca_file, detail::certificate_file_limit);
-        if (!pem) throw setup_error("ca_file " + *ca_file + ": cannot read: " + pem.error().message);
+        if (!pem)
+            throw setup_error("ca_file " + *ca_file + ": cannot read: " + pem.error().message);
         auto added = add_verify_locations(ctx.native_handle(), *pem);
         if (!added)
-            throw setup_error("ca_file " + *ca_file + ": no usable CA certificate: " + added.error());
+            throw setup_error("ca_file " + *ca_file +
+                              ": no usable CA certificate: " + added.error());
     } else if (SSL_CTX_set_default_verify_paths(ctx.native_handle()) != 1) {
         throw setup_error("TLS: cannot load the system CA store: " + openssl_error_text());
     }

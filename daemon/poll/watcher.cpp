@@ -933,9 +933,8 @@ asio::awaitable<void> watcher::async_stop() {
         co_await t.async_wait(use_tuple);
     }
     if (!commit_pending())
-        log::error("shutting down with unwritten state: lost " +
-                       std::to_string(pending_.states()) + " task states and " +
-                       std::to_string(pending_.events()) + " events",
+        log::error("shutting down with unwritten state: lost " + std::to_string(pending_.states()) +
+                       " task states and " + std::to_string(pending_.events()) + " events",
                    {{"file", store_.path().string()}, {"error", stats_.store_problem}});
     log::info("stopped polling", {{"polls", std::to_string(stats_.polls)}});
 }

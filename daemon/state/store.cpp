@@ -348,8 +348,8 @@ void store::impl::open(const std::filesystem::path& state_dir) {
     sqlite3_busy_timeout(db, busy_timeout_ms);
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0)
-        throw store_error(file + ": vanished as it was opened: " +
-                          std::generic_category().message(errno));
+        throw store_error(file +
+                          ": vanished as it was opened: " + std::generic_category().message(errno));
     device = st.st_dev;
     inode = st.st_ino;
     // Identity and integrity are checked with reads only, so a foreign file is never written.
@@ -507,8 +507,7 @@ void write_state(query q, const task::task_state& t) {
     if (t.last) {
         const auto& o = *t.last;
         const auto status = o.known_status();
-        q.bind(4, status ? std::optional<std::int64_t>(modelarts::to_code(*status))
-                         : std::nullopt);
+        q.bind(4, status ? std::optional<std::int64_t>(modelarts::to_code(*status)) : std::nullopt);
         q.bind(5, o.known_progress()).bind(6, o.task_name);
         q.bind(7, o.resource_id).bind(8, o.algorithm_type).bind(9, o.code);
         q.bind(10, o.message).bind(11, o.error_code).bind(12, o.error_msg);

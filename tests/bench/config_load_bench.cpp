@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
     ::getrusage(RUSAGE_SELF, &ru);
     std::printf("config_load_bench: %ld task ids, file %.1f MB, load_settings %.2f s, "
                 "peak RSS %.0f MB (%zu ids loaded)\n",
-                ids, static_cast<double>(bytes) / 1e6, secs, static_cast<double>(ru.ru_maxrss) / 1024,
-                s.targets.at(0).task_ids->size());
+                ids, static_cast<double>(bytes) / 1e6, secs,
+                static_cast<double>(ru.ru_maxrss) / 1024, s.targets.at(0).task_ids->size());
     std::filesystem::remove_all(dir);
     return 0;
 }

@@ -116,8 +116,8 @@ void change_progress(sim_process& sim, const std::string& task_id, double progre
     const auto before = sim.requests_of_kind("get_task");
     sim.control(verb::patch, "/sim/tasks/" + task_id,
                 R"({"progress":)" + std::to_string(progress) + "}");
-    REQUIRE(wait_until([&] { return sim.requests_of_kind("get_task") >= before + 2 * tasks; },
-                       10s));
+    REQUIRE(
+        wait_until([&] { return sim.requests_of_kind("get_task") >= before + 2 * tasks; }, 10s));
 }
 
 } // namespace
@@ -229,9 +229,8 @@ TEST_CASE("a deleted state directory is noticed, created again and filled with e
     fs::rename(state_dir, state_dir + ".deleted");
     fs::remove_all(state_dir + ".deleted");
     // Quiet tasks write nothing: the daemon must notice by itself, and write everything again.
-    REQUIRE_MESSAGE(
-        wait_until([&] { return read_task_statuses(w.d.db).size() == listed; }, 10s),
-        w.d.proc->stderr_text());
+    REQUIRE_MESSAGE(wait_until([&] { return read_task_statuses(w.d.db).size() == listed; }, 10s),
+                    w.d.proc->stderr_text());
     CHECK(w.d.proc->stderr_text().find("vanished") != std::string::npos);
     CHECK(w.get("/-/ready").status == 200);
 
@@ -251,9 +250,9 @@ TEST_CASE("a deleted state directory is noticed, created again and filled with e
     // a directory.
     const auto swapped = state.path() + "/swapped";
     fs::create_directories(swapped + "/taskwatch.db");
-    REQUIRE_MESSAGE(::renameat2(AT_FDCWD, swapped.c_str(), AT_FDCWD, state_dir.c_str(),
-                                RENAME_EXCHANGE) == 0,
-                    std::strerror(errno));
+    REQUIRE_MESSAGE(
+        ::renameat2(AT_FDCWD, swapped.c_str(), AT_FDCWD, state_dir.c_str(), RENAME_EXCHANGE) == 0,
+        std::strerror(errno));
     REQUIRE_MESSAGE(wait_until([&] { return w.get("/-/ready").status == 503; }, 10s),
                     w.d.proc->stderr_text());
     auto ready = w.get("/-/ready");

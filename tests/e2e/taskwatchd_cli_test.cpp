@@ -214,10 +214,12 @@ TEST_CASE("a FIFO or /dev/zero as config is refused at once, naming the file") {
     const auto fifo = dir.file("config.yml");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     check_both_refuse(fifo, fifo + ": cannot read: not a regular file (a FIFO)");
-    check_both_refuse("/dev/zero", "/dev/zero: cannot read: not a regular file (a character device)");
+    check_both_refuse("/dev/zero",
+                      "/dev/zero: cannot read: not a regular file (a character device)");
     std::filesystem::create_symlink("/dev/zero", dir.file("zero.yml"));
     check_both_refuse(dir.file("zero.yml"),
-                      dir.file("zero.yml") + ": cannot read: not a regular file (a character device)");
+                      dir.file("zero.yml") +
+                          ": cannot read: not a regular file (a character device)");
 }
 
 TEST_CASE("a FIFO as sk_file is refused at once, naming the key and the file") {

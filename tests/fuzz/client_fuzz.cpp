@@ -3,9 +3,9 @@
 // What comes back goes where the API client sends it: a 2xx body to the task parser, anything
 // else to classify_response; a transport failure to from_transport. Nothing may crash or hang:
 // the exchange has to end within the deadline below.
-#include "taskwatch/http/client.hpp"
 #include "e2e/test_pki.hpp"
 #include "fuzz_files.hpp"
+#include "taskwatch/http/client.hpp"
 #include "taskwatch/modelarts/api_error.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
@@ -90,7 +90,7 @@ asio::awaitable<void> fetch(const setup& s, bool& done) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static setup* const s = new setup; // reachable for the process's life: not a leak
-    s->io.restart(); // run_one stops the io_context whenever it runs out of work
+    s->io.restart();                   // run_one stops the io_context whenever it runs out of work
     bool done = false;
     const auto rethrow = [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

@@ -35,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto colon = line.find(':');
             if (colon == std::string_view::npos || colon == 0) continue;
             auto value = line.substr(colon + 1);
-            while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            while (!value.empty() && value.front() == ' ')
+                value.remove_prefix(1);
             try {
                 res.headers.insert(line.substr(0, colon), value);
             } catch (const std::exception&) {

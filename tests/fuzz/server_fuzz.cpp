@@ -9,8 +9,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -102,7 +102,7 @@ asio::awaitable<void> exchange(asio::ip::tcp::endpoint to, std::string input, bo
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static setup* const s = new setup; // reachable for the process's life: not a leak
-    s->io.restart(); // run_one stops the io_context whenever it runs out of work
+    s->io.restart();                   // run_one stops the io_context whenever it runs out of work
     bool done = false;
     asio::co_spawn(s->io,
                    exchange(s->server->local_endpoint(),

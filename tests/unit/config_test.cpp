@@ -793,8 +793,9 @@ TEST_CASE("text that is not UTF-8 is refused where it would reach labels, IDs an
           "UTF-8 (byte 0xff at offset 1)");
     // Valid UTF-8, control characters included, stays allowed in label values (they are
     // escaped wherever they are served); IDs refuse control characters and spaces as before.
-    auto s = parse_settings(minimal("    labels: {team: \"\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 a\\nb\"}\n"),
-                            "/c.yml", env_keys);
+    auto s = parse_settings(
+        minimal("    labels: {team: \"\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 a\\nb\"}\n"),
+        "/c.yml", env_keys);
     CHECK(s.targets[0].labels.at("team") == "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 a\nb");
 }
 
@@ -809,8 +810,9 @@ TEST_CASE("a duplicate among many task_ids is found and names both lines") {
     CHECK(problem_of(minimal(ids)) == "/etc/taskwatch/config.yml:" + std::to_string(7 + n) +
                                           ": targets[0].task_ids[" + std::to_string(n) +
                                           "]: task \"task17\" listed twice (first at line 24)");
-    auto s = parse_settings(minimal(ids.substr(0, ids.size() - std::string("      - task17\n").size())),
-                            "/c.yml", env_keys);
+    auto s =
+        parse_settings(minimal(ids.substr(0, ids.size() - std::string("      - task17\n").size())),
+                       "/c.yml", env_keys);
     REQUIRE(s.targets[0].task_ids.has_value());
     CHECK(s.targets[0].task_ids->size() == n);
     CHECK(s.targets[0].task_ids->at(n - 1) == "task" + std::to_string(n - 1));

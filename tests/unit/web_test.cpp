@@ -291,9 +291,8 @@ TEST_CASE("routes: /-/ready is 503 with one line naming the file while the state
     stats.store_problem = "/var/lib/taskwatch/taskwatch.db: database or disk is full";
     auto r = get(s, "/-/ready");
     CHECK(r.response.result_int() == 503);
-    CHECK(r.response.body() ==
-          "taskwatchd is not ready: cannot write the state database: "
-          "/var/lib/taskwatch/taskwatch.db: database or disk is full\n");
+    CHECK(r.response.body() == "taskwatchd is not ready: cannot write the state database: "
+                               "/var/lib/taskwatch/taskwatch.db: database or disk is full\n");
     auto page = get(s, "/").response.body();
     CHECK(page.find("<div class=\"alert\" role=\"alert\" id=\"store-problem\">Cannot write the "
                     "state database: /var/lib/taskwatch/taskwatch.db: database or disk is full.") !=

@@ -83,7 +83,8 @@ struct watcher_stats {
     /// States and events not yet in the state database, as of the last commit attempt (every
     /// 200 ms): taskwatch_state_pending_writes.
     std::size_t pending_writes = 0;
-    /// Polls not applied because max_events events wait to be written (taskwatch_state_held_polls_total).
+    /// Polls not applied because max_events events wait to be written
+    /// (taskwatch_state_held_polls_total).
     std::uint64_t held_polls = 0;
     /// Why the state database cannot be written now, one line naming the file; empty while it
     /// can. Set by a failed commit, cleared by the next one that succeeds.

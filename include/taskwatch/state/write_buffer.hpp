@@ -43,9 +43,9 @@ public:
 
 private:
     std::size_t max_events_;
-    std::vector<task::task_state> states_;             ///< one per task, first-added order
+    std::vector<task::task_state> states_;              ///< one per task, first-added order
     std::map<task::task_key, std::size_t> state_index_; ///< key -> position in states_
-    std::vector<task::event> events_;                  ///< emission order
+    std::vector<task::event> events_;                   ///< emission order
 };
 
 } // namespace taskwatch::state
