@@ -20,6 +20,9 @@ using std::chrono::system_clock;
 
 namespace {
 
+/// Bytes of an IAM error body kept for the error (they are short; the rest is cut).
+constexpr std::size_t max_kept_body = 64u << 10;
+
 clock_fn or_system(clock_fn c) {
     if (c) return c;
     return [] { return system_clock::now(); };
@@ -52,7 +55,7 @@ public:
         : creds_(std::move(creds))
         , clock_(or_system(std::move(clock))) {}
 
-    asio::awaitable<expected<authorization_ticket, modelarts::api_error>>
+    asio::awaitable<expected<authorization_ticket, auth_error>>
     async_authorize(http::request& req, const http::endpoint& ep, std::string project_id) override {
         sign_into(req, ep, project_id);
         co_return authorization_ticket{0};
@@ -140,7 +143,7 @@ public:
             iam_error_ = ep.error();
     }
 
-    asio::awaitable<expected<authorization_ticket, modelarts::api_error>>
+    asio::awaitable<expected<authorization_ticket, auth_error>>
     async_authorize(http::request& req, const http::endpoint&, std::string project_id) override {
         auto& slot = slots_[project_id];
         for (;;) {
@@ -215,14 +218,14 @@ private:
         explicit refresh(asio::any_io_executor ex)
             : done(ex, asio::steady_timer::time_point::max()) {}
         asio::steady_timer done; // cancelled when the answer is in
-        std::optional<modelarts::api_error> error;
+        std::optional<auth_error> error;
     };
     struct slot_t {
         secret token;
         system_clock::time_point expires_at{}, refresh_at{}, retry_not_before{};
         std::uint64_t generation = 0;
         std::shared_ptr<refresh> inflight;
-        std::optional<modelarts::api_error> last_error;
+        std::optional<auth_error> last_error;
         std::chrono::seconds backoff{0};
     };
     struct issued {
@@ -230,11 +233,10 @@ private:
         system_clock::time_point expires_at;
     };
 
-    asio::awaitable<expected<issued, modelarts::api_error>>
-    async_request_token(std::string project_id) {
+    asio::awaitable<expected<issued, auth_error>> async_request_token(std::string project_id) {
         if (!iam_error_.empty()) {
-            modelarts::api_error e;
-            e.kind = modelarts::error_kind::client_error;
+            auth_error e;
+            e.what = auth_error::kind::config;
             e.detail = "bad iam_endpoint: " + iam_error_;
             co_return unexpected(std::move(e));
         }
@@ -258,15 +260,23 @@ private:
         req.body = json::serialize(body);
         auto res = co_await client_.async_send(iam_, std::move(req));
         // The request body held the password: it is gone with `req`; nothing of it is logged.
-        if (!res) co_return unexpected(modelarts::from_transport(res.error()));
+        if (!res) {
+            auth_error e;
+            e.what = auth_error::kind::transport;
+            e.transport = std::move(res.error());
+            co_return unexpected(std::move(e));
+        }
         if (res->status != 201 && res->status != 200) {
-            auto e = modelarts::classify_response(*res);
-            if (e.detail.empty()) e.detail = "from IAM";
+            auth_error e;
+            e.what = auth_error::kind::rejected;
+            // An error body is short; a huge one is cut rather than kept while backing off.
+            if (res->body.size() > max_kept_body) res->body.resize(max_kept_body);
+            e.response = std::move(*res);
             co_return unexpected(std::move(e));
         }
         auto malformed = [](std::string why) {
-            modelarts::api_error e;
-            e.kind = modelarts::error_kind::malformed;
+            auth_error e;
+            e.what = auth_error::kind::malformed;
             e.detail = "IAM token response: " + std::move(why);
             return e;
         };

@@ -47,7 +47,7 @@ asio::awaitable<expected<http::response, api_error>> api_client::async_call(std:
         req.target = target;
         req.headers.reserve(8);
         auto ticket = co_await auth_.async_authorize(req, ep_, project_id_);
-        if (!ticket) co_return unexpected(std::move(ticket.error()));
+        if (!ticket) co_return unexpected(from_auth_error(ticket.error()));
         auto res = co_await client_.async_send(ep_, std::move(req));
         if (!res) co_return unexpected(from_transport(res.error()));
         if (res->status >= 200 && res->status < 300) co_return std::move(*res);

@@ -80,6 +80,20 @@ std::string api_error::to_string() const {
     return out;
 }
 
+api_error from_auth_error(const auth::auth_error& e) {
+    using kind = auth::auth_error::kind;
+    if (e.what == kind::transport && e.transport) return from_transport(*e.transport);
+    if (e.what == kind::rejected && e.response) {
+        auto out = classify_response(*e.response);
+        if (out.detail.empty()) out.detail = "from IAM";
+        return out;
+    }
+    api_error out;
+    out.kind = e.what == kind::malformed ? error_kind::malformed : error_kind::client_error;
+    out.detail = e.detail;
+    return out;
+}
+
 api_error from_transport(const http::transport_error& e) {
     api_error out;
     switch (e.kind) {

@@ -1,10 +1,10 @@
 // Adds Huawei Cloud authentication to a request: AK/SK signing or an IAM token.
 #pragma once
 
+#include "taskwatch/auth/auth_error.hpp"
 #include "taskwatch/auth/credentials.hpp"
 #include "taskwatch/detail/expected.hpp"
 #include "taskwatch/http/client.hpp"
-#include "taskwatch/modelarts/api_error.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -27,7 +27,7 @@ public:
 
     /// Adds the headers that authenticate `req` to `ep` for `project_id`.
     /// Fails only when no credential can be had (the IAM token request failed).
-    virtual boost::asio::awaitable<expected<authorization_ticket, modelarts::api_error>>
+    virtual boost::asio::awaitable<expected<authorization_ticket, auth_error>>
     async_authorize(http::request& req, const http::endpoint& ep, std::string project_id) = 0;
 
     /// The server rejected the credential of `ticket`. Returns true when a retry may succeed

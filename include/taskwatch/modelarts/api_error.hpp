@@ -1,6 +1,7 @@
 // Every way a ModelArts call can fail, classified. The kind is also the metric label `reason`.
 #pragma once
 
+#include "taskwatch/auth/auth_error.hpp"
 #include "taskwatch/http/client.hpp"
 
 #include <chrono>
@@ -49,6 +50,10 @@ struct api_error {
 /// X-Request-Id and Retry-After.
 api_error classify_response(const http::response& res);
 api_error from_transport(const http::transport_error& e);
+/// A failed IAM token request as a failed call: its transport error or its answer classified
+/// like any response (detail "from IAM"), a bad iam_endpoint as client_error, a token answer
+/// without the token as malformed.
+api_error from_auth_error(const auth::auth_error& e);
 
 /// Retry-After as delta-seconds or an HTTP date, relative to `now`.
 std::optional<std::chrono::milliseconds>
