@@ -284,7 +284,7 @@ int run_demo(const cli_options& opts) {
     std::string sk;
     for (int i = 0; i < 40; ++i)
         sk.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[std::rand() % 36]);
-    so.keys.push_back({ak, auth::secret(sk), std::nullopt});
+    so.keys.push_back({ak, detail::secret(sk), std::nullopt});
     sim::simulator simulator(ioc.get_executor(), so);
     try {
         simulator.start();

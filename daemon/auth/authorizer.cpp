@@ -1,6 +1,7 @@
 #include "taskwatch/auth/authorizer.hpp"
 
 #include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/percent.hpp"
 #include "taskwatch/log/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +15,8 @@
 #include <map>
 
 namespace taskwatch::auth {
+using detail::percent_decode;
+using detail::secret;
 namespace asio = boost::asio;
 namespace json = boost::json;
 using std::chrono::system_clock;

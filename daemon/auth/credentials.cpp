@@ -9,6 +9,7 @@
 #include <cstring>
 
 namespace taskwatch::auth {
+using detail::secret;
 
 namespace {
 

@@ -1,5 +1,8 @@
 #include "taskwatch/auth/signer.hpp"
 
+#include "taskwatch/detail/crypto.hpp"
+#include "taskwatch/detail/percent.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -12,29 +15,12 @@
 #include <openssl/sha.h>
 
 namespace taskwatch::auth {
+using detail::append_hex;
+using detail::append_percent_encoded;
+using detail::percent_encode;
+using detail::hmac_sha256_hex;
+using detail::sha256_hex;
 namespace {
-
-constexpr char hex_upper[] = "0123456789ABCDEF";
-constexpr char hex_lower[] = "0123456789abcdef";
-
-bool is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-void append_hex(std::string& out, const unsigned char* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(hex_lower[p[i] >> 4]);
-        out.push_back(hex_lower[p[i] & 0xf]);
-    }
-}
-
-std::string to_hex(const unsigned char* p, std::size_t n) {
-    std::string out;
-    out.reserve(n * 2);
-    append_hex(out, p, n);
-    return out;
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -61,53 +47,6 @@ template <class F> void for_each_segment(std::string_view path, F&& f) {
         start = slash + 1;
     }
 }
-
-} // namespace
-
-void append_percent_encoded(std::string& out, std::string_view s) {
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (is_unreserved(c)) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex_upper[c >> 4]);
-            out.push_back(hex_upper[c & 0xf]);
-        }
-    }
-}
-
-std::string percent_encode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    append_percent_encoded(out, s);
-    return out;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out.push_back(s[i]);
-            continue;
-        }
-        if (i + 2 >= s.size()) return std::nullopt;
-        int hi = nibble(s[i + 1]), lo = nibble(s[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
-}
-
-namespace {
 
 // encode_path() appended to `out`.
 void append_encoded_path(std::string& out, std::string_view decoded_path) {
@@ -153,66 +92,6 @@ std::string canonical_query_string(const query_params& query) {
         out += percent_encode(kv->second);
     }
     return out;
-}
-
-namespace {
-
-// SHA-256 through OpenSSL's low-level interface. The EVP interface of OpenSSL 3 fetches the
-// algorithm and allocates a fresh context on every EVP_DigestInit_ex; a request hashes three
-// times (canonical request, HMAC inner and outer), and that was three allocations and a
-// provider dispatch each. SHA256_Init and friends are deprecated in 3.0, not removed, and
-// compute the same digest with the context on the stack.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-void sha256_of(std::initializer_list<std::string_view> parts, unsigned char (&out)[32]) {
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
-    for (auto p : parts)
-        SHA256_Update(&ctx, p.data(), p.size());
-    SHA256_Final(out, &ctx);
-    OPENSSL_cleanse(&ctx, sizeof ctx);
-}
-#pragma GCC diagnostic pop
-
-} // namespace
-
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[32];
-    sha256_of({data}, md);
-    return to_hex(md, sizeof md);
-}
-
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-    // HMAC (RFC 2104) over the pre-fetched SHA-256; block size 64.
-    unsigned char k0[64] = {};
-    if (key.size() > sizeof k0) {
-        unsigned char hashed[32];
-        sha256_of({key}, hashed);
-        std::memcpy(k0, hashed, sizeof hashed);
-        OPENSSL_cleanse(hashed, sizeof hashed);
-    } else {
-        std::memcpy(k0, key.data(), key.size());
-    }
-    unsigned char ipad[64], opad[64];
-    for (std::size_t i = 0; i < sizeof k0; ++i) {
-        ipad[i] = static_cast<unsigned char>(k0[i] ^ 0x36);
-        opad[i] = static_cast<unsigned char>(k0[i] ^ 0x5c);
-    }
-    const auto view = [](const unsigned char* p, std::size_t n) {
-        return std::string_view(reinterpret_cast<const char*>(p), n);
-    };
-    unsigned char inner[32], outer[32];
-    sha256_of({view(ipad, sizeof ipad), data}, inner);
-    sha256_of({view(opad, sizeof opad), view(inner, sizeof inner)}, outer);
-    OPENSSL_cleanse(k0, sizeof k0);
-    OPENSSL_cleanse(ipad, sizeof ipad);
-    OPENSSL_cleanse(opad, sizeof opad);
-    return to_hex(outer, sizeof outer);
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string format_sdk_date(std::chrono::system_clock::time_point t) {
@@ -384,14 +263,13 @@ std::string sign_authorization(const sign_request& req, std::string_view ak, std
     else
         canonical += sha256_hex(req.body);
 
-    unsigned char digest[32];
-    sha256_of({canonical}, digest);
+    const auto digest = detail::sha256({canonical});
     to_sign.clear();
     to_sign += algorithm;
     to_sign += '\n';
     to_sign += sdk_date;
     to_sign += '\n';
-    append_hex(to_sign, digest, sizeof digest);
+    append_hex(to_sign, digest.data(), digest.size());
 
     const auto sig = hmac_sha256_hex(sk, to_sign);
     const auto signed_headers =

@@ -165,7 +165,7 @@ make_server_tls_context(const server_tls_options& o) {
                     cert_where + ": not a usable PEM certificate chain (" + ec.message() + ")");
     }
 
-    auth::secret key = o.key_pem;
+    detail::secret key = o.key_pem;
     std::string key_where = "inline key";
     if (!o.key_file.empty()) {
         auto text = detail::read_regular_file(o.key_file, detail::certificate_file_limit,
@@ -173,7 +173,7 @@ make_server_tls_context(const server_tls_options& o) {
         if (!text)
             return fail(part::private_key,
                         "cannot read " + o.key_file + ": " + text.error().message);
-        key = auth::secret(std::move(*text));
+        key = detail::secret(std::move(*text));
         key_where = o.key_file;
     }
     // Parsed apart from installing it, so "not a key" and "not this certificate's key" differ.

@@ -1,7 +1,7 @@
 // URL parsing for endpoints and proxies, and NO_PROXY matching.
 #include "taskwatch/http/client.hpp"
 
-#include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/percent.hpp"
 
 #include <arpa/inet.h>
 
@@ -215,9 +215,9 @@ expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url) {
     if (parsed->userinfo) {
         std::string_view info = *parsed->userinfo;
         auto colon = info.find(':');
-        auto user = auth::percent_decode(info.substr(0, colon));
-        auto pass = auth::percent_decode(colon == std::string_view::npos ? std::string_view{}
-                                                                         : info.substr(colon + 1));
+        auto user = detail::percent_decode(info.substr(0, colon));
+        auto pass = detail::percent_decode(
+            colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
         if (!user || !pass)
             return unexpected{std::string("proxy URL: bad percent-encoding in the credentials")};
         if (user->empty()) return unexpected{std::string("proxy URL: empty user name before '@'")};

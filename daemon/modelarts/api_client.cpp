@@ -1,6 +1,7 @@
 #include "taskwatch/modelarts/api_client.hpp"
 
 #include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/percent.hpp"
 
 #include <set>
 
@@ -12,20 +13,20 @@ std::string task_path(std::string_view project_id, std::string_view dataset_id,
     std::string out;
     out.reserve(24 + project_id.size() + dataset_id.size() + task_id.size());
     out += "/v2/";
-    auth::append_percent_encoded(out, project_id);
+    detail::append_percent_encoded(out, project_id);
     out += "/datasets/";
-    auth::append_percent_encoded(out, dataset_id);
+    detail::append_percent_encoded(out, dataset_id);
     out += "/tasks/";
-    auth::append_percent_encoded(out, task_id);
+    detail::append_percent_encoded(out, task_id);
     return out;
 }
 
 std::string list_tasks_target(std::string_view project_id, std::string_view dataset_id,
                               std::optional<std::string_view> type, int limit, int offset) {
     std::string out = "/v2/";
-    out += auth::percent_encode(project_id);
+    out += detail::percent_encode(project_id);
     out += "/datasets/";
-    out += auth::percent_encode(dataset_id);
+    out += detail::percent_encode(dataset_id);
     out += "/tasks?";
     auth::query_params q{{"limit", std::to_string(limit)}, {"offset", std::to_string(offset)}};
     if (type) q.emplace_back("type", std::string(*type));

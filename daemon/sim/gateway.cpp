@@ -1,6 +1,8 @@
 #include "taskwatch/sim/gateway.hpp"
 
 #include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/crypto.hpp"
+#include "taskwatch/detail/percent.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -58,9 +60,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std
         raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
         if (part.empty()) continue;
         auto eq = part.find('=');
-        auto key = auth::percent_decode(part.substr(0, eq));
-        auto value = auth::percent_decode(eq == std::string_view::npos ? std::string_view{}
-                                                                       : part.substr(eq + 1));
+        auto key = detail::percent_decode(part.substr(0, eq));
+        auto value = detail::percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                                         : part.substr(eq + 1));
         if (!key || !value) return std::nullopt;
         out.emplace_back(std::move(*key), std::move(*value));
     }
@@ -115,7 +117,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
         auto token = header_value(req, "X-Security-Token");
         if (token.empty() || !is_signed("x-security-token"))
             return unexpected(denied("temporary credentials need a signed X-Security-Token"));
-        if (!auth::constant_time_equal(trim(token), key->security_token->reveal()))
+        if (!detail::constant_time_equal(trim(token), key->security_token->reveal()))
             return unexpected(denied("the security token does not match the access key"));
     }
 
@@ -134,7 +136,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
     std::string_view target = req.target();
     auto qmark = target.find('?');
     auto raw_path = target.substr(0, qmark);
-    auto path = auth::percent_decode(raw_path);
+    auto path = detail::percent_decode(raw_path);
     auto query = decode_query(qmark == std::string_view::npos ? std::string_view{}
                                                               : target.substr(qmark + 1));
     if (!path || !query) return unexpected(denied("the request target has a malformed %-escape"));
@@ -148,7 +150,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
     sr.body = req.body();
     sr.sdk_date = date_text;
     auto expected_sig = auth::sign(sr, key->ak, key->sk.reveal());
-    if (!auth::constant_time_equal(expected_sig.signature_hex, parsed->signature_hex))
+    if (!detail::constant_time_equal(expected_sig.signature_hex, parsed->signature_hex))
         return unexpected(denied("verify aksk signature fail"));
     return principal{key->ak, nullptr};
 }
@@ -184,7 +186,7 @@ expected<issued_token, auth_failure> gateway::issue_token(std::string_view body,
     const auto* project_id = member_string(project, "id");
     if (!project_id) return unexpected(iam_error(400, "auth.scope.project.id is required."));
     if (!user_ || *name != user_->name || *domain != user_->domain ||
-        !auth::constant_time_equal(std::string_view(*password), user_->password.reveal()))
+        !detail::constant_time_equal(std::string_view(*password), user_->password.reveal()))
         return unexpected(iam_error(401, "The username or password is wrong."));
 
     // Drop tokens long expired, but keep recent ones to say "expired" rather than "invalid".

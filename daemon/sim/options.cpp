@@ -298,7 +298,7 @@ parse_command_line(const std::vector<std::string_view>& args) {
                 std::string err;
                 auto sk = read_secret_file(val, "--sk-file", ok, err);
                 if (!ok) return file_error(err);
-                o.keys.back().sk = auth::secret(std::move(sk));
+                o.keys.back().sk = detail::secret(std::move(sk));
                 pending_ak = false;
             } else if (flag == "--security-token-file") {
                 if (o.keys.empty()) return usage("--security-token-file must follow an --ak");
@@ -306,7 +306,7 @@ parse_command_line(const std::vector<std::string_view>& args) {
                 std::string err;
                 auto token = read_secret_file(val, "--security-token-file", ok, err);
                 if (!ok) return file_error(err);
-                o.keys.back().security_token = auth::secret(std::move(token));
+                o.keys.back().security_token = detail::secret(std::move(token));
             } else if (flag == "--credentials-file") {
                 bool ok = true;
                 std::string err;
@@ -325,8 +325,8 @@ parse_command_line(const std::vector<std::string_view>& args) {
                         return file_error("--credentials-file '" + val + "' line " +
                                           std::to_string(number) +
                                           ": expected \"AK SK [SECURITY_TOKEN]\"");
-                    access_key k{ak, auth::secret(std::move(sk)), std::nullopt};
-                    if (!token.empty()) k.security_token = auth::secret(std::move(token));
+                    access_key k{ak, detail::secret(std::move(sk)), std::nullopt};
+                    if (!token.empty()) k.security_token = detail::secret(std::move(token));
                     o.keys.push_back(std::move(k));
                 }
             } else if (flag == "--iam-user") {
@@ -341,7 +341,7 @@ parse_command_line(const std::vector<std::string_view>& args) {
                 std::string err;
                 auto pw = read_secret_file(val, "--iam-password-file", ok, err);
                 if (!ok) return file_error(err);
-                o.iam->password = auth::secret(std::move(pw));
+                o.iam->password = detail::secret(std::move(pw));
             } else if (flag == "--token-ttl") {
                 auto d = parse_duration(v);
                 if (!d || d->count() < 1000)

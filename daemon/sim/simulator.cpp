@@ -1,6 +1,7 @@
 #include "taskwatch/sim/simulator.hpp"
 
 #include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/percent.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/sim/json.hpp"
 #include "taskwatch/sim/tls.hpp"
@@ -72,8 +73,8 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         auto eq = part.find('=');
         if (part.substr(0, eq) != key) continue;
-        auto v = auth::percent_decode(eq == std::string_view::npos ? std::string_view{}
-                                                                   : part.substr(eq + 1));
+        auto v = detail::percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                                     : part.substr(eq + 1));
         return v ? *v : std::string{};
     }
     return std::nullopt;
@@ -483,7 +484,7 @@ http::reply simulator::impl::serve_api(const http::request_context& ctx, request
                                         p.n > 5 ? p.seg[5] : std::string_view{}};
     for (std::size_t i = 0; i < ids.size(); ++i) {
         if (ids[i].find('%') == std::string_view::npos) continue;
-        auto d = auth::percent_decode(ids[i]);
+        auto d = detail::percent_decode(ids[i]);
         if (!d)
             return reply::respond(
                 error(400, "ModelArts.4101", "Malformed %-escape in the path.", request_id));

@@ -1,7 +1,7 @@
 // Basic authentication with bcrypt (libxcrypt) and a cache of successes.
 #include "taskwatch/web/basic_auth.hpp"
 
-#include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/crypto.hpp"
 
 #include <crypt.h>
 
@@ -77,7 +77,7 @@ std::string cache_key_of(std::string_view user, std::string_view hash, std::stri
         material += ':';
         material += part;
     }
-    auto key = auth::sha256_hex(material);
+    auto key = detail::sha256_hex(material);
     std::fill(material.begin(), material.end(), '\0');
     return key;
 }
@@ -110,7 +110,7 @@ bool bcrypt_verify(std::string_view password, std::string_view hash) {
     auto data = std::make_unique<crypt_data>();
     const char* out =
         crypt_rn(phrase.c_str(), setting.c_str(), data.get(), static_cast<int>(sizeof(crypt_data)));
-    bool match = out != nullptr && out[0] != '*' && auth::constant_time_equal(out, hash);
+    bool match = out != nullptr && out[0] != '*' && detail::constant_time_equal(out, hash);
     std::fill_n(reinterpret_cast<volatile char*>(data.get()), sizeof(crypt_data), '\0');
     return match;
 }
@@ -149,12 +149,12 @@ std::optional<basic_credentials> parse_basic_authorization(std::string_view valu
         std::fill(decoded->begin(), decoded->end(), '\0');
         return std::nullopt;
     }
-    basic_credentials out{decoded->substr(0, colon), auth::secret(decoded->substr(colon + 1))};
+    basic_credentials out{decoded->substr(0, colon), detail::secret(decoded->substr(colon + 1))};
     std::fill(decoded->begin(), decoded->end(), '\0');
     return out;
 }
 
-basic_auth::basic_auth(std::map<std::string, auth::secret> users, std::size_t cache_capacity)
+basic_auth::basic_auth(std::map<std::string, detail::secret> users, std::size_t cache_capacity)
     : capacity_(std::max<std::size_t>(cache_capacity, 1)) {
     // The dummy's cost is the users' most common one, so an unknown user takes as long.
     std::map<unsigned, std::size_t> costs;

@@ -172,7 +172,7 @@ struct web_guard::impl {
 
 namespace {
 
-asio::awaitable<bool> async_bcrypt_verify(auth::secret password, std::string hash) {
+asio::awaitable<bool> async_bcrypt_verify(detail::secret password, std::string hash) {
     co_return bcrypt_verify(password.reveal(), hash);
 }
 

@@ -310,7 +310,7 @@ struct tls_keys {
 
 // A PEM source: the file key or the inline key, at most one of them.
 void pem_source(const mapping& m, std::string_view file_key, std::string_view inline_key,
-                std::string& file, std::string* text, auth::secret* secret_text,
+                std::string& file, std::string* text, detail::secret* secret_text,
                 std::optional<field>& blame_at) {
     auto f = m.get(file_key);
     auto t = m.get(inline_key);
@@ -325,7 +325,7 @@ void pem_source(const mapping& m, std::string_view file_key, std::string_view in
         if (!t->node.IsScalar()) t->wrong_type("a PEM string");
         if (t->node.Scalar().empty()) t->fail("must not be empty");
         if (text) *text = t->node.Scalar();
-        if (secret_text) *secret_text = auth::secret(t->node.Scalar());
+        if (secret_text) *secret_text = detail::secret(t->node.Scalar());
         blame_at = t;
     }
 }
@@ -482,8 +482,8 @@ http_server_config parse_http(const mapping& m, std::vector<std::string>& notes)
     return out;
 }
 
-std::map<std::string, auth::secret> parse_users(const mapping& m) {
-    std::map<std::string, auth::secret> out;
+std::map<std::string, detail::secret> parse_users(const mapping& m) {
+    std::map<std::string, detail::secret> out;
     for (const auto& e : m.entries()) {
         // The path names the user, never the hash.
         if (e.key.find(':') != std::string::npos)
@@ -495,7 +495,7 @@ std::map<std::string, auth::secret> parse_users(const mapping& m) {
             e.value.fail("the password hash of user " + quote(e.key) +
                          " is not a bcrypt hash ($2a$, $2b$ or $2y$, cost 04-31, 60 characters; "
                          "make one with htpasswd -nBC 10 \"\" | tr -d ':\\n')");
-        out.emplace(e.key, auth::secret(hash));
+        out.emplace(e.key, detail::secret(hash));
     }
     return out;
 }

@@ -60,7 +60,7 @@ struct client_under_test {
     client_under_test(test::sim_process& sim, std::string sk, std::optional<std::string> ca = {},
                       std::chrono::milliseconds timeout = 5s, std::string url = {})
         : client(ioc.get_executor(), options(ca ? *ca : sim.ca_file(), timeout)) {
-        auth::aksk_credentials creds{sim.account.ak, auth::secret(std::move(sk)), std::nullopt};
+        auth::aksk_credentials creds{sim.account.ak, detail::secret(std::move(sk)), std::nullopt};
         authorizer = auth::make_aksk_authorizer(std::move(creds));
         make_api(sim, url);
     }
@@ -226,7 +226,7 @@ TEST_CASE("a deleted task is not_found (ModelArts.4338), malformed JSON is malfo
 TEST_CASE("an IAM token that expires mid-run is refreshed once for many concurrent requests") {
     test::sim_process sim({"--static", "--tasks", "40", "--datasets", "1"});
     auth::token_credentials creds{sim.url(), sim.account.iam_domain, sim.account.iam_user,
-                                  auth::secret(sim.account.iam_password)};
+                                  detail::secret(sim.account.iam_password)};
     client_under_test c(sim, std::move(creds));
     auto tasks = sim.tasks();
     auto run_all = [&] {
@@ -261,7 +261,7 @@ TEST_CASE("an IAM token that expires mid-run is refreshed once for many concurre
 TEST_CASE("a wrong IAM password fails as auth without asking IAM again at once") {
     test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
     auth::token_credentials creds{sim.url(), sim.account.iam_domain, sim.account.iam_user,
-                                  auth::secret("wrong password")};
+                                  detail::secret("wrong password")};
     client_under_test c(sim, std::move(creds));
     auto t = first_task(sim);
     auto first = c.get(t.dataset_id, t.task_id);

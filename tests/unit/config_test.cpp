@@ -732,7 +732,7 @@ TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and m
     b.targets.push_back(target{"d1", std::nullopt, {}, std::nullopt, std::nullopt});
     b.webhooks.push_back(webhook{});
     b.modelarts.endpoint = "https://modelarts.cn-east-3.myhuaweicloud.com";
-    b.modelarts.auth.credentials = auth::aksk_credentials{"AK2", auth::secret{"SK2"}, std::nullopt};
+    b.modelarts.auth.credentials = auth::aksk_credentials{"AK2", detail::secret{"SK2"}, std::nullopt};
     CHECK(describe_restart_needed(a, b).empty());
 
     b.listen = ":9000";

@@ -1,4 +1,5 @@
 #include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/percent.hpp"
 
 #include <doctest/doctest.h>
 
@@ -74,11 +75,11 @@ TEST_CASE("every portable SDK-HMAC-SHA256 vector is reproduced byte for byte") {
 }
 
 TEST_CASE("percent encoding keeps only unreserved characters") {
-    CHECK(percent_encode("a b+c/~*") == "a%20b%2Bc%2F~%2A");
-    CHECK(percent_encode("\xc3\xbc") == "%C3%BC");
-    CHECK(percent_decode("a%20b%2b") == std::optional<std::string>("a b+"));
-    CHECK_FALSE(percent_decode("%2").has_value());
-    CHECK_FALSE(percent_decode("%zz").has_value());
+    CHECK(taskwatch::detail::percent_encode("a b+c/~*") == "a%20b%2Bc%2F~%2A");
+    CHECK(taskwatch::detail::percent_encode("\xc3\xbc") == "%C3%BC");
+    CHECK(taskwatch::detail::percent_decode("a%20b%2b") == std::optional<std::string>("a b+"));
+    CHECK_FALSE(taskwatch::detail::percent_decode("%2").has_value());
+    CHECK_FALSE(taskwatch::detail::percent_decode("%zz").has_value());
     CHECK(encode_path("/v2/p/datasets/a b/tasks/t") == "/v2/p/datasets/a%20b/tasks/t");
     CHECK(canonical_uri("/") == "/");
     CHECK(canonical_uri("/a/") == "/a/");

@@ -1,5 +1,6 @@
 // The simulator's gateway checks, its fault rules and its command line, without sockets.
 #include "taskwatch/auth/signer.hpp"
+#include "taskwatch/detail/crypto.hpp"
 #include "taskwatch/sim/faults.hpp"
 #include "taskwatch/sim/gateway.hpp"
 #include "taskwatch/sim/options.hpp"
@@ -19,9 +20,9 @@ const time_point now = time_point{} + 1700000000s;
 
 gateway make_gateway() {
     std::vector<access_key> keys;
-    keys.push_back({"AK1", auth::secret("secret-one"), std::nullopt});
-    keys.push_back({"STS1", auth::secret("secret-sts"), auth::secret("session-token")});
-    return gateway(std::move(keys), iam_user{"alice", "acme", auth::secret("pw")}, 60s);
+    keys.push_back({"AK1", detail::secret("secret-one"), std::nullopt});
+    keys.push_back({"STS1", detail::secret("secret-sts"), detail::secret("session-token")});
+    return gateway(std::move(keys), iam_user{"alice", "acme", detail::secret("pw")}, 60s);
 }
 
 // A request as a client would send it: signed over the decoded path and query.
@@ -238,13 +239,13 @@ TEST_CASE(
 TEST_CASE("HMAC-SHA256 and SHA-256 match RFC 4231 and FIPS 180 vectors, keys longer than a block "
           "included") {
     // RFC 4231 test case 2 and 6.
-    CHECK(auth::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+    CHECK(detail::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    CHECK(auth::hmac_sha256_hex(std::string(131, '\xaa'),
-                                "Test Using Larger Than Block-Size Key - Hash Key First") ==
+    CHECK(detail::hmac_sha256_hex(std::string(131, '\xaa'),
+                                  "Test Using Larger Than Block-Size Key - Hash Key First") ==
           "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-    CHECK(auth::sha256_hex("abc") ==
+    CHECK(detail::sha256_hex("abc") ==
           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    CHECK(auth::sha256_hex("") ==
+    CHECK(detail::sha256_hex("") ==
           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }

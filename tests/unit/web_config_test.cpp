@@ -346,9 +346,9 @@ TEST_CASE("bcrypt: the right password verifies, wrong ones do not, whatever the 
 
 TEST_CASE("basic auth: right password passes, wrong and unknown fail, the cache never lets a wrong "
           "password through") {
-    std::map<std::string, auth::secret> users;
-    users.emplace("alice", auth::secret(test_hash("alice-pw")));
-    users.emplace("bob", auth::secret(test_hash("bob-pw")));
+    std::map<std::string, detail::secret> users;
+    users.emplace("alice", detail::secret(test_hash("alice-pw")));
+    users.emplace("bob", detail::secret(test_hash("bob-pw")));
     web::basic_auth a(std::move(users));
     REQUIRE(a.enabled());
 
@@ -375,15 +375,15 @@ TEST_CASE("basic auth: right password passes, wrong and unknown fail, the cache 
 TEST_CASE("basic auth: a cache entry belongs to one hash: the same password against a new hash is "
           "checked again") {
     const auto old_hash = test_hash("pw");
-    std::map<std::string, auth::secret> users;
-    users.emplace("alice", auth::secret(old_hash));
+    std::map<std::string, detail::secret> users;
+    users.emplace("alice", detail::secret(old_hash));
     web::basic_auth a(users);
     auto first = a.begin("alice", "pw");
     REQUIRE(std::holds_alternative<web::basic_auth::pending>(first));
     auto key_old = std::get<web::basic_auth::pending>(first).cache_key;
 
-    std::map<std::string, auth::secret> changed;
-    changed.emplace("alice", auth::secret(test_hash("pw")));
+    std::map<std::string, detail::secret> changed;
+    changed.emplace("alice", detail::secret(test_hash("pw")));
     web::basic_auth b(changed);
     auto second = b.begin("alice", "pw");
     REQUIRE(std::holds_alternative<web::basic_auth::pending>(second));

@@ -2,8 +2,8 @@
 // Huawei SDK environment variables. Resolution reads files but never prints their bytes.
 #pragma once
 
-#include "taskwatch/auth/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/secret.hpp"
 
 #include <functional>
 #include <optional>
@@ -17,8 +17,8 @@ namespace taskwatch::auth {
 /// AK/SK, optionally temporary (with a security token sent as X-Security-Token).
 struct aksk_credentials {
     std::string access_key; ///< an identifier (sent in Authorization), not a secret
-    secret secret_key;
-    std::optional<secret> security_token;
+    detail::secret secret_key;
+    std::optional<detail::secret> security_token;
     bool operator==(const aksk_credentials&) const = default;
 };
 
@@ -27,7 +27,7 @@ struct token_credentials {
     std::string iam_endpoint; ///< https://iam.<region>.myhuaweicloud.com
     std::string domain_name;
     std::string user_name;
-    secret password;
+    detail::secret password;
     bool operator==(const token_credentials&) const = default;
 };
 
@@ -72,8 +72,8 @@ std::vector<std::string> credential_path_candidates(std::string_view path,
 /// exists is read (an unreadable one is an error, not skipped). Trailing whitespace and
 /// newlines are trimmed; an empty result, a file over 64 KiB, or a control character
 /// inside are errors. The message names the path(s) and the reason, never the contents.
-expected<secret, std::string> read_secret_file(std::string_view path, std::string_view config_dir,
-                                               const environment& env);
+expected<detail::secret, std::string>
+read_secret_file(std::string_view path, std::string_view config_dir, const environment& env);
 
 /// AK/SK: `ak_file` + `sk_file` (+ optional `security_token_file`); when neither file
 /// key is set, HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK (+ HUAWEICLOUD_SDK_SECURITY_TOKEN,

@@ -49,13 +49,6 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
 /// daemon sends on every request.
 std::string sign_authorization(const sign_request& req, std::string_view ak, std::string_view sk);
 
-/// RFC 3986 percent-encoding: unreserved A-Z a-z 0-9 - _ . ~ kept, the rest %XX upper-case.
-std::string percent_encode(std::string_view s);
-/// percent_encode(s) appended to `out`.
-void append_percent_encoded(std::string& out, std::string_view s);
-/// Decodes %XX sequences; nullopt when one is malformed. `+` stays `+`.
-std::optional<std::string> percent_decode(std::string_view s);
-
 /// Each segment of a decoded path encoded, always ending in "/".
 std::string canonical_uri(std::string_view decoded_path);
 /// Each segment of a decoded path encoded, as sent on the wire (no slash added).
@@ -67,10 +60,6 @@ std::string canonical_query_string(const query_params& query);
 std::string format_sdk_date(std::chrono::system_clock::time_point t);
 std::optional<std::chrono::system_clock::time_point> parse_sdk_date(std::string_view s);
 
-/// Hex of SHA-256 / HMAC-SHA256, lower case.
-std::string sha256_hex(std::string_view data);
-std::string hmac_sha256_hex(std::string_view key, std::string_view data);
-
 /// The parts of an `Authorization: SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...`.
 struct authorization_header {
     std::string access_key;
@@ -78,8 +67,5 @@ struct authorization_header {
     std::string signature_hex;
 };
 std::optional<authorization_header> parse_authorization(std::string_view value);
-
-/// Compares two strings in time independent of where they differ.
-bool constant_time_equal(std::string_view a, std::string_view b);
 
 } // namespace taskwatch::auth

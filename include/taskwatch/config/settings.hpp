@@ -2,7 +2,7 @@
 #pragma once
 
 #include "taskwatch/auth/credentials.hpp"
-#include "taskwatch/auth/secret.hpp"
+#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
 
 #include <array>
@@ -65,7 +65,7 @@ struct webhook {
     std::string name; ///< unique; use it, not the URL, in logs and metric labels
     std::string url;  ///< http or https; may embed a token (Slack, DingTalk, WeCom): never log it
     webhook_format format = webhook_format::generic;
-    std::optional<auth::secret> secret;  ///< from secret_file
+    std::optional<detail::secret> secret;  ///< from secret_file
     std::vector<std::string> events;     ///< subset of event_types, in contract order
     std::optional<double> progress_step; ///< 0 < x <= 1: emit task.progress at each multiple
     unsigned max_attempts = 12;          ///< then dead-lettered

@@ -3,7 +3,7 @@
 // The web module maps the exporter-toolkit file onto these; http::server takes the result.
 #pragma once
 
-#include "taskwatch/auth/secret.hpp"
+#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -32,7 +32,7 @@ struct server_tls_options {
     std::string cert_file; ///< certificate chain, leaf first
     std::string cert_pem;
     std::string key_file;
-    auth::secret key_pem;
+    detail::secret key_pem;
     std::string client_ca_file; ///< CAs that client certificates must chain to
     std::string client_ca_pem;
     client_cert_policy client_certs = client_cert_policy::none;

@@ -3,7 +3,7 @@
 // issued itself, and IAM password authentication (POST /v3/auth/tokens).
 #pragma once
 
-#include "taskwatch/auth/secret.hpp"
+#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/sim/model.hpp"
@@ -19,15 +19,15 @@ namespace taskwatch::sim {
 
 struct access_key {
     std::string ak;
-    auth::secret sk;
-    std::optional<auth::secret>
+    detail::secret sk;
+    std::optional<detail::secret>
         security_token; ///< temporary credentials: X-Security-Token must match
 };
 
 struct iam_user {
     std::string name;
     std::string domain;
-    auth::secret password;
+    detail::secret password;
 };
 
 /// Why a request was refused. `iam_style`: the body is IAM's {"error":{code,message,title}}

@@ -2,7 +2,7 @@
 // checks: bcrypt costs ~60 ms at cost 10 and Prometheus scrapes every 15 s.
 #pragma once
 
-#include "taskwatch/auth/secret.hpp"
+#include "taskwatch/detail/secret.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +34,7 @@ std::string bcrypt_hash(std::string_view password, unsigned cost);
 /// `Authorization: Basic` credentials.
 struct basic_credentials {
     std::string user;
-    auth::secret password;
+    detail::secret password;
 };
 
 /// Parses an Authorization header value: `Basic <base64(user:password)>`, scheme in any
@@ -47,7 +47,7 @@ std::optional<basic_credentials> parse_basic_authorization(std::string_view valu
 class basic_auth {
 public:
     /// `users`: user -> bcrypt hash, already validated (is_bcrypt_hash).
-    explicit basic_auth(std::map<std::string, auth::secret> users,
+    explicit basic_auth(std::map<std::string, detail::secret> users,
                         std::size_t cache_capacity = 1024);
 
     /// False when there are no users: then nothing is checked.
@@ -76,7 +76,7 @@ public:
     std::size_t cached() const noexcept { return cache_.size(); }
 
 private:
-    std::map<std::string, auth::secret, std::less<>> users_;
+    std::map<std::string, detail::secret, std::less<>> users_;
     std::string dummy_setting_;
     std::size_t capacity_;
     std::unordered_set<std::string> cache_;

@@ -3,7 +3,7 @@
 // basic-auth users with bcrypt hashes, a request rate limit.
 #pragma once
 
-#include "taskwatch/auth/secret.hpp"
+#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/http/server_tls.hpp"
 
@@ -54,7 +54,7 @@ struct web_config {
     std::optional<tls_server_config> tls;
     http_server_config http;
     /// user -> bcrypt hash ($2a$, $2b$ or $2y$). Empty: no authentication.
-    std::map<std::string, auth::secret> basic_auth_users;
+    std::map<std::string, detail::secret> basic_auth_users;
     rate_limit_config rate_limit;
     /// Things accepted but not honoured, one log line each (e.g. http2).
     std::vector<std::string> notes;

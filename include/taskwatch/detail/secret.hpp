@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace taskwatch::auth {
+namespace taskwatch::detail {
 
 /// Holds a secret. It has no stream operator and no implicit conversion: code that
 /// needs the bytes calls reveal(), which is easy to grep for. Wiped on destruction.
@@ -32,4 +32,4 @@ private:
     std::string value_;
 };
 
-} // namespace taskwatch::auth
+} // namespace taskwatch::detail
