@@ -101,7 +101,7 @@ std::vector<metrics::webhook_figures> webhook_figures_of(running_daemon& d) {
 // the config file and `listen` when the address cannot be used.
 void start_http(running_daemon& d, asio::io_context& ioc) {
     metrics::collector_sources src;
-    src.tasks = [&d]() -> const metrics::task_map& { return d.watcher->tasks(); };
+    src.tasks = [&d]() -> const poll::task_view& { return d.watcher->tasks(); };
     src.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
     src.webhooks = [&d] { return webhook_figures_of(d); };
     src.deliveries = &d.deliveries;
@@ -111,7 +111,7 @@ void start_http(running_daemon& d, asio::io_context& ioc) {
     web::site site;
     site.metrics = [&d] { return d.collector->render(); };
     site.metrics_stream = [&d] { return d.collector->stream(); };
-    site.tasks = [&d]() -> const metrics::task_map& { return d.watcher->tasks(); };
+    site.tasks = [&d]() -> const poll::task_view& { return d.watcher->tasks(); };
     site.stats = [&d]() -> const poll::watcher_stats& { return d.watcher->stats(); };
     site.ready = [&d] { return d.watcher->first_round_done(); };
     http::handler handler = web::make_handler(std::move(site));

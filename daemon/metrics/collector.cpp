@@ -101,10 +101,9 @@ using extra_labels = std::initializer_list<std::pair<std::string_view, std::stri
 
 // Every series of one task, handed to `sink` as (family index, extra labels, value) after
 // sink.begin_task(key, target labels). One generator for both Collect() and render().
-template <class Sink>
-void emit_task_series(const task::task_key& key, const poll::tracked_task& tt, Sink& sink) {
+template <class Sink> void emit_task_series(const poll::watched_task& tt, Sink& sink) {
     const auto& st = tt.state;
-    sink.begin_task(key, tt.target_labels());
+    sink.begin_task(st.key, tt.target_labels());
     if (st.last) {
         const auto& o = *st.last;
         sink.sample(0,
@@ -135,13 +134,13 @@ void emit_task_series(const task::task_key& key, const poll::tracked_task& tt, S
 }
 
 // Runs emit_task_series over the watched tasks; returns how many there are.
-template <class Sink> std::size_t emit_all_tasks(const task_map& tasks, Sink& sink) {
+template <class Sink> std::size_t emit_all_tasks(const poll::task_view& tasks, Sink& sink) {
     std::size_t watched = 0;
-    for (const auto& [key, tt] : tasks) {
-        if (tt.state.forgotten || tt.state.gone) continue;
+    tasks.visit(nullptr, [&](const poll::watched_task& tt) {
         ++watched;
-        emit_task_series(key, tt, sink);
-    }
+        emit_task_series(tt, sink);
+        return true;
+    });
     return watched;
 }
 
@@ -366,21 +365,25 @@ std::function<bool(std::string&)> collector::stream(std::size_t piece_bytes) con
         const auto limit = out.size() + piece_bytes; // `out` may hold earlier pieces
         if (sources_.tasks) {
             while (st->family < task_families.size() && out.size() < limit) {
-                // The map is read afresh for every piece: tasks may come and go in between.
+                // The view is read afresh for every piece: tasks may come and go in between.
                 const auto& tasks = sources_.tasks();
-                auto it = st->after ? tasks.upper_bound(*st->after) : tasks.begin();
                 one_family_sink sink;
                 sink.out = &out;
                 sink.only = st->family;
                 sink.any = st->family_started;
-                for (; it != tasks.end() && out.size() < limit; ++it) {
-                    st->after = it->first;
-                    if (it->second.state.forgotten || it->second.state.gone) continue;
+                bool full = false;
+                tasks.visit(st->after ? &*st->after : nullptr, [&](const poll::watched_task& tt) {
+                    if (out.size() >= limit) {
+                        full = true;
+                        return false;
+                    }
+                    st->after = tt.state.key;
                     if (st->family == 0) ++st->watched;
-                    emit_task_series(it->first, it->second, sink);
-                }
+                    emit_task_series(tt, sink);
+                    return true;
+                });
                 st->family_started = sink.any;
-                if (it == tasks.end()) {
+                if (!full) {
                     ++st->family;
                     st->after.reset();
                     st->family_started = false;

@@ -1,4 +1,4 @@
-#include "taskwatch/poll/watcher.hpp"
+#include "engine.hpp"
 
 #include "taskwatch/log/log.hpp"
 
@@ -52,8 +52,6 @@ struct durable_marks {
     bool operator==(const durable_marks&) const = default;
 };
 
-const std::map<std::string, std::string> no_labels;
-
 void log_event(const task::event& e) {
     const auto status_text = [](const std::optional<task::snapshot>& s) {
         if (!s || !s->status) return std::string();
@@ -95,12 +93,8 @@ void log_escape(std::exception_ptr e, const char* what) {
 
 } // namespace
 
-const std::map<std::string, std::string>& tracked_task::target_labels() const noexcept {
-    return target ? target->labels : no_labels;
-}
-
-watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
-                 state::store& store, http::client& client, auth::authorizer& auth)
+engine::engine(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
+               state::store& store, http::client& client, auth::authorizer& auth)
     : ex_(ex)
     , settings_(std::move(settings))
     , store_(store)
@@ -116,16 +110,16 @@ watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::setting
             diff_settings_.progress_steps.push_back(*w.progress_step);
 }
 
-watcher::~watcher() = default;
+engine::~engine() = default;
 
-std::size_t watcher::failing_tasks() const {
+std::size_t engine::failing_tasks() const {
     std::size_t n = 0;
     for (const auto& [k, t] : tasks_)
         if (t.state.last_poll.has_value() || t.state.last_error) n += t.state.up ? 0 : 1;
     return n;
 }
 
-void watcher::spawn(asio::awaitable<void> work, const char* what) {
+void engine::spawn(asio::awaitable<void> work, const char* what) {
     ++running_;
     asio::co_spawn(ex_, std::move(work), [this, what](std::exception_ptr e) {
         --running_;
@@ -133,7 +127,7 @@ void watcher::spawn(asio::awaitable<void> work, const char* what) {
     });
 }
 
-modelarts::api_client& watcher::api_for(const config::target& t) {
+modelarts::api_client& engine::api_for(const config::target& t) {
     const auto& url = config::endpoint_of(*settings_, t);
     const auto& project = config::project_id_of(*settings_, t);
     auto key = url + " " + project;
@@ -145,7 +139,7 @@ modelarts::api_client& watcher::api_for(const config::target& t) {
     return *apis_.emplace(key, std::move(api)).first->second;
 }
 
-endpoint_state& watcher::endpoint_for(const modelarts::api_client& api) {
+endpoint_state& engine::endpoint_for(const modelarts::api_client& api) {
     auto key = api.endpoint().to_string();
     auto& slot = endpoints_[key];
     if (!slot) {
@@ -155,19 +149,21 @@ endpoint_state& watcher::endpoint_for(const modelarts::api_client& api) {
     return *slot;
 }
 
-void watcher::bind(tracked_task& tt, const config::target& t) {
+void engine::bind(tracked_task& tt, const config::target& t) {
     tt.target = &t;
+    // Aliasing the settings: the labels live as long as anyone holds them.
+    tt.labels = std::shared_ptr<const label_map>(settings_, &t.labels);
     tt.api = &api_for(t);
     tt.endpoint = &endpoint_for(*tt.api);
 }
 
 // --- may a request go to this endpoint now? ---------------------------------------------
 
-clock::time_point watcher::not_before(const endpoint_state& ep, clock::time_point now) const {
+clock::time_point engine::not_before(const endpoint_state& ep, clock::time_point now) const {
     return std::max(ep.throttle.paused_until(), ep.credentials.next_send(now));
 }
 
-bool watcher::hold(tracked_task& tt, clock::time_point now) {
+bool engine::hold(tracked_task& tt, clock::time_point now) {
     auto& ep = *tt.endpoint;
     const auto when = not_before(ep, now);
     if (when <= now) return false;
@@ -182,7 +178,7 @@ bool watcher::hold(tracked_task& tt, clock::time_point now) {
     return true;
 }
 
-std::optional<credential_gate::ticket> watcher::admit(tracked_task& tt, clock::time_point now) {
+std::optional<credential_gate::ticket> engine::admit(tracked_task& tt, clock::time_point now) {
     auto& ep = *tt.endpoint;
     if (ep.throttle.paused_until() <= now)
         if (auto t = ep.credentials.try_send(now)) return t;
@@ -190,7 +186,7 @@ std::optional<credential_gate::ticket> watcher::admit(tracked_task& tt, clock::t
     return std::nullopt;
 }
 
-void watcher::wake(endpoint_state& ep) {
+void engine::wake(endpoint_state& ep) {
     const auto now = clock::now();
     const auto when = not_before(ep, now);
     if (when == clock::time_point::max()) return; // still waiting for a probe's answer
@@ -205,12 +201,12 @@ void watcher::wake(endpoint_state& ep) {
         timer->cancel();
 }
 
-void watcher::release(endpoint_state& ep, credential_gate::ticket t) {
+void engine::release(endpoint_state& ep, credential_gate::ticket t) {
     ep.credentials.on_no_verdict(t);
     if (t.probe) wake(ep);
 }
 
-std::string watcher::targets_on(const endpoint_state& ep) const {
+std::string engine::targets_on(const endpoint_state& ep) const {
     std::string out;
     for (const auto& t : settings_->targets) {
         auto url = http::parse_url(config::endpoint_of(*settings_, t));
@@ -221,7 +217,7 @@ std::string watcher::targets_on(const endpoint_state& ep) const {
     return out;
 }
 
-void watcher::report(endpoint_state& ep, credential_gate::ticket t, const modelarts::api_error* e) {
+void engine::report(endpoint_state& ep, credential_gate::ticket t, const modelarts::api_error* e) {
     using modelarts::error_kind;
     const auto now = clock::now();
     if (!e || e->kind == error_kind::not_found) {
@@ -262,7 +258,7 @@ void watcher::report(endpoint_state& ep, credential_gate::ticket t, const modela
     if (t.probe) wake(ep);
 }
 
-tracked_task& watcher::track(const task::task_key& key, const config::target& t, bool configured) {
+tracked_task& engine::track(const task::task_key& key, const config::target& t, bool configured) {
     auto [it, inserted] = tasks_.try_emplace(key);
     auto& tt = it->second;
     if (inserted) {
@@ -278,7 +274,7 @@ tracked_task& watcher::track(const task::task_key& key, const config::target& t,
     return tt;
 }
 
-void watcher::untrack(std::map<task::task_key, tracked_task>::iterator it) {
+void engine::untrack(std::map<task::task_key, tracked_task>::iterator it) {
     unschedule(it->second);
     claimed_.erase(it->second.poll_id); // a poll in flight drops its answer
     if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
@@ -288,7 +284,7 @@ void watcher::untrack(std::map<task::task_key, tracked_task>::iterator it) {
 
 // --- scheduling -------------------------------------------------------------------------
 
-void watcher::schedule(tracked_task& tt, clock::time_point due) {
+void engine::schedule(tracked_task& tt, clock::time_point due) {
     unschedule(tt);
     tt.parked = false;
     tt.schedule = ++next_schedule_;
@@ -298,20 +294,20 @@ void watcher::schedule(tracked_task& tt, clock::time_point due) {
     wake_dispatcher(due);
 }
 
-void watcher::unschedule(tracked_task& tt) {
+void engine::unschedule(tracked_task& tt) {
     // Its heap entry stays behind, stale: the dispatcher drops it when it comes up.
     if (tt.schedule != 0) scheduled_.erase(tt.schedule);
     tt.schedule = 0;
 }
 
-void watcher::wake_dispatcher(clock::time_point due) {
+void engine::wake_dispatcher(clock::time_point due) {
     if (due < dispatcher_wakes_) {
         dispatcher_wakes_ = due;
         dispatch_timer_->cancel();
     }
 }
 
-asio::awaitable<void> watcher::async_dispatch_loop() {
+asio::awaitable<void> engine::async_dispatch_loop() {
     auto& timer = *dispatch_timer_;
     while (!stopping_) {
         // Tasks due within this window go out together: one wake-up, many requests, answers
@@ -376,7 +372,7 @@ asio::awaitable<void> watcher::async_dispatch_loop() {
     }
 }
 
-void watcher::ensure_workers() {
+void engine::ensure_workers() {
     // One persistent coroutine per allowed connection: a poll allocates no frame of its own.
     while (workers_ < settings_->modelarts.max_connections) {
         spawn(async_worker(workers_), "poll worker");
@@ -384,7 +380,7 @@ void watcher::ensure_workers() {
     }
 }
 
-asio::awaitable<void> watcher::async_worker(std::size_t index) {
+asio::awaitable<void> engine::async_worker(std::size_t index) {
     asio::steady_timer park(ex_);
     while (!stopping_ && index < settings_->modelarts.max_connections) {
         if (jobs_.empty()) {
@@ -430,8 +426,8 @@ asio::awaitable<void> watcher::async_worker(std::size_t index) {
     if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too
 }
 
-void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
-                          clock::time_point sent) {
+void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
+                         clock::time_point sent) {
     const auto& key = tt.state.key;
     const auto sys_now = std::chrono::system_clock::now();
     const auto now = clock::now();
@@ -527,7 +523,7 @@ void watcher::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts:
 
 // --- start, reload, discovery -----------------------------------------------------------
 
-void watcher::start() {
+void engine::start() {
     // What the last run knew: no task.discovered storm, no missed transition.
     std::map<task::task_key, task::task_state> stored;
     for (auto& s : store_.load_tasks()) {
@@ -575,15 +571,15 @@ void watcher::start() {
                            {"targets", std::to_string(settings_->targets.size())}});
 }
 
-const config::target* watcher::find_target(const std::string& project_id,
-                                           const std::string& dataset_id) const {
+const config::target* engine::find_target(const std::string& project_id,
+                                          const std::string& dataset_id) const {
     for (const auto& t : settings_->targets)
         if (t.dataset_id == dataset_id && config::project_id_of(*settings_, t) == project_id)
             return &t;
     return nullptr;
 }
 
-void watcher::start_discovery(const std::string& target_id) {
+void engine::start_discovery(const std::string& target_id) {
     if (!discovering_.insert(target_id).second) return;
     ++running_;
     asio::co_spawn(ex_, async_discovery_loop(target_id), [this, target_id](std::exception_ptr e) {
@@ -593,7 +589,7 @@ void watcher::start_discovery(const std::string& target_id) {
     });
 }
 
-void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::authorizer* auth) {
+void engine::reload(std::shared_ptr<const config::settings> fresh, auth::authorizer* auth) {
     settings_ = std::move(fresh);
     if (auth) auth_ = auth;
     // Credentials, an endpoint or a project may have changed: API clients are built afresh on
@@ -659,13 +655,12 @@ void watcher::reload(std::shared_ptr<const config::settings> fresh, auth::author
                                          {"removed", std::to_string(removed)}});
 }
 
-asio::awaitable<void> watcher::async_sleep_until(asio::steady_timer& timer,
-                                                 clock::time_point when) {
+asio::awaitable<void> engine::async_sleep_until(asio::steady_timer& timer, clock::time_point when) {
     timer.expires_at(when);
     co_await timer.async_wait(use_tuple);
 }
 
-std::vector<std::string> watcher::route(const task::event& e) const {
+std::vector<std::string> engine::route(const task::event& e) const {
     std::vector<std::string> out;
     const auto type = task::to_string(e.type);
     for (const auto& w : settings_->webhooks) {
@@ -683,7 +678,7 @@ std::vector<std::string> watcher::route(const task::event& e) const {
     return out;
 }
 
-asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
+asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
     const auto slash = target_id.find('/');
@@ -825,7 +820,7 @@ asio::awaitable<void> watcher::async_discovery_loop(std::string target_id) {
     }
 }
 
-std::size_t watcher::queue_every_state() {
+std::size_t engine::queue_every_state() {
     for (const auto& [key, tt] : tasks_)
         pending_.add({tt.state, {}});
     for (const auto& [key, st] : gone_)
@@ -839,7 +834,7 @@ std::size_t watcher::queue_every_state() {
     return tasks_.size() + gone_.size() + forgotten_.size();
 }
 
-bool watcher::commit_pending() {
+bool engine::commit_pending() {
     bool ok = true;
     try {
         // Deleted or replaced under us: the old file's writes would go nowhere visible.
@@ -875,7 +870,7 @@ bool watcher::commit_pending() {
     return ok;
 }
 
-asio::awaitable<void> watcher::async_commit_loop() {
+asio::awaitable<void> engine::async_commit_loop() {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
     while (!stopping_) {
@@ -884,7 +879,7 @@ asio::awaitable<void> watcher::async_commit_loop() {
     }
 }
 
-void watcher::forget_finished(task::time_point now) {
+void engine::forget_finished(task::time_point now) {
     const auto limit = settings_->poll.forget_finished_after;
     for (auto it = tasks_.begin(); it != tasks_.end();) {
         auto& tt = it->second;
@@ -903,7 +898,7 @@ void watcher::forget_finished(task::time_point now) {
     }
 }
 
-asio::awaitable<void> watcher::async_forget_loop() {
+asio::awaitable<void> engine::async_forget_loop() {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
     while (!stopping_) {
@@ -914,7 +909,7 @@ asio::awaitable<void> watcher::async_forget_loop() {
     }
 }
 
-asio::awaitable<void> watcher::async_stop() {
+asio::awaitable<void> engine::async_stop() {
     stopping_ = true;
     for (auto& timer : loop_timers_)
         timer->cancel();
@@ -937,6 +932,48 @@ asio::awaitable<void> watcher::async_stop() {
                        " task states and " + std::to_string(pending_.events()) + " events",
                    {{"file", store_.path().string()}, {"error", stats_.store_problem}});
     log::info("stopped polling", {{"polls", std::to_string(stats_.polls)}});
+}
+
+void engine::visit(const task::task_key* after, const visitor& f) const {
+    for (auto it = after ? tasks_.upper_bound(*after) : tasks_.begin(); it != tasks_.end(); ++it) {
+        if (it->second.state.forgotten || it->second.state.gone) continue;
+        if (!f(it->second)) return;
+    }
+}
+
+std::size_t engine::size() const {
+    std::size_t n = 0;
+    for (const auto& [key, tt] : tasks_)
+        n += !(tt.state.forgotten || tt.state.gone);
+    return n;
+}
+
+// --- the face
+
+watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
+                 state::store& store, http::client& client, auth::authorizer& auth)
+    : engine_(std::make_unique<engine>(ex, std::move(settings), store, client, auth)) {}
+watcher::~watcher() = default;
+void watcher::start() {
+    engine_->start();
+}
+asio::awaitable<void> watcher::async_stop() {
+    return engine_->async_stop();
+}
+void watcher::reload(std::shared_ptr<const config::settings> settings, auth::authorizer* auth) {
+    engine_->reload(std::move(settings), auth);
+}
+const task_view& watcher::tasks() const noexcept {
+    return *engine_;
+}
+const watcher_stats& watcher::stats() const noexcept {
+    return engine_->stats();
+}
+bool watcher::first_round_done() const noexcept {
+    return engine_->first_round_done();
+}
+std::size_t watcher::failing_tasks() const {
+    return engine_->failing_tasks();
 }
 
 } // namespace taskwatch::poll

@@ -76,7 +76,7 @@ http::reply respond(const site& s, const http::request_context& request) {
         return answer(bhttp::status::ok, metrics::content_type, s.metrics());
     }
 
-    static const metrics::task_map no_tasks;
+    static const poll::task_table no_tasks;
     const auto& tasks = s.tasks ? s.tasks() : no_tasks;
     if (path == "/api/v1/tasks")
         return answer(bhttp::status::ok, "application/json", tasks_json(tasks));

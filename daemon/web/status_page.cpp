@@ -145,9 +145,9 @@ std::string sanitized_id(std::string_view s) {
     return out;
 }
 
-void append_row(std::string& out, const task::task_key& key, const poll::tracked_task& tt,
-                task::time_point now) {
+void append_row(std::string& out, const poll::watched_task& tt, task::time_point now) {
     const auto& st = tt.state;
+    const auto& key = st.key;
     const auto* o = st.last ? &*st.last : nullptr;
     const std::string status =
         o && o->status ? std::string(modelarts::to_string(*o->status)) : "unknown";
@@ -301,22 +301,22 @@ std::string format_relative(task::time_point then, task::time_point now) {
     return std::to_string(s / 86400) + " days ago";
 }
 
-std::string render_status_page(const metrics::task_map& tasks, const page_summary& s) {
+std::string render_status_page(const poll::task_view& tasks, const page_summary& s) {
     // Group by target: (project, dataset), in key order.
     struct group {
         const task::task_key* first = nullptr;
-        const poll::tracked_task* sample = nullptr;
-        std::vector<std::pair<const task::task_key*, const poll::tracked_task*>> rows;
+        const poll::watched_task* sample = nullptr;
+        std::vector<const poll::watched_task*> rows;
     };
     std::vector<group> groups;
     std::size_t watched = 0, running = 0, failed = 0, succeeded = 0, failing = 0, stalled = 0;
-    for (const auto& [key, tt] : tasks) {
-        if (tt.state.forgotten || tt.state.gone) continue;
+    tasks.visit(nullptr, [&](const poll::watched_task& tt) {
+        const auto& key = tt.state.key;
         ++watched;
         if (groups.empty() || groups.back().first->project_id != key.project_id ||
             groups.back().first->dataset_id != key.dataset_id)
             groups.push_back({&key, &tt, {}});
-        groups.back().rows.emplace_back(&key, &tt);
+        groups.back().rows.push_back(&tt);
         if (const auto& o = tt.state.last) {
             running += o->status == modelarts::task_status::running;
             failed += o->status == modelarts::task_status::failed;
@@ -324,7 +324,8 @@ std::string render_status_page(const metrics::task_map& tasks, const page_summar
         }
         failing += !tt.state.up && (tt.state.last_error.has_value());
         stalled += tt.state.stalled;
-    }
+        return true;
+    });
 
     std::string out;
     out.reserve(4096 + watched * 1400);
@@ -366,8 +367,8 @@ std::string render_status_page(const metrics::task_map& tasks, const page_summar
     for (auto& g : groups) {
         // People look for a task by name; tasks never seen yet (no name) go last.
         std::stable_sort(g.rows.begin(), g.rows.end(), [](const auto& a, const auto& b) {
-            const auto* na = a.second->state.last ? &a.second->state.last->task_name : nullptr;
-            const auto* nb = b.second->state.last ? &b.second->state.last->task_name : nullptr;
+            const auto* na = a->state.last ? &a->state.last->task_name : nullptr;
+            const auto* nb = b->state.last ? &b->state.last->task_name : nullptr;
             if (!na || !nb) return na && !nb;
             return *na < *nb;
         });
@@ -383,8 +384,8 @@ std::string render_status_page(const metrics::task_map& tasks, const page_summar
         out += "</h2><div class=\"scroll\"><table><thead><tr><th>Task</th><th>Status</th>"
                "<th>Progress</th><th>Annotated / total</th><th>Last change</th><th>Last "
                "poll</th><th>Errors</th></tr></thead><tbody>\n";
-        for (const auto& [key, tt] : g.rows)
-            append_row(out, *key, *tt, s.now);
+        for (const auto* tt : g.rows)
+            append_row(out, *tt, s.now);
         out += "</tbody></table></div></section>\n";
     }
     out += "<footer>taskwatch ";

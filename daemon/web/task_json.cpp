@@ -82,8 +82,9 @@ struct object_writer {
 
 } // namespace
 
-void append_task_json(std::string& out, const task::task_key& key, const poll::tracked_task& tt) {
+void append_task_json(std::string& out, const poll::watched_task& tt) {
     const auto& st = tt.state;
+    const auto& key = st.key;
     const auto* o = st.last ? &*st.last : nullptr;
     object_writer w{out};
     w.string("project_id", key.project_id);
@@ -150,17 +151,17 @@ void append_task_json(std::string& out, const task::task_key& key, const poll::t
     w.end();
 }
 
-std::string tasks_json(const metrics::task_map& tasks) {
+std::string tasks_json(const poll::task_view& tasks) {
     std::string out;
     out.reserve(64 + tasks.size() * 720);
     out.push_back('[');
     bool first = true;
-    for (const auto& [key, tt] : tasks) {
-        if (tt.state.forgotten || tt.state.gone) continue;
+    tasks.visit(nullptr, [&](const poll::watched_task& tt) {
         if (!first) out.push_back(',');
         first = false;
-        append_task_json(out, key, tt);
-    }
+        append_task_json(out, tt);
+        return true;
+    });
     out.push_back(']');
     return out;
 }

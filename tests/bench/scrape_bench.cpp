@@ -3,7 +3,6 @@
 // on the same families (once), collector::render() (what GET /metrics serves), GET
 // /api/v1/tasks and GET /. Goal: /metrics under 100 ms at 10,000 tasks. Prints milliseconds
 // (best of a few runs) and megabytes.
-#include "../unit/target_with.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/status_page.hpp"
 #include "taskwatch/web/task_json.hpp"
@@ -18,8 +17,6 @@ using namespace taskwatch;
 
 namespace {
 
-using taskwatch::test::target_with;
-
 std::string id19(std::size_t i, char prefix) {
     std::string s(19, 'a');
     s[0] = prefix;
@@ -28,15 +25,15 @@ std::string id19(std::size_t i, char prefix) {
     return s;
 }
 
-metrics::task_map make_tasks(std::size_t n) {
-    metrics::task_map m;
+poll::task_table make_tasks(std::size_t n) {
+    poll::task_table m;
     const auto now = std::chrono::system_clock::now();
     const modelarts::task_status cycle[] = {
         modelarts::task_status::running, modelarts::task_status::succeeded,
         modelarts::task_status::failed, modelarts::task_status::queuing};
     for (std::size_t i = 0; i < n; ++i) {
         task::task_key key{"0123456789abcdef0123456789abcdef", id19(i / 100, 'D'), id19(i, 'T')};
-        poll::tracked_task tt;
+        poll::watched_task tt;
         tt.state.key = key;
         task::observation o;
         o.status = cycle[i % 4];
@@ -53,8 +50,8 @@ metrics::task_map make_tasks(std::size_t n) {
         tt.state.last_poll = now;
         tt.state.last_change = now - std::chrono::minutes(2);
         tt.state.up = true;
-        tt.target = target_with({{"team", "vision"}, {"env", "production"}});
-        m.emplace(key, std::move(tt));
+        tt.labels = poll::shared_labels({{"team", "vision"}, {"env", "production"}});
+        m.tasks.emplace(key, std::move(tt));
     }
     return m;
 }
@@ -80,7 +77,7 @@ int main() {
         const auto tasks = make_tasks(n);
         poll::watcher_stats stats;
         metrics::collector_sources src;
-        src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+        src.tasks = [&]() -> const poll::task_view& { return tasks; };
         src.stats = [&]() -> const poll::watcher_stats& { return stats; };
         src.process = [] { return metrics::read_process_stats(); };
         metrics::collector c(std::move(src));

@@ -4,7 +4,6 @@
 // close, never crash or hang: the connection has to end within the deadline below.
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/web/routes.hpp"
-#include "unit/target_with.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,9 +28,9 @@ namespace asio = boost::asio;
 using namespace taskwatch;
 using namespace std::chrono_literals;
 
-metrics::task_map sample_tasks() {
-    metrics::task_map m;
-    poll::tracked_task tt;
+poll::task_table sample_tasks() {
+    poll::task_table m;
+    poll::watched_task tt;
     tt.state.key = {"p", "d1", "t1"};
     task::observation o;
     o.status = modelarts::task_status::running;
@@ -41,14 +40,14 @@ metrics::task_map sample_tasks() {
     o.annotated_sample_count = 30;
     tt.state.last = o;
     tt.state.up = true;
-    tt.target = test::target_with({{"team", "vision"}});
-    m.emplace(tt.state.key, std::move(tt));
+    tt.labels = poll::shared_labels({{"team", "vision"}});
+    m.tasks.emplace(tt.state.key, std::move(tt));
     return m;
 }
 
 struct setup {
     asio::io_context io{1};
-    metrics::task_map tasks = sample_tasks();
+    poll::task_table tasks = sample_tasks();
     poll::watcher_stats stats;
     std::unique_ptr<http::server> server;
 
@@ -61,7 +60,7 @@ struct setup {
                 return ++n < 3;
             });
         };
-        site.tasks = [this]() -> const metrics::task_map& { return tasks; };
+        site.tasks = [this]() -> const poll::task_view& { return tasks; };
         site.stats = [this]() -> const poll::watcher_stats& { return stats; };
         site.ready = [] { return true; };
         site.now = [] { return task::time_point(std::chrono::seconds(1'764'475'200)); };

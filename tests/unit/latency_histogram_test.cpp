@@ -1,4 +1,4 @@
-#include "taskwatch/poll/watcher.hpp"
+#include "taskwatch/poll/stats.hpp"
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,6 @@
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/metrics/collector.hpp"
 
-#include "target_with.hpp"
 #include "test_files.hpp"
 
 #include <cstdio>
@@ -27,17 +26,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using taskwatch::test::target_with;
-
 task::time_point at_ms(std::int64_t ms) {
     return task::time_point(std::chrono::milliseconds(ms));
 }
 
 // A task polled successfully: running at 42 %, in project p, dataset d.
-poll::tracked_task polled_task(const std::string& task_id,
+poll::watched_task polled_task(const std::string& task_id,
                                modelarts::task_status status = modelarts::task_status::running,
                                double progress = 0.42) {
-    poll::tracked_task tt;
+    poll::watched_task tt;
     tt.state.key = {"p", "d", task_id};
     task::observation o;
     o.status = status;
@@ -53,15 +50,15 @@ poll::tracked_task polled_task(const std::string& task_id,
     tt.state.last_poll = at_ms(1'764'475'200'250);
     tt.state.last_change = at_ms(1'764'475'100'000);
     tt.state.up = true;
-    tt.target = target_with({{"team", "vision"}});
+    tt.labels = poll::shared_labels({{"team", "vision"}});
     return tt;
 }
 
-std::string scrape(const metrics::task_map& tasks, const poll::watcher_stats& stats = {},
+std::string scrape(const poll::task_table& tasks, const poll::watcher_stats& stats = {},
                    std::vector<metrics::webhook_figures> hooks = {},
                    const metrics::delivery_counters* deliveries = nullptr) {
     metrics::collector_sources src;
-    src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    src.tasks = [&]() -> const poll::task_view& { return tasks; };
     src.stats = [&]() -> const poll::watcher_stats& { return stats; };
     src.webhooks = [hooks] { return hooks; };
     src.deliveries = deliveries;
@@ -111,8 +108,8 @@ std::vector<std::string> starting_with(const std::string& text, const std::strin
 } // namespace
 
 TEST_CASE("a polled task exports every per-task series with its target's labels") {
-    metrics::task_map tasks;
-    tasks.emplace(task::task_key{"p", "d", "t1"}, polled_task("t1"));
+    poll::task_table tasks;
+    tasks.tasks.emplace(task::task_key{"p", "d", "t1"}, polled_task("t1"));
     auto text = scrape(tasks);
     INFO(text);
     const std::string base = R"(project_id="p",dataset_id="d",task_id="t1",team="vision")";
@@ -141,7 +138,7 @@ TEST_CASE("a polled task exports every per-task series with its target's labels"
 
 TEST_CASE("the status state set has one series per status and unknown, and exactly one of them is "
           "1") {
-    metrics::task_map tasks;
+    poll::task_table tasks;
     const modelarts::task_status all[] = {
         modelarts::task_status::queuing,   modelarts::task_status::initializing,
         modelarts::task_status::running,   modelarts::task_status::failed,
@@ -150,7 +147,7 @@ TEST_CASE("the status state set has one series per status and unknown, and exact
     int n = 0;
     for (auto s : all) {
         auto id = "t" + std::to_string(n++);
-        tasks.emplace(task::task_key{"p", "d", id}, polled_task(id, s));
+        tasks.tasks.emplace(task::task_key{"p", "d", id}, polled_task(id, s));
     }
     auto text = scrape(tasks);
     n = 0;
@@ -177,14 +174,14 @@ TEST_CASE("the status state set has one series per status and unknown, and exact
 
 TEST_CASE("a task never polled successfully has no status: nothing before a poll, up 0 after a "
           "failed one") {
-    metrics::task_map tasks;
-    poll::tracked_task fresh;
+    poll::task_table tasks;
+    poll::watched_task fresh;
     fresh.state.key = {"p", "d", "fresh"};
-    tasks.emplace(fresh.state.key, std::move(fresh));
-    poll::tracked_task failing;
+    tasks.tasks.emplace(fresh.state.key, std::move(fresh));
+    poll::watched_task failing;
     failing.state.key = {"p", "d", "failing"};
     failing.state.last_error = task::poll_error{"auth", "APIGW.0301", "bad signature", "req-1"};
-    tasks.emplace(failing.state.key, std::move(failing));
+    tasks.tasks.emplace(failing.state.key, std::move(failing));
 
     auto text = scrape(tasks);
     INFO(text);
@@ -198,15 +195,15 @@ TEST_CASE("a task never polled successfully has no status: nothing before a poll
 }
 
 TEST_CASE("forgotten and gone tasks have no series and are not counted as watched") {
-    metrics::task_map tasks;
+    poll::task_table tasks;
     auto a = polled_task("a");
     auto b = polled_task("b");
     b.state.forgotten = true;
     auto c = polled_task("c");
     c.state.gone = true;
-    tasks.emplace(task::task_key{"p", "d", "a"}, std::move(a));
-    tasks.emplace(task::task_key{"p", "d", "b"}, std::move(b));
-    tasks.emplace(task::task_key{"p", "d", "c"}, std::move(c));
+    tasks.tasks.emplace(task::task_key{"p", "d", "a"}, std::move(a));
+    tasks.tasks.emplace(task::task_key{"p", "d", "b"}, std::move(b));
+    tasks.tasks.emplace(task::task_key{"p", "d", "c"}, std::move(c));
     auto text = scrape(tasks);
     CHECK(text.find("task_id=\"a\"") != std::string::npos);
     CHECK(text.find("task_id=\"b\"") == std::string::npos);
@@ -216,11 +213,11 @@ TEST_CASE("forgotten and gone tasks have no series and are not counted as watche
 
 TEST_CASE("label values with quotes, backslashes, newlines and UTF-8 are escaped as the text "
           "format requires") {
-    metrics::task_map tasks;
+    poll::task_table tasks;
     auto tt = polled_task("t1");
-    tt.target = target_with({{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}});
+    tt.labels = poll::shared_labels({{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}});
     tt.state.last->task_name = "line1\nline2 \"q\" \\";
-    tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
+    tasks.tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
     auto text = scrape(tasks);
     INFO(text);
     CHECK(has_line(
@@ -419,15 +416,15 @@ TEST_CASE("serialize writes byte for byte what prometheus::TextSerializer writes
     CHECK(metrics::serialize(fams) == metrics::serialize_with_prometheus_cpp(fams));
 
     // And on the collector's real families.
-    metrics::task_map tasks;
+    poll::task_table tasks;
     auto tt = polled_task("t1");
-    tt.target = target_with({{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}});
-    tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
-    tasks.emplace(task::task_key{"p", "d", "t2"}, polled_task("t2"));
+    tt.labels = poll::shared_labels({{"team", "say \"hi\" \\ to\nthe 视觉 team ✓"}});
+    tasks.tasks.emplace(task::task_key{"p", "d", "t1"}, std::move(tt));
+    tasks.tasks.emplace(task::task_key{"p", "d", "t2"}, polled_task("t2"));
     poll::watcher_stats stats;
     stats.poll_duration.observe(0.02);
     metrics::collector_sources src;
-    src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    src.tasks = [&]() -> const poll::task_view& { return tasks; };
     src.stats = [&]() -> const poll::watcher_stats& { return stats; };
     src.process = [] { return metrics::read_process_stats(); };
     metrics::collector c(std::move(src));
@@ -439,16 +436,16 @@ TEST_CASE("serialize writes byte for byte what prometheus::TextSerializer writes
 }
 
 TEST_CASE("a streamed scrape survives tasks coming and going between its pieces") {
-    metrics::task_map tasks;
+    poll::task_table tasks;
     for (int i = 0; i < 40; ++i) {
         char buf[16]; // ("t" + std::to_string trips GCC 12's -Wstringop-overflow at -O3)
         std::snprintf(buf, sizeof buf, "t%d", 100 + i);
         const std::string id = buf;
-        tasks.emplace(task::task_key{"p", "d", id},
-                      polled_task(id, modelarts::task_status::running, 0.5));
+        tasks.tasks.emplace(task::task_key{"p", "d", id},
+                            polled_task(id, modelarts::task_status::running, 0.5));
     }
     metrics::collector_sources src;
-    src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    src.tasks = [&]() -> const poll::task_view& { return tasks; };
     metrics::collector c(std::move(src));
     auto next = c.stream(500);
     std::string text, piece;
@@ -458,10 +455,10 @@ TEST_CASE("a streamed scrape survives tasks coming and going between its pieces"
         more = next(piece);
         text += piece;
         // Between pieces the engine forgets one task and finds another.
-        if (pieces == 3) tasks.erase(tasks.begin());
+        if (pieces == 3) tasks.tasks.erase(tasks.tasks.begin());
         if (pieces == 5)
-            tasks.emplace(task::task_key{"p", "d", "t999"},
-                          polled_task("t999", modelarts::task_status::queuing, 0));
+            tasks.tasks.emplace(task::task_key{"p", "d", "t999"},
+                                polled_task("t999", modelarts::task_status::queuing, 0));
     }
     CHECK(pieces > 10);
     // Every family is announced once, and every task in the status family has its whole set.
@@ -508,8 +505,8 @@ TEST_CASE("the state database's write failures, pending writes and held polls ar
 namespace {
 
 // A polled task whose last observation comes from a GET body.
-poll::tracked_task polled_from_api(const std::string& task_id, std::string_view body) {
-    poll::tracked_task tt = polled_task(task_id);
+poll::watched_task polled_from_api(const std::string& task_id, std::string_view body) {
+    poll::watched_task tt = polled_task(task_id);
     auto t = modelarts::parse_task(body);
     if (!t) FAIL("the body is refused: " << t.error().to_string());
     auto o = task::observe(*t);
@@ -522,11 +519,11 @@ poll::tracked_task polled_from_api(const std::string& task_id, std::string_view 
 
 TEST_CASE("a status code outside -1..5 is the state set's unknown series; a progress the API did "
           "not send has no sample") {
-    metrics::task_map tasks;
-    tasks.emplace(task::task_key{"p", "d", "future"},
-                  polled_from_api("future", R"({"status": 9, "progress": 30.0})"));
-    tasks.emplace(task::task_key{"p", "d", "noprogress"},
-                  polled_from_api("noprogress", R"({"status": 1, "task_name": "x"})"));
+    poll::task_table tasks;
+    tasks.tasks.emplace(task::task_key{"p", "d", "future"},
+                        polled_from_api("future", R"({"status": 9, "progress": 30.0})"));
+    tasks.tasks.emplace(task::task_key{"p", "d", "noprogress"},
+                        polled_from_api("noprogress", R"({"status": 1, "task_name": "x"})"));
     auto text = scrape(tasks);
     INFO(text);
     const std::string future = R"(project_id="p",dataset_id="d",task_id="future",team="vision")";

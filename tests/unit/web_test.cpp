@@ -1,6 +1,5 @@
 // The HTTP routes without sockets: /api/v1/tasks JSON, the status page's HTML, and routing
 // (404, 405 with Allow, /-/ready) answered by web::respond on hand-made requests.
-#include "target_with.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/routes.hpp"
@@ -21,15 +20,13 @@ namespace json = boost::json;
 
 namespace {
 
-using taskwatch::test::target_with;
-
 task::time_point at_ms(std::int64_t ms) {
     return task::time_point(std::chrono::milliseconds(ms));
 }
 
-poll::tracked_task polled(const std::string& dataset, const std::string& id, double progress,
+poll::watched_task polled(const std::string& dataset, const std::string& id, double progress,
                           modelarts::task_status status = modelarts::task_status::running) {
-    poll::tracked_task tt;
+    poll::watched_task tt;
     tt.state.key = {"p", dataset, id};
     task::observation o;
     o.status = status;
@@ -44,22 +41,22 @@ poll::tracked_task polled(const std::string& dataset, const std::string& id, dou
     tt.state.last_poll = at_ms(1'764'475'200'250);
     tt.state.last_change = at_ms(1'764'475'100'000);
     tt.state.up = true;
-    tt.target = target_with({{"team", "vision"}});
+    tt.labels = poll::shared_labels({{"team", "vision"}});
     return tt;
 }
 
-metrics::task_map sample_tasks() {
-    metrics::task_map m;
-    m.emplace(task::task_key{"p", "d1", "t1"}, polled("d1", "t1", 0.42));
-    m.emplace(task::task_key{"p", "d1", "t2"},
-              polled("d1", "t2", 1.0, modelarts::task_status::succeeded));
-    poll::tracked_task never;
+poll::task_table sample_tasks() {
+    poll::task_table m;
+    m.tasks.emplace(task::task_key{"p", "d1", "t1"}, polled("d1", "t1", 0.42));
+    m.tasks.emplace(task::task_key{"p", "d1", "t2"},
+                    polled("d1", "t2", 1.0, modelarts::task_status::succeeded));
+    poll::watched_task never;
     never.state.key = {"p", "d2", "t3"};
     never.state.last_error = task::poll_error{"auth", "APIGW.0301",
                                               "Incorrect IAM authentication "
                                               "information",
                                               "req-9"};
-    m.emplace(never.state.key, std::move(never));
+    m.tasks.emplace(never.state.key, std::move(never));
     return m;
 }
 
@@ -139,11 +136,11 @@ TEST_CASE("the task API shows every field of the contract, and nulls before the 
 }
 
 TEST_CASE("the task API keeps quotes, newlines and UTF-8 of names and labels intact") {
-    metrics::task_map tasks;
+    poll::task_table tasks;
     auto tt = polled("d", "t", 0.5);
     tt.state.last->task_name = "a \"quoted\" \\ name\nwith 视觉 ✓";
-    tt.target = target_with({{"team", "</script><b>x</b>"}});
-    tasks.emplace(task::task_key{"p", "d", "t"}, std::move(tt));
+    tt.labels = poll::shared_labels({{"team", "</script><b>x</b>"}});
+    tasks.tasks.emplace(task::task_key{"p", "d", "t"}, std::move(tt));
     auto arr = json::parse(web::tasks_json(tasks)).as_array();
     CHECK(arr.at(0).at("task_name") == "a \"quoted\" \\ name\nwith 视觉 ✓");
     CHECK(arr.at(0).at("labels").at("team") == "</script><b>x</b>");
@@ -187,12 +184,12 @@ TEST_CASE("the status page has one row per task with its progress, grouped by da
 }
 
 TEST_CASE("the status page escapes task names, labels and errors") {
-    metrics::task_map tasks;
+    poll::task_table tasks;
     auto tt = polled("d\"x", "t<1>", 0.5);
     tt.state.last->task_name = "<script>alert('x')</script>";
     tt.state.last->error_msg = "<img src=x onerror=alert(1)>";
-    tt.target = target_with({{"team", "\"><b>bold</b>"}});
-    tasks.emplace(task::task_key{"p", "d\"x", "t<1>"}, std::move(tt));
+    tt.labels = poll::shared_labels({{"team", "\"><b>bold</b>"}});
+    tasks.tasks.emplace(task::task_key{"p", "d\"x", "t<1>"}, std::move(tt));
     auto html = web::render_status_page(tasks, {});
     INFO(html);
     CHECK(html.find("<script>") == std::string::npos);
@@ -207,11 +204,11 @@ TEST_CASE("the status page escapes task names, labels and errors") {
 TEST_CASE("routes: each endpoint answers GET with its content type") {
     auto tasks = sample_tasks();
     metrics::collector_sources src;
-    src.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    src.tasks = [&]() -> const poll::task_view& { return tasks; };
     metrics::collector coll(std::move(src));
     web::site s;
     s.metrics = [&] { return coll.render(); };
-    s.tasks = [&]() -> const metrics::task_map& { return tasks; };
+    s.tasks = [&]() -> const poll::task_view& { return tasks; };
     s.ready = [] { return true; };
 
     auto m = get(s, "/metrics");
@@ -309,8 +306,8 @@ TEST_CASE("routes: /-/ready is 503 with one line naming the file while the state
 
 namespace {
 
-poll::tracked_task polled_from_api(const std::string& id, std::string_view body) {
-    poll::tracked_task tt = polled("d1", id, 0.5);
+poll::watched_task polled_from_api(const std::string& id, std::string_view body) {
+    poll::watched_task tt = polled("d1", id, 0.5);
     auto t = modelarts::parse_task(body);
     if (!t) FAIL("the body is refused: " << t.error().to_string());
     auto o = task::observe(*t);
@@ -323,11 +320,12 @@ poll::tracked_task polled_from_api(const std::string& id, std::string_view body)
 
 TEST_CASE("the task API and the page show an unknown status with its code and null for what the "
           "API did not send") {
-    metrics::task_map tasks;
-    tasks.emplace(task::task_key{"p", "d1", "t1"},
-                  polled_from_api("t1", R"({"status": 7, "progress": 25.0, "task_name": "a"})"));
-    tasks.emplace(task::task_key{"p", "d1", "t2"},
-                  polled_from_api("t2", R"({"status": 1, "task_name": "b"})"));
+    poll::task_table tasks;
+    tasks.tasks.emplace(
+        task::task_key{"p", "d1", "t1"},
+        polled_from_api("t1", R"({"status": 7, "progress": 25.0, "task_name": "a"})"));
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t2"},
+                        polled_from_api("t2", R"({"status": 1, "task_name": "b"})"));
     auto arr = json::parse(web::tasks_json(tasks)).as_array();
     REQUIRE(arr.size() == 2);
     const auto& t1 = arr[0].as_object();

@@ -1,6 +1,6 @@
 // What GET /metrics shows: every series of CONTRACT.md "Metrics", built at scrape time from the
-// watch engine's task map, its counters and the outbox. Nothing is registered or removed per
-// poll, so a task the engine forgets simply stops appearing.
+// watch engine's published task view, its counters and the outbox. Nothing is registered or removed
+// per poll, so a task the engine forgets simply stops appearing.
 //
 // Thread-compatible: Collect() reads its sources on the caller's thread, which must be the
 // thread that owns them (the daemon's io_context thread).
@@ -8,7 +8,8 @@
 
 #include "taskwatch/metrics/delivery_counters.hpp"
 #include "taskwatch/metrics/process.hpp"
-#include "taskwatch/poll/watcher.hpp"
+#include "taskwatch/poll/stats.hpp"
+#include "taskwatch/poll/task_view.hpp"
 #include "taskwatch/task/types.hpp"
 
 #include <prometheus/collectable.h>
@@ -24,9 +25,6 @@
 
 namespace taskwatch::metrics {
 
-/// The watch engine's tasks, as poll::watcher::tasks() returns them.
-using task_map = std::map<task::task_key, poll::tracked_task>;
-
 /// "text/plain; version=0.0.4; charset=utf-8": the Prometheus text exposition format.
 inline constexpr std::string_view content_type = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -41,7 +39,7 @@ struct webhook_figures {
 /// Where the collector reads from. Every function is called during Collect() only; an empty
 /// function leaves its metrics out (tests), never fails the scrape.
 struct collector_sources {
-    std::function<const task_map&()> tasks;
+    std::function<const poll::task_view&()> tasks;
     std::function<const poll::watcher_stats&()> stats;
     /// One entry per configured webhook, in configuration order.
     std::function<std::vector<webhook_figures>()> webhooks;

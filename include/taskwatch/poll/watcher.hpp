@@ -1,95 +1,26 @@
-// The watch engine's loop: polls every watched task on its own schedule, within the global
-// request budget, discovers tasks of datasets without task_ids, turns each poll into events
-// with task::diff and commits states and events to the store in batches.
+// The watch engine: polls every watched task on its own schedule, within the global request
+// budget, discovers tasks of datasets without task_ids, turns each poll into events with
+// task::diff and commits states and events to the store in batches. What it knows about each
+// task is published read-only (task_view); its counters as watcher_stats.
 // Lives on the daemon's one io_context; not thread-safe.
 #pragma once
 
 #include "taskwatch/auth/authorizer.hpp"
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/http/client.hpp"
-#include "taskwatch/modelarts/api_client.hpp"
-#include "taskwatch/poll/pacing.hpp"
+#include "taskwatch/poll/stats.hpp"
+#include "taskwatch/poll/task_view.hpp"
 #include "taskwatch/state/store.hpp"
-#include "taskwatch/state/write_buffer.hpp"
-#include "taskwatch/task/diff.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
-#include <array>
-#include <cstdint>
-#include <deque>
-#include <map>
+#include <cstddef>
 #include <memory>
-#include <random>
-#include <set>
-#include <string>
-#include <unordered_map>
-#include <vector>
 
 namespace taskwatch::poll {
 
-struct endpoint_state; ///< throttling and credentials of one ModelArts endpoint (watcher.cpp)
-
-/// One watched task in memory. Kept small: 10,000 of them must fit in a few MiB.
-struct tracked_task {
-    task::task_state state;
-    /// Its target in the current settings (the watcher repoints it on reload).
-    const config::target* target = nullptr;
-    modelarts::api_client* api = nullptr; ///< the client for its endpoint and project
-    endpoint_state* endpoint = nullptr;
-    std::uint64_t polls = 0;
-    std::uint64_t poll_id = 0;    ///< the current poll (a poll whose task was replaced is void)
-    std::uint64_t schedule = 0;   ///< the id of its entry in the due-time heap; 0: none
-    unsigned failures = 0;        ///< consecutive failed polls
-    bool listed = true;           ///< the last discovery listing showed it (or it is configured)
-    bool configured = false;      ///< named in a target's task_ids
-    bool polling = false;         ///< a request is in flight
-    bool first_poll_owed = false; ///< counted in the first round (/-/ready) and not polled yet
-    bool parked = false;          ///< waits for its endpoint's credentials probe to answer
-
-    /// The labels of the task's target (copied onto its series and events).
-    const std::map<std::string, std::string>& target_labels() const noexcept;
-};
-
-/// Poll latency in the buckets of taskwatch_poll_duration_seconds: a ModelArts GET takes from a
-/// few milliseconds to the 10 s default timeout.
-struct latency_histogram {
-    static constexpr std::array<double, 12> bounds{0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
-                                                   0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
-    std::array<std::uint64_t, bounds.size() + 1>
-        counts{};   ///< per bucket, not cumulative; last: +Inf
-    double sum = 0; ///< seconds
-    std::uint64_t count = 0;
-    void observe(double seconds) noexcept {
-        std::size_t i = 0;
-        while (i < bounds.size() && seconds > bounds[i])
-            ++i;
-        ++counts[i];
-        sum += seconds;
-        ++count;
-    }
-};
-
-struct watcher_stats {
-    std::uint64_t polls = 0;
-    std::uint64_t poll_failures = 0;
-    std::map<std::string, std::uint64_t> failures_by_reason;
-    latency_histogram poll_duration; ///< every poll, failed ones included
-    std::map<std::string, std::uint64_t> events_by_type;
-    std::uint64_t commits = 0;
-    std::uint64_t commit_failures = 0; ///< taskwatch_state_write_failures_total
-    /// States and events not yet in the state database, as of the last commit attempt (every
-    /// 200 ms): taskwatch_state_pending_writes.
-    std::size_t pending_writes = 0;
-    /// Polls not applied because max_events events wait to be written
-    /// (taskwatch_state_held_polls_total).
-    std::uint64_t held_polls = 0;
-    /// Why the state database cannot be written now, one line naming the file; empty while it
-    /// can. Set by a failed commit, cleared by the next one that succeeds.
-    std::string store_problem;
-};
+class engine; ///< daemon/poll/engine.hpp
 
 class watcher {
 public:
@@ -112,124 +43,16 @@ public:
     /// old one must outlive in-flight requests (the caller keeps it).
     void reload(std::shared_ptr<const config::settings> settings, auth::authorizer* auth = nullptr);
 
-    const std::map<task::task_key, tracked_task>& tasks() const noexcept { return tasks_; }
-    const watcher_stats& stats() const noexcept { return stats_; }
+    /// The watched tasks, read-only; valid as long as the watcher.
+    const task_view& tasks() const noexcept;
+    const watcher_stats& stats() const noexcept;
     /// True once every task known at start-up, and every task the first listing of each
     /// discovered target found, was polled once (the contract's /-/ready).
-    bool first_round_done() const noexcept { return first_round_left_ == 0 && started_; }
+    bool first_round_done() const noexcept;
     std::size_t failing_tasks() const;
 
 private:
-    /// One entry of the due-time heap; stale when `id` is no longer a task's `schedule`.
-    struct due_entry {
-        clock::time_point due;
-        std::uint64_t id;
-        bool operator>(const due_entry& o) const noexcept { return due > o.due; }
-    };
-
-    // Scheduling: one heap of due times, one dispatcher that hands due tasks to polls within
-    // max_connections and the request budget. No coroutine or timer per task.
-    void schedule(tracked_task& tt, clock::time_point due);
-    void unschedule(tracked_task& tt);
-    void wake_dispatcher(clock::time_point due);
-    void untrack(std::map<task::task_key, tracked_task>::iterator it);
-    boost::asio::awaitable<void> async_dispatch_loop();
-    void ensure_workers();
-    boost::asio::awaitable<void> async_worker(std::size_t index);
-    void finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
-                     clock::time_point sent);
-
-    // May a request go to an endpoint now: the one place that asks its throttle and its
-    // credential gate, for the dispatcher, the workers and discovery alike.
-    clock::time_point not_before(const endpoint_state& ep, clock::time_point now) const;
-    /// If the task's endpoint takes no request now: schedules it behind the pause, or parks it
-    /// until the credentials' probe answers; true then.
-    bool hold(tracked_task& tt, clock::time_point now);
-    /// The right to send the task's request now, or nothing (the task is held).
-    std::optional<credential_gate::ticket> admit(tracked_task& tt, clock::time_point now);
-    /// The answer to a request sent with `t` (`e`: its error, null on success).
-    void report(endpoint_state& ep, credential_gate::ticket t, const modelarts::api_error* e);
-    /// A ticket given back unused.
-    void release(endpoint_state& ep, credential_gate::ticket t);
-    /// The endpoint's gate moved: parked tasks and waiting discovery loops try again.
-    void wake(endpoint_state& ep);
-    /// "project/dataset,..." of the targets on this endpoint, for log lines.
-    std::string targets_on(const endpoint_state& ep) const;
-
-    boost::asio::awaitable<void> async_discovery_loop(std::string target_id);
-    const config::target* find_target(const std::string& project_id,
-                                      const std::string& dataset_id) const;
-    void start_discovery(const std::string& target_id);
-    boost::asio::awaitable<void> async_commit_loop();
-    boost::asio::awaitable<void> async_forget_loop();
-    /// Forgets tasks finished for longer than forget_finished_after (state, series, polling).
-    void forget_finished(task::time_point now);
-    boost::asio::awaitable<void> async_sleep_until(boost::asio::steady_timer& timer,
-                                                   clock::time_point when);
-
-    tracked_task& track(const task::task_key& key, const config::target& t, bool configured);
-    /// Points a task at its target, API client and endpoint in the current settings.
-    void bind(tracked_task& tt, const config::target& t);
-    modelarts::api_client& api_for(const config::target& t);
-    endpoint_state& endpoint_for(const modelarts::api_client& api);
-    std::vector<std::string> route(const task::event& e) const;
-    bool commit_pending();
-    /// Queues every state the watcher knows (tasks, gone ones, tombstones): the database file
-    /// was created again and holds none. Returns how many.
-    std::size_t queue_every_state();
-    void spawn(boost::asio::awaitable<void> work, const char* what);
-
-    boost::asio::any_io_executor ex_;
-    std::shared_ptr<const config::settings> settings_;
-    state::store& store_;
-    http::client& client_;
-    auth::authorizer* auth_;
-    task::diff_settings diff_settings_;
-
-    std::map<task::task_key, tracked_task> tasks_;
-    std::map<std::string, std::unique_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
-    /// API clients replaced by a reload: in-flight polls may still use them.
-    std::vector<std::unique_ptr<modelarts::api_client>> retired_apis_;
-    std::set<std::string> discovering_;  ///< target ids with a running discovery loop
-    std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
-    /// States of tasks that went away: if one reappears its event numbers go on (unique ids).
-    std::map<task::task_key, task::task_state> gone_;
-    std::map<std::string, std::unique_ptr<endpoint_state>> endpoints_; ///< by endpoint URL
-    token_bucket bucket_;
-    std::mt19937_64 rng_;
-    state::write_buffer pending_;
-    watcher_stats stats_;
-
-    std::vector<due_entry> heap_;                                ///< min-heap by due time
-    std::unordered_map<std::uint64_t, tracked_task*> scheduled_; ///< heap entry id -> task
-    std::uint64_t next_schedule_ = 0;
-    std::uint64_t next_poll_id_ = 0;
-    /// Entries erased from tasks_ and forgotten_ so far: views into their keys are stale once
-    /// it moves.
-    std::uint64_t erasures_ = 0;
-    /// A due task handed to the poll workers.
-    struct poll_job {
-        std::uint64_t poll_id;
-        modelarts::api_client* api;
-        endpoint_state* endpoint;
-        credential_gate::ticket ticket;
-    };
-    /// Tasks taken off the heap for a poll, by poll id; a removed task leaves, and its poll's
-    /// answer is dropped.
-    std::unordered_map<std::uint64_t, tracked_task*> claimed_;
-    std::deque<poll_job> jobs_;
-    std::vector<boost::asio::steady_timer*> idle_workers_; ///< parked workers, woken by cancel
-    std::size_t workers_ = 0;
-    std::unique_ptr<boost::asio::steady_timer> dispatch_timer_;
-    /// When the dispatcher's timer fires; min() while it must not be woken for a due time.
-    clock::time_point dispatcher_wakes_ = clock::time_point::max();
-
-    /// Timers of the discovery and commit loops, cancelled by async_stop().
-    std::vector<std::shared_ptr<boost::asio::steady_timer>> loop_timers_;
-    std::size_t first_round_left_ = 0;
-    std::size_t running_ = 0; ///< coroutines still running
-    bool started_ = false;
-    bool stopping_ = false;
+    std::unique_ptr<engine> engine_;
 };
 
 } // namespace taskwatch::poll

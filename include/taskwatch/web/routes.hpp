@@ -20,7 +20,7 @@ struct site {
     std::function<std::string()> metrics;
     /// When set, /metrics is sent in pieces from this (metrics::collector::stream) instead.
     std::function<http::body_stream()> metrics_stream;
-    std::function<const metrics::task_map&()> tasks;
+    std::function<const poll::task_view&()> tasks;
     std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
     std::function<bool()> ready;

@@ -4,7 +4,7 @@
 // so that tools can read it too.
 #pragma once
 
-#include "taskwatch/metrics/collector.hpp"
+#include "taskwatch/poll/task_view.hpp"
 
 #include <cstdint>
 #include <string>
@@ -23,7 +23,7 @@ struct page_summary {
     task::time_point now; ///< "3 min ago" is counted from here
 };
 
-std::string render_status_page(const metrics::task_map& tasks, const page_summary& s);
+std::string render_status_page(const poll::task_view& tasks, const page_summary& s);
 
 /// Escapes & < > " ' for text and attribute values.
 std::string html_escape(std::string_view text);

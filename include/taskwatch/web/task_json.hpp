@@ -2,7 +2,7 @@
 // Pure functions of the task map; no secret is ever part of a task's state.
 #pragma once
 
-#include "taskwatch/metrics/collector.hpp"
+#include "taskwatch/poll/task_view.hpp"
 
 #include <string>
 
@@ -15,10 +15,10 @@ std::string format_rfc3339(task::time_point t);
 /// status, status_code, progress, up, stalled, created, last_change, last_poll, last_error,
 /// result, resource_id, algorithm_type, code, message, error_code, error_msg. Before the first
 /// successful poll, everything the poll would have told is null.
-void append_task_json(std::string& out, const task::task_key& key, const poll::tracked_task& tt);
+void append_task_json(std::string& out, const poll::watched_task& tt);
 
 /// The body of GET /api/v1/tasks: a JSON array ordered by project, dataset and task id, with
 /// forgotten and gone tasks left out.
-std::string tasks_json(const metrics::task_map& tasks);
+std::string tasks_json(const poll::task_view& tasks);
 
 } // namespace taskwatch::web

@@ -1,0 +1,56 @@
+// What the watch engine publishes about the tasks it watches, read-only, for metrics and web:
+// each task's identity, labels, last observation, up, last error and times. Nothing of its
+// scheduling (due times, endpoints, API clients) is in it. Visiting costs no copy of the tasks.
+#pragma once
+
+#include "taskwatch/task/types.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace taskwatch::poll {
+
+using label_map = std::map<std::string, std::string>;
+
+/// One watched task as the engine last saw it.
+struct watched_task {
+    task::task_state state; ///< key, last observation, up, last error, times, flags
+    /// The labels of the task's target in the settings it was last bound to (copied onto its
+    /// series); null: none. Shared, so a view entry never outlives what it points to.
+    std::shared_ptr<const label_map> labels;
+
+    const label_map& target_labels() const noexcept { return labels ? *labels : no_labels; }
+    static const label_map no_labels;
+};
+
+/// Labels held on their own, for a watched_task built by hand (tests, benchmarks).
+inline std::shared_ptr<const label_map> shared_labels(label_map labels) {
+    return std::make_shared<const label_map>(std::move(labels));
+}
+
+/// The tasks being watched: neither gone nor forgotten.
+class task_view {
+public:
+    using visitor = std::function<bool(const watched_task&)>;
+    /// Calls `f` for each watched task in key order, starting after `after` (nullptr: at the
+    /// first), until `f` returns false. The engine may change between two calls, never during
+    /// one: a reader that resumes from a key sees tasks added or removed meanwhile.
+    virtual void visit(const task::task_key* after, const visitor& f) const = 0;
+    /// How many tasks visit() would show.
+    virtual std::size_t size() const = 0;
+
+protected:
+    ~task_view() = default;
+};
+
+/// A task_view over a map of its own: what tests and benchmarks fill by hand.
+class task_table final : public task_view {
+public:
+    std::map<task::task_key, watched_task> tasks;
+    void visit(const task::task_key* after, const visitor& f) const override;
+    std::size_t size() const override;
+};
+
+} // namespace taskwatch::poll
