@@ -48,18 +48,20 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
-// The known key closest to `key`, or empty when none is close.
+// The known key closest to `key`, or empty when none is close: the fewest edits, at most two
+// (a typo, a case slip, two letters swapped: "cert_fiel"), else a known key with a unit or word
+// tacked on ("timeout_ms").
 std::string_view suggestion(std::string_view key, std::initializer_list<std::string_view> known) {
     std::string_view best;
-    std::size_t best_d = 3;
+    std::size_t best_rank = 4;
     for (auto k : known) {
-        // A known key with a unit or word tacked on ("timeout_ms") counts as close too.
-        bool extends =
+        const auto edits = edit_distance(key, k);
+        const bool extends =
             k.size() >= 4 && key.size() >= 4 && (key.starts_with(k) || k.starts_with(key));
-        auto d = extends ? std::size_t{1} : edit_distance(key, k);
-        if (d < best_d && d < k.size()) {
+        const std::size_t rank = edits <= 2 && edits < k.size() ? edits : extends ? 3 : 4;
+        if (rank < best_rank) {
             best = k;
-            best_d = d;
+            best_rank = rank;
         }
     }
     return best;
