@@ -211,6 +211,10 @@ TEST_CASE("bytes libyaml refuses reach scalars as written; lines and columns sta
     // The code points standing in for those bytes pass through when written themselves.
     tree own("a: \xf4\x8f\xbd\x81 \xff\n");
     CHECK(own.document(0).value(0).text() == "\xf4\x8f\xbd\x81 \xff");
+    // A byte order mark at the start is no content.
+    tree bom("\xef\xbb\xbf"
+             "a: 1\n");
+    CHECK(bom.document(0).key(0).text() == "a");
     // One character per refused byte: the column after two of them.
     CHECK(error_of("a: \xff\xfe: b\n") ==
           "1:6: YAML syntax error: mapping values are not allowed in this context");
