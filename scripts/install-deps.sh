@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config git
       libboost1.81-dev libboost-json1.81-dev libssl-dev prometheus-cpp-dev doctest-dev
-      libsqlite3-dev libyaml-cpp-dev libsystemd-dev libcrypt-dev)
+      libsqlite3-dev libyaml-dev libsystemd-dev libcrypt-dev)
 if [ "${1:-}" = "--test" ]; then
   # promtool and prometheus: /metrics checks; chromium (+ a font): the status page test.
   pkgs+=(openssl sqlite3 curl ca-certificates prometheus chromium fonts-dejavu-core)

@@ -6,22 +6,20 @@
 #include "taskwatch/config/host_checks.hpp"
 
 #include "taskwatch/detail/bytes.hpp"
-#include "taskwatch/detail/load_yaml.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/url_check.hpp"
-#include "taskwatch/detail/utf8.hpp"
+#include "taskwatch/detail/yaml_reader.hpp"
 #include "taskwatch/http/server.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <cstdio>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
 #include <set>
-#include <unordered_map>
+#include <string>
 
 namespace taskwatch::config {
 
@@ -31,230 +29,20 @@ using std::chrono::milliseconds;
 
 using detail::one_line;
 using detail::quote;
+using detail::yaml::field;
+using detail::yaml::mapping;
 
 struct context {
-    std::string file;          ///< as given, for messages
-    std::string dir;           ///< absolute folder of the file
+    detail::yaml::source src;
     const environment* env;    ///< never null
     const host_checks* checks; ///< null: none
 };
 
-[[noreturn]] void fail(const context& c, int line, std::string_view path,
-                       std::string_view problem) {
-    std::string msg = c.file;
-    if (line > 0) msg += ":" + std::to_string(line);
-    msg += ": ";
-    if (!path.empty()) {
-        msg += path;
-        msg += ": ";
-    }
-    msg += problem;
-    throw config_error(one_line(msg));
+milliseconds positive_duration(const field& f) {
+    auto d = f.parsed("a duration", parse_duration);
+    if (d.count() <= 0) f.fail("must be longer than 0s");
+    return d;
 }
-
-// "not valid UTF-8 (byte 0xff at offset 2)", or nothing when `s` is valid UTF-8. The offending
-// byte is named, never printed: the text is going into a one-line message.
-std::optional<std::string> utf8_problem(std::string_view s) {
-    auto at = detail::first_invalid_utf8(s);
-    if (!at) return std::nullopt;
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(detail::bytes_of(s)[*at]));
-    return "not valid UTF-8 (byte " + std::string(hex) + " at offset " + std::to_string(*at) + ")";
-}
-
-int line_of(const YAML::Node& n) {
-    auto m = n.Mark();
-    return m.line >= 0 ? m.line + 1 : 0;
-}
-
-std::string_view kind_of(const YAML::Node& n) {
-    switch (n.Type()) {
-    case YAML::NodeType::Map:
-        return "a mapping";
-    case YAML::NodeType::Sequence:
-        return "a list";
-    case YAML::NodeType::Scalar:
-        return "a scalar";
-    case YAML::NodeType::Null:
-        return "no value";
-    case YAML::NodeType::Undefined:
-        break;
-    }
-    return "nothing";
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            std::size_t up = row[j];
-            row[j] =
-                std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
-std::string join_path(std::string_view parent, std::string_view key) {
-    if (parent.empty()) return std::string(key);
-    return std::string(parent) + "." + std::string(key);
-}
-
-/// One value of the document with the path and line to blame for it.
-struct field {
-    const context* c;
-    YAML::Node node;
-    int line;
-    std::string path;
-
-    [[noreturn]] void fail(std::string_view problem) const {
-        config::fail(*c, line, path, problem);
-    }
-
-    [[noreturn]] void wrong_type(std::string_view expected) const {
-        fail("expected " + std::string(expected) + ", got " +
-             (node.IsScalar() ? quote(node.Scalar()) : std::string(kind_of(node))));
-    }
-
-    /// Every string the config hands out is valid UTF-8: labels, IDs and names end up in
-    /// /metrics, JSON and logs, which must stay valid text.
-    std::string string(bool allow_empty = false) const {
-        if (!node.IsScalar()) wrong_type("a string");
-        const std::string& s = node.Scalar();
-        if (auto bad = utf8_problem(s)) fail(*bad);
-        if (s.empty() && !allow_empty) fail("must not be empty");
-        return s;
-    }
-
-    std::uint64_t integer(std::uint64_t min, std::uint64_t max) const {
-        if (!node.IsScalar()) wrong_type("an integer");
-        const std::string& s = node.Scalar();
-        std::uint64_t v = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size())
-            fail("expected an integer, got " + quote(s));
-        if (ec == std::errc::result_out_of_range || v < min || v > max)
-            fail("must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                 ", got " + quote(s));
-        return v;
-    }
-
-    double number() const {
-        if (!node.IsScalar()) wrong_type("a number");
-        const std::string& s = node.Scalar();
-        double v = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v))
-            fail("expected a number, got " + quote(s));
-        return v;
-    }
-
-    milliseconds duration() const {
-        if (!node.IsScalar()) wrong_type("a duration");
-        auto d = parse_duration(node.Scalar());
-        if (!d) fail(d.error());
-        return *d;
-    }
-
-    milliseconds positive_duration() const {
-        auto d = duration();
-        if (d.count() <= 0) fail("must be longer than 0s");
-        return d;
-    }
-
-    std::vector<field> list() const {
-        if (!node.IsSequence()) wrong_type("a list");
-        std::vector<field> out;
-        std::size_t i = 0;
-        for (const auto& elem : node) {
-            int l = line_of(elem);
-            out.push_back(field{c, elem, l > 0 ? l : line, path + "[" + std::to_string(i) + "]"});
-            ++i;
-        }
-        return out;
-    }
-};
-
-/// A mapping: checks its keys once, then hands out its values as fields.
-class mapping {
-public:
-    struct entry {
-        std::string key;
-        field value; ///< line and path are the key's
-    };
-
-    mapping(const field& f)
-        : c_(f.c)
-        , path_(f.path)
-        , line_(f.line) {
-        if (!f.node.IsMap()) f.wrong_type("a mapping");
-        std::map<std::string, int> seen;
-        for (auto it = f.node.begin(); it != f.node.end(); ++it) {
-            int kl = line_of(it->first);
-            if (kl == 0) kl = line_;
-            if (!it->first.IsScalar()) fail(*c_, kl, path_, "keys must be strings");
-            std::string key = it->first.Scalar();
-            if (auto bad = utf8_problem(key)) fail(*c_, kl, path_, "a key is " + *bad);
-            if (auto [pos, inserted] = seen.emplace(key, kl); !inserted)
-                fail(*c_, kl, path_,
-                     "key " + quote(key) + " appears twice (first at line " +
-                         std::to_string(pos->second) + ")");
-            entries_.push_back(entry{key, field{c_, it->second, kl, join_path(path_, key)}});
-        }
-    }
-
-    /// Every key must be one of `known`.
-    void only(std::initializer_list<std::string_view> known) const {
-        for (const auto& e : entries_) {
-            if (std::find(known.begin(), known.end(), e.key) != known.end()) continue;
-            std::string problem = "unknown key " + quote(e.key);
-            std::string_view best;
-            std::size_t best_d = 3;
-            for (auto k : known) {
-                // A known key with a unit or word tacked on ("timeout_ms") counts as close too.
-                bool extends = k.size() >= 4 && (e.key.starts_with(k) || k.starts_with(e.key)) &&
-                               e.key.size() >= 4;
-                auto d = extends ? std::size_t{1} : edit_distance(e.key, k);
-                if (d < best_d && d < k.size()) {
-                    best = k;
-                    best_d = d;
-                }
-            }
-            if (!best.empty()) problem += " (did you mean " + quote(best) + "?)";
-            fail(*c_, e.value.line, path_, problem);
-        }
-    }
-
-    /// The key's value; a key written without a value is an error, not a default.
-    std::optional<field> get(std::string_view key) const {
-        for (const auto& e : entries_) {
-            if (e.key != key) continue;
-            if (e.value.node.IsNull()) e.value.fail("no value (remove the key to get the default)");
-            return e.value;
-        }
-        return std::nullopt;
-    }
-
-    field require(std::string_view key) const {
-        if (auto f = get(key)) return *f;
-        fail(*c_, line_, path_, "missing required key " + quote(key));
-    }
-
-    const std::vector<entry>& entries() const { return entries_; }
-    int line() const { return line_; }
-    const std::string& path() const { return path_; }
-
-private:
-    const context* c_;
-    std::string path_;
-    int line_;
-    std::vector<entry> entries_;
-};
 
 // IDs go into URL paths: refuse what cannot be one.
 std::string id(const field& f) {
@@ -313,9 +101,9 @@ void check_listen(const field& f, const std::string& s) {
     }
 }
 
-std::string absolute_in(const context& c, const std::string& p) {
+std::string absolute_in(const detail::yaml::source& src, const std::string& p) {
     if (!p.empty() && p.front() == '/') return p;
-    return (std::filesystem::path(c.dir) / p).lexically_normal().string();
+    return (std::filesystem::path(src.dir) / p).lexically_normal().string();
 }
 
 // A file another module will read at start-up: fail now, by the same rules, rather than
@@ -363,7 +151,7 @@ void parse_auth(const field& f, settings& s, pending& p) {
             "user_name", "password_file"});
     p.auth_at = f;
     for (const auto& e : m.entries())
-        p.auth_key_lines[e.key] = e.value.line;
+        p.auth_key_lines[std::string(e.key)] = e.value.line();
     if (auto t = m.get("type")) {
         auto v = t->string();
         if (v == "aksk")
@@ -381,8 +169,8 @@ void parse_auth(const field& f, settings& s, pending& p) {
     for (const auto& e : m.entries()) {
         const auto& other = aksk ? token_keys : aksk_keys;
         if (std::find(other.begin(), other.end(), e.key) != other.end())
-            fail(*f.c, e.value.line, f.path,
-                 "key " + quote(e.key) + " is only valid with type: " + (aksk ? "token" : "aksk"));
+            m.fail(e.value.line(), "key " + quote(e.key) +
+                                       " is only valid with type: " + (aksk ? "token" : "aksk"));
     }
     auto opt = [&](std::string_view key) -> std::optional<std::string> {
         if (auto v = m.get(key)) return v->string();
@@ -406,7 +194,7 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
         s.modelarts.project_id = id(*v);
     }
     if (auto v = m.get("auth")) parse_auth(*v, s, p);
-    if (auto v = m.get("ca_file")) s.modelarts.ca_file = absolute_in(*f.c, v->string());
+    if (auto v = m.get("ca_file")) s.modelarts.ca_file = absolute_in(f.src(), v->string());
     if (auto v = m.get("proxy")) {
         auto text = v->string();
         auto parts = detail::split_http_url(text);
@@ -415,7 +203,7 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
             v->fail("expected http://[USER:PASSWORD@]HOST:PORT");
         s.modelarts.proxy = std::move(text);
     }
-    if (auto v = m.get("timeout")) s.modelarts.timeout = v->positive_duration();
+    if (auto v = m.get("timeout")) s.modelarts.timeout = positive_duration(*v);
     if (auto v = m.get("max_connections")) s.modelarts.max_connections = v->integer(1, 1024);
     if (auto v = m.get("max_requests_per_second")) {
         double r = v->number();
@@ -427,17 +215,52 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
 void parse_poll(const field& f, settings& s) {
     mapping m(f);
     m.only({"interval", "finished_interval", "jitter", "stall_after", "forget_finished_after"});
-    if (auto v = m.get("interval")) s.poll.interval = v->positive_duration();
-    if (auto v = m.get("finished_interval")) s.poll.finished_interval = v->positive_duration();
+    if (auto v = m.get("interval")) s.poll.interval = positive_duration(*v);
+    if (auto v = m.get("finished_interval")) s.poll.finished_interval = positive_duration(*v);
     if (auto v = m.get("jitter")) {
         double j = v->number();
-        if (j < 0 || j > 1) v->fail("must be between 0 and 1, got " + quote(v->node.Scalar()));
+        if (j < 0 || j > 1) v->fail("must be between 0 and 1, got " + quote(v->text()));
         s.poll.jitter = j;
     }
-    if (auto v = m.get("stall_after")) s.poll.stall_after = v->positive_duration();
+    if (auto v = m.get("stall_after")) s.poll.stall_after = positive_duration(*v);
     if (auto v = m.get("forget_finished_after"))
-        s.poll.forget_finished_after = v->positive_duration();
+        s.poll.forget_finished_after = positive_duration(*v);
 }
+
+// The ids of a list seen so far, for the duplicate check: open addressing over their hashes,
+// so that a lookup costs one cache miss where std::unordered_map takes three (bucket, node,
+// string). A million task ids load in about a second; this was a third of it.
+class id_index {
+public:
+    /// Room for `n` ids of `ids`, which are added by index.
+    id_index(const std::vector<std::string>& ids, std::size_t n)
+        : ids_(ids) {
+        std::size_t size = 16;
+        while (size < 2 * n)
+            size *= 2;
+        slots_.assign(size, 0);
+    }
+
+    /// Adds ids[i]; the index of an equal id added before, or nullopt.
+    std::optional<std::size_t> add(std::size_t i) {
+        const auto hash = std::hash<std::string_view>{}(ids_[i]);
+        const std::uint64_t tag = (hash >> 32) | 1; // never 0, which marks a free slot
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t s = hash & mask;; s = (s + 1) & mask) {
+            const std::uint64_t slot = slots_[s];
+            if (slot == 0) {
+                slots_[s] = tag << 32 | i;
+                return std::nullopt;
+            }
+            const std::size_t other = slot & 0xffffffff;
+            if (slot >> 32 == tag && ids_[other] == ids_[i]) return other;
+        }
+    }
+
+private:
+    const std::vector<std::string>& ids_;
+    std::vector<std::uint64_t> slots_; ///< hash tag << 32 | index, 0 when free
+};
 
 target parse_target(const field& f) {
     mapping m(f);
@@ -448,18 +271,14 @@ target parse_target(const field& f) {
         auto items = v->list();
         if (items.empty())
             v->fail("empty list (remove the key to watch every task of the dataset)");
-        // A hash of the ids seen so far, viewing the strings of `ids` (reserved: they never
-        // move), keeps the duplicate check linear: a million ids load in about a second.
         std::vector<std::string> ids;
         ids.reserve(items.size());
-        std::unordered_map<std::string_view, int> first_line;
-        first_line.reserve(items.size());
+        id_index seen(ids, items.size());
         for (const auto& item : items) {
             ids.push_back(id(item));
-            auto [it, inserted] = first_line.emplace(ids.back(), item.line);
-            if (!inserted)
+            if (auto first = seen.add(ids.size() - 1))
                 item.fail("task " + quote(ids.back()) + " listed twice (first at line " +
-                          std::to_string(it->second) + ")");
+                          std::to_string(items[*first].line()) + ")");
         }
         t.task_ids = std::move(ids);
     }
@@ -467,19 +286,19 @@ target parse_target(const field& f) {
         mapping labels(*v);
         for (const auto& e : labels.entries()) {
             if (!valid_label_name(e.key))
-                fail(*f.c, e.value.line, labels.path(),
-                     "bad label name " + quote(e.key) + " (expected [a-zA-Z_][a-zA-Z0-9_]*)");
+                labels.fail(e.value.line(), "bad label name " + quote(e.key) +
+                                                " (expected [a-zA-Z_][a-zA-Z0-9_]*)");
             if (e.key.starts_with("__"))
-                fail(*f.c, e.value.line, labels.path(),
-                     "label name " + quote(e.key) +
-                         " is reserved (names starting with __ belong to Prometheus)");
+                labels.fail(e.value.line(),
+                            "label name " + quote(e.key) +
+                                " is reserved (names starting with __ belong to Prometheus)");
             if (std::find(std::begin(reserved_labels), std::end(reserved_labels), e.key) !=
                 std::end(reserved_labels))
-                fail(*f.c, e.value.line, labels.path(),
-                     "label name " + quote(e.key) +
-                         " is reserved (taskwatch sets it on its own series)");
-            if (e.value.node.IsNull()) e.value.fail("no value");
-            t.labels[e.key] = e.value.string(true);
+                labels.fail(e.value.line(),
+                            "label name " + quote(e.key) +
+                                " is reserved (taskwatch sets it on its own series)");
+            if (e.value.is_null()) e.value.fail("no value");
+            t.labels[std::string(e.key)] = e.value.string(true);
         }
     }
     if (auto v = m.get("project_id")) t.project_id = id(*v);
@@ -535,7 +354,7 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
     if (auto v = m.get("progress_step")) {
         double step = v->number();
         if (!(step > 0 && step <= 1))
-            v->fail("must be greater than 0 and at most 1, got " + quote(v->node.Scalar()));
+            v->fail("must be greater than 0 and at most 1, got " + quote(v->text()));
         w.progress_step = step;
     }
     if (auto v = m.get("max_attempts")) w.max_attempts = static_cast<unsigned>(v->integer(1, 1000));
@@ -548,22 +367,22 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
     if (s.modelarts.project_id.empty()) {
         auto from_env = env ? env("HUAWEICLOUD_SDK_PROJECT_ID") : std::nullopt;
         if (!from_env || from_env->empty())
-            fail(c, p.modelarts_at->line, "modelarts",
-                 "missing required key \"project_id\" (or set HUAWEICLOUD_SDK_PROJECT_ID)");
-        if (auto bad = utf8_problem(*from_env))
-            fail(c, p.modelarts_at->line, "modelarts", "HUAWEICLOUD_SDK_PROJECT_ID is " + *bad);
+            p.modelarts_at->fail(
+                "missing required key \"project_id\" (or set HUAWEICLOUD_SDK_PROJECT_ID)");
+        if (auto bad = detail::yaml::utf8_problem(*from_env))
+            p.modelarts_at->fail("HUAWEICLOUD_SDK_PROJECT_ID is " + *bad);
         for (unsigned char ch : detail::bytes_of(*from_env))
             if (ch <= ' ' || ch == 0x7f || ch == '/' || ch == '?' || ch == '#')
-                fail(c, p.modelarts_at->line, "modelarts",
-                     "HUAWEICLOUD_SDK_PROJECT_ID is not a valid project ID (no spaces, \"/\", "
-                     "\"?\" or \"#\")");
+                p.modelarts_at->fail(
+                    "HUAWEICLOUD_SDK_PROJECT_ID is not a valid project ID (no spaces, \"/\", "
+                    "\"?\" or \"#\")");
         s.modelarts.project_id = *from_env;
     }
 
     // Credentials: blame the key named by the problem, else the auth section, else modelarts.
     auto blame_auth = [&](const auth::credentials_problem& problem) {
         std::string path = "modelarts.auth";
-        int line = p.auth_at ? p.auth_at->line : p.modelarts_at->line;
+        int line = p.auth_at ? p.auth_at->line() : p.modelarts_at->line();
         if (!problem.key.empty()) {
             auto it = p.auth_key_lines.find(problem.key);
             if (it != p.auth_key_lines.end()) {
@@ -573,14 +392,14 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
                 path += "." + problem.key;
             }
         }
-        fail(c, line, path, problem.message);
+        detail::yaml::fail(c.src, line, path, problem.message);
     };
     if (s.modelarts.auth.type == modelarts_auth::type_t::aksk) {
-        auto r = auth::resolve_aksk(p.aksk, c.dir, env);
+        auto r = auth::resolve_aksk(p.aksk, c.src.dir, env);
         if (!r) blame_auth(r.error());
         s.modelarts.auth.credentials = std::move(*r);
     } else {
-        auto r = auth::resolve_token(p.token, s.modelarts.endpoint, c.dir, env);
+        auto r = auth::resolve_token(p.token, s.modelarts.endpoint, c.src.dir, env);
         if (!r) blame_auth(r.error());
         s.modelarts.auth.credentials = std::move(*r);
     }
@@ -601,14 +420,14 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
             const auto& first = p.target_at[it->second];
             p.target_at[i].fail("duplicate target: dataset " + quote(t.dataset_id) +
                                 " of project " + quote(key.first) + " is already watched by " +
-                                first.path + " (line " + std::to_string(first.line) + ")");
+                                first.path() + " (line " + std::to_string(first.line()) + ")");
         }
     }
 
     for (std::size_t i = 0; i < s.webhooks.size(); ++i) {
         const auto& pf = p.webhook_secrets[i];
         if (!pf) continue;
-        auto sec = auth::read_secret_file(pf->path, c.dir, env);
+        auto sec = auth::read_secret_file(pf->path, c.src.dir, env);
         if (!sec) pf->at.fail(sec.error());
         s.webhooks[i].secret = std::move(*sec);
     }
@@ -618,39 +437,27 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         auto blame = [&](std::string_view key, const std::optional<std::string>& problem) {
             if (!problem) return;
             if (auto f = root.get(key)) f->fail(*problem);
-            fail(c, 0, key, *problem); // the default value: no line to blame
+            detail::yaml::fail(c.src, 0, key, *problem); // the default: no line to blame
         };
         if (c.checks->listen) blame("listen", c.checks->listen(s.listen));
         if (c.checks->state_dir) blame("state_dir", c.checks->state_dir(s.state_dir));
     }
 }
 
-settings parse(std::string_view yaml_text, const std::string& source_path, const environment& env,
-               const host_checks* checks) {
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(std::filesystem::path(source_path), ec);
-    context c{source_path, ec ? std::string(".") : abs.lexically_normal().parent_path().string(),
-              &env, checks};
-
-    std::vector<YAML::Node> docs;
-    try {
-        docs = detail::load_all_yaml(yaml_text);
-    } catch (const YAML::Exception& e) {
-        std::string problem = "YAML syntax error: " + e.msg;
-        if (e.mark.column >= 0) problem += " (column " + std::to_string(e.mark.column + 1) + ")";
-        fail(c, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", problem);
-    }
-    std::erase_if(docs, [](const YAML::Node& d) { return d.IsNull(); });
-    if (docs.empty())
-        fail(c, 0, "",
-             "the file is empty (expected a mapping with at least modelarts and targets)");
-    if (docs.size() > 1) fail(c, line_of(docs[1]), "", "more than one YAML document");
+settings read(std::string_view yaml_text, const std::string& source_path, const environment& env,
+              const host_checks* checks) {
+    const context c{detail::yaml::source::of(source_path), &env, checks};
+    const detail::yaml::document doc(c.src, yaml_text);
+    const auto root_field = doc.root();
+    if (!root_field)
+        detail::yaml::fail(
+            c.src, 0, "",
+            "the file is empty (expected a mapping with at least modelarts and targets)");
 
     settings s;
     s.source_path = source_path;
     pending p;
-    field root_field{&c, docs.front(), std::max(line_of(docs.front()), 1), ""};
-    mapping root(root_field);
+    mapping root(*root_field);
     root.only({"listen", "web_config_file", "state_dir", "log_level", "modelarts", "poll",
                "targets", "webhooks"});
 
@@ -658,8 +465,8 @@ settings parse(std::string_view yaml_text, const std::string& source_path, const
         s.listen = v->string();
         check_listen(*v, s.listen);
     }
-    if (auto v = root.get("web_config_file")) s.web_config_file = absolute_in(c, v->string());
-    if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c, v->string());
+    if (auto v = root.get("web_config_file")) s.web_config_file = absolute_in(c.src, v->string());
+    if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c.src, v->string());
     if (auto v = root.get("log_level")) {
         auto l = v->string();
         constexpr log_level all[] = {log_level::debug, log_level::info, log_level::warn,
@@ -687,7 +494,7 @@ settings parse(std::string_view yaml_text, const std::string& source_path, const
             std::optional<pending_file> secret_file;
             auto w = parse_webhook(item, secret_file);
             auto name_field = *mapping(item).get("name");
-            auto [it, inserted] = names.emplace(w.name, name_field.line);
+            auto [it, inserted] = names.emplace(w.name, name_field.line());
             if (!inserted) {
                 name_field.fail("duplicate webhook name " + quote(w.name) + " (first at line " +
                                 std::to_string(it->second) + ")");
@@ -699,6 +506,15 @@ settings parse(std::string_view yaml_text, const std::string& source_path, const
 
     resolve(c, s, p, root);
     return s;
+}
+
+settings parse(std::string_view yaml_text, const std::string& source_path, const environment& env,
+               const host_checks* checks) {
+    try {
+        return read(yaml_text, source_path, env, checks);
+    } catch (const detail::yaml::read_error& e) {
+        throw config_error(e.what());
+    }
 }
 
 settings load(const std::string& path, const environment& env, const host_checks* checks) {

@@ -390,6 +390,37 @@ TEST_CASE("a key written twice in one mapping is refused") {
           "/etc/taskwatch/config.yml:7: key \"log_level\" appears twice (first at line 1)");
 }
 
+TEST_CASE("anchors and aliases read as the node they name; their mistakes are one line") {
+    auto s = parse_settings(minimal("    labels: &team {team: vision}\n"
+                                    "  - dataset_id: d2\n"
+                                    "    labels: *team\n"
+                                    "    task_ids: &ids [t1, t2]\n"
+                                    "  - {dataset_id: d3, task_ids: *ids}\n"),
+                            "/c.yml", env_keys);
+    REQUIRE(s.targets.size() == 3);
+    CHECK(s.targets[1].labels == std::map<std::string, std::string>{{"team", "vision"}});
+    CHECK(s.targets[2].task_ids == std::vector<std::string>{"t1", "t2"});
+    CHECK(problem_of(minimal("    labels: *nothing\n")) ==
+          "/etc/taskwatch/config.yml:6: YAML syntax error: alias \"*nothing\" names no anchor "
+          "before it (column 13)");
+    // "Billion laughs": nine levels of ten aliases each; the fourth alias of level 6 crosses
+    // the limit.
+    std::string bomb = "    labels: {a: &l0 x}\nwebhooks:\n  - &l1 [*l0, *l0, *l0, *l0, *l0, "
+                       "*l0, *l0, *l0, *l0, *l0]\n";
+    for (int i = 2; i <= 9; ++i) {
+        const auto prev = std::to_string(i - 1);
+        bomb += "  - &l" + std::to_string(i) + " [";
+        for (int k = 0; k < 10; ++k)
+            bomb += (k ? ", *l" : "*l") + prev;
+        bomb += "]\n";
+    }
+    auto problem = problem_of(minimal(bomb));
+    CHECK(problem.starts_with("/etc/taskwatch/config.yml:13: YAML aliases expand the document "
+                              "beyond "));
+    CHECK(problem.ends_with(" nodes and bytes of text (8 times the text's size plus 1 MiB) "
+                            "(column 25)"));
+}
+
 TEST_CASE("values out of range or malformed are refused with the rule") {
     CHECK(problem_of("listen: 9817\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: listen: expected HOST:PORT (e.g. 127.0.0.1:9817, "

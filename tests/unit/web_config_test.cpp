@@ -167,6 +167,22 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
                      "\"cert_file\"?)");
         CHECK(f.error_of("rate_limit:\n  every: 1s\n") ==
               file + ":2: rate_limit: unknown key \"every\"");
+        // Two letters swapped: the key two edits away, not "cert" that it starts with.
+        CHECK(f.error_of("tls_server_config:\n  cert_fiel: x\n") ==
+              file + ":2: tls_server_config: unknown key \"cert_fiel\" (did you mean "
+                     "\"cert_file\"?)");
+        // Case slips too, worded as the main config words them (one reader for both).
+        CHECK(f.error_of("tls_server_config:\n  Cert_File: x\n") ==
+              file + ":2: tls_server_config: unknown key \"Cert_File\" (did you mean "
+                     "\"cert_file\"?)");
+    }
+    SUBCASE("text must be UTF-8, in keys and values, as in the main config") {
+        CHECK(f.error_of("tls_server_config:\n  cert_file: \"tls/\xffserver.crt\"\n  key_file: "
+                         "tls/server.key\n") ==
+              file + ":2: tls_server_config.cert_file: not valid UTF-8 (byte 0xff at offset 4)");
+        CHECK(f.error_of("http_server_config:\n  headers:\n    \"X-\xc3\x28\": v\n") ==
+              file + ":3: http_server_config.headers: a key is not valid UTF-8 (byte 0xc3 at "
+                     "offset 2)");
     }
     SUBCASE("missing key_file") {
         CHECK(f.error_of("tls_server_config:\n  cert_file: tls/server.crt\n") ==
@@ -267,6 +283,12 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
                      "refuse everything)");
         CHECK(f.error_of("rate_limit:\n  interval: 1.5s\n  burst: 3\n")
                   .starts_with(file + ":2: rate_limit.interval: "));
+        CHECK(f.error_of("rate_limit:\n  interval: 1s\n  burst: many\n") ==
+              file + ":3: rate_limit.burst: expected an integer, got \"many\"");
+        CHECK(f.error_of("rate_limit:\n  interval: 1s\n  burst: 1000000000\n") ==
+              file + ":3: rate_limit.burst: must be between 0 and 999999999, got \"1000000000\"");
+        CHECK(f.error_of("rate_limit:\n  interval: {a: 1}\n  burst: 3\n") ==
+              file + ":2: rate_limit.interval: expected a duration, got a mapping");
         auto syntax = f.error_of("basic_auth_users: [\n");
         CHECK(syntax.starts_with(file + ":"));
         CHECK(syntax.find(": YAML syntax error") != std::string::npos);
@@ -276,9 +298,9 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
     }
     SUBCASE("a line starting with a comma (yaml-cpp 0.7's LoadAll looped forever on it)") {
         CHECK(f.error_of(",basic_auth_users:\n  a: b\n") ==
-              file + ":1: YAML syntax error: unexpected ',' (column 1)");
+              file + ":1: YAML syntax error: did not find expected node content (column 1)");
         CHECK(f.error_of("rate_limit:\n  burst: 3\n---\n,\n") ==
-              file + ":4: YAML syntax error: unexpected ',' (column 1)");
+              file + ":4: YAML syntax error: did not find expected node content (column 1)");
     }
 }
 
