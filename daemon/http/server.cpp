@@ -1,6 +1,11 @@
+// http::server: the acceptor, the table of live connections and graceful stop, and the session
+// that serves one connection (TLS handshake, keep-alive loop, limits, replies). The session is
+// one function over one stream type, TCP or TLS chosen per connection at run time
+// (server_stream), so it is compiled once for both.
 #include "taskwatch/http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -53,10 +58,64 @@ bool is_loopback(const asio::ip::address& a) {
     return a.is_loopback();
 }
 
-template <class Stream> constexpr bool is_ssl_stream = false;
-template <class Next> constexpr bool is_ssl_stream<beast::ssl_stream<Next>> = true;
-
 } // namespace
+
+// The session's stream: TCP, or TLS over TCP, chosen per connection at run time. With one
+// stream type the session and Beast's read and write operations are compiled once, not once
+// per layer; what that costs is a well-predicted branch per read or write.
+namespace detail {
+class server_stream {
+public:
+    using executor_type = beast::tcp_stream::executor_type;
+
+    /// TLS with `tls` when it is not null, else plain TCP.
+    server_stream(tcp::socket socket, asio::ssl::context* tls) {
+        if (tls)
+            tls_.emplace(beast::tcp_stream(std::move(socket)), *tls);
+        else
+            plain_.emplace(std::move(socket));
+    }
+    server_stream(const server_stream&) = delete;
+    server_stream& operator=(const server_stream&) = delete;
+
+    executor_type get_executor() { return tcp_layer().get_executor(); }
+    bool tls() const noexcept { return tls_.has_value(); }
+    /// The TCP layer (timeouts, the socket); the lowest layer either way.
+    beast::tcp_stream& tcp_layer() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
+    /// Valid only when tls().
+    beast::ssl_stream<beast::tcp_stream>& tls_layer() noexcept { return *tls_; }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, const MutableBuffers& b) {
+                if (tls_)
+                    tls_->async_read_some(b, std::move(handler));
+                else
+                    plain_->async_read_some(b, std::move(handler));
+            },
+            token, buffers);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, const ConstBuffers& b) {
+                if (tls_)
+                    tls_->async_write_some(b, std::move(handler));
+                else
+                    plain_->async_write_some(b, std::move(handler));
+            },
+            token, buffers);
+    }
+
+private:
+    std::optional<beast::tcp_stream> plain_;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+} // namespace detail
+
+using detail::server_stream;
 
 std::string_view request_context::header(bhttp::field name) const {
     auto it = message.find(name);
@@ -191,14 +250,13 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     }
 
     asio::awaitable<void> accept_loop();
-    template <class Stream>
-    asio::awaitable<void> run_connection(Stream stream, std::shared_ptr<connection_entry> entry,
-                                         std::uint64_t id, tcp::endpoint remote);
+    asio::awaitable<void> run_connection(tcp::socket socket,
+                                         std::shared_ptr<connection_entry> entry, std::uint64_t id,
+                                         tcp::endpoint remote);
     asio::awaitable<void> fail_handshake(tcp::socket socket);
     asio::awaitable<void> answer_plain_http(beast::tcp_stream& lowest);
-    template <class Stream> asio::awaitable<void> graceful_close(Stream& stream);
-    template <class Stream>
-    asio::awaitable<void> reject(Stream& stream, bhttp::status status, std::string_view why);
+    asio::awaitable<void> graceful_close(server_stream& stream);
+    asio::awaitable<void> reject(server_stream& stream, bhttp::status status, std::string_view why);
     asio::awaitable<void> stop(std::chrono::milliseconds drain);
 
     // A completion handler for co_spawn that logs what escaped.
@@ -309,11 +367,11 @@ struct tcp_registration {
 
 } // namespace
 
-template <class Stream> asio::awaitable<void> server::impl::graceful_close(Stream& stream) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    if constexpr (is_ssl_stream<Stream>) {
+asio::awaitable<void> server::impl::graceful_close(server_stream& stream) {
+    auto& lowest = stream.tcp_layer();
+    if (stream.tls()) {
         lowest.expires_after(tls_close_timeout);
-        co_await stream.async_shutdown(use_tuple);
+        co_await stream.tls_layer().async_shutdown(use_tuple);
     }
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -322,14 +380,13 @@ template <class Stream> asio::awaitable<void> server::impl::graceful_close(Strea
 
 // Answers a request that will not be served with `status` and closes the connection: what
 // follows the head cannot be trusted to be the next request.
-template <class Stream>
-asio::awaitable<void> server::impl::reject(Stream& stream, bhttp::status status,
+asio::awaitable<void> server::impl::reject(server_stream& stream, bhttp::status status,
                                            std::string_view why) {
-    auto& lowest = beast::get_lowest_layer(stream);
+    auto& lowest = stream.tcp_layer();
     auto res = error_response(status, 11, why);
     lowest.expires_after(opts.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
-    if constexpr (!is_ssl_stream<Stream>) {
+    if (!stream.tls()) {
         if (!wec) {
             // Unread request bytes would turn the close into a reset that can eat the answer:
             // let the client see it and go (a bounded wait, the bytes are discarded).
@@ -380,17 +437,17 @@ asio::awaitable<void> server::impl::fail_handshake(tcp::socket socket) {
     reset_socket(lowest);
 }
 
-template <class Stream>
-asio::awaitable<void> server::impl::run_connection(Stream stream,
+asio::awaitable<void> server::impl::run_connection(tcp::socket socket,
                                                    std::shared_ptr<connection_entry> entry,
                                                    std::uint64_t id, tcp::endpoint remote) {
     auto self = shared_from_this(); // keeps the server state alive while this runs
-    auto& lowest = beast::get_lowest_layer(stream);
+    server_stream stream(std::move(socket), entry->tls_context.get());
+    auto& lowest = stream.tcp_layer();
     entry->lowest = &lowest;
     tcp_registration registration{*entry};
     const bool loopback = is_loopback(remote.address());
 
-    if constexpr (is_ssl_stream<Stream>) {
+    if (stream.tls()) {
         entry->idle = false;
         lowest.expires_after(opts.handshake_timeout);
         // Look at the first bytes: a plain HTTP request gets a plain answer, not a TLS alert.
@@ -407,8 +464,8 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
             }
             co_return;
         }
-        auto [ec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                          hello.data(), use_tuple);
+        auto [ec, used] = co_await stream.tls_layer().async_handshake(
+            asio::ssl::stream_base::server, hello.data(), use_tuple);
         if (ec) {
             ++counters.handshakes_failed;
             if (ec == beast::error::timeout) ++counters.timeouts;
@@ -471,7 +528,7 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         }
         ++counters.requests;
         server_request& req = parser.get();
-        request_context ctx{req, remote, loopback, is_ssl_stream<Stream>, id, ++count};
+        request_context ctx{req, remote, loopback, stream.tls(), id, ++count};
 
         reply r;
         try {
@@ -646,17 +703,8 @@ asio::awaitable<void> server::impl::accept_loop() {
             log_escape(ep);
             self->connection_ended(id);
         };
-        auto slot = entry->cancel.slot();
-        if (tls_ctx) {
-            beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
-                                                        *tls_ctx);
-            asio::co_spawn(executor, run_connection(std::move(stream), entry, id, remote),
-                           asio::bind_cancellation_slot(slot, std::move(done)));
-        } else {
-            asio::co_spawn(executor,
-                           run_connection(beast::tcp_stream(std::move(socket)), entry, id, remote),
-                           asio::bind_cancellation_slot(slot, std::move(done)));
-        }
+        asio::co_spawn(executor, run_connection(std::move(socket), entry, id, remote),
+                       asio::bind_cancellation_slot(entry->cancel.slot(), std::move(done)));
     }
 }
 
