@@ -183,14 +183,18 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
 }
 
 // One live connection as the server sees it, to close it on stop.
+namespace detail {
 struct connection_entry {
     asio::cancellation_signal cancel;
     beast::tcp_stream* lowest = nullptr; ///< set while the session runs
     /// The TLS context the connection's stream was made from: the stream's SSL and its verify
     /// callback need it for as long as the connection lives, even after a reload replaced it.
     std::shared_ptr<asio::ssl::context> tls_context;
-    bool idle = true; ///< waiting for a request (or hanging): safe to close on stop
+    bool idle = true; ///< waiting for a request, or for a taken-over peer to leave
 };
+} // namespace detail
+
+using detail::connection_entry;
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
     impl(asio::any_io_executor ex, server_options o, handler h)
@@ -366,6 +370,27 @@ struct tcp_registration {
 };
 
 } // namespace
+
+asio::awaitable<boost::system::error_code> raw_connection::async_write(asio::const_buffer bytes) {
+    stream_.tcp_layer().expires_after(write_timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, bytes, use_tuple);
+    co_return ec;
+}
+
+asio::awaitable<void> raw_connection::async_wait_closed() {
+    entry_.idle = true;
+    stream_.tcp_layer().expires_never();
+    std::array<char, 512> sink{};
+    for (;;) {
+        auto [ec, n] = co_await stream_.async_read_some(asio::buffer(sink), use_tuple);
+        if (ec) break;
+    }
+    entry_.idle = false;
+}
+
+void raw_connection::abort() noexcept {
+    reset_socket(stream_.tcp_layer());
+}
 
 asio::awaitable<void> server::impl::graceful_close(server_stream& stream) {
     auto& lowest = stream.tcp_layer();
@@ -546,6 +571,24 @@ asio::awaitable<void> server::impl::run_connection(tcp::socket socket,
                                               "internal error"));
         }
         if (!entry->lowest) co_return; // closed by a forced stop while the handler ran
+
+        if (r.takeover) {
+            raw_connection conn(stream, *entry, opts.write_timeout);
+            try {
+                co_await r.takeover(conn);
+            } catch (const boost::system::system_error& e) {
+                if (e.code() == asio::error::operation_aborted && stopping) co_return;
+                ++counters.handler_errors;
+                log(std::string("takeover failed for ") + std::string(req.target()) + ": " +
+                    e.what());
+            } catch (const std::exception& e) {
+                ++counters.handler_errors;
+                log(std::string("takeover failed for ") + std::string(req.target()) + ": " +
+                    e.what());
+            }
+            if (lowest.socket().is_open()) co_await graceful_close(stream);
+            co_return;
+        }
 
         switch (r.action) {
         case reply_action::reset:

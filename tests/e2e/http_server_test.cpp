@@ -366,6 +366,65 @@ TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers 
     }
 }
 
+TEST_CASE("a handler that takes the connection over writes its own bytes, may reset it or wait "
+          "for the client to leave, and the server closes it afterwards") {
+    running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
+        if (ctx.target() == "/abort")
+            co_return http::reply::take_over([](http::raw_connection& c) -> asio::awaitable<void> {
+                c.abort();
+                co_return;
+            });
+        if (ctx.target() == "/wait")
+            co_return http::reply::take_over([](http::raw_connection& c) -> asio::awaitable<void> {
+                co_await c.async_wait_closed();
+            });
+        if (ctx.target() == "/throw")
+            co_return http::reply::take_over([](http::raw_connection&) -> asio::awaitable<void> {
+                throw std::runtime_error("boom");
+                co_return;
+            });
+        co_return http::reply::take_over([](http::raw_connection& c) -> asio::awaitable<void> {
+            static constexpr std::string_view part =
+                "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345";
+            co_await c.async_write(asio::buffer(part));
+        });
+    });
+    {
+        raw_client c(s.port());
+        c.send("GET /part HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out == "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345");
+        CHECK(ec == asio::error::eof); // closed by the server, as a takeover always is
+    }
+    {
+        raw_client c(s.port());
+        c.send("GET /abort HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.empty());
+        CHECK(ec == asio::error::connection_reset);
+    }
+    {
+        raw_client c(s.port());
+        c.send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.empty());
+        CHECK(ec == asio::error::eof);
+        CHECK(eventually([&] { return s.stats().handler_errors == 1; }));
+    }
+    raw_client waiting(s.port());
+    timeval tv{0, 300'000};
+    ::setsockopt(waiting.socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    waiting.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [nothing, wait_ec] = waiting.read_all();
+    CHECK(nothing.empty());
+    CHECK((wait_ec == asio::error::would_block || wait_ec == asio::error::try_again));
+    // A connection waiting for its client counts as idle: a graceful stop closes it at once.
+    CHECK(s.stop(5s) < 2s);
+    auto [after, closed_ec] = waiting.read_all();
+    CHECK(after.empty());
+    CHECK(closed_ec == asio::error::eof);
+}
+
 TEST_CASE("an exception escaping the handler becomes a 500 and the server keeps serving") {
     running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
         if (ctx.target() == "/throw") throw std::runtime_error("boom");

@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -58,6 +59,42 @@ enum class reply_action {
 /// get it whole. Memory stays at one piece however large the body.
 using body_stream = std::function<bool(std::string& out)>;
 
+namespace detail {
+class server_stream;
+struct connection_entry;
+} // namespace detail
+
+/// A connection lent to a handler that took it over (reply::take_over), for as long as its
+/// function runs. The request has been read; the server writes nothing for it.
+class raw_connection {
+public:
+    /// Made by the server, whose types these are.
+    raw_connection(detail::server_stream& stream, detail::connection_entry& entry,
+                   std::chrono::milliseconds write_timeout) noexcept
+        : stream_(stream)
+        , entry_(entry)
+        , write_timeout_(write_timeout) {}
+    raw_connection(const raw_connection&) = delete;
+    raw_connection& operator=(const raw_connection&) = delete;
+
+    /// Writes `bytes` as they are (through TLS on a TLS connection) within the write timeout.
+    boost::asio::awaitable<boost::system::error_code> async_write(boost::asio::const_buffer bytes);
+    /// Reads and discards what the peer sends until it closes the connection or the server
+    /// stops; meanwhile a graceful stop treats the connection as idle and does not wait for it.
+    boost::asio::awaitable<void> async_wait_closed();
+    /// Closes the connection at once with a TCP reset (SO_LINGER 0): nothing more is sent and
+    /// the peer sees a reset, not an end of stream.
+    void abort() noexcept;
+
+private:
+    detail::server_stream& stream_;
+    detail::connection_entry& entry_;
+    std::chrono::milliseconds write_timeout_;
+};
+
+/// What a handler that took its connection over does with it.
+using connection_takeover = std::function<boost::asio::awaitable<void>(raw_connection&)>;
+
 struct reply {
     reply_action action = reply_action::respond;
     server_response response;
@@ -66,15 +103,25 @@ struct reply {
     /// respond: when set, the body (response.body() is ignored); the response's status and
     /// headers are sent as they are.
     body_stream stream;
+    /// When set, the handler answers by itself: `response` and `stream` are ignored, the server
+    /// runs this on the connection and then closes it (it cannot know where such an answer
+    /// ends). For answers the server cannot frame or must not send: bytes serialized
+    /// elsewhere, a protocol that takes the connection over, or no answer at all.
+    connection_takeover takeover;
 
-    static reply respond(server_response r) { return {reply_action::respond, std::move(r), 0, {}}; }
-    static reply streamed(server_response head, body_stream body) {
-        return {reply_action::respond, std::move(head), 0, std::move(body)};
+    static reply respond(server_response r) {
+        return {reply_action::respond, std::move(r), 0, {}, {}};
     }
-    static reply reset() { return {reply_action::reset, {}, 0, {}}; }
-    static reply hang() { return {reply_action::hang, {}, 0, {}}; }
+    static reply streamed(server_response head, body_stream body) {
+        return {reply_action::respond, std::move(head), 0, std::move(body), {}};
+    }
+    static reply take_over(connection_takeover f) {
+        return {reply_action::respond, {}, 0, {}, std::move(f)};
+    }
+    static reply reset() { return {reply_action::reset, {}, 0, {}, {}}; }
+    static reply hang() { return {reply_action::hang, {}, 0, {}, {}}; }
     static reply truncated(server_response r, std::size_t at = 0) {
-        return {reply_action::truncate, std::move(r), at, {}};
+        return {reply_action::truncate, std::move(r), at, {}, {}};
     }
 };
 
@@ -118,7 +165,8 @@ struct server_stats {
     std::uint64_t bad_requests =
         0;                      ///< unparseable or over a limit: answered 400/413/431 and closed
     std::uint64_t timeouts = 0; ///< request_timeout or write_timeout passed
-    std::uint64_t handler_errors = 0; ///< exceptions escaping a handler (answered 500)
+    /// Exceptions escaping a handler (answered 500) or a takeover (the connection is closed).
+    std::uint64_t handler_errors = 0;
 };
 
 /// Start-up failure (bind, listen, TLS files); the message names the address or file.
