@@ -34,7 +34,6 @@
 #include <charconv>
 #include <cstdio>
 #include <optional>
-#include <sstream>
 #include <tuple>
 #include <unordered_map>
 
@@ -257,7 +256,6 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     asio::awaitable<void> run_connection(tcp::socket socket,
                                          std::shared_ptr<connection_entry> entry, std::uint64_t id,
                                          tcp::endpoint remote);
-    asio::awaitable<void> fail_handshake(tcp::socket socket);
     asio::awaitable<void> answer_plain_http(beast::tcp_stream& lowest);
     asio::awaitable<void> graceful_close(server_stream& stream);
     asio::awaitable<void> reject(server_stream& stream, bhttp::status status, std::string_view why);
@@ -452,16 +450,6 @@ asio::awaitable<void> server::impl::answer_plain_http(beast::tcp_stream& lowest)
     lowest.socket().close(ec);
 }
 
-asio::awaitable<void> server::impl::fail_handshake(tcp::socket socket) {
-    // Read the ClientHello first so the client is mid-handshake when the connection dies.
-    beast::tcp_stream lowest(std::move(socket));
-    lowest.expires_after(opts.handshake_timeout);
-    std::array<char, 2048> buf{};
-    co_await lowest.async_read_some(asio::buffer(buf), use_tuple);
-    ++counters.handshakes_failed;
-    reset_socket(lowest);
-}
-
 asio::awaitable<void> server::impl::run_connection(tcp::socket socket,
                                                    std::shared_ptr<connection_entry> entry,
                                                    std::uint64_t id, tcp::endpoint remote) {
@@ -590,40 +578,6 @@ asio::awaitable<void> server::impl::run_connection(tcp::socket socket,
             co_return;
         }
 
-        switch (r.action) {
-        case reply_action::reset:
-            reset_socket(lowest);
-            co_return;
-        case reply_action::hang: {
-            // Read and discard until the client goes away or the server stops; never answer.
-            entry->idle = true;
-            lowest.expires_never();
-            std::array<char, 512> sink{};
-            for (;;) {
-                auto [hec, hn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
-                if (hec) co_return;
-            }
-        }
-        case reply_action::truncate: {
-            auto& res = r.response;
-            res.version(req.version());
-            res.keep_alive(false);
-            res.prepare_payload();
-            std::ostringstream head;
-            head << res.base();
-            std::string wire = head.str();
-            std::size_t cut = r.truncate_at ? r.truncate_at : wire.size() + res.body().size() / 2;
-            wire += res.body();
-            cut = std::min(cut, wire.size());
-            lowest.expires_after(opts.write_timeout);
-            co_await asio::async_write(stream, asio::buffer(wire.data(), cut), use_tuple);
-            co_await graceful_close(stream);
-            co_return;
-        }
-        case reply_action::respond:
-            break;
-        }
-
         auto& res = r.response;
         res.version(req.version());
         const bool keep = req.keep_alive() && !stopping;
@@ -719,13 +673,6 @@ asio::awaitable<void> server::impl::accept_loop() {
         socket.set_option(tcp::no_delay(true), sec);
         auto remote = socket.remote_endpoint(sec);
         if (sec) continue; // the peer is already gone
-
-        auto decision = opts.on_accept ? opts.on_accept(remote) : accept_decision::serve;
-        if (decision == accept_decision::fail_handshake && uses_tls()) {
-            asio::co_spawn(executor, fail_handshake(std::move(socket)),
-                           spawn_done("failing a TLS handshake"));
-            continue;
-        }
 
         std::shared_ptr<asio::ssl::context> tls_ctx;
         if (uses_tls()) {

@@ -1,9 +1,10 @@
 // http::server over real sockets on 127.0.0.1: keep-alive, limits, deadlines, the connection
-// cap, fault replies, TLS versions and graceful stop. The server runs on its own io_context
-// thread; the test thread is the client.
+// cap, connection takeover (and the simulator's fault replies made of it), TLS versions and
+// graceful stop. The server runs on its own io_context thread; the test thread is the client.
 #include "https_client.hpp"
 #include "process.hpp"
 #include "taskwatch/http/server.hpp"
+#include "taskwatch/sim/fault_replies.hpp"
 #include "taskwatch/sim/tls.hpp"
 
 #include <doctest/doctest.h>
@@ -331,12 +332,12 @@ TEST_CASE("HEAD gets the GET's Content-Length and no body") {
     CHECK(next.find("/next") != std::string::npos);
 }
 
-TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers nothing until the "
-          "client leaves") {
+TEST_CASE("the simulator's fault replies: reset sends RST, truncate cuts the body, hang answers "
+          "nothing until the client leaves") {
     running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
-        if (ctx.target() == "/reset") co_return http::reply::reset();
-        if (ctx.target() == "/hang") co_return http::reply::hang();
-        co_return http::reply::truncated(text(200, std::string(1000, 'x')));
+        if (ctx.target() == "/reset") co_return sim::reset_reply();
+        if (ctx.target() == "/hang") co_return sim::hang_reply();
+        co_return sim::truncated_reply(text(200, std::string(1000, 'x')), ctx.message.version());
     });
     {
         raw_client c(s.port());
