@@ -1,6 +1,11 @@
+// http::server: the acceptor, the table of live connections and graceful stop, and the session
+// that serves one connection (TLS handshake, keep-alive loop, limits, replies). The session is
+// one function over one stream type, TCP or TLS chosen per connection at run time
+// (server_stream), so it is compiled once for both.
 #include "taskwatch/http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,7 +34,6 @@
 #include <charconv>
 #include <cstdio>
 #include <optional>
-#include <sstream>
 #include <tuple>
 #include <unordered_map>
 
@@ -53,10 +57,64 @@ bool is_loopback(const asio::ip::address& a) {
     return a.is_loopback();
 }
 
-template <class Stream> constexpr bool is_ssl_stream = false;
-template <class Next> constexpr bool is_ssl_stream<beast::ssl_stream<Next>> = true;
-
 } // namespace
+
+// The session's stream: TCP, or TLS over TCP, chosen per connection at run time. With one
+// stream type the session and Beast's read and write operations are compiled once, not once
+// per layer; what that costs is a well-predicted branch per read or write.
+namespace detail {
+class server_stream {
+public:
+    using executor_type = beast::tcp_stream::executor_type;
+
+    /// TLS with `tls` when it is not null, else plain TCP.
+    server_stream(tcp::socket socket, asio::ssl::context* tls) {
+        if (tls)
+            tls_.emplace(beast::tcp_stream(std::move(socket)), *tls);
+        else
+            plain_.emplace(std::move(socket));
+    }
+    server_stream(const server_stream&) = delete;
+    server_stream& operator=(const server_stream&) = delete;
+
+    executor_type get_executor() { return tcp_layer().get_executor(); }
+    bool tls() const noexcept { return tls_.has_value(); }
+    /// The TCP layer (timeouts, the socket); the lowest layer either way.
+    beast::tcp_stream& tcp_layer() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
+    /// Valid only when tls().
+    beast::ssl_stream<beast::tcp_stream>& tls_layer() noexcept { return *tls_; }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, const MutableBuffers& b) {
+                if (tls_)
+                    tls_->async_read_some(b, std::move(handler));
+                else
+                    plain_->async_read_some(b, std::move(handler));
+            },
+            token, buffers);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, const ConstBuffers& b) {
+                if (tls_)
+                    tls_->async_write_some(b, std::move(handler));
+                else
+                    plain_->async_write_some(b, std::move(handler));
+            },
+            token, buffers);
+    }
+
+private:
+    std::optional<beast::tcp_stream> plain_;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+} // namespace detail
+
+using detail::server_stream;
 
 std::string_view request_context::header(bhttp::field name) const {
     auto it = message.find(name);
@@ -124,14 +182,18 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
 }
 
 // One live connection as the server sees it, to close it on stop.
+namespace detail {
 struct connection_entry {
     asio::cancellation_signal cancel;
     beast::tcp_stream* lowest = nullptr; ///< set while the session runs
     /// The TLS context the connection's stream was made from: the stream's SSL and its verify
     /// callback need it for as long as the connection lives, even after a reload replaced it.
     std::shared_ptr<asio::ssl::context> tls_context;
-    bool idle = true; ///< waiting for a request (or hanging): safe to close on stop
+    bool idle = true; ///< waiting for a request, or for a taken-over peer to leave
 };
+} // namespace detail
+
+using detail::connection_entry;
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
     impl(asio::any_io_executor ex, server_options o, handler h)
@@ -191,14 +253,12 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     }
 
     asio::awaitable<void> accept_loop();
-    template <class Stream>
-    asio::awaitable<void> run_connection(Stream stream, std::shared_ptr<connection_entry> entry,
-                                         std::uint64_t id, tcp::endpoint remote);
-    asio::awaitable<void> fail_handshake(tcp::socket socket);
+    asio::awaitable<void> run_connection(tcp::socket socket,
+                                         std::shared_ptr<connection_entry> entry, std::uint64_t id,
+                                         tcp::endpoint remote);
     asio::awaitable<void> answer_plain_http(beast::tcp_stream& lowest);
-    template <class Stream> asio::awaitable<void> graceful_close(Stream& stream);
-    template <class Stream>
-    asio::awaitable<void> reject(Stream& stream, bhttp::status status, std::string_view why);
+    asio::awaitable<void> graceful_close(server_stream& stream);
+    asio::awaitable<void> reject(server_stream& stream, bhttp::status status, std::string_view why);
     asio::awaitable<void> stop(std::chrono::milliseconds drain);
 
     // A completion handler for co_spawn that logs what escaped.
@@ -309,11 +369,32 @@ struct tcp_registration {
 
 } // namespace
 
-template <class Stream> asio::awaitable<void> server::impl::graceful_close(Stream& stream) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    if constexpr (is_ssl_stream<Stream>) {
+asio::awaitable<boost::system::error_code> raw_connection::async_write(asio::const_buffer bytes) {
+    stream_.tcp_layer().expires_after(write_timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, bytes, use_tuple);
+    co_return ec;
+}
+
+asio::awaitable<void> raw_connection::async_wait_closed() {
+    entry_.idle = true;
+    stream_.tcp_layer().expires_never();
+    std::array<char, 512> sink{};
+    for (;;) {
+        auto [ec, n] = co_await stream_.async_read_some(asio::buffer(sink), use_tuple);
+        if (ec) break;
+    }
+    entry_.idle = false;
+}
+
+void raw_connection::abort() noexcept {
+    reset_socket(stream_.tcp_layer());
+}
+
+asio::awaitable<void> server::impl::graceful_close(server_stream& stream) {
+    auto& lowest = stream.tcp_layer();
+    if (stream.tls()) {
         lowest.expires_after(tls_close_timeout);
-        co_await stream.async_shutdown(use_tuple);
+        co_await stream.tls_layer().async_shutdown(use_tuple);
     }
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -322,14 +403,13 @@ template <class Stream> asio::awaitable<void> server::impl::graceful_close(Strea
 
 // Answers a request that will not be served with `status` and closes the connection: what
 // follows the head cannot be trusted to be the next request.
-template <class Stream>
-asio::awaitable<void> server::impl::reject(Stream& stream, bhttp::status status,
+asio::awaitable<void> server::impl::reject(server_stream& stream, bhttp::status status,
                                            std::string_view why) {
-    auto& lowest = beast::get_lowest_layer(stream);
+    auto& lowest = stream.tcp_layer();
     auto res = error_response(status, 11, why);
     lowest.expires_after(opts.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
-    if constexpr (!is_ssl_stream<Stream>) {
+    if (!stream.tls()) {
         if (!wec) {
             // Unread request bytes would turn the close into a reset that can eat the answer:
             // let the client see it and go (a bounded wait, the bytes are discarded).
@@ -370,27 +450,17 @@ asio::awaitable<void> server::impl::answer_plain_http(beast::tcp_stream& lowest)
     lowest.socket().close(ec);
 }
 
-asio::awaitable<void> server::impl::fail_handshake(tcp::socket socket) {
-    // Read the ClientHello first so the client is mid-handshake when the connection dies.
-    beast::tcp_stream lowest(std::move(socket));
-    lowest.expires_after(opts.handshake_timeout);
-    std::array<char, 2048> buf{};
-    co_await lowest.async_read_some(asio::buffer(buf), use_tuple);
-    ++counters.handshakes_failed;
-    reset_socket(lowest);
-}
-
-template <class Stream>
-asio::awaitable<void> server::impl::run_connection(Stream stream,
+asio::awaitable<void> server::impl::run_connection(tcp::socket socket,
                                                    std::shared_ptr<connection_entry> entry,
                                                    std::uint64_t id, tcp::endpoint remote) {
     auto self = shared_from_this(); // keeps the server state alive while this runs
-    auto& lowest = beast::get_lowest_layer(stream);
+    server_stream stream(std::move(socket), entry->tls_context.get());
+    auto& lowest = stream.tcp_layer();
     entry->lowest = &lowest;
     tcp_registration registration{*entry};
     const bool loopback = is_loopback(remote.address());
 
-    if constexpr (is_ssl_stream<Stream>) {
+    if (stream.tls()) {
         entry->idle = false;
         lowest.expires_after(opts.handshake_timeout);
         // Look at the first bytes: a plain HTTP request gets a plain answer, not a TLS alert.
@@ -407,8 +477,8 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
             }
             co_return;
         }
-        auto [ec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                          hello.data(), use_tuple);
+        auto [ec, used] = co_await stream.tls_layer().async_handshake(
+            asio::ssl::stream_base::server, hello.data(), use_tuple);
         if (ec) {
             ++counters.handshakes_failed;
             if (ec == beast::error::timeout) ++counters.timeouts;
@@ -471,7 +541,7 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         }
         ++counters.requests;
         server_request& req = parser.get();
-        request_context ctx{req, remote, loopback, is_ssl_stream<Stream>, id, ++count};
+        request_context ctx{req, remote, loopback, stream.tls(), id, ++count};
 
         reply r;
         try {
@@ -490,38 +560,22 @@ asio::awaitable<void> server::impl::run_connection(Stream stream,
         }
         if (!entry->lowest) co_return; // closed by a forced stop while the handler ran
 
-        switch (r.action) {
-        case reply_action::reset:
-            reset_socket(lowest);
-            co_return;
-        case reply_action::hang: {
-            // Read and discard until the client goes away or the server stops; never answer.
-            entry->idle = true;
-            lowest.expires_never();
-            std::array<char, 512> sink{};
-            for (;;) {
-                auto [hec, hn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
-                if (hec) co_return;
+        if (r.takeover) {
+            raw_connection conn(stream, *entry, opts.write_timeout);
+            try {
+                co_await r.takeover(conn);
+            } catch (const boost::system::system_error& e) {
+                if (e.code() == asio::error::operation_aborted && stopping) co_return;
+                ++counters.handler_errors;
+                log(std::string("takeover failed for ") + std::string(req.target()) + ": " +
+                    e.what());
+            } catch (const std::exception& e) {
+                ++counters.handler_errors;
+                log(std::string("takeover failed for ") + std::string(req.target()) + ": " +
+                    e.what());
             }
-        }
-        case reply_action::truncate: {
-            auto& res = r.response;
-            res.version(req.version());
-            res.keep_alive(false);
-            res.prepare_payload();
-            std::ostringstream head;
-            head << res.base();
-            std::string wire = head.str();
-            std::size_t cut = r.truncate_at ? r.truncate_at : wire.size() + res.body().size() / 2;
-            wire += res.body();
-            cut = std::min(cut, wire.size());
-            lowest.expires_after(opts.write_timeout);
-            co_await asio::async_write(stream, asio::buffer(wire.data(), cut), use_tuple);
-            co_await graceful_close(stream);
+            if (lowest.socket().is_open()) co_await graceful_close(stream);
             co_return;
-        }
-        case reply_action::respond:
-            break;
         }
 
         auto& res = r.response;
@@ -620,13 +674,6 @@ asio::awaitable<void> server::impl::accept_loop() {
         auto remote = socket.remote_endpoint(sec);
         if (sec) continue; // the peer is already gone
 
-        auto decision = opts.on_accept ? opts.on_accept(remote) : accept_decision::serve;
-        if (decision == accept_decision::fail_handshake && uses_tls()) {
-            asio::co_spawn(executor, fail_handshake(std::move(socket)),
-                           spawn_done("failing a TLS handshake"));
-            continue;
-        }
-
         std::shared_ptr<asio::ssl::context> tls_ctx;
         if (uses_tls()) {
             tls_ctx = tls_context_for_new_connection();
@@ -646,17 +693,8 @@ asio::awaitable<void> server::impl::accept_loop() {
             log_escape(ep);
             self->connection_ended(id);
         };
-        auto slot = entry->cancel.slot();
-        if (tls_ctx) {
-            beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
-                                                        *tls_ctx);
-            asio::co_spawn(executor, run_connection(std::move(stream), entry, id, remote),
-                           asio::bind_cancellation_slot(slot, std::move(done)));
-        } else {
-            asio::co_spawn(executor,
-                           run_connection(beast::tcp_stream(std::move(socket)), entry, id, remote),
-                           asio::bind_cancellation_slot(slot, std::move(done)));
-        }
+        asio::co_spawn(executor, run_connection(std::move(socket), entry, id, remote),
+                       asio::bind_cancellation_slot(entry->cancel.slot(), std::move(done)));
     }
 }
 

@@ -3,6 +3,7 @@
 #include "taskwatch/auth/signer.hpp"
 #include "taskwatch/detail/percent.hpp"
 #include "taskwatch/http/server.hpp"
+#include "taskwatch/sim/fault_replies.hpp"
 #include "taskwatch/sim/json.hpp"
 #include "taskwatch/sim/tls.hpp"
 
@@ -315,13 +316,10 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
         return respond(f.status, to_text(o), request_id);
     }
 
-    http::reply finish(request_kind kind, http::reply r) {
+    /// Counts a request answered with `status` (0: none, a reset or a hang).
+    http::reply finish(request_kind kind, http::reply r, unsigned status) {
         ++requests_total;
         ++by_kind[static_cast<std::size_t>(kind)];
-        unsigned status =
-            r.action == http::reply_action::respond || r.action == http::reply_action::truncate
-                ? r.response.result_int()
-                : 0; // reset and hang have no status
         if (status < by_status.size()) ++by_status[status];
         auto sec = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::steady_clock::now() - started_steady)
@@ -333,6 +331,10 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
         }
         ++rate_current;
         return r;
+    }
+    http::reply finish(request_kind kind, http::reply r) {
+        const unsigned status = r.takeover ? 0 : r.response.result_int();
+        return finish(kind, std::move(r), status);
     }
 
     static asio::awaitable<http::reply> handle(std::shared_ptr<impl> self,
@@ -386,18 +388,17 @@ http::reply simulator::impl::fault_reply(fault_kind k, unsigned retry_after,
         return http::reply::respond(
             error(400, "ModelArts.4338", "The task does not exist.", request_id));
     case fault_kind::reset:
-        return http::reply::reset();
+        return reset_reply();
     case fault_kind::hang:
-        return http::reply::hang();
+        return hang_reply();
     default:
-        return http::reply::reset(); // not reached: latency, malformed-json, truncate,
-                                     // tls-handshake
+        return reset_reply(); // not reached: latency, malformed-json, truncate, tls-handshake
     }
 }
 
 asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
                                                      http::request_context ctx) {
-    if (!self) co_return http::reply::reset(); // the simulator is gone
+    if (!self) co_return reset_reply(); // the simulator is gone
     char id_buf[32];
     self->make_request_id(id_buf);
     const std::string_view request_id(id_buf, sizeof id_buf);
@@ -435,7 +436,9 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
         auto& body = r.response.body();
         body.resize(std::max<std::size_t>(1, body.size() * 3 / 5)); // cut mid-document
     } else if (decision.kind == fault_kind::truncate) {
-        r.action = http::reply_action::truncate;
+        const unsigned status = r.response.result_int(); // the head is sent: it has a status
+        co_return self->finish(kind, truncated_reply(std::move(r.response), ctx.message.version()),
+                               status);
     }
     co_return self->finish(kind, std::move(r));
 }
@@ -872,13 +875,14 @@ void simulator::start() {
     auto listen = http::parse_listen_address(o.listen);
     if (!listen) throw start_error(listen.error());
     so.listen = *listen;
+    std::shared_ptr<asio::ssl::context> tls;
     try {
         if (o.self_signed_dir) {
             auto files = write_self_signed(*o.self_signed_dir);
             impl_->ca_file = files.ca_cert;
-            so.tls = http::make_server_tls_context(files.server_cert, files.server_key);
+            tls = http::make_server_tls_context(files.server_cert, files.server_key);
         } else if (o.cert_file && o.key_file) {
-            so.tls = http::make_server_tls_context(*o.cert_file, *o.key_file);
+            tls = http::make_server_tls_context(*o.cert_file, *o.key_file);
         }
     } catch (const std::exception& e) {
         throw start_error(e.what());
@@ -888,11 +892,11 @@ void simulator::start() {
     so.request_timeout = o.request_timeout;
     so.server_header = "api-gateway";
     std::weak_ptr<impl> weak = impl_;
-    so.on_accept = [weak](const asio::ip::tcp::endpoint&) {
-        auto self = weak.lock();
-        return self && self->faults.pick_handshake_failure() ? http::accept_decision::fail_handshake
-                                                             : http::accept_decision::serve;
-    };
+    if (tls)
+        so.tls_provider = tls_failing_handshakes(std::move(tls), [weak] {
+            auto self = weak.lock();
+            return self && self->faults.pick_handshake_failure();
+        });
     auto handler = [weak](const http::request_context& ctx) -> asio::awaitable<http::reply> {
         return impl::handle(weak.lock(), ctx);
     };

@@ -1,9 +1,10 @@
 // http::server over real sockets on 127.0.0.1: keep-alive, limits, deadlines, the connection
-// cap, fault replies, TLS versions and graceful stop. The server runs on its own io_context
-// thread; the test thread is the client.
+// cap, connection takeover (and the simulator's fault replies made of it), TLS versions and
+// graceful stop. The server runs on its own io_context thread; the test thread is the client.
 #include "https_client.hpp"
 #include "process.hpp"
 #include "taskwatch/http/server.hpp"
+#include "taskwatch/sim/fault_replies.hpp"
 #include "taskwatch/sim/tls.hpp"
 
 #include <doctest/doctest.h>
@@ -331,12 +332,12 @@ TEST_CASE("HEAD gets the GET's Content-Length and no body") {
     CHECK(next.find("/next") != std::string::npos);
 }
 
-TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers nothing until the "
-          "client leaves") {
+TEST_CASE("the simulator's fault replies: reset sends RST, truncate cuts the body, hang answers "
+          "nothing until the client leaves") {
     running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
-        if (ctx.target() == "/reset") co_return http::reply::reset();
-        if (ctx.target() == "/hang") co_return http::reply::hang();
-        co_return http::reply::truncated(text(200, std::string(1000, 'x')));
+        if (ctx.target() == "/reset") co_return sim::reset_reply();
+        if (ctx.target() == "/hang") co_return sim::hang_reply();
+        co_return sim::truncated_reply(text(200, std::string(1000, 'x')), ctx.message.version());
     });
     {
         raw_client c(s.port());
@@ -364,6 +365,65 @@ TEST_CASE("fault replies: reset sends RST, truncate cuts the body, hang answers 
         CHECK((ec == asio::error::would_block ||
                ec == asio::error::try_again)); // our timeout, not a close
     }
+}
+
+TEST_CASE("a handler that takes the connection over writes its own bytes, may reset it or wait "
+          "for the client to leave, and the server closes it afterwards") {
+    running_server s({}, [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
+        if (ctx.target() == "/abort")
+            co_return http::reply::take_over([](http::raw_connection& c) -> asio::awaitable<void> {
+                c.abort();
+                co_return;
+            });
+        if (ctx.target() == "/wait")
+            co_return http::reply::take_over([](http::raw_connection& c) -> asio::awaitable<void> {
+                co_await c.async_wait_closed();
+            });
+        if (ctx.target() == "/throw")
+            co_return http::reply::take_over([](http::raw_connection&) -> asio::awaitable<void> {
+                throw std::runtime_error("boom");
+                co_return;
+            });
+        co_return http::reply::take_over([](http::raw_connection& c) -> asio::awaitable<void> {
+            static constexpr std::string_view part =
+                "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345";
+            co_await c.async_write(asio::buffer(part));
+        });
+    });
+    {
+        raw_client c(s.port());
+        c.send("GET /part HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out == "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345");
+        CHECK(ec == asio::error::eof); // closed by the server, as a takeover always is
+    }
+    {
+        raw_client c(s.port());
+        c.send("GET /abort HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.empty());
+        CHECK(ec == asio::error::connection_reset);
+    }
+    {
+        raw_client c(s.port());
+        c.send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto [out, ec] = c.read_all();
+        CHECK(out.empty());
+        CHECK(ec == asio::error::eof);
+        CHECK(eventually([&] { return s.stats().handler_errors == 1; }));
+    }
+    raw_client waiting(s.port());
+    timeval tv{0, 300'000};
+    ::setsockopt(waiting.socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    waiting.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [nothing, wait_ec] = waiting.read_all();
+    CHECK(nothing.empty());
+    CHECK((wait_ec == asio::error::would_block || wait_ec == asio::error::try_again));
+    // A connection waiting for its client counts as idle: a graceful stop closes it at once.
+    CHECK(s.stop(5s) < 2s);
+    auto [after, closed_ec] = waiting.read_all();
+    CHECK(after.empty());
+    CHECK(closed_ec == asio::error::eof);
 }
 
 TEST_CASE("an exception escaping the handler becomes a 500 and the server keeps serving") {

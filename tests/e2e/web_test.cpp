@@ -270,7 +270,8 @@ TEST_CASE("a task with a status from a later API version and one without progres
     auto r = w.get("/api/v1/tasks");
     REQUIRE(r.status == 200);
     std::map<std::string, json::object> by_id;
-    for (const auto& e : json::parse(r.body).as_array())
+    const auto listed = json::parse(r.body); // a named value: the loop must not outlive it
+    for (const auto& e : listed.as_array())
         by_id[str(e.at("task_id"))] = e.as_object();
     REQUIRE(by_id.count(future) == 1);
     REQUIRE(by_id.count(noprog) == 1);

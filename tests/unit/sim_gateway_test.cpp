@@ -1,6 +1,8 @@
-// The simulator's gateway checks, its fault rules and its command line, without sockets.
+// The simulator's gateway checks, its fault rules and replies and its command line, without
+// sockets.
 #include "taskwatch/auth/signer.hpp"
 #include "taskwatch/detail/crypto.hpp"
+#include "taskwatch/sim/fault_replies.hpp"
 #include "taskwatch/sim/faults.hpp"
 #include "taskwatch/sim/gateway.hpp"
 #include "taskwatch/sim/options.hpp"
@@ -234,6 +236,31 @@ TEST_CASE(
     REQUIRE_FALSE(unknown.has_value());
     CHECK(unknown.error().message.find("--colour") != std::string::npos);
     CHECK(parse_command_line(args{"--help"})->help);
+}
+
+TEST_CASE("a truncated answer is the whole head, for the request's version and closing, and half "
+          "the body") {
+    http::server_response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = "0123456789";
+    const auto wire = truncated_wire(res, 11);
+    const auto head_end = wire.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    const auto head = wire.substr(0, head_end);
+    CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(head.find("Content-Length: 10") != std::string::npos);
+    CHECK(head.find("Connection: close") != std::string::npos);
+    CHECK(wire.substr(head_end + 4) == "01234");
+    CHECK(truncated_wire(res, 10).rfind("HTTP/1.0 200 OK\r\n", 0) == 0);
+}
+
+TEST_CASE("the handshake-failing TLS provider gives no context exactly when the fault fires") {
+    auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+    bool fire = false;
+    auto provider = tls_failing_handshakes(ctx, [&] { return fire; });
+    CHECK(provider() == ctx);
+    fire = true;
+    CHECK(provider() == nullptr);
 }
 
 TEST_CASE("HMAC-SHA256 and SHA-256 match RFC 4231 and FIPS 180 vectors, keys longer than a block "

@@ -1,6 +1,6 @@
-// HTTP(S) server core: Beast on coroutines, one io_context thread, keep-alive,
-// limits and deadlines for untrusted clients, graceful stop, and replies that can
-// be faults (reset, truncated body, hang) so a simulator can misbehave on purpose.
+// HTTP(S) server core: Beast on coroutines, one io_context thread, keep-alive, limits and
+// deadlines for untrusted clients, graceful stop. A handler answers with a response, a body
+// made piece by piece, or by taking the connection over to write what it wants.
 // Not thread-safe: every call is made on the io_context's thread, like everything on it.
 #pragma once
 
@@ -8,10 +8,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -44,44 +46,68 @@ struct request_context {
     std::string_view header(std::string_view name) const;
 };
 
-/// What the server does with a handler's answer.
-enum class reply_action {
-    respond,  ///< write `response` (keep-alive as the request asked)
-    reset,    ///< close at once with a TCP reset (SO_LINGER 0); nothing is written
-    truncate, ///< write only the first `truncate_at` bytes of the serialized response, then close
-    hang,     ///< write nothing; keep the connection until the client goes away or the server stops
-};
-
 /// A body produced piece by piece: each call appends the next piece to `out` and returns
 /// false once nothing more follows. HTTP/1.1 clients get it with chunked transfer encoding,
 /// one chunk per piece, and other work on the io_context runs between pieces; HTTP/1.0 clients
 /// get it whole. Memory stays at one piece however large the body.
 using body_stream = std::function<bool(std::string& out)>;
 
-struct reply {
-    reply_action action = reply_action::respond;
-    server_response response;
-    /// truncate: bytes of the serialized response to write; 0 means the head plus half the body.
-    std::size_t truncate_at = 0;
-    /// respond: when set, the body (response.body() is ignored); the response's status and
-    /// headers are sent as they are.
-    body_stream stream;
+namespace detail {
+class server_stream;
+struct connection_entry;
+} // namespace detail
 
-    static reply respond(server_response r) { return {reply_action::respond, std::move(r), 0, {}}; }
+/// A connection lent to a handler that took it over (reply::take_over), for as long as its
+/// function runs. The request has been read; the server writes nothing for it.
+class raw_connection {
+public:
+    /// Made by the server, whose types these are.
+    raw_connection(detail::server_stream& stream, detail::connection_entry& entry,
+                   std::chrono::milliseconds write_timeout) noexcept
+        : stream_(stream)
+        , entry_(entry)
+        , write_timeout_(write_timeout) {}
+    raw_connection(const raw_connection&) = delete;
+    raw_connection& operator=(const raw_connection&) = delete;
+
+    /// Writes `bytes` as they are (through TLS on a TLS connection) within the write timeout.
+    boost::asio::awaitable<boost::system::error_code> async_write(boost::asio::const_buffer bytes);
+    /// Reads and discards what the peer sends until it closes the connection or the server
+    /// stops; meanwhile a graceful stop treats the connection as idle and does not wait for it.
+    boost::asio::awaitable<void> async_wait_closed();
+    /// Closes the connection at once with a TCP reset (SO_LINGER 0): nothing more is sent and
+    /// the peer sees a reset, not an end of stream.
+    void abort() noexcept;
+
+private:
+    detail::server_stream& stream_;
+    detail::connection_entry& entry_;
+    std::chrono::milliseconds write_timeout_;
+};
+
+/// What a handler that took its connection over does with it.
+using connection_takeover = std::function<boost::asio::awaitable<void>(raw_connection&)>;
+
+/// A handler's answer: `response` is written, keep-alive as the request asked.
+struct reply {
+    server_response response;
+    /// When set, the body (response.body() is ignored); the response's status and headers are
+    /// sent as they are.
+    body_stream stream;
+    /// When set, the handler answers by itself: `response` and `stream` are ignored, the server
+    /// runs this on the connection and then closes it (it cannot know where such an answer
+    /// ends). For answers the server cannot frame or must not send: bytes serialized
+    /// elsewhere, a protocol that takes the connection over, or no answer at all.
+    connection_takeover takeover;
+
+    static reply respond(server_response r) { return {std::move(r), {}, {}}; }
     static reply streamed(server_response head, body_stream body) {
-        return {reply_action::respond, std::move(head), 0, std::move(body)};
+        return {std::move(head), std::move(body), {}};
     }
-    static reply reset() { return {reply_action::reset, {}, 0, {}}; }
-    static reply hang() { return {reply_action::hang, {}, 0, {}}; }
-    static reply truncated(server_response r, std::size_t at = 0) {
-        return {reply_action::truncate, std::move(r), at, {}};
-    }
+    static reply take_over(connection_takeover f) { return {{}, {}, std::move(f)}; }
 };
 
 using handler = std::function<boost::asio::awaitable<reply>(const request_context&)>;
-
-/// Decides, per accepted connection, whether to serve it or to fail its TLS handshake.
-enum class accept_decision { serve, fail_handshake };
 
 struct server_options {
     boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address_v4("127.0.0.1"), 0};
@@ -89,7 +115,7 @@ struct server_options {
     std::shared_ptr<boost::asio::ssl::context> tls;
     /// TLS when set, and it wins over `tls`: asked for the context of each new connection, so
     /// renewed certificates and settings apply without a restart. A null result (or an
-    /// exception) fails that connection, counted in handshakes_failed.
+    /// exception) closes that connection at once, counted in handshakes_failed.
     std::function<std::shared_ptr<boost::asio::ssl::context>()> tls_provider;
     std::size_t body_limit = 1u << 20;
     std::uint32_t header_limit = 16u << 10;
@@ -103,7 +129,6 @@ struct server_options {
     /// Connections beyond this are accepted and closed at once (counted as rejected).
     std::size_t max_connections = 1024;
     std::string server_header; ///< "Server:" value; empty = none
-    std::function<accept_decision(const boost::asio::ip::tcp::endpoint&)> on_accept;
     /// Receives one line per unexpected failure (escaped exceptions, accept errors).
     std::function<void(std::string_view)> log;
 };
@@ -112,13 +137,14 @@ struct server_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_rejected = 0; ///< over max_connections
     std::uint64_t connections_active = 0;
-    std::uint64_t handshakes_failed = 0; ///< includes the injected ones and plain_http_on_tls
+    std::uint64_t handshakes_failed = 0; ///< with plain_http_on_tls and a null tls_provider
     std::uint64_t plain_http_on_tls = 0; ///< plain HTTP requests to a TLS port (answered 400)
     std::uint64_t requests = 0;          ///< requests read completely
     std::uint64_t bad_requests =
         0;                      ///< unparseable or over a limit: answered 400/413/431 and closed
     std::uint64_t timeouts = 0; ///< request_timeout or write_timeout passed
-    std::uint64_t handler_errors = 0; ///< exceptions escaping a handler (answered 500)
+    /// Exceptions escaping a handler (answered 500) or a takeover (the connection is closed).
+    std::uint64_t handler_errors = 0;
 };
 
 /// Start-up failure (bind, listen, TLS files); the message names the address or file.
