@@ -62,7 +62,7 @@ bool is_loopback(const asio::ip::address& a) {
 // The session's stream: TCP, or TLS over TCP, chosen per connection at run time. With one
 // stream type the session and Beast's read and write operations are compiled once, not once
 // per layer; what that costs is a well-predicted branch per read or write.
-namespace detail {
+namespace session_detail {
 class server_stream {
 public:
     using executor_type = beast::tcp_stream::executor_type;
@@ -112,9 +112,9 @@ private:
     std::optional<beast::tcp_stream> plain_;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
 };
-} // namespace detail
+} // namespace session_detail
 
-using detail::server_stream;
+using session_detail::server_stream;
 
 std::string_view request_context::header(bhttp::field name) const {
     auto it = message.find(name);
@@ -182,7 +182,7 @@ std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::string& c
 }
 
 // One live connection as the server sees it, to close it on stop.
-namespace detail {
+namespace session_detail {
 struct connection_entry {
     asio::cancellation_signal cancel;
     beast::tcp_stream* lowest = nullptr; ///< set while the session runs
@@ -191,9 +191,9 @@ struct connection_entry {
     std::shared_ptr<asio::ssl::context> tls_context;
     bool idle = true; ///< waiting for a request, or for a taken-over peer to leave
 };
-} // namespace detail
+} // namespace session_detail
 
-using detail::connection_entry;
+using session_detail::connection_entry;
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
     impl(asio::any_io_executor ex, server_options o, handler h)

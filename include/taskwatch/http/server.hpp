@@ -52,17 +52,17 @@ struct request_context {
 /// get it whole. Memory stays at one piece however large the body.
 using body_stream = std::function<bool(std::string& out)>;
 
-namespace detail {
+namespace session_detail {
 class server_stream;
 struct connection_entry;
-} // namespace detail
+} // namespace session_detail
 
 /// A connection lent to a handler that took it over (reply::take_over), for as long as its
 /// function runs. The request has been read; the server writes nothing for it.
 class raw_connection {
 public:
     /// Made by the server, whose types these are.
-    raw_connection(detail::server_stream& stream, detail::connection_entry& entry,
+    raw_connection(session_detail::server_stream& stream, session_detail::connection_entry& entry,
                    std::chrono::milliseconds write_timeout) noexcept
         : stream_(stream)
         , entry_(entry)
@@ -80,8 +80,8 @@ public:
     void abort() noexcept;
 
 private:
-    detail::server_stream& stream_;
-    detail::connection_entry& entry_;
+    session_detail::server_stream& stream_;
+    session_detail::connection_entry& entry_;
     std::chrono::milliseconds write_timeout_;
 };
 
