@@ -5,6 +5,7 @@
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
 #include "taskwatch/metrics/collector.hpp"
+#include "taskwatch/notify/routing.hpp"
 #include "taskwatch/poll/watcher.hpp"
 #include "taskwatch/sim/simulator.hpp"
 #include "taskwatch/state/store.hpp"
@@ -188,8 +189,9 @@ int serve(asio::io_context& ioc, const std::string& config_path,
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }
-    d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings, *d.store, *d.client,
-                                                *d.authorizer);
+    d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings,
+                                                notify::routing_for(d.settings), *d.store,
+                                                *d.client, *d.authorizer);
     try {
         start_http(d, ioc);
     } catch (const std::exception& e) {
@@ -229,7 +231,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
                         new_auth = d.authorizer.get();
                     }
                     d.settings = fresh;
-                    d.watcher->reload(fresh, new_auth);
+                    d.watcher->reload(fresh, notify::routing_for(fresh), new_auth);
                 } catch (const std::exception& e) {
                     log::error("configuration not reloaded, keeping the running one",
                                {{"error", e.what()}});

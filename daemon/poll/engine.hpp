@@ -16,12 +16,15 @@
 #include "taskwatch/task/diff.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <random>
@@ -32,7 +35,26 @@
 
 namespace taskwatch::poll {
 
-struct endpoint_state; ///< throttling and credentials of one ModelArts endpoint (watcher.cpp)
+inline constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+
+/// Throttling and credentials of one ModelArts endpoint.
+struct endpoint_state {
+    std::string url;
+    endpoint_throttle throttle;  ///< 429 and the throttling codes
+    credential_gate credentials; ///< 401s: the gateway locks a key after 5 bad signatures
+    /// Tasks that found the credentials' probe in flight: scheduled again at its answer.
+    std::vector<task::task_key> parked;
+    /// Discovery loops waiting for the same, woken by cancelling their timer.
+    std::vector<boost::asio::steady_timer*> waiting;
+};
+
+/// Logs the exception that ended a coroutine, if any: `what` names the coroutine.
+void log_escape(std::exception_ptr e, const char* what);
+
+/// "project/dataset": how log lines and the discovery loops name a target.
+inline std::string target_id_of(const std::string& project, const std::string& dataset) {
+    return project + "/" + dataset;
+}
 
 /// One watched task in memory: what is published about it, and its scheduling. Kept small:
 /// 10,000 of them must fit in a few MiB.
@@ -55,7 +77,8 @@ struct tracked_task : watched_task {
 class engine final : public task_view {
 public:
     engine(boost::asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
-           state::store& store, http::client& client, auth::authorizer& auth);
+           event_routing routing, state::store& store, http::client& client,
+           auth::authorizer& auth);
     ~engine();
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -71,7 +94,8 @@ public:
     /// their state; new targets and task ids are polled now; removed ones stop being polled
     /// (their stored state stays). `auth` replaces the authorizer when credentials changed; the
     /// old one must outlive in-flight requests (the caller keeps it).
-    void reload(std::shared_ptr<const config::settings> settings, auth::authorizer* auth = nullptr);
+    void reload(std::shared_ptr<const config::settings> settings, event_routing routing,
+                auth::authorizer* auth = nullptr);
 
     void visit(const task::task_key* after, const visitor& f) const override;
     std::size_t size() const override;
@@ -134,7 +158,6 @@ private:
     void bind(tracked_task& tt, const config::target& t);
     modelarts::api_client& api_for(const config::target& t);
     endpoint_state& endpoint_for(const modelarts::api_client& api);
-    std::vector<std::string> route(const task::event& e) const;
     bool commit_pending();
     /// Queues every state the watcher knows (tasks, gone ones, tombstones): the database file
     /// was created again and holds none. Returns how many.
@@ -143,6 +166,7 @@ private:
 
     boost::asio::any_io_executor ex_;
     std::shared_ptr<const config::settings> settings_;
+    event_routing routing_;
     state::store& store_;
     http::client& client_;
     auth::authorizer* auth_;

@@ -17,15 +17,26 @@
 
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 namespace taskwatch::poll {
 
 class engine; ///< daemon/poll/engine.hpp
 
+/// What the layers above want of the events, decided there (notify's routing): the watcher
+/// does not know who receives them.
+struct event_routing {
+    /// Who receives an event, asked when it is committed; empty: nobody.
+    state::event_router route;
+    /// task.progress is emitted when a task's progress crosses one of these.
+    std::vector<double> progress_steps;
+};
+
 class watcher {
 public:
     watcher(boost::asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
-            state::store& store, http::client& client, auth::authorizer& auth);
+            event_routing routing, state::store& store, http::client& client,
+            auth::authorizer& auth);
     ~watcher();
     watcher(const watcher&) = delete;
     watcher& operator=(const watcher&) = delete;
@@ -37,11 +48,12 @@ public:
     /// deadline) and commits what they produced.
     boost::asio::awaitable<void> async_stop();
 
-    /// SIGHUP: swaps in a new, valid configuration at once. Tasks of targets that stay keep
-    /// their state; new targets and task ids are polled now; removed ones stop being polled
-    /// (their stored state stays). `auth` replaces the authorizer when credentials changed; the
-    /// old one must outlive in-flight requests (the caller keeps it).
-    void reload(std::shared_ptr<const config::settings> settings, auth::authorizer* auth = nullptr);
+    /// SIGHUP: swaps in a new, valid configuration and its routing at once. Tasks of targets that
+    /// stay keep their state; new targets and task ids are polled now; removed ones stop being
+    /// polled (their stored state stays). `auth` replaces the authorizer when credentials changed;
+    /// the old one must outlive in-flight requests (the caller keeps it).
+    void reload(std::shared_ptr<const config::settings> settings, event_routing routing,
+                auth::authorizer* auth = nullptr);
 
     /// The watched tasks, read-only; valid as long as the watcher.
     const task_view& tasks() const noexcept;

@@ -1,0 +1,111 @@
+// The commit batcher: polls' states and events into the store every 200 ms, a vanished
+// database rewritten, and finished tasks forgotten after forget_finished_after.
+#include "engine.hpp"
+
+#include "taskwatch/log/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <set>
+#include <unordered_set>
+
+namespace taskwatch::poll {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::size_t engine::queue_every_state() {
+    for (const auto& [key, tt] : tasks_)
+        pending_.add({tt.state, {}});
+    for (const auto& [key, st] : gone_)
+        pending_.add({st, {}});
+    for (const auto& key : forgotten_) {
+        task::task_state tombstone;
+        tombstone.key = key;
+        tombstone.forgotten = true;
+        pending_.add({std::move(tombstone), {}});
+    }
+    return tasks_.size() + gone_.size() + forgotten_.size();
+}
+
+bool engine::commit_pending() {
+    bool ok = true;
+    try {
+        // Deleted or replaced under us: the old file's writes would go nowhere visible.
+        if (store_.reopen_if_replaced()) {
+            const auto n = queue_every_state();
+            log::error("the state database vanished or was replaced: created it again, writing "
+                       "every task's state again (undelivered events it held are lost)",
+                       {{"file", store_.path().string()}, {"states", std::to_string(n)}});
+        }
+        if (!pending_.empty()) {
+            pending_.commit_to(store_, routing_.route);
+            ++stats_.commits;
+        }
+        if (!stats_.store_problem.empty())
+            log::info("the state database can be written again",
+                      {{"file", store_.path().string()}});
+        stats_.store_problem.clear();
+    } catch (const std::exception& e) {
+        // Kept in memory (bounded: write_buffer) and tried again every 200 ms.
+        ok = false;
+        ++stats_.commit_failures;
+        const auto* se = dynamic_cast<const state::store_error*>(&e);
+        std::string problem = se ? se->reason() : e.what();
+        // Once per spell (and when the reason changes), not five times a second.
+        if (problem != stats_.store_problem)
+            log::error("cannot commit task states and events; kept in memory, retrying",
+                       {{"error", e.what()},
+                        {"pending_states", std::to_string(pending_.states())},
+                        {"pending_events", std::to_string(pending_.events())}});
+        stats_.store_problem = std::move(problem);
+    }
+    stats_.pending_writes = pending_.size();
+    return ok;
+}
+
+asio::awaitable<void> engine::async_commit_loop() {
+    auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
+    auto& timer = *timer_ptr;
+    while (!stopping_) {
+        co_await async_sleep_until(timer, clock::now() + 200ms);
+        commit_pending();
+    }
+}
+
+void engine::forget_finished(task::time_point now) {
+    const auto limit = settings_->poll.forget_finished_after;
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+        auto& tt = it->second;
+        const auto& st = tt.state;
+        if (!tt.polling && st.finished_at && st.last && st.last->known_status() &&
+            modelarts::is_terminal(*st.last->known_status()) && now - *st.finished_at >= limit) {
+            tt.state.forgotten = true;
+            pending_.add({tt.state, {}});
+            forgotten_.insert(it->first);
+            log::info("forgetting a long-finished task",
+                      {{"task", it->first.task_id}, {"dataset", it->first.dataset_id}});
+            untrack(it++);
+        } else {
+            ++it;
+        }
+    }
+}
+
+asio::awaitable<void> engine::async_forget_loop() {
+    auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
+    auto& timer = *timer_ptr;
+    while (!stopping_) {
+        const auto every = std::clamp<std::chrono::milliseconds>(
+            settings_->poll.forget_finished_after / 10, 100ms, 60s);
+        co_await async_sleep_until(timer, clock::now() + every);
+        if (!stopping_) forget_finished(std::chrono::system_clock::now());
+    }
+}
+
+} // namespace taskwatch::poll

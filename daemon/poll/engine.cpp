@@ -1,0 +1,427 @@
+// The engine's life: construction, tasks tracked and bound to their target, what one poll's
+// answer changes (finish_poll), start, reload and stop. Scheduling, discovery and commits
+// are in schedule.cpp, discovery.cpp and commit.cpp.
+#include "engine.hpp"
+
+#include "taskwatch/log/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <set>
+#include <unordered_set>
+
+namespace taskwatch::poll {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// What matters after a restart besides the observation and the error, which are compared
+// before the diff: not every poll's timestamp, so a quiet task costs no write.
+struct durable_marks {
+    bool up, stalled, gone, failing_reported, has_error;
+    std::optional<task::time_point> failing_since, finished_at;
+    std::uint64_t event_seq;
+    explicit durable_marks(const task::task_state& s)
+        : up(s.up)
+        , stalled(s.stalled)
+        , gone(s.gone)
+        , failing_reported(s.failing_reported)
+        , has_error(s.last_error.has_value())
+        , failing_since(s.failing_since)
+        , finished_at(s.finished_at)
+        , event_seq(s.event_seq) {}
+    bool operator==(const durable_marks&) const = default;
+};
+
+void log_event(const task::event& e) {
+    const auto status_text = [](const std::optional<task::snapshot>& s) {
+        if (!s || !s->status) return std::string();
+        std::string out(modelarts::to_string(*s->status));
+        if (!modelarts::is_known(*s->status))
+            out += " (" + std::to_string(modelarts::to_code(*s->status)) + ")";
+        return out;
+    };
+    std::string from = status_text(e.previous);
+    std::string to = status_text(e.current);
+    std::string progress;
+    if (e.current && e.current->progress) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.3f", *e.current->progress);
+        progress = buf;
+    }
+    std::string error = e.error ? e.error->reason + " " + e.error->error_code : "";
+    log::info("event", {{"type", task::to_string(e.type)},
+                        {"task", e.key.task_id},
+                        {"dataset", e.key.dataset_id},
+                        {"task_name", e.task_name},
+                        {"from", from},
+                        {"to", to},
+                        {"progress", progress},
+                        {"error", error},
+                        {"id", e.id}});
+}
+
+} // namespace
+
+void log_escape(std::exception_ptr e, const char* what) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log::error("coroutine ended by an exception", {{"in", what}, {"error", ex.what()}});
+    } catch (...) {
+        log::error("coroutine ended by an exception", {{"in", what}});
+    }
+}
+
+engine::engine(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
+               event_routing routing, state::store& store, http::client& client,
+               auth::authorizer& auth)
+    : ex_(ex)
+    , settings_(std::move(settings))
+    , routing_(std::move(routing))
+    , store_(store)
+    , client_(client)
+    , auth_(&auth)
+    , bucket_(settings_->modelarts.max_requests_per_second,
+              std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now())
+    , rng_(std::random_device{}())
+    , dispatch_timer_(std::make_unique<asio::steady_timer>(ex)) {
+    diff_settings_.stall_after = settings_->poll.stall_after;
+    diff_settings_.progress_steps = routing_.progress_steps;
+}
+
+engine::~engine() = default;
+
+std::size_t engine::failing_tasks() const {
+    std::size_t n = 0;
+    for (const auto& [k, t] : tasks_)
+        if (t.state.last_poll.has_value() || t.state.last_error) n += t.state.up ? 0 : 1;
+    return n;
+}
+
+void engine::spawn(asio::awaitable<void> work, const char* what) {
+    ++running_;
+    asio::co_spawn(ex_, std::move(work), [this, what](std::exception_ptr e) {
+        --running_;
+        log_escape(e, what);
+    });
+}
+
+modelarts::api_client& engine::api_for(const config::target& t) {
+    const auto& url = config::endpoint_of(*settings_, t);
+    const auto& project = config::project_id_of(*settings_, t);
+    auto key = url + " " + project;
+    auto it = apis_.find(key);
+    if (it != apis_.end()) return *it->second;
+    auto ep = http::parse_url(url); // validated by the config loader
+    auto api = std::make_unique<modelarts::api_client>(client_, *auth_, ep ? *ep : http::endpoint{},
+                                                       project);
+    return *apis_.emplace(key, std::move(api)).first->second;
+}
+
+endpoint_state& engine::endpoint_for(const modelarts::api_client& api) {
+    auto key = api.endpoint().to_string();
+    auto& slot = endpoints_[key];
+    if (!slot) {
+        slot = std::make_unique<endpoint_state>();
+        slot->url = key;
+    }
+    return *slot;
+}
+
+void engine::bind(tracked_task& tt, const config::target& t) {
+    tt.target = &t;
+    // Aliasing the settings: the labels live as long as anyone holds them.
+    tt.labels = std::shared_ptr<const label_map>(settings_, &t.labels);
+    tt.api = &api_for(t);
+    tt.endpoint = &endpoint_for(*tt.api);
+}
+
+tracked_task& engine::track(const task::task_key& key, const config::target& t, bool configured) {
+    auto [it, inserted] = tasks_.try_emplace(key);
+    auto& tt = it->second;
+    if (inserted) {
+        tt.state.key = key;
+        if (auto g = gone_.find(key); g != gone_.end()) {
+            tt.state = std::move(g->second); // diff sees it reappear: discovered, new ids
+            gone_.erase(g);
+        }
+    }
+    bind(tt, t);
+    tt.configured = tt.configured || configured;
+    tt.listed = true;
+    return tt;
+}
+
+void engine::untrack(std::map<task::task_key, tracked_task>::iterator it) {
+    unschedule(it->second);
+    claimed_.erase(it->second.poll_id); // a poll in flight drops its answer
+    if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
+    tasks_.erase(it);
+    ++erasures_;
+}
+
+void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
+                         clock::time_point sent) {
+    const auto& key = tt.state.key;
+    const auto sys_now = std::chrono::system_clock::now();
+    const auto now = clock::now();
+    stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
+    tt.polling = false;
+    ++tt.polls;
+    ++stats_.polls;
+    auto& ep = *tt.endpoint;
+
+    task::poll_outcome outcome;
+    if (res) {
+        if (auto obs = task::observe(*res))
+            outcome = task::poll_ok{std::move(*obs)};
+        else
+            outcome = task::poll_failed{{"malformed", "", "the body describes no task", ""}};
+        ep.throttle.on_success(now);
+    } else {
+        const auto& e = res.error();
+        task::poll_error pe{std::string(modelarts::to_string(e.kind)), e.error_code,
+                            e.error_msg.empty() ? e.detail : e.error_msg, e.request_id};
+        if (e.kind == modelarts::error_kind::not_found)
+            outcome = task::poll_gone{std::move(pe)};
+        else
+            outcome = task::poll_failed{std::move(pe)};
+        if (e.kind == modelarts::error_kind::throttled)
+            ep.throttle.on_throttled(now, e.retry_after);
+        ++stats_.poll_failures;
+        ++stats_.failures_by_reason[std::string(modelarts::to_string(e.kind))];
+        if (tt.failures == 0 || log::enabled(log::level::debug))
+            log::warn(
+                "poll failed",
+                {{"task", key.task_id}, {"dataset", key.dataset_id}, {"error", e.to_string()}});
+    }
+    const bool ok = std::holds_alternative<task::poll_ok>(outcome);
+    const bool gone = std::holds_alternative<task::poll_gone>(outcome);
+    // Throttling is the endpoint's business (pause, slower budget), not this task's fault.
+    const bool throttled = !res && res.error().kind == modelarts::error_kind::throttled;
+    tt.failures = ok || throttled ? 0 : tt.failures + 1;
+
+    // Worth a write? Compared before the diff, without copying the state.
+    bool same = false;
+    if (const auto* o = std::get_if<task::poll_ok>(&outcome))
+        same = tt.state.last && *tt.state.last == o->seen;
+    else if (const auto* f = std::get_if<task::poll_failed>(&outcome))
+        same = tt.state.last_error && *tt.state.last_error == f->error;
+    const durable_marks marks(tt.state);
+    std::vector<task::event> events;
+    // Too many events wait for the database: a poll that would add more is not applied (its
+    // transition is seen again once writes succeed), one that adds none is.
+    std::optional<task::task_state> undo;
+    if (pending_.full()) undo = tt.state;
+    task::advance(tt.state, outcome, diff_settings_, sys_now, events);
+    const bool held = undo && !events.empty();
+    if (held) {
+        tt.state = std::move(*undo);
+        events.clear();
+        ++stats_.held_polls;
+    }
+    for (const auto& ev : events) {
+        log_event(ev);
+        ++stats_.events_by_type[std::string(task::to_string(ev.type))];
+    }
+    if (!held && (!events.empty() || !same || !(marks == durable_marks(tt.state))))
+        pending_.add({tt.state, std::move(events)});
+    if (tt.first_poll_owed) {
+        tt.first_poll_owed = false;
+        if (first_round_left_ > 0) --first_round_left_;
+    }
+
+    if (gone && !tt.configured && !held) {
+        // Stored as gone; discovery brings it back if it reappears.
+        auto it = tasks_.find(key);
+        gone_.insert_or_assign(it->first, std::move(tt.state));
+        untrack(it);
+        return;
+    }
+    const auto& poll = settings_->poll;
+    std::chrono::milliseconds delay;
+    if (ok) {
+        const bool finished = tt.state.last && tt.state.last->known_status() &&
+                              modelarts::is_terminal(*tt.state.last->known_status());
+        delay = jittered(finished ? poll.finished_interval : poll.interval, poll.jitter, rng_);
+    } else if (gone) {
+        delay = jittered(poll.finished_interval, poll.jitter, rng_);
+    } else if (throttled) {
+        delay = jittered(poll.interval, poll.jitter, rng_);
+    } else {
+        delay = failure_backoff(tt.failures, 1s,
+                                std::max<std::chrono::milliseconds>(poll.interval, 60s), rng_);
+    }
+    schedule(tt, now + delay);
+}
+
+// --- start, reload, stop
+
+void engine::start() {
+    // What the last run knew: no task.discovered storm, no missed transition.
+    std::map<task::task_key, task::task_state> stored;
+    for (auto& s : store_.load_tasks()) {
+        if (s.forgotten)
+            forgotten_.insert(s.key);
+        else if (s.gone)
+            gone_.emplace(s.key, std::move(s));
+        else
+            stored.emplace(s.key, std::move(s));
+    }
+
+    for (const auto& t : settings_->targets) {
+        const auto& project = config::project_id_of(*settings_, t);
+        if (t.task_ids) {
+            for (const auto& id : *t.task_ids)
+                if (!forgotten_.count({project, t.dataset_id, id}))
+                    track({project, t.dataset_id, id}, t, true);
+        } else {
+            // Discovered before: keep watching what is stored until the list says otherwise.
+            for (auto& [key, s] : stored)
+                if (key.project_id == project && key.dataset_id == t.dataset_id && !s.gone)
+                    track(key, t, false);
+        }
+    }
+    for (auto& [key, tt] : tasks_)
+        if (auto it = stored.find(key); it != stored.end()) tt.state = std::move(it->second);
+
+    started_ = true;
+    const auto now = clock::now();
+    for (auto& [key, tt] : tasks_) {
+        tt.first_poll_owed = true;
+        ++first_round_left_;
+        schedule(tt, now);
+    }
+    ensure_workers();
+    spawn(async_dispatch_loop(), "dispatch");
+    for (const auto& t : settings_->targets) {
+        if (t.task_ids) continue;
+        ++first_round_left_;
+        start_discovery(target_id_of(config::project_id_of(*settings_, t), t.dataset_id));
+    }
+    spawn(async_commit_loop(), "commit");
+    spawn(async_forget_loop(), "forget");
+    log::info("watching", {{"tasks", std::to_string(tasks_.size())},
+                           {"targets", std::to_string(settings_->targets.size())}});
+}
+
+void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing routing,
+                    auth::authorizer* auth) {
+    settings_ = std::move(fresh);
+    routing_ = std::move(routing);
+    if (auth) auth_ = auth;
+    // Credentials, an endpoint or a project may have changed: API clients are built afresh on
+    // demand; the old ones stay alive for polls still in flight.
+    for (auto& [k, api] : apis_)
+        retired_apis_.push_back(std::move(api));
+    apis_.clear();
+    diff_settings_ = {};
+    diff_settings_.stall_after = settings_->poll.stall_after;
+    diff_settings_.progress_steps = routing_.progress_steps;
+    bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
+    if (auth) {
+        // New credentials are a new key: probed soon, one request at a time until it works.
+        for (auto& [url, ep] : endpoints_) {
+            ep->credentials.reset(clock::now());
+            wake(*ep);
+        }
+    }
+
+    // Which tasks stay: those of targets that remain, configured ids still listed.
+    std::size_t removed = 0, added = 0;
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+        const auto* t = find_target(it->first.project_id, it->first.dataset_id);
+        bool keep = t != nullptr;
+        if (keep && t->task_ids) {
+            keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) !=
+                   t->task_ids->end();
+        } else if (keep) {
+            it->second.configured = false;
+        }
+        if (keep) {
+            bind(it->second, *t); // the old target and API client are gone
+            if (it->second.parked) schedule(it->second, clock::now()); // perhaps another endpoint
+            ++it;
+        } else {
+            untrack(it++); // a poll in flight finds it gone and drops its answer
+            ++removed;
+        }
+    }
+    const auto now = clock::now();
+    for (const auto& t : settings_->targets) {
+        const auto& project = config::project_id_of(*settings_, t);
+        if (t.task_ids) {
+            for (const auto& id : *t.task_ids) {
+                task::task_key key{project, t.dataset_id, id};
+                if (tasks_.count(key)) continue;
+                schedule(track(key, t, true), now);
+                ++added;
+            }
+        } else {
+            start_discovery(target_id_of(project, t.dataset_id));
+        }
+    }
+    // The budget or the connection limit may have changed.
+    ensure_workers();
+    for (auto* w : idle_workers_)
+        w->cancel(); // those above a lower limit end
+    idle_workers_.clear();
+    log::info("configuration reloaded", {{"tasks", std::to_string(tasks_.size())},
+                                         {"added", std::to_string(added)},
+                                         {"removed", std::to_string(removed)}});
+}
+
+asio::awaitable<void> engine::async_sleep_until(asio::steady_timer& timer, clock::time_point when) {
+    timer.expires_at(when);
+    co_await timer.async_wait(use_tuple);
+}
+
+asio::awaitable<void> engine::async_stop() {
+    stopping_ = true;
+    for (auto& timer : loop_timers_)
+        timer->cancel();
+    dispatch_timer_->cancel();
+    for (auto* w : idle_workers_)
+        w->cancel();
+    idle_workers_.clear();
+    asio::steady_timer t(ex_);
+    // In-flight polls end by their deadline at the latest. Polls still hanging after a moment
+    // are abandoned: nothing of them was committed, and the next start polls those tasks
+    // again. The contract gives the whole stop 10 s.
+    const auto give_up =
+        clock::now() + std::min<std::chrono::milliseconds>(settings_->modelarts.timeout, 3s);
+    while (running_ > 0 && clock::now() < give_up) {
+        t.expires_after(20ms);
+        co_await t.async_wait(use_tuple);
+    }
+    if (!commit_pending())
+        log::error("shutting down with unwritten state: lost " + std::to_string(pending_.states()) +
+                       " task states and " + std::to_string(pending_.events()) + " events",
+                   {{"file", store_.path().string()}, {"error", stats_.store_problem}});
+    log::info("stopped polling", {{"polls", std::to_string(stats_.polls)}});
+}
+
+void engine::visit(const task::task_key* after, const visitor& f) const {
+    for (auto it = after ? tasks_.upper_bound(*after) : tasks_.begin(); it != tasks_.end(); ++it) {
+        if (it->second.state.forgotten || it->second.state.gone) continue;
+        if (!f(it->second)) return;
+    }
+}
+
+std::size_t engine::size() const {
+    std::size_t n = 0;
+    for (const auto& [key, tt] : tasks_)
+        n += !(tt.state.forgotten || tt.state.gone);
+    return n;
+}
+
+} // namespace taskwatch::poll

@@ -1,0 +1,60 @@
+// notify's routing of events to webhooks: event types and progress steps.
+#include "taskwatch/notify/routing.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace taskwatch;
+
+namespace {
+
+config::webhook hook(std::string name, std::vector<std::string> events,
+                     std::optional<double> step = std::nullopt) {
+    config::webhook w;
+    w.name = std::move(name);
+    w.url = "https://hooks.example/" + w.name;
+    w.events = std::move(events);
+    w.progress_step = step;
+    return w;
+}
+
+task::event progress_event(double from, double to) {
+    task::event e;
+    e.type = task::event_type::progress;
+    e.previous = task::snapshot{};
+    e.previous->progress = from;
+    e.current = task::snapshot{};
+    e.current->progress = to;
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("an event goes to the webhooks that want its type, in configuration order") {
+    auto s = std::make_shared<config::settings>();
+    s->webhooks = {hook("ops", {"task.status_changed", "task.gone"}), hook("chat", {"task.gone"}),
+                   hook("none", {"task.discovered"})};
+    task::event e;
+    e.type = task::event_type::gone;
+    CHECK(notify::route(*s, e) == std::vector<std::string>{"ops", "chat"});
+    e.type = task::event_type::status_changed;
+    CHECK(notify::route(*s, e) == std::vector<std::string>{"ops"});
+    e.type = task::event_type::stalled;
+    CHECK(notify::route(*s, e).empty());
+}
+
+TEST_CASE("task.progress goes only to webhooks one of whose steps the progress crossed") {
+    auto s = std::make_shared<config::settings>();
+    s->webhooks = {hook("quarter", {"task.progress"}, 0.25), hook("half", {"task.progress"}, 0.5),
+                   hook("nostep", {"task.progress"}), hook("notwanted", {"task.gone"}, 0.1)};
+    CHECK(notify::progress_steps(*s) == std::vector<double>{0.25, 0.5});
+    CHECK(notify::route(*s, progress_event(0.20, 0.30)) == std::vector<std::string>{"quarter"});
+    CHECK(notify::route(*s, progress_event(0.45, 0.55)) ==
+          std::vector<std::string>{"quarter", "half"});
+    CHECK(notify::route(*s, progress_event(0.30, 0.40)).empty());
+
+    // What the watcher is given: the same, behind an opaque function.
+    auto r = notify::routing_for(s);
+    CHECK(r.progress_steps == std::vector<double>{0.25, 0.5});
+    REQUIRE(r.route);
+    CHECK(r.route(progress_event(0.45, 0.55)) == std::vector<std::string>{"quarter", "half"});
+}
