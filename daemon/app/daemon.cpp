@@ -14,7 +14,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -68,12 +67,17 @@ asio::awaitable<void> async_notify_loop(poll::watcher* w, bool* stopping) {
     }
 }
 
+// The completion of a coroutine the daemon spawns: an exception that ended it is logged, never
+// lost (no co_spawn is detached).
+auto log_if_thrown(const char* what) {
+    return [what](const std::exception_ptr& e) { log::exception_ended(e, what); };
+}
+
 struct running_daemon {
     std::shared_ptr<const config::settings> settings;
     std::unique_ptr<http::client> client;
-    std::unique_ptr<auth::authorizer> authorizer;
-    /// Authorizers replaced by a reload: requests in flight may still use them.
-    std::vector<std::unique_ptr<auth::authorizer>> retired_authorizers;
+    /// Shared with the watcher's API clients: one a reload replaced goes with its last request.
+    std::shared_ptr<auth::authorizer> authorizer;
     std::unique_ptr<state::store> store;
     std::unique_ptr<poll::watcher> watcher;
     metrics::delivery_counters deliveries; ///< incremented by the notifier
@@ -191,7 +195,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
     }
     d.watcher = std::make_unique<poll::watcher>(ioc.get_executor(), d.settings,
                                                 notify::routing_for(d.settings), *d.store,
-                                                *d.client, *d.authorizer);
+                                                *d.client, d.authorizer);
     try {
         start_http(d, ioc);
     } catch (const std::exception& e) {
@@ -224,11 +228,10 @@ int serve(asio::io_context& ioc, const std::string& config_path,
                         log::warn("some changes need a restart; the rest is applied",
                                   {{"restart_needed", restart}});
                     apply_log_level(*fresh);
-                    auth::authorizer* new_auth = nullptr;
+                    std::shared_ptr<auth::authorizer> new_auth;
                     if (!(fresh->modelarts.auth == d.settings->modelarts.auth)) {
-                        d.retired_authorizers.push_back(std::move(d.authorizer));
                         d.authorizer = make_authorizer(*fresh, *d.client);
-                        new_auth = d.authorizer.get();
+                        new_auth = d.authorizer;
                     }
                     d.settings = fresh;
                     d.watcher->reload(fresh, notify::routing_for(fresh), new_auth);
@@ -248,11 +251,12 @@ int serve(asio::io_context& ioc, const std::string& config_path,
             hard_stop.async_wait([&](const boost::system::error_code& e2) {
                 if (!e2) ioc.stop();
             });
-            asio::co_spawn(ioc, async_shutdown(&d, &ioc, &on_stopped), asio::detached);
+            asio::co_spawn(ioc, async_shutdown(&d, &ioc, &on_stopped), log_if_thrown("shutdown"));
         });
     };
     wait_signal();
-    asio::co_spawn(ioc, async_notify_loop(d.watcher.get(), &d.stopping), asio::detached);
+    asio::co_spawn(ioc, async_notify_loop(d.watcher.get(), &d.stopping),
+                   log_if_thrown("sd_notify loop"));
     ioc.run();
     log::flush_suppressed(); // counts of warnings held back by the rate limit
     log::info("taskwatchd stopped", {{"status", status_line(*d.watcher)}});

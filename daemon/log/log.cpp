@@ -216,4 +216,15 @@ void write_line(level l, std::string_view msg, std::initializer_list<field> fiel
 
 } // namespace
 
+void exception_ended(const std::exception_ptr& e, const char* in) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        error("coroutine ended by an exception", {{"in", in}, {"error", ex.what()}});
+    } catch (...) {
+        error("coroutine ended by an exception", {{"in", in}});
+    }
+}
+
 } // namespace taskwatch::log

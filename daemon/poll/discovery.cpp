@@ -33,7 +33,7 @@ void engine::start_discovery(const std::string& target_id) {
     asio::co_spawn(ex_, async_discovery_loop(target_id), [this, target_id](std::exception_ptr e) {
         --running_;
         discovering_.erase(target_id);
-        log_escape(e, "discovery");
+        log::exception_ended(e, "discovery");
     });
 }
 
@@ -48,7 +48,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
         // Looked up afresh each round: a reload may have changed or removed the target.
         const auto* target_ptr = find_target(project, dataset);
         if (!target_ptr || target_ptr->task_ids) break;
-        auto* api = &api_for(*target_ptr);
+        auto api = api_for(*target_ptr); // held until the request ends
         auto* ep = &endpoint_for(*api);
         std::vector<std::string> seen; // every id listed this round, all types
         bool complete = true;
@@ -82,7 +82,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                 // credentials: the request goes with the current ones.
                 target_ptr = find_target(project, dataset);
                 if (!target_ptr || target_ptr->task_ids) co_return;
-                api = &api_for(*target_ptr);
+                api = api_for(*target_ptr);
                 ep = &endpoint_for(*api);
                 auto now = clock::now();
                 if (const auto when = not_before(*ep, now); when > now) {
@@ -98,7 +98,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                 if (ep->throttle.paused_until() > clock::now()) continue;
                 ticket = ep->credentials.try_send(clock::now());
                 if (ticket &&
-                    (find_target(project, dataset) != target_ptr || &api_for(*target_ptr) != api)) {
+                    (find_target(project, dataset) != target_ptr || api_for(*target_ptr) != api)) {
                     release(*ep, *ticket); // reloaded during the slot's wait: look again
                     ticket.reset();
                 }
@@ -118,7 +118,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
             // A reload during the request may have removed or changed the target.
             target_ptr = find_target(project, dataset);
             if (!target_ptr || target_ptr->task_ids) co_return;
-            api = &api_for(*target_ptr);
+            api = api_for(*target_ptr);
             ep = &endpoint_for(*api);
             const auto due = clock::now();
             refresh_known();

@@ -70,26 +70,15 @@ void log_event(const task::event& e) {
 
 } // namespace
 
-void log_escape(std::exception_ptr e, const char* what) {
-    if (!e) return;
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        log::error("coroutine ended by an exception", {{"in", what}, {"error", ex.what()}});
-    } catch (...) {
-        log::error("coroutine ended by an exception", {{"in", what}});
-    }
-}
-
 engine::engine(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
                event_routing routing, state::store& store, http::client& client,
-               auth::authorizer& auth)
+               std::shared_ptr<auth::authorizer> auth)
     : ex_(ex)
     , settings_(std::move(settings))
     , routing_(std::move(routing))
     , store_(store)
     , client_(client)
-    , auth_(&auth)
+    , auth_(std::move(auth))
     , bucket_(settings_->modelarts.max_requests_per_second,
               std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now())
     , rng_(std::random_device{}())
@@ -111,20 +100,35 @@ void engine::spawn(asio::awaitable<void> work, const char* what) {
     ++running_;
     asio::co_spawn(ex_, std::move(work), [this, what](std::exception_ptr e) {
         --running_;
-        log_escape(e, what);
+        log::exception_ended(e, what);
     });
 }
 
-modelarts::api_client& engine::api_for(const config::target& t) {
+namespace {
+
+// An API client with the authorizer it signs with: whoever holds the client holds both.
+struct api_with_auth {
+    api_with_auth(http::client& c, std::shared_ptr<auth::authorizer> a, http::endpoint ep,
+                  std::string project)
+        : auth(std::move(a))
+        , api(c, *auth, std::move(ep), std::move(project)) {}
+    std::shared_ptr<auth::authorizer> auth;
+    modelarts::api_client api;
+};
+
+} // namespace
+
+const std::shared_ptr<modelarts::api_client>& engine::api_for(const config::target& t) {
     const auto& url = config::endpoint_of(*settings_, t);
     const auto& project = config::project_id_of(*settings_, t);
     auto key = url + " " + project;
     auto it = apis_.find(key);
-    if (it != apis_.end()) return *it->second;
+    if (it != apis_.end()) return it->second;
     auto ep = http::parse_url(url); // validated by the config loader
-    auto api = std::make_unique<modelarts::api_client>(client_, *auth_, ep ? *ep : http::endpoint{},
-                                                       project);
-    return *apis_.emplace(key, std::move(api)).first->second;
+    auto both =
+        std::make_shared<api_with_auth>(client_, auth_, ep ? *ep : http::endpoint{}, project);
+    std::shared_ptr<modelarts::api_client> api(both, &both->api);
+    return apis_.emplace(key, std::move(api)).first->second;
 }
 
 endpoint_state& engine::endpoint_for(const modelarts::api_client& api) {
@@ -141,7 +145,7 @@ void engine::bind(tracked_task& tt, const config::target& t) {
     tt.target = &t;
     // Aliasing the settings: the labels live as long as anyone holds them.
     tt.labels = std::shared_ptr<const label_map>(settings_, &t.labels);
-    tt.api = &api_for(t);
+    tt.api = api_for(t);
     tt.endpoint = &endpoint_for(*tt.api);
 }
 
@@ -315,20 +319,20 @@ void engine::start() {
 }
 
 void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing routing,
-                    auth::authorizer* auth) {
+                    std::shared_ptr<auth::authorizer> auth) {
     settings_ = std::move(fresh);
     routing_ = std::move(routing);
-    if (auth) auth_ = auth;
+    const bool new_credentials = auth != nullptr;
+    if (new_credentials) auth_ = std::move(auth);
     // Credentials, an endpoint or a project may have changed: API clients are built afresh on
-    // demand; the old ones stay alive for polls still in flight.
-    for (auto& [k, api] : apis_)
-        retired_apis_.push_back(std::move(api));
+    // demand; each old one lives on in the polls still using it (with its authorizer), and
+    // goes with the last of them.
     apis_.clear();
     diff_settings_ = {};
     diff_settings_.stall_after = settings_->poll.stall_after;
     diff_settings_.progress_steps = routing_.progress_steps;
     bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
-    if (auth) {
+    if (new_credentials) {
         // New credentials are a new key: probed soon, one request at a time until it works.
         for (auto& [url, ep] : endpoints_) {
             ep->credentials.reset(clock::now());

@@ -48,9 +48,6 @@ struct endpoint_state {
     std::vector<boost::asio::steady_timer*> waiting;
 };
 
-/// Logs the exception that ended a coroutine, if any: `what` names the coroutine.
-void log_escape(std::exception_ptr e, const char* what);
-
 /// "project/dataset": how log lines and the discovery loops name a target.
 inline std::string target_id_of(const std::string& project, const std::string& dataset) {
     return project + "/" + dataset;
@@ -61,7 +58,8 @@ inline std::string target_id_of(const std::string& project, const std::string& d
 struct tracked_task : watched_task {
     /// Its target in the current settings (the watcher repoints it on reload).
     const config::target* target = nullptr;
-    modelarts::api_client* api = nullptr; ///< the client for its endpoint and project
+    /// The client for its endpoint and project; a poll holds its own copy.
+    std::shared_ptr<modelarts::api_client> api;
     endpoint_state* endpoint = nullptr;
     std::uint64_t polls = 0;
     std::uint64_t poll_id = 0;    ///< the current poll (a poll whose task was replaced is void)
@@ -78,7 +76,7 @@ class engine final : public task_view {
 public:
     engine(boost::asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
            event_routing routing, state::store& store, http::client& client,
-           auth::authorizer& auth);
+           std::shared_ptr<auth::authorizer> auth);
     ~engine();
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -95,7 +93,7 @@ public:
     /// (their stored state stays). `auth` replaces the authorizer when credentials changed; the
     /// old one must outlive in-flight requests (the caller keeps it).
     void reload(std::shared_ptr<const config::settings> settings, event_routing routing,
-                auth::authorizer* auth = nullptr);
+                std::shared_ptr<auth::authorizer> auth = nullptr);
 
     void visit(const task::task_key* after, const visitor& f) const override;
     std::size_t size() const override;
@@ -156,7 +154,9 @@ private:
     tracked_task& track(const task::task_key& key, const config::target& t, bool configured);
     /// Points a task at its target, API client and endpoint in the current settings.
     void bind(tracked_task& tt, const config::target& t);
-    modelarts::api_client& api_for(const config::target& t);
+    /// The API client of the target's endpoint and project, built on first use with the
+    /// current authorizer; it keeps that authorizer alive.
+    const std::shared_ptr<modelarts::api_client>& api_for(const config::target& t);
     endpoint_state& endpoint_for(const modelarts::api_client& api);
     bool commit_pending();
     /// Queues every state the watcher knows (tasks, gone ones, tombstones): the database file
@@ -169,13 +169,11 @@ private:
     event_routing routing_;
     state::store& store_;
     http::client& client_;
-    auth::authorizer* auth_;
+    std::shared_ptr<auth::authorizer> auth_;
     task::diff_settings diff_settings_;
 
     std::map<task::task_key, tracked_task> tasks_;
-    std::map<std::string, std::unique_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
-    /// API clients replaced by a reload: in-flight polls may still use them.
-    std::vector<std::unique_ptr<modelarts::api_client>> retired_apis_;
+    std::map<std::string, std::shared_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
     std::set<std::string> discovering_;  ///< target ids with a running discovery loop
     std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
     /// States of tasks that went away: if one reappears its event numbers go on (unique ids).
@@ -196,7 +194,7 @@ private:
     /// A due task handed to the poll workers.
     struct poll_job {
         std::uint64_t poll_id;
-        modelarts::api_client* api;
+        std::shared_ptr<modelarts::api_client> api; ///< alive until the poll ends
         endpoint_state* endpoint;
         credential_gate::ticket ticket;
     };

@@ -7,9 +7,9 @@ namespace asio = boost::asio;
 
 watcher::watcher(asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
                  event_routing routing, state::store& store, http::client& client,
-                 auth::authorizer& auth)
+                 std::shared_ptr<auth::authorizer> auth)
     : engine_(std::make_unique<engine>(ex, std::move(settings), std::move(routing), store, client,
-                                       auth)) {}
+                                       std::move(auth))) {}
 watcher::~watcher() = default;
 void watcher::start() {
     engine_->start();
@@ -18,8 +18,8 @@ asio::awaitable<void> watcher::async_stop() {
     return engine_->async_stop();
 }
 void watcher::reload(std::shared_ptr<const config::settings> settings, event_routing routing,
-                     auth::authorizer* auth) {
-    engine_->reload(std::move(settings), std::move(routing), auth);
+                     std::shared_ptr<auth::authorizer> auth) {
+    engine_->reload(std::move(settings), std::move(routing), std::move(auth));
 }
 const task_view& watcher::tasks() const noexcept {
     return *engine_;

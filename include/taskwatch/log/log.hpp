@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -88,5 +89,9 @@ private:
 /// Writes one "similar lines suppressed" line for every warning or error still held back
 /// (at shutdown, so that no count is lost).
 void flush_suppressed();
+
+/// The completion of a spawned coroutine: an exception that ended it (`e`, null when none) is
+/// logged as an error "coroutine ended by an exception" naming `in`, so none is ever lost.
+void exception_ended(const std::exception_ptr& e, const char* in);
 
 } // namespace taskwatch::log

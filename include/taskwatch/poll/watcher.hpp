@@ -36,7 +36,7 @@ class watcher {
 public:
     watcher(boost::asio::any_io_executor ex, std::shared_ptr<const config::settings> settings,
             event_routing routing, state::store& store, http::client& client,
-            auth::authorizer& auth);
+            std::shared_ptr<auth::authorizer> auth);
     ~watcher();
     watcher(const watcher&) = delete;
     watcher& operator=(const watcher&) = delete;
@@ -50,10 +50,11 @@ public:
 
     /// SIGHUP: swaps in a new, valid configuration and its routing at once. Tasks of targets that
     /// stay keep their state; new targets and task ids are polled now; removed ones stop being
-    /// polled (their stored state stays). `auth` replaces the authorizer when credentials changed;
-    /// the old one must outlive in-flight requests (the caller keeps it).
+    /// polled (their stored state stays). `auth` replaces the authorizer when credentials changed
+    /// (null: unchanged). API clients and authorizers a reload replaced are released when the
+    /// last request using them ends.
     void reload(std::shared_ptr<const config::settings> settings, event_routing routing,
-                auth::authorizer* auth = nullptr);
+                std::shared_ptr<auth::authorizer> auth = nullptr);
 
     /// The watched tasks, read-only; valid as long as the watcher.
     const task_view& tasks() const noexcept;
