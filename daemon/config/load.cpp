@@ -469,13 +469,11 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
     if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c.src, v->string());
     if (auto v = root.get("log_level")) {
         auto l = v->string();
-        constexpr log_level all[] = {log_level::debug, log_level::info, log_level::warn,
-                                     log_level::error};
-        auto it = std::find_if(std::begin(all), std::end(all),
-                               [&](log_level x) { return to_string(x) == l; });
-        if (it == std::end(all))
-            v->fail("unknown level " + quote(l) + " (expected debug, info, warn or error)");
-        s.log_level = *it;
+        auto level = log::parse_level(l);
+        if (!level)
+            v->fail("unknown level " + quote(l) + " (expected " +
+                    detail::names_in(log::level_names) + ")");
+        s.log_level = *level;
     }
     parse_modelarts(root.require("modelarts"), s, p);
     if (auto v = root.get("poll")) parse_poll(*v, s);

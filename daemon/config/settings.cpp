@@ -4,20 +4,6 @@
 
 namespace taskwatch::config {
 
-std::string_view to_string(log_level l) {
-    switch (l) {
-    case log_level::debug:
-        return "debug";
-    case log_level::info:
-        return "info";
-    case log_level::warn:
-        return "warn";
-    case log_level::error:
-        return "error";
-    }
-    return "info";
-}
-
 std::string_view to_string(webhook_format f) {
     switch (f) {
     case webhook_format::generic:

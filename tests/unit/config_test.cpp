@@ -81,7 +81,7 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(s.listen == "127.0.0.1:9817");
     CHECK(s.web_config_file == conf / "web.yml");
     CHECK(s.state_dir == "/var/lib/taskwatch");
-    CHECK(s.log_level == log_level::info);
+    CHECK(s.log_level == taskwatch::log::level::info);
 
     CHECK(s.modelarts.endpoint == "https://modelarts.cn-north-4.myhuaweicloud.com");
     CHECK(s.modelarts.project_id == "0123456789abcdef");
@@ -148,7 +148,7 @@ TEST_CASE("keys left out take their documented defaults") {
     CHECK(s.listen == "127.0.0.1:9817");
     CHECK_FALSE(s.web_config_file.has_value());
     CHECK(s.state_dir == "/var/lib/taskwatch");
-    CHECK(s.log_level == log_level::info);
+    CHECK(s.log_level == taskwatch::log::level::info);
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::aksk);
     CHECK_FALSE(s.modelarts.ca_file.has_value());
     CHECK_FALSE(s.modelarts.proxy.has_value());
@@ -438,6 +438,12 @@ TEST_CASE("values out of range or malformed are refused with the rule") {
     CHECK(problem_of("log_level: verbose\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: log_level: unknown level \"verbose\" (expected debug, "
           "info, warn or error)");
+    for (const auto& [level, name] : taskwatch::log::level_names) {
+        CAPTURE(name);
+        auto s = parse_settings("log_level: " + std::string(name) + "\n" + minimal(), "/c.yml",
+                                env_keys);
+        CHECK(s.log_level == level);
+    }
     CHECK(problem_of(minimal("poll:\n  jitter: 1.5\n")) ==
           "/etc/taskwatch/config.yml:7: poll.jitter: must be between 0 and 1, got \"1.5\"");
     CHECK(problem_of(minimal("poll:\n  interval: 0s\n")) ==
@@ -758,12 +764,13 @@ TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and m
     a.modelarts.proxy = "http://user:PROXYPASS@proxy:3128";
     settings b = a;
     CHECK(describe_restart_needed(a, b).empty());
-    b.log_level = log_level::debug;
+    b.log_level = taskwatch::log::level::debug;
     b.poll.interval = 1s;
     b.targets.push_back(target{"d1", std::nullopt, {}, std::nullopt, std::nullopt});
     b.webhooks.push_back(webhook{});
     b.modelarts.endpoint = "https://modelarts.cn-east-3.myhuaweicloud.com";
-    b.modelarts.auth.credentials = auth::aksk_credentials{"AK2", detail::secret{"SK2"}, std::nullopt};
+    b.modelarts.auth.credentials =
+        auth::aksk_credentials{"AK2", detail::secret{"SK2"}, std::nullopt};
     CHECK(describe_restart_needed(a, b).empty());
 
     b.listen = ":9000";

@@ -2,8 +2,9 @@
 #pragma once
 
 #include "taskwatch/auth/credentials.hpp"
-#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/secret.hpp"
+#include "taskwatch/log/log.hpp"
 
 #include <array>
 #include <chrono>
@@ -30,9 +31,6 @@ public:
 expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
 /// The inverse, as Prometheus prints it: "0s", "1h30m", "1s500ms"; y and w only when exact.
 std::string format_duration(std::chrono::milliseconds d);
-
-enum class log_level { debug, info, warn, error };
-std::string_view to_string(log_level l);
 
 enum class webhook_format { generic, alertmanager, slack, feishu, dingtalk, wecom };
 std::string_view to_string(webhook_format f);
@@ -93,7 +91,7 @@ struct settings {
     std::string listen = "127.0.0.1:9817";
     std::optional<std::string> web_config_file;
     std::string state_dir = "/var/lib/taskwatch";
-    config::log_level log_level = config::log_level::info;
+    log::level log_level = log::level::info;
 
     struct modelarts_t {
         std::string endpoint; ///< https://host[:port], no trailing slash
