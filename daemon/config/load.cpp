@@ -333,23 +333,20 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
     if (auto v = m.get("events")) {
         auto items = v->list();
         if (items.empty()) v->fail("empty list (remove the key to get every event type)");
-        std::set<std::string_view> chosen;
+        std::set<task::event_type> chosen;
         for (const auto& item : items) {
-            auto type = item.string();
-            auto known = std::find(event_types.begin(), event_types.end(), type);
-            if (known == event_types.end()) {
-                std::string all;
-                for (auto e : event_types)
-                    all += (all.empty() ? "" : ", ") + std::string(e);
-                item.fail("unknown event type " + quote(type) + " (expected one of " + all + ")");
-            }
-            if (!chosen.insert(*known).second)
-                item.fail("event type " + quote(type) + " listed twice");
+            auto name = item.string();
+            auto type = task::event_type_from_string(name);
+            if (!type)
+                item.fail("unknown event type " + quote(name) + " (expected one of " +
+                          detail::names_in(task::event_type_names, ", ") + ")");
+            if (!chosen.insert(*type).second)
+                item.fail("event type " + quote(name) + " listed twice");
         }
-        for (auto e : event_types)
-            if (chosen.count(e) != 0) w.events.emplace_back(e);
+        w.events.assign(chosen.begin(), chosen.end()); // the enum's order is the contract's
     } else {
-        w.events.assign(event_types.begin(), event_types.end());
+        for (const auto& [type, name] : task::event_type_names)
+            w.events.push_back(type);
     }
     if (auto v = m.get("progress_step")) {
         double step = v->number();

@@ -22,8 +22,8 @@ std::string_view to_string(webhook_format f) {
     return "generic";
 }
 
-bool webhook::wants(std::string_view event_type) const {
-    return std::find(events.begin(), events.end(), event_type) != events.end();
+bool webhook::wants(task::event_type type) const {
+    return std::find(events.begin(), events.end(), type) != events.end();
 }
 
 const std::string& project_id_of(const settings& s, const target& t) {

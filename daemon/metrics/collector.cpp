@@ -490,8 +490,8 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
                              "Events taskwatch emitted and committed to its outbox, by type",
                              MetricType::Counter);
         std::map<std::string, std::uint64_t> by_type;
-        for (auto t : config::event_types)
-            by_type[std::string(t)] = 0;
+        for (const auto& [type, name] : task::event_type_names)
+            by_type[std::string(name)] = 0;
         for (const auto& [type, count] : s.events_by_type)
             by_type[type] = count;
         for (const auto& [type, count] : by_type)

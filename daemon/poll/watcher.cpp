@@ -106,7 +106,7 @@ engine::engine(asio::any_io_executor ex, std::shared_ptr<const config::settings>
     , dispatch_timer_(std::make_unique<asio::steady_timer>(ex)) {
     diff_settings_.stall_after = settings_->poll.stall_after;
     for (const auto& w : settings_->webhooks)
-        if (w.progress_step && w.wants("task.progress"))
+        if (w.progress_step && w.wants(task::event_type::progress))
             diff_settings_.progress_steps.push_back(*w.progress_step);
 }
 
@@ -600,7 +600,7 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, auth::authori
     diff_settings_ = {};
     diff_settings_.stall_after = settings_->poll.stall_after;
     for (const auto& w : settings_->webhooks)
-        if (w.progress_step && w.wants("task.progress"))
+        if (w.progress_step && w.wants(task::event_type::progress))
             diff_settings_.progress_steps.push_back(*w.progress_step);
     bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
     if (auth) {
@@ -662,9 +662,8 @@ asio::awaitable<void> engine::async_sleep_until(asio::steady_timer& timer, clock
 
 std::vector<std::string> engine::route(const task::event& e) const {
     std::vector<std::string> out;
-    const auto type = task::to_string(e.type);
     for (const auto& w : settings_->webhooks) {
-        if (!w.wants(type)) continue;
+        if (!w.wants(e.type)) continue;
         if (e.type == task::event_type::progress) {
             if (!w.progress_step || !e.previous || !e.current || !e.previous->progress ||
                 !e.current->progress)

@@ -127,17 +127,18 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(ops.format == webhook_format::generic);
     REQUIRE(ops.secret.has_value());
     CHECK(ops.secret->reveal() == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    CHECK(ops.events == std::vector<std::string>{"task.status_changed", "task.progress",
-                                                 "task.stalled", "task.gone"});
-    CHECK(ops.wants("task.stalled"));
-    CHECK_FALSE(ops.wants("task.discovered"));
+    using task::event_type;
+    CHECK(ops.events == std::vector<event_type>{event_type::status_changed, event_type::progress,
+                                                event_type::stalled, event_type::gone});
+    CHECK(ops.wants(event_type::stalled));
+    CHECK_FALSE(ops.wants(event_type::discovered));
     CHECK(ops.progress_step == 0.25);
     CHECK(ops.max_attempts == 12);
     const auto& chat = s.webhooks[1];
     CHECK(chat.name == "chat");
     CHECK(chat.format == webhook_format::feishu);
     CHECK_FALSE(chat.secret.has_value());
-    CHECK(chat.events.size() == event_types.size());
+    CHECK(chat.events.size() == std::size(task::event_type_names));
     CHECK_FALSE(chat.progress_step.has_value());
     CHECK(chat.max_attempts == 12);
 }
@@ -167,7 +168,10 @@ TEST_CASE("keys left out take their documented defaults") {
                             "/etc/taskwatch/config.yml", env_keys);
     REQUIRE(w.webhooks.size() == 1);
     CHECK(w.webhooks[0].format == webhook_format::generic);
-    CHECK(w.webhooks[0].events == std::vector<std::string>(event_types.begin(), event_types.end()));
+    std::vector<task::event_type> every_type;
+    for (const auto& [type, name] : task::event_type_names)
+        every_type.push_back(type);
+    CHECK(w.webhooks[0].events == every_type);
     CHECK(w.webhooks[0].max_attempts == 12);
     CHECK_FALSE(w.webhooks[0].progress_step.has_value());
     CHECK_FALSE(w.webhooks[0].secret.has_value());
@@ -585,9 +589,16 @@ TEST_CASE("webhooks: names, URLs, formats, events and limits") {
     auto s = parse_settings(hook("    events: [task.poll_recovered, task.discovered, "
                                  "task.progress]\n    progress_step: 1\n"),
                             "/c.yml", env_keys);
-    CHECK(s.webhooks[0].events ==
-          std::vector<std::string>{"task.discovered", "task.progress", "task.poll_recovered"});
+    CHECK(s.webhooks[0].events == std::vector<task::event_type>{task::event_type::discovered,
+                                                                task::event_type::progress,
+                                                                task::event_type::poll_recovered});
     CHECK(s.webhooks[0].progress_step == 1.0);
+    for (const auto& [type, name] : task::event_type_names) {
+        CAPTURE(name);
+        auto one =
+            parse_settings(hook("    events: [" + std::string(name) + "]\n"), "/c.yml", env_keys);
+        CHECK(one.webhooks[0].events == std::vector<task::event_type>{type});
+    }
 }
 
 TEST_CASE("the webhook URL never appears in an error, since it often carries a token") {

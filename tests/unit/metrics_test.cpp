@@ -262,10 +262,9 @@ TEST_CASE("every event type and poll failure reason is exported from zero") {
     auto text = scrape({}, stats);
     INFO(text);
     CHECK(has_line(text, R"(taskwatch_events_total{type="task.discovered"} 3)"));
-    for (auto t : config::event_types)
-        CHECK(
-            starting_with(text, "taskwatch_events_total{type=\"" + std::string(t) + "\"}").size() ==
-            1);
+    for (const auto& [type, name] : task::event_type_names)
+        CHECK(starting_with(text, "taskwatch_events_total{type=\"" + std::string(name) + "\"}")
+                  .size() == 1);
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="throttled"} 2)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="auth"} 0)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="timeout"} 0)"));

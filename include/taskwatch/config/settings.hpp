@@ -5,6 +5,7 @@
 #include "taskwatch/detail/expected.hpp"
 #include "taskwatch/detail/secret.hpp"
 #include "taskwatch/log/log.hpp"
+#include "taskwatch/task/types.hpp"
 
 #include <array>
 #include <chrono>
@@ -35,12 +36,6 @@ std::string format_duration(std::chrono::milliseconds d);
 enum class webhook_format { generic, alertmanager, slack, feishu, dingtalk, wecom };
 std::string_view to_string(webhook_format f);
 
-/// Every event type of the contract, in its order; a webhook's default `events`.
-inline constexpr std::array<std::string_view, 7> event_types = {
-    "task.discovered", "task.status_changed", "task.progress",       "task.stalled",
-    "task.gone",       "task.poll_failing",   "task.poll_recovered",
-};
-
 struct modelarts_auth {
     enum class type_t { aksk, token };
     type_t type = type_t::aksk;
@@ -63,11 +58,11 @@ struct webhook {
     std::string name; ///< unique; use it, not the URL, in logs and metric labels
     std::string url;  ///< http or https; may embed a token (Slack, DingTalk, WeCom): never log it
     webhook_format format = webhook_format::generic;
-    std::optional<detail::secret> secret;  ///< from secret_file
-    std::vector<std::string> events;     ///< subset of event_types, in contract order
-    std::optional<double> progress_step; ///< 0 < x <= 1: emit task.progress at each multiple
-    unsigned max_attempts = 12;          ///< then dead-lettered
-    bool wants(std::string_view event_type) const;
+    std::optional<detail::secret> secret; ///< from secret_file
+    std::vector<task::event_type> events; ///< default: all; in contract order
+    std::optional<double> progress_step;  ///< 0 < x <= 1: emit task.progress at each multiple
+    unsigned max_attempts = 12;           ///< then dead-lettered
+    bool wants(task::event_type type) const;
     bool operator==(const webhook&) const = default;
 };
 

@@ -2,6 +2,7 @@
 // Pure data: no clock, no socket. Shared by task/ (diff), state/ (SQLite) and notify/.
 #pragma once
 
+#include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
 #include <chrono>
@@ -121,7 +122,18 @@ enum class event_type {
     poll_failing,
     poll_recovered,
 };
-/// "task.discovered", "task.status_changed", ... exactly as in CONTRACT.md.
+/// The event types' names exactly as in CONTRACT.md, in its order: the webhook payload's `type`,
+/// the config's `events`, the label of taskwatch_events_total.
+inline constexpr detail::enum_name<event_type> event_type_names[] = {
+    {event_type::discovered, "task.discovered"},
+    {event_type::status_changed, "task.status_changed"},
+    {event_type::progress, "task.progress"},
+    {event_type::stalled, "task.stalled"},
+    {event_type::gone, "task.gone"},
+    {event_type::poll_failing, "task.poll_failing"},
+    {event_type::poll_recovered, "task.poll_recovered"},
+};
+static_assert(detail::in_enum_order(event_type_names));
 std::string_view to_string(event_type t);
 std::optional<event_type> event_type_from_string(std::string_view s);
 
