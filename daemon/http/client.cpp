@@ -941,4 +941,8 @@ void client::shutdown() {
     impl_->shutdown();
 }
 
+std::string_view to_string(failure f) {
+    return taskwatch::detail::name_in(failure_names, f);
+}
+
 } // namespace taskwatch::http

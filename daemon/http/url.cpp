@@ -271,28 +271,4 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
     return false;
 }
 
-std::string_view to_string(failure f) {
-    switch (f) {
-    case failure::dns:
-        return "dns";
-    case failure::connect:
-        return "connect";
-    case failure::proxy:
-        return "proxy";
-    case failure::tls:
-        return "tls";
-    case failure::timeout:
-        return "timeout";
-    case failure::io:
-        return "io";
-    case failure::protocol:
-        return "protocol";
-    case failure::body_too_large:
-        return "body_too_large";
-    case failure::cancelled:
-        return "cancelled";
-    }
-    return "unknown";
-}
-
 } // namespace taskwatch::http

@@ -36,17 +36,6 @@ constexpr std::array<modelarts::task_status, 7> all_statuses{
     modelarts::task_status::stopped,
 };
 
-constexpr std::array<modelarts::error_kind, 15> all_error_kinds{
-    modelarts::error_kind::dns,          modelarts::error_kind::connect,
-    modelarts::error_kind::proxy,        modelarts::error_kind::tls,
-    modelarts::error_kind::timeout,      modelarts::error_kind::io,
-    modelarts::error_kind::protocol,     modelarts::error_kind::body_too_large,
-    modelarts::error_kind::cancelled,    modelarts::error_kind::auth,
-    modelarts::error_kind::throttled,    modelarts::error_kind::not_found,
-    modelarts::error_kind::client_error, modelarts::error_kind::server_error,
-    modelarts::error_kind::malformed,
-};
-
 MetricFamily family(std::string name, std::string_view help, MetricType type) {
     MetricFamily f;
     f.name = std::move(name);
@@ -472,8 +461,8 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
                                "Task polls that failed, by reason (the class of the error)",
                                MetricType::Counter);
         std::map<std::string, std::uint64_t> by_reason;
-        for (auto k : all_error_kinds)
-            by_reason[std::string(modelarts::to_string(k))] = 0;
+        for (const auto& [kind, name] : modelarts::error_kind_names)
+            by_reason[std::string(name)] = 0;
         for (const auto& [reason, count] : s.failures_by_reason)
             by_reason[reason] = count;
         for (const auto& [reason, count] : by_reason)

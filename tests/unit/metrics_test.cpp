@@ -2,6 +2,7 @@
 // state set, and what a task shows before its first successful poll.
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/metrics/collector.hpp"
+#include "taskwatch/modelarts/api_error.hpp"
 
 #include "test_files.hpp"
 
@@ -269,6 +270,10 @@ TEST_CASE("every event type and poll failure reason is exported from zero") {
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="auth"} 0)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="timeout"} 0)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="something_new"} 1)"));
+    for (const auto& [kind, name] : modelarts::error_kind_names)
+        CHECK(starting_with(text,
+                            "taskwatch_poll_failures_total{reason=\"" + std::string(name) + "\"}")
+                  .size() == 1);
 }
 
 TEST_CASE("each configured webhook has its delivery, queue and oldest-pending series") {

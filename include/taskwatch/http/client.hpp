@@ -3,6 +3,7 @@
 #pragma once
 
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/name_table.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -90,6 +91,19 @@ enum class failure {
     body_too_large, ///< body over client_options::body_limit
     cancelled,      ///< the client is shutting down
 };
+/// The failures' names, as metric labels (modelarts::error_kind names its transport kinds so).
+inline constexpr taskwatch::detail::enum_name<failure> failure_names[] = {
+    {failure::dns, "dns"},
+    {failure::connect, "connect"},
+    {failure::proxy, "proxy"},
+    {failure::tls, "tls"},
+    {failure::timeout, "timeout"},
+    {failure::io, "io"},
+    {failure::protocol, "protocol"},
+    {failure::body_too_large, "body_too_large"},
+    {failure::cancelled, "cancelled"},
+};
+static_assert(taskwatch::detail::in_enum_order(failure_names));
 std::string_view to_string(failure f);
 
 struct transport_error {
