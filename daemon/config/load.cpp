@@ -123,11 +123,6 @@ bool valid_label_name(std::string_view n) {
                        [&](char ch) { return alpha(ch) || (ch >= '0' && ch <= '9'); });
 }
 
-// The labels taskwatch puts on per-task series itself (metrics::task_label_names).
-constexpr std::string_view reserved_labels[] = {"project_id",  "dataset_id",    "task_id",
-                                                "status",      "kind",          "task_name",
-                                                "resource_id", "algorithm_type"};
-
 // What the first pass leaves for the second, with the lines to blame.
 struct pending_file {
     std::string path; ///< as written
@@ -292,8 +287,9 @@ target parse_target(const field& f) {
                 labels.fail(e.value.line(),
                             "label name " + quote(e.key) +
                                 " is reserved (names starting with __ belong to Prometheus)");
-            if (std::find(std::begin(reserved_labels), std::end(reserved_labels), e.key) !=
-                std::end(reserved_labels))
+            if (std::find(std::begin(task::reserved_label_names),
+                          std::end(task::reserved_label_names),
+                          e.key) != std::end(task::reserved_label_names))
                 labels.fail(e.value.line(),
                             "label name " + quote(e.key) +
                                 " is reserved (taskwatch sets it on its own series)");

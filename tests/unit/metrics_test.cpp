@@ -18,6 +18,7 @@
 #include <map>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -340,9 +341,29 @@ TEST_CASE("process metrics come out when /proc is readable") {
         CHECK(starting_with(text, std::string(name) + " ").size() == 1);
 }
 
+TEST_CASE("the label names taskwatch sets on task series are the reserved ones") {
+    // A task with every field known, so that every per-task series is written.
+    poll::task_table tasks;
+    tasks.tasks.emplace(task::task_key{"p", "d", "t1"}, polled_task("t1"));
+    auto text = scrape(tasks);
+    INFO(text);
+    std::set<std::string> seen;
+    const std::regex name_eq(R"(([a-zA-Z_][a-zA-Z0-9_]*)=")");
+    for (const auto& line : starting_with(text, "modelarts_task_")) {
+        const auto open = line.find('{');
+        if (open == std::string::npos) continue;
+        const auto labels = line.substr(open, line.find('}') - open);
+        for (std::sregex_iterator it(labels.begin(), labels.end(), name_eq), end; it != end; ++it)
+            seen.insert((*it)[1].str());
+    }
+    seen.erase("team"); // the target's own label
+    CHECK(seen == std::set<std::string>(std::begin(task::reserved_label_names),
+                                        std::end(task::reserved_label_names)));
+}
+
 TEST_CASE("every label name taskwatch sets on task series is refused as a target label") {
     const auto env = test::fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", "SK"}});
-    for (auto name : metrics::task_label_names) {
+    for (auto name : task::reserved_label_names) {
         CAPTURE(name);
         const std::string yaml = "modelarts:\n  endpoint: https://modelarts.cn-north-4."
                                  "myhuaweicloud.com\n  project_id: p1\ntargets:\n"

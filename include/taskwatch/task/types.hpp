@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -25,6 +26,13 @@ struct task_key {
     std::string task_id;
     auto operator<=>(const task_key&) const = default;
 };
+
+/// The label names taskwatch sets itself on a task's series: the key's, the info's (task_name,
+/// resource_id, algorithm_type), `status` and the sample `kind`. A target's `labels` may not
+/// use them (config rejects them), so the exported series never carry a label twice.
+inline constexpr std::string_view reserved_label_names[] = {
+    "project_id", "dataset_id", "task_id",     "status",
+    "kind",       "task_name",  "resource_id", "algorithm_type"};
 
 /// The parts of a successful GET the engine tracks (Table 2, reduced). A field the API did not
 /// send is unknown: nullopt (or "" for the texts).
