@@ -2,7 +2,7 @@
 
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/read_file.hpp"
-#include "taskwatch/detail/url_check.hpp"
+#include "taskwatch/http/url.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -90,13 +90,13 @@ expected<std::string, std::string> env_value(std::string value, std::string_view
 }
 
 expected<std::string, std::string> https_endpoint(std::string_view url) {
-    auto parts = detail::split_http_url(url);
+    auto parts = http::split_url(url);
     if (!parts) return unexpected{parts.error()};
     if (parts->scheme != "https") return unexpected{std::string("must be an https:// URL")};
-    if (parts->has_userinfo) return unexpected{std::string("must not contain user information")};
-    if (!parts->rest.empty() && parts->rest != "/")
+    if (parts->userinfo) return unexpected{std::string("must not contain user information")};
+    if (!parts->is_origin())
         return unexpected{std::string("must be https://HOST[:PORT] without a path")};
-    return detail::origin_of(*parts);
+    return parts->origin().to_string();
 }
 
 } // namespace
@@ -243,13 +243,10 @@ expected<token_credentials, credentials_problem> resolve_token(const token_sourc
 }
 
 std::optional<std::string> default_iam_endpoint(std::string_view modelarts_endpoint) {
-    auto parts = detail::split_http_url(modelarts_endpoint);
+    auto parts = http::split_url(modelarts_endpoint);
     if (!parts || parts->scheme != "https") return std::nullopt;
-    std::string host;
-    for (char c : parts->host)
-        host += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     constexpr std::string_view prefix = "modelarts.";
-    std::string_view h = host;
+    std::string_view h = parts->host; // lower-case
     if (!h.starts_with(prefix)) return std::nullopt;
     h.remove_prefix(prefix.size());
     std::string_view region;

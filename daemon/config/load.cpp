@@ -8,9 +8,9 @@
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
-#include "taskwatch/detail/url_check.hpp"
 #include "taskwatch/detail/yaml_reader.hpp"
 #include "taskwatch/http/server.hpp"
+#include "taskwatch/http/url.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -53,18 +53,22 @@ std::string id(const field& f) {
     return s;
 }
 
-// https://host[:port], stored without a trailing slash and with a lower-case scheme.
-std::string https_endpoint(const field& f) {
-    auto s = f.string();
-    auto parts = detail::split_http_url(s);
+// The parts of a URL, or the field fails with what is wrong.
+http::url_parts url_parts_of(const field& f) {
+    auto parts = http::split_url(f.string());
     if (!parts) f.fail("bad URL: " + parts.error());
-    if (parts->has_userinfo) f.fail("must not contain user information");
-    if (parts->scheme != "https")
-        f.fail("must be an https:// URL, not " + parts->scheme +
+    return std::move(*parts);
+}
+
+// https://host[:port], with nothing after but an optional "/".
+std::string https_endpoint(const field& f) {
+    auto parts = url_parts_of(f);
+    if (parts.userinfo) f.fail("must not contain user information");
+    if (parts.scheme != "https")
+        f.fail("must be an https:// URL, not " + parts.scheme +
                ":// (TLS verification is never off)");
-    if (!parts->rest.empty() && parts->rest != "/")
-        f.fail("must be https://HOST[:PORT] without a path");
-    return detail::origin_of(*parts);
+    if (!parts.is_origin()) f.fail("must be https://HOST[:PORT] without a path");
+    return parts.origin().to_string();
 }
 
 void check_listen(const field& f, const std::string& s) {
@@ -191,12 +195,12 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
     if (auto v = m.get("auth")) parse_auth(*v, s, p);
     if (auto v = m.get("ca_file")) s.modelarts.ca_file = absolute_in(f.src(), v->string());
     if (auto v = m.get("proxy")) {
-        auto text = v->string();
-        auto parts = detail::split_http_url(text);
-        if (!parts) v->fail("bad URL: " + parts.error());
-        if (parts->scheme != "http" || !parts->port || (!parts->rest.empty() && parts->rest != "/"))
+        auto parts = url_parts_of(*v);
+        if (parts.scheme != "http" || !parts.port || !parts.is_origin())
             v->fail("expected http://[USER:PASSWORD@]HOST:PORT");
-        s.modelarts.proxy = std::move(text);
+        auto proxy = http::proxy_of(parts);
+        if (!proxy) v->fail(proxy.error());
+        s.modelarts.proxy = v->string();
     }
     if (auto v = m.get("timeout")) s.modelarts.timeout = positive_duration(*v);
     if (auto v = m.get("max_connections")) s.modelarts.max_connections = v->integer(1, 1024);
@@ -309,8 +313,8 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
     w.name = m.require("name").string();
     {
         auto u = m.require("url");
-        auto parts = detail::split_http_url(u.string());
-        if (!parts) u.fail("bad URL: " + parts.error());
+        auto target = http::request_url_of(url_parts_of(u));
+        if (!target) u.fail("bad URL: " + target.error());
         w.url = u.string();
     }
     if (auto v = m.get("format")) {

@@ -945,7 +945,7 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
 
     opts.ca_file.reset();
     opts.proxy = "http://proxy:notaport";
-    CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port 'notaport'",
+    CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port \"notaport\"",
                          setup_error);
 }
 

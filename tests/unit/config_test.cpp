@@ -501,6 +501,17 @@ TEST_CASE("endpoints must be https, without a path or user information") {
     CHECK(upper.modelarts.endpoint == "https://modelarts.example.com:8443");
 }
 
+TEST_CASE("a URL the HTTP client could not use fails the load") {
+    // Hosts the loader once let through, for the poller to fall back to an empty endpoint.
+    CHECK(problem_of(minimal("    endpoint: https://bad!host\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].endpoint: bad URL: bad host \"bad!host\"");
+    CHECK(problem_of(minimal({}, "  proxy: 'http://a%zz:b@proxy:3128'\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.proxy: bad percent-encoding in the credentials");
+    auto leak = problem_of(minimal({}, "  proxy: 'http://user:hun/ter2@proxy:3128'\n"));
+    CHECK(leak.find("ter2") == std::string::npos);
+    CHECK(leak.find("hun") == std::string::npos);
+}
+
 TEST_CASE("targets: IDs, task lists, labels and duplicates") {
     CHECK(problem_of(minimal("    task_ids: []\n")) ==
           "/etc/taskwatch/config.yml:6: targets[0].task_ids: empty list (remove the key to watch "
