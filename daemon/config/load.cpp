@@ -61,14 +61,14 @@ http::url_parts url_parts_of(const field& f) {
 }
 
 // https://host[:port], with nothing after but an optional "/".
-std::string https_endpoint(const field& f) {
+http::endpoint https_endpoint(const field& f) {
     auto parts = url_parts_of(f);
     if (parts.userinfo) f.fail("must not contain user information");
     if (parts.scheme != "https")
         f.fail("must be an https:// URL, not " + parts.scheme +
                ":// (TLS verification is never off)");
     if (!parts.is_origin()) f.fail("must be https://HOST[:PORT] without a path");
-    return parts.origin().to_string();
+    return parts.origin();
 }
 
 void check_listen(const field& f, const std::string& s) {
@@ -200,7 +200,7 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
             v->fail("expected http://[USER:PASSWORD@]HOST:PORT");
         auto proxy = http::proxy_of(parts);
         if (!proxy) v->fail(proxy.error());
-        s.modelarts.proxy = v->string();
+        s.modelarts.proxy = std::move(*proxy);
     }
     if (auto v = m.get("timeout")) s.modelarts.timeout = positive_duration(*v);
     if (auto v = m.get("max_connections")) s.modelarts.max_connections = v->integer(1, 1024);
@@ -315,7 +315,7 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
         auto u = m.require("url");
         auto target = http::request_url_of(url_parts_of(u));
         if (!target) u.fail("bad URL: " + target.error());
-        w.url = u.string();
+        w.url = std::move(*target);
     }
     if (auto v = m.get("format")) {
         auto name = v->string();

@@ -30,7 +30,7 @@ const std::string& project_id_of(const settings& s, const target& t) {
     return t.project_id ? *t.project_id : s.modelarts.project_id;
 }
 
-const std::string& endpoint_of(const settings& s, const target& t) {
+const http::endpoint& endpoint_of(const settings& s, const target& t) {
     return t.endpoint ? *t.endpoint : s.modelarts.endpoint;
 }
 

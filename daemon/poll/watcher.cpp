@@ -128,14 +128,12 @@ void engine::spawn(asio::awaitable<void> work, const char* what) {
 }
 
 modelarts::api_client& engine::api_for(const config::target& t) {
-    const auto& url = config::endpoint_of(*settings_, t);
+    const auto& ep = config::endpoint_of(*settings_, t);
     const auto& project = config::project_id_of(*settings_, t);
-    auto key = url + " " + project;
+    auto key = ep.to_string() + " " + project;
     auto it = apis_.find(key);
     if (it != apis_.end()) return *it->second;
-    auto ep = http::parse_url(url); // validated by the config loader
-    auto api = std::make_unique<modelarts::api_client>(client_, *auth_, ep ? *ep : http::endpoint{},
-                                                       project);
+    auto api = std::make_unique<modelarts::api_client>(client_, *auth_, ep, project);
     return *apis_.emplace(key, std::move(api)).first->second;
 }
 
@@ -209,8 +207,7 @@ void engine::release(endpoint_state& ep, credential_gate::ticket t) {
 std::string engine::targets_on(const endpoint_state& ep) const {
     std::string out;
     for (const auto& t : settings_->targets) {
-        auto url = http::parse_url(config::endpoint_of(*settings_, t));
-        if (!url || url->to_string() != ep.url) continue;
+        if (config::endpoint_of(*settings_, t).to_string() != ep.url) continue;
         if (!out.empty()) out += ",";
         out += target_id_of(config::project_id_of(*settings_, t), t.dataset_id);
     }

@@ -83,7 +83,7 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(s.state_dir == "/var/lib/taskwatch");
     CHECK(s.log_level == taskwatch::log::level::info);
 
-    CHECK(s.modelarts.endpoint == "https://modelarts.cn-north-4.myhuaweicloud.com");
+    CHECK(s.modelarts.endpoint.to_string() == "https://modelarts.cn-north-4.myhuaweicloud.com");
     CHECK(s.modelarts.project_id == "0123456789abcdef");
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::aksk);
     const auto* aksk = std::get_if<auth::aksk_credentials>(&s.modelarts.auth.credentials);
@@ -93,7 +93,9 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     REQUIRE(aksk->security_token.has_value());
     CHECK(aksk->security_token->reveal() == "EXAMPLETOKEN");
     CHECK(s.modelarts.ca_file == "/etc/ssl/certs/ca-certificates.crt");
-    CHECK(s.modelarts.proxy == "http://proxy.internal:3128");
+    REQUIRE(s.modelarts.proxy.has_value());
+    CHECK(s.modelarts.proxy->server.to_string() == "http://proxy.internal:3128");
+    CHECK(s.modelarts.proxy->credentials.empty());
     CHECK(s.modelarts.timeout == 10s);
     CHECK(s.modelarts.max_connections == 16);
     CHECK(s.modelarts.max_requests_per_second == 20.0);
@@ -111,19 +113,21 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK_FALSE(s.targets[0].project_id.has_value());
     CHECK_FALSE(s.targets[0].endpoint.has_value());
     CHECK(project_id_of(s, s.targets[0]) == "0123456789abcdef");
-    CHECK(endpoint_of(s, s.targets[0]) == "https://modelarts.cn-north-4.myhuaweicloud.com");
+    CHECK(endpoint_of(s, s.targets[0]).to_string() ==
+          "https://modelarts.cn-north-4.myhuaweicloud.com");
     CHECK(s.targets[1].dataset_id == "d9");
     CHECK_FALSE(s.targets[1].task_ids.has_value());
     CHECK(s.targets[1].labels.empty());
     CHECK(s.targets[1].project_id == "fedcba9876543210");
-    CHECK(s.targets[1].endpoint == "https://modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(s.targets[1].endpoint->to_string() == "https://modelarts.cn-east-3.myhuaweicloud.com");
     CHECK(project_id_of(s, s.targets[1]) == "fedcba9876543210");
-    CHECK(endpoint_of(s, s.targets[1]) == "https://modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(endpoint_of(s, s.targets[1]).to_string() ==
+          "https://modelarts.cn-east-3.myhuaweicloud.com");
 
     REQUIRE(s.webhooks.size() == 2);
     const auto& ops = s.webhooks[0];
     CHECK(ops.name == "ops");
-    CHECK(ops.url == "https://hooks.example.com/modelarts");
+    CHECK(ops.url.to_string() == "https://hooks.example.com/modelarts");
     CHECK(ops.format == webhook_format::generic);
     REQUIRE(ops.secret.has_value());
     CHECK(ops.secret->reveal() == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
@@ -493,12 +497,35 @@ TEST_CASE("endpoints must be https, without a path or user information") {
           "(TLS verification "
           "is never off)");
     auto s = parse_settings(head + "https://127.0.0.1:8443/" + tail, "/c.yml", env_keys);
-    CHECK(s.modelarts.endpoint == "https://127.0.0.1:8443");
+    CHECK(s.modelarts.endpoint.to_string() == "https://127.0.0.1:8443");
     auto v6 = parse_settings(head + "'https://[::1]:8443'" + tail, "/c.yml", env_keys);
-    CHECK(v6.modelarts.endpoint == "https://[::1]:8443");
+    CHECK(v6.modelarts.endpoint.to_string() == "https://[::1]:8443");
     auto upper =
         parse_settings(head + "HTTPS://modelarts.example.com:8443/" + tail, "/c.yml", env_keys);
-    CHECK(upper.modelarts.endpoint == "https://modelarts.example.com:8443");
+    CHECK(upper.modelarts.endpoint.to_string() == "https://modelarts.example.com:8443");
+}
+
+TEST_CASE("every URL is kept parsed: endpoints, the proxy with its credentials, webhook targets") {
+    auto s = parse_settings(
+        minimal("    endpoint: 'https://ModelArts.cn-east-3.myhuaweicloud.com:8443/'\n"
+                "webhooks:\n  - name: a\n    url: "
+                "'https://oapi.dingtalk.com/robot/send?access_token=TOKEN123#frag'\n",
+                "  proxy: 'http://us%65r:p%40ss@proxy.internal:3128'\n"),
+        "/c.yml", env_keys);
+    const auto& ep = *s.targets[0].endpoint;
+    CHECK(ep.scheme == "https");
+    CHECK(ep.host == "modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(ep.port == 8443);
+    CHECK(ep.base_path.empty());
+    REQUIRE(s.modelarts.proxy.has_value());
+    CHECK(s.modelarts.proxy->server.host == "proxy.internal");
+    CHECK(s.modelarts.proxy->server.port == 3128);
+    CHECK(s.modelarts.proxy->credentials == "user:p@ss");
+    const auto& hook = s.webhooks[0].url;
+    CHECK(hook.server.host == "oapi.dingtalk.com");
+    CHECK(hook.server.port == 443);
+    CHECK(hook.target == "/robot/send?access_token=TOKEN123");
+    CHECK(hook.to_string() == "https://oapi.dingtalk.com/robot/send");
 }
 
 TEST_CASE("a URL the HTTP client could not use fails the load") {
@@ -692,7 +719,7 @@ TEST_CASE("token authentication in the config") {
         conf / "c.yml", fake_env());
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::token);
     const auto& t = std::get<auth::token_credentials>(s.modelarts.auth.credentials);
-    CHECK(t.iam_endpoint == "https://iam.cn-north-4.myhuaweicloud.com");
+    CHECK(t.iam_endpoint.to_string() == "https://iam.cn-north-4.myhuaweicloud.com");
     CHECK(t.domain_name == "acme");
     CHECK(t.user_name == "watcher");
     CHECK(t.password.reveal() == "hunter2");
@@ -783,14 +810,14 @@ TEST_CASE("no error message ever contains the bytes of a secret") {
 TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and max_connections "
           "need a restart") {
     settings a;
-    a.modelarts.proxy = "http://user:PROXYPASS@proxy:3128";
+    a.modelarts.proxy = http::parse_proxy_url("http://user:PROXYPASS@proxy:3128").value();
     settings b = a;
     CHECK(describe_restart_needed(a, b).empty());
     b.log_level = taskwatch::log::level::debug;
     b.poll.interval = 1s;
     b.targets.push_back(target{"d1", std::nullopt, {}, std::nullopt, std::nullopt});
     b.webhooks.push_back(webhook{});
-    b.modelarts.endpoint = "https://modelarts.cn-east-3.myhuaweicloud.com";
+    b.modelarts.endpoint = http::parse_url("https://modelarts.cn-east-3.myhuaweicloud.com").value();
     b.modelarts.auth.credentials =
         auth::aksk_credentials{"AK2", detail::secret{"SK2"}, std::nullopt};
     CHECK(describe_restart_needed(a, b).empty());
@@ -801,7 +828,7 @@ TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and m
     b.web_config_file = "/etc/taskwatch/web.yml";
     b.state_dir = "/srv/taskwatch";
     b.modelarts.ca_file = "/etc/ca.pem";
-    b.modelarts.proxy = "http://user:OTHERPASS@proxy:3128";
+    b.modelarts.proxy = http::parse_proxy_url("http://user:OTHERPASS@proxy:3128").value();
     b.modelarts.max_connections = 4;
     auto msg = describe_restart_needed(a, b);
     CHECK(msg ==

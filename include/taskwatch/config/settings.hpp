@@ -4,6 +4,7 @@
 #include "taskwatch/auth/credentials.hpp"
 #include "taskwatch/detail/expected.hpp"
 #include "taskwatch/detail/secret.hpp"
+#include "taskwatch/http/url.hpp"
 #include "taskwatch/log/log.hpp"
 #include "taskwatch/task/types.hpp"
 
@@ -49,14 +50,14 @@ struct target {
     std::optional<std::vector<std::string>> task_ids; ///< nullopt: discover with the list API
     std::map<std::string, std::string> labels;        ///< valid Prometheus names, none reserved
     std::optional<std::string> project_id;            ///< overrides modelarts.project_id
-    std::optional<std::string> endpoint;              ///< overrides modelarts.endpoint (https)
+    std::optional<http::endpoint> endpoint;           ///< overrides modelarts.endpoint
     bool operator==(const target&) const = default;
 };
 
 /// One `webhooks[]` entry.
 struct webhook {
-    std::string name; ///< unique; use it, not the URL, in logs and metric labels
-    std::string url;  ///< http or https; may embed a token (Slack, DingTalk, WeCom): never log it
+    std::string name;      ///< unique; use it, not the URL, in logs and metric labels
+    http::request_url url; ///< http or https; may embed a token (Slack, DingTalk): never log it
     webhook_format format = webhook_format::generic;
     std::optional<detail::secret> secret; ///< from secret_file
     std::vector<task::event_type> events; ///< default: all; in contract order
@@ -78,7 +79,8 @@ struct webhook {
 ///   every format; `progress_step` unset means no task.progress events for that webhook;
 /// - every duration and count must be positive; `jitter` is in [0, 1];
 ///   `max_connections` is at most 1024 and a webhook's `max_attempts` at most 1000;
-/// - endpoints are stored as "https://host[:port]": scheme lower-cased, trailing "/" dropped;
+/// - URLs are stored parsed (http/url.hpp), once: endpoints as https://host[:port] (a "/" after
+///   the port is allowed and dropped), the proxy with its credentials decoded;
 /// - a key given with no value (`key:` or `key: ~`) is an error, not "use the default";
 /// - a key may appear only once in a mapping.
 struct settings {
@@ -89,11 +91,11 @@ struct settings {
     log::level log_level = log::level::info;
 
     struct modelarts_t {
-        std::string endpoint; ///< https://host[:port], no trailing slash
+        http::endpoint endpoint; ///< https://host[:port]
         std::string project_id;
         modelarts_auth auth;
-        std::optional<std::string> ca_file; ///< nullopt: the system store
-        std::optional<std::string> proxy;   ///< http://[user:pass@]host:port
+        std::optional<std::string> ca_file;        ///< nullopt: the system store
+        std::optional<http::proxy_endpoint> proxy; ///< http://[user:pass@]host:port
         std::chrono::milliseconds timeout{10'000};
         std::size_t max_connections = 16;
         double max_requests_per_second = 20;
@@ -118,7 +120,7 @@ struct settings {
 /// The target's project: its own project_id, else modelarts.project_id.
 const std::string& project_id_of(const settings& s, const target& t);
 /// The target's endpoint: its own endpoint, else modelarts.endpoint.
-const std::string& endpoint_of(const settings& s, const target& t);
+const http::endpoint& endpoint_of(const settings& s, const target& t);
 
 using environment = auth::environment;
 

@@ -40,9 +40,11 @@ struct client_options {
     std::size_t body_limit = 8u << 20; ///< larger response bodies fail
     std::uint32_t header_limit = 64u << 10;
     std::optional<std::string> ca_file; ///< default: the system store
-    /// http://[user:pass@]host:port; unset: $HTTPS_PROXY or $https_proxy; "": no proxy.
-    /// NO_PROXY/no_proxy is honoured either way. Only https endpoints are tunnelled.
-    std::optional<std::string> proxy;
+    /// The proxy that https requests tunnel through (http ones never do); unset: the one in
+    /// $HTTPS_PROXY or $https_proxy, if proxy_from_environment. NO_PROXY/no_proxy is honoured
+    /// either way.
+    std::optional<proxy_endpoint> proxy;
+    bool proxy_from_environment = true; ///< false: no proxy unless `proxy` is set
     std::string user_agent = "taskwatch";
 };
 
