@@ -319,15 +319,11 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
     }
     if (auto v = m.get("format")) {
         auto name = v->string();
-        constexpr webhook_format all[] = {webhook_format::generic,  webhook_format::alertmanager,
-                                          webhook_format::slack,    webhook_format::feishu,
-                                          webhook_format::dingtalk, webhook_format::wecom};
-        auto it = std::find_if(std::begin(all), std::end(all),
-                               [&](webhook_format x) { return to_string(x) == name; });
-        if (it == std::end(all))
-            v->fail("unknown format " + quote(name) +
-                    " (expected generic, alertmanager, slack, feishu, dingtalk or wecom)");
-        w.format = *it;
+        auto format = detail::value_in(webhook_format_names, name);
+        if (!format)
+            v->fail("unknown format " + quote(name) + " (expected " +
+                    detail::names_in(webhook_format_names) + ")");
+        w.format = *format;
     }
     if (auto v = m.get("secret_file")) secret_file = pending_file{v->string(), *v};
     if (auto v = m.get("events")) {

@@ -5,21 +5,7 @@
 namespace taskwatch::config {
 
 std::string_view to_string(webhook_format f) {
-    switch (f) {
-    case webhook_format::generic:
-        return "generic";
-    case webhook_format::alertmanager:
-        return "alertmanager";
-    case webhook_format::slack:
-        return "slack";
-    case webhook_format::feishu:
-        return "feishu";
-    case webhook_format::dingtalk:
-        return "dingtalk";
-    case webhook_format::wecom:
-        return "wecom";
-    }
-    return "generic";
+    return detail::name_in(webhook_format_names, f, "generic");
 }
 
 bool webhook::wants(task::event_type type) const {

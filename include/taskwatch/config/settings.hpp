@@ -3,6 +3,7 @@
 
 #include "taskwatch/auth/credentials.hpp"
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/detail/secret.hpp"
 #include "taskwatch/http/url.hpp"
 #include "taskwatch/log/log.hpp"
@@ -35,6 +36,13 @@ expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
 std::string format_duration(std::chrono::milliseconds d);
 
 enum class webhook_format { generic, alertmanager, slack, feishu, dingtalk, wecom };
+/// The formats' names, as the config's webhooks[].format spells them.
+inline constexpr detail::enum_name<webhook_format> webhook_format_names[] = {
+    {webhook_format::generic, "generic"},   {webhook_format::alertmanager, "alertmanager"},
+    {webhook_format::slack, "slack"},       {webhook_format::feishu, "feishu"},
+    {webhook_format::dingtalk, "dingtalk"}, {webhook_format::wecom, "wecom"},
+};
+static_assert(detail::in_enum_order(webhook_format_names));
 std::string_view to_string(webhook_format f);
 
 struct modelarts_auth {
