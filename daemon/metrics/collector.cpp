@@ -29,13 +29,6 @@ using labels = std::vector<ClientMetric::Label>;
 constexpr std::string_view from_polling =
     " (from taskwatch's own polling of ModelArts, not from ModelArts itself).";
 
-constexpr std::array<modelarts::task_status, 7> all_statuses{
-    modelarts::task_status::queuing,   modelarts::task_status::initializing,
-    modelarts::task_status::running,   modelarts::task_status::failed,
-    modelarts::task_status::succeeded, modelarts::task_status::stopping,
-    modelarts::task_status::stopped,
-};
-
 MetricFamily family(std::string name, std::string_view help, MetricType type) {
     MetricFamily f;
     f.name = std::move(name);
@@ -102,8 +95,8 @@ template <class Sink> void emit_task_series(const poll::watched_task& tt, Sink& 
                     1);
         // A field the API did not send has no sample; a code outside -1..5 is `unknown`.
         if (o.status) {
-            for (auto s : all_statuses)
-                sink.sample(1, {{"status", modelarts::to_string(s)}}, *o.status == s ? 1 : 0);
+            for (const auto& [status, name] : modelarts::task_status_names)
+                sink.sample(1, {{"status", name}}, *o.status == status ? 1 : 0);
             sink.sample(1, {{"status", "unknown"}}, modelarts::is_known(*o.status) ? 0 : 1);
         }
         if (o.progress) sink.sample(2, {}, *o.progress);

@@ -14,20 +14,28 @@ template <class Enum> struct enum_name {
     std::string_view name;
 };
 
-/// True when entry i names the enumerator with the value i, so that name_in is an index:
-/// every table has a static_assert of this beside it.
+/// True when the entries name consecutive values from the first entry's (entry i names the
+/// first value + i), each with a name, so that name_in is an index: every table has a
+/// static_assert of this beside it.
 template <class Enum, std::size_t N>
 constexpr bool in_enum_order(const enum_name<Enum> (&table)[N]) {
     for (std::size_t i = 0; i < N; ++i)
-        if (static_cast<std::size_t>(table[i].value) != i || table[i].name.empty()) return false;
+        if (static_cast<long long>(table[i].value) !=
+                static_cast<long long>(table[0].value) + static_cast<long long>(i) ||
+            table[i].name.empty())
+            return false;
     return true;
 }
 
-/// The name of `value`; `fallback` for a value the table lacks (a cast from a bad integer).
+/// The name of `value`; `fallback` for a value the table lacks (a cast from another integer).
 template <class Enum, std::size_t N>
 constexpr std::string_view name_in(const enum_name<Enum> (&table)[N], Enum value,
                                    std::string_view fallback = "unknown") {
-    const auto i = static_cast<std::size_t>(value);
+    const auto v = static_cast<long long>(value);
+    const auto first = static_cast<long long>(table[0].value);
+    if (v < first) return fallback;
+    // Unsigned: v - first cannot overflow.
+    const auto i = static_cast<unsigned long long>(v) - static_cast<unsigned long long>(first);
     return i < N ? table[i].name : fallback;
 }
 
