@@ -439,7 +439,9 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
         if (auto obs = task::observe(*res))
             outcome = task::poll_ok{std::move(*obs)};
         else
-            outcome = task::poll_failed{{"malformed", "", "the body describes no task", ""}};
+            outcome = task::poll_failed{
+                {std::string(modelarts::to_string(modelarts::error_kind::malformed)), "",
+                 "the body describes no task", ""}};
         ep.throttle.on_success(now);
     } else {
         const auto& e = res.error();
