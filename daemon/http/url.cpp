@@ -80,7 +80,6 @@ expected<std::string, std::string> decode_credentials(std::string_view info) {
     auto pass = detail::percent_decode(colon == std::string_view::npos ? std::string_view{}
                                                                        : info.substr(colon + 1));
     if (!user || !pass) return fail{std::string("bad percent-encoding in the credentials")};
-    if (user->empty()) return fail{std::string("empty user name before \"@\"")};
     return *user + ":" + *pass;
 }
 
@@ -219,6 +218,8 @@ expected<proxy_endpoint, std::string> proxy_of(const url_parts& u) {
     if (!u.is_origin()) return fail{std::string("a path is not allowed")};
     proxy_endpoint out{u.origin(), {}};
     if (u.userinfo) {
+        if (u.userinfo->empty() || u.userinfo->front() == ':')
+            return fail{std::string("empty user name before \"@\"")};
         auto credentials = decode_credentials(*u.userinfo);
         if (!credentials) return fail{std::move(credentials).error()};
         out.credentials = std::move(*credentials);

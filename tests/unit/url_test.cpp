@@ -132,6 +132,7 @@ TEST_CASE("a request URL keeps the path and query to send, and shows neither que
     CHECK(request_url_of(split_url("http://h?q").value())->target == "/?q");
     CHECK(request_url_of(split_url("http://%zz@h/").value()).error() ==
           "bad percent-encoding in the credentials");
+    CHECK(request_url_of(split_url("http://:token@h/").value())->credentials == ":token");
 }
 
 TEST_CASE("host_header omits the scheme's default port and brackets IPv6") {
