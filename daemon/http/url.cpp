@@ -53,11 +53,13 @@ bool valid_ipv6(std::string_view s) {
 }
 
 // RFC 3986 reg-name as used for DNS: letters, digits, '-', '.', '_'.
+bool host_name_char(char c) noexcept {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
 bool valid_host_name(std::string_view s) noexcept {
     if (s.empty() || s.front() == '.' || s.find("..") != std::string_view::npos) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-    });
+    return std::all_of(s.begin(), s.end(), host_name_char);
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
@@ -115,14 +117,12 @@ expected<url_parts, std::string> split(std::string_view url, std::string_view de
     bool has_port = false;
     if (authority.front() == '[') {
         auto close = authority.find(']');
-        if (close == std::string_view::npos)
-            return fail{std::string("missing \"]\" after IPv6 address")};
+        if (close == std::string_view::npos) return fail{std::string("unterminated IPv6 address")};
         auto host = authority.substr(1, close - 1);
         if (!valid_ipv6(host)) return fail{"bad IPv6 address " + detail::quote(host)};
         auto tail = authority.substr(close + 1);
         if (!tail.empty()) {
-            if (tail.front() != ':')
-                return fail{"unexpected " + detail::quote(tail) + " after IPv6 address"};
+            if (tail.front() != ':') return fail{std::string("junk after IPv6 address")};
             has_port = true;
             port_text = tail.substr(1);
         }
@@ -135,11 +135,13 @@ expected<url_parts, std::string> split(std::string_view url, std::string_view de
             port_text = authority.substr(colon + 1);
         }
         if (host.empty()) return fail{std::string("missing host")};
+        if (!std::all_of(host.begin(), host.end(), host_name_char))
+            return fail{std::string("bad character in host")};
         if (!valid_host_name(host)) return fail{"bad host " + detail::quote(host)};
         out.host = to_lower(host);
     }
     if (has_port) {
-        if (port_text.empty()) return fail{std::string("missing port after \":\"")};
+        if (port_text.empty()) return fail{std::string("empty port")};
         auto port = parse_port(port_text);
         if (!port) return fail{"bad port " + detail::quote(port_text)};
         out.port = *port;
