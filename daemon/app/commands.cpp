@@ -53,7 +53,7 @@ int run_get(const cli_options& opts) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }
-    log::set_level(static_cast<log::level>(s.log_level));
+    log::set_level(s.log_level);
 
     // A configured target for this dataset may point at another project or region.
     const config::target* target = nullptr;

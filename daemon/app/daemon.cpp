@@ -36,7 +36,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 void apply_log_level(const config::settings& s) {
-    log::set_level(static_cast<log::level>(s.log_level));
+    log::set_level(s.log_level);
 }
 
 std::string status_line(const poll::watcher& w) {

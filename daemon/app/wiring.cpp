@@ -23,11 +23,9 @@ std::unique_ptr<modelarts::api_client> make_api_client(const config::settings& s
                                                        const config::target* t,
                                                        http::client& client,
                                                        auth::authorizer& auth) {
-    const auto& url = t ? config::endpoint_of(s, *t) : s.modelarts.endpoint;
+    const auto& ep = t ? config::endpoint_of(s, *t) : s.modelarts.endpoint;
     const auto& project = t ? config::project_id_of(s, *t) : s.modelarts.project_id;
-    auto ep = http::parse_url(url);
-    if (!ep) throw config::config_error(s.source_path + ": endpoint " + url + ": " + ep.error());
-    return std::make_unique<modelarts::api_client>(client, auth, std::move(*ep), project);
+    return std::make_unique<modelarts::api_client>(client, auth, ep, project);
 }
 
 } // namespace taskwatch::app

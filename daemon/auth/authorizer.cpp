@@ -138,13 +138,7 @@ public:
     token_authorizer(http::client& client, token_credentials creds, clock_fn clock)
         : client_(client)
         , creds_(std::move(creds))
-        , clock_(or_system(std::move(clock))) {
-        auto ep = http::parse_url(creds_.iam_endpoint);
-        if (ep)
-            iam_ = *ep;
-        else
-            iam_error_ = ep.error();
-    }
+        , clock_(or_system(std::move(clock))) {}
 
     asio::awaitable<expected<authorization_ticket, auth_error>>
     async_authorize(http::request& req, const http::endpoint&, std::string project_id) override {
@@ -237,12 +231,6 @@ private:
     };
 
     asio::awaitable<expected<issued, auth_error>> async_request_token(std::string project_id) {
-        if (!iam_error_.empty()) {
-            auth_error e;
-            e.what = auth_error::kind::config;
-            e.detail = "bad iam_endpoint: " + iam_error_;
-            co_return unexpected(std::move(e));
-        }
         ++stats_.token_requests;
         json::object user{{"name", creds_.user_name},
                           {"password", json::string(creds_.password.reveal())},
@@ -261,7 +249,7 @@ private:
         req.target = "/v3/auth/tokens";
         req.headers.emplace_back("Content-Type", "application/json;charset=utf8");
         req.body = json::serialize(body);
-        auto res = co_await client_.async_send(iam_, std::move(req));
+        auto res = co_await client_.async_send(creds_.iam_endpoint, std::move(req));
         // The request body held the password: it is gone with `req`; nothing of it is logged.
         if (!res) {
             auth_error e;
@@ -302,8 +290,6 @@ private:
     http::client& client_;
     token_credentials creds_;
     clock_fn clock_;
-    http::endpoint iam_;
-    std::string iam_error_;
     std::map<std::string, slot_t> slots_;
     std::uint64_t generation_ = 0;
     token_stats stats_;

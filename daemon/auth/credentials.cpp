@@ -2,7 +2,6 @@
 
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/read_file.hpp"
-#include "taskwatch/detail/url_check.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -89,14 +88,14 @@ expected<std::string, std::string> env_value(std::string value, std::string_view
     return value;
 }
 
-expected<std::string, std::string> https_endpoint(std::string_view url) {
-    auto parts = detail::split_http_url(url);
+expected<http::endpoint, std::string> https_endpoint(std::string_view url) {
+    auto parts = http::split_url(url);
     if (!parts) return unexpected{parts.error()};
     if (parts->scheme != "https") return unexpected{std::string("must be an https:// URL")};
-    if (parts->has_userinfo) return unexpected{std::string("must not contain user information")};
-    if (!parts->rest.empty() && parts->rest != "/")
+    if (parts->userinfo) return unexpected{std::string("must not contain user information")};
+    if (!parts->is_origin())
         return unexpected{std::string("must be https://HOST[:PORT] without a path")};
-    return detail::origin_of(*parts);
+    return parts->origin();
 }
 
 } // namespace
@@ -202,10 +201,9 @@ resolve_aksk(const aksk_source& src, std::string_view config_dir, const environm
     return out;
 }
 
-expected<token_credentials, credentials_problem> resolve_token(const token_source& src,
-                                                               std::string_view modelarts_endpoint,
-                                                               std::string_view config_dir,
-                                                               const environment& env) {
+expected<token_credentials, credentials_problem>
+resolve_token(const token_source& src, const http::endpoint& modelarts_endpoint,
+              std::string_view config_dir, const environment& env) {
     token_credentials out;
     if (src.iam_endpoint) {
         auto ep = https_endpoint(*src.iam_endpoint);
@@ -223,7 +221,7 @@ expected<token_credentials, credentials_problem> resolve_token(const token_sourc
     } else {
         return unexpected{credentials_problem{
             "iam_endpoint", "missing, and it cannot be derived from modelarts.endpoint " +
-                                std::string(modelarts_endpoint) +
+                                modelarts_endpoint.to_string() +
                                 " (only from https://modelarts.<region>.myhuaweicloud.com)"}};
     }
     if (!src.domain_name || src.domain_name->empty())
@@ -242,14 +240,10 @@ expected<token_credentials, credentials_problem> resolve_token(const token_sourc
     return out;
 }
 
-std::optional<std::string> default_iam_endpoint(std::string_view modelarts_endpoint) {
-    auto parts = detail::split_http_url(modelarts_endpoint);
-    if (!parts || parts->scheme != "https") return std::nullopt;
-    std::string host;
-    for (char c : parts->host)
-        host += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+std::optional<http::endpoint> default_iam_endpoint(const http::endpoint& modelarts_endpoint) {
+    if (modelarts_endpoint.scheme != "https") return std::nullopt;
     constexpr std::string_view prefix = "modelarts.";
-    std::string_view h = host;
+    std::string_view h = modelarts_endpoint.host; // lower-case
     if (!h.starts_with(prefix)) return std::nullopt;
     h.remove_prefix(prefix.size());
     std::string_view region;
@@ -258,7 +252,7 @@ std::optional<std::string> default_iam_endpoint(std::string_view modelarts_endpo
     if (region.empty()) return std::nullopt;
     for (char c : region)
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return std::nullopt;
-    return "https://iam." + std::string(region) + ".myhuaweicloud.com";
+    return http::endpoint{"https", "iam." + std::string(region) + ".myhuaweicloud.com", 443, {}};
 }
 
 } // namespace taskwatch::auth

@@ -8,9 +8,9 @@
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
-#include "taskwatch/detail/url_check.hpp"
 #include "taskwatch/detail/yaml_reader.hpp"
 #include "taskwatch/http/server.hpp"
+#include "taskwatch/http/url.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -53,18 +53,22 @@ std::string id(const field& f) {
     return s;
 }
 
-// https://host[:port], stored without a trailing slash and with a lower-case scheme.
-std::string https_endpoint(const field& f) {
-    auto s = f.string();
-    auto parts = detail::split_http_url(s);
+// The parts of a URL, or the field fails with what is wrong.
+http::url_parts url_parts_of(const field& f) {
+    auto parts = http::split_url(f.string());
     if (!parts) f.fail("bad URL: " + parts.error());
-    if (parts->has_userinfo) f.fail("must not contain user information");
-    if (parts->scheme != "https")
-        f.fail("must be an https:// URL, not " + parts->scheme +
+    return std::move(*parts);
+}
+
+// https://host[:port], with nothing after but an optional "/".
+http::endpoint https_endpoint(const field& f) {
+    auto parts = url_parts_of(f);
+    if (parts.userinfo) f.fail("must not contain user information");
+    if (parts.scheme != "https")
+        f.fail("must be an https:// URL, not " + parts.scheme +
                ":// (TLS verification is never off)");
-    if (!parts->rest.empty() && parts->rest != "/")
-        f.fail("must be https://HOST[:PORT] without a path");
-    return detail::origin_of(*parts);
+    if (!parts.is_origin()) f.fail("must be https://HOST[:PORT] without a path");
+    return parts.origin();
 }
 
 void check_listen(const field& f, const std::string& s) {
@@ -122,11 +126,6 @@ bool valid_label_name(std::string_view n) {
     return std::all_of(n.begin() + 1, n.end(),
                        [&](char ch) { return alpha(ch) || (ch >= '0' && ch <= '9'); });
 }
-
-// The labels taskwatch puts on per-task series itself (metrics::task_label_names).
-constexpr std::string_view reserved_labels[] = {"project_id",  "dataset_id",    "task_id",
-                                                "status",      "kind",          "task_name",
-                                                "resource_id", "algorithm_type"};
 
 // What the first pass leaves for the second, with the lines to blame.
 struct pending_file {
@@ -196,12 +195,12 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
     if (auto v = m.get("auth")) parse_auth(*v, s, p);
     if (auto v = m.get("ca_file")) s.modelarts.ca_file = absolute_in(f.src(), v->string());
     if (auto v = m.get("proxy")) {
-        auto text = v->string();
-        auto parts = detail::split_http_url(text);
-        if (!parts) v->fail("bad URL: " + parts.error());
-        if (parts->scheme != "http" || !parts->port || (!parts->rest.empty() && parts->rest != "/"))
+        auto parts = url_parts_of(*v);
+        if (parts.scheme != "http" || !parts.port || !parts.is_origin())
             v->fail("expected http://[USER:PASSWORD@]HOST:PORT");
-        s.modelarts.proxy = std::move(text);
+        auto proxy = http::proxy_of(parts);
+        if (!proxy) v->fail(proxy.error());
+        s.modelarts.proxy = std::move(*proxy);
     }
     if (auto v = m.get("timeout")) s.modelarts.timeout = positive_duration(*v);
     if (auto v = m.get("max_connections")) s.modelarts.max_connections = v->integer(1, 1024);
@@ -292,8 +291,9 @@ target parse_target(const field& f) {
                 labels.fail(e.value.line(),
                             "label name " + quote(e.key) +
                                 " is reserved (names starting with __ belong to Prometheus)");
-            if (std::find(std::begin(reserved_labels), std::end(reserved_labels), e.key) !=
-                std::end(reserved_labels))
+            if (std::find(std::begin(task::reserved_label_names),
+                          std::end(task::reserved_label_names),
+                          e.key) != std::end(task::reserved_label_names))
                 labels.fail(e.value.line(),
                             "label name " + quote(e.key) +
                                 " is reserved (taskwatch sets it on its own series)");
@@ -313,43 +313,36 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
     w.name = m.require("name").string();
     {
         auto u = m.require("url");
-        auto parts = detail::split_http_url(u.string());
-        if (!parts) u.fail("bad URL: " + parts.error());
-        w.url = u.string();
+        auto target = http::request_url_of(url_parts_of(u));
+        if (!target) u.fail("bad URL: " + target.error());
+        w.url = std::move(*target);
     }
     if (auto v = m.get("format")) {
         auto name = v->string();
-        constexpr webhook_format all[] = {webhook_format::generic,  webhook_format::alertmanager,
-                                          webhook_format::slack,    webhook_format::feishu,
-                                          webhook_format::dingtalk, webhook_format::wecom};
-        auto it = std::find_if(std::begin(all), std::end(all),
-                               [&](webhook_format x) { return to_string(x) == name; });
-        if (it == std::end(all))
-            v->fail("unknown format " + quote(name) +
-                    " (expected generic, alertmanager, slack, feishu, dingtalk or wecom)");
-        w.format = *it;
+        auto format = detail::value_in(webhook_format_names, name);
+        if (!format)
+            v->fail("unknown format " + quote(name) + " (expected " +
+                    detail::names_in(webhook_format_names) + ")");
+        w.format = *format;
     }
     if (auto v = m.get("secret_file")) secret_file = pending_file{v->string(), *v};
     if (auto v = m.get("events")) {
         auto items = v->list();
         if (items.empty()) v->fail("empty list (remove the key to get every event type)");
-        std::set<std::string_view> chosen;
+        std::set<task::event_type> chosen;
         for (const auto& item : items) {
-            auto type = item.string();
-            auto known = std::find(event_types.begin(), event_types.end(), type);
-            if (known == event_types.end()) {
-                std::string all;
-                for (auto e : event_types)
-                    all += (all.empty() ? "" : ", ") + std::string(e);
-                item.fail("unknown event type " + quote(type) + " (expected one of " + all + ")");
-            }
-            if (!chosen.insert(*known).second)
-                item.fail("event type " + quote(type) + " listed twice");
+            auto name = item.string();
+            auto type = task::event_type_from_string(name);
+            if (!type)
+                item.fail("unknown event type " + quote(name) + " (expected one of " +
+                          detail::names_in(task::event_type_names, ", ") + ")");
+            if (!chosen.insert(*type).second)
+                item.fail("event type " + quote(name) + " listed twice");
         }
-        for (auto e : event_types)
-            if (chosen.count(e) != 0) w.events.emplace_back(e);
+        w.events.assign(chosen.begin(), chosen.end()); // the enum's order is the contract's
     } else {
-        w.events.assign(event_types.begin(), event_types.end());
+        for (const auto& [type, name] : task::event_type_names)
+            w.events.push_back(type);
     }
     if (auto v = m.get("progress_step")) {
         double step = v->number();
@@ -469,13 +462,11 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
     if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c.src, v->string());
     if (auto v = root.get("log_level")) {
         auto l = v->string();
-        constexpr log_level all[] = {log_level::debug, log_level::info, log_level::warn,
-                                     log_level::error};
-        auto it = std::find_if(std::begin(all), std::end(all),
-                               [&](log_level x) { return to_string(x) == l; });
-        if (it == std::end(all))
-            v->fail("unknown level " + quote(l) + " (expected debug, info, warn or error)");
-        s.log_level = *it;
+        auto level = log::parse_level(l);
+        if (!level)
+            v->fail("unknown level " + quote(l) + " (expected " +
+                    detail::names_in(log::level_names) + ")");
+        s.log_level = *level;
     }
     parse_modelarts(root.require("modelarts"), s, p);
     if (auto v = root.get("poll")) parse_poll(*v, s);

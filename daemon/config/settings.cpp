@@ -4,47 +4,19 @@
 
 namespace taskwatch::config {
 
-std::string_view to_string(log_level l) {
-    switch (l) {
-    case log_level::debug:
-        return "debug";
-    case log_level::info:
-        return "info";
-    case log_level::warn:
-        return "warn";
-    case log_level::error:
-        return "error";
-    }
-    return "info";
-}
-
 std::string_view to_string(webhook_format f) {
-    switch (f) {
-    case webhook_format::generic:
-        return "generic";
-    case webhook_format::alertmanager:
-        return "alertmanager";
-    case webhook_format::slack:
-        return "slack";
-    case webhook_format::feishu:
-        return "feishu";
-    case webhook_format::dingtalk:
-        return "dingtalk";
-    case webhook_format::wecom:
-        return "wecom";
-    }
-    return "generic";
+    return detail::name_in(webhook_format_names, f, "generic");
 }
 
-bool webhook::wants(std::string_view event_type) const {
-    return std::find(events.begin(), events.end(), event_type) != events.end();
+bool webhook::wants(task::event_type type) const {
+    return std::find(events.begin(), events.end(), type) != events.end();
 }
 
 const std::string& project_id_of(const settings& s, const target& t) {
     return t.project_id ? *t.project_id : s.modelarts.project_id;
 }
 
-const std::string& endpoint_of(const settings& s, const target& t) {
+const http::endpoint& endpoint_of(const settings& s, const target& t) {
     return t.endpoint ? *t.endpoint : s.modelarts.endpoint;
 }
 

@@ -408,10 +408,9 @@ private:
 
 namespace {
 
-std::optional<proxy_endpoint> proxy_from(std::string_view source, std::string_view url) {
-    if (url.empty()) return std::nullopt;
+proxy_endpoint proxy_from(std::string_view variable, std::string_view url) {
     auto parsed = parse_proxy_url(url);
-    if (!parsed) throw setup_error(std::string(source) + ": " + parsed.error());
+    if (!parsed) throw setup_error(std::string(variable) + ": " + parsed.error());
     return std::move(*parsed);
 }
 
@@ -430,11 +429,13 @@ client::impl::impl(asio::any_io_executor executor, client_options o)
     , watch_timer(ex) {
     if (opts.max_connections == 0) throw setup_error("max_connections must be at least 1");
     if (opts.proxy) {
-        proxy = proxy_from("proxy", *opts.proxy);
-    } else if (const char* env = std::getenv("HTTPS_PROXY"); env != nullptr && *env != '\0') {
-        proxy = proxy_from("$HTTPS_PROXY", env);
-    } else if (const char* env_lower = std::getenv("https_proxy"); env_lower != nullptr) {
-        proxy = proxy_from("$https_proxy", env_lower);
+        proxy = opts.proxy;
+    } else if (opts.proxy_from_environment) {
+        for (const char* name : {"HTTPS_PROXY", "https_proxy"})
+            if (const char* v = std::getenv(name); v != nullptr && *v != '\0') {
+                proxy = proxy_from(std::string("$") + name, v);
+                break;
+            }
     }
     if (const char* np = getenv_nonempty("NO_PROXY", "no_proxy")) no_proxy = np;
 }
@@ -939,6 +940,10 @@ pool_stats client::stats() const {
 
 void client::shutdown() {
     impl_->shutdown();
+}
+
+std::string_view to_string(failure f) {
+    return taskwatch::detail::name_in(failure_names, f);
 }
 
 } // namespace taskwatch::http

@@ -1,6 +1,7 @@
-// URL parsing for endpoints and proxies, and NO_PROXY matching.
-#include "taskwatch/http/client.hpp"
+#include "taskwatch/http/url.hpp"
 
+#include "taskwatch/detail/bytes.hpp"
+#include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/percent.hpp"
 
 #include <arpa/inet.h>
@@ -52,11 +53,13 @@ bool valid_ipv6(std::string_view s) {
 }
 
 // RFC 3986 reg-name as used for DNS: letters, digits, '-', '.', '_'.
+bool host_name_char(char c) noexcept {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
 bool valid_host_name(std::string_view s) noexcept {
     if (s.empty() || s.front() == '.' || s.find("..") != std::string_view::npos) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-    });
+    return std::all_of(s.begin(), s.end(), host_name_char);
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
@@ -70,109 +73,89 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
     return static_cast<std::uint16_t>(v);
 }
 
-struct parsed_url {
-    endpoint ep;
-    std::optional<std::string_view> userinfo; // raw, still percent-encoded
-};
+using fail = unexpected<std::string>;
 
-// The shared grammar; `default_scheme` is used when the URL has none ("" = scheme required).
-expected<parsed_url, std::string> parse_common(std::string_view url,
-                                               std::string_view default_scheme) {
-    using err = unexpected<std::string>;
-    if (url.empty()) return err{std::string("empty URL")};
-    if (std::any_of(url.begin(), url.end(), [](char c) {
-            return std::isspace(static_cast<unsigned char>(c)) ||
-                   std::iscntrl(static_cast<unsigned char>(c));
-        }))
-        return err{std::string("URL contains whitespace or control characters")};
+// "user:pass", percent-decoded, from user information as written.
+expected<std::string, std::string> decode_credentials(std::string_view info) {
+    auto colon = info.find(':');
+    auto user = detail::percent_decode(info.substr(0, colon));
+    auto pass = detail::percent_decode(colon == std::string_view::npos ? std::string_view{}
+                                                                       : info.substr(colon + 1));
+    if (!user || !pass) return fail{std::string("bad percent-encoding in the credentials")};
+    return *user + ":" + *pass;
+}
 
-    parsed_url out;
+expected<url_parts, std::string> split(std::string_view url, std::string_view default_scheme) {
+    for (unsigned char c : detail::bytes_of(url))
+        if (c <= ' ' || c == 0x7f) return fail{std::string("space or control character in URL")};
+
+    url_parts out;
     std::string_view rest = url;
     if (auto pos = rest.find("://"); pos != std::string_view::npos) {
-        std::string scheme = to_lower(rest.substr(0, pos));
-        if (scheme != "https" && scheme != "http")
-            return err{"unsupported scheme '" + scheme + "', expected https:// or http://"};
-        out.ep.scheme = std::move(scheme);
+        out.scheme = to_lower(rest.substr(0, pos));
+        if (out.scheme != "https" && out.scheme != "http")
+            return fail{"unsupported scheme " + detail::quote(out.scheme) +
+                        " (expected http or https)"};
         rest.remove_prefix(pos + 3);
     } else if (default_scheme.empty()) {
-        return err{std::string("missing scheme, expected https://host[:port][/path]")};
+        return fail{std::string("not a URL (expected http:// or https://)")};
     } else {
-        out.ep.scheme = std::string(default_scheme);
+        out.scheme = std::string(default_scheme);
     }
-    out.ep.port = default_port(out.ep.scheme);
 
     auto authority_end = rest.find_first_of("/?#");
     std::string_view authority = rest.substr(0, authority_end);
-    std::string_view path =
+    std::string_view after =
         authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-
     if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-        out.userinfo = authority.substr(0, at);
+        out.userinfo = std::string(authority.substr(0, at));
         authority.remove_prefix(at + 1);
     }
-    if (authority.empty()) return err{std::string("missing host")};
+    if (authority.empty()) return fail{std::string("missing host")};
 
-    std::string_view host;
     std::string_view port_text;
     bool has_port = false;
     if (authority.front() == '[') {
         auto close = authority.find(']');
-        if (close == std::string_view::npos)
-            return err{std::string("missing ']' after IPv6 address")};
-        host = authority.substr(1, close - 1);
-        if (host.empty() || !valid_ipv6(host))
-            return err{"bad IPv6 address '" + std::string(host) + "'"};
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return err{"unexpected '" + std::string(after) + "' after IPv6 address"};
+        if (close == std::string_view::npos) return fail{std::string("unterminated IPv6 address")};
+        auto host = authority.substr(1, close - 1);
+        if (!valid_ipv6(host)) return fail{"bad IPv6 address " + detail::quote(host)};
+        auto tail = authority.substr(close + 1);
+        if (!tail.empty()) {
+            if (tail.front() != ':') return fail{std::string("junk after IPv6 address")};
             has_port = true;
-            port_text = after.substr(1);
+            port_text = tail.substr(1);
         }
-        out.ep.host = to_lower(host);
+        out.host = to_lower(host);
     } else {
         auto colon = authority.find(':');
-        host = authority.substr(0, colon);
+        auto host = authority.substr(0, colon);
         if (colon != std::string_view::npos) {
             has_port = true;
             port_text = authority.substr(colon + 1);
         }
-        if (host.empty()) return err{std::string("missing host")};
-        if (!valid_host_name(host)) return err{"bad host '" + std::string(host) + "'"};
-        out.ep.host = to_lower(host);
+        if (host.empty()) return fail{std::string("missing host")};
+        if (!std::all_of(host.begin(), host.end(), host_name_char))
+            return fail{std::string("bad character in host")};
+        if (!valid_host_name(host)) return fail{"bad host " + detail::quote(host)};
+        out.host = to_lower(host);
     }
     if (has_port) {
-        if (port_text.empty()) return err{std::string("missing port after ':'")};
+        if (port_text.empty()) return fail{std::string("empty port")};
         auto port = parse_port(port_text);
-        if (!port) return err{"bad port '" + std::string(port_text) + "'"};
-        out.ep.port = *port;
+        if (!port) return fail{"bad port " + detail::quote(port_text)};
+        out.port = *port;
     }
 
-    if (!path.empty()) {
-        if (path.front() == '?') return err{std::string("a query is not allowed in a base URL")};
-        if (path.front() == '#') return err{std::string("a fragment is not allowed in a base URL")};
-        if (path.find('?') != std::string_view::npos)
-            return err{std::string("a query is not allowed in a base URL")};
-        if (path.find('#') != std::string_view::npos)
-            return err{std::string("a fragment is not allowed in a base URL")};
-        while (!path.empty() && path.back() == '/')
-            path.remove_suffix(1);
-        out.ep.base_path = std::string(path);
+    if (auto hash = after.find('#'); hash != std::string_view::npos) {
+        out.has_fragment = true;
+        after = after.substr(0, hash);
     }
-    return out;
-}
-
-std::string proxy_url_error(std::string_view url, std::string_view msg) {
-    // A quoted fragment of a URL with credentials could be part of the password.
-    const auto quote = msg.find('\'');
-    if (quote != std::string_view::npos && url.find('@') != std::string_view::npos) {
-        std::string out("proxy URL: ");
-        out += msg.substr(0, quote);
-        out += "(not shown: the URL holds credentials)";
-        return out;
+    if (auto q = after.find('?'); q != std::string_view::npos) {
+        out.query = std::string(after.substr(q + 1));
+        after = after.substr(0, q);
     }
-    std::string out("proxy URL: ");
-    out += msg;
+    out.path = std::string(after);
     return out;
 }
 
@@ -197,33 +180,79 @@ std::string endpoint::to_string() const {
     return scheme + "://" + host_header() + base_path;
 }
 
+bool url_parts::is_origin() const noexcept {
+    return (path.empty() || path == "/") && !query && !has_fragment;
+}
+
+endpoint url_parts::origin() const {
+    return endpoint{scheme, host, port ? *port : default_port(scheme), {}};
+}
+
+expected<url_parts, std::string> split_url(std::string_view url, std::string_view default_scheme) {
+    auto parts = split(url, default_scheme);
+    if (parts || url.find('@') == std::string_view::npos) return parts;
+    // A quoted piece of a URL with user information could be part of the password: a "/" in
+    // it ends the authority early, and the rest reads as a host and port.
+    const std::string_view msg = parts.error();
+    const auto quote = msg.find('"');
+    if (quote == std::string_view::npos) return parts;
+    return fail{std::string(msg.substr(0, quote)) + "(not shown: the URL holds credentials)"};
+}
+
 expected<endpoint, std::string> parse_url(std::string_view url) {
-    auto parsed = parse_common(url, "");
-    if (!parsed) return unexpected{std::move(parsed).error()};
-    if (parsed->userinfo) return unexpected{std::string("credentials in the URL are not allowed")};
-    return std::move(parsed->ep);
+    auto u = split_url(url);
+    if (!u) return fail{std::move(u).error()};
+    if (u->userinfo) return fail{std::string("credentials in the URL are not allowed")};
+    if (u->query) return fail{std::string("a query is not allowed in a base URL")};
+    if (u->has_fragment) return fail{std::string("a fragment is not allowed in a base URL")};
+    auto ep = u->origin();
+    std::string_view path = u->path;
+    while (!path.empty() && path.back() == '/')
+        path.remove_suffix(1);
+    ep.base_path = std::string(path);
+    return ep;
+}
+
+expected<proxy_endpoint, std::string> proxy_of(const url_parts& u) {
+    if (u.scheme != "http") return fail{std::string("only http:// proxies are supported")};
+    if (u.query) return fail{std::string("a query is not allowed")};
+    if (u.has_fragment) return fail{std::string("a fragment is not allowed")};
+    if (!u.is_origin()) return fail{std::string("a path is not allowed")};
+    proxy_endpoint out{u.origin(), {}};
+    if (u.userinfo) {
+        if (u.userinfo->empty() || u.userinfo->front() == ':')
+            return fail{std::string("empty user name before \"@\"")};
+        auto credentials = decode_credentials(*u.userinfo);
+        if (!credentials) return fail{std::move(credentials).error()};
+        out.credentials = std::move(*credentials);
+    }
+    return out;
 }
 
 expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url) {
-    auto parsed = parse_common(url, "http");
-    if (!parsed) return unexpected{proxy_url_error(url, parsed.error())};
-    if (parsed->ep.scheme != "http")
-        return unexpected{std::string("proxy URL: only http:// proxies are supported")};
-    if (!parsed->ep.base_path.empty())
-        return unexpected{std::string("proxy URL: a path is not allowed")};
-    proxy_endpoint out{std::move(parsed->ep), {}};
-    if (parsed->userinfo) {
-        std::string_view info = *parsed->userinfo;
-        auto colon = info.find(':');
-        auto user = detail::percent_decode(info.substr(0, colon));
-        auto pass = detail::percent_decode(
-            colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
-        if (!user || !pass)
-            return unexpected{std::string("proxy URL: bad percent-encoding in the credentials")};
-        if (user->empty()) return unexpected{std::string("proxy URL: empty user name before '@'")};
-        out.credentials = *user + ":" + *pass;
+    auto u = split_url(url, "http");
+    if (!u) return fail{"proxy URL: " + u.error()};
+    auto p = proxy_of(*u);
+    if (!p) return fail{"proxy URL: " + p.error()};
+    return p;
+}
+
+expected<request_url, std::string> request_url_of(const url_parts& u) {
+    request_url out{u.origin(), u.path.empty() ? std::string("/") : u.path, {}};
+    if (u.query) {
+        out.target += '?';
+        out.target += *u.query;
+    }
+    if (u.userinfo) {
+        auto credentials = decode_credentials(*u.userinfo);
+        if (!credentials) return fail{std::move(credentials).error()};
+        out.credentials = std::move(*credentials);
     }
     return out;
+}
+
+std::string request_url::to_string() const {
+    return server.to_string() + target.substr(0, target.find('?'));
 }
 
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port) {
@@ -269,30 +298,6 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
             return true;
     }
     return false;
-}
-
-std::string_view to_string(failure f) {
-    switch (f) {
-    case failure::dns:
-        return "dns";
-    case failure::connect:
-        return "connect";
-    case failure::proxy:
-        return "proxy";
-    case failure::tls:
-        return "tls";
-    case failure::timeout:
-        return "timeout";
-    case failure::io:
-        return "io";
-    case failure::protocol:
-        return "protocol";
-    case failure::body_too_large:
-        return "body_too_large";
-    case failure::cancelled:
-        return "cancelled";
-    }
-    return "unknown";
 }
 
 } // namespace taskwatch::http

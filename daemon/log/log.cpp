@@ -52,32 +52,12 @@ std::vector<std::pair<std::string, std::uint64_t>> rate_limiter::take_suppressed
     return out;
 }
 
-bool parse_level(std::string_view s, level& out) {
-    if (s == "debug")
-        out = level::debug;
-    else if (s == "info")
-        out = level::info;
-    else if (s == "warn" || s == "warning")
-        out = level::warn;
-    else if (s == "error")
-        out = level::error;
-    else
-        return false;
-    return true;
+std::optional<level> parse_level(std::string_view s) {
+    return detail::value_in(level_names, s);
 }
 
 std::string_view to_string(level l) {
-    switch (l) {
-    case level::debug:
-        return "debug";
-    case level::info:
-        return "info";
-    case level::warn:
-        return "warn";
-    case level::error:
-        return "error";
-    }
-    return "info";
+    return detail::name_in(level_names, l, "info");
 }
 
 void set_level(level l) {

@@ -29,24 +29,6 @@ using labels = std::vector<ClientMetric::Label>;
 constexpr std::string_view from_polling =
     " (from taskwatch's own polling of ModelArts, not from ModelArts itself).";
 
-constexpr std::array<modelarts::task_status, 7> all_statuses{
-    modelarts::task_status::queuing,   modelarts::task_status::initializing,
-    modelarts::task_status::running,   modelarts::task_status::failed,
-    modelarts::task_status::succeeded, modelarts::task_status::stopping,
-    modelarts::task_status::stopped,
-};
-
-constexpr std::array<modelarts::error_kind, 15> all_error_kinds{
-    modelarts::error_kind::dns,          modelarts::error_kind::connect,
-    modelarts::error_kind::proxy,        modelarts::error_kind::tls,
-    modelarts::error_kind::timeout,      modelarts::error_kind::io,
-    modelarts::error_kind::protocol,     modelarts::error_kind::body_too_large,
-    modelarts::error_kind::cancelled,    modelarts::error_kind::auth,
-    modelarts::error_kind::throttled,    modelarts::error_kind::not_found,
-    modelarts::error_kind::client_error, modelarts::error_kind::server_error,
-    modelarts::error_kind::malformed,
-};
-
 MetricFamily family(std::string name, std::string_view help, MetricType type) {
     MetricFamily f;
     f.name = std::move(name);
@@ -113,8 +95,8 @@ template <class Sink> void emit_task_series(const poll::watched_task& tt, Sink& 
                     1);
         // A field the API did not send has no sample; a code outside -1..5 is `unknown`.
         if (o.status) {
-            for (auto s : all_statuses)
-                sink.sample(1, {{"status", modelarts::to_string(s)}}, *o.status == s ? 1 : 0);
+            for (const auto& [status, name] : modelarts::task_status_names)
+                sink.sample(1, {{"status", name}}, *o.status == status ? 1 : 0);
             sink.sample(1, {{"status", "unknown"}}, modelarts::is_known(*o.status) ? 0 : 1);
         }
         if (o.progress) sink.sample(2, {}, *o.progress);
@@ -472,8 +454,8 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
                                "Task polls that failed, by reason (the class of the error)",
                                MetricType::Counter);
         std::map<std::string, std::uint64_t> by_reason;
-        for (auto k : all_error_kinds)
-            by_reason[std::string(modelarts::to_string(k))] = 0;
+        for (const auto& [kind, name] : modelarts::error_kind_names)
+            by_reason[std::string(name)] = 0;
         for (const auto& [reason, count] : s.failures_by_reason)
             by_reason[reason] = count;
         for (const auto& [reason, count] : by_reason)
@@ -490,8 +472,8 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
                              "Events taskwatch emitted and committed to its outbox, by type",
                              MetricType::Counter);
         std::map<std::string, std::uint64_t> by_type;
-        for (auto t : config::event_types)
-            by_type[std::string(t)] = 0;
+        for (const auto& [type, name] : task::event_type_names)
+            by_type[std::string(name)] = 0;
         for (const auto& [type, count] : s.events_by_type)
             by_type[type] = count;
         for (const auto& [type, count] : by_type)

@@ -10,39 +10,7 @@
 namespace taskwatch::modelarts {
 
 std::string_view to_string(error_kind k) {
-    switch (k) {
-    case error_kind::dns:
-        return "dns";
-    case error_kind::connect:
-        return "connect";
-    case error_kind::proxy:
-        return "proxy";
-    case error_kind::tls:
-        return "tls";
-    case error_kind::timeout:
-        return "timeout";
-    case error_kind::io:
-        return "io";
-    case error_kind::protocol:
-        return "protocol";
-    case error_kind::body_too_large:
-        return "body_too_large";
-    case error_kind::cancelled:
-        return "cancelled";
-    case error_kind::auth:
-        return "auth";
-    case error_kind::throttled:
-        return "throttled";
-    case error_kind::not_found:
-        return "not_found";
-    case error_kind::client_error:
-        return "client_error";
-    case error_kind::server_error:
-        return "server_error";
-    case error_kind::malformed:
-        return "malformed";
-    }
-    return "io";
+    return detail::name_in(error_kind_names, k, "io");
 }
 
 bool api_error::is_transport() const noexcept {

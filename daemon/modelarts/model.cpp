@@ -18,29 +18,13 @@ namespace taskwatch::modelarts {
 namespace json = boost::json;
 
 std::string_view to_string(task_status s) noexcept {
-    switch (s) {
-    case task_status::queuing:
-        return "queuing";
-    case task_status::initializing:
-        return "initializing";
-    case task_status::running:
-        return "running";
-    case task_status::failed:
-        return "failed";
-    case task_status::succeeded:
-        return "succeeded";
-    case task_status::stopping:
-        return "stopping";
-    case task_status::stopped:
-        return "stopped";
-    }
-    return "unknown"; // a code outside -1..5
+    return detail::name_in(task_status_names, s);
 }
 
 std::optional<task_status> task_status_from_code(std::int64_t code) noexcept {
-    if (code < to_code(task_status::queuing) || code > to_code(task_status::stopped))
-        return std::nullopt;
-    return static_cast<task_status>(code);
+    const auto s = static_cast<task_status>(code);
+    if (!is_known(s)) return std::nullopt;
+    return s;
 }
 
 bool is_terminal(task_status s) noexcept {

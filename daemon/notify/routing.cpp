@@ -6,9 +6,8 @@ namespace taskwatch::notify {
 
 std::vector<std::string> route(const config::settings& s, const task::event& e) {
     std::vector<std::string> out;
-    const auto type = task::to_string(e.type);
     for (const auto& w : s.webhooks) {
-        if (!w.wants(type)) continue;
+        if (!w.wants(e.type)) continue;
         if (e.type == task::event_type::progress) {
             if (!w.progress_step || !e.previous || !e.current || !e.previous->progress ||
                 !e.current->progress)
@@ -25,7 +24,7 @@ std::vector<std::string> route(const config::settings& s, const task::event& e) 
 std::vector<double> progress_steps(const config::settings& s) {
     std::vector<double> out;
     for (const auto& w : s.webhooks)
-        if (w.progress_step && w.wants("task.progress")) out.push_back(*w.progress_step);
+        if (w.progress_step && w.wants(task::event_type::progress)) out.push_back(*w.progress_step);
     return out;
 }
 

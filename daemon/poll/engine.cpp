@@ -119,14 +119,12 @@ struct api_with_auth {
 } // namespace
 
 const std::shared_ptr<modelarts::api_client>& engine::api_for(const config::target& t) {
-    const auto& url = config::endpoint_of(*settings_, t);
+    const auto& ep = config::endpoint_of(*settings_, t);
     const auto& project = config::project_id_of(*settings_, t);
-    auto key = url + " " + project;
+    auto key = ep.to_string() + " " + project;
     auto it = apis_.find(key);
     if (it != apis_.end()) return it->second;
-    auto ep = http::parse_url(url); // validated by the config loader
-    auto both =
-        std::make_shared<api_with_auth>(client_, auth_, ep ? *ep : http::endpoint{}, project);
+    auto both = std::make_shared<api_with_auth>(client_, auth_, ep, project);
     std::shared_ptr<modelarts::api_client> api(both, &both->api);
     return apis_.emplace(key, std::move(api)).first->second;
 }
@@ -189,7 +187,9 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
         if (auto obs = task::observe(*res))
             outcome = task::poll_ok{std::move(*obs)};
         else
-            outcome = task::poll_failed{{"malformed", "", "the body describes no task", ""}};
+            outcome = task::poll_failed{
+                {std::string(modelarts::to_string(modelarts::error_kind::malformed)), "",
+                 "the body describes no task", ""}};
         ep.throttle.on_success(now);
     } else {
         const auto& e = res.error();

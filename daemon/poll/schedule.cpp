@@ -71,8 +71,7 @@ void engine::release(endpoint_state& ep, credential_gate::ticket t) {
 std::string engine::targets_on(const endpoint_state& ep) const {
     std::string out;
     for (const auto& t : settings_->targets) {
-        auto url = http::parse_url(config::endpoint_of(*settings_, t));
-        if (!url || url->to_string() != ep.url) continue;
+        if (config::endpoint_of(*settings_, t).to_string() != ep.url) continue;
         if (!out.empty()) out += ",";
         out += target_id_of(config::project_id_of(*settings_, t), t.dataset_id);
     }

@@ -96,22 +96,12 @@ snapshot to_snapshot(const observation& o) {
                     o.unconfirmed_sample_count};
 }
 
-namespace {
-constexpr std::array<std::string_view, 7> event_type_names{
-    "task.discovered", "task.status_changed", "task.progress",       "task.stalled",
-    "task.gone",       "task.poll_failing",   "task.poll_recovered",
-};
-} // namespace
-
 std::string_view to_string(event_type t) {
-    auto i = static_cast<std::size_t>(t);
-    return i < event_type_names.size() ? event_type_names[i] : std::string_view{"task.unknown"};
+    return detail::name_in(event_type_names, t, "task.unknown");
 }
 
 std::optional<event_type> event_type_from_string(std::string_view s) {
-    for (std::size_t i = 0; i < event_type_names.size(); ++i)
-        if (event_type_names[i] == s) return static_cast<event_type>(i);
-    return std::nullopt;
+    return detail::value_in(event_type_names, s);
 }
 
 std::string event_id(const task_key& key, std::uint64_t seq) {

@@ -47,7 +47,8 @@ pki& shared_pki() {
 client_options trusting_options() {
     client_options o;
     o.ca_file = shared_pki().ca_file;
-    o.proxy = ""; // tests never go through the machine's proxy unless they say so
+    // Tests never go through the machine's proxy unless they say so.
+    o.proxy_from_environment = false;
     return o;
 }
 
@@ -771,7 +772,8 @@ TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
     test_https_server server(io.get_executor(), &shared_pki().local);
     connect_proxy proxy(io.get_executor(), false);
     auto opts = trusting_options();
-    opts.proxy = "http://us%65r:pa%20ss@127.0.0.1:" + std::to_string(proxy.port());
+    opts.proxy =
+        parse_proxy_url("http://us%65r:pa%20ss@127.0.0.1:" + std::to_string(proxy.port())).value();
     client c(io.get_executor(), opts);
 
     run(io, [](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
@@ -795,7 +797,8 @@ TEST_CASE("a proxy answering 407 is a proxy failure naming the status, without t
     test_https_server server(io.get_executor(), &shared_pki().local);
     connect_proxy proxy(io.get_executor(), true);
     auto opts = trusting_options();
-    opts.proxy = "http://user:hunter2@127.0.0.1:" + std::to_string(proxy.port());
+    opts.proxy =
+        parse_proxy_url("http://user:hunter2@127.0.0.1:" + std::to_string(proxy.port())).value();
     client c(io.get_executor(), opts);
 
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
@@ -817,7 +820,7 @@ TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
     ::setenv("HTTPS_PROXY", ("http://127.0.0.1:" + std::to_string(proxy.port())).c_str(), 1);
     ::setenv("NO_PROXY", "example.com, 127.0.0.1", 1);
     auto opts = trusting_options();
-    opts.proxy.reset();
+    opts.proxy_from_environment = true;
     client bypassing(io.get_executor(), opts);
     ::setenv("NO_PROXY", "example.com", 1);
     client proxied(io.get_executor(), opts);
@@ -944,9 +947,10 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
     CHECK_THROWS_AS(client(io.get_executor(), opts), setup_error);
 
     opts.ca_file.reset();
-    opts.proxy = "http://proxy:notaport";
-    CHECK_THROWS_WITH_AS(client(io.get_executor(), opts), "proxy: proxy URL: bad port 'notaport'",
-                         setup_error);
+    ::setenv("HTTPS_PROXY", "http://proxy:notaport", 1);
+    CHECK_THROWS_WITH_AS(client(io.get_executor(), opts),
+                         "$HTTPS_PROXY: proxy URL: bad port \"notaport\"", setup_error);
+    ::unsetenv("HTTPS_PROXY");
 }
 
 TEST_CASE(

@@ -225,8 +225,8 @@ TEST_CASE("a deleted task is not_found (ModelArts.4338), malformed JSON is malfo
 
 TEST_CASE("an IAM token that expires mid-run is refreshed once for many concurrent requests") {
     test::sim_process sim({"--static", "--tasks", "40", "--datasets", "1"});
-    auth::token_credentials creds{sim.url(), sim.account.iam_domain, sim.account.iam_user,
-                                  detail::secret(sim.account.iam_password)};
+    auth::token_credentials creds{http::parse_url(sim.url()).value(), sim.account.iam_domain,
+                                  sim.account.iam_user, detail::secret(sim.account.iam_password)};
     client_under_test c(sim, std::move(creds));
     auto tasks = sim.tasks();
     auto run_all = [&] {
@@ -260,8 +260,8 @@ TEST_CASE("an IAM token that expires mid-run is refreshed once for many concurre
 
 TEST_CASE("a wrong IAM password fails as auth without asking IAM again at once") {
     test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auth::token_credentials creds{sim.url(), sim.account.iam_domain, sim.account.iam_user,
-                                  detail::secret("wrong password")};
+    auth::token_credentials creds{http::parse_url(sim.url()).value(), sim.account.iam_domain,
+                                  sim.account.iam_user, detail::secret("wrong password")};
     client_under_test c(sim, std::move(creds));
     auto t = first_task(sim);
     auto first = c.get(t.dataset_id, t.task_id);

@@ -65,7 +65,7 @@ asio::awaitable<void> serve_once(asio::ip::tcp::acceptor& acceptor, std::string 
 asio::awaitable<void> fetch(const setup& s, bool& done) {
     http::client_options o;
     o.ca_file = s.ca_file;
-    o.proxy = "";
+    o.proxy_from_environment = false;
     o.timeout = 3s;
     // The daemon's 8 MB would let one input take long; a smaller limit reaches the same code.
     o.body_limit = 256u << 10;

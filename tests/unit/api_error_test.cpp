@@ -110,6 +110,33 @@ TEST_CASE("transport failures map onto error kinds") {
     CHECK(from_transport({http::failure::dns, "x"}).to_string() == "dns: x");
 }
 
+TEST_CASE("each transport failure becomes the error kind of the same name") {
+    for (const auto& [f, name] : http::failure_names) {
+        CAPTURE(name);
+        auto e = from_transport({f, "x"});
+        CHECK(to_string(e.kind) == name);
+        CHECK(e.is_transport());
+    }
+}
+
+TEST_CASE("every error kind has one name, which reads back to it: the reason label values") {
+    // The `reason` values of taskwatch_poll_failures_total, each exported from zero: a change
+    // here is a change of the exported series.
+    const std::vector<std::string_view> reasons{
+        "dns",       "connect",   "proxy",          "tls",          "timeout",
+        "io",        "protocol",  "body_too_large", "cancelled",    "auth",
+        "throttled", "not_found", "client_error",   "server_error", "malformed"};
+    REQUIRE(std::size(error_kind_names) == reasons.size());
+    for (std::size_t i = 0; i < reasons.size(); ++i) {
+        const auto [kind, name] = error_kind_names[i];
+        CAPTURE(name);
+        CHECK(name == reasons[i]);
+        CHECK(to_string(kind) == name);
+        CHECK(detail::value_in(error_kind_names, name) == kind);
+    }
+    CHECK_FALSE(detail::value_in(error_kind_names, "Auth").has_value());
+}
+
 TEST_CASE("task paths and list queries are encoded and in canonical order") {
     CHECK(task_path("p1", "d 1", "t/1") == "/v2/p1/datasets/d%201/tasks/t%2F1");
     CHECK(list_tasks_target("p", "d", std::nullopt, 100, 0) ==

@@ -81,9 +81,9 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(s.listen == "127.0.0.1:9817");
     CHECK(s.web_config_file == conf / "web.yml");
     CHECK(s.state_dir == "/var/lib/taskwatch");
-    CHECK(s.log_level == log_level::info);
+    CHECK(s.log_level == taskwatch::log::level::info);
 
-    CHECK(s.modelarts.endpoint == "https://modelarts.cn-north-4.myhuaweicloud.com");
+    CHECK(s.modelarts.endpoint.to_string() == "https://modelarts.cn-north-4.myhuaweicloud.com");
     CHECK(s.modelarts.project_id == "0123456789abcdef");
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::aksk);
     const auto* aksk = std::get_if<auth::aksk_credentials>(&s.modelarts.auth.credentials);
@@ -93,7 +93,9 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     REQUIRE(aksk->security_token.has_value());
     CHECK(aksk->security_token->reveal() == "EXAMPLETOKEN");
     CHECK(s.modelarts.ca_file == "/etc/ssl/certs/ca-certificates.crt");
-    CHECK(s.modelarts.proxy == "http://proxy.internal:3128");
+    REQUIRE(s.modelarts.proxy.has_value());
+    CHECK(s.modelarts.proxy->server.to_string() == "http://proxy.internal:3128");
+    CHECK(s.modelarts.proxy->credentials.empty());
     CHECK(s.modelarts.timeout == 10s);
     CHECK(s.modelarts.max_connections == 16);
     CHECK(s.modelarts.max_requests_per_second == 20.0);
@@ -111,33 +113,36 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK_FALSE(s.targets[0].project_id.has_value());
     CHECK_FALSE(s.targets[0].endpoint.has_value());
     CHECK(project_id_of(s, s.targets[0]) == "0123456789abcdef");
-    CHECK(endpoint_of(s, s.targets[0]) == "https://modelarts.cn-north-4.myhuaweicloud.com");
+    CHECK(endpoint_of(s, s.targets[0]).to_string() ==
+          "https://modelarts.cn-north-4.myhuaweicloud.com");
     CHECK(s.targets[1].dataset_id == "d9");
     CHECK_FALSE(s.targets[1].task_ids.has_value());
     CHECK(s.targets[1].labels.empty());
     CHECK(s.targets[1].project_id == "fedcba9876543210");
-    CHECK(s.targets[1].endpoint == "https://modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(s.targets[1].endpoint->to_string() == "https://modelarts.cn-east-3.myhuaweicloud.com");
     CHECK(project_id_of(s, s.targets[1]) == "fedcba9876543210");
-    CHECK(endpoint_of(s, s.targets[1]) == "https://modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(endpoint_of(s, s.targets[1]).to_string() ==
+          "https://modelarts.cn-east-3.myhuaweicloud.com");
 
     REQUIRE(s.webhooks.size() == 2);
     const auto& ops = s.webhooks[0];
     CHECK(ops.name == "ops");
-    CHECK(ops.url == "https://hooks.example.com/modelarts");
+    CHECK(ops.url.to_string() == "https://hooks.example.com/modelarts");
     CHECK(ops.format == webhook_format::generic);
     REQUIRE(ops.secret.has_value());
     CHECK(ops.secret->reveal() == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    CHECK(ops.events == std::vector<std::string>{"task.status_changed", "task.progress",
-                                                 "task.stalled", "task.gone"});
-    CHECK(ops.wants("task.stalled"));
-    CHECK_FALSE(ops.wants("task.discovered"));
+    using task::event_type;
+    CHECK(ops.events == std::vector<event_type>{event_type::status_changed, event_type::progress,
+                                                event_type::stalled, event_type::gone});
+    CHECK(ops.wants(event_type::stalled));
+    CHECK_FALSE(ops.wants(event_type::discovered));
     CHECK(ops.progress_step == 0.25);
     CHECK(ops.max_attempts == 12);
     const auto& chat = s.webhooks[1];
     CHECK(chat.name == "chat");
     CHECK(chat.format == webhook_format::feishu);
     CHECK_FALSE(chat.secret.has_value());
-    CHECK(chat.events.size() == event_types.size());
+    CHECK(chat.events.size() == std::size(task::event_type_names));
     CHECK_FALSE(chat.progress_step.has_value());
     CHECK(chat.max_attempts == 12);
 }
@@ -148,7 +153,7 @@ TEST_CASE("keys left out take their documented defaults") {
     CHECK(s.listen == "127.0.0.1:9817");
     CHECK_FALSE(s.web_config_file.has_value());
     CHECK(s.state_dir == "/var/lib/taskwatch");
-    CHECK(s.log_level == log_level::info);
+    CHECK(s.log_level == taskwatch::log::level::info);
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::aksk);
     CHECK_FALSE(s.modelarts.ca_file.has_value());
     CHECK_FALSE(s.modelarts.proxy.has_value());
@@ -167,7 +172,10 @@ TEST_CASE("keys left out take their documented defaults") {
                             "/etc/taskwatch/config.yml", env_keys);
     REQUIRE(w.webhooks.size() == 1);
     CHECK(w.webhooks[0].format == webhook_format::generic);
-    CHECK(w.webhooks[0].events == std::vector<std::string>(event_types.begin(), event_types.end()));
+    std::vector<task::event_type> every_type;
+    for (const auto& [type, name] : task::event_type_names)
+        every_type.push_back(type);
+    CHECK(w.webhooks[0].events == every_type);
     CHECK(w.webhooks[0].max_attempts == 12);
     CHECK_FALSE(w.webhooks[0].progress_step.has_value());
     CHECK_FALSE(w.webhooks[0].secret.has_value());
@@ -438,6 +446,12 @@ TEST_CASE("values out of range or malformed are refused with the rule") {
     CHECK(problem_of("log_level: verbose\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: log_level: unknown level \"verbose\" (expected debug, "
           "info, warn or error)");
+    for (const auto& [level, name] : taskwatch::log::level_names) {
+        CAPTURE(name);
+        auto s = parse_settings("log_level: " + std::string(name) + "\n" + minimal(), "/c.yml",
+                                env_keys);
+        CHECK(s.log_level == level);
+    }
     CHECK(problem_of(minimal("poll:\n  jitter: 1.5\n")) ==
           "/etc/taskwatch/config.yml:7: poll.jitter: must be between 0 and 1, got \"1.5\"");
     CHECK(problem_of(minimal("poll:\n  interval: 0s\n")) ==
@@ -483,12 +497,46 @@ TEST_CASE("endpoints must be https, without a path or user information") {
           "(TLS verification "
           "is never off)");
     auto s = parse_settings(head + "https://127.0.0.1:8443/" + tail, "/c.yml", env_keys);
-    CHECK(s.modelarts.endpoint == "https://127.0.0.1:8443");
+    CHECK(s.modelarts.endpoint.to_string() == "https://127.0.0.1:8443");
     auto v6 = parse_settings(head + "'https://[::1]:8443'" + tail, "/c.yml", env_keys);
-    CHECK(v6.modelarts.endpoint == "https://[::1]:8443");
+    CHECK(v6.modelarts.endpoint.to_string() == "https://[::1]:8443");
     auto upper =
         parse_settings(head + "HTTPS://modelarts.example.com:8443/" + tail, "/c.yml", env_keys);
-    CHECK(upper.modelarts.endpoint == "https://modelarts.example.com:8443");
+    CHECK(upper.modelarts.endpoint.to_string() == "https://modelarts.example.com:8443");
+}
+
+TEST_CASE("every URL is kept parsed: endpoints, the proxy with its credentials, webhook targets") {
+    auto s = parse_settings(
+        minimal("    endpoint: 'https://ModelArts.cn-east-3.myhuaweicloud.com:8443/'\n"
+                "webhooks:\n  - name: a\n    url: "
+                "'https://oapi.dingtalk.com/robot/send?access_token=TOKEN123#frag'\n",
+                "  proxy: 'http://us%65r:p%40ss@proxy.internal:3128'\n"),
+        "/c.yml", env_keys);
+    const auto& ep = *s.targets[0].endpoint;
+    CHECK(ep.scheme == "https");
+    CHECK(ep.host == "modelarts.cn-east-3.myhuaweicloud.com");
+    CHECK(ep.port == 8443);
+    CHECK(ep.base_path.empty());
+    REQUIRE(s.modelarts.proxy.has_value());
+    CHECK(s.modelarts.proxy->server.host == "proxy.internal");
+    CHECK(s.modelarts.proxy->server.port == 3128);
+    CHECK(s.modelarts.proxy->credentials == "user:p@ss");
+    const auto& hook = s.webhooks[0].url;
+    CHECK(hook.server.host == "oapi.dingtalk.com");
+    CHECK(hook.server.port == 443);
+    CHECK(hook.target == "/robot/send?access_token=TOKEN123");
+    CHECK(hook.to_string() == "https://oapi.dingtalk.com/robot/send");
+}
+
+TEST_CASE("a URL the HTTP client could not use fails the load") {
+    // Hosts the loader once let through, for the poller to fall back to an empty endpoint.
+    CHECK(problem_of(minimal("    endpoint: https://a..b\n")) ==
+          "/etc/taskwatch/config.yml:6: targets[0].endpoint: bad URL: bad host \"a..b\"");
+    CHECK(problem_of(minimal({}, "  proxy: 'http://a%zz:b@proxy:3128'\n")) ==
+          "/etc/taskwatch/config.yml:4: modelarts.proxy: bad percent-encoding in the credentials");
+    auto leak = problem_of(minimal({}, "  proxy: 'http://user:hun/ter2@proxy:3128'\n"));
+    CHECK(leak.find("ter2") == std::string::npos);
+    CHECK(leak.find("hun") == std::string::npos);
 }
 
 TEST_CASE("targets: IDs, task lists, labels and duplicates") {
@@ -579,9 +627,16 @@ TEST_CASE("webhooks: names, URLs, formats, events and limits") {
     auto s = parse_settings(hook("    events: [task.poll_recovered, task.discovered, "
                                  "task.progress]\n    progress_step: 1\n"),
                             "/c.yml", env_keys);
-    CHECK(s.webhooks[0].events ==
-          std::vector<std::string>{"task.discovered", "task.progress", "task.poll_recovered"});
+    CHECK(s.webhooks[0].events == std::vector<task::event_type>{task::event_type::discovered,
+                                                                task::event_type::progress,
+                                                                task::event_type::poll_recovered});
     CHECK(s.webhooks[0].progress_step == 1.0);
+    for (const auto& [type, name] : task::event_type_names) {
+        CAPTURE(name);
+        auto one =
+            parse_settings(hook("    events: [" + std::string(name) + "]\n"), "/c.yml", env_keys);
+        CHECK(one.webhooks[0].events == std::vector<task::event_type>{type});
+    }
 }
 
 TEST_CASE("the webhook URL never appears in an error, since it often carries a token") {
@@ -664,7 +719,7 @@ TEST_CASE("token authentication in the config") {
         conf / "c.yml", fake_env());
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::token);
     const auto& t = std::get<auth::token_credentials>(s.modelarts.auth.credentials);
-    CHECK(t.iam_endpoint == "https://iam.cn-north-4.myhuaweicloud.com");
+    CHECK(t.iam_endpoint.to_string() == "https://iam.cn-north-4.myhuaweicloud.com");
     CHECK(t.domain_name == "acme");
     CHECK(t.user_name == "watcher");
     CHECK(t.password.reveal() == "hunter2");
@@ -755,15 +810,16 @@ TEST_CASE("no error message ever contains the bytes of a secret") {
 TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and max_connections "
           "need a restart") {
     settings a;
-    a.modelarts.proxy = "http://user:PROXYPASS@proxy:3128";
+    a.modelarts.proxy = http::parse_proxy_url("http://user:PROXYPASS@proxy:3128").value();
     settings b = a;
     CHECK(describe_restart_needed(a, b).empty());
-    b.log_level = log_level::debug;
+    b.log_level = taskwatch::log::level::debug;
     b.poll.interval = 1s;
     b.targets.push_back(target{"d1", std::nullopt, {}, std::nullopt, std::nullopt});
     b.webhooks.push_back(webhook{});
-    b.modelarts.endpoint = "https://modelarts.cn-east-3.myhuaweicloud.com";
-    b.modelarts.auth.credentials = auth::aksk_credentials{"AK2", detail::secret{"SK2"}, std::nullopt};
+    b.modelarts.endpoint = http::parse_url("https://modelarts.cn-east-3.myhuaweicloud.com").value();
+    b.modelarts.auth.credentials =
+        auth::aksk_credentials{"AK2", detail::secret{"SK2"}, std::nullopt};
     CHECK(describe_restart_needed(a, b).empty());
 
     b.listen = ":9000";
@@ -772,7 +828,7 @@ TEST_CASE("reload: only listen, web_config_file, state_dir, ca_file, proxy and m
     b.web_config_file = "/etc/taskwatch/web.yml";
     b.state_dir = "/srv/taskwatch";
     b.modelarts.ca_file = "/etc/ca.pem";
-    b.modelarts.proxy = "http://user:OTHERPASS@proxy:3128";
+    b.modelarts.proxy = http::parse_proxy_url("http://user:OTHERPASS@proxy:3128").value();
     b.modelarts.max_connections = 4;
     auto msg = describe_restart_needed(a, b);
     CHECK(msg ==

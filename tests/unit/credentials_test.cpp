@@ -188,27 +188,32 @@ TEST_CASE("the file key that failed is named in the problem") {
 }
 
 TEST_CASE("the IAM endpoint is derived from a Huawei Cloud ModelArts endpoint only") {
-    CHECK(default_iam_endpoint("https://modelarts.cn-north-4.myhuaweicloud.com") ==
+    auto derived = [](std::string_view modelarts) -> std::optional<std::string> {
+        auto iam = default_iam_endpoint(http::parse_url(modelarts).value());
+        if (!iam) return std::nullopt;
+        return iam->to_string();
+    };
+    CHECK(derived("https://modelarts.cn-north-4.myhuaweicloud.com") ==
           "https://iam.cn-north-4.myhuaweicloud.com");
-    CHECK(default_iam_endpoint("https://ModelArts.AP-Southeast-1.myhuaweicloud.cn") ==
+    CHECK(derived("https://ModelArts.AP-Southeast-1.myhuaweicloud.cn") ==
           "https://iam.ap-southeast-1.myhuaweicloud.com");
-    CHECK(default_iam_endpoint("https://modelarts.cn-east-3.myhuaweicloud.com:443") ==
+    CHECK(derived("https://modelarts.cn-east-3.myhuaweicloud.com:443") ==
           "https://iam.cn-east-3.myhuaweicloud.com");
-    CHECK_FALSE(default_iam_endpoint("https://127.0.0.1:8443").has_value());
-    CHECK_FALSE(default_iam_endpoint("https://modelarts.myhuaweicloud.com").has_value());
-    CHECK_FALSE(default_iam_endpoint("https://modelarts.cn-north-4.example.com").has_value());
-    CHECK_FALSE(default_iam_endpoint("http://modelarts.cn-north-4.myhuaweicloud.com").has_value());
+    CHECK_FALSE(derived("https://127.0.0.1:8443").has_value());
+    CHECK_FALSE(derived("https://modelarts.myhuaweicloud.com").has_value());
+    CHECK_FALSE(derived("https://modelarts.cn-north-4.example.com").has_value());
+    CHECK_FALSE(derived("http://modelarts.cn-north-4.myhuaweicloud.com").has_value());
 }
 
 TEST_CASE("token credentials: explicit iam_endpoint, then the environment, then derived") {
     temp_dir d;
     d.write("password", "hunter2\n");
     token_source src{std::nullopt, "acme", "watcher", "password"};
-    const std::string ep = "https://modelarts.cn-north-4.myhuaweicloud.com";
+    const auto ep = http::parse_url("https://modelarts.cn-north-4.myhuaweicloud.com").value();
 
     auto derived = resolve_token(src, ep, d.str(), fake_env());
     REQUIRE(derived);
-    CHECK(derived->iam_endpoint == "https://iam.cn-north-4.myhuaweicloud.com");
+    CHECK(derived->iam_endpoint.to_string() == "https://iam.cn-north-4.myhuaweicloud.com");
     CHECK(derived->domain_name == "acme");
     CHECK(derived->user_name == "watcher");
     CHECK(derived->password.reveal() == "hunter2");
@@ -216,24 +221,24 @@ TEST_CASE("token credentials: explicit iam_endpoint, then the environment, then 
     auto from_env = resolve_token(
         src, ep, d.str(), fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com/"}}));
     REQUIRE(from_env);
-    CHECK(from_env->iam_endpoint == "https://iam.example.com");
+    CHECK(from_env->iam_endpoint.to_string() == "https://iam.example.com");
 
     src.iam_endpoint = "https://iam.myhuaweicloud.com";
     auto explicit_ep = resolve_token(
         src, ep, d.str(), fake_env({{"HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com"}}));
     REQUIRE(explicit_ep);
-    CHECK(explicit_ep->iam_endpoint == "https://iam.myhuaweicloud.com");
+    CHECK(explicit_ep->iam_endpoint.to_string() == "https://iam.myhuaweicloud.com");
 }
 
 TEST_CASE("token credentials: every missing or wrong piece is named") {
     temp_dir d;
     d.write("password", "hunter2");
-    const std::string ep = "https://modelarts.cn-north-4.myhuaweicloud.com";
+    const std::string_view ep = "https://modelarts.cn-north-4.myhuaweicloud.com";
     auto problem = [&](token_source src,
                        std::string_view modelarts =
                            "https://modelarts.cn-north-4.myhuaweicloud.com",
                        environment env = fake_env()) {
-        auto r = resolve_token(src, modelarts, d.str(), env);
+        auto r = resolve_token(src, http::parse_url(modelarts).value(), d.str(), env);
         REQUIRE_FALSE(r);
         return r.error();
     };

@@ -667,6 +667,8 @@ TEST_CASE("event types: names as in the contract, and back") {
         CHECK(to_string(type) == name);
         CHECK(event_type_from_string(name) == type);
     }
+    // The table that config, metrics and the store read is the contract's list, no more.
+    CHECK(std::size(event_type_names) == names.size());
     CHECK_FALSE(event_type_from_string("discovered"));
     CHECK_FALSE(event_type_from_string("task.Discovered"));
     CHECK_FALSE(event_type_from_string(""));

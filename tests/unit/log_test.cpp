@@ -84,3 +84,15 @@ TEST_CASE("beyond max_keys a new key is not tracked and never limited") {
     for (int i = 0; i < 10; ++i)
         CHECK(r.admit("c", t0).write);
 }
+
+TEST_CASE("each level has one name, which parses back to it; nothing else parses") {
+    for (const auto& [l, name] : level_names) {
+        CAPTURE(name);
+        CHECK(to_string(l) == name);
+        CHECK(parse_level(name) == l);
+    }
+    CHECK(parse_level("warn") == level::warn);
+    CHECK_FALSE(parse_level("warning").has_value());
+    CHECK_FALSE(parse_level("INFO").has_value());
+    CHECK_FALSE(parse_level("").has_value());
+}

@@ -2,6 +2,7 @@
 // state set, and what a task shows before its first successful poll.
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/metrics/collector.hpp"
+#include "taskwatch/modelarts/api_error.hpp"
 
 #include "test_files.hpp"
 
@@ -17,6 +18,7 @@
 #include <map>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -262,14 +264,17 @@ TEST_CASE("every event type and poll failure reason is exported from zero") {
     auto text = scrape({}, stats);
     INFO(text);
     CHECK(has_line(text, R"(taskwatch_events_total{type="task.discovered"} 3)"));
-    for (auto t : config::event_types)
-        CHECK(
-            starting_with(text, "taskwatch_events_total{type=\"" + std::string(t) + "\"}").size() ==
-            1);
+    for (const auto& [type, name] : task::event_type_names)
+        CHECK(starting_with(text, "taskwatch_events_total{type=\"" + std::string(name) + "\"}")
+                  .size() == 1);
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="throttled"} 2)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="auth"} 0)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="timeout"} 0)"));
     CHECK(has_line(text, R"(taskwatch_poll_failures_total{reason="something_new"} 1)"));
+    for (const auto& [kind, name] : modelarts::error_kind_names)
+        CHECK(starting_with(text,
+                            "taskwatch_poll_failures_total{reason=\"" + std::string(name) + "\"}")
+                  .size() == 1);
 }
 
 TEST_CASE("each configured webhook has its delivery, queue and oldest-pending series") {
@@ -336,9 +341,29 @@ TEST_CASE("process metrics come out when /proc is readable") {
         CHECK(starting_with(text, std::string(name) + " ").size() == 1);
 }
 
+TEST_CASE("the label names taskwatch sets on task series are the reserved ones") {
+    // A task with every field known, so that every per-task series is written.
+    poll::task_table tasks;
+    tasks.tasks.emplace(task::task_key{"p", "d", "t1"}, polled_task("t1"));
+    auto text = scrape(tasks);
+    INFO(text);
+    std::set<std::string> seen;
+    const std::regex name_eq(R"(([a-zA-Z_][a-zA-Z0-9_]*)=")");
+    for (const auto& line : starting_with(text, "modelarts_task_")) {
+        const auto open = line.find('{');
+        if (open == std::string::npos) continue;
+        const auto labels = line.substr(open, line.find('}') - open);
+        for (std::sregex_iterator it(labels.begin(), labels.end(), name_eq), end; it != end; ++it)
+            seen.insert((*it)[1].str());
+    }
+    seen.erase("team"); // the target's own label
+    CHECK(seen == std::set<std::string>(std::begin(task::reserved_label_names),
+                                        std::end(task::reserved_label_names)));
+}
+
 TEST_CASE("every label name taskwatch sets on task series is refused as a target label") {
     const auto env = test::fake_env({{"HUAWEICLOUD_SDK_AK", "AK"}, {"HUAWEICLOUD_SDK_SK", "SK"}});
-    for (auto name : metrics::task_label_names) {
+    for (auto name : task::reserved_label_names) {
         CAPTURE(name);
         const std::string yaml = "modelarts:\n  endpoint: https://modelarts.cn-north-4."
                                  "myhuaweicloud.com\n  project_id: p1\ntargets:\n"

@@ -299,6 +299,11 @@ TEST_CASE("task_status names, codes and terminality") {
     CHECK_FALSE(task_status_from_code(-2));
     CHECK_FALSE(task_status_from_code(6));
     CHECK_FALSE(task_status_from_code(std::numeric_limits<std::int64_t>::min()));
+    CHECK_FALSE(task_status_from_code(std::numeric_limits<std::int64_t>::max()));
+    CHECK(to_string(static_cast<task_status>(6)) == "unknown");
+    CHECK(to_string(static_cast<task_status>(std::numeric_limits<std::int64_t>::max())) ==
+          "unknown");
+    CHECK(std::size(task_status_names) == 7);
 
     CHECK(is_terminal(task_status::failed));
     CHECK(is_terminal(task_status::succeeded));

@@ -7,11 +7,10 @@ using namespace taskwatch;
 
 namespace {
 
-config::webhook hook(std::string name, std::vector<std::string> events,
+config::webhook hook(std::string name, std::vector<task::event_type> events,
                      std::optional<double> step = std::nullopt) {
     config::webhook w;
     w.name = std::move(name);
-    w.url = "https://hooks.example/" + w.name;
     w.events = std::move(events);
     w.progress_step = step;
     return w;
@@ -31,8 +30,9 @@ task::event progress_event(double from, double to) {
 
 TEST_CASE("an event goes to the webhooks that want its type, in configuration order") {
     auto s = std::make_shared<config::settings>();
-    s->webhooks = {hook("ops", {"task.status_changed", "task.gone"}), hook("chat", {"task.gone"}),
-                   hook("none", {"task.discovered"})};
+    s->webhooks = {hook("ops", {task::event_type::status_changed, task::event_type::gone}),
+                   hook("chat", {task::event_type::gone}),
+                   hook("none", {task::event_type::discovered})};
     task::event e;
     e.type = task::event_type::gone;
     CHECK(notify::route(*s, e) == std::vector<std::string>{"ops", "chat"});
@@ -44,8 +44,10 @@ TEST_CASE("an event goes to the webhooks that want its type, in configuration or
 
 TEST_CASE("task.progress goes only to webhooks one of whose steps the progress crossed") {
     auto s = std::make_shared<config::settings>();
-    s->webhooks = {hook("quarter", {"task.progress"}, 0.25), hook("half", {"task.progress"}, 0.5),
-                   hook("nostep", {"task.progress"}), hook("notwanted", {"task.gone"}, 0.1)};
+    s->webhooks = {hook("quarter", {task::event_type::progress}, 0.25),
+                   hook("half", {task::event_type::progress}, 0.5),
+                   hook("nostep", {task::event_type::progress}),
+                   hook("notwanted", {task::event_type::gone}, 0.1)};
     CHECK(notify::progress_steps(*s) == std::vector<double>{0.25, 0.5});
     CHECK(notify::route(*s, progress_event(0.20, 0.30)) == std::vector<std::string>{"quarter"});
     CHECK(notify::route(*s, progress_event(0.45, 0.55)) ==

@@ -1,4 +1,5 @@
 #include "taskwatch/http/client.hpp"
+#include "taskwatch/http/url.hpp"
 
 #include <doctest/doctest.h>
 
@@ -56,25 +57,83 @@ TEST_CASE("parse_url lower-cases scheme and host and defaults http to port 80") 
 }
 
 TEST_CASE("parse_url rejects garbage with a message naming the problem") {
-    CHECK(parse_error("") == "empty URL");
-    CHECK(parse_error("modelarts.example.com").find("missing scheme") != std::string::npos);
-    CHECK(parse_error("ftp://host") == "unsupported scheme 'ftp', expected https:// or http://");
+    CHECK(parse_error("") == "not a URL (expected http:// or https://)");
+    CHECK(parse_error("modelarts.example.com") == "not a URL (expected http:// or https://)");
+    CHECK(parse_error("ftp://host") == "unsupported scheme \"ftp\" (expected http or https)");
     CHECK(parse_error("https://") == "missing host");
     CHECK(parse_error("https:///path") == "missing host");
     CHECK(parse_error("https://:443") == "missing host");
-    CHECK(parse_error("https://host:99999") == "bad port '99999'");
-    CHECK(parse_error("https://host:0") == "bad port '0'");
-    CHECK(parse_error("https://host:http") == "bad port 'http'");
-    CHECK(parse_error("https://host:") == "missing port after ':'");
-    CHECK(parse_error("https://[::1") == "missing ']' after IPv6 address");
-    CHECK(parse_error("https://[not-ip]:1") == "bad IPv6 address 'not-ip'");
-    CHECK(parse_error("https://[::1]x") == "unexpected 'x' after IPv6 address");
-    CHECK(parse_error("https://ho st") == "URL contains whitespace or control characters");
+    CHECK(parse_error("https://host:99999") == "bad port \"99999\"");
+    CHECK(parse_error("https://host:0") == "bad port \"0\"");
+    CHECK(parse_error("https://host:http") == "bad port \"http\"");
+    CHECK(parse_error("https://host:") == "empty port");
+    CHECK(parse_error("https://[::1") == "unterminated IPv6 address");
+    CHECK(parse_error("https://[not-ip]:1") == "bad IPv6 address \"not-ip\"");
+    CHECK(parse_error("https://[::1]x") == "junk after IPv6 address");
+    CHECK(parse_error("https://ho st") == "space or control character in URL");
+    CHECK(parse_error("https://host/a\tb") == "space or control character in URL");
     CHECK(parse_error("https://host/a?b=1") == "a query is not allowed in a base URL");
     CHECK(parse_error("https://host#frag") == "a fragment is not allowed in a base URL");
-    CHECK(parse_error("https://bad!host") == "bad host 'bad!host'");
-    CHECK(parse_error("https://a..b") == "bad host 'a..b'");
+    CHECK(parse_error("https://bad!host") == "bad character in host");
+    CHECK(parse_error("https://.host") == "bad host \".host\"");
+    CHECK(parse_error("https://a..b") == "bad host \"a..b\"");
     CHECK(parse_error("https://user:secret@host") == "credentials in the URL are not allowed");
+}
+
+TEST_CASE("split_url keeps user information, path, query and fragment apart") {
+    auto u = split_url("HTTPS://us%40er:pw@Hooks.Example:8443/a/b/?x=1&y=2#top");
+    REQUIRE(u.has_value());
+    CHECK(u->scheme == "https");
+    CHECK(u->userinfo == "us%40er:pw");
+    CHECK(u->host == "hooks.example");
+    CHECK(u->port == 8443);
+    CHECK(u->path == "/a/b/");
+    CHECK(u->query == "x=1&y=2");
+    CHECK(u->has_fragment);
+    CHECK_FALSE(u->is_origin());
+    CHECK(u->origin().to_string() == "https://hooks.example:8443");
+
+    auto bare = split_url("http://h");
+    REQUIRE(bare.has_value());
+    CHECK_FALSE(bare->port.has_value());
+    CHECK(bare->origin().port == 80);
+    CHECK(bare->is_origin());
+    CHECK(split_url("http://h/")->is_origin());
+    CHECK_FALSE(split_url("http://h/?")->is_origin());
+
+    CHECK(split_url("h:1", "http")->scheme == "http");
+    CHECK_FALSE(split_url("h:1").has_value());
+}
+
+TEST_CASE("no part of a URL with user information is quoted in an error") {
+    // A "/" in the password ends the authority early: "Xq" then reads as a port, or the
+    // password's "://" as the end of a scheme.
+    for (std::string_view url : {"https://user:Xq/Zw@host", "https://user:Xq@host:1x",
+                                 "Xq://Zw@host", "https://user:Xq@[zz]"}) {
+        auto u = split_url(url);
+        CAPTURE(url);
+        REQUIRE_FALSE(u.has_value());
+        CHECK(u.error().find("Xq") == std::string::npos);
+        CHECK(u.error().find("Zw") == std::string::npos);
+        CHECK(u.error().ends_with("(not shown: the URL holds credentials)"));
+    }
+}
+
+TEST_CASE("a request URL keeps the path and query to send, and shows neither query nor "
+          "credentials") {
+    auto r = request_url_of(
+        split_url("https://bot:s%3Acret@oapi.dingtalk.com/robot/send?access_token=TOKEN#x")
+            .value());
+    REQUIRE(r.has_value());
+    CHECK(r->server.to_string() == "https://oapi.dingtalk.com");
+    CHECK(r->target == "/robot/send?access_token=TOKEN");
+    CHECK(r->credentials == "bot:s:cret");
+    CHECK(r->to_string() == "https://oapi.dingtalk.com/robot/send");
+    CHECK(request_url_of(split_url("http://h:9").value())->target == "/");
+    CHECK(request_url_of(split_url("http://h?q").value())->target == "/?q");
+    CHECK(request_url_of(split_url("http://%zz@h/").value()).error() ==
+          "bad percent-encoding in the credentials");
+    CHECK(request_url_of(split_url("http://:token@h/").value())->credentials == ":token");
 }
 
 TEST_CASE("host_header omits the scheme's default port and brackets IPv6") {
@@ -126,6 +185,10 @@ TEST_CASE("parse_proxy_url decodes credentials and never repeats them in errors"
     auto path = parse_proxy_url("http://proxy:3128/x");
     REQUIRE_FALSE(path.has_value());
     CHECK(path.error() == "proxy URL: a path is not allowed");
+    CHECK(parse_proxy_url("http://proxy:3128/").has_value());
+    CHECK(parse_proxy_url("http://proxy:3128?x").error() == "proxy URL: a query is not allowed");
+    CHECK(parse_proxy_url("http://:pw@proxy:3128").error() ==
+          "proxy URL: empty user name before \"@\"");
 }
 
 TEST_CASE("no_proxy_matches exact names, domain suffixes, IPs, ports and '*'") {

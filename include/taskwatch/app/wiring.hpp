@@ -17,7 +17,6 @@ http::client_options client_options_from(const config::settings& s);
 std::unique_ptr<auth::authorizer> make_authorizer(const config::settings& s, http::client& client);
 
 /// The API client for one target (its endpoint and project override the account's).
-/// Throws config::config_error when the endpoint does not parse.
 std::unique_ptr<modelarts::api_client> make_api_client(const config::settings& s,
                                                        const config::target* t,
                                                        http::client& client,

@@ -4,6 +4,7 @@
 
 #include "taskwatch/detail/expected.hpp"
 #include "taskwatch/detail/secret.hpp"
+#include "taskwatch/http/url.hpp"
 
 #include <functional>
 #include <optional>
@@ -24,7 +25,7 @@ struct aksk_credentials {
 
 /// IAM password login; the token it yields is scoped to a project and cached by the caller.
 struct token_credentials {
-    std::string iam_endpoint; ///< https://iam.<region>.myhuaweicloud.com
+    http::endpoint iam_endpoint; ///< https://iam.<region>.myhuaweicloud.com
     std::string domain_name;
     std::string user_name;
     detail::secret password;
@@ -84,13 +85,12 @@ resolve_aksk(const aksk_source& src, std::string_view config_dir, const environm
 
 /// IAM token: `iam_endpoint` (else HUAWEICLOUD_SDK_IAM_ENDPOINT, else derived from the
 /// ModelArts endpoint), `domain_name`, `user_name`, `password_file`, all required.
-expected<token_credentials, credentials_problem> resolve_token(const token_source& src,
-                                                               std::string_view modelarts_endpoint,
-                                                               std::string_view config_dir,
-                                                               const environment& env);
+expected<token_credentials, credentials_problem>
+resolve_token(const token_source& src, const http::endpoint& modelarts_endpoint,
+              std::string_view config_dir, const environment& env);
 
 /// https://iam.<region>.myhuaweicloud.com for https://modelarts.<region>.myhuaweicloud.com
 /// (or .myhuaweicloud.cn); nullopt for any other endpoint.
-std::optional<std::string> default_iam_endpoint(std::string_view modelarts_endpoint);
+std::optional<http::endpoint> default_iam_endpoint(const http::endpoint& modelarts_endpoint);
 
 } // namespace taskwatch::auth

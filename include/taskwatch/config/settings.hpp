@@ -2,8 +2,12 @@
 #pragma once
 
 #include "taskwatch/auth/credentials.hpp"
-#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/name_table.hpp"
+#include "taskwatch/detail/secret.hpp"
+#include "taskwatch/http/url.hpp"
+#include "taskwatch/log/log.hpp"
+#include "taskwatch/task/types.hpp"
 
 #include <array>
 #include <chrono>
@@ -31,17 +35,15 @@ expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
 /// The inverse, as Prometheus prints it: "0s", "1h30m", "1s500ms"; y and w only when exact.
 std::string format_duration(std::chrono::milliseconds d);
 
-enum class log_level { debug, info, warn, error };
-std::string_view to_string(log_level l);
-
 enum class webhook_format { generic, alertmanager, slack, feishu, dingtalk, wecom };
-std::string_view to_string(webhook_format f);
-
-/// Every event type of the contract, in its order; a webhook's default `events`.
-inline constexpr std::array<std::string_view, 7> event_types = {
-    "task.discovered", "task.status_changed", "task.progress",       "task.stalled",
-    "task.gone",       "task.poll_failing",   "task.poll_recovered",
+/// The formats' names, as the config's webhooks[].format spells them.
+inline constexpr detail::enum_name<webhook_format> webhook_format_names[] = {
+    {webhook_format::generic, "generic"},   {webhook_format::alertmanager, "alertmanager"},
+    {webhook_format::slack, "slack"},       {webhook_format::feishu, "feishu"},
+    {webhook_format::dingtalk, "dingtalk"}, {webhook_format::wecom, "wecom"},
 };
+static_assert(detail::in_enum_order(webhook_format_names));
+std::string_view to_string(webhook_format f);
 
 struct modelarts_auth {
     enum class type_t { aksk, token };
@@ -56,20 +58,20 @@ struct target {
     std::optional<std::vector<std::string>> task_ids; ///< nullopt: discover with the list API
     std::map<std::string, std::string> labels;        ///< valid Prometheus names, none reserved
     std::optional<std::string> project_id;            ///< overrides modelarts.project_id
-    std::optional<std::string> endpoint;              ///< overrides modelarts.endpoint (https)
+    std::optional<http::endpoint> endpoint;           ///< overrides modelarts.endpoint
     bool operator==(const target&) const = default;
 };
 
 /// One `webhooks[]` entry.
 struct webhook {
-    std::string name; ///< unique; use it, not the URL, in logs and metric labels
-    std::string url;  ///< http or https; may embed a token (Slack, DingTalk, WeCom): never log it
+    std::string name;      ///< unique; use it, not the URL, in logs and metric labels
+    http::request_url url; ///< http or https; may embed a token (Slack, DingTalk): never log it
     webhook_format format = webhook_format::generic;
-    std::optional<detail::secret> secret;  ///< from secret_file
-    std::vector<std::string> events;     ///< subset of event_types, in contract order
-    std::optional<double> progress_step; ///< 0 < x <= 1: emit task.progress at each multiple
-    unsigned max_attempts = 12;          ///< then dead-lettered
-    bool wants(std::string_view event_type) const;
+    std::optional<detail::secret> secret; ///< from secret_file
+    std::vector<task::event_type> events; ///< default: all; in contract order
+    std::optional<double> progress_step;  ///< 0 < x <= 1: emit task.progress at each multiple
+    unsigned max_attempts = 12;           ///< then dead-lettered
+    bool wants(task::event_type type) const;
     bool operator==(const webhook&) const = default;
 };
 
@@ -85,7 +87,8 @@ struct webhook {
 ///   every format; `progress_step` unset means no task.progress events for that webhook;
 /// - every duration and count must be positive; `jitter` is in [0, 1];
 ///   `max_connections` is at most 1024 and a webhook's `max_attempts` at most 1000;
-/// - endpoints are stored as "https://host[:port]": scheme lower-cased, trailing "/" dropped;
+/// - URLs are stored parsed (http/url.hpp), once: endpoints as https://host[:port] (a "/" after
+///   the port is allowed and dropped), the proxy with its credentials decoded;
 /// - a key given with no value (`key:` or `key: ~`) is an error, not "use the default";
 /// - a key may appear only once in a mapping.
 struct settings {
@@ -93,14 +96,14 @@ struct settings {
     std::string listen = "127.0.0.1:9817";
     std::optional<std::string> web_config_file;
     std::string state_dir = "/var/lib/taskwatch";
-    config::log_level log_level = config::log_level::info;
+    log::level log_level = log::level::info;
 
     struct modelarts_t {
-        std::string endpoint; ///< https://host[:port], no trailing slash
+        http::endpoint endpoint; ///< https://host[:port]
         std::string project_id;
         modelarts_auth auth;
-        std::optional<std::string> ca_file; ///< nullopt: the system store
-        std::optional<std::string> proxy;   ///< http://[user:pass@]host:port
+        std::optional<std::string> ca_file;        ///< nullopt: the system store
+        std::optional<http::proxy_endpoint> proxy; ///< http://[user:pass@]host:port
         std::chrono::milliseconds timeout{10'000};
         std::size_t max_connections = 16;
         double max_requests_per_second = 20;
@@ -125,7 +128,7 @@ struct settings {
 /// The target's project: its own project_id, else modelarts.project_id.
 const std::string& project_id_of(const settings& s, const target& t);
 /// The target's endpoint: its own endpoint, else modelarts.endpoint.
-const std::string& endpoint_of(const settings& s, const target& t);
+const http::endpoint& endpoint_of(const settings& s, const target& t);
 
 using environment = auth::environment;
 

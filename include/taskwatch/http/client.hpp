@@ -3,6 +3,8 @@
 #pragma once
 
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/name_table.hpp"
+#include "taskwatch/http/url.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -22,40 +24,6 @@
 
 namespace taskwatch::http {
 
-/// Where requests go: parsed from "https://host[:port][/base]".
-struct endpoint {
-    std::string scheme = "https"; ///< "https"; "http" is accepted only where a caller allows it
-    std::string host;             ///< name or IP literal, without brackets
-    std::uint16_t port = 443;
-    std::string base_path; ///< "" or "/prefix" (no trailing slash)
-
-    /// Host header value: "host" on the scheme's default port, else "host:port".
-    std::string host_header() const;
-    std::string to_string() const; ///< back to a URL, for messages
-    bool operator==(const endpoint&) const = default;
-};
-
-/// Parses a URL; the error names what is wrong ("missing host", "bad port '99999'").
-/// Accepts "https://" and "http://" (lower-cased), a host name or IP literal ("[::1]"),
-/// an optional port and base path; rejects credentials, queries and fragments.
-expected<endpoint, std::string> parse_url(std::string_view url);
-
-/// An HTTP proxy for CONNECT tunnels: "http://[user:pass@]host[:port]" (scheme optional).
-struct proxy_endpoint {
-    endpoint server;         ///< always scheme "http", base_path ""
-    std::string credentials; ///< "user:pass" percent-decoded, or ""; a secret, never in messages
-    bool operator==(const proxy_endpoint&) const = default;
-};
-
-/// Parses a proxy URL; the error names what is wrong but never repeats the credentials.
-expected<proxy_endpoint, std::string> parse_proxy_url(std::string_view url);
-
-/// True when `host`:`port` must bypass the proxy according to a NO_PROXY value:
-/// comma-separated entries, "*" for all, a name matching exactly or as a domain
-/// suffix (".example.com" and "example.com" both match "a.example.com"),
-/// IP literals exactly, an optional ":port" restricting the entry to that port.
-bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port);
-
 /// A start-up problem (unreadable ca_file, bad proxy URL); the text names the file or variable.
 class setup_error : public std::runtime_error {
 public:
@@ -72,9 +40,11 @@ struct client_options {
     std::size_t body_limit = 8u << 20; ///< larger response bodies fail
     std::uint32_t header_limit = 64u << 10;
     std::optional<std::string> ca_file; ///< default: the system store
-    /// http://[user:pass@]host:port; unset: $HTTPS_PROXY or $https_proxy; "": no proxy.
-    /// NO_PROXY/no_proxy is honoured either way. Only https endpoints are tunnelled.
-    std::optional<std::string> proxy;
+    /// The proxy that https requests tunnel through (http ones never do); unset: the one in
+    /// $HTTPS_PROXY or $https_proxy, if proxy_from_environment. NO_PROXY/no_proxy is honoured
+    /// either way.
+    std::optional<proxy_endpoint> proxy;
+    bool proxy_from_environment = true; ///< false: no proxy unless `proxy` is set
     std::string user_agent = "taskwatch";
 };
 
@@ -90,6 +60,19 @@ enum class failure {
     body_too_large, ///< body over client_options::body_limit
     cancelled,      ///< the client is shutting down
 };
+/// The failures' names, as metric labels (modelarts::error_kind names its transport kinds so).
+inline constexpr taskwatch::detail::enum_name<failure> failure_names[] = {
+    {failure::dns, "dns"},
+    {failure::connect, "connect"},
+    {failure::proxy, "proxy"},
+    {failure::tls, "tls"},
+    {failure::timeout, "timeout"},
+    {failure::io, "io"},
+    {failure::protocol, "protocol"},
+    {failure::body_too_large, "body_too_large"},
+    {failure::cancelled, "cancelled"},
+};
+static_assert(taskwatch::detail::in_enum_order(failure_names));
 std::string_view to_string(failure f);
 
 struct transport_error {

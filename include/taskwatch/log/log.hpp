@@ -4,12 +4,15 @@
 // level is debug, so a failure that repeats for thousands of tasks cannot flood the journal.
 #pragma once
 
+#include "taskwatch/detail/name_table.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,9 +21,13 @@
 namespace taskwatch::log {
 
 enum class level { debug, info, warn, error };
+/// The levels' names: the config's `log_level` values and each line's `level=`.
+inline constexpr detail::enum_name<level> level_names[] = {
+    {level::debug, "debug"}, {level::info, "info"}, {level::warn, "warn"}, {level::error, "error"}};
+static_assert(detail::in_enum_order(level_names));
 
-/// Parses "debug", "info", "warn"/"warning", "error"; nullopt-like false on anything else.
-bool parse_level(std::string_view s, level& out);
+/// The level named exactly as in level_names; nullopt on anything else.
+std::optional<level> parse_level(std::string_view s);
 std::string_view to_string(level l);
 
 void set_level(level l);

@@ -78,10 +78,4 @@ std::string serialize(const std::vector<prometheus::MetricFamily>& families);
 /// against.
 std::string serialize_with_prometheus_cpp(const std::vector<prometheus::MetricFamily>& families);
 
-/// The names of the per-task label that taskwatch sets itself; a target's labels may not use
-/// them (config validation rejects them).
-inline constexpr std::string_view task_label_names[] = {"project_id",  "dataset_id",    "task_id",
-                                                        "status",      "kind",          "task_name",
-                                                        "resource_id", "algorithm_type"};
-
 } // namespace taskwatch::metrics

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "taskwatch/auth/auth_error.hpp"
+#include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/http/client.hpp"
 
 #include <chrono>
@@ -30,6 +31,27 @@ enum class error_kind {
     server_error, ///< 5xx
     malformed,    ///< a 2xx whose body is not the task JSON we expect
 };
+/// The kinds' names: the `reason` label of taskwatch_poll_failures_total (exported for every
+/// kind, from zero), `last_error.reason` in the API, the first word of api_error::to_string().
+/// A transport kind has the name of its http::failure.
+inline constexpr detail::enum_name<error_kind> error_kind_names[] = {
+    {error_kind::dns, "dns"},
+    {error_kind::connect, "connect"},
+    {error_kind::proxy, "proxy"},
+    {error_kind::tls, "tls"},
+    {error_kind::timeout, "timeout"},
+    {error_kind::io, "io"},
+    {error_kind::protocol, "protocol"},
+    {error_kind::body_too_large, "body_too_large"},
+    {error_kind::cancelled, "cancelled"},
+    {error_kind::auth, "auth"},
+    {error_kind::throttled, "throttled"},
+    {error_kind::not_found, "not_found"},
+    {error_kind::client_error, "client_error"},
+    {error_kind::server_error, "server_error"},
+    {error_kind::malformed, "malformed"},
+};
+static_assert(detail::in_enum_order(error_kind_names));
 std::string_view to_string(error_kind k);
 
 struct api_error {

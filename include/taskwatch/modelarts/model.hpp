@@ -18,6 +18,7 @@
 #pragma once
 
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/name_table.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -42,8 +43,16 @@ enum class task_status : std::int64_t {
     stopped = 5,
 };
 
-/// "queuing", "initializing", "running", "failed", "succeeded", "stopping", "stopped", and
-/// "unknown" for any other code (the `status` label values of modelarts_task_status).
+/// The seven documented statuses and their names, in code order: with "unknown" (any other
+/// code), the `status` label values of modelarts_task_status and the API's `status`.
+inline constexpr detail::enum_name<task_status> task_status_names[] = {
+    {task_status::queuing, "queuing"},     {task_status::initializing, "initializing"},
+    {task_status::running, "running"},     {task_status::failed, "failed"},
+    {task_status::succeeded, "succeeded"}, {task_status::stopping, "stopping"},
+    {task_status::stopped, "stopped"},
+};
+static_assert(detail::in_enum_order(task_status_names));
+/// The name in task_status_names, or "unknown".
 std::string_view to_string(task_status s) noexcept;
 /// The API's integer code.
 constexpr std::int64_t to_code(task_status s) noexcept {
@@ -51,7 +60,7 @@ constexpr std::int64_t to_code(task_status s) noexcept {
 }
 /// One of the seven documented statuses (-1..5).
 constexpr bool is_known(task_status s) noexcept {
-    return to_code(s) >= -1 && to_code(s) <= 5;
+    return !detail::name_in(task_status_names, s, {}).empty();
 }
 /// nullopt for anything outside -1..5.
 std::optional<task_status> task_status_from_code(std::int64_t code) noexcept;

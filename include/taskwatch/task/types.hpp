@@ -2,6 +2,7 @@
 // Pure data: no clock, no socket. Shared by task/ (diff), state/ (SQLite) and notify/.
 #pragma once
 
+#include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -24,6 +26,13 @@ struct task_key {
     std::string task_id;
     auto operator<=>(const task_key&) const = default;
 };
+
+/// The label names taskwatch sets itself on a task's series: the key's, the info's (task_name,
+/// resource_id, algorithm_type), `status` and the sample `kind`. A target's `labels` may not
+/// use them (config rejects them), so the exported series never carry a label twice.
+inline constexpr std::string_view reserved_label_names[] = {
+    "project_id", "dataset_id", "task_id",     "status",
+    "kind",       "task_name",  "resource_id", "algorithm_type"};
 
 /// The parts of a successful GET the engine tracks (Table 2, reduced). A field the API did not
 /// send is unknown: nullopt (or "" for the texts).
@@ -121,7 +130,18 @@ enum class event_type {
     poll_failing,
     poll_recovered,
 };
-/// "task.discovered", "task.status_changed", ... exactly as in CONTRACT.md.
+/// The event types' names exactly as in CONTRACT.md, in its order: the webhook payload's `type`,
+/// the config's `events`, the label of taskwatch_events_total.
+inline constexpr detail::enum_name<event_type> event_type_names[] = {
+    {event_type::discovered, "task.discovered"},
+    {event_type::status_changed, "task.status_changed"},
+    {event_type::progress, "task.progress"},
+    {event_type::stalled, "task.stalled"},
+    {event_type::gone, "task.gone"},
+    {event_type::poll_failing, "task.poll_failing"},
+    {event_type::poll_recovered, "task.poll_recovered"},
+};
+static_assert(detail::in_enum_order(event_type_names));
 std::string_view to_string(event_type t);
 std::optional<event_type> event_type_from_string(std::string_view s);
 
