@@ -111,7 +111,8 @@ TEST_CASE("transport failures map onto error kinds") {
 }
 
 TEST_CASE("each transport failure becomes the error kind of the same name") {
-    for (const auto& [f, name] : http::failure_names) {
+    for (const auto& [f, bound_name] : http::failure_names) {
+        const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);
         auto e = from_transport({f, "x"});
         CHECK(to_string(e.kind) == name);
@@ -128,7 +129,8 @@ TEST_CASE("every error kind has one name, which reads back to it: the reason lab
         "throttled", "not_found", "client_error",   "server_error", "malformed"};
     REQUIRE(std::size(error_kind_names) == reasons.size());
     for (std::size_t i = 0; i < reasons.size(); ++i) {
-        const auto [kind, name] = error_kind_names[i];
+        const auto [kind, bound_name] = error_kind_names[i];
+        const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);
         CHECK(name == reasons[i]);
         CHECK(to_string(kind) == name);

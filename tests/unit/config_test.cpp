@@ -446,7 +446,8 @@ TEST_CASE("values out of range or malformed are refused with the rule") {
     CHECK(problem_of("log_level: verbose\n" + minimal()) ==
           "/etc/taskwatch/config.yml:1: log_level: unknown level \"verbose\" (expected debug, "
           "info, warn or error)");
-    for (const auto& [level, name] : taskwatch::log::level_names) {
+    for (const auto& [level, bound_name] : taskwatch::log::level_names) {
+        const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);
         auto s = parse_settings("log_level: " + std::string(name) + "\n" + minimal(), "/c.yml",
                                 env_keys);
@@ -631,7 +632,8 @@ TEST_CASE("webhooks: names, URLs, formats, events and limits") {
                                                                 task::event_type::progress,
                                                                 task::event_type::poll_recovered});
     CHECK(s.webhooks[0].progress_step == 1.0);
-    for (const auto& [type, name] : task::event_type_names) {
+    for (const auto& [type, bound_name] : task::event_type_names) {
+        const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);
         auto one =
             parse_settings(hook("    events: [" + std::string(name) + "]\n"), "/c.yml", env_keys);

@@ -35,7 +35,8 @@ TEST_CASE("a table is in order when entry i names the first value + i, each with
 }
 
 TEST_CASE("every value's name reads back to it; other text and other values do not") {
-    for (const auto& [value, name] : code_names) {
+    for (const auto& [value, bound_name] : code_names) {
+        const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);
         CHECK(name_in(code_names, value) == name);
         CHECK(value_in(code_names, name) == value);
