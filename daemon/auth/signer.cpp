@@ -17,8 +17,8 @@
 namespace taskwatch::auth {
 using detail::append_hex;
 using detail::append_percent_encoded;
-using detail::percent_encode;
 using detail::hmac_sha256_hex;
+using detail::percent_encode;
 using detail::sha256_hex;
 namespace {
 

@@ -3,8 +3,8 @@
 // The web module maps the exporter-toolkit file onto these; http::server takes the result.
 #pragma once
 
-#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/secret.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 

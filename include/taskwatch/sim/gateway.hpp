@@ -3,8 +3,8 @@
 // issued itself, and IAM password authentication (POST /v3/auth/tokens).
 #pragma once
 
-#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/sim/model.hpp"
 

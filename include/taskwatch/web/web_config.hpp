@@ -3,8 +3,8 @@
 // basic-auth users with bcrypt hashes, a request rate limit.
 #pragma once
 
-#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/config/settings.hpp"
+#include "taskwatch/detail/secret.hpp"
 #include "taskwatch/http/server_tls.hpp"
 
 #include <boost/asio/ssl/context.hpp>
