@@ -12,14 +12,7 @@ using detail::secret;
 
 namespace {
 
-// Zeroes a buffer that held secret bytes, including the unused capacity.
-void wipe(std::string& s) noexcept {
-    s.resize(s.capacity());
-    volatile char* p = s.data();
-    for (std::size_t i = 0; i < s.size(); ++i)
-        p[i] = 0;
-    s.clear();
-}
+using detail::wipe;
 
 bool is_trailing_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';

@@ -21,15 +21,6 @@ const char* kind_of(mode_t mode) {
     return "neither a file nor a directory";
 }
 
-// Zeroes every byte of the buffer, the unused capacity included.
-void wipe(std::string& s) noexcept {
-    s.resize(s.capacity());
-    volatile char* p = s.data();
-    for (std::size_t i = 0; i < s.size(); ++i)
-        p[i] = 0;
-    s.clear();
-}
-
 // Closes the descriptor whatever way the read ends.
 struct fd_closer {
     int fd;
@@ -37,6 +28,14 @@ struct fd_closer {
 };
 
 } // namespace
+
+void wipe(std::string& s) noexcept {
+    s.resize(s.capacity());
+    volatile char* p = s.data();
+    for (std::size_t i = 0; i < s.size(); ++i)
+        p[i] = 0;
+    s.clear();
+}
 
 std::string size_text(std::size_t bytes) {
     if (bytes >= (std::size_t{1} << 20) && bytes % (std::size_t{1} << 20) == 0)

@@ -39,4 +39,8 @@ expected<std::string, read_error> read_regular_file(const std::string& path, std
 /// "64 MiB", "64 KiB" or "1000 bytes": a limit as messages print it.
 std::string size_text(std::size_t bytes);
 
+/// Zeroes every byte of a buffer that held secret bytes, the unused capacity included, and
+/// empties it.
+void wipe(std::string& s) noexcept;
+
 } // namespace taskwatch::detail
