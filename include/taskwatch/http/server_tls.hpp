@@ -32,7 +32,7 @@ struct server_tls_options {
     std::string cert_file; ///< certificate chain, leaf first
     std::string cert_pem;
     std::string key_file;
-    detail::secret key_pem;
+    taskwatch::detail::secret key_pem;
     std::string client_ca_file; ///< CAs that client certificates must chain to
     std::string client_ca_pem;
     client_cert_policy client_certs = client_cert_policy::none;
