@@ -1,7 +1,8 @@
 // The ModelArts API client (HTTPS client + authentication + classification) against a real
 // modelarts-sim process over real TLS with a CA made at test time.
-#include "sim_process.hpp"
-#include "test_pki.hpp"
+#include "support/io.hpp"
+#include "support/pki.hpp"
+#include "support/sim.hpp"
 
 #include "taskwatch/auth/authorizer.hpp"
 #include "taskwatch/modelarts/api_client.hpp"
@@ -22,24 +23,7 @@ using namespace taskwatch;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using verb = boost::beast::http::verb;
-
-// co_spawn wants default-constructible results; expected<> is not.
-template <class T> asio::awaitable<void> async_store(asio::awaitable<T> aw, std::optional<T>* out) {
-    out->emplace(co_await std::move(aw));
-}
-
-template <class T> T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-    std::optional<T> out;
-    asio::co_spawn(ioc, async_store(std::move(aw), &out), [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-    });
-    // Not ioc.run(): idle keep-alive connections keep the loop busy until they time out.
-    ioc.restart();
-    while (!out.has_value() && ioc.run_one() > 0) {
-    }
-    REQUIRE(out.has_value());
-    return std::move(*out);
-}
+using test::run;
 
 asio::awaitable<void>
 async_count_success(asio::awaitable<expected<modelarts::task, modelarts::api_error>> aw,

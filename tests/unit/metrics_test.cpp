@@ -3,7 +3,8 @@
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/metrics/collector.hpp"
 
-#include "test_files.hpp"
+#include "support/environment.hpp"
+#include "support/observations.hpp"
 
 #include <cstdio>
 #include <deque>
@@ -507,11 +508,7 @@ namespace {
 // A polled task whose last observation comes from a GET body.
 poll::watched_task polled_from_api(const std::string& task_id, std::string_view body) {
     poll::watched_task tt = polled_task(task_id);
-    auto t = modelarts::parse_task(body);
-    if (!t) FAIL("the body is refused: " << t.error().to_string());
-    auto o = task::observe(*t);
-    if (!o) FAIL("no observation of " << body);
-    tt.state.last = *o;
+    tt.state.last = test::observation_of(body);
     return tt;
 }
 

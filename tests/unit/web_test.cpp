@@ -1,5 +1,6 @@
 // The HTTP routes without sockets: /api/v1/tasks JSON, the status page's HTML, and routing
 // (404, 405 with Allow, /-/ready) answered by web::respond on hand-made requests.
+#include "support/observations.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/routes.hpp"
@@ -308,11 +309,7 @@ namespace {
 
 poll::watched_task polled_from_api(const std::string& id, std::string_view body) {
     poll::watched_task tt = polled("d1", id, 0.5);
-    auto t = modelarts::parse_task(body);
-    if (!t) FAIL("the body is refused: " << t.error().to_string());
-    auto o = task::observe(*t);
-    if (!o) FAIL("no observation of " << body);
-    tt.state.last = *o;
+    tt.state.last = test::observation_of(body);
     return tt;
 }
 
