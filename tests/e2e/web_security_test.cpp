@@ -2,7 +2,8 @@
 // file and in front of hostile clients: TLS and Basic auth on every path, a broken web.yml at
 // --check-config and at start, slowloris, oversized requests, more connections than the cap,
 // and no secret in its log, /metrics or /api/v1/tasks. The guard's own rules are pinned on an
-// in-process server in web_guard_test.cpp; this file pins that the daemon is wired to them.
+// in-process server in tests/integration/web_guard_test.cpp; this file pins that the daemon is
+// wired to them.
 #include "support/daemon.hpp"
 #include "support/ports.hpp"
 #include "support/wait.hpp"
