@@ -4,7 +4,7 @@
 #include "taskwatch/metrics/collector.hpp"
 
 #include "support/environment.hpp"
-#include "support/observations.hpp"
+#include "support/tasks.hpp"
 
 #include <cstdio>
 #include <deque>
@@ -35,23 +35,9 @@ task::time_point at_ms(std::int64_t ms) {
 poll::watched_task polled_task(const std::string& task_id,
                                modelarts::task_status status = modelarts::task_status::running,
                                double progress = 0.42) {
-    poll::watched_task tt;
-    tt.state.key = {"p", "d", task_id};
-    task::observation o;
-    o.status = status;
-    o.progress = progress;
-    o.task_name = "name of " + task_id;
-    o.resource_id = "res-" + task_id;
-    o.algorithm_type = "fast";
-    o.total_sample_count = 49;
-    o.annotated_sample_count = 30;
-    o.unconfirmed_sample_count = 5;
-    o.create_time = at_ms(1'700'000'000'000);
-    tt.state.last = o;
-    tt.state.last_poll = at_ms(1'764'475'200'250);
-    tt.state.last_change = at_ms(1'764'475'100'000);
-    tt.state.up = true;
-    tt.labels = poll::shared_labels({{"team", "vision"}});
+    auto tt = test::successfully_polled({"p", "d", task_id}, "name of " + task_id, "res-" + task_id,
+                                        status, progress);
+    tt.state.last->unconfirmed_sample_count = 5;
     return tt;
 }
 
