@@ -2,8 +2,10 @@
 # CI's sanitizer and fuzz phase, run by scripts/test.sh after the release build's tests.
 # Builds the `asan` preset (clang-14: AddressSanitizer + UndefinedBehaviorSanitizer, halting at
 # the first report, the code instrumented for libFuzzer too; no benchmarks, no e2e_tests) and
-# runs under it: the unit tests; the end-to-end tests of the release tree (build/) driving the
-# sanitized taskwatchd and modelarts-sim; every fuzzer for TASKWATCH_FUZZ_SECONDS (8 s) each.
+# runs under it: the unit and integration tests (the integration tests run the library's parts
+# in-process, so they are sanitized themselves); the end-to-end tests of the release tree
+# (build/) driving the sanitized taskwatchd and modelarts-sim; every fuzzer for
+# TASKWATCH_FUZZ_SECONDS (8 s) each.
 # A sanitizer report in any process, a child of a test too, fails the run.
 # Prints how long the build and each part took.
 set -euo pipefail
@@ -34,10 +36,10 @@ built=$(date +%s)
 echo "asan: build took $((built - start)) s"
 
 rc=0
-(cd build/asan && ctest --output-on-failure --timeout 300 -j2 -L unit) || rc=$?
-check_reports "unit tests" $rc
+(cd build/asan && ctest --output-on-failure --timeout 300 -j2 -L 'unit|integration') || rc=$?
+check_reports "unit and integration tests" $rc
 unit=$(date +%s)
-echo "asan: unit tests took $((unit - built)) s"
+echo "asan: unit and integration tests took $((unit - built)) s"
 
 (cd build && TASKWATCH_TEST_BIN_DIR=$root/build/asan/bin \
    ctest --output-on-failure --timeout 300 -j2 -L e2e) || rc=$?

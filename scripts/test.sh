@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs the whole test suite: the release build's unit,
-# end-to-end and short soak tests, then the sanitizer and fuzz phase (scripts/test-asan.sh: the
-# clang-14 ASan/UBSan build's unit tests, the end-to-end tests against the sanitized binaries,
-# every fuzzer for a few seconds). TASKWATCH_ASAN=0 skips that phase (a quicker local run).
+# integration, end-to-end and short soak tests (every ctest label), then the sanitizer and fuzz
+# phase (scripts/test-asan.sh: the clang-14 ASan/UBSan build's unit and integration tests, the
+# end-to-end tests against the sanitized binaries, every fuzzer for a few seconds).
+# TASKWATCH_ASAN=0 skips that phase (a quicker local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)

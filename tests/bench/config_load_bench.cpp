@@ -1,6 +1,8 @@
 // Prints how long load_settings takes for a config listing many task ids (the duplicate check
 // must stay about linear), how big that file is, and the process's peak resident set.
 // Usage: config_load_bench [IDS] (default 1000000; ids are 19 characters like ModelArts').
+#include "support/environment.hpp"
+#include "support/files.hpp"
 #include "taskwatch/config/settings.hpp"
 
 #include <chrono>
@@ -18,10 +20,8 @@ using clock_type = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
     const long ids = argc > 1 ? std::atol(argv[1]) : 1'000'000;
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "config-load-bench-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) return 1;
-    const std::filesystem::path dir = tmpl;
+    const test::temp_dir scratch("config-load-bench");
+    const auto& dir = scratch.path();
     const auto path = (dir / "config.yml").string();
     {
         std::ofstream out(path, std::ios::binary);
@@ -39,11 +39,8 @@ int main(int argc, char** argv) {
         }
     }
     const auto bytes = std::filesystem::file_size(path);
-    auto env = [](std::string_view name) -> std::optional<std::string> {
-        if (name == "HUAWEICLOUD_SDK_AK") return "AKBENCH";
-        if (name == "HUAWEICLOUD_SDK_SK") return "SKBENCH";
-        return std::nullopt;
-    };
+    const auto env =
+        test::fake_env({{"HUAWEICLOUD_SDK_AK", "AKBENCH"}, {"HUAWEICLOUD_SDK_SK", "SKBENCH"}});
     const auto t0 = clock_type::now();
     auto s = config::load_settings(path, env);
     const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();

@@ -8,12 +8,15 @@
 #include "taskwatch/http/client.hpp"
 #include "taskwatch/http/tls_context.hpp"
 
-#include "../e2e/test_https_server.hpp"
-#include "../e2e/test_pki.hpp"
+#include "support/files.hpp"
+#include "support/pki.hpp"
+#include "support/test_https_server.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <sys/resource.h>
 

@@ -5,7 +5,8 @@
 //   sim_load [--connections 16] [--duration 10s] [--tasks 1000]          starts modelarts-sim
 //   itself sim_load --url https://127.0.0.1:PORT --ca ca.pem --ak AK --sk-file F   loads a running
 //   one
-#include "../e2e/process.hpp"
+#include "support/files.hpp"
+#include "support/sim.hpp"
 #include "taskwatch/auth/signer.hpp"
 
 #include <boost/asio.hpp>
@@ -137,23 +138,22 @@ int main(int argc, char** argv) {
         }
     }
 
-    std::optional<taskwatch::test::temp_dir> dir;
-    std::optional<taskwatch::test::child_process> sim;
+    std::optional<taskwatch::test::sim_process> sim;
     std::string sk = "bench-secret-key-0123456789";
     if (url.empty()) {
-        dir.emplace("sim-load");
-        sk_file = dir->write("sk", sk);
-        sim.emplace(taskwatch::test::bin_dir() + "/modelarts-sim",
-                    std::vector<std::string>{"--self-signed", dir->file("tls"), "--static",
-                                             "--tasks", std::to_string(tasks), "--datasets", "20",
-                                             "--ak", ak, "--sk-file", sk_file});
-        auto line = sim->wait_for_line(std::regex("^listening on "), std::chrono::seconds(10));
-        if (!line) {
-            std::cerr << "modelarts-sim did not start: " << sim->stderr_text() << "\n";
+        taskwatch::test::sim_account account;
+        account.ak = ak;
+        account.sk = sk;
+        try {
+            sim.emplace(std::vector<std::string>{"--static", "--tasks", std::to_string(tasks),
+                                                 "--datasets", "20"},
+                        account);
+        } catch (const std::exception& e) {
+            std::cerr << e.what() << "\n";
             return 1;
         }
-        url = line->substr(std::string("listening on ").size());
-        ca = dir->file("tls/ca.pem");
+        url = sim->url();
+        ca = sim->ca_file();
     } else {
         sk = taskwatch::test::read_file(sk_file);
         while (!sk.empty() && (sk.back() == '\n' || sk.back() == '\r'))
@@ -231,8 +231,8 @@ int main(int argc, char** argv) {
     std::printf("server per core        %.0f req per CPU-second\n",
                 cpu > 0 ? static_cast<double>(served) / cpu : 0.0);
     if (sim) {
-        sim->send_signal(SIGTERM);
-        auto code = sim->wait(std::chrono::seconds(10));
+        sim->proc->send_signal(SIGTERM);
+        auto code = sim->proc->wait(std::chrono::seconds(10));
         if (code != 0) std::fprintf(stderr, "modelarts-sim exited with %d\n", code.value_or(-1));
     }
     return st.failed || st.connections_failed ? 1 : 0;

@@ -1,12 +1,13 @@
 // Prints how long the state store takes to commit per-tick batches and to drain the outbox.
 // Usage: store_bench [DIR] (default: a fresh folder under $TMPDIR; synchronous=FULL applies).
+#include "support/files.hpp"
 #include "taskwatch/state/store.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,9 @@ double ms_since(clock_type::time_point start) {
 } // namespace
 
 int main(int argc, char** argv) {
+    std::optional<test::temp_dir> scratch;
     std::string dir = argc > 1 ? argv[1] : "";
-    if (dir.empty()) {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "store-bench-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data())) return 1;
-        dir = tmpl;
-    }
+    if (dir.empty()) dir = scratch.emplace("store-bench").str();
     state::store s(dir);
     const auto t0 = task::time_point(std::chrono::milliseconds(1'790'000'000'000));
     const auto route = [](const task::event&) { return std::vector<std::string>{"a", "b"}; };
@@ -74,5 +72,4 @@ int main(int argc, char** argv) {
     start = clock_type::now();
     auto n = s.load_tasks().size();
     std::printf("load_tasks: %zu tasks in %.1f ms\n", n, ms_since(start));
-    if (argc <= 1) std::filesystem::remove_all(dir);
 }

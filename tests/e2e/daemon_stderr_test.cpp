@@ -1,7 +1,8 @@
 // taskwatchd whose stderr is a pipe nobody reads any more (a log collector that died, a shell
 // pipeline whose reader quit): log lines are lost, the daemon is not.
-#include "daemon_process.hpp"
-#include "https_client.hpp"
+#include "support/daemon.hpp"
+#include "support/http_request.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,13 +24,13 @@ using verb = boost::beast::http::verb;
 
 TEST_CASE("the daemon outlives the reader of its stderr pipe and keeps logging nowhere") {
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const std::string dataset(sim.tasks().at(0).at("dataset_id").as_string());
+    const auto dataset = first_dataset(sim).id;
     temp_dir state("taskwatch-stderr");
     sim.dir.write("ak", sim.account.ak + "\n");
     sim.dir.write("sk", sim.account.sk + "\n");
     daemon_options o;
     o.interval = "1s";
-    const auto config = sim.dir.write("watch.yml", daemon_config(sim, dataset, state.path(), o));
+    const auto config = sim.dir.write("watch.yml", daemon_config(sim, dataset, state.str(), o));
 
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
@@ -57,7 +58,7 @@ TEST_CASE("the daemon outlives the reader of its stderr pipe and keeps logging n
     // A reload logs ("configuration reloaded") and then shows its labels in /api/v1/tasks, so
     // seeing the labels means the daemon has written to the closed pipe and lived on.
     o.extra_target = "    labels: {team: after-reload}\n";
-    sim.dir.write("watch.yml", daemon_config(sim, dataset, state.path(), o));
+    sim.dir.write("watch.yml", daemon_config(sim, dataset, state.str(), o));
     daemon.send_signal(SIGHUP);
     const bool relabelled = wait_until(
         [&] {

@@ -1,8 +1,10 @@
 // 200 SIGHUPs that each change the credentials and the endpoint, while tasks are polled: the
 // API clients and authorizers a reload replaces go with the last request that uses them, so
 // the daemon's RSS and open file descriptors end where they started.
-#include "daemon_process.hpp"
-#include "sim_process.hpp"
+#include "support/daemon.hpp"
+#include "support/files.hpp"
+#include "support/sim.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 

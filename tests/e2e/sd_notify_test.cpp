@@ -1,7 +1,7 @@
 // taskwatchd under a systemd-like supervisor: the sd_notify protocol (READY, STATUS, WATCHDOG,
 // STOPPING) on a NOTIFY_SOCKET datagram socket the test owns, as systemd would for
 // Type=notify with WatchdogSec.
-#include "daemon_process.hpp"
+#include "support/daemon.hpp"
 
 #include <doctest/doctest.h>
 
@@ -69,11 +69,11 @@ std::string line_starting(const std::string& msg, const std::string& prefix) {
 TEST_CASE("under systemd taskwatchd sends READY with a STATUS, pings the watchdog in time, and "
           "STOPPING on SIGTERM") {
     sim_process sim({"--static", "--tasks", "6", "--datasets", "1"});
-    std::string dataset(sim.tasks().at(0).at("dataset_id").as_string());
+    const auto dataset = first_dataset(sim).id;
     temp_dir state("state");
     sim.dir.write("ak", sim.account.ak + "\n");
     sim.dir.write("sk", sim.account.sk + "\n");
-    auto config = sim.dir.write("watch.yml", daemon_config(sim, dataset, state.path()));
+    auto config = sim.dir.write("watch.yml", daemon_config(sim, dataset, state.str()));
     notify_socket supervisor(state.file("notify.sock"));
 
     // WatchdogSec=1s: systemd expects a ping at least every second (we ping every half).

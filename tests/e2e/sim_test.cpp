@@ -1,7 +1,6 @@
 // modelarts-sim as a real process over real TLS: authentication, the task APIs, the control
 // API and injected faults, as a client of ModelArts would meet them.
-#include "https_client.hpp"
-#include "process.hpp"
+#include "support/sim.hpp"
 
 #include <doctest/doctest.h>
 
@@ -28,60 +27,22 @@ struct task_ref {
     }
 };
 
-// A modelarts-sim child with a generated CA, an AK/SK pair and an IAM user.
-struct running_sim {
-    test::temp_dir dir{"sim-e2e"};
-    std::optional<test::child_process> proc;
-    test::server_address address;
+// A modelarts-sim child with a small fixed world (12 tasks over 3 datasets, seed 42).
+struct running_sim : test::sim_process {
+    explicit running_sim(const std::vector<std::string>& extra = {}, bool static_world = true)
+        : sim_process(world(extra, static_world)) {}
 
-    explicit running_sim(std::vector<std::string> extra = {}, bool static_world = true) {
-        const auto sk = dir.write("sk", good_key.sk + "\n");
-        const auto pw = dir.write("password", "correct horse battery staple\n");
-        std::vector<std::string> args{"--self-signed",
-                                      dir.file("tls"),
-                                      "--tasks",
-                                      "12",
-                                      "--datasets",
-                                      "3",
-                                      "--seed",
-                                      "42",
-                                      "--ak",
-                                      good_key.ak,
-                                      "--sk-file",
-                                      sk,
-                                      "--iam-user",
-                                      "alice",
-                                      "--iam-domain",
-                                      "acme",
-                                      "--iam-password-file",
-                                      pw};
+    static std::vector<std::string> world(const std::vector<std::string>& extra,
+                                          bool static_world) {
+        std::vector<std::string> args{"--tasks", "12", "--datasets", "3", "--seed", "42"};
         if (static_world) args.emplace_back("--static");
         args.insert(args.end(), extra.begin(), extra.end());
-        proc.emplace(test::bin_dir() + "/modelarts-sim", args);
-        auto line =
-            proc->wait_for_line(std::regex(R"(^listening on https://127\.0\.0\.1:\d+$)"), 10s);
-        REQUIRE_MESSAGE(line,
-                        "modelarts-sim did not report its port; stderr: " << proc->stderr_text());
-        address.port = static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
-        address.ca_file = dir.file("tls/ca.pem");
-    }
-
-    test::http_reply control(bhttp_verb method, const std::string& target,
-                             const std::string& body = {}) {
-        return test::http_request(address, method, target, {}, body);
-    }
-
-    json::value control_json(bhttp_verb method, const std::string& target,
-                             const std::string& body = {}) {
-        auto r = control(method, target, body);
-        REQUIRE_MESSAGE(r.status / 100 == 2,
-                        target << " -> " << r.status << " " << r.body << " " << r.error.message());
-        return json::parse(r.body);
+        return args;
     }
 
     task_ref some_task() {
-        auto all = control_json(bhttp_verb::get, "/sim/tasks");
-        const auto& t = all.at("tasks").as_array().at(0);
+        const auto all = tasks();
+        const auto& t = all.at(0);
         return {std::string(t.at("project_id").as_string()),
                 std::string(t.at("dataset_id").as_string()),
                 std::string(t.at("task_id").as_string())};
@@ -171,7 +132,7 @@ TEST_CASE("an X-Sdk-Date more than 15 minutes off the server clock gets 401") {
 
 TEST_CASE("a signed list request pages by limit and offset and filters by type") {
     running_sim sim;
-    auto datasets = sim.control_json(bhttp_verb::get, "/sim/datasets").at("datasets").as_array();
+    auto datasets = sim.control(bhttp_verb::get, "/sim/datasets").at("datasets").as_array();
     // The dataset with the most tasks.
     std::string dataset;
     std::int64_t most = -1;
@@ -216,7 +177,7 @@ TEST_CASE("a signed list request pages by limit and offset and filters by type")
 TEST_CASE("the control API sets a task's state and the task API then reports it") {
     running_sim sim;
     auto t = sim.some_task();
-    auto set = sim.control(
+    auto set = sim.control_reply(
         bhttp_verb::patch, "/sim/tasks/" + t.task_id,
         R"({"status":"failed","progress":42.5,"error_code":"ModelArts.4355","error_msg":"boom"})");
     REQUIRE_MESSAGE(set.status == 200, set.body);
@@ -228,7 +189,8 @@ TEST_CASE("the control API sets a task's state and the task API then reports it"
     CHECK(body.at("error_code").as_string() == "ModelArts.4355");
     CHECK(body.at("error_msg").as_string() == "boom");
 
-    auto bad = sim.control(bhttp_verb::patch, "/sim/tasks/" + t.task_id, R"({"progress":"lots"})");
+    auto bad =
+        sim.control_reply(bhttp_verb::patch, "/sim/tasks/" + t.task_id, R"({"progress":"lots"})");
     CHECK(bad.status == 400);
     CHECK(bad.body.find("progress") != std::string::npos);
 }
@@ -237,17 +199,16 @@ TEST_CASE("GET /sim/transitions lists status changes in order, marks those a GET
           "and pages with since") {
     running_sim sim;
     auto t = sim.some_task();
-    auto before = sim.control_json(bhttp_verb::get, "/sim/transitions").as_object();
+    auto before = sim.control(bhttp_verb::get, "/sim/transitions").as_object();
     const auto since = before.at("recorded").to_number<std::uint64_t>();
     // The first patch is no transition if the task was running already.
     for (auto status : {"running", "stopping", "failed"})
-        REQUIRE(sim.control(bhttp_verb::patch, "/sim/tasks/" + t.task_id,
-                            std::string(R"({"status":")") + status + "\"}")
+        REQUIRE(sim.control_reply(bhttp_verb::patch, "/sim/tasks/" + t.task_id,
+                                  std::string(R"({"status":")") + status + "\"}")
                     .status == 200);
     REQUIRE(sim.get(t).status == 200); // shows "failed", never "stopping"
     auto after =
-        sim.control_json(bhttp_verb::get, "/sim/transitions?since=" + std::to_string(since))
-            .as_object();
+        sim.control(bhttp_verb::get, "/sim/transitions?since=" + std::to_string(since)).as_object();
     const auto& items = after.at("transitions").as_array();
     std::vector<std::string> got;
     for (const auto& v : items) {
@@ -262,25 +223,24 @@ TEST_CASE("GET /sim/transitions lists status changes in order, marks those a GET
     CHECK(got[got.size() - 2] == "running->stopping");
     CHECK(got.back() == "stopping->failed served");
     CHECK(after.at("dropped").to_number<std::uint64_t>() == 0);
-    CHECK(sim.control(bhttp_verb::get, "/sim/transitions?since=x").status == 400);
-    CHECK(sim.control(bhttp_verb::delete_, "/sim/transitions").status == 204);
-    CHECK(
-        sim.control_json(bhttp_verb::get, "/sim/transitions").at("transitions").as_array().empty());
+    CHECK(sim.control_reply(bhttp_verb::get, "/sim/transitions?since=x").status == 400);
+    CHECK(sim.control_reply(bhttp_verb::delete_, "/sim/transitions").status == 204);
+    CHECK(sim.control(bhttp_verb::get, "/sim/transitions").at("transitions").as_array().empty());
 }
 
 TEST_CASE("a task added through the control API can be fetched, and a deleted one gets 400 "
           "ModelArts.4338") {
     running_sim sim;
     auto some = sim.some_task();
-    auto added = sim.control_json(
-        bhttp_verb::post, "/sim/tasks",
-        R"({"dataset_id":")" + some.dataset_id +
-            R"(","task_id":"addedTask0000000001","status":"running","progress":5.0})");
+    auto added =
+        sim.control(bhttp_verb::post, "/sim/tasks",
+                    R"({"dataset_id":")" + some.dataset_id +
+                        R"(","task_id":"addedTask0000000001","status":"running","progress":5.0})");
     task_ref t{some.project_id, some.dataset_id, "addedTask0000000001"};
     CHECK(added.at("task_id").as_string() == t.task_id);
     auto before = sim.get(t);
     CHECK(before.status == 200);
-    auto del = sim.control(bhttp_verb::delete_, "/sim/tasks/" + t.task_id);
+    auto del = sim.control_reply(bhttp_verb::delete_, "/sim/tasks/" + t.task_id);
     CHECK(del.status == 204);
     auto after = sim.get(t);
     REQUIRE(after.status == 400);
@@ -298,15 +258,15 @@ TEST_CASE("an unknown API path gets 404 APIGW.0101") {
 TEST_CASE("a forced 429 carries APIGW.0308 and Retry-After, then requests succeed again") {
     running_sim sim;
     auto t = sim.some_task();
-    sim.control_json(bhttp_verb::post, "/sim/faults",
-                     R"({"kind":"429-retry-after","count":1,"retry_after":7})");
+    sim.control(bhttp_verb::post, "/sim/faults",
+                R"({"kind":"429-retry-after","count":1,"retry_after":7})");
     auto throttled = sim.get(t);
     REQUIRE(throttled.status == 429);
     CHECK(throttled.header("Retry-After") == "7");
     CHECK(error_body(throttled).at("error_code").as_string() == "APIGW.0308");
     CHECK(sim.get(t).status == 200);
 
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"429","count":1})");
+    sim.control(bhttp_verb::post, "/sim/faults", R"({"kind":"429","count":1})");
     auto plain = sim.get(t);
     CHECK(plain.status == 429);
     CHECK(plain.header("Retry-After").empty());
@@ -316,10 +276,10 @@ TEST_CASE("faults scoped to a path hit only that path, and --fault works from th
     running_sim sim({"--fault", "503:x1:path=/tasks/nomatch"});
     auto t = sim.some_task();
     CHECK(sim.get(t).status == 200); // the rule's path does not match
-    sim.control_json(bhttp_verb::post, "/sim/faults",
-                     R"({"kind":"500","count":1,"path":")" + t.task_id + R"("})");
+    sim.control(bhttp_verb::post, "/sim/faults",
+                R"({"kind":"500","count":1,"path":")" + t.task_id + R"("})");
     CHECK(sim.get(t).status == 500);
-    auto stats = sim.control_json(bhttp_verb::get, "/sim/stats").as_object();
+    auto stats = sim.control(bhttp_verb::get, "/sim/stats").as_object();
     CHECK(stats.at("faults_injected").as_object().at("500").as_int64() == 1);
 }
 
@@ -328,24 +288,24 @@ TEST_CASE("reset, truncated body, malformed JSON and TLS handshake faults fail t
     running_sim sim;
     auto t = sim.some_task();
 
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"reset","count":1})");
+    sim.control(bhttp_verb::post, "/sim/faults", R"({"kind":"reset","count":1})");
     auto reset = sim.get(t);
     CHECK(reset.status == 0);
     CHECK(reset.error);
 
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"truncate","count":1})");
+    sim.control(bhttp_verb::post, "/sim/faults", R"({"kind":"truncate","count":1})");
     auto cut = sim.get(t);
     CHECK(cut.status == 0);
     CHECK(cut.error);
 
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"malformed-json","count":1})");
+    sim.control(bhttp_verb::post, "/sim/faults", R"({"kind":"malformed-json","count":1})");
     auto garbled = sim.get(t);
     CHECK(garbled.status == 200);
     boost::system::error_code ec;
     json::parse(garbled.body, ec);
     CHECK(ec);
 
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"tls-handshake","count":1})");
+    sim.control(bhttp_verb::post, "/sim/faults", R"({"kind":"tls-handshake","count":1})");
     auto handshake = sim.get(t);
     CHECK(handshake.status == 0);
     CHECK(handshake.error);
@@ -355,7 +315,7 @@ TEST_CASE("reset, truncated body, malformed JSON and TLS handshake faults fail t
 TEST_CASE("a hang fault never answers while the server keeps serving others") {
     running_sim sim;
     auto t = sim.some_task();
-    sim.control_json(bhttp_verb::post, "/sim/faults", R"({"kind":"hang","count":1})");
+    sim.control(bhttp_verb::post, "/sim/faults", R"({"kind":"hang","count":1})");
     auto hung = test::signed_request(sim.address, good_key, bhttp_verb::get, t.path(), {}, {}, {},
                                      {}, 400ms);
     CHECK(hung.status == 0);
@@ -370,7 +330,7 @@ TEST_CASE("an IAM token is issued for the right password, works as X-Auth-Token,
     const std::string request =
         R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"correct horse battery staple","domain":{"name":"acme"}}}},"scope":{"project":{"id":")" +
         t.project_id + R"("}}}})";
-    auto issued = sim.control(bhttp_verb::post, "/v3/auth/tokens", request);
+    auto issued = sim.control_reply(bhttp_verb::post, "/v3/auth/tokens", request);
     REQUIRE_MESSAGE(issued.status == 201, issued.body);
     auto token = issued.header("X-Subject-Token");
     REQUIRE(!token.empty());
@@ -392,8 +352,8 @@ TEST_CASE("an IAM token is issued for the right password, works as X-Auth-Token,
     CHECK(std::string(err.at("error_msg").as_string()).find("expired") != std::string::npos);
 
     auto wrong =
-        sim.control(bhttp_verb::post, "/v3/auth/tokens",
-                    std::regex_replace(request, std::regex("correct horse"), "wrong horse"));
+        sim.control_reply(bhttp_verb::post, "/v3/auth/tokens",
+                          std::regex_replace(request, std::regex("correct horse"), "wrong horse"));
     CHECK(wrong.status == 401);
     CHECK(json::parse(wrong.body).at("error").at("code").as_string() == "401");
 }
@@ -402,7 +362,7 @@ TEST_CASE("the control endpoint expires tokens on demand and a token of another 
     running_sim sim;
     auto t = sim.some_task();
     auto issue = [&](const std::string& project_id) {
-        auto r = sim.control(
+        auto r = sim.control_reply(
             bhttp_verb::post, "/v3/auth/tokens",
             R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"correct horse battery staple","domain":{"name":"acme"}}}},"scope":{"project":{"id":")" +
                 project_id + R"("}}}})");
@@ -415,7 +375,7 @@ TEST_CASE("the control endpoint expires tokens on demand and a token of another 
     auto token = issue(t.project_id);
     CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}})
               .status == 200);
-    CHECK(sim.control(bhttp_verb::post, "/sim/tokens/expire").status == 204);
+    CHECK(sim.control_reply(bhttp_verb::post, "/sim/tokens/expire").status == 204);
     CHECK(test::http_request(sim.address, bhttp_verb::get, t.path(), {{"X-Auth-Token", token}})
               .status == 401);
 }
@@ -438,11 +398,11 @@ TEST_CASE("temporary credentials need their signed X-Security-Token") {
 TEST_CASE("stats count requests by kind and status and report CPU seconds") {
     running_sim sim;
     auto t = sim.some_task();
-    CHECK(sim.control(bhttp_verb::delete_, "/sim/stats").status == 204);
+    CHECK(sim.control_reply(bhttp_verb::delete_, "/sim/stats").status == 204);
     for (int i = 0; i < 3; ++i)
         CHECK(sim.get(t).status == 200);
     CHECK(sim.get(t, test::signing_key{good_key.ak, "bad"}).status == 401);
-    auto stats = sim.control_json(bhttp_verb::get, "/sim/stats").as_object();
+    auto stats = sim.control(bhttp_verb::get, "/sim/stats").as_object();
     CHECK(stats.at("requests_by_kind").at("get_task").as_int64() == 4);
     CHECK(stats.at("requests_by_status").at("200").as_int64() == 3);
     CHECK(stats.at("requests_by_status").at("401").as_int64() == 1);
@@ -481,7 +441,7 @@ TEST_CASE("without --static, spawned tasks appear and run to a terminal state wi
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (!finished && std::chrono::steady_clock::now() < deadline) {
         if (!watched) {
-            auto all = sim.control_json(bhttp_verb::get, "/sim/tasks");
+            auto all = sim.control(bhttp_verb::get, "/sim/tasks");
             if (all.at("tasks").as_array().empty()) continue;
             const auto& t = all.at("tasks").as_array().back(); // oldest in its dataset
             watched = task_ref{std::string(t.at("project_id").as_string()),
@@ -500,7 +460,7 @@ TEST_CASE("without --static, spawned tasks appear and run to a terminal state wi
     }
     CHECK(finished);
     CHECK(last_status >= 2);
-    auto datasets = sim.control_json(bhttp_verb::get, "/sim/datasets").at("datasets").as_array();
+    auto datasets = sim.control(bhttp_verb::get, "/sim/datasets").at("datasets").as_array();
     std::int64_t tasks = 0;
     for (const auto& d : datasets)
         tasks += d.at("task_count").as_int64();

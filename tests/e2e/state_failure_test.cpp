@@ -2,7 +2,8 @@
 // disk (a small tmpfs mounted for the test, skipped where mount is not permitted), a state
 // directory deleted, a database file replaced by a directory. Each must show at /-/ready, in
 // /metrics and on the status page, keep pending writes bounded, lose no event, and recover.
-#include "daemon_process.hpp"
+#include "support/daemon.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
@@ -29,40 +30,6 @@ using namespace taskwatch::test;
 using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 namespace fs = std::filesystem;
-
-/// A daemon watching `dataset` on `sim`, with the address its HTTP server listens on.
-struct http_daemon {
-    daemon_process d;
-    server_address http;
-
-    http_daemon(sim_process& sim, const std::string& dataset, const std::string& state_dir,
-                const daemon_options& o = {})
-        : d(sim, dataset, state_dir, o) {
-        REQUIRE_MESSAGE(d.wait_for_stderr("url=http://", 10s), d.proc->stderr_text());
-        std::smatch m;
-        const auto err = d.proc->stderr_text();
-        REQUIRE(std::regex_search(err, m, std::regex(R"(url=http://127\.0\.0\.1:(\d+)/)")));
-        http.port = static_cast<std::uint16_t>(std::stoi(m[1]));
-    }
-
-    http_reply get(const std::string& target) {
-        return http_request(http, verb::get, target, {}, {}, 10s);
-    }
-    /// The value of an unlabelled daemon metric; nullopt when /metrics does not have it.
-    std::optional<double> metric(const std::string& name) {
-        auto r = get("/metrics");
-        REQUIRE_MESSAGE(r.status == 200, r.error.message());
-        std::istringstream in(r.body);
-        for (std::string line; std::getline(in, line);)
-            if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
-        return std::nullopt;
-    }
-    double metric_or_fail(const std::string& name) {
-        auto v = metric(name);
-        REQUIRE_MESSAGE(v.has_value(), name << " is missing from /metrics");
-        return *v;
-    }
-};
 
 std::string str(const boost::json::value& v) {
     return std::string(v.as_string());
@@ -137,7 +104,7 @@ TEST_CASE("a full disk makes /-/ready 503 with the reason, shows in /metrics and
     for (const auto& t : tasks)
         if (str(t.at("dataset_id")) == dataset) ids.push_back(str(t.at("task_id")));
     const auto state_dir = disk.path("state");
-    http_daemon w(sim, dataset, state_dir);
+    served_daemon w(sim, dataset, state_dir);
     wait_for_discovery(w.d, ids.size());
     REQUIRE(wait_until([&] { return w.get("/-/ready").status == 200; }, 15s));
     // Both series exist from the start, at 0.
@@ -214,14 +181,12 @@ TEST_CASE("a full disk makes /-/ready 503 with the reason, shows in /metrics and
 TEST_CASE("a deleted state directory is noticed, created again and filled with every task's "
           "state; a database file replaced by a directory makes /-/ready 503 until removed") {
     sim_process sim({"--static", "--tasks", "6", "--datasets", "1"});
-    auto tasks = sim.tasks();
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
-    std::size_t listed = 0;
-    for (const auto& t : tasks)
-        listed += str(t.at("dataset_id")) == dataset;
+    const auto first = first_dataset(sim);
+    const auto& dataset = first.id;
+    const auto listed = first.tasks;
     temp_dir state("state");
-    const auto state_dir = state.path() + "/state";
-    http_daemon w(sim, dataset, state_dir);
+    const auto state_dir = state.file("state");
+    served_daemon w(sim, dataset, state_dir);
     wait_for_discovery(w.d, listed);
     REQUIRE(wait_until([&] { return read_task_statuses(w.d.db).size() == listed; }, 10s));
 
@@ -248,7 +213,7 @@ TEST_CASE("a deleted state directory is noticed, created again and filled with e
     REQUIRE(wait_until([&] { return w.metric("taskwatch_state_pending_writes") == 0; }, 5s));
     // Swapped in at once (renameat2 RENAME_EXCHANGE): a state directory whose taskwatch.db is
     // a directory.
-    const auto swapped = state.path() + "/swapped";
+    const auto swapped = state.file("swapped");
     fs::create_directories(swapped + "/taskwatch.db");
     REQUIRE_MESSAGE(
         ::renameat2(AT_FDCWD, swapped.c_str(), AT_FDCWD, state_dir.c_str(), RENAME_EXCHANGE) == 0,

@@ -1,6 +1,6 @@
 // taskwatchd as a user runs it: `get` against a real modelarts-sim, `--check-config` over
 // broken files, and no secret in anything it prints.
-#include "sim_process.hpp"
+#include "support/sim.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,25 +16,11 @@ namespace {
 using namespace taskwatch;
 using namespace std::chrono_literals;
 
-struct run_result {
-    int status = -1;
-    std::string out, err;
-};
-
-run_result run_taskwatchd(const std::vector<std::string>& args,
-                          const std::vector<std::pair<std::string, std::string>>& env = {},
-                          std::chrono::seconds timeout = 30s) {
-    test::child_process p(test::bin_dir() + "/taskwatchd", args, env);
-    run_result r;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (auto line = p.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-               deadline - std::chrono::steady_clock::now()))) {
-        r.out += *line;
-        r.out += '\n';
-    }
-    r.status = p.wait(5s).value_or(-1);
-    r.err = p.stderr_text();
-    return r;
+// taskwatchd with `args`, run to its end.
+test::command_result run_taskwatchd(const std::vector<std::string>& args,
+                                    const test::env_list& env = {},
+                                    std::chrono::seconds timeout = 30s) {
+    return test::run_command(test::bin_dir() + "/taskwatchd", args, env, timeout);
 }
 
 // A config for the simulator; `auth` is the YAML of modelarts.auth, indented by four.

@@ -1,7 +1,9 @@
 // `taskwatchd get` against a small HTTPS server that answers what the test says: answers the
 // real service should never give (a redirect, a number no double holds, another task's id)
 // must end in one clear line or valid JSON, never in a wrong task.
-#include "test_https_server.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/test_https_server.hpp"
 
 #include <doctest/doctest.h>
 
@@ -57,26 +59,11 @@ struct fake_modelarts {
     }
 };
 
-struct get_result {
-    int status = -1;
-    std::string out, err;
-};
-
-get_result run_get(fake_modelarts& fake) {
-    test::child_process p(
+test::command_result run_get(fake_modelarts& fake) {
+    return test::run_command(
         test::bin_dir() + "/taskwatchd",
         {"get", "--config", fake.config(), "--dataset", dataset, "--task", task_asked},
         {{"https_proxy", ""}, {"HTTPS_PROXY", ""}, {"all_proxy", ""}});
-    get_result r;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (auto line = p.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-               deadline - std::chrono::steady_clock::now()))) {
-        r.out += *line;
-        r.out += '\n';
-    }
-    r.status = p.wait(5s).value_or(-1);
-    r.err = p.stderr_text();
-    return r;
 }
 
 test::test_server_options json_answer(std::string body) {

@@ -1,7 +1,8 @@
 // Acceptance points of the watch engine, each against real taskwatchd and modelarts-sim
 // processes over TLS: discovery, throttling, crash safety of the outbox, SIGHUP, a foreign
 // state file, and SIGTERM while requests hang.
-#include "daemon_process.hpp"
+#include "support/daemon.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -26,16 +28,6 @@ using verb = boost::beast::http::verb;
 
 std::string str(const boost::json::value& v) {
     return std::string(v.as_string());
-}
-
-// The first dataset of a fresh simulator and how many tasks it holds (the daemon lists all types).
-std::pair<std::string, std::size_t> first_dataset(sim_process& sim) {
-    auto tasks = sim.tasks();
-    std::string dataset = str(tasks.at(0).at("dataset_id"));
-    std::size_t n = 0;
-    for (const auto& t : tasks)
-        if (str(t.at("dataset_id")) == dataset) ++n;
-    return {dataset, n};
 }
 
 std::uint64_t get_task_requests(sim_process& sim) {
@@ -59,7 +51,7 @@ TEST_CASE(
     sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
-    daemon_process d(sim, dataset, state.path());
+    daemon_process d(sim, dataset, state.str());
     auto events = wait_for_discovery(d, listed);
 
     const std::string added = "NEWTASK0000000000001";
@@ -113,7 +105,7 @@ void check_throttling_slows_and_recovers(const std::string& fault, double drain_
     o.interval = "100ms";
     o.finished_interval = "100ms";
     o.max_requests_per_second = 50;
-    daemon_process d(sim, dataset, state.path(), o);
+    daemon_process d(sim, dataset, state.str(), o);
     auto events = wait_for_discovery(d, listed);
 
     const double before = get_task_rate(sim, 1500ms);
@@ -167,7 +159,7 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
     daemon_options o;
     o.interval = "100ms";
     o.finished_interval = "100ms";
-    auto d = std::make_unique<daemon_process>(sim, dataset, state.path(), o);
+    auto d = std::make_unique<daemon_process>(sim, dataset, state.str(), o);
     auto events = wait_for_discovery(*d, listed);
 
     const char* statuses[] = {"queuing",   "initializing", "running", "failed",
@@ -188,7 +180,7 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
     d->proc->send_signal(SIGKILL);
     REQUIRE(d->proc->wait(5s) == 128 + SIGKILL);
     burst(60);
-    d = std::make_unique<daemon_process>(sim, dataset, state.path(), o);
+    d = std::make_unique<daemon_process>(sim, dataset, state.str(), o);
     burst(90);
 
     // Settled: the stored status of every task is the simulator's.
@@ -233,7 +225,7 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid config
     sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
-    daemon_process d(sim, dataset, state.path());
+    daemon_process d(sim, dataset, state.str());
     auto events = wait_for_discovery(d, listed);
     const std::string good = read_file(d.config);
 
@@ -297,7 +289,7 @@ TEST_CASE("a foreign or corrupt taskwatch.db makes taskwatchd exit 1 naming the 
         const auto bytes = read_file(file);
         REQUIRE_FALSE(bytes.empty());
 
-        daemon_process d(sim, dataset, state.path());
+        daemon_process d(sim, dataset, state.str());
         auto code = d.proc->wait(10s);
         const auto err = d.proc->stderr_text();
         CAPTURE(err);
@@ -312,7 +304,7 @@ TEST_CASE("SIGTERM stops taskwatchd within 10 s with exit 0 while requests hang"
     sim_process sim({"--static", "--tasks", "5", "--datasets", "1"});
     auto [dataset, listed] = first_dataset(sim);
     temp_dir state("state");
-    daemon_process d(sim, dataset, state.path());
+    daemon_process d(sim, dataset, state.str());
     auto events = wait_for_discovery(d, listed);
 
     sim.add_fault(R"({"kind":"hang","ratio":1})");

@@ -1,12 +1,11 @@
 // taskwatchd --config as a real process watching a real modelarts-sim over TLS: what lands in
 // the outbox, across restarts and signals.
-#include "daemon_process.hpp"
+#include "support/daemon.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <csignal>
@@ -34,7 +33,7 @@ TEST_CASE(
         if (t.at("type").as_string() != "auto-grouping") ++listed;
     test::temp_dir state("state");
 
-    daemon_process d(sim, dataset, state.path());
+    daemon_process d(sim, dataset, state.str());
     auto events = wait_for_discovery(d, listed);
 
     // Drive one task through a lifecycle; skipped states become one transition.
@@ -80,7 +79,7 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
         }
     test::temp_dir state("state");
     {
-        daemon_process d(sim, dataset, state.path());
+        daemon_process d(sim, dataset, state.str());
         auto events = wait_for_discovery(d, listed);
         CHECK(d.stop() == 0);
     }
@@ -88,7 +87,7 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
     sim.control(
         verb::patch, "/sim/tasks/" + task_id,
         R"({"status":"failed","progress":40,"error_code":"ModelArts.4611","error_msg":"boom"})");
-    daemon_process d(sim, dataset, state.path());
+    daemon_process d(sim, dataset, state.str());
     auto events = wait_for_events(
         d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
     CHECK(count_type(events, "task.discovered") == listed);
@@ -114,37 +113,24 @@ TEST_CASE(
     test::temp_dir state("state");
     const std::string forget = "  forget_finished_after: 1s\n";
     auto forgotten_rows = [&](const std::string& db) {
-        sqlite3* h = nullptr;
-        int n = -1;
-        if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-            sqlite3_busy_timeout(h, 2000);
-            sqlite3_stmt* st = nullptr;
-            if (sqlite3_prepare_v2(
-                    h, "SELECT count(*) FROM tasks WHERE forgotten = 1 AND task_id = ?1", -1, &st,
-                    nullptr) == SQLITE_OK &&
-                sqlite3_bind_text(st, 1, task_id.c_str(), -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-                sqlite3_step(st) == SQLITE_ROW)
-                n = sqlite3_column_int(st, 0);
-            sqlite3_finalize(st);
-        }
-        sqlite3_close(h);
-        return n;
+        // Task ids are the simulator's: letters and digits, nothing to quote.
+        auto rows = query(db, "SELECT count(*) FROM tasks WHERE forgotten = 1 AND task_id = '" +
+                                  task_id + "'");
+        return rows.empty() ? -1 : std::stoi(rows[0][0]);
     };
     test::daemon_options opts;
     opts.extra_poll = forget;
-    daemon_process d(sim, dataset, state.path(), opts);
+    daemon_process d(sim, dataset, state.str(), opts);
     auto events = wait_for_discovery(d, listed);
     sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"succeeded","progress":100})");
     events = wait_for_events(
         d.db, [&](const auto& ev) { return count_type(ev, "task.status_changed") >= 1; });
     REQUIRE(count_type(events, "task.status_changed") == 1);
     // Wait until the finished task is tombstoned (finished tasks found at start go the same way).
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (forgotten_rows(d.db) < 1 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(50ms);
+    wait_until([&] { return forgotten_rows(d.db) >= 1; }, 15s);
     CHECK(forgotten_rows(d.db) == 1);
     CHECK(d.stop() == 0);
-    daemon_process again(sim, dataset, state.path(), opts);
+    daemon_process again(sim, dataset, state.str(), opts);
     // Let a few discovery rounds (100 ms each) pass, then stop: still one discovered per task.
     auto after = wait_for_events(
         again.db, [&](const auto&) { return false; }, 1500ms);
@@ -174,7 +160,7 @@ TEST_CASE("tasks walking through the simulator's own lifecycles give exactly the
     o.interval = "50ms";
     o.finished_interval = "200ms";
     o.max_requests_per_second = 2000;
-    daemon_process d(sim, dataset, state.path(), o);
+    daemon_process d(sim, dataset, state.str(), o);
 
     auto str = [](const boost::json::value& v) { return std::string(v.as_string()); };
     const std::set<std::string> terminal{"failed", "succeeded", "stopped"};

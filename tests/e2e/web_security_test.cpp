@@ -2,16 +2,18 @@
 // file and in front of hostile clients: TLS and Basic auth on every path, a broken web.yml at
 // --check-config and at start, slowloris, oversized requests, more connections than the cap,
 // and no secret in its log, /metrics or /api/v1/tasks. The guard's own rules are pinned on an
-// in-process server in web_guard_test.cpp; this file pins that the daemon is wired to them.
-#include "daemon_process.hpp"
+// in-process server in tests/integration/web_guard_test.cpp; this file pins that the daemon is
+// wired to them.
+#include "support/daemon.hpp"
+#include "support/ports.hpp"
+#include "support/wait.hpp"
+#include "support/web_auth.hpp"
 #include "taskwatch/web/basic_auth.hpp"
-#include "test_pki.hpp"
 
 #include <doctest/doctest.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,81 +32,9 @@ using namespace taskwatch::test;
 using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 using clock_type = std::chrono::steady_clock;
-using header_list = std::vector<std::pair<std::string, std::string>>;
-
-std::string base64(const std::string& in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(in.data()),
-                                  static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
-header_list basic(const std::string& user, const std::string& password) {
-    return {{"Authorization", "Basic " + base64(user + ":" + password)}};
-}
 
 double seconds_since(clock_type::time_point t) {
     return std::chrono::duration<double>(clock_type::now() - t).count();
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a web.yml next to them.
-struct web_files {
-    temp_dir dir{"web-security"};
-    test_ca ca;
-    std::string ca_file, web;
-    web_files() {
-        auto pair = ca.issue("localhost", "DNS:localhost,IP:127.0.0.1");
-        dir.write("server.crt", pair.cert_pem);
-        dir.write("server.key", pair.key_pem);
-        ca_file = dir.write("ca.crt", ca.cert_pem());
-        web = dir.file("web.yml");
-    }
-    static std::string tls_section() {
-        return "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
-    }
-};
-
-/// A daemon watching `dataset` on `sim`, and where its HTTP(S) server listens (found from its
-/// "serving HTTP" log line).
-struct served_daemon {
-    daemon_process d;
-    server_address http;
-    bool tls = false;
-
-    served_daemon(sim_process& sim, const std::string& dataset, const std::string& state_dir,
-                  const daemon_options& o, const std::string& ca_file = {})
-        : d(sim, dataset, state_dir, o) {
-        REQUIRE_MESSAGE(d.wait_for_stderr("serving HTTP", 10s), d.proc->stderr_text());
-        std::smatch m;
-        const auto err = d.proc->stderr_text();
-        REQUIRE(std::regex_search(err, m, std::regex(R"(url=(https?)://127\.0\.0\.1:(\d+)/)")));
-        tls = m[1] == "https";
-        http.port = static_cast<std::uint16_t>(std::stoi(m[2]));
-        http.ca_file = ca_file;
-    }
-
-    http_reply get(const std::string& target, header_list headers = {},
-                   std::chrono::milliseconds timeout = 5s) {
-        return http_request(http, verb::get, target, std::move(headers), {}, timeout);
-    }
-};
-
-/// The dataset of the first task a --static simulator lists.
-std::string first_dataset(sim_process& sim) {
-    for (const auto& t : sim.tasks())
-        if (t.at("type").as_string() != "auto-grouping")
-            return std::string(t.at("dataset_id").as_string());
-    FAIL("the simulator has no task");
-    return {};
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released).
-std::uint16_t free_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
 }
 
 /// How a raw connection ended, as its reader saw it.
@@ -197,7 +127,7 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
           "metrics, a wrong one or none gets 401 on every path, plain HTTP on the TLS port gets a "
           "400 at once") {
     sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    const auto dataset = first_dataset(sim);
+    const auto dataset = first_dataset(sim).id;
     web_files f;
     const std::string password = "scrape-pass-5eCr3t";
     f.dir.write("web.yml", web_files::tls_section() + "basic_auth_users:\n  prometheus: " +
@@ -205,9 +135,9 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
     temp_dir state("state");
     daemon_options o;
     o.web_config_file = f.web;
-    served_daemon w(sim, dataset, state.path(), o, f.ca_file);
+    served_daemon w(sim, dataset, state.str(), o, f.ca_file);
     REQUIRE(w.tls);
-    const auto right = basic("prometheus", password);
+    const auto right = basic_auth("prometheus", password);
 
     // Once the first poll round is in, the metrics have the tasks' status series.
     http_reply ok;
@@ -227,8 +157,8 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
     for (const std::string target : {"/metrics", "/-/healthy", "/-/ready", "/api/v1/tasks", "/"}) {
         CAPTURE(target);
         for (const auto& headers :
-             {basic("prometheus", "wrong"), basic("prometheus", password + "x"),
-              basic("grafana", password), header_list{}}) {
+             {basic_auth("prometheus", "wrong"), basic_auth("prometheus", password + "x"),
+              basic_auth("grafana", password), header_list{}}) {
             auto denied = w.get(target, headers);
             REQUIRE_MESSAGE(denied.status == 401, denied.error.message());
             CHECK(denied.body.empty());
@@ -268,7 +198,7 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
 TEST_CASE("a broken web.yml fails --check-config and the daemon's start with one line naming "
           "web.yml, the line and the key, and the daemon listens on nothing") {
     sim_process sim({"--static", "--tasks", "1", "--datasets", "1"});
-    const auto dataset = first_dataset(sim);
+    const auto dataset = first_dataset(sim).id;
     web_files f;
     temp_dir state("state");
     const auto port = free_port();
@@ -298,7 +228,7 @@ TEST_CASE("a broken web.yml fails --check-config and the daemon's start with one
         CAPTURE(c.name);
         f.dir.write("web.yml", c.content);
         // The daemon's config is rewritten by daemon_process; --check-config reads the same file.
-        daemon_process starter(sim, dataset, state.path(), o);
+        daemon_process starter(sim, dataset, state.str(), o);
         REQUIRE(starter.proc->wait(10s) == 1);
         const auto start_err = starter.proc->stderr_text();
         CHECK_MESSAGE(start_err.starts_with(c.expected_prefix), start_err);
@@ -324,11 +254,11 @@ TEST_CASE("a broken web.yml fails --check-config and the daemon's start with one
     // The fixed file passes both.
     f.dir.write("web.yml", web_files::tls_section() + "basic_auth_users:\n  prometheus: " +
                                web::bcrypt_hash("pw", 4) + "\n");
-    daemon_process good(sim, dataset, state.path(), o);
-    auto [status, out] =
-        run_command(bin_dir() + "/taskwatchd", {"--config", good.config, "--check-config"}, 10s);
-    CHECK_MESSAGE(status == 0, out);
-    CHECK(out.starts_with(good.config + ": ok: "));
+    daemon_process good(sim, dataset, state.str(), o);
+    const auto check = run_command(bin_dir() + "/taskwatchd",
+                                   {"--config", good.config, "--check-config"}, {}, 10s);
+    CHECK_MESSAGE(check.status == 0, check.out << check.err);
+    CHECK(check.out.starts_with(good.config + ": ok: "));
     CHECK_MESSAGE(good.wait_for_stderr("serving HTTP", 10s), good.proc->stderr_text());
     CHECK(good.stop() == 0);
 }
@@ -336,9 +266,9 @@ TEST_CASE("a broken web.yml fails --check-config and the daemon's start with one
 TEST_CASE("a slowloris client that keeps sending a byte every 500 ms is cut off at the 10 s "
           "request deadline, while scrapes on other connections are answered at once") {
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim);
+    const auto dataset = first_dataset(sim).id;
     temp_dir state("state");
-    served_daemon w(sim, dataset, state.path(), {});
+    served_daemon w(sim, dataset, state.str(), {});
     REQUIRE(w.get("/metrics").status == 200);
 
     raw_connection slow(w.http.port);
@@ -381,9 +311,9 @@ TEST_CASE("a slowloris client that keeps sending a byte every 500 ms is cut off 
 TEST_CASE("a request header over 16 KiB gets 431 and a body over 64 KiB gets 413, each "
           "connection closed after the answer, and the next scrape succeeds") {
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim);
+    const auto dataset = first_dataset(sim).id;
     temp_dir state("state");
-    served_daemon w(sim, dataset, state.path(), {});
+    served_daemon w(sim, dataset, state.str(), {});
     REQUIRE(w.get("/metrics").status == 200);
 
     {
@@ -424,9 +354,9 @@ TEST_CASE("300 silent connections: the daemon keeps 256 and resets the other 44 
           "scrape is refused while the cap is full, gets 200 once some close, and the silent "
           "ones are cut off at 10 s") {
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim);
+    const auto dataset = first_dataset(sim).id;
     temp_dir state("state");
-    served_daemon w(sim, dataset, state.path(), {});
+    served_daemon w(sim, dataset, state.str(), {});
     REQUIRE(w.get("/metrics").status == 200); // closed again before the flood starts
 
     constexpr std::size_t cap = 256, total = 300;
@@ -477,7 +407,7 @@ TEST_CASE("300 silent connections: the daemon keeps 256 and resets the other 44 
 TEST_CASE("neither the daemon's log nor /metrics nor /api/v1/tasks shows the Basic auth password, "
           "its bcrypt hash, the Authorization header, or the AK/SK") {
     sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    const auto dataset = first_dataset(sim);
+    const auto dataset = first_dataset(sim).id;
     web_files f;
     const std::string password = "scrape-pass-5eCr3t";
     const std::string wrong = "wrong-pass-Gu3ss";
@@ -487,8 +417,8 @@ TEST_CASE("neither the daemon's log nor /metrics nor /api/v1/tasks shows the Bas
     temp_dir state("state");
     daemon_options o;
     o.web_config_file = f.web;
-    served_daemon w(sim, dataset, state.path(), o, f.ca_file);
-    const auto right = basic("prometheus", password);
+    served_daemon w(sim, dataset, state.str(), o, f.ca_file);
+    const auto right = basic_auth("prometheus", password);
 
     http_reply metrics;
     REQUIRE(wait_until(
@@ -501,27 +431,25 @@ TEST_CASE("neither the daemon's log nor /metrics nor /api/v1/tasks shows the Bas
     REQUIRE(tasks.status == 200);
     auto page = w.get("/", right);
     REQUIRE(page.status == 200);
-    CHECK(w.get("/metrics", basic("prometheus", wrong)).status == 401);
+    CHECK(w.get("/metrics", basic_auth("prometheus", wrong)).status == 401);
 
     // A new password on disk and a broken rewrite with a plaintext password: both are logged
     // (reloaded / kept the old one), neither with a secret in it.
     const std::string next_password = "next-pass-Zq81";
     const auto next_hash = web::bcrypt_hash(next_password, 4);
-    f.dir.write("web.yml.new",
-                web_files::tls_section() + "basic_auth_users:\n  prometheus: " + next_hash + "\n");
-    std::filesystem::rename(f.dir.file("web.yml.new"), f.web);
+    replace_file(f.web,
+                 web_files::tls_section() + "basic_auth_users:\n  prometheus: " + next_hash + "\n");
     w.d.proc->send_signal(SIGHUP);
     REQUIRE_MESSAGE(w.d.wait_for_stderr("web config reloaded", 10s), w.d.proc->stderr_text());
-    CHECK(w.get("/metrics", basic("prometheus", next_password)).status == 200);
+    CHECK(w.get("/metrics", basic_auth("prometheus", next_password)).status == 200);
     const std::string plaintext = "typed-in-Pla1ntext";
-    f.dir.write("web.yml.new",
-                web_files::tls_section() + "basic_auth_users:\n  prometheus: " + plaintext + "\n");
-    std::filesystem::rename(f.dir.file("web.yml.new"), f.web);
+    replace_file(f.web,
+                 web_files::tls_section() + "basic_auth_users:\n  prometheus: " + plaintext + "\n");
     w.d.proc->send_signal(SIGHUP);
     REQUIRE_MESSAGE(w.d.wait_for_stderr("web config not reloaded", 10s), w.d.proc->stderr_text());
-    auto still = w.get("/metrics", basic("prometheus", next_password));
+    auto still = w.get("/metrics", basic_auth("prometheus", next_password));
     CHECK(still.status == 200);
-    const auto tasks_later = w.get("/api/v1/tasks", basic("prometheus", next_password));
+    const auto tasks_later = w.get("/api/v1/tasks", basic_auth("prometheus", next_password));
     CHECK(w.d.stop() == 0);
 
     const auto log = w.d.proc->stderr_text();

@@ -1,11 +1,12 @@
 // What taskwatchd serves over HTTP while it watches a real modelarts-sim: /metrics (checked
 // against the simulator, by promtool and by a real Prometheus), /api/v1/tasks, /-/ready, the
 // status page (rendered by headless Chromium) and the routing rules.
-#include "daemon_process.hpp"
+#include "support/daemon.hpp"
+#include "support/ports.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
-#include <boost/asio.hpp>
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -25,31 +26,6 @@ using namespace taskwatch::test;
 using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 namespace json = boost::json;
-
-/// A daemon watching `dataset` on `sim`, with the address its HTTP server listens on.
-struct web_daemon {
-    daemon_process d;
-    server_address http;
-
-    web_daemon(sim_process& sim, const std::string& dataset, const std::string& state_dir,
-               const daemon_options& o = {})
-        : d(sim, dataset, state_dir, o) {
-        REQUIRE_MESSAGE(d.wait_for_stderr("url=http://", 10s), d.proc->stderr_text());
-        std::smatch m;
-        const auto err = d.proc->stderr_text();
-        REQUIRE(std::regex_search(err, m, std::regex(R"(url=http://127\.0\.0\.1:(\d+)/)")));
-        http.port = static_cast<std::uint16_t>(std::stoi(m[1]));
-    }
-
-    http_reply get(const std::string& target, verb v = verb::get) {
-        return http_request(http, v, target, {}, {}, 10s);
-    }
-    std::string metrics() {
-        auto r = get("/metrics");
-        REQUIRE_MESSAGE(r.status == 200, r.error.message());
-        return r.body;
-    }
-};
 
 /// Tasks the daemon watches: every simulator task the list API shows (not auto-grouping).
 std::vector<json::object> watched(sim_process& sim) {
@@ -105,19 +81,12 @@ std::string metrics_mismatch(const std::string& text, const json::object& t) {
     return {};
 }
 
-std::string all_mismatches(sim_process& sim, web_daemon& w) {
+std::string all_mismatches(sim_process& sim, served_daemon& w) {
     auto text = w.metrics();
     std::string out;
     for (const auto& t : watched(sim))
         if (auto m = metrics_mismatch(text, t); !m.empty()) out += m + "\n";
     return out;
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released: another process may take it first, rarely).
-std::uint16_t free_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
 }
 
 void require_tool(const std::string& path, const std::string& package) {
@@ -126,19 +95,13 @@ void require_tool(const std::string& path, const std::string& package) {
                          << "' (scripts/install-deps.sh --test)");
 }
 
-/// Runs `program args` to completion; (exit status, stdout).
-std::pair<int, std::string> run(const std::string& program, const std::vector<std::string>& args,
-                                std::chrono::seconds timeout,
-                                const std::vector<std::pair<std::string, std::string>>& env = {}) {
-    child_process p(program, args, env);
-    std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (auto line = p.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-               deadline - std::chrono::steady_clock::now())))
-        out += *line + "\n";
-    auto status = p.wait(5s);
-    if (!status) p.send_signal(SIGKILL);
-    return {status.value_or(-1), out + p.stderr_text()};
+/// promtool's verdict on an exposition: its exit status and everything it printed.
+std::pair<int, std::string> promtool_check(const std::string& metrics_text) {
+    temp_dir scratch("promtool");
+    const auto file = scratch.write("metrics.txt", metrics_text);
+    auto r = run_command("/bin/sh", {"-c", "exec /usr/bin/promtool check metrics < '" + file + "'"},
+                         {}, 30s);
+    return {r.status, r.out + r.err};
 }
 
 // Drives two tasks into states the generator would not give them at once.
@@ -162,7 +125,7 @@ TEST_CASE("/metrics shows every task's status state set and progress as the simu
     temp_dir state("state");
     daemon_options o;
     o.extra_target = "    labels: {team: vision}\n";
-    web_daemon w(sim, dataset, state.path(), o);
+    served_daemon w(sim, dataset, state.str(), o);
 
     std::string why;
     CHECK_MESSAGE(wait_until([&] { return (why = all_mismatches(sim, w)).empty(); }, 15s),
@@ -202,7 +165,7 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
     temp_dir state("state");
     daemon_options o;
     o.extra_target = "    labels: {team: \"a \\\"b\\\" c\\\\d\\nnext 日本語 ✓\", empty: \"\"}\n";
-    web_daemon w(sim, dataset, state.path(), o);
+    served_daemon w(sim, dataset, state.str(), o);
 
     std::string text;
     REQUIRE_MESSAGE(
@@ -218,10 +181,7 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
     CHECK(text.find(R"(team="a \"b\" c\\d\nnext 日本語 ✓")") != std::string::npos);
     CHECK(text.find(R"(empty="")") != std::string::npos);
 
-    temp_dir scratch("promtool");
-    const auto file = scratch.write("metrics.txt", text);
-    auto [status, out] =
-        run("/bin/sh", {"-c", "exec /usr/bin/promtool check metrics < '" + file + "'"}, 30s);
+    auto [status, out] = promtool_check(text);
     CHECK_MESSAGE(status == 0, out);
     CHECK_MESSAGE(out.empty(), out); // no lint complaint either
     CHECK(w.d.stop() == 0);
@@ -239,7 +199,7 @@ TEST_CASE("a task with a status from a later API version and one without progres
     sim.control(verb::patch, "/sim/tasks/" + future, R"({"status":9,"progress":30})");
     sim.control(verb::patch, "/sim/tasks/" + noprog, R"({"status":"running","progress":null})");
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
 
     std::string text;
     REQUIRE_MESSAGE(
@@ -260,10 +220,7 @@ TEST_CASE("a task with a status from a later API version and one without progres
           doctest::Approx(0.3));
     CHECK_FALSE(sample(text, "modelarts_task_progress_ratio", noprog));
 
-    temp_dir scratch("promtool");
-    const auto file = scratch.write("metrics.txt", text);
-    auto [status, out] =
-        run("/bin/sh", {"-c", "exec /usr/bin/promtool check metrics < '" + file + "'"}, 30s);
+    auto [status, out] = promtool_check(text);
     CHECK_MESSAGE(status == 0, out);
     CHECK_MESSAGE(out.empty(), out);
 
@@ -294,7 +251,7 @@ TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
     temp_dir state("state");
     daemon_options o;
     o.extra_target = "    labels: {team: vision}\n";
-    web_daemon w(sim, dataset, state.path(), o);
+    served_daemon w(sim, dataset, state.str(), o);
     REQUIRE(wait_until([&] { return all_mismatches(sim, w).empty(); }, 15s));
 
     auto r = w.get("/api/v1/tasks");
@@ -340,7 +297,7 @@ TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the f
     auto tasks = watched(sim);
     const auto dataset = str(tasks.at(0).at("dataset_id"));
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
     REQUIRE(wait_until([&] { return all_mismatches(sim, w).empty(); }, 15s));
     // Every task request from now on fails.
     sim.add_fault(R"({"kind":"500","ratio":1,"path":"/tasks/"})");
@@ -388,7 +345,7 @@ TEST_CASE("/-/ready answers 503 until the first poll round finished; /-/healthy 
     const auto dataset = str(tasks.at(0).at("dataset_id"));
     sim.add_fault(R"({"kind":"latency","ratio":1,"delay_ms":1500})");
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
     auto first = w.get("/-/ready");
     CHECK(first.status == 503);
     CHECK(w.get("/-/healthy").status == 200);
@@ -402,22 +359,22 @@ TEST_CASE("unknown paths are 404, other methods 405 with Allow, HEAD has GET's h
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
     const auto dataset = str(watched(sim).at(0).at("dataset_id"));
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
 
     CHECK(w.get("/nope").status == 404);
     CHECK(w.get("/metrics/extra").status == 404);
     CHECK(w.get("/api/v1/tasks/x").status == 404);
     for (auto v : {verb::post, verb::put, verb::delete_, verb::patch}) {
-        auto r = w.get("/metrics", v);
+        auto r = w.request(v, "/metrics");
         CHECK(r.status == 405);
         CHECK(r.header("Allow") == "GET, HEAD");
     }
-    auto head = w.get("/-/healthy", verb::head);
+    auto head = w.request(verb::head, "/-/healthy");
     auto get = w.get("/-/healthy");
     CHECK(head.status == 200);
     CHECK(head.body.empty());
     CHECK(head.header("Content-Length") == std::to_string(get.body.size()));
-    auto mhead = w.get("/metrics", verb::head);
+    auto mhead = w.request(verb::head, "/metrics");
     CHECK(mhead.status == 200);
     CHECK(mhead.body.empty());
     CHECK(mhead.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
@@ -426,7 +383,7 @@ TEST_CASE("unknown paths are 404, other methods 405 with Allow, HEAD has GET's h
     auto mget = w.get("/metrics");
     CHECK(mget.header("Transfer-Encoding") == "chunked");
     CHECK(mget.body.find("modelarts_task_status{") != std::string::npos);
-    CHECK(w.get("/", verb::head).header("Content-Type") == "text/html; charset=utf-8");
+    CHECK(w.request(verb::head, "/").header("Content-Type") == "text/html; charset=utf-8");
     CHECK(w.get("/metrics?x=1").status == 200);
     CHECK(w.d.stop() == 0);
 }
@@ -440,7 +397,7 @@ TEST_CASE("a listen address already in use is a start-up error naming it") {
     temp_dir state("state");
     daemon_options o;
     o.listen = "127.0.0.1:" + port;
-    daemon_process d(sim, dataset, state.path(), o);
+    daemon_process d(sim, dataset, state.str(), o);
     CHECK(d.proc->wait(10s) == 1);
     const auto err = d.proc->stderr_text();
     CHECK_MESSAGE(std::count(err.begin(), err.end(), '\n') == 1, err);
@@ -457,7 +414,7 @@ TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and s
     const auto dataset = str(tasks.at(0).at("dataset_id"));
     set_some_states(sim, tasks);
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
 
     temp_dir prom("prometheus");
     const auto port = free_port();
@@ -534,7 +491,7 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     REQUIRE(mine.size() >= 2);
     set_some_states(sim, mine);
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
     auto matches = [&] {
         auto text = w.metrics();
         for (const auto& t : watched(sim))
@@ -545,7 +502,7 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     REQUIRE(wait_until(matches, 15s));
 
     temp_dir browser("chromium");
-    const std::vector<std::pair<std::string, std::string>> env{{"HOME", browser.path()}};
+    const std::vector<std::pair<std::string, std::string>> env{{"HOME", browser.str()}};
     const std::vector<std::string> common{"--headless",
                                           "--no-sandbox",
                                           "--disable-gpu",
@@ -557,8 +514,9 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     auto dom_args = common;
     dom_args.push_back("--dump-dom");
     dom_args.push_back(url);
-    auto [dom_status, dom] = run("/usr/bin/chromium", dom_args, 90s, env);
-    REQUIRE_MESSAGE(dom_status == 0, dom);
+    const auto dump = run_command("/usr/bin/chromium", dom_args, env, 90s);
+    REQUIRE_MESSAGE(dump.status == 0, dump.out << dump.err);
+    const auto& dom = dump.out;
     std::map<std::string, std::pair<std::string, std::string>> rows;
     std::regex row(R"re(data-task-id="([^"]*)" data-status="([^"]*)" data-progress="([^"]*)")re");
     for (auto it = std::sregex_iterator(dom.begin(), dom.end(), row); it != std::sregex_iterator();
@@ -580,8 +538,8 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     const auto shot = browser.file("status.png");
     shot_args.push_back("--screenshot=" + shot);
     shot_args.push_back(url);
-    auto [shot_status, shot_out] = run("/usr/bin/chromium", shot_args, 90s, env);
-    REQUIRE_MESSAGE(shot_status == 0, shot_out);
+    const auto screenshot = run_command("/usr/bin/chromium", shot_args, env, 90s);
+    REQUIRE_MESSAGE(screenshot.status == 0, screenshot.out << screenshot.err);
     const auto png = read_file(shot);
     REQUIRE(png.size() > 24);
     CHECK(png.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
@@ -612,7 +570,7 @@ TEST_CASE("SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs 
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
     const auto dataset = str(watched(sim).at(0).at("dataset_id"));
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
     REQUIRE(w.get("/-/healthy").status == 200);
 
     // watch.yml becomes a symlink to the real file, as a deployment tool would make it, and is
@@ -667,12 +625,12 @@ TEST_CASE("SIGHUP with a new listen address keeps serving on the old one and say
     sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
     const auto dataset = str(watched(sim).at(0).at("dataset_id"));
     temp_dir state("state");
-    web_daemon w(sim, dataset, state.path());
+    served_daemon w(sim, dataset, state.str());
     REQUIRE(w.get("/-/healthy").status == 200);
 
     daemon_options changed;
     changed.listen = "127.0.0.1:" + std::to_string(free_port());
-    sim.dir.write("watch.yml", daemon_config(sim, dataset, state.path(), changed));
+    sim.dir.write("watch.yml", daemon_config(sim, dataset, state.str(), changed));
     w.d.proc->send_signal(SIGHUP);
     CHECK_MESSAGE(w.d.wait_for_stderr("restart to apply", 10s), w.d.proc->stderr_text());
     CHECK(w.d.proc->stderr_text().find("listen changed from 127.0.0.1:0 to " + changed.listen) !=

@@ -2,7 +2,8 @@
 // signatures, so the daemon must send one signed request, pause at least 30 s, then send one
 // probe, whatever its targets (discovery and configured task ids on one endpoint) and its 16
 // connections would like to do; and new credentials by SIGHUP are tried soon, one at a time.
-#include "daemon_process.hpp"
+#include "support/daemon.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
@@ -70,7 +71,7 @@ TEST_CASE("a wrong SK costs one 401, then one probe after 30 s: no burst, no mor
     const auto targets = pick_targets(sim);
     temp_dir state("state");
     sim.account.sk = "a-wrong-secret-key-0000"; // the daemon's sk file; the simulator keeps its own
-    daemon_process d(sim, targets.discovered, state.path(), busy_options(targets));
+    daemon_process d(sim, targets.discovered, state.str(), busy_options(targets));
 
     REQUIRE_MESSAGE(wait_until([&] { return status_count(sim, "401") >= 1; }, 10s, 20ms),
                     d.proc->stderr_text());
@@ -103,7 +104,7 @@ TEST_CASE("after a wrong SK, SIGHUP with the right one is tried at once and poll
     temp_dir state("state");
     const std::string right = sim.account.sk;
     sim.account.sk = "a-wrong-secret-key-0000";
-    daemon_process d(sim, targets.discovered, state.path(), busy_options(targets));
+    daemon_process d(sim, targets.discovered, state.str(), busy_options(targets));
     REQUIRE_MESSAGE(wait_until([&] { return status_count(sim, "401") >= 1; }, 10s, 20ms),
                     d.proc->stderr_text());
 

@@ -3,8 +3,9 @@
 // What comes back goes where the API client sends it: a 2xx body to the task parser, anything
 // else to classify_response; a transport failure to from_transport. Nothing may crash or hang:
 // the exchange has to end within the deadline below.
-#include "e2e/test_pki.hpp"
-#include "fuzz_files.hpp"
+#include "support/files.hpp"
+#include "support/io.hpp"
+#include "support/pki.hpp"
 #include "taskwatch/http/client.hpp"
 #include "taskwatch/modelarts/api_error.hpp"
 #include "taskwatch/modelarts/model.hpp"
@@ -34,7 +35,7 @@ using namespace std::chrono_literals;
 struct setup {
     asio::io_context io{1};
     asio::ip::tcp::acceptor acceptor{io, {asio::ip::make_address_v4("127.0.0.1"), 0}};
-    fuzz::fuzz_dir dir;
+    test::temp_dir dir{"taskwatch-fuzz"};
     std::string ca_file;
     http::endpoint ep;
     setup() {
@@ -62,7 +63,7 @@ asio::awaitable<void> serve_once(asio::ip::tcp::acceptor& acceptor, std::string 
     sock.close(ec);
 }
 
-asio::awaitable<void> fetch(const setup& s, bool& done) {
+asio::awaitable<void> fetch(const setup& s) {
     http::client_options o;
     o.ca_file = s.ca_file;
     o.proxy_from_environment = false;
@@ -83,30 +84,19 @@ asio::awaitable<void> fetch(const setup& s, bool& done) {
         (void)modelarts::classify_response(*res).to_string();
     }
     client.shutdown();
-    done = true;
 }
 
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static setup* const s = new setup; // reachable for the process's life: not a leak
-    s->io.restart();                   // run_one stops the io_context whenever it runs out of work
-    bool done = false;
-    const auto rethrow = [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-    };
     asio::co_spawn(s->io,
                    serve_once(s->acceptor, std::string(reinterpret_cast<const char*>(data), size)),
-                   rethrow);
-    asio::co_spawn(s->io, fetch(*s, done), rethrow);
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!done) {
-        s->io.run_one_until(deadline);
-        if (std::chrono::steady_clock::now() >= deadline) {
-            std::fprintf(stderr, "the client did not finish within 5 s\n");
-            std::abort();
-        }
-    }
+                   [](std::exception_ptr e) {
+                       if (e) std::rethrow_exception(e);
+                   });
+    // The exchange has to end within 5 s: a run_timeout escapes, and libFuzzer reports it.
+    test::run(s->io, fetch(*s), 5s);
     s->io.poll(); // the serving side's last steps
     return 0;
 }

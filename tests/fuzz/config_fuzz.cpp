@@ -1,8 +1,9 @@
 // Fuzzes the config loader: any bytes as the text of the daemon's YAML configuration, read as
 // if from a file in a folder that holds the files the test configurations name (ak, sk, a web
 // config, a CA file). Either settings come out or a config_error with one line of text.
-#include "e2e/test_pki.hpp"
-#include "fuzz_files.hpp"
+#include "support/environment.hpp"
+#include "support/files.hpp"
+#include "support/pki.hpp"
 #include "taskwatch/config/settings.hpp"
 
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace {
 using namespace taskwatch;
 
 struct setup {
-    fuzz::fuzz_dir dir;
+    test::temp_dir dir{"taskwatch-fuzz"};
     std::string source;
     config::environment env;
     setup() {
@@ -29,16 +30,10 @@ struct setup {
         dir.write("web.yml", "http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
         test::test_ca ca;
         dir.write("ca.crt", ca.cert_pem());
-        source = dir / "taskwatch.yml";
-        env = [](std::string_view name) -> std::optional<std::string> {
-            static const std::map<std::string_view, std::string> vars{
-                {"HUAWEICLOUD_SDK_AK", "AKENV"},
-                {"HUAWEICLOUD_SDK_SK", "SKENV"},
-                {"HUAWEICLOUD_SDK_PROJECT_ID", "penv"}};
-            auto it = vars.find(name);
-            if (it == vars.end()) return std::nullopt;
-            return it->second;
-        };
+        source = dir.file("taskwatch.yml");
+        env = test::fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"},
+                              {"HUAWEICLOUD_SDK_SK", "SKENV"},
+                              {"HUAWEICLOUD_SDK_PROJECT_ID", "penv"}});
     }
 };
 

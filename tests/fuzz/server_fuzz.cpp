@@ -2,6 +2,7 @@
 // (one request or several, pipelined), written over loopback TCP to the real http::server in
 // this process, which serves the daemon's routes (web::make_handler). The server must answer or
 // close, never crash or hang: the connection has to end within the deadline below.
+#include "support/io.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/web/routes.hpp"
 
@@ -77,8 +78,8 @@ struct setup {
     }
 };
 
-// Sends `input`, half-closes, reads until the server closes; false if it took too long.
-asio::awaitable<void> exchange(asio::ip::tcp::endpoint to, std::string input, bool& done) {
+// Sends `input`, half-closes, reads until the server closes.
+asio::awaitable<void> exchange(asio::ip::tcp::endpoint to, std::string input) {
     asio::ip::tcp::socket sock(co_await asio::this_coro::executor);
     co_await sock.async_connect(to, asio::use_awaitable);
     boost::system::error_code ec;
@@ -94,28 +95,16 @@ asio::awaitable<void> exchange(asio::ip::tcp::endpoint to, std::string input, bo
     // No TIME_WAIT on this side: long runs make many connections.
     sock.set_option(asio::socket_base::linger(true, 0), ec);
     sock.close(ec);
-    done = true;
 }
 
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static setup* const s = new setup; // reachable for the process's life: not a leak
-    s->io.restart();                   // run_one stops the io_context whenever it runs out of work
-    bool done = false;
-    asio::co_spawn(s->io,
-                   exchange(s->server->local_endpoint(),
-                            std::string(reinterpret_cast<const char*>(data), size), done),
-                   [](std::exception_ptr e) {
-                       if (e) std::rethrow_exception(e);
-                   });
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!done) {
-        s->io.run_one_until(deadline);
-        if (std::chrono::steady_clock::now() >= deadline) {
-            std::fprintf(stderr, "the server neither answered nor closed within 5 s\n");
-            std::abort();
-        }
-    }
+    // The server must answer or close within 5 s: a run_timeout escapes, and libFuzzer reports it.
+    test::run(s->io,
+              exchange(s->server->local_endpoint(),
+                       std::string(reinterpret_cast<const char*>(data), size)),
+              5s);
     return 0;
 }

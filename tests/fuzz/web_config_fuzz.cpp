@@ -1,8 +1,8 @@
 // Fuzzes the web config loader (exporter-toolkit format): any bytes as the text of
 // web_config_file, read as if from a folder holding a server certificate and key and a client
 // CA. Either a web_config comes out or a web_config_error with one line of text.
-#include "e2e/test_pki.hpp"
-#include "fuzz_files.hpp"
+#include "support/files.hpp"
+#include "support/pki.hpp"
 #include "taskwatch/web/basic_auth.hpp"
 #include "taskwatch/web/web_config.hpp"
 
@@ -18,7 +18,7 @@ namespace {
 using namespace taskwatch;
 
 struct setup {
-    fuzz::fuzz_dir dir;
+    test::temp_dir dir{"taskwatch-fuzz"};
     std::string source;
     setup() {
         test::test_ca ca;
@@ -26,7 +26,7 @@ struct setup {
         dir.write("tls/server.crt", pair.cert_pem);
         dir.write("tls/server.key", pair.key_pem);
         dir.write("tls/ca.crt", ca.cert_pem());
-        source = dir / "web.yml";
+        source = dir.file("web.yml");
     }
 };
 

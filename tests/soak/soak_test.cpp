@@ -12,8 +12,11 @@
 // (15), SOAK_INTERVAL poll interval in seconds (1), SOAK_PHASE the simulator's
 // --phase-seconds (10), SOAK_FAULT_RATIO share of requests that fail (0.2), SOAK_RSS_PERCENT
 // (5), SOAK_LOG_LINES_PER_SECOND (5), SOAK_MAX_CONNECTIONS (32), SOAK_KEEP=1 keeps the files.
-#include "../e2e/process.hpp"
-#include "../e2e/sim_process.hpp"
+#include "support/daemon.hpp"
+#include "support/outbox.hpp"
+#include "support/process.hpp"
+#include "support/sim.hpp"
+#include "support/wait.hpp"
 
 #include <doctest/doctest.h>
 
@@ -113,31 +116,6 @@ std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-/// One SQL query on the daemon's database (read-only); each row's columns as text.
-std::vector<std::vector<std::string>> query(const std::string& db_path, const char* sql) {
-    std::vector<std::vector<std::string>> rows;
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-        sqlite3_close(db);
-        return rows;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK) {
-        const int n = sqlite3_column_count(st);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            auto& row = rows.emplace_back();
-            for (int i = 0; i < n; ++i) {
-                auto* p = sqlite3_column_text(st, i);
-                row.emplace_back(p ? reinterpret_cast<const char*>(p) : "");
-            }
-        }
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rows;
 }
 
 /// sample name with labels -> value, from the Prometheus text format.
@@ -419,35 +397,21 @@ TEST_SUITE("soak") {
         const auto db = state_dir + "/taskwatch.db";
         child_process daemon(bin_dir() + "/taskwatchd", {"--config", config});
 
-        // The web server's port, from the daemon's log.
-        std::uint16_t web_port = 0;
-        const std::regex serving(R"(msg="serving HTTP" url=http://127\.0\.0\.1:(\d+))");
-        for (auto deadline = steady::now() + 30s; !web_port && steady::now() < deadline;) {
-            std::smatch m;
-            auto text = daemon.stderr_text();
-            if (std::regex_search(text, m, serving))
-                web_port = static_cast<std::uint16_t>(std::stoi(m[1]));
-            else
-                std::this_thread::sleep_for(100ms); // another process writes it
-            REQUIRE_MESSAGE(daemon.running(),
-                            "taskwatchd exited at start: " << daemon.stderr_text());
-        }
-        REQUIRE_MESSAGE(web_port != 0, "no 'serving HTTP' line: " << daemon.stderr_text());
-        const server_address web{web_port, ""};
+        // The web server's address, from the daemon's log.
+        const server_address web = http_address_of(daemon);
 
         // Warm-up: every task discovered, then faults for a while, then the RSS reference.
         const auto all_tasks = sim_task_list();
-        const auto discover_deadline =
-            steady::now() + std::chrono::seconds(60 + static_cast<long>(P.tasks / 50));
         std::size_t discovered = 0;
-        while (steady::now() < discover_deadline) {
-            auto rows = query(
-                db, "SELECT COUNT(DISTINCT task_id) FROM events WHERE type='task.discovered'");
-            discovered = rows.empty() ? 0 : std::stoul(rows[0][0]);
-            if (discovered >= all_tasks.size()) break;
-            REQUIRE_MESSAGE(daemon.running(), "taskwatchd died during discovery");
-            std::this_thread::sleep_for(500ms); // the daemon commits as it polls
-        }
+        wait_until(
+            [&] {
+                REQUIRE_MESSAGE(daemon.running(), "taskwatchd died during discovery");
+                auto rows = query(
+                    db, "SELECT COUNT(DISTINCT task_id) FROM events WHERE type='task.discovered'");
+                discovered = rows.empty() ? 0 : std::stoul(rows[0][0]);
+                return discovered >= all_tasks.size();
+            },
+            std::chrono::seconds(60 + static_cast<long>(P.tasks / 50)), 500ms);
         if (discovered < all_tasks.size()) {
             // Which ones, and what the daemon said about the first of them.
             std::set<std::string> seen;
@@ -494,30 +458,30 @@ TEST_SUITE("soak") {
         const auto cutoff_ms = wall_ms();
         const auto stats = ctl(bverb::get, "/sim/stats").as_object();
 
-        // Catch-up: re-read both sides until they agree, within a deadline.
-        const auto catch_up_deadline =
-            steady::now() + std::chrono::seconds(30 + static_cast<long>(4 * P.interval));
+        // Catch-up: re-read both sides until they agree, within a deadline (the daemon polls
+        // on its own schedule).
         check_result res;
         std::map<std::string, std::vector<sim_transition>> transitions;
         std::set<std::string> sim_tasks;
         json::object tr_json;
-        for (;;) {
-            // /sim/tasks first: it brings every task up to now, so every step due is logged.
-            sim_tasks.clear();
-            for (const auto& t : sim_task_list())
-                sim_tasks.insert(std::string(t.at("task_id").as_string()));
-            tr_json = ctl(bverb::get, "/sim/transitions").as_object();
-            transitions.clear();
-            for (const auto& v : tr_json.at("transitions").as_array()) {
-                const auto& o = v.as_object();
-                transitions[std::string(o.at("task_id").as_string())].push_back(
-                    {std::string(o.at("from").as_string()), std::string(o.at("to").as_string()),
-                     o.at("at_ms").to_number<std::int64_t>(), o.at("served").as_bool()});
-            }
-            res = compare(transitions, sim_tasks, read_outbox(db), cutoff_ms);
-            if (res.mismatches.empty() || steady::now() >= catch_up_deadline) break;
-            std::this_thread::sleep_for(500ms); // the daemon polls on its own schedule
-        }
+        wait_until(
+            [&] {
+                // /sim/tasks first: it brings every task up to now, so every step due is logged.
+                sim_tasks.clear();
+                for (const auto& t : sim_task_list())
+                    sim_tasks.insert(std::string(t.at("task_id").as_string()));
+                tr_json = ctl(bverb::get, "/sim/transitions").as_object();
+                transitions.clear();
+                for (const auto& v : tr_json.at("transitions").as_array()) {
+                    const auto& o = v.as_object();
+                    transitions[std::string(o.at("task_id").as_string())].push_back(
+                        {std::string(o.at("from").as_string()), std::string(o.at("to").as_string()),
+                         o.at("at_ms").to_number<std::int64_t>(), o.at("served").as_bool()});
+                }
+                res = compare(transitions, sim_tasks, read_outbox(db), cutoff_ms);
+                return res.mismatches.empty();
+            },
+            std::chrono::seconds(30 + static_cast<long>(4 * P.interval)), 500ms);
         const auto caught_up_after =
             std::chrono::duration<double>(steady::now() - faults_until).count();
         const bool up_at_end = daemon.running();
@@ -553,17 +517,17 @@ TEST_SUITE("soak") {
             {"timeout", {"hang"}, true},
             {"io", {"reset", "truncate"}, false},
         };
-        const auto metrics_deadline = steady::now() + 15s;
-        for (;;) {
-            auto reply = http_request(web, bverb::get, "/metrics", {}, {}, 30s);
-            REQUIRE_MESSAGE(reply.status == 200, "GET /metrics: " << reply.status);
-            metrics = parse_metrics(reply.body);
-            const bool agree = std::all_of(reasons.begin(), reasons.end(), [&](const auto& r) {
-                return !r.one_to_one || failures(r.reason) == injected(r.kinds);
-            });
-            if (agree || steady::now() >= metrics_deadline) break;
-            std::this_thread::sleep_for(500ms); // the daemon's request timeouts run out
-        }
+        // Re-read until they agree, within a deadline: the daemon's request timeouts run out.
+        wait_until(
+            [&] {
+                auto reply = http_request(web, bverb::get, "/metrics", {}, {}, 30s);
+                REQUIRE_MESSAGE(reply.status == 200, "GET /metrics: " << reply.status);
+                metrics = parse_metrics(reply.body);
+                return std::all_of(reasons.begin(), reasons.end(), [&](const auto& r) {
+                    return !r.one_to_one || failures(r.reason) == injected(r.kinds);
+                });
+            },
+            15s, 500ms);
         std::vector<std::string> failed_checks;
         std::printf("soak: failures by reason (daemon taskwatch_poll_failures_total vs faults the "
                     "simulator injected into task GETs):\n");

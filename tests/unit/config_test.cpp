@@ -1,6 +1,7 @@
 #include "taskwatch/config/settings.hpp"
 
-#include "test_files.hpp"
+#include "support/environment.hpp"
+#include "support/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,11 +22,9 @@ const std::string data_dir = TASKWATCH_TEST_DATA "/config";
 const std::string example_path = TASKWATCH_TEST_DATA "/../../etc/taskwatch.example.yml";
 
 std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in.good());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    auto text = taskwatch::test::read_file(path);
+    REQUIRE_MESSAGE(!text.empty(), path << " is empty or cannot be read");
+    return text;
 }
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
@@ -74,12 +73,12 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     creds.write("sk", "EXAMPLESK\n");
     creds.write("security_token", "EXAMPLETOKEN\n");
     creds.write("ops.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
-    auto s = parse_settings(read_text(example_path), conf / "config.yml",
+    auto s = parse_settings(read_text(example_path), conf.file("config.yml"),
                             fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
 
-    CHECK(s.source_path == conf / "config.yml");
+    CHECK(s.source_path == conf.file("config.yml"));
     CHECK(s.listen == "127.0.0.1:9817");
-    CHECK(s.web_config_file == conf / "web.yml");
+    CHECK(s.web_config_file == conf.file("web.yml"));
     CHECK(s.state_dir == "/var/lib/taskwatch");
     CHECK(s.log_level == taskwatch::log::level::info);
 
@@ -187,10 +186,10 @@ TEST_CASE("relative paths are resolved against the config's folder") {
     conf.write("web.yml", "{}\n");
     auto s = parse_settings(
         minimal("state_dir: state\nweb_config_file: ./web.yml\n", "  ca_file: ca.pem\n"),
-        conf / "c.yml", env_keys);
-    CHECK(s.state_dir == conf / "state");
-    CHECK(s.web_config_file == conf / "web.yml");
-    CHECK(s.modelarts.ca_file == conf / "ca.pem");
+        conf.file("c.yml"), env_keys);
+    CHECK(s.state_dir == conf.file("state"));
+    CHECK(s.web_config_file == conf.file("web.yml"));
+    CHECK(s.modelarts.ca_file == conf.file("ca.pem"));
 }
 
 TEST_CASE("every Prometheus duration form parses") {
@@ -317,8 +316,8 @@ TEST_CASE("the positive control of the broken configs loads") {
 
 TEST_CASE("a missing or unreadable config file is one line naming it") {
     temp_dir d;
-    CHECK(error_of([&] { load_settings(d / "nope.yml", fake_env()); }) ==
-          d / "nope.yml" + ": cannot read: No such file or directory");
+    CHECK(error_of([&] { load_settings(d.file("nope.yml"), fake_env()); }) ==
+          d.file("nope.yml") + ": cannot read: No such file or directory");
     CHECK(error_of([&] { load_settings(d.str(), fake_env()); }) ==
           d.str() + ": cannot read: not a regular file (a directory)");
 }
@@ -658,13 +657,13 @@ TEST_CASE("credentials in the config: files beside it, $CREDENTIALS_DIRECTORY fi
     conf.write("sk", "SK-CONF");
     creds.write("sk", "SK-CREDS");
     const std::string text = minimal({}, "  auth:\n    ak_file: ak\n    sk_file: sk\n");
-    auto s = parse_settings(text, conf / "config.yml",
+    auto s = parse_settings(text, conf.file("config.yml"),
                             fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
     const auto& both = std::get<auth::aksk_credentials>(s.modelarts.auth.credentials);
     CHECK(both.access_key == "AK-CONF");           // not in the credentials dir: beside the config
     CHECK(both.secret_key.reveal() == "SK-CREDS"); // in both: the credentials dir wins
 
-    auto from_env = parse_settings(minimal(), conf / "config.yml",
+    auto from_env = parse_settings(minimal(), conf.file("config.yml"),
                                    fake_env({{"HUAWEICLOUD_SDK_AK", "AK-ENV"},
                                              {"HUAWEICLOUD_SDK_SK", "SK-ENV"},
                                              {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "TOKEN-ENV"}}));
@@ -718,7 +717,7 @@ TEST_CASE("token authentication in the config") {
     auto s = parse_settings(
         minimal({}, "  auth:\n    type: token\n    domain_name: acme\n    user_name: watcher\n"
                     "    password_file: password\n"),
-        conf / "c.yml", fake_env());
+        conf.file("c.yml"), fake_env());
     CHECK(s.modelarts.auth.type == modelarts_auth::type_t::token);
     const auto& t = std::get<auth::token_credentials>(s.modelarts.auth.credentials);
     CHECK(t.iam_endpoint.to_string() == "https://iam.cn-north-4.myhuaweicloud.com");
@@ -759,7 +758,7 @@ TEST_CASE("no error message ever contains the bytes of a secret") {
     conf.write("password_two_lines", password + "\r" + password);
     conf.write("hook.secret", hook_secret + "\n");
     conf.write("hook_bad.secret", hook_secret + "\x1b[2J");
-    const auto config_path = conf / "config.yml";
+    const auto config_path = conf.file("config.yml");
     const std::string aksk = "  auth:\n    ak_file: ak\n    sk_file: sk\n";
     const std::string token = "  auth:\n    type: token\n    domain_name: d\n    user_name: u\n    "
                               "password_file: password\n";

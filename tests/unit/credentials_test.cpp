@@ -1,6 +1,7 @@
 #include "taskwatch/auth/credentials.hpp"
 
-#include "test_files.hpp"
+#include "support/environment.hpp"
+#include "support/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -51,18 +52,18 @@ TEST_CASE(
     conf.write("sk", "from-config-dir");
     auto r = read_secret_file("sk", conf.str(), fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
     REQUIRE_FALSE(r);
-    CHECK(r.error() == "cannot read " + (creds / "sk") + ": not a regular file (a directory)");
+    CHECK(r.error() == "cannot read " + (creds.file("sk")) + ": not a regular file (a directory)");
 }
 
 TEST_CASE("a secret found nowhere names every place looked in") {
     temp_dir creds, conf;
     auto r = read_secret_file("sk", conf.str(), fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
     REQUIRE_FALSE(r);
-    CHECK(r.error() == "cannot read sk: No such file or directory (looked in " + (creds / "sk") +
-                           ", " + (conf / "sk") + ")");
+    CHECK(r.error() == "cannot read sk: No such file or directory (looked in " +
+                           (creds.file("sk")) + ", " + (conf.file("sk")) + ")");
     auto single = read_secret_file("sk", conf.str(), fake_env());
     REQUIRE_FALSE(single);
-    CHECK(single.error() == "cannot read " + (conf / "sk") + ": No such file or directory");
+    CHECK(single.error() == "cannot read " + (conf.file("sk")) + ": No such file or directory");
 }
 
 TEST_CASE("secret files lose trailing whitespace and newlines, nothing else") {
@@ -84,20 +85,20 @@ TEST_CASE("empty, multi-line and oversized secret files are refused without show
     d.write("huge", std::string(70 * 1024, 'S'));
     auto empty = read_secret_file("empty", d.str(), fake_env());
     REQUIRE_FALSE(empty);
-    CHECK(empty.error() == (d / "empty") + " is empty");
+    CHECK(empty.error() == (d.file("empty")) + " is empty");
     auto blank = read_secret_file("blank", d.str(), fake_env());
     REQUIRE_FALSE(blank);
-    CHECK(blank.error() == (d / "blank") + " is empty");
+    CHECK(blank.error() == (d.file("blank")) + " is empty");
     for (const char* name : {"two_lines", "nul"}) {
         auto r = read_secret_file(name, d.str(), fake_env());
         REQUIRE_FALSE(r);
         CHECK(r.error().find("TOPSECRET") == std::string::npos);
         CHECK(r.error() ==
-              (d / name) + " holds more than one line or a control character; expected one line");
+              d.file(name) + " holds more than one line or a control character; expected one line");
     }
     auto huge = read_secret_file("huge", d.str(), fake_env());
     REQUIRE_FALSE(huge);
-    CHECK(huge.error() == "cannot read " + (d / "huge") + ": larger than 64 KiB");
+    CHECK(huge.error() == "cannot read " + (d.file("huge")) + ": larger than 64 KiB");
 }
 
 TEST_CASE("AK/SK come from the files when ak_file and sk_file are set, ignoring the environment") {
@@ -184,7 +185,7 @@ TEST_CASE("the file key that failed is named in the problem") {
     auto r = resolve_aksk({"ak", "sk", std::nullopt}, d.str(), fake_env());
     REQUIRE_FALSE(r);
     CHECK(r.error().key == "sk_file");
-    CHECK(r.error().message == "cannot read " + (d / "sk") + ": No such file or directory");
+    CHECK(r.error().message == "cannot read " + (d.file("sk")) + ": No such file or directory");
 }
 
 TEST_CASE("the IAM endpoint is derived from a Huawei Cloud ModelArts endpoint only") {
@@ -260,5 +261,5 @@ TEST_CASE("token credentials: every missing or wrong piece is named") {
     CHECK(problem({std::nullopt, "acme", "watcher", std::nullopt}).key == "password_file");
     auto unreadable = problem({std::nullopt, "acme", "watcher", "nope"});
     CHECK(unreadable.key == "password_file");
-    CHECK(unreadable.message == "cannot read " + (d / "nope") + ": No such file or directory");
+    CHECK(unreadable.message == "cannot read " + (d.file("nope")) + ": No such file or directory");
 }

@@ -1,5 +1,7 @@
 // The layers of docs/layers.txt hold: no `#include "taskwatch/<module>/..."` in include/ or
 // daemon/ points up or sideways. Also checks that the check itself finds a planted one.
+#include "support/files.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -109,8 +111,8 @@ TEST_CASE("every module folder is in docs/layers.txt") {
 
 TEST_CASE("the layering check finds an include that points up") {
     // A copy of the tree's shape with one planted upward include: http including poll.
-    auto dir = fs::temp_directory_path() / ("layering-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
+    const taskwatch::test::temp_dir tree("layering-test");
+    const auto& dir = tree.path();
     fs::create_directories(dir / "include/taskwatch/http");
     fs::create_directories(dir / "include/taskwatch/poll");
     fs::create_directories(dir / "daemon/http");
@@ -122,7 +124,6 @@ TEST_CASE("the layering check finds an include that points up") {
         << "#include \"taskwatch/http/client.hpp\"\n\n#include \"taskwatch/poll/watcher.hpp\"\n";
     const auto t = read_table(source_root / "docs/layers.txt");
     auto bad = violations(dir, t);
-    fs::remove_all(dir);
     REQUIRE(bad.size() == 1);
     CHECK(bad[0] == "daemon/http/client.cpp:3: http includes poll (http may include: detail log)");
 }

@@ -4,7 +4,8 @@
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/modelarts/api_error.hpp"
 
-#include "test_files.hpp"
+#include "support/environment.hpp"
+#include "support/tasks.hpp"
 
 #include <cstdio>
 #include <deque>
@@ -36,23 +37,9 @@ task::time_point at_ms(std::int64_t ms) {
 poll::watched_task polled_task(const std::string& task_id,
                                modelarts::task_status status = modelarts::task_status::running,
                                double progress = 0.42) {
-    poll::watched_task tt;
-    tt.state.key = {"p", "d", task_id};
-    task::observation o;
-    o.status = status;
-    o.progress = progress;
-    o.task_name = "name of " + task_id;
-    o.resource_id = "res-" + task_id;
-    o.algorithm_type = "fast";
-    o.total_sample_count = 49;
-    o.annotated_sample_count = 30;
-    o.unconfirmed_sample_count = 5;
-    o.create_time = at_ms(1'700'000'000'000);
-    tt.state.last = o;
-    tt.state.last_poll = at_ms(1'764'475'200'250);
-    tt.state.last_change = at_ms(1'764'475'100'000);
-    tt.state.up = true;
-    tt.labels = poll::shared_labels({{"team", "vision"}});
+    auto tt = test::successfully_polled({"p", "d", task_id}, "name of " + task_id, "res-" + task_id,
+                                        status, progress);
+    tt.state.last->unconfirmed_sample_count = 5;
     return tt;
 }
 
@@ -532,11 +519,7 @@ namespace {
 // A polled task whose last observation comes from a GET body.
 poll::watched_task polled_from_api(const std::string& task_id, std::string_view body) {
     poll::watched_task tt = polled_task(task_id);
-    auto t = modelarts::parse_task(body);
-    if (!t) FAIL("the body is refused: " << t.error().to_string());
-    auto o = task::observe(*t);
-    if (!o) FAIL("no observation of " << body);
-    tt.state.last = *o;
+    tt.state.last = test::observation_of(body);
     return tt;
 }
 

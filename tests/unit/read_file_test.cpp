@@ -4,7 +4,7 @@
 // test instead of hanging it or exhausting the machine.
 #include "taskwatch/detail/read_file.hpp"
 
-#include "test_files.hpp"
+#include "support/files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -94,32 +94,32 @@ TEST_CASE("read_regular_file: a file of exactly the limit is read, one byte more
 
 TEST_CASE("read_regular_file: a FIFO is refused at once, without waiting for a writer") {
     temp_dir d;
-    auto fifo = d / "config.fifo";
+    auto fifo = d.file("config.fifo");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     CHECK(outcome_in_child(fifo, 1 << 20) == "error 0 not a regular file (a FIFO)");
 }
 
 TEST_CASE("read_regular_file: a symlink to a FIFO is refused like the FIFO") {
     temp_dir d;
-    auto fifo = d / "fifo";
+    auto fifo = d.file("fifo");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-    std::filesystem::create_symlink(fifo, d / "config.yml");
-    CHECK(outcome_in_child(d / "config.yml", 1 << 20) == "error 0 not a regular file (a FIFO)");
+    std::filesystem::create_symlink(fifo, d.file("config.yml"));
+    CHECK(outcome_in_child(d.file("config.yml"), 1 << 20) == "error 0 not a regular file (a FIFO)");
 }
 
 TEST_CASE("read_regular_file: /dev/zero is refused without reading it") {
     CHECK(outcome_in_child("/dev/zero", 1 << 20) ==
           "error 0 not a regular file (a character device)");
     temp_dir d;
-    std::filesystem::create_symlink("/dev/zero", d / "config.yml");
-    CHECK(outcome_in_child(d / "config.yml", 1 << 20, file_content::secret) ==
+    std::filesystem::create_symlink("/dev/zero", d.file("config.yml"));
+    CHECK(outcome_in_child(d.file("config.yml"), 1 << 20, file_content::secret) ==
           "error 0 not a regular file (a character device)");
 }
 
 TEST_CASE("read_regular_file: a directory and a missing file say what they are") {
     temp_dir d;
     CHECK(outcome_in_child(d.str(), 1 << 20) == "error 0 not a regular file (a directory)");
-    CHECK(outcome_in_child(d / "absent", 1 << 20) ==
+    CHECK(outcome_in_child(d.file("absent"), 1 << 20) ==
           "error " + std::to_string(ENOENT) + " No such file or directory");
     auto file = d.write("file", "x");
     CHECK(outcome_in_child(file + "/below", 1 << 20) ==

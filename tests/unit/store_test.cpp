@@ -3,7 +3,7 @@
 #include "taskwatch/state/store.hpp"
 #include "taskwatch/state/write_buffer.hpp"
 
-#include "test_files.hpp"
+#include "support/files.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -98,11 +98,6 @@ state::change step(task::task_state& s, time_point when) {
 
 state::event_router to(std::vector<std::string> webhooks) {
     return [webhooks = std::move(webhooks)](const task::event&) { return webhooks; };
-}
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::vector<std::string> ids_of(const std::vector<state::pending_delivery>& ds) {
@@ -401,31 +396,31 @@ TEST_CASE("a file that is not SQLite is refused and left byte-identical") {
     CHECK_THROWS_WITH_AS(state::store{dir.path()},
                          doctest::Contains((file + " is not a SQLite database").c_str()),
                          state::store_error);
-    CHECK(read_bytes(file) == junk);
+    CHECK(test::read_file(file) == junk);
 }
 
 TEST_CASE("a SQLite file of another application is refused and left byte-identical") {
     test::temp_dir dir;
-    auto file = dir / "taskwatch.db";
+    auto file = dir.file("taskwatch.db");
     raw_sql(
         file,
         "PRAGMA application_id = 305419896; CREATE TABLE mine (x); INSERT INTO mine VALUES (1);");
-    auto before = read_bytes(file);
+    auto before = test::read_file(file);
     CHECK_THROWS_WITH_AS(
         state::store{dir.path()},
         doctest::Contains(
             (file + " is not a taskwatch state database (application_id 0x12345678").c_str()),
         state::store_error);
-    CHECK(read_bytes(file) == before);
+    CHECK(test::read_file(file) == before);
 
     SUBCASE("also without an application_id, when it has tables") {
         test::temp_dir other;
-        auto f = other / "taskwatch.db";
+        auto f = other.file("taskwatch.db");
         raw_sql(f, "CREATE TABLE mine (x);");
-        auto bytes = read_bytes(f);
+        auto bytes = test::read_file(f);
         CHECK_THROWS_WITH_AS(state::store{other.path()},
                              doctest::Contains("(application_id 0x00000000"), state::store_error);
-        CHECK(read_bytes(f) == bytes);
+        CHECK(test::read_file(f) == bytes);
     }
 }
 
@@ -435,13 +430,13 @@ TEST_CASE("a database from a newer taskwatch is refused and left byte-identical"
         state::store s(dir.path());
         s.commit({{full_state(), {}}}, {});
     }
-    auto file = dir / "taskwatch.db";
+    auto file = dir.file("taskwatch.db");
     raw_sql(file, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99;");
-    auto before = read_bytes(file);
+    auto before = test::read_file(file);
     CHECK_THROWS_WITH_AS(state::store{dir.path()},
                          doctest::Contains((file + " has schema version 99, newer than").c_str()),
                          state::store_error);
-    CHECK(read_bytes(file) == before);
+    CHECK(test::read_file(file) == before);
 }
 
 TEST_CASE("a corrupt database is refused") {
@@ -456,9 +451,9 @@ TEST_CASE("a corrupt database is refused") {
         }
         s.commit(batch, {});
     }
-    auto file = dir / "taskwatch.db";
+    auto file = dir.file("taskwatch.db");
     raw_sql(file, "PRAGMA journal_mode = DELETE;");
-    auto bytes = read_bytes(file);
+    auto bytes = test::read_file(file);
     REQUIRE(bytes.size() > 4096 * 4);
     // Scribble over the second page onwards, keeping the header intact.
     for (std::size_t i = 4096; i < bytes.size(); i += 7)
@@ -469,7 +464,7 @@ TEST_CASE("a corrupt database is refused") {
     }
     CHECK_THROWS_WITH_AS(state::store{dir.path()},
                          doctest::Contains((file + " is corrupt").c_str()), state::store_error);
-    CHECK(read_bytes(file) == bytes);
+    CHECK(test::read_file(file) == bytes);
 }
 
 TEST_CASE("a commit killed at any moment is either whole or absent") {

@@ -1,30 +1,18 @@
 // The exporter-toolkit web config file: what a good file gives, and the message each broken
 // file gets (`FILE:LINE: key: problem`, never a hash or key bytes).
-#include "../e2e/test_pki.hpp"
+#include "support/files.hpp"
+#include "support/pki.hpp"
+#include "support/web_auth.hpp"
 #include "taskwatch/web/basic_auth.hpp"
 #include "taskwatch/web/web_config.hpp"
-#include "test_files.hpp"
 
 #include <doctest/doctest.h>
-
-#include <crypt.h>
 
 #include <array>
 
 namespace {
 
 using namespace taskwatch;
-
-// Independent of the code under test: libxcrypt directly, $2b$, cost 4 (fast).
-std::string test_hash(const std::string& password) {
-    std::array<char, CRYPT_GENSALT_OUTPUT_SIZE> setting{};
-    REQUIRE(crypt_gensalt_rn("$2b$", 4, nullptr, 0, setting.data(),
-                             static_cast<int>(setting.size())) != nullptr);
-    crypt_data data{};
-    const char* out = crypt_rn(password.c_str(), setting.data(), &data, sizeof data);
-    REQUIRE(out != nullptr);
-    return out;
-}
 
 // A folder with a CA, a server certificate and key, and a client CA file.
 struct tls_files {
@@ -38,7 +26,7 @@ struct tls_files {
         ca_file = dir.write("tls/ca.crt", ca.cert_pem());
     }
     web::web_config parse(const std::string& yaml) const {
-        return web::parse_web_config(yaml, dir / "web.yml");
+        return web::parse_web_config(yaml, dir.file("web.yml"));
     }
     std::string error_of(const std::string& yaml) const {
         try {
@@ -54,7 +42,7 @@ struct tls_files {
 
 TEST_CASE("web config: a full file resolves paths against its folder and maps every key") {
     tls_files f;
-    const auto alice = test_hash("alice-secret");
+    const auto alice = test::reference_bcrypt("alice-secret");
     const auto cfg = f.parse("tls_server_config:\n"
                              "  cert_file: tls/server.crt\n"
                              "  key_file: tls/server.key\n"
@@ -148,14 +136,14 @@ TEST_CASE("web config: files named by a broken file are still reported for watch
     std::vector<std::string> referenced;
     CHECK_THROWS_AS(web::parse_web_config("tls_server_config:\n  cert_file: tls/missing.crt\n"
                                           "  key_file: tls/server.key\n",
-                                          (f.dir / "web.yml"), &referenced),
+                                          (f.dir.file("web.yml")), &referenced),
                     web::web_config_error);
-    CHECK(referenced == std::vector<std::string>{(f.dir / "tls/missing.crt"), f.key});
+    CHECK(referenced == std::vector<std::string>{(f.dir.file("tls/missing.crt")), f.key});
 }
 
 TEST_CASE("web config: each broken file gets a message naming file, line, key and problem") {
     tls_files f;
-    const std::string file = (f.dir / "web.yml");
+    const std::string file = (f.dir.file("web.yml"));
     const std::string tls_ok = "tls_server_config:\n  cert_file: tls/server.crt\n"
                                "  key_file: tls/server.key\n";
 
@@ -192,7 +180,7 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
     SUBCASE("an unreadable or unusable certificate or key") {
         CHECK(
             f.error_of("tls_server_config:\n  cert_file: nope.crt\n  key_file: tls/server.key\n") ==
-            file + ":2: tls_server_config.cert_file: cannot read " + (f.dir / "nope.crt") +
+            file + ":2: tls_server_config.cert_file: cannot read " + (f.dir.file("nope.crt")) +
                 ": No such file or directory");
         auto junk = f.dir.write("junk.crt", "not a certificate\n");
         auto msg = f.error_of("tls_server_config:\n  cert_file: junk.crt\n  key_file: "
@@ -203,7 +191,7 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
         f.dir.write("other.key", other.key_pem);
         msg =
             f.error_of("tls_server_config:\n  cert_file: tls/server.crt\n  key_file: other.key\n");
-        CHECK(msg == file + ":3: tls_server_config.key_file: " + (f.dir / "other.key") +
+        CHECK(msg == file + ":3: tls_server_config.key_file: " + (f.dir.file("other.key")) +
                          ": the private key does not match the certificate of " + f.cert);
         CHECK(msg.find("PRIVATE KEY") == std::string::npos);
         CHECK(f.error_of("tls_server_config:\n  cert_file: tls/server.crt\n  cert: x\n  key_file: "
@@ -213,14 +201,14 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
     SUBCASE("a hash that is not bcrypt: the user is named, the hash never shown") {
         const std::string sha512 = "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/"
                                    "jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
-        auto msg = f.error_of("basic_auth_users:\n  alice: " + test_hash("x") +
+        auto msg = f.error_of("basic_auth_users:\n  alice: " + test::reference_bcrypt("x") +
                               "\n  bob: " + sha512 + "\n");
         CHECK(msg.starts_with(file + ":3: basic_auth_users.bob: the password hash of user "
                                      "\"bob\" is not a bcrypt hash"));
         CHECK(msg.find("saltsalt") == std::string::npos);
         CHECK(f.error_of("basic_auth_users:\n  carol: plaintext-password\n")
                   .find("plaintext-password") == std::string::npos);
-        CHECK(f.error_of("basic_auth_users:\n  \"a:b\": " + test_hash("x") + "\n") ==
+        CHECK(f.error_of("basic_auth_users:\n  \"a:b\": " + test::reference_bcrypt("x") + "\n") ==
               file + ":2: basic_auth_users.a:b: a user name cannot contain \":\" (Basic "
                      "authentication splits there)");
     }
@@ -306,8 +294,9 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
 
 TEST_CASE("web config: load_web_config names the file it cannot read") {
     test::temp_dir dir;
-    const std::string expected = (dir / "absent.yml") + ": cannot read: No such file or directory";
-    CHECK_THROWS_WITH_AS(web::load_web_config(dir / "absent.yml"), expected.c_str(),
+    const std::string expected =
+        (dir.file("absent.yml")) + ": cannot read: No such file or directory";
+    CHECK_THROWS_WITH_AS(web::load_web_config(dir.file("absent.yml")), expected.c_str(),
                          web::web_config_error);
 }
 
@@ -334,7 +323,7 @@ TEST_CASE("web config: every Go cipher-suite name maps to a cipher OpenSSL knows
 }
 
 TEST_CASE("bcrypt: hashes are recognised by shape, $2a$/$2b$/$2y$ only") {
-    const auto h = test_hash("pw");
+    const auto h = test::reference_bcrypt("pw");
     CHECK(web::is_bcrypt_hash(h));
     CHECK(web::bcrypt_cost(h) == 4);
     CHECK(web::is_bcrypt_hash("$2y$" + h.substr(4)));
@@ -349,7 +338,7 @@ TEST_CASE("bcrypt: hashes are recognised by shape, $2a$/$2b$/$2y$ only") {
 }
 
 TEST_CASE("bcrypt: the right password verifies, wrong ones do not, whatever the $2 variant") {
-    const auto h = test_hash("correct horse");
+    const auto h = test::reference_bcrypt("correct horse");
     CHECK(web::bcrypt_verify("correct horse", h));
     CHECK_FALSE(web::bcrypt_verify("correct horsE", h));
     CHECK_FALSE(web::bcrypt_verify("correct hors", h));
@@ -369,8 +358,8 @@ TEST_CASE("bcrypt: the right password verifies, wrong ones do not, whatever the 
 TEST_CASE("basic auth: right password passes, wrong and unknown fail, the cache never lets a wrong "
           "password through") {
     std::map<std::string, detail::secret> users;
-    users.emplace("alice", detail::secret(test_hash("alice-pw")));
-    users.emplace("bob", detail::secret(test_hash("bob-pw")));
+    users.emplace("alice", detail::secret(test::reference_bcrypt("alice-pw")));
+    users.emplace("bob", detail::secret(test::reference_bcrypt("bob-pw")));
     web::basic_auth a(std::move(users));
     REQUIRE(a.enabled());
 
@@ -396,7 +385,7 @@ TEST_CASE("basic auth: right password passes, wrong and unknown fail, the cache 
 
 TEST_CASE("basic auth: a cache entry belongs to one hash: the same password against a new hash is "
           "checked again") {
-    const auto old_hash = test_hash("pw");
+    const auto old_hash = test::reference_bcrypt("pw");
     std::map<std::string, detail::secret> users;
     users.emplace("alice", detail::secret(old_hash));
     web::basic_auth a(users);
@@ -405,7 +394,7 @@ TEST_CASE("basic auth: a cache entry belongs to one hash: the same password agai
     auto key_old = std::get<web::basic_auth::pending>(first).cache_key;
 
     std::map<std::string, detail::secret> changed;
-    changed.emplace("alice", detail::secret(test_hash("pw")));
+    changed.emplace("alice", detail::secret(test::reference_bcrypt("pw")));
     web::basic_auth b(changed);
     auto second = b.begin("alice", "pw");
     REQUIRE(std::holds_alternative<web::basic_auth::pending>(second));

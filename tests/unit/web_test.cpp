@@ -1,5 +1,6 @@
 // The HTTP routes without sockets: /api/v1/tasks JSON, the status page's HTML, and routing
 // (404, 405 with Allow, /-/ready) answered by web::respond on hand-made requests.
+#include "support/tasks.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/web/routes.hpp"
@@ -26,23 +27,7 @@ task::time_point at_ms(std::int64_t ms) {
 
 poll::watched_task polled(const std::string& dataset, const std::string& id, double progress,
                           modelarts::task_status status = modelarts::task_status::running) {
-    poll::watched_task tt;
-    tt.state.key = {"p", dataset, id};
-    task::observation o;
-    o.status = status;
-    o.progress = progress;
-    o.task_name = "task " + id;
-    o.resource_id = "r1";
-    o.algorithm_type = "fast";
-    o.total_sample_count = 49;
-    o.annotated_sample_count = 30;
-    o.create_time = at_ms(1'700'000'000'000);
-    tt.state.last = o;
-    tt.state.last_poll = at_ms(1'764'475'200'250);
-    tt.state.last_change = at_ms(1'764'475'100'000);
-    tt.state.up = true;
-    tt.labels = poll::shared_labels({{"team", "vision"}});
-    return tt;
+    return test::successfully_polled({"p", dataset, id}, "task " + id, "r1", status, progress);
 }
 
 poll::task_table sample_tasks() {
@@ -308,11 +293,7 @@ namespace {
 
 poll::watched_task polled_from_api(const std::string& id, std::string_view body) {
     poll::watched_task tt = polled("d1", id, 0.5);
-    auto t = modelarts::parse_task(body);
-    if (!t) FAIL("the body is refused: " << t.error().to_string());
-    auto o = task::observe(*t);
-    if (!o) FAIL("no observation of " << body);
-    tt.state.last = *o;
+    tt.state.last = test::observation_of(body);
     return tt;
 }
 

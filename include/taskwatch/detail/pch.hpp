@@ -1,4 +1,5 @@
-// Precompiled for the library and the tests: the heavy, stable headers.
+// Precompiled for the sources that use Asio or Beast (CMakeLists.txt decides which): the heavy,
+// stable headers.
 #pragma once
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>

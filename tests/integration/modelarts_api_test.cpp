@@ -1,7 +1,9 @@
-// The ModelArts API client (HTTPS client + authentication + classification) against a real
-// modelarts-sim process over real TLS with a CA made at test time.
-#include "sim_process.hpp"
-#include "test_pki.hpp"
+// The ModelArts API client (HTTPS client + authentication + classification) against the
+// simulator running in this process on its own thread, over real TLS on loopback with a CA made
+// at test time.
+#include "support/io.hpp"
+#include "support/pki.hpp"
+#include "support/sim.hpp"
 
 #include "taskwatch/auth/authorizer.hpp"
 #include "taskwatch/modelarts/api_client.hpp"
@@ -22,24 +24,7 @@ using namespace taskwatch;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using verb = boost::beast::http::verb;
-
-// co_spawn wants default-constructible results; expected<> is not.
-template <class T> asio::awaitable<void> async_store(asio::awaitable<T> aw, std::optional<T>* out) {
-    out->emplace(co_await std::move(aw));
-}
-
-template <class T> T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-    std::optional<T> out;
-    asio::co_spawn(ioc, async_store(std::move(aw), &out), [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-    });
-    // Not ioc.run(): idle keep-alive connections keep the loop busy until they time out.
-    ioc.restart();
-    while (!out.has_value() && ioc.run_one() > 0) {
-    }
-    REQUIRE(out.has_value());
-    return std::move(*out);
-}
+using test::run;
 
 asio::awaitable<void>
 async_count_success(asio::awaitable<expected<modelarts::task, modelarts::api_error>> aw,
@@ -57,7 +42,7 @@ struct client_under_test {
     std::unique_ptr<auth::authorizer> authorizer;
     std::unique_ptr<modelarts::api_client> api;
 
-    client_under_test(test::sim_process& sim, std::string sk, std::optional<std::string> ca = {},
+    client_under_test(test::sim_control& sim, std::string sk, std::optional<std::string> ca = {},
                       std::chrono::milliseconds timeout = 5s, std::string url = {})
         : client(ioc.get_executor(), options(ca ? *ca : sim.ca_file(), timeout)) {
         auth::aksk_credentials creds{sim.account.ak, detail::secret(std::move(sk)), std::nullopt};
@@ -66,7 +51,7 @@ struct client_under_test {
     }
 
     // Token authentication against the simulator's IAM.
-    client_under_test(test::sim_process& sim, auth::token_credentials creds)
+    client_under_test(test::sim_control& sim, auth::token_credentials creds)
         : client(ioc.get_executor(), options(sim.ca_file(), 5s)) {
         authorizer = auth::make_token_authorizer(client, std::move(creds));
         make_api(sim, {});
@@ -80,7 +65,7 @@ struct client_under_test {
         return o;
     }
 
-    void make_api(test::sim_process& sim, std::string url) {
+    void make_api(test::sim_control& sim, std::string url) {
         auto ep = http::parse_url(url.empty() ? sim.url() : url);
         REQUIRE(ep);
         api =
@@ -98,7 +83,7 @@ struct sim_task {
     boost::json::object state;
 };
 
-sim_task first_task(test::sim_process& sim) {
+sim_task first_task(test::sim_control& sim) {
     auto t = sim.tasks().at(0).as_object();
     return {std::string(t.at("dataset_id").as_string()), std::string(t.at("task_id").as_string()),
             t};
@@ -107,7 +92,7 @@ sim_task first_task(test::sim_process& sim) {
 } // namespace
 
 TEST_CASE("a signed GET returns the task the simulator holds") {
-    test::sim_process sim({"--static", "--tasks", "6", "--datasets", "2"});
+    test::sim_in_process sim({"--static", "--tasks", "6", "--datasets", "2"});
     auto t = first_task(sim);
     client_under_test c(sim, sim.account.sk);
     auto res = c.get(t.dataset_id, t.task_id);
@@ -122,7 +107,7 @@ TEST_CASE("a signed GET returns the task the simulator holds") {
 }
 
 TEST_CASE("a wrong SK gets 401 APIGW.0301, classified as auth and not retried") {
-    test::sim_process sim({"--static", "--tasks", "2"});
+    test::sim_in_process sim({"--static", "--tasks", "2"});
     auto t = first_task(sim);
     client_under_test c(sim, "not-the-secret-key");
     auto res = c.get(t.dataset_id, t.task_id);
@@ -135,7 +120,7 @@ TEST_CASE("a wrong SK gets 401 APIGW.0301, classified as auth and not retried") 
 }
 
 TEST_CASE("a server certificate from an untrusted CA is refused as tls") {
-    test::sim_process sim({"--static", "--tasks", "1"});
+    test::sim_in_process sim({"--static", "--tasks", "1"});
     auto t = first_task(sim);
     test::test_ca other("some other CA");
     auto other_ca = sim.dir.write("other-ca.pem", other.cert_pem());
@@ -155,7 +140,7 @@ TEST_CASE("a certificate for another host name is refused as tls") {
     auto ca_file = tls.write("ca.pem", ca.cert_pem());
     // --cert/--key replace the generated certificate; the sim still writes its own CA,
     // which we do not use.
-    test::sim_process sim({"--static", "--tasks", "1", "--cert", cert, "--key", key});
+    test::sim_in_process sim({"--static", "--tasks", "1", "--cert", cert, "--key", key});
     client_under_test c(sim, sim.account.sk, ca_file);
     auto res = c.get("d", "t");
     REQUIRE_FALSE(res);
@@ -164,7 +149,7 @@ TEST_CASE("a certificate for another host name is refused as tls") {
 }
 
 TEST_CASE("429 with Retry-After is throttled with its delay, 503 is server_error") {
-    test::sim_process sim({"--static", "--tasks", "1"});
+    test::sim_in_process sim({"--static", "--tasks", "1"});
     auto t = first_task(sim);
     client_under_test c(sim, sim.account.sk);
 
@@ -194,7 +179,7 @@ TEST_CASE("429 with Retry-After is throttled with its delay, 503 is server_error
 }
 
 TEST_CASE("a hung server hits the request deadline on time") {
-    test::sim_process sim({"--static", "--tasks", "1"});
+    test::sim_in_process sim({"--static", "--tasks", "1"});
     auto t = first_task(sim);
     client_under_test c(sim, sim.account.sk, std::nullopt, 800ms);
     sim.add_fault(R"({"kind":"hang","count":1})");
@@ -208,7 +193,7 @@ TEST_CASE("a hung server hits the request deadline on time") {
 }
 
 TEST_CASE("a deleted task is not_found (ModelArts.4338), malformed JSON is malformed") {
-    test::sim_process sim({"--static", "--tasks", "2"});
+    test::sim_in_process sim({"--static", "--tasks", "2"});
     auto t = first_task(sim);
     client_under_test c(sim, sim.account.sk);
     sim.add_fault(R"({"kind":"malformed-json","count":1})");
@@ -224,7 +209,7 @@ TEST_CASE("a deleted task is not_found (ModelArts.4338), malformed JSON is malfo
 }
 
 TEST_CASE("an IAM token that expires mid-run is refreshed once for many concurrent requests") {
-    test::sim_process sim({"--static", "--tasks", "40", "--datasets", "1"});
+    test::sim_in_process sim({"--static", "--tasks", "40", "--datasets", "1"});
     auth::token_credentials creds{http::parse_url(sim.url()).value(), sim.account.iam_domain,
                                   sim.account.iam_user, detail::secret(sim.account.iam_password)};
     client_under_test c(sim, std::move(creds));
@@ -259,7 +244,7 @@ TEST_CASE("an IAM token that expires mid-run is refreshed once for many concurre
 }
 
 TEST_CASE("a wrong IAM password fails as auth without asking IAM again at once") {
-    test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
+    test::sim_in_process sim({"--static", "--tasks", "3", "--datasets", "1"});
     auth::token_credentials creds{http::parse_url(sim.url()).value(), sim.account.iam_domain,
                                   sim.account.iam_user, detail::secret("wrong password")};
     client_under_test c(sim, std::move(creds));
@@ -276,7 +261,7 @@ TEST_CASE("a wrong IAM password fails as auth without asking IAM again at once")
 TEST_CASE("listing a dataset pages through every task, whichever way offset counts") {
     for (const char* mode : {"items", "pages"}) {
         CAPTURE(mode);
-        test::sim_process sim(
+        test::sim_in_process sim(
             {"--static", "--tasks", "250", "--datasets", "1", "--list-offset-mode", mode});
         auto t = first_task(sim);
         client_under_test c(sim, sim.account.sk);

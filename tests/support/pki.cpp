@@ -1,7 +1,4 @@
-// A throw-away PKI for tests: a CA and leaf certificates made at run time with OpenSSL.
-// Header-only and self-contained (no process.hpp) so unit tests, e2e tests and benchmarks
-// can share it.
-#pragma once
+#include "support/pki.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -11,17 +8,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
-#include <memory>
 #include <random>
 #include <stdexcept>
-#include <string>
-#include <system_error>
 
 namespace taskwatch::test {
 
-namespace pki_detail {
+namespace {
 
 struct pkey_free {
     void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
@@ -36,49 +29,51 @@ using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 using x509_ptr = std::unique_ptr<X509, x509_free>;
 using bio_ptr = std::unique_ptr<BIO, bio_free>;
 
-inline void check(bool ok, const char* what) {
+void check(bool ok, const char* what) {
     if (!ok) throw std::runtime_error(std::string("test PKI: ") + what + " failed");
 }
 
-inline pkey_ptr make_key() {
+pkey_ptr make_key() {
     pkey_ptr key(EVP_EC_gen("P-256"));
     check(key != nullptr, "EC key generation");
     return key;
 }
 
-inline void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
+void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
     check(ext != nullptr, "X509V3_EXT_conf_nid");
     X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
 }
 
-inline std::string to_pem(X509* cert) {
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    check(PEM_write_bio_X509(bio.get(), cert) == 1, "PEM_write_bio_X509");
+std::string mem_bio_text(BIO* bio) {
     char* data = nullptr;
-    long len = BIO_get_mem_data(bio.get(), &data);
+    long len = BIO_get_mem_data(bio, &data);
     return std::string(data, static_cast<std::size_t>(len));
 }
 
-inline std::string to_pem(EVP_PKEY* key) {
+std::string to_pem(X509* cert) {
+    bio_ptr bio(BIO_new(BIO_s_mem()));
+    check(PEM_write_bio_X509(bio.get(), cert) == 1, "PEM_write_bio_X509");
+    return mem_bio_text(bio.get());
+}
+
+std::string to_pem(EVP_PKEY* key) {
     bio_ptr bio(BIO_new(BIO_s_mem()));
     check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1,
           "PEM_write_bio_PrivateKey");
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(len));
+    return mem_bio_text(bio.get());
 }
 
-inline std::uint64_t next_serial() {
+std::uint64_t next_serial() {
     static std::atomic<std::uint64_t> serial{std::random_device{}() | 1u};
     return serial.fetch_add(1) & 0x7fffffffffffffffULL;
 }
 
 // issuer/issuer_key null: self-signed.
-inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* issuer,
-                          EVP_PKEY* issuer_key, bool is_ca, const std::string& san,
-                          const char* extended_usage = "serverAuth") {
+x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* issuer,
+                   EVP_PKEY* issuer_key, bool is_ca, const std::string& san,
+                   const char* extended_usage = "serverAuth") {
     x509_ptr cert(X509_new());
     check(cert != nullptr, "X509_new");
     X509_set_version(cert.get(), 2); // v3
@@ -111,51 +106,39 @@ inline x509_ptr make_cert(const std::string& common_name, EVP_PKEY* key, X509* i
     return cert;
 }
 
-} // namespace pki_detail
+} // namespace
 
-/// A certificate and its private key, PEM-encoded.
-struct pem_pair {
-    std::string cert_pem;
-    std::string key_pem;
+struct test_ca::keys {
+    pkey_ptr key;
+    x509_ptr cert;
 };
 
-/// A self-signed CA that issues server certificates.
-class test_ca {
-public:
-    explicit test_ca(const std::string& common_name = "taskwatch test CA")
-        : key_(pki_detail::make_key())
-        , cert_(pki_detail::make_cert(common_name, key_.get(), nullptr, nullptr, true, ""))
-        , cert_pem_(pki_detail::to_pem(cert_.get())) {}
+test_ca::test_ca(const std::string& common_name)
+    : keys_(std::make_unique<keys>()) {
+    keys_->key = make_key();
+    keys_->cert = make_cert(common_name, keys_->key.get(), nullptr, nullptr, true, "");
+    cert_pem_ = to_pem(keys_->cert.get());
+}
 
-    /// A server certificate; `san` in OpenSSL syntax, e.g. "DNS:localhost,IP:127.0.0.1".
-    pem_pair issue(const std::string& common_name, const std::string& san) const {
-        auto key = pki_detail::make_key();
-        auto cert =
-            pki_detail::make_cert(common_name, key.get(), cert_.get(), key_.get(), false, san);
-        return {pki_detail::to_pem(cert.get()), pki_detail::to_pem(key.get())};
-    }
+test_ca::~test_ca() = default;
 
-    /// A client certificate (extended key usage clientAuth); `san` as for issue(), may be "".
-    pem_pair issue_client(const std::string& common_name, const std::string& san = "") const {
-        auto key = pki_detail::make_key();
-        auto cert = pki_detail::make_cert(common_name, key.get(), cert_.get(), key_.get(), false,
-                                          san, "clientAuth");
-        return {pki_detail::to_pem(cert.get()), pki_detail::to_pem(key.get())};
-    }
+pem_pair test_ca::issue(const std::string& common_name, const std::string& san) const {
+    auto key = make_key();
+    auto cert = make_cert(common_name, key.get(), keys_->cert.get(), keys_->key.get(), false, san);
+    return {to_pem(cert.get()), to_pem(key.get())};
+}
 
-    const std::string& cert_pem() const noexcept { return cert_pem_; }
+pem_pair test_ca::issue_client(const std::string& common_name, const std::string& san) const {
+    auto key = make_key();
+    auto cert = make_cert(common_name, key.get(), keys_->cert.get(), keys_->key.get(), false, san,
+                          "clientAuth");
+    return {to_pem(cert.get()), to_pem(key.get())};
+}
 
-    /// Writes the CA certificate where a client's ca_file can point.
-    void write_cert(const std::filesystem::path& path) const {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out << cert_pem_;
-        if (!out) throw std::runtime_error("test PKI: cannot write " + path.string());
-    }
-
-private:
-    pki_detail::pkey_ptr key_;
-    pki_detail::x509_ptr cert_;
-    std::string cert_pem_;
-};
+void test_ca::write_cert(const std::filesystem::path& path) const {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << cert_pem_;
+    if (!out) throw std::runtime_error("test PKI: cannot write " + path.string());
+}
 
 } // namespace taskwatch::test

@@ -1,8 +1,9 @@
 // http::server over real sockets on 127.0.0.1: keep-alive, limits, deadlines, the connection
 // cap, connection takeover (and the simulator's fault replies made of it), TLS versions and
 // graceful stop. The server runs on its own io_context thread; the test thread is the client.
-#include "https_client.hpp"
-#include "process.hpp"
+#include "support/files.hpp"
+#include "support/http_request.hpp"
+#include "support/wait.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/sim/fault_replies.hpp"
 #include "taskwatch/sim/tls.hpp"
@@ -71,16 +72,6 @@ struct running_server {
         return p.get_future().get();
     }
 };
-
-// For counters the server updates just after the client saw the effect: poll briefly.
-template <class Pred> bool eventually(Pred pred) {
-    const auto until = std::chrono::steady_clock::now() + 2s;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::yield();
-    }
-    return true;
-}
 
 http::handler echo_handler() {
     return [](const http::request_context& ctx) -> asio::awaitable<http::reply> {
@@ -298,7 +289,8 @@ TEST_CASE("a client that sends its request too slowly is cut off at the request 
     CHECK(ec); // closed by the server, not our 5 s receive timeout
     CHECK(took < 3s);
     CHECK(took >= 250ms);
-    CHECK(eventually([&] { return s.stats().timeouts == 1; }));
+    // The server counts just after the client saw the effect: poll the counter briefly.
+    CHECK(test::wait_until([&] { return s.stats().timeouts == 1; }, 2s, 1ms));
 }
 
 TEST_CASE("connections beyond max_connections are closed at once and counted") {
@@ -410,7 +402,7 @@ TEST_CASE("a handler that takes the connection over writes its own bytes, may re
         auto [out, ec] = c.read_all();
         CHECK(out.empty());
         CHECK(ec == asio::error::eof);
-        CHECK(eventually([&] { return s.stats().handler_errors == 1; }));
+        CHECK(test::wait_until([&] { return s.stats().handler_errors == 1; }, 2s, 1ms));
     }
     raw_client waiting(s.port());
     timeval tv{0, 300'000};
@@ -511,7 +503,7 @@ TEST_CASE("TLS: the server speaks TLS 1.2+ with the given certificate and refuse
     boost::system::error_code ec;
     stream.handshake(asio::ssl::stream_base::client, ec);
     CHECK(ec);
-    CHECK(eventually([&] { return s.stats().handshakes_failed >= 1; }));
+    CHECK(test::wait_until([&] { return s.stats().handshakes_failed >= 1; }, 2s, 1ms));
 }
 
 TEST_CASE("start fails with a message naming the address when the port is taken") {

@@ -1,8 +1,10 @@
 // The HTTPS client against in-process servers on 127.0.0.1 with a CA made at test time.
 #include "taskwatch/http/client.hpp"
 
-#include "test_https_server.hpp"
-#include "test_pki.hpp"
+#include "support/files.hpp"
+#include "support/io.hpp"
+#include "support/pki.hpp"
+#include "support/test_https_server.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,6 +12,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -19,6 +22,7 @@ using namespace taskwatch;
 using namespace taskwatch::http;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using test::run;
 using test::test_https_server;
 using test::test_server_options;
 
@@ -65,20 +69,6 @@ request get(std::string target = "/") {
     request r;
     r.target = std::move(target);
     return r;
-}
-
-// Runs a test body on the io_context and rethrows what it threw (REQUIRE failures included).
-void run(asio::io_context& io, asio::awaitable<void> body) {
-    std::exception_ptr failed;
-    bool done = false;
-    asio::co_spawn(io, std::move(body), [&](const std::exception_ptr& e) {
-        failed = e;
-        done = true;
-        io.stop();
-    });
-    io.run_for(60s);
-    REQUIRE_MESSAGE(done, "the test body did not finish within 60 s");
-    if (failed) std::rethrow_exception(failed);
 }
 
 // Counts down completions of spawned requests; a single coroutine may wait for zero.

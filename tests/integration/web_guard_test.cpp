@@ -1,17 +1,14 @@
 // web_guard in front of a real http::server on 127.0.0.1, through a real TLS client:
 // Basic auth, plain HTTP on the TLS port, client certificates, reloads of the web config
 // file and of the certificate it names, the rate limit. The server runs on its own thread.
-#include "https_client.hpp"
-#include "process.hpp"
+#include "support/http_request.hpp"
+#include "support/web_auth.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/web/guard.hpp"
-#include "test_pki.hpp"
 
 #include <doctest/doctest.h>
 
 #include <boost/asio.hpp>
-
-#include <crypt.h>
 
 #include <array>
 #include <atomic>
@@ -25,81 +22,6 @@ using namespace taskwatch;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
-
-// libxcrypt directly, $2b$ at cost 4: fast, and independent of the code under test.
-std::string test_hash(const std::string& password) {
-    std::array<char, CRYPT_GENSALT_OUTPUT_SIZE> setting{};
-    REQUIRE(crypt_gensalt_rn("$2b$", 4, nullptr, 0, setting.data(),
-                             static_cast<int>(setting.size())) != nullptr);
-    crypt_data data{};
-    const char* out = crypt_rn(password.c_str(), setting.data(), &data, sizeof data);
-    REQUIRE(out != nullptr);
-    return out;
-}
-
-std::string base64(const std::string& in) {
-    static constexpr char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned n = static_cast<unsigned char>(in[i]) << 16 |
-                     static_cast<unsigned char>(in[i + 1]) << 8 |
-                     static_cast<unsigned char>(in[i + 2]);
-        for (int shift : {18, 12, 6, 0})
-            out += digits[(n >> shift) & 63];
-    }
-    if (i + 1 == in.size()) {
-        unsigned n = static_cast<unsigned char>(in[i]) << 16;
-        out += digits[(n >> 18) & 63];
-        out += digits[(n >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        unsigned n = static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1])
-                                                                   << 8;
-        out += digits[(n >> 18) & 63];
-        out += digits[(n >> 12) & 63];
-        out += digits[(n >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
-
-std::vector<std::pair<std::string, std::string>> basic(const std::string& user,
-                                                       const std::string& password) {
-    return {{"Authorization", "Basic " + base64(user + ":" + password)}};
-}
-
-// Replaces a file at once, as an editor or a deployment tool would (rename over it).
-void replace_file(const std::string& path, const std::string& content) {
-    const std::string tmp = path + ".new";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << content;
-        REQUIRE(out.good());
-    }
-    std::filesystem::rename(tmp, path);
-}
-
-// A folder with a CA, a server certificate and a client CA, and a web.yml to fill in.
-struct web_files {
-    test::temp_dir dir{"web-guard"};
-    test::test_ca ca;
-    std::string ca_file, cert, key, web;
-    web_files() {
-        auto pair = ca.issue("localhost", "DNS:localhost,IP:127.0.0.1");
-        cert = dir.write("server.crt", pair.cert_pem);
-        key = dir.write("server.key", pair.key_pem);
-        ca_file = dir.write("ca.crt", ca.cert_pem());
-        web = dir.file("web.yml");
-    }
-    static std::string tls_section(const std::string& extra = "") {
-        return "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n" + extra;
-    }
-    static std::string users(const std::string& user, const std::string& password) {
-        return "basic_auth_users:\n  " + user + ": " + test_hash(password) + "\n";
-    }
-};
 
 // A server behind a guard on its own io_context thread; torn down server, guard, io_context.
 struct guarded_server {
@@ -173,25 +95,28 @@ struct guarded_server {
 
 TEST_CASE("web guard over TLS: the right password gets 200, a wrong one or none gets 401 with an "
           "empty body and the handler is not called") {
-    web_files f;
-    f.dir.write("web.yml", web_files::tls_section() + web_files::users("alice", "s3cret pw") +
+    test::web_files f;
+    f.dir.write("web.yml", test::web_files::tls_section() +
+                               test::web_files::users("alice", "s3cret pw") +
                                "http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
     guarded_server s(f.web);
     REQUIRE(s.guard->tls());
     const auto to = s.tls_address(f.ca_file);
 
-    auto ok = test::http_request(to, bhttp::verb::get, "/metrics", basic("alice", "s3cret pw"));
+    auto ok = test::http_request(to, bhttp::verb::get, "/metrics",
+                                 test::basic_auth("alice", "s3cret pw"));
     REQUIRE_MESSAGE(ok.status == 200, ok.error.message());
     CHECK(ok.body == "inner /metrics");
     CHECK(ok.header("X-Frame-Options") == "deny");
     CHECK(s.inner_calls == 1);
 
-    auto again = test::http_request(to, bhttp::verb::get, "/metrics", basic("alice", "s3cret pw"));
+    auto again = test::http_request(to, bhttp::verb::get, "/metrics",
+                                    test::basic_auth("alice", "s3cret pw"));
     CHECK(again.status == 200);
 
     for (const auto& headers :
-         {basic("alice", "wrong"), basic("alice", "s3cret pw "), basic("bob", "s3cret pw"),
-          std::vector<std::pair<std::string, std::string>>{},
+         {test::basic_auth("alice", "wrong"), test::basic_auth("alice", "s3cret pw "),
+          test::basic_auth("bob", "s3cret pw"), std::vector<std::pair<std::string, std::string>>{},
           std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer x"}}}) {
         auto denied = test::http_request(to, bhttp::verb::get, "/metrics", headers);
         REQUIRE_MESSAGE(denied.status == 401, denied.error.message());
@@ -209,8 +134,8 @@ TEST_CASE("web guard over TLS: the right password gets 200, a wrong one or none 
 
 TEST_CASE("web guard: a plain HTTP request to the TLS port gets a plain 400, is counted, and the "
           "next TLS request succeeds") {
-    web_files f;
-    f.dir.write("web.yml", web_files::tls_section());
+    test::web_files f;
+    f.dir.write("web.yml", test::web_files::tls_section());
     guarded_server s(f.web);
 
     test::server_address plain{s.server->port(), ""};
@@ -228,9 +153,10 @@ TEST_CASE("web guard: a plain HTTP request to the TLS port gets a plain 400, is 
 
 TEST_CASE("web guard: RequireAndVerifyClientCert refuses a client without a certificate or with "
           "one from another CA, and serves one with a CA-signed certificate") {
-    web_files f;
-    f.dir.write("web.yml", web_files::tls_section("  client_auth_type: RequireAndVerifyClientCert\n"
-                                                  "  client_ca_file: ca.crt\n"));
+    test::web_files f;
+    f.dir.write("web.yml",
+                test::web_files::tls_section("  client_auth_type: RequireAndVerifyClientCert\n"
+                                             "  client_ca_file: ca.crt\n"));
     guarded_server s(f.web);
     auto to = s.tls_address(f.ca_file);
 
@@ -255,11 +181,11 @@ TEST_CASE("web guard: RequireAndVerifyClientCert refuses a client without a cert
 }
 
 TEST_CASE("web guard: client_allowed_sans lets only a certificate with a listed SAN in") {
-    web_files f;
+    test::web_files f;
     f.dir.write("web.yml",
-                web_files::tls_section("  client_auth_type: RequireAndVerifyClientCert\n"
-                                       "  client_ca_file: ca.crt\n"
-                                       "  client_allowed_sans: [prometheus.internal]\n"));
+                test::web_files::tls_section("  client_auth_type: RequireAndVerifyClientCert\n"
+                                             "  client_ca_file: ca.crt\n"
+                                             "  client_allowed_sans: [prometheus.internal]\n"));
     guarded_server s(f.web);
     auto to = s.tls_address(f.ca_file);
     auto other = f.ca.issue_client("other", "DNS:other.internal");
@@ -276,21 +202,33 @@ TEST_CASE("web guard: client_allowed_sans lets only a certificate with a listed 
 
 TEST_CASE("web guard: a new password on disk takes effect; a broken rewrite is logged once and the "
           "old config kept; a fixed one applies again") {
-    web_files f;
-    f.dir.write("web.yml", web_files::tls_section() + web_files::users("alice", "first"));
+    test::web_files f;
+    f.dir.write("web.yml",
+                test::web_files::tls_section() + test::web_files::users("alice", "first"));
     guarded_server s(f.web);
     const auto to = s.tls_address(f.ca_file);
-    REQUIRE(test::http_request(to, bhttp::verb::get, "/", basic("alice", "first")).status == 200);
+    REQUIRE(
+        test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "first")).status ==
+        200);
 
-    replace_file(f.web, web_files::tls_section() + web_files::users("alice", "second"));
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "first")).status == 401);
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "second")).status == 200);
+    test::replace_file(f.web,
+                       test::web_files::tls_section() + test::web_files::users("alice", "second"));
+    CHECK(
+        test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "first")).status ==
+        401);
+    CHECK(
+        test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "second")).status ==
+        200);
     CHECK(s.guard_stats().reloads == 1);
 
-    replace_file(f.web, web_files::tls_section("  cert_fiel: typo.crt\n") +
-                            web_files::users("alice", "third"));
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "second")).status == 200);
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "third")).status == 401);
+    test::replace_file(f.web, test::web_files::tls_section("  cert_fiel: typo.crt\n") +
+                                  test::web_files::users("alice", "third"));
+    CHECK(
+        test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "second")).status ==
+        200);
+    CHECK(
+        test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "third")).status ==
+        401);
     auto warnings = s.lines_with("warn");
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0] == "warn: web config not reloaded, keeping the running one: " + f.web +
@@ -298,16 +236,19 @@ TEST_CASE("web guard: a new password on disk takes effect; a broken rewrite is l
                              "\"cert_file\"?)");
     CHECK(s.guard_stats().reload_failures == 1);
 
-    replace_file(f.web, web_files::tls_section() + web_files::users("alice", "third"));
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "third")).status == 200);
+    test::replace_file(f.web,
+                       test::web_files::tls_section() + test::web_files::users("alice", "third"));
+    CHECK(
+        test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "third")).status ==
+        200);
     CHECK(s.guard_stats().reloads == 2);
     CHECK(s.lines_with("warn").size() == 1);
 }
 
 TEST_CASE("web guard: a renewed certificate file is used for new connections without touching "
           "web.yml") {
-    web_files f;
-    f.dir.write("web.yml", web_files::tls_section());
+    test::web_files f;
+    f.dir.write("web.yml", test::web_files::tls_section());
     guarded_server s(f.web);
     REQUIRE(test::http_request(s.tls_address(f.ca_file), bhttp::verb::get, "/").status == 200);
 
@@ -315,8 +256,8 @@ TEST_CASE("web guard: a renewed certificate file is used for new connections wit
     auto pair = next.issue("localhost", "DNS:localhost,IP:127.0.0.1");
     const auto next_ca = f.dir.write("next-ca.crt", next.cert_pem());
     // Key first: a certificate that does not match its key would be refused (and kept old).
-    replace_file(f.key, pair.key_pem);
-    replace_file(f.cert, pair.cert_pem);
+    test::replace_file(f.key, pair.key_pem);
+    test::replace_file(f.cert, pair.cert_pem);
     auto ok = test::http_request(s.tls_address(next_ca), bhttp::verb::get, "/");
     REQUIRE_MESSAGE(ok.status == 200, ok.error.message());
     CHECK(test::http_request(s.tls_address(f.ca_file), bhttp::verb::get, "/").status == 0);
@@ -324,12 +265,12 @@ TEST_CASE("web guard: a renewed certificate file is used for new connections wit
 
 TEST_CASE("web guard: switching the file from HTTPS to plain HTTP keeps HTTPS and says a restart "
           "is needed; the rest of the new file applies") {
-    web_files f;
-    f.dir.write("web.yml", web_files::tls_section() + web_files::users("alice", "pw"));
+    test::web_files f;
+    f.dir.write("web.yml", test::web_files::tls_section() + test::web_files::users("alice", "pw"));
     guarded_server s(f.web);
-    replace_file(f.web, web_files::users("alice", "new pw"));
+    test::replace_file(f.web, test::web_files::users("alice", "new pw"));
     auto ok = test::http_request(s.tls_address(f.ca_file), bhttp::verb::get, "/",
-                                 basic("alice", "new pw"));
+                                 test::basic_auth("alice", "new pw"));
     REQUIRE_MESSAGE(ok.status == 200, ok.error.message());
     auto warnings = s.lines_with("warn");
     REQUIRE(warnings.size() == 1);
@@ -338,16 +279,18 @@ TEST_CASE("web guard: switching the file from HTTPS to plain HTTP keeps HTTPS an
 }
 
 TEST_CASE("web guard: plain HTTP with users and a rate limit: burst, then 429 with Retry-After") {
-    web_files f;
-    f.dir.write("web.yml",
-                web_files::users("alice", "pw") + "rate_limit:\n  interval: 1h\n  burst: 2\n");
+    test::web_files f;
+    f.dir.write("web.yml", test::web_files::users("alice", "pw") +
+                               "rate_limit:\n  interval: 1h\n  burst: 2\n");
     guarded_server s(f.web);
     REQUIRE_FALSE(s.guard->tls());
     REQUIRE_FALSE(s.server->tls());
     test::server_address to{s.server->port(), ""};
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "pw")).status == 200);
-    CHECK(test::http_request(to, bhttp::verb::get, "/", basic("alice", "pw")).status == 200);
-    auto limited = test::http_request(to, bhttp::verb::get, "/", basic("alice", "pw"));
+    CHECK(test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "pw")).status ==
+          200);
+    CHECK(test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "pw")).status ==
+          200);
+    auto limited = test::http_request(to, bhttp::verb::get, "/", test::basic_auth("alice", "pw"));
     CHECK(limited.status == 429);
     CHECK(limited.header("Retry-After") == "3600");
     CHECK(s.guard_stats().rate_limited == 1);
@@ -355,7 +298,7 @@ TEST_CASE("web guard: plain HTTP with users and a rate limit: burst, then 429 wi
 }
 
 TEST_CASE("web guard: a broken file at start throws one line naming file, line and key") {
-    web_files f;
+    test::web_files f;
     f.dir.write("web.yml", "basic_auth_users:\n  alice: plaintext\n");
     std::string message;
     try {
