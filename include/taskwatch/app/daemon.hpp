@@ -1,4 +1,4 @@
-// The long-running daemon: wiring, start/stop order, signals, sd_notify.
+// The long-running daemon: its components in order, signals (stop, reload), and --demo.
 #pragma once
 
 #include "taskwatch/app/cli.hpp"
