@@ -13,6 +13,7 @@
 #include "taskwatch/http/url.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -69,6 +70,23 @@ http::endpoint https_endpoint(const field& f) {
                ":// (TLS verification is never off)");
     if (!parts.is_origin()) f.fail("must be https://HOST[:PORT] without a path");
     return parts.origin();
+}
+
+// http://[USER:PASSWORD@]HOST:PORT
+http::proxy_endpoint proxy_endpoint(const field& f) {
+    auto parts = url_parts_of(f);
+    if (parts.scheme != "http" || !parts.port || !parts.is_origin())
+        f.fail("expected http://[USER:PASSWORD@]HOST:PORT");
+    auto proxy = http::proxy_of(parts);
+    if (!proxy) f.fail(proxy.error());
+    return std::move(*proxy);
+}
+
+// A webhook's URL: http or https, with any path and query.
+http::request_url webhook_url(const field& f) {
+    auto target = http::request_url_of(url_parts_of(f));
+    if (!target) f.fail("bad URL: " + target.error());
+    return std::move(*target);
 }
 
 void check_listen(const field& f, const std::string& s) {
@@ -141,7 +159,10 @@ struct pending {
     auth::token_source token;
     std::map<std::string, int> auth_key_lines;
     std::vector<std::optional<pending_file>> webhook_secrets; ///< per webhook
-    std::vector<field> target_at;                             ///< per target
+    /// Per webhook: (index in its headers, file) for each value written {file: PATH}.
+    std::vector<std::vector<std::pair<std::size_t, pending_file>>> header_files;
+    std::vector<field> target_at;  ///< per target
+    std::vector<field> webhook_at; ///< per webhook
 };
 
 void parse_auth(const field& f, settings& s, pending& p) {
@@ -194,14 +215,7 @@ void parse_modelarts(const field& f, settings& s, pending& p) {
     }
     if (auto v = m.get("auth")) parse_auth(*v, s, p);
     if (auto v = m.get("ca_file")) s.modelarts.ca_file = absolute_in(f.src(), v->string());
-    if (auto v = m.get("proxy")) {
-        auto parts = url_parts_of(*v);
-        if (parts.scheme != "http" || !parts.port || !parts.is_origin())
-            v->fail("expected http://[USER:PASSWORD@]HOST:PORT");
-        auto proxy = http::proxy_of(parts);
-        if (!proxy) v->fail(proxy.error());
-        s.modelarts.proxy = std::move(*proxy);
-    }
+    if (auto v = m.get("proxy")) s.modelarts.proxy = proxy_endpoint(*v);
     if (auto v = m.get("timeout")) s.modelarts.timeout = positive_duration(*v);
     if (auto v = m.get("max_connections")) s.modelarts.max_connections = v->integer(1, 1024);
     if (auto v = m.get("max_requests_per_second")) {
@@ -306,17 +320,83 @@ target parse_target(const field& f) {
     return t;
 }
 
-webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) {
+// A header name (an RFC 9110 token) that taskwatch does not set itself.
+void check_header_name(const mapping& m, const mapping::entry& e) {
+    const auto name = e.key;
+    auto tchar = [](unsigned char ch) {
+        return std::isalnum(ch) != 0 ||
+               std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(ch)) !=
+                   std::string_view::npos;
+    };
+    if (name.empty() || !std::all_of(name.begin(), name.end(), tchar))
+        m.fail(e.value.line(), "bad header name " + quote(name));
+    auto lower = detail::ascii_lower(name);
+    for (std::string_view own :
+         {"content-type", "content-length", "host", "transfer-encoding", "connection", "webhook-id",
+          "webhook-timestamp", "webhook-signature"})
+        if (lower == own)
+            m.fail(e.value.line(),
+                   "header " + quote(name) + " is set by taskwatch and cannot be configured");
+}
+
+// A header value: no control characters (CR and LF would start another header).
+bool valid_header_value(std::string_view v) {
+    return std::none_of(v.begin(), v.end(), [](char ch) {
+        auto u = static_cast<unsigned char>(ch);
+        return (u < ' ' && u != '\t') || u == 0x7f;
+    });
+}
+
+// `{name}` placeholders of a chat template, all known; "{{" and "}}" are literal braces.
+void check_template(const field& f, std::string_view text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '}') {
+            if (i + 1 < text.size() && text[i + 1] == '}') {
+                ++i;
+                continue;
+            }
+            f.fail("a lone \"}\" at offset " + std::to_string(i) + " (write \"}}\" for a brace)");
+        }
+        if (text[i] != '{') continue;
+        if (i + 1 < text.size() && text[i + 1] == '{') {
+            ++i;
+            continue;
+        }
+        auto end = text.find('}', i);
+        if (end == std::string_view::npos)
+            f.fail("unclosed \"{\" at offset " + std::to_string(i) + " (write \"{{\" for a brace)");
+        auto name = text.substr(i + 1, end - i - 1);
+        if (std::find(std::begin(template_placeholders), std::end(template_placeholders), name) ==
+            std::end(template_placeholders)) {
+            std::string known;
+            for (auto p : template_placeholders)
+                known += (known.empty() ? "{" : ", {") + std::string(p) + "}";
+            f.fail("unknown placeholder {" + std::string(name) + "} (known: " + known + ")");
+        }
+        i = end;
+    }
+}
+
+std::map<std::string, std::string> label_map(const field& f) {
+    std::map<std::string, std::string> out;
+    mapping labels(f);
+    for (const auto& e : labels.entries()) {
+        if (!valid_label_name(e.key))
+            labels.fail(e.value.line(),
+                        "bad label name " + quote(e.key) + " (expected [a-zA-Z_][a-zA-Z0-9_]*)");
+        if (e.value.is_null()) e.value.fail("no value");
+        out[std::string(e.key)] = e.value.string(true);
+    }
+    return out;
+}
+
+webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file,
+                      std::vector<std::pair<std::size_t, pending_file>>& header_files) {
     mapping m(f);
-    m.only({"name", "url", "format", "secret_file", "events", "progress_step", "max_attempts"});
+    m.only({"name", "url", "urls", "format", "secret_file", "events", "progress_step",
+            "match_labels", "max_attempts", "timeout", "ca_file", "proxy", "headers", "template"});
     webhook w;
     w.name = m.require("name").string();
-    {
-        auto u = m.require("url");
-        auto target = http::request_url_of(url_parts_of(u));
-        if (!target) u.fail("bad URL: " + target.error());
-        w.url = std::move(*target);
-    }
     if (auto v = m.get("format")) {
         auto name = v->string();
         auto format = detail::value_in(webhook_format_names, name);
@@ -324,6 +404,23 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
             v->fail("unknown format " + quote(name) + " (expected " +
                     detail::names_in(webhook_format_names) + ")");
         w.format = *format;
+    }
+    const bool am = w.format == webhook_format::alertmanager;
+    if (auto v = m.get("urls")) {
+        if (!am) v->fail("only the alertmanager format takes urls (use url)");
+        if (m.has("url")) v->fail("give url or urls, not both");
+        auto items = v->list();
+        if (items.empty()) v->fail("empty list (every member of the Alertmanager cluster)");
+        for (const auto& item : items) {
+            w.urls.push_back(webhook_url(item));
+            for (std::size_t j = 0; j + 1 < w.urls.size(); ++j)
+                if (w.urls[j] == w.urls.back()) item.fail("URL listed twice");
+        }
+    } else {
+        if (am && !m.has("url"))
+            m.fail(std::string("missing required key \"urls\" (every member of the Alertmanager "
+                               "cluster; or url for one)"));
+        w.urls.push_back(webhook_url(m.require("url")));
     }
     if (auto v = m.get("secret_file")) secret_file = pending_file{v->string(), *v};
     if (auto v = m.get("events")) {
@@ -350,7 +447,42 @@ webhook parse_webhook(const field& f, std::optional<pending_file>& secret_file) 
             v->fail("must be greater than 0 and at most 1, got " + quote(v->text()));
         w.progress_step = step;
     }
+    if (auto v = m.get("match_labels")) w.match_labels = label_map(*v);
     if (auto v = m.get("max_attempts")) w.max_attempts = static_cast<unsigned>(v->integer(1, 1000));
+    if (auto v = m.get("timeout")) w.timeout = positive_duration(*v);
+    if (auto v = m.get("ca_file")) w.ca_file = absolute_in(f.src(), v->string());
+    if (auto v = m.get("proxy")) w.proxy = proxy_endpoint(*v);
+    if (auto v = m.get("headers")) {
+        mapping h(*v);
+        for (const auto& e : h.entries()) {
+            check_header_name(h, e);
+            for (const auto& earlier : w.headers)
+                if (detail::ascii_lower(earlier.name) == detail::ascii_lower(e.key))
+                    h.fail(e.value.line(), "header " + quote(e.key) + " given twice");
+            webhook_header header{std::string(e.key), detail::secret{}};
+            if (e.value.node().is_mapping()) {
+                mapping from(e.value);
+                from.only({"file"});
+                auto file = from.require("file");
+                header_files.emplace_back(w.headers.size(), pending_file{file.string(), file});
+            } else {
+                if (e.value.is_null()) e.value.fail("no value");
+                auto text = e.value.string(true);
+                if (!valid_header_value(text))
+                    e.value.fail("control character in the header value");
+                header.value = detail::secret(std::move(text));
+            }
+            w.headers.push_back(std::move(header));
+        }
+    }
+    if (auto v = m.get("template")) {
+        if (w.format == webhook_format::generic || am)
+            v->fail("only the chat formats (slack, feishu, dingtalk, wecom) take a template");
+        auto text = v->string();
+        if (text.empty()) v->fail("empty template (remove the key for the default text)");
+        check_template(*v, text);
+        w.template_text = std::move(text);
+    }
     return w;
 }
 
@@ -418,11 +550,22 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
     }
 
     for (std::size_t i = 0; i < s.webhooks.size(); ++i) {
-        const auto& pf = p.webhook_secrets[i];
-        if (!pf) continue;
-        auto sec = auth::read_secret_file(pf->path, c.src.dir, env);
-        if (!sec) pf->at.fail(sec.error());
-        s.webhooks[i].secret = std::move(*sec);
+        auto& w = s.webhooks[i];
+        if (const auto& pf = p.webhook_secrets[i]) {
+            auto sec = auth::read_secret_file(pf->path, c.src.dir, env);
+            if (!sec) pf->at.fail(sec.error());
+            w.secret = std::move(*sec);
+        }
+        for (const auto& [index, pf] : p.header_files[i]) {
+            auto value = auth::read_secret_file(pf.path, c.src.dir, env);
+            if (!value) pf.at.fail(value.error());
+            if (!valid_header_value(value->reveal()))
+                pf.at.fail("the file holds a control character (a header value is one line)");
+            w.headers[index].value = std::move(*value);
+        }
+        if (w.ca_file)
+            check_readable(*mapping(p.webhook_at[i]).get("ca_file"), *w.ca_file,
+                           detail::certificate_file_limit);
     }
 
     // What only --check-config asks for: this machine's view of listen and state_dir.
@@ -452,7 +595,7 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
     pending p;
     mapping root(*root_field);
     root.only({"listen", "web_config_file", "state_dir", "log_level", "modelarts", "poll",
-               "targets", "webhooks"});
+               "targets", "webhooks", "external_url"});
 
     if (auto v = root.get("listen")) {
         s.listen = v->string();
@@ -483,7 +626,8 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
         std::map<std::string, int> names;
         for (const auto& item : v->list()) {
             std::optional<pending_file> secret_file;
-            auto w = parse_webhook(item, secret_file);
+            std::vector<std::pair<std::size_t, pending_file>> header_files;
+            auto w = parse_webhook(item, secret_file, header_files);
             auto name_field = *mapping(item).get("name");
             auto [it, inserted] = names.emplace(w.name, name_field.line());
             if (!inserted) {
@@ -492,7 +636,21 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
             }
             s.webhooks.push_back(std::move(w));
             p.webhook_secrets.push_back(std::move(secret_file));
+            p.header_files.push_back(std::move(header_files));
+            p.webhook_at.push_back(item);
         }
+    }
+
+    if (auto v = root.get("external_url")) {
+        auto parts = url_parts_of(*v);
+        if (parts.scheme != "http" && parts.scheme != "https")
+            v->fail("must be an http:// or https:// URL");
+        if (parts.userinfo) v->fail("must not contain user information");
+        auto text = v->string();
+        if (text.find_first_of("?#") != std::string::npos)
+            v->fail("must not have a query or fragment");
+        if (text.back() != '/') text += '/';
+        s.external_url = std::move(text);
     }
 
     resolve(c, s, p, root);

@@ -12,6 +12,21 @@ bool webhook::wants(task::event_type type) const {
     return std::find(events.begin(), events.end(), type) != events.end();
 }
 
+bool webhook::matches(const std::map<std::string, std::string>& labels) const {
+    for (const auto& [name, value] : match_labels) {
+        auto it = labels.find(name);
+        if (it == labels.end() || it->second != value) return false;
+    }
+    return true;
+}
+
+const target* target_of(const settings& s, std::string_view project_id,
+                        std::string_view dataset_id) {
+    for (const auto& t : s.targets)
+        if (t.dataset_id == dataset_id && project_id_of(s, t) == project_id) return &t;
+    return nullptr;
+}
+
 const std::string& project_id_of(const settings& s, const target& t) {
     return t.project_id ? *t.project_id : s.modelarts.project_id;
 }

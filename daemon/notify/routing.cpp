@@ -8,6 +8,10 @@ std::vector<std::string> route(const config::settings& s, const task::event& e) 
     std::vector<std::string> out;
     for (const auto& w : s.webhooks) {
         if (!w.wants(e.type)) continue;
+        if (!w.match_labels.empty()) {
+            const auto* t = config::target_of(s, e.key.project_id, e.key.dataset_id);
+            if (!t || !w.matches(t->labels)) continue;
+        }
         if (e.type == task::event_type::progress) {
             if (!w.progress_step || !e.previous || !e.current || !e.previous->progress ||
                 !e.current->progress)

@@ -126,7 +126,7 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     REQUIRE(s.webhooks.size() == 2);
     const auto& ops = s.webhooks[0];
     CHECK(ops.name == "ops");
-    CHECK(ops.url.to_string() == "https://hooks.example.com/modelarts");
+    CHECK(ops.urls.at(0).to_string() == "https://hooks.example.com/modelarts");
     CHECK(ops.format == webhook_format::generic);
     REQUIRE(ops.secret.has_value());
     CHECK(ops.secret->reveal() == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
@@ -521,7 +521,7 @@ TEST_CASE("every URL is kept parsed: endpoints, the proxy with its credentials, 
     CHECK(s.modelarts.proxy->server.host == "proxy.internal");
     CHECK(s.modelarts.proxy->server.port == 3128);
     CHECK(s.modelarts.proxy->credentials == "user:p@ss");
-    const auto& hook = s.webhooks[0].url;
+    const auto& hook = s.webhooks[0].urls.at(0);
     CHECK(hook.server.host == "oapi.dingtalk.com");
     CHECK(hook.server.port == 443);
     CHECK(hook.target == "/robot/send?access_token=TOKEN123");
@@ -904,4 +904,124 @@ TEST_CASE("a duplicate among many task_ids is found and names both lines") {
     REQUIRE(s.targets[0].task_ids.has_value());
     CHECK(s.targets[0].task_ids->size() == n);
     CHECK(s.targets[0].task_ids->at(n - 1) == "task" + std::to_string(n - 1));
+}
+
+TEST_CASE("webhook transport, routing and template keys load to what they say") {
+    temp_dir conf;
+    conf.write("hook.token", "Bearer s3cret\n");
+    conf.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    auto s = parse_settings(
+        minimal("webhooks:\n"
+                "  - name: ops\n"
+                "    url: https://hooks.example.com/x?key=K\n"
+                "    match_labels: {team: vision}\n"
+                "    timeout: 3s\n"
+                "    ca_file: ca.pem\n"
+                "    proxy: http://proxy.internal:3128\n"
+                "    headers: {Authorization: {file: hook.token}, X-Team: vision}\n"
+                "  - name: chat\n"
+                "    format: wecom\n"
+                "    url: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K2\n"
+                "    template: \"{task_name}: {previous_status} -> {status} {{ok}}\"\n"
+                "  - name: am\n"
+                "    format: alertmanager\n"
+                "    urls: [http://am1:9093, http://am2:9093/prefix]\n"
+                "external_url: https://taskwatch.example.com\n"),
+        conf.file("c.yml"), env_keys);
+    REQUIRE(s.webhooks.size() == 3);
+    const auto& ops = s.webhooks[0];
+    CHECK(ops.match_labels == std::map<std::string, std::string>{{"team", "vision"}});
+    CHECK(ops.matches({{"team", "vision"}, {"site", "a"}}));
+    CHECK_FALSE(ops.matches({{"team", "nlp"}}));
+    CHECK_FALSE(ops.matches({}));
+    CHECK(ops.timeout == std::chrono::seconds(3));
+    CHECK(ops.ca_file == conf.file("ca.pem"));
+    REQUIRE(ops.proxy.has_value());
+    CHECK(ops.proxy->server.host == "proxy.internal");
+    REQUIRE(ops.headers.size() == 2);
+    CHECK(ops.headers[0].name == "Authorization");
+    CHECK(ops.headers[0].value.reveal() == "Bearer s3cret");
+    CHECK(ops.headers[1].name == "X-Team");
+    CHECK(ops.headers[1].value.reveal() == "vision");
+    CHECK(ops.urls.at(0).to_string() == "https://hooks.example.com/x");
+    CHECK(ops.urls.at(0).target == "/x?key=K");
+    CHECK(s.webhooks[1].template_text == "{task_name}: {previous_status} -> {status} {{ok}}");
+    const auto& am = s.webhooks[2];
+    REQUIRE(am.urls.size() == 2);
+    CHECK(am.urls[0].to_string() == "http://am1:9093/");
+    CHECK(am.urls[1].to_string() == "http://am2:9093/prefix");
+    CHECK(s.webhooks[1].matches({})); // no match_labels: every event
+    CHECK(s.external_url == "https://taskwatch.example.com/");
+}
+
+TEST_CASE("bad webhook transport, routing and template keys fail with one line naming them") {
+    struct bad_case {
+        const char* name;
+        std::string yaml;
+        std::string error;
+    };
+    const std::string at = "/etc/taskwatch/config.yml:";
+    const bad_case cases[] = {
+        {"urls for a generic webhook", "webhooks:\n  - {name: a, urls: ['http://h/']}\n",
+         at + "7: webhooks[0].urls: only the alertmanager format takes urls (use url)"},
+        {"alertmanager without urls", "webhooks:\n  - {name: a, format: alertmanager}\n",
+         at + "7: webhooks[0]: missing required key \"urls\" (every member of the Alertmanager "
+              "cluster; or url for one)"},
+        {"the same member twice",
+         "webhooks:\n  - {name: a, format: alertmanager, urls: ['http://h/', 'http://h/']}\n",
+         at + "7: webhooks[0].urls[1]: URL listed twice"},
+        {"a header taskwatch sets",
+         "webhooks:\n  - {name: a, url: 'http://h/', headers: {Content-Type: x}}\n",
+         at + "7: webhooks[0].headers: header \"Content-Type\" is set by taskwatch and cannot "
+              "be configured"},
+        {"a header name that is no token",
+         "webhooks:\n  - {name: a, url: 'http://h/', headers: {'X Bad': x}}\n",
+         at + "7: webhooks[0].headers: bad header name \"X Bad\""},
+        {"a control character in a header value",
+         "webhooks:\n  - {name: a, url: 'http://h/', headers: {X-A: \"a\\r\\nB: c\"}}\n",
+         at + "7: webhooks[0].headers.X-A: control character in the header value"},
+        {"a template for the generic format",
+         "webhooks:\n  - {name: a, url: 'http://h/', template: '{status}'}\n",
+         at + "7: webhooks[0].template: only the chat formats (slack, feishu, dingtalk, wecom) "
+              "take a template"},
+        {"an unknown placeholder",
+         "webhooks:\n  - {name: a, format: slack, url: 'http://h/', template: '{stauts}'}\n",
+         at + "7: webhooks[0].template: unknown placeholder {stauts} (known: {type}, {time}, "
+              "{project_id}, {dataset_id}, {task_id}, {task_name}, {labels}, {status}, "
+              "{previous_status}, {progress}, {previous_progress}, {annotated}, {total}, "
+              "{code}, {message}, {error_code}, {error_msg}, {link})"},
+        {"an unclosed brace",
+         "webhooks:\n  - {name: a, format: slack, url: 'http://h/', template: 'x {status'}\n",
+         at + "7: webhooks[0].template: unclosed \"{\" at offset 2 (write \"{{\" for a brace)"},
+        {"a bad match label", "webhooks:\n  - {name: a, url: 'http://h/', match_labels: {1x: y}}\n",
+         at + "7: webhooks[0].match_labels: bad label name \"1x\" (expected "
+              "[a-zA-Z_][a-zA-Z0-9_]*)"},
+        {"an external_url with a query", "external_url: https://t.example.com/?a=b\n",
+         at + "6: external_url: must not have a query or fragment"},
+        {"an ftp external_url", "external_url: ftp://t.example.com/\n",
+         at + "6: external_url: bad URL: unsupported scheme \"ftp\" (expected http or https)"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        CHECK(problem_of(minimal(c.yaml)) == c.error);
+    }
+}
+
+TEST_CASE("a webhook header read from a file: missing file and multi-line file are errors") {
+    temp_dir conf;
+    conf.write("two-lines", "a\nb\n");
+    auto problem = [&](const std::string& file) {
+        return error_of([&] {
+            parse_settings(minimal("webhooks:\n  - name: a\n    url: http://h/\n"
+                                   "    headers: {Authorization: {file: " +
+                                   file + "}}\n"),
+                           conf.file("c.yml"), env_keys);
+        });
+    };
+    CHECK(problem("two-lines") ==
+          conf.file("c.yml") +
+              ":9: webhooks[0].headers.Authorization.file: " + conf.file("two-lines") +
+              " holds more than one line or a control character; expected one line");
+    CHECK(problem("missing").find(conf.file("c.yml") +
+                                  ":9: webhooks[0].headers.Authorization.file: ") == 0);
 }

@@ -1,4 +1,4 @@
-// notify's routing of events to webhooks: event types and progress steps.
+// notify's routing of events to webhooks: event types, progress steps and label matches.
 #include "taskwatch/notify/routing.hpp"
 
 #include <doctest/doctest.h>
@@ -59,4 +59,27 @@ TEST_CASE("task.progress goes only to webhooks one of whose steps the progress c
     CHECK(r.progress_steps == std::vector<double>{0.25, 0.5});
     REQUIRE(r.route);
     CHECK(r.route(progress_event(0.45, 0.55)) == std::vector<std::string>{"quarter", "half"});
+}
+
+TEST_CASE("a webhook with match_labels gets only events of targets carrying those labels") {
+    auto s = std::make_shared<config::settings>();
+    s->modelarts.project_id = "p";
+    s->targets.push_back(config::target{"vision-ds", std::nullopt, {{"team", "vision"}}, {}, {}});
+    s->targets.push_back(config::target{"nlp-ds", std::nullopt, {{"team", "nlp"}}, {}, {}});
+    s->targets.push_back(config::target{"other-ds", std::nullopt, {{"team", "vision"}}, "q", {}});
+    auto vision = hook("vision", {task::event_type::gone});
+    vision.match_labels = {{"team", "vision"}};
+    s->webhooks = {vision, hook("all", {task::event_type::gone})};
+    auto gone_in = [](std::string project, std::string dataset) {
+        task::event e;
+        e.type = task::event_type::gone;
+        e.key = {std::move(project), std::move(dataset), "t1"};
+        return e;
+    };
+    CHECK(notify::route(*s, gone_in("p", "vision-ds")) ==
+          std::vector<std::string>{"vision", "all"});
+    CHECK(notify::route(*s, gone_in("p", "nlp-ds")) == std::vector<std::string>{"all"});
+    // The target is found by project too: "other-ds" is watched in project q, not p.
+    CHECK(notify::route(*s, gone_in("q", "other-ds")) == std::vector<std::string>{"vision", "all"});
+    CHECK(notify::route(*s, gone_in("p", "other-ds")) == std::vector<std::string>{"all"});
 }

@@ -62,16 +62,43 @@ struct target {
     bool operator==(const target&) const = default;
 };
 
+/// The placeholders a chat webhook's `template` may use, written `{name}` (`{{` and `}}` are
+/// literal braces). notify fills them in from the event; README "Webhooks" says what each is.
+inline constexpr std::string_view template_placeholders[] = {
+    "type",   "time",   "project_id",      "dataset_id", "task_id",           "task_name",
+    "labels", "status", "previous_status", "progress",   "previous_progress", "annotated",
+    "total",  "code",   "message",         "error_code", "error_msg",         "link",
+};
+
+/// A header added to every request of a webhook (`headers:`). The value may be a token (read
+/// from a file): it is a secret, never logged.
+struct webhook_header {
+    std::string name;
+    detail::secret value;
+    bool operator==(const webhook_header&) const = default;
+};
+
 /// One `webhooks[]` entry.
 struct webhook {
-    std::string name;      ///< unique; use it, not the URL, in logs and metric labels
-    http::request_url url; ///< http or https; may embed a token (Slack, DingTalk): never log it
+    std::string name; ///< unique; use it, not the URL, in logs and metric labels
+    /// `url`, or for alertmanager `urls`: every member of an HA cluster. A URL may embed a
+    /// token (Slack) or carry it in the query (DingTalk, WeCom): log to_string(), never more.
+    std::vector<http::request_url> urls;
     webhook_format format = webhook_format::generic;
     std::optional<detail::secret> secret; ///< from secret_file
     std::vector<task::event_type> events; ///< default: all; in contract order
     std::optional<double> progress_step;  ///< 0 < x <= 1: emit task.progress at each multiple
-    unsigned max_attempts = 12;           ///< then dead-lettered
+    /// Only events of targets whose labels include all of these (default: every event).
+    std::map<std::string, std::string> match_labels;
+    unsigned max_attempts = 12;                ///< then dead-lettered
+    std::chrono::milliseconds timeout{10'000}; ///< per attempt
+    std::optional<std::string> ca_file;        ///< nullopt: the system store
+    std::optional<http::proxy_endpoint> proxy; ///< nullopt: $HTTPS_PROXY / $HTTP_PROXY
+    std::vector<webhook_header> headers;       ///< in the order written
+    std::optional<std::string> template_text;  ///< chat formats: the message text
     bool wants(task::event_type type) const;
+    /// Whether `labels` (a target's) include every match_labels entry.
+    bool matches(const std::map<std::string, std::string>& labels) const;
     bool operator==(const webhook&) const = default;
 };
 
@@ -87,6 +114,10 @@ struct webhook {
 ///   every format; `progress_step` unset means no task.progress events for that webhook;
 /// - every duration and count must be positive; `jitter` is in [0, 1];
 ///   `max_connections` is at most 1024 and a webhook's `max_attempts` at most 1000;
+/// - a webhook has `url`, or (alertmanager only) `urls`, one or more; `template` is for the
+///   chat formats only, and names only template_placeholders; a `headers` value is a string
+///   or `{file: PATH}` (read like a secret file, one trailing newline dropped); taskwatch's
+///   own headers (Content-Type, Content-Length, Host, webhook-*) cannot be set there;
 /// - URLs are stored parsed (http/url.hpp), once: endpoints as https://host[:port] (a "/" after
 ///   the port is allowed and dropped), the proxy with its credentials decoded;
 /// - a key given with no value (`key:` or `key: ~`) is an error, not "use the default";
@@ -121,6 +152,9 @@ struct settings {
 
     std::vector<target> targets;
     std::vector<webhook> webhooks;
+    /// `external_url`: where people reach this daemon's pages (links in messages, Alertmanager's
+    /// generatorURL); http(s), stored with a trailing "/". nullopt: no links.
+    std::optional<std::string> external_url;
 
     bool operator==(const settings&) const = default;
 };
@@ -129,6 +163,9 @@ struct settings {
 const std::string& project_id_of(const settings& s, const target& t);
 /// The target's endpoint: its own endpoint, else modelarts.endpoint.
 const http::endpoint& endpoint_of(const settings& s, const target& t);
+/// The target watching `dataset_id` of `project_id` (targets never repeat one), or null.
+const target* target_of(const settings& s, std::string_view project_id,
+                        std::string_view dataset_id);
 
 using environment = auth::environment;
 

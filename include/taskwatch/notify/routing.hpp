@@ -1,4 +1,5 @@
-// Which configured webhooks receive an event: each webhook's event types and progress step.
+// Which configured webhooks receive an event: each webhook's event types, progress step and
+// match on the target's labels.
 // The watch engine takes the result as an opaque poll::event_routing and never sees webhooks.
 #pragma once
 
@@ -13,7 +14,8 @@
 namespace taskwatch::notify {
 
 /// Names of the webhooks of `s` that want `e`, in configuration order (possibly none).
-/// A task.progress event goes to a webhook only when the progress crossed one of its steps.
+/// A task.progress event goes to a webhook only when the progress crossed one of its steps; a
+/// webhook with match_labels gets only events of targets whose labels include them all.
 std::vector<std::string> route(const config::settings& s, const task::event& e);
 
 /// The progress steps at which any webhook wants task.progress, in configuration order: the
