@@ -146,6 +146,28 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(chat.max_attempts == 12);
 }
 
+TEST_CASE("state_dir left out is systemd's StateDirectory= ($STATE_DIRECTORY), else the default") {
+    auto with_state = [](std::string value) {
+        return fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"},
+                         {"HUAWEICLOUD_SDK_SK", "SKENV"},
+                         {"STATE_DIRECTORY", std::move(value)}});
+    };
+    const std::string path = "/etc/taskwatch/vision.yml";
+    CHECK(parse_settings(minimal(), path, with_state("/var/lib/taskwatch-vision")).state_dir ==
+          "/var/lib/taskwatch-vision");
+    // Several directories (StateDirectory=a b): the first.
+    CHECK(parse_settings(minimal(), path, with_state("/var/lib/a:/var/lib/b")).state_dir ==
+          "/var/lib/a");
+    // systemd only ever sets absolute paths; anything else is not its, and is ignored.
+    CHECK(parse_settings(minimal(), path, with_state("relative")).state_dir ==
+          "/var/lib/taskwatch");
+    CHECK(parse_settings(minimal(), path, with_state("")).state_dir == "/var/lib/taskwatch");
+    // The config's own state_dir wins.
+    CHECK(
+        parse_settings(minimal("state_dir: /srv/tw\n"), path, with_state("/var/lib/x")).state_dir ==
+        "/srv/tw");
+}
+
 TEST_CASE("keys left out take their documented defaults") {
     auto s = parse_settings(minimal(), "/etc/taskwatch/config.yml", env_keys);
     settings defaults;
