@@ -72,7 +72,7 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     creds.write("ak", "EXAMPLEAK\n");
     creds.write("sk", "EXAMPLESK\n");
     creds.write("security_token", "EXAMPLETOKEN\n");
-    creds.write("ops.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    creds.write("webhook.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
     auto s = parse_settings(read_text(example_path), conf.file("config.yml"),
                             fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
 
