@@ -7,6 +7,10 @@ pkgs=(cmake g++ make pkg-config git
 if [ "${1:-}" = "--test" ]; then
   # promtool and prometheus: /metrics checks; chromium (+ a font): the status page test.
   pkgs+=(openssl sqlite3 curl ca-certificates prometheus chromium fonts-dejavu-core)
+  # The ops tests: systemd-analyze (units), python3-yaml (rules and dashboard checks), man-db
+  # (groff checks the man page; verify finds it), dpkg-dev and file (cpack's DEB generator
+  # computes library dependencies with dpkg-shlibdeps).
+  pkgs+=(systemd python3-yaml man-db dpkg-dev file)
   # The sanitizer build and the fuzzers (scripts/test-asan.sh); llvm-14 symbolizes their reports.
   pkgs+=(clang-14 libclang-rt-14-dev llvm-14)
 fi

@@ -123,6 +123,14 @@ void check_listen(const field& f, const std::string& s) {
     }
 }
 
+// systemd's StateDirectory= (exported as $STATE_DIRECTORY, several joined by ':'): the first,
+// when it is absolute. It lets each taskwatch@NAME instance default to its own directory.
+std::optional<std::string> systemd_state_directory(const environment& env) {
+    auto v = env ? env("STATE_DIRECTORY") : std::nullopt;
+    if (!v || v->empty() || v->front() != '/') return std::nullopt;
+    return v->substr(0, v->find(':'));
+}
+
 std::string absolute_in(const detail::yaml::source& src, const std::string& p) {
     if (!p.empty() && p.front() == '/') return p;
     return (std::filesystem::path(src.dir) / p).lexically_normal().string();
@@ -163,6 +171,7 @@ struct pending {
     std::vector<std::vector<std::pair<std::size_t, pending_file>>> header_files;
     std::vector<field> target_at;  ///< per target
     std::vector<field> webhook_at; ///< per webhook
+    bool state_dir_given = false;  ///< else $STATE_DIRECTORY applies
 };
 
 void parse_auth(const field& f, settings& s, pending& p) {
@@ -503,6 +512,8 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
                     "\"?\" or \"#\")");
         s.modelarts.project_id = *from_env;
     }
+    if (!p.state_dir_given)
+        if (auto dir = systemd_state_directory(env)) s.state_dir = *dir;
 
     // Credentials: blame the key named by the problem, else the auth section, else modelarts.
     auto blame_auth = [&](const auth::credentials_problem& problem) {
@@ -602,7 +613,10 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
         check_listen(*v, s.listen);
     }
     if (auto v = root.get("web_config_file")) s.web_config_file = absolute_in(c.src, v->string());
-    if (auto v = root.get("state_dir")) s.state_dir = absolute_in(c.src, v->string());
+    if (auto v = root.get("state_dir")) {
+        s.state_dir = absolute_in(c.src, v->string());
+        p.state_dir_given = true;
+    }
     if (auto v = root.get("log_level")) {
         auto l = v->string();
         auto level = log::parse_level(l);

@@ -32,6 +32,7 @@ std::string daemon_config(const sim_control& sim, const std::string& dataset,
     y += "targets:\n";
     y += "  - dataset_id: " + dataset + "\n";
     y += o.extra_target;
+    y += o.extra_top;
     return y;
 }
 

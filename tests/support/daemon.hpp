@@ -23,6 +23,7 @@ struct daemon_options {
     std::string extra_target;    ///< more lines under the target, each "    key: value\n"
     std::string listen = "127.0.0.1:0";
     std::string web_config_file; ///< empty: no web_config_file key
+    std::string extra_top;       ///< more top-level YAML after the targets (e.g. "webhooks:\n...")
 };
 
 /// The YAML of a daemon watching every task of `dataset` on `sim` (AK/SK from files ak and sk

@@ -72,7 +72,8 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     creds.write("ak", "EXAMPLEAK\n");
     creds.write("sk", "EXAMPLESK\n");
     creds.write("security_token", "EXAMPLETOKEN\n");
-    creds.write("ops.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    creds.write("hook.token", "Bearer EXAMPLETOKEN\n");
+    creds.write("webhook.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
     auto s = parse_settings(read_text(example_path), conf.file("config.yml"),
                             fake_env({{"CREDENTIALS_DIRECTORY", creds.str()}}));
 
@@ -123,7 +124,7 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(endpoint_of(s, s.targets[1]).to_string() ==
           "https://modelarts.cn-east-3.myhuaweicloud.com");
 
-    REQUIRE(s.webhooks.size() == 2);
+    REQUIRE(s.webhooks.size() == 3);
     const auto& ops = s.webhooks[0];
     CHECK(ops.name == "ops");
     CHECK(ops.urls.at(0).to_string() == "https://hooks.example.com/modelarts");
@@ -137,6 +138,15 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK_FALSE(ops.wants(event_type::discovered));
     CHECK(ops.progress_step == 0.25);
     CHECK(ops.max_attempts == 12);
+    CHECK(ops.match_labels == std::map<std::string, std::string>{{"team", "vision"}});
+    CHECK(ops.timeout == std::chrono::seconds(10));
+    CHECK_FALSE(ops.ca_file.has_value());
+    CHECK_FALSE(ops.proxy.has_value());
+    REQUIRE(ops.headers.size() == 2);
+    CHECK(ops.headers[0].name == "Authorization");
+    CHECK(ops.headers[0].value.reveal() == "Bearer EXAMPLETOKEN");
+    CHECK(ops.headers[1].name == "X-Source");
+    CHECK(ops.headers[1].value.reveal() == "taskwatch");
     const auto& chat = s.webhooks[1];
     CHECK(chat.name == "chat");
     CHECK(chat.format == webhook_format::feishu);
@@ -144,6 +154,34 @@ TEST_CASE("the example config loads to exactly the values it shows") {
     CHECK(chat.events.size() == std::size(task::event_type_names));
     CHECK_FALSE(chat.progress_step.has_value());
     CHECK(chat.max_attempts == 12);
+    CHECK(chat.template_text == "{task_name}: {previous_status} -> {status} ({progress}) {link}");
+    const auto& am = s.webhooks[2];
+    CHECK(am.format == webhook_format::alertmanager);
+    REQUIRE(am.urls.size() == 1);
+    CHECK(am.urls[0].to_string() == "http://127.0.0.1:9093/");
+    CHECK(s.external_url == "https://taskwatch.example.com/");
+}
+
+TEST_CASE("state_dir left out is systemd's StateDirectory= ($STATE_DIRECTORY), else the default") {
+    auto with_state = [](std::string value) {
+        return fake_env({{"HUAWEICLOUD_SDK_AK", "AKENV"},
+                         {"HUAWEICLOUD_SDK_SK", "SKENV"},
+                         {"STATE_DIRECTORY", std::move(value)}});
+    };
+    const std::string path = "/etc/taskwatch/vision.yml";
+    CHECK(parse_settings(minimal(), path, with_state("/var/lib/taskwatch-vision")).state_dir ==
+          "/var/lib/taskwatch-vision");
+    // Several directories (StateDirectory=a b): the first.
+    CHECK(parse_settings(minimal(), path, with_state("/var/lib/a:/var/lib/b")).state_dir ==
+          "/var/lib/a");
+    // systemd only ever sets absolute paths; anything else is not its, and is ignored.
+    CHECK(parse_settings(minimal(), path, with_state("relative")).state_dir ==
+          "/var/lib/taskwatch");
+    CHECK(parse_settings(minimal(), path, with_state("")).state_dir == "/var/lib/taskwatch");
+    // The config's own state_dir wins.
+    CHECK(
+        parse_settings(minimal("state_dir: /srv/tw\n"), path, with_state("/var/lib/x")).state_dir ==
+        "/srv/tw");
 }
 
 TEST_CASE("keys left out take their documented defaults") {

@@ -107,6 +107,8 @@ struct webhook {
 ///   file's folder (and stored absolute); `web_config_file` and `ca_file` must be readable;
 /// - `modelarts.auth` may be omitted: type aksk from the HUAWEICLOUD_SDK_* environment;
 /// - `modelarts.project_id` falls back to $HUAWEICLOUD_SDK_PROJECT_ID, else it is required;
+/// - `state_dir` falls back to $STATE_DIRECTORY (systemd StateDirectory=; the first of several),
+///   else /var/lib/taskwatch;
 /// - `modelarts.proxy` stays unset when absent (the HTTP client then honours $HTTPS_PROXY);
 /// - `targets` is required and must not be empty; a target's `labels` default to none;
 /// - two targets may not name the same (project, dataset), even with different task_ids;
