@@ -1,5 +1,7 @@
 // HTTPS client: per-host keep-alive pools, FIFO queueing, one deadline per request.
 #include "taskwatch/http/client.hpp"
+
+#include "taskwatch/detail/base64.hpp"
 #include "taskwatch/http/tls_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -178,15 +180,6 @@ bool is_stale_connection_error(const error_code& ec) noexcept {
     return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
            ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
            ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
-}
-
-std::string base64(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(in.data()),
-                            static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
 }
 
 bool has_line_break(std::string_view s) noexcept {
@@ -699,7 +692,8 @@ asio::awaitable<expected<ok_t, transport_error>> client::impl::async_tunnel(host
     bhttp::request<bhttp::empty_body> req{bhttp::verb::connect, pool.authority, 11};
     req.set(bhttp::field::host, pool.authority);
     if (!pool.proxy->credentials.empty())
-        req.set(bhttp::field::proxy_authorization, "Basic " + base64(pool.proxy->credentials));
+        req.set(bhttp::field::proxy_authorization,
+                "Basic " + detail::base64_encode(pool.proxy->credentials));
 
     auto [write_ec, written] = co_await bhttp::async_write(c.tcp(), req, use_tuple);
     const auto wec = effective(c, write_ec);

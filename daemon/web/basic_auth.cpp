@@ -1,6 +1,8 @@
 // Basic authentication with bcrypt (libxcrypt) and a cache of successes.
 #include "taskwatch/web/basic_auth.hpp"
 
+#include "taskwatch/detail/base64.hpp"
+
 #include "taskwatch/detail/crypto.hpp"
 
 #include <crypt.h>
@@ -18,43 +20,6 @@ namespace {
 bool bcrypt_base64_char(char ch) {
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
            ch == '.' || ch == '/';
-}
-
-// Decodes standard base64 (RFC 4648, padding required when the length needs it).
-std::optional<std::string> decode_base64(std::string_view in) {
-    auto value = [](char ch) -> int {
-        if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-        if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-        if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-        if (ch == '+') return 62;
-        if (ch == '/') return 63;
-        return -1;
-    };
-    if (in.size() % 4 != 0) return std::nullopt;
-    std::string out;
-    out.reserve(in.size() / 4 * 3);
-    for (std::size_t i = 0; i < in.size(); i += 4) {
-        const bool last = i + 4 == in.size();
-        int v[4];
-        int pad = 0;
-        for (int j = 0; j < 4; ++j) {
-            char ch = in[i + static_cast<std::size_t>(j)];
-            if (ch == '=' && last && j >= 2) {
-                ++pad;
-                v[j] = 0;
-                continue;
-            }
-            if (pad > 0) return std::nullopt; // data after padding
-            v[j] = value(ch);
-            if (v[j] < 0) return std::nullopt;
-        }
-        unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
-                     (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
-        out.push_back(static_cast<char>((n >> 16) & 0xff));
-        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-    }
-    return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -142,7 +107,7 @@ std::optional<basic_credentials> parse_basic_authorization(std::string_view valu
         token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ')
         token.remove_suffix(1);
-    auto decoded = decode_base64(token);
+    auto decoded = detail::base64_decode(token);
     if (!decoded) return std::nullopt;
     auto colon = decoded->find(':');
     if (colon == std::string::npos) {
