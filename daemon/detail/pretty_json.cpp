@@ -113,8 +113,12 @@ void append_json_double(std::string& out, double d) {
 
 std::string compact_json(const boost::json::value& v) {
     std::string out;
-    emit(out, v, -1, 0);
+    append_compact_json(out, v);
     return out;
+}
+
+void append_compact_json(std::string& out, const boost::json::value& v) {
+    emit(out, v, -1, 0);
 }
 
 } // namespace taskwatch

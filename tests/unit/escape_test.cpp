@@ -39,3 +39,10 @@ TEST_CASE("a log value is quoted only when it must be") {
     CHECK(taskwatch::log::quote("a b") == "\"a b\"");
     CHECK(taskwatch::log::quote("k=v\x01") == "\"k=v\\x01\"");
 }
+
+TEST_CASE("append_json_string and append_compact_json append to what is there") {
+    std::string out = "x";
+    taskwatch::append_json_string(out, "\t");
+    taskwatch::append_compact_json(out, boost::json::value{{"a", 1.0}});
+    CHECK(out == "x\"\\t\"{\"a\":1.0}");
+}
