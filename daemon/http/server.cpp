@@ -4,6 +4,8 @@
 // (server_stream), so it is compiled once for both.
 #include "taskwatch/http/server.hpp"
 
+#include "taskwatch/detail/field_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -301,14 +303,6 @@ struct rejection {
     std::string_view why;
 };
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 // RFC 9112 6.1 and 6.3: the body's length must be beyond doubt, or a proxy in front of us and
 // we may disagree on where the next request starts (request smuggling). We decode exactly one
 // transfer coding, a final `chunked`; Beast alone would take `xchunked` or `chunked, identity`
@@ -329,7 +323,7 @@ std::optional<rejection> check_request_head(const server_request& req, std::size
         std::string_view rest = it->value();
         while (!rest.empty()) {
             const auto comma = rest.find(',');
-            const auto coding = trim_ows(rest.substr(0, comma));
+            const auto coding = detail::trim_ows(rest.substr(0, comma));
             rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
             if (coding.empty()) continue; // "a, , b": empty list elements do not count
             ++codings;

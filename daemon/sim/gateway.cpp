@@ -2,6 +2,7 @@
 
 #include "taskwatch/auth/signer.hpp"
 #include "taskwatch/detail/crypto.hpp"
+#include "taskwatch/detail/field_text.hpp"
 #include "taskwatch/detail/percent.hpp"
 
 #include <boost/json/parse.hpp>
@@ -29,14 +30,6 @@ auth_failure iam_error(unsigned status, std::string_view message) {
 std::string_view header_value(const http::server_request& req, std::string_view name) {
     auto it = req.find(name);
     return it == req.end() ? std::string_view{} : std::string_view(it->value());
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
 }
 
 // A string member of a JSON object, or nullptr.
@@ -83,7 +76,7 @@ expected<principal, auth_failure> gateway::authenticate(const http::server_reque
     auto authorization = header_value(req, "Authorization");
     if (!authorization.empty()) return check_signature(req, authorization, now);
     auto token = header_value(req, "X-Auth-Token");
-    if (!token.empty()) return check_token(trim(token), now);
+    if (!token.empty()) return check_token(detail::trim_ows(token), now);
     return unexpected(denied("no Authorization or X-Auth-Token header"));
 }
 
@@ -99,7 +92,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
         if (k.ak == parsed->access_key) key = &k;
     if (!key) return unexpected(denied("the access key does not exist"));
 
-    auto date_text = trim(header_value(req, "X-Sdk-Date"));
+    auto date_text = detail::trim_ows(header_value(req, "X-Sdk-Date"));
     if (date_text.empty()) return unexpected(denied("X-Sdk-Date header missing"));
     auto date = auth::parse_sdk_date(date_text);
     if (!date) return unexpected(denied("X-Sdk-Date is not YYYYMMDDTHHMMSSZ"));
@@ -117,7 +110,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
         auto token = header_value(req, "X-Security-Token");
         if (token.empty() || !is_signed("x-security-token"))
             return unexpected(denied("temporary credentials need a signed X-Security-Token"));
-        if (!detail::constant_time_equal(trim(token), key->security_token->reveal()))
+        if (!detail::constant_time_equal(detail::trim_ows(token), key->security_token->reveal()))
             return unexpected(denied("the security token does not match the access key"));
     }
 
