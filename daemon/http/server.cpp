@@ -88,29 +88,31 @@ public:
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            [this](auto handler, const MutableBuffers& b) {
-                if (tls_)
-                    tls_->async_read_some(b, std::move(handler));
-                else
-                    plain_->async_read_some(b, std::move(handler));
-            },
-            token, buffers);
+        return initiate(buffers, std::forward<Token>(token),
+                        [](auto& s, const auto& b, auto h) { s.async_read_some(b, std::move(h)); });
     }
 
     template <class ConstBuffers, class Token>
     auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+        return initiate(buffers, std::forward<Token>(token), [](auto& s, const auto& b, auto h) {
+            s.async_write_some(b, std::move(h));
+        });
+    }
+
+private:
+    // Starts `op(stream, buffers, handler)` on the layer this connection reads and writes.
+    template <class Buffers, class Token, class Op>
+    auto initiate(const Buffers& buffers, Token&& token, Op op) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            [this](auto handler, const ConstBuffers& b) {
+            [this, op](auto handler, const Buffers& b) {
                 if (tls_)
-                    tls_->async_write_some(b, std::move(handler));
+                    op(*tls_, b, std::move(handler));
                 else
-                    plain_->async_write_some(b, std::move(handler));
+                    op(*plain_, b, std::move(handler));
             },
             token, buffers);
     }
 
-private:
     std::optional<beast::tcp_stream> plain_;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
 };
