@@ -31,6 +31,16 @@ json::object config_json(const sim_task& t) {
     return c;
 }
 
+// What both task bodies do with the state beyond their fixed fields: hide the progress, add
+// the error.
+void add_state_fields(json::object& o, const task_state& st) {
+    if (st.progress_hidden) o.erase("progress");
+    if (!st.error_code.empty() || !st.error_msg.empty()) {
+        o["error_code"] = st.error_code;
+        o["error_msg"] = st.error_msg;
+    }
+}
+
 } // namespace
 
 void append_text(std::string& out, const json::value& v) {
@@ -61,11 +71,7 @@ json::object task_json(const sim_task& t) {
         {"task_id", t.task_id},
         {"task_name", t.task_name},
     };
-    if (st.progress_hidden) o.erase("progress");
-    if (!st.error_code.empty() || !st.error_msg.empty()) {
-        o["error_code"] = st.error_code;
-        o["error_msg"] = st.error_msg;
-    }
+    add_state_fields(o, st);
     return o;
 }
 
@@ -90,11 +96,7 @@ json::object task_list_item_json(const sim_task& t) {
         {"config", config_json(t)},
         {"result", result_json(st)},
     };
-    if (st.progress_hidden) o.erase("progress");
-    if (!st.error_code.empty() || !st.error_msg.empty()) {
-        o["error_code"] = st.error_code;
-        o["error_msg"] = st.error_msg;
-    }
+    add_state_fields(o, st);
     return o;
 }
 
