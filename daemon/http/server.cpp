@@ -53,6 +53,18 @@ constexpr std::chrono::milliseconds tls_close_timeout{1000};
 // After the drain deadline, how long forced closes may take to unwind.
 constexpr std::chrono::milliseconds force_grace{2000};
 
+// Reads and drops what the peer still sends after our answer and half-close, until it closes
+// or tls_close_timeout passes. Unread request bytes would turn the close into a reset that can
+// eat the answer.
+asio::awaitable<void> discard_until_peer_closes(beast::tcp_stream& lowest) {
+    lowest.expires_after(tls_close_timeout);
+    std::array<char, 1024> sink{};
+    for (;;) {
+        auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+        if (rec) break;
+    }
+}
+
 bool is_loopback(const asio::ip::address& a) {
     if (a.is_v6() && a.to_v6().is_v4_mapped())
         return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
@@ -405,21 +417,12 @@ asio::awaitable<void> server::impl::reject(server_stream& stream, bhttp::status 
     auto res = error_response(status, 11, why);
     lowest.expires_after(opts.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
-    if (!stream.tls()) {
-        if (!wec) {
-            // Unread request bytes would turn the close into a reset that can eat the answer:
-            // let the client see it and go (a bounded wait, the bytes are discarded).
-            boost::system::error_code ec;
-            lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-            lowest.expires_after(tls_close_timeout);
-            std::array<char, 1024> sink{};
-            for (;;) {
-                auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
-                if (rec) break;
-            }
-            lowest.socket().close(ec);
-            co_return;
-        }
+    if (!stream.tls() && !wec) {
+        boost::system::error_code ec;
+        lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_await discard_until_peer_closes(lowest);
+        lowest.socket().close(ec);
+        co_return;
     }
     co_await graceful_close(stream);
 }
@@ -434,15 +437,7 @@ asio::awaitable<void> server::impl::answer_plain_http(beast::tcp_stream& lowest)
         co_await asio::async_write(lowest, asio::buffer(answer.data(), answer.size()), use_tuple);
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (!wec) {
-        // Unread request bytes would turn the close into a reset that can eat the answer.
-        lowest.expires_after(tls_close_timeout);
-        std::array<char, 1024> sink{};
-        for (;;) {
-            auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
-            if (rec) break;
-        }
-    }
+    if (!wec) co_await discard_until_peer_closes(lowest);
     lowest.socket().close(ec);
 }
 
