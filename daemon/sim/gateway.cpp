@@ -47,18 +47,15 @@ const json::value* member(const json::value* v, std::string_view key) {
 
 std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std::string_view raw) {
     std::vector<std::pair<std::string, std::string>> out;
-    while (!raw.empty()) {
-        auto amp = raw.find('&');
-        auto part = raw.substr(0, amp);
-        raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-        if (part.empty()) continue;
-        auto eq = part.find('=');
-        auto key = detail::percent_decode(part.substr(0, eq));
-        auto value = detail::percent_decode(eq == std::string_view::npos ? std::string_view{}
-                                                                         : part.substr(eq + 1));
-        if (!key || !value) return std::nullopt;
-        out.emplace_back(std::move(*key), std::move(*value));
-    }
+    const bool decoded =
+        detail::for_each_query_pair(raw, [&](std::string_view k, std::string_view v) {
+            auto key = detail::percent_decode(k);
+            auto value = detail::percent_decode(v);
+            if (!key || !value) return false;
+            out.emplace_back(std::move(*key), std::move(*value));
+            return true;
+        });
+    if (!decoded) return std::nullopt;
     return out;
 }
 
