@@ -342,12 +342,10 @@ TEST_CASE("/-/ready answers 503 until the first poll round finished; /-/healthy 
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("unknown paths are 404, other methods 405 with Allow, HEAD has GET's headers and no "
-          "body") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = string_of(listed_tasks(sim).at(0).at("dataset_id"));
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str());
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "unknown paths are 404, other methods 405 with Allow, HEAD has GET's headers and no "
+    "body") {
 
     CHECK(w.get("/nope").status == 404);
     CHECK(w.get("/metrics/extra").status == 404);
@@ -553,13 +551,11 @@ std::size_t rss_kib(pid_t pid) {
     return 0;
 }
 
-TEST_CASE("SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs one line and "
-          "keeps polling and serving with the running config") {
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs one line and "
+    "keeps polling and serving with the running config") {
     namespace fs = std::filesystem;
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = string_of(listed_tasks(sim).at(0).at("dataset_id"));
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str());
     REQUIRE(w.get("/-/healthy").status == 200);
 
     // watch.yml becomes a symlink to the real file, as a deployment tool would make it, and is
@@ -609,12 +605,10 @@ TEST_CASE("SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs 
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("SIGHUP with a new listen address keeps serving on the old one and says a restart is "
-          "needed") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = string_of(listed_tasks(sim).at(0).at("dataset_id"));
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str());
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "SIGHUP with a new listen address keeps serving on the old one and says a restart is "
+    "needed") {
     REQUIRE(w.get("/-/healthy").status == 200);
 
     daemon_options changed;
