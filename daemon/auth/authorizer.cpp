@@ -38,18 +38,11 @@ void split_target(std::string_view target, std::string& path, query_params& quer
     path = percent_decode(raw_path).value_or(std::string(raw_path));
     query.clear();
     if (q == std::string_view::npos) return;
-    auto rest = target.substr(q + 1);
-    while (!rest.empty()) {
-        auto amp = rest.find('&');
-        auto item = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-        if (item.empty()) continue;
-        auto eq = item.find('=');
-        auto k = item.substr(0, eq);
-        auto v = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+    detail::for_each_query_pair(target.substr(q + 1), [&](std::string_view k, std::string_view v) {
         query.emplace_back(percent_decode(k).value_or(std::string(k)),
                            percent_decode(v).value_or(std::string(v)));
-    }
+        return true;
+    });
 }
 
 class aksk_authorizer final : public authorizer {

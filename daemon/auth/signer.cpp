@@ -1,6 +1,7 @@
 #include "taskwatch/auth/signer.hpp"
 
 #include "taskwatch/detail/crypto.hpp"
+#include "taskwatch/detail/field_text.hpp"
 #include "taskwatch/detail/percent.hpp"
 
 #include <algorithm>
@@ -28,14 +29,6 @@ std::string lower(std::string_view s) {
         return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
     });
     return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
 }
 
 template <class F> void for_each_segment(std::string_view path, F&& f) {
@@ -136,12 +129,12 @@ signature sign(const sign_request& req, std::string_view ak, std::string_view sk
             auto n = lower(name);
             if (n == "host") continue;
             if (n == "x-sdk-date") {
-                out.sdk_date = std::string(trim(value));
+                out.sdk_date = std::string(detail::trim_ows(value));
                 has_date = true;
             }
-            if (n == "x-sdk-content-sha256" && trim(value) == unsigned_payload)
+            if (n == "x-sdk-content-sha256" && detail::trim_ows(value) == unsigned_payload)
                 unsigned_body = true;
-            hs.emplace_back(std::move(n), std::string(trim(value)));
+            hs.emplace_back(std::move(n), std::string(detail::trim_ows(value)));
         }
     }
     hs.emplace_back("host", std::string(req.host));
@@ -220,7 +213,7 @@ std::string sign_authorization(const sign_request& req, std::string_view ak, std
                 names.push_back(static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch));
             const std::string_view n(names.data() + start, name.size());
             if (n == "host") continue;
-            const auto v = trim(value);
+            const auto v = detail::trim_ows(value);
             if (n == "x-sdk-date") {
                 sdk_date = v;
                 has_date = true;
@@ -287,7 +280,7 @@ std::string sign_authorization(const sign_request& req, std::string_view ak, std
 }
 
 std::optional<authorization_header> parse_authorization(std::string_view value) {
-    value = trim(value);
+    value = detail::trim_ows(value);
     if (value.substr(0, algorithm.size()) != algorithm) return std::nullopt;
     value.remove_prefix(algorithm.size());
     if (value.empty() || value.front() != ' ') return std::nullopt;
@@ -295,7 +288,7 @@ std::optional<authorization_header> parse_authorization(std::string_view value) 
     bool have_access = false, have_signed = false, have_sig = false;
     while (!value.empty()) {
         auto comma = value.find(',');
-        auto part = trim(value.substr(0, comma));
+        auto part = detail::trim_ows(value.substr(0, comma));
         value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
         auto eq = part.find('=');
         if (eq == std::string_view::npos) return std::nullopt;

@@ -28,7 +28,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-using detail::one_line;
 using detail::quote;
 using detail::yaml::field;
 using detail::yaml::mapping;
@@ -681,9 +680,8 @@ settings parse(std::string_view yaml_text, const std::string& source_path, const
 }
 
 settings load(const std::string& path, const environment& env, const host_checks* checks) {
-    auto text = detail::read_regular_file(path, detail::config_file_limit);
-    if (!text) throw config_error(one_line(path + ": cannot read: " + text.error().message));
-    return parse(*text, path, env, checks);
+    return parse(detail::yaml::file_text<config_error>(path, detail::config_file_limit), path, env,
+                 checks);
 }
 
 } // namespace

@@ -1,53 +1,13 @@
 #include "taskwatch/detail/pretty_json.hpp"
 
+#include "taskwatch/detail/escape.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <string_view>
 
 namespace taskwatch {
 namespace {
-
-// JSON string escaping as Boost.JSON's serializer does it: quote, backslash and control
-// characters; UTF-8 passes through.
-void emit_string_impl(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (ch) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\b':
-            out += "\\b";
-            break;
-        case '\f':
-            out += "\\f";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out.push_back(hex[c >> 4]);
-                out.push_back(hex[c & 0xf]);
-            } else {
-                out.push_back(ch);
-            }
-        }
-    }
-    out.push_back('"');
-}
 
 template <class Int> void emit_integer(std::string& out, Int v) {
     char buf[24];
@@ -75,7 +35,7 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
             if (!first) out.push_back(',');
             first = false;
             newline(depth + 1);
-            emit_string_impl(out, kv.key());
+            append_json_string(out, kv.key());
             out += indent < 0 ? ":" : ": ";
             emit(out, kv.value(), indent, depth + 1);
         }
@@ -105,7 +65,7 @@ void emit(std::string& out, const boost::json::value& v, int indent, int depth) 
         append_json_double(out, v.get_double());
         return;
     case boost::json::kind::string:
-        emit_string_impl(out, v.get_string());
+        append_json_string(out, v.get_string());
         return;
     case boost::json::kind::int64:
         emit_integer(out, v.get_int64());
@@ -131,7 +91,7 @@ std::string pretty_json(const boost::json::value& v, int indent) {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-    emit_string_impl(out, s);
+    detail::append_quoted(out, s, detail::escape_style::json);
 }
 
 void append_json_double(std::string& out, double d) {
@@ -153,8 +113,12 @@ void append_json_double(std::string& out, double d) {
 
 std::string compact_json(const boost::json::value& v) {
     std::string out;
-    emit(out, v, -1, 0);
+    append_compact_json(out, v);
     return out;
+}
+
+void append_compact_json(std::string& out, const boost::json::value& v) {
+    emit(out, v, -1, 0);
 }
 
 } // namespace taskwatch

@@ -94,6 +94,10 @@ void fail(const source& s, int line, std::string_view path, std::string_view pro
     throw read_error(message(s, line, path, problem));
 }
 
+std::string cannot_read(const std::string& path, const detail::read_error& why) {
+    return one_line(path + ": cannot read: " + why.message);
+}
+
 std::optional<std::string> utf8_problem(std::string_view s) {
     auto at = first_invalid_utf8(s);
     if (!at) return std::nullopt;

@@ -4,6 +4,8 @@
 // (server_stream), so it is compiled once for both.
 #include "taskwatch/http/server.hpp"
 
+#include "taskwatch/detail/field_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -51,6 +53,18 @@ constexpr std::chrono::milliseconds tls_close_timeout{1000};
 // After the drain deadline, how long forced closes may take to unwind.
 constexpr std::chrono::milliseconds force_grace{2000};
 
+// Reads and drops what the peer still sends after our answer and half-close, until it closes
+// or tls_close_timeout passes. Unread request bytes would turn the close into a reset that can
+// eat the answer.
+asio::awaitable<void> discard_until_peer_closes(beast::tcp_stream& lowest) {
+    lowest.expires_after(tls_close_timeout);
+    std::array<char, 1024> sink{};
+    for (;;) {
+        auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+        if (rec) break;
+    }
+}
+
 bool is_loopback(const asio::ip::address& a) {
     if (a.is_v6() && a.to_v6().is_v4_mapped())
         return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
@@ -86,29 +100,31 @@ public:
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            [this](auto handler, const MutableBuffers& b) {
-                if (tls_)
-                    tls_->async_read_some(b, std::move(handler));
-                else
-                    plain_->async_read_some(b, std::move(handler));
-            },
-            token, buffers);
+        return initiate(buffers, std::forward<Token>(token),
+                        [](auto& s, const auto& b, auto h) { s.async_read_some(b, std::move(h)); });
     }
 
     template <class ConstBuffers, class Token>
     auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+        return initiate(buffers, std::forward<Token>(token), [](auto& s, const auto& b, auto h) {
+            s.async_write_some(b, std::move(h));
+        });
+    }
+
+private:
+    // Starts `op(stream, buffers, handler)` on the layer this connection reads and writes.
+    template <class Buffers, class Token, class Op>
+    auto initiate(const Buffers& buffers, Token&& token, Op op) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            [this](auto handler, const ConstBuffers& b) {
+            [this, op](auto handler, const Buffers& b) {
                 if (tls_)
-                    tls_->async_write_some(b, std::move(handler));
+                    op(*tls_, b, std::move(handler));
                 else
-                    plain_->async_write_some(b, std::move(handler));
+                    op(*plain_, b, std::move(handler));
             },
             token, buffers);
     }
 
-private:
     std::optional<beast::tcp_stream> plain_;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
 };
@@ -301,14 +317,6 @@ struct rejection {
     std::string_view why;
 };
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 // RFC 9112 6.1 and 6.3: the body's length must be beyond doubt, or a proxy in front of us and
 // we may disagree on where the next request starts (request smuggling). We decode exactly one
 // transfer coding, a final `chunked`; Beast alone would take `xchunked` or `chunked, identity`
@@ -329,7 +337,7 @@ std::optional<rejection> check_request_head(const server_request& req, std::size
         std::string_view rest = it->value();
         while (!rest.empty()) {
             const auto comma = rest.find(',');
-            const auto coding = trim_ows(rest.substr(0, comma));
+            const auto coding = detail::trim_ows(rest.substr(0, comma));
             rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
             if (coding.empty()) continue; // "a, , b": empty list elements do not count
             ++codings;
@@ -409,21 +417,12 @@ asio::awaitable<void> server::impl::reject(server_stream& stream, bhttp::status 
     auto res = error_response(status, 11, why);
     lowest.expires_after(opts.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
-    if (!stream.tls()) {
-        if (!wec) {
-            // Unread request bytes would turn the close into a reset that can eat the answer:
-            // let the client see it and go (a bounded wait, the bytes are discarded).
-            boost::system::error_code ec;
-            lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-            lowest.expires_after(tls_close_timeout);
-            std::array<char, 1024> sink{};
-            for (;;) {
-                auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
-                if (rec) break;
-            }
-            lowest.socket().close(ec);
-            co_return;
-        }
+    if (!stream.tls() && !wec) {
+        boost::system::error_code ec;
+        lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_await discard_until_peer_closes(lowest);
+        lowest.socket().close(ec);
+        co_return;
     }
     co_await graceful_close(stream);
 }
@@ -438,15 +437,7 @@ asio::awaitable<void> server::impl::answer_plain_http(beast::tcp_stream& lowest)
         co_await asio::async_write(lowest, asio::buffer(answer.data(), answer.size()), use_tuple);
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (!wec) {
-        // Unread request bytes would turn the close into a reset that can eat the answer.
-        lowest.expires_after(tls_close_timeout);
-        std::array<char, 1024> sink{};
-        for (;;) {
-            auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
-            if (rec) break;
-        }
-    }
+    if (!wec) co_await discard_until_peer_closes(lowest);
     lowest.socket().close(ec);
 }
 

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 
 namespace taskwatch::http {
 namespace asio = boost::asio;
@@ -32,6 +33,20 @@ std::string openssl_error_text() {
     std::array<char, 256> buf{};
     ERR_error_string_n(code, buf.data(), buf.size());
     return buf.data();
+}
+
+// A PEM given as a file replaces the inline one (`text`), and `where` becomes the file's
+// path, for messages. Returns the problem when the file cannot be read.
+template <class Text>
+std::optional<std::string>
+read_pem_file(const std::string& file, Text& text, std::string& where,
+              detail::file_content content = detail::file_content::plain) {
+    if (file.empty()) return std::nullopt;
+    auto bytes = detail::read_regular_file(file, detail::certificate_file_limit, content);
+    if (!bytes) return "cannot read " + file + ": " + bytes.error().message;
+    text = Text(std::move(*bytes));
+    where = file;
+    return std::nullopt;
 }
 
 int openssl_version(tls_version v) {
@@ -149,14 +164,8 @@ make_server_tls_context(const server_tls_options& o) {
     // Certificate chain and key: read here so a missing file is named with the OS's reason.
     std::string cert = o.cert_pem;
     std::string cert_where = "inline certificate";
-    if (!o.cert_file.empty()) {
-        auto text = detail::read_regular_file(o.cert_file, detail::certificate_file_limit);
-        if (!text)
-            return fail(part::certificate,
-                        "cannot read " + o.cert_file + ": " + text.error().message);
-        cert = std::move(*text);
-        cert_where = o.cert_file;
-    }
+    if (auto problem = read_pem_file(o.cert_file, cert, cert_where))
+        return fail(part::certificate, *problem);
     boost::system::error_code ec;
     ctx->use_certificate_chain(asio::buffer(cert), ec);
     if (ec) {
@@ -167,15 +176,8 @@ make_server_tls_context(const server_tls_options& o) {
 
     detail::secret key = o.key_pem;
     std::string key_where = "inline key";
-    if (!o.key_file.empty()) {
-        auto text = detail::read_regular_file(o.key_file, detail::certificate_file_limit,
-                                              detail::file_content::secret);
-        if (!text)
-            return fail(part::private_key,
-                        "cannot read " + o.key_file + ": " + text.error().message);
-        key = detail::secret(std::move(*text));
-        key_where = o.key_file;
-    }
+    if (auto problem = read_pem_file(o.key_file, key, key_where, detail::file_content::secret))
+        return fail(part::private_key, *problem);
     // Parsed apart from installing it, so "not a key" and "not this certificate's key" differ.
     std::unique_ptr<BIO, bio_free> key_bio(
         BIO_new_mem_buf(key.reveal().data(), static_cast<int>(key.reveal().size())));
@@ -194,14 +196,8 @@ make_server_tls_context(const server_tls_options& o) {
     // Client certificates.
     std::string ca = o.client_ca_pem;
     std::string ca_where = "inline client CA";
-    if (!o.client_ca_file.empty()) {
-        auto text = detail::read_regular_file(o.client_ca_file, detail::certificate_file_limit);
-        if (!text)
-            return fail(part::client_ca,
-                        "cannot read " + o.client_ca_file + ": " + text.error().message);
-        ca = std::move(*text);
-        ca_where = o.client_ca_file;
-    }
+    if (auto problem = read_pem_file(o.client_ca_file, ca, ca_where))
+        return fail(part::client_ca, *problem);
     if (!o.client_ca_file.empty() || !o.client_ca_pem.empty()) {
         auto added = add_client_cas(native, ca);
         if (!added) return fail(part::client_ca, ca_where + ": " + added.error());

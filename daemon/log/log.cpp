@@ -1,5 +1,7 @@
 #include "taskwatch/log/log.hpp"
 
+#include "taskwatch/detail/escape.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -82,36 +84,7 @@ std::string quote(std::string_view v) {
     if (plain) return std::string(v);
     std::string out;
     out.reserve(v.size() + 2);
-    out.push_back('"');
-    for (char ch : v) {
-        auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                out += buf;
-            } else {
-                out.push_back(static_cast<char>(c));
-            }
-        }
-    }
-    out.push_back('"');
+    detail::append_quoted(out, v, detail::escape_style::logfmt);
     return out;
 }
 

@@ -415,17 +415,11 @@ asio::awaitable<void> engine::async_stop() {
 }
 
 void engine::visit(const task::task_key* after, const visitor& f) const {
-    for (auto it = after ? tasks_.upper_bound(*after) : tasks_.begin(); it != tasks_.end(); ++it) {
-        if (it->second.state.forgotten || it->second.state.gone) continue;
-        if (!f(it->second)) return;
-    }
+    visit_map(tasks_, after, f);
 }
 
 std::size_t engine::size() const {
-    std::size_t n = 0;
-    for (const auto& [key, tt] : tasks_)
-        n += !(tt.state.forgotten || tt.state.gone);
-    return n;
+    return size_of_map(tasks_);
 }
 
 } // namespace taskwatch::poll

@@ -2,6 +2,7 @@
 
 #include "taskwatch/auth/signer.hpp"
 #include "taskwatch/detail/crypto.hpp"
+#include "taskwatch/detail/field_text.hpp"
 #include "taskwatch/detail/percent.hpp"
 
 #include <boost/json/parse.hpp>
@@ -31,14 +32,6 @@ std::string_view header_value(const http::server_request& req, std::string_view 
     return it == req.end() ? std::string_view{} : std::string_view(it->value());
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 // A string member of a JSON object, or nullptr.
 const json::string* member_string(const json::value* v, std::string_view key) {
     if (!v || !v->is_object()) return nullptr;
@@ -54,18 +47,15 @@ const json::value* member(const json::value* v, std::string_view key) {
 
 std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std::string_view raw) {
     std::vector<std::pair<std::string, std::string>> out;
-    while (!raw.empty()) {
-        auto amp = raw.find('&');
-        auto part = raw.substr(0, amp);
-        raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-        if (part.empty()) continue;
-        auto eq = part.find('=');
-        auto key = detail::percent_decode(part.substr(0, eq));
-        auto value = detail::percent_decode(eq == std::string_view::npos ? std::string_view{}
-                                                                         : part.substr(eq + 1));
-        if (!key || !value) return std::nullopt;
-        out.emplace_back(std::move(*key), std::move(*value));
-    }
+    const bool decoded =
+        detail::for_each_query_pair(raw, [&](std::string_view k, std::string_view v) {
+            auto key = detail::percent_decode(k);
+            auto value = detail::percent_decode(v);
+            if (!key || !value) return false;
+            out.emplace_back(std::move(*key), std::move(*value));
+            return true;
+        });
+    if (!decoded) return std::nullopt;
     return out;
 }
 
@@ -83,7 +73,7 @@ expected<principal, auth_failure> gateway::authenticate(const http::server_reque
     auto authorization = header_value(req, "Authorization");
     if (!authorization.empty()) return check_signature(req, authorization, now);
     auto token = header_value(req, "X-Auth-Token");
-    if (!token.empty()) return check_token(trim(token), now);
+    if (!token.empty()) return check_token(detail::trim_ows(token), now);
     return unexpected(denied("no Authorization or X-Auth-Token header"));
 }
 
@@ -99,7 +89,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
         if (k.ak == parsed->access_key) key = &k;
     if (!key) return unexpected(denied("the access key does not exist"));
 
-    auto date_text = trim(header_value(req, "X-Sdk-Date"));
+    auto date_text = detail::trim_ows(header_value(req, "X-Sdk-Date"));
     if (date_text.empty()) return unexpected(denied("X-Sdk-Date header missing"));
     auto date = auth::parse_sdk_date(date_text);
     if (!date) return unexpected(denied("X-Sdk-Date is not YYYYMMDDTHHMMSSZ"));
@@ -117,7 +107,7 @@ expected<principal, auth_failure> gateway::check_signature(const http::server_re
         auto token = header_value(req, "X-Security-Token");
         if (token.empty() || !is_signed("x-security-token"))
             return unexpected(denied("temporary credentials need a signed X-Security-Token"));
-        if (!detail::constant_time_equal(trim(token), key->security_token->reveal()))
+        if (!detail::constant_time_equal(detail::trim_ows(token), key->security_token->reveal()))
             return unexpected(denied("the security token does not match the access key"));
     }
 

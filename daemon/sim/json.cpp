@@ -1,73 +1,14 @@
 #include "taskwatch/sim/json.hpp"
 
+#include "taskwatch/detail/pretty_json.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/string.hpp>
-
-#include <charconv>
-#include <cmath>
 
 namespace taskwatch::sim {
 namespace json = boost::json;
 
 namespace {
-
-void append_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\b':
-            out += "\\b";
-            break;
-        case '\f':
-            out += "\\f";
-            break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out.push_back(hex[c >> 4]);
-                out.push_back(hex[c & 0xf]);
-            } else {
-                out.push_back(ch);
-            }
-        }
-    }
-    out.push_back('"');
-}
-
-void append_double(std::string& out, double d) {
-    if (!std::isfinite(d)) { // JSON has no NaN/Inf; the real service would not send them
-        out += "null";
-        return;
-    }
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-    std::string_view s(buf, static_cast<std::size_t>(end - buf));
-    out += s;
-    if (s.find_first_of(".eE") == std::string_view::npos) out += ".0";
-}
-
-template <class Int> void append_int(std::string& out, Int v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end);
-}
 
 json::object result_json(const task_state& st) {
     return json::object{
@@ -90,53 +31,20 @@ json::object config_json(const sim_task& t) {
     return c;
 }
 
+// What both task bodies do with the state beyond their fixed fields: hide the progress, add
+// the error.
+void add_state_fields(json::object& o, const task_state& st) {
+    if (st.progress_hidden) o.erase("progress");
+    if (!st.error_code.empty() || !st.error_msg.empty()) {
+        o["error_code"] = st.error_code;
+        o["error_msg"] = st.error_msg;
+    }
+}
+
 } // namespace
 
 void append_text(std::string& out, const json::value& v) {
-    switch (v.kind()) {
-    case json::kind::null:
-        out += "null";
-        break;
-    case json::kind::bool_:
-        out += v.get_bool() ? "true" : "false";
-        break;
-    case json::kind::int64:
-        append_int(out, v.get_int64());
-        break;
-    case json::kind::uint64:
-        append_int(out, v.get_uint64());
-        break;
-    case json::kind::double_:
-        append_double(out, v.get_double());
-        break;
-    case json::kind::string:
-        append_string(out, v.get_string());
-        break;
-    case json::kind::array: {
-        out.push_back('[');
-        bool first = true;
-        for (const auto& e : v.get_array()) {
-            if (!first) out.push_back(',');
-            first = false;
-            append_text(out, e);
-        }
-        out.push_back(']');
-        break;
-    }
-    case json::kind::object: {
-        out.push_back('{');
-        bool first = true;
-        for (const auto& kv : v.get_object()) {
-            if (!first) out.push_back(',');
-            first = false;
-            append_string(out, kv.key());
-            out.push_back(':');
-            append_text(out, kv.value());
-        }
-        out.push_back('}');
-        break;
-    }
-    }
+    append_compact_json(out, v);
 }
 
 std::string to_text(const json::value& v) {
@@ -163,11 +71,7 @@ json::object task_json(const sim_task& t) {
         {"task_id", t.task_id},
         {"task_name", t.task_name},
     };
-    if (st.progress_hidden) o.erase("progress");
-    if (!st.error_code.empty() || !st.error_msg.empty()) {
-        o["error_code"] = st.error_code;
-        o["error_msg"] = st.error_msg;
-    }
+    add_state_fields(o, st);
     return o;
 }
 
@@ -192,11 +96,7 @@ json::object task_list_item_json(const sim_task& t) {
         {"config", config_json(t)},
         {"result", result_json(st)},
     };
-    if (st.progress_hidden) o.erase("progress");
-    if (!st.error_code.empty() || !st.error_msg.empty()) {
-        o["error_code"] = st.error_code;
-        o["error_msg"] = st.error_msg;
-    }
+    add_state_fields(o, st);
     return o;
 }
 

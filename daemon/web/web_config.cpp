@@ -17,7 +17,6 @@ namespace taskwatch::web {
 
 namespace {
 
-using detail::one_line;
 using detail::quote;
 
 using detail::yaml::field;
@@ -383,9 +382,9 @@ web_config parse_web_config(std::string_view yaml_text, const std::string& sourc
 }
 
 web_config load_web_config(const std::string& path, std::vector<std::string>* referenced) {
-    auto text = detail::read_regular_file(path, detail::web_config_file_limit);
-    if (!text) throw web_config_error(one_line(path + ": cannot read: " + text.error().message));
-    return parse_web_config(*text, path, referenced);
+    return parse_web_config(
+        detail::yaml::file_text<web_config_error>(path, detail::web_config_file_limit), path,
+        referenced);
 }
 
 } // namespace taskwatch::web

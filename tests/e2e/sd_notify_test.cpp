@@ -147,9 +147,7 @@ TEST_CASE("under systemd taskwatchd sends READY with a STATUS, pings the watchdo
     CHECK(pings >= 4);
     CHECK(longest_gap < watchdog);
     MESSAGE("watchdog pings: ", pings, ", longest gap ", longest_gap.count(), " ms; ", status);
-    std::size_t listed = 0;
-    for (const auto& t : sim.tasks())
-        if (t.at("type").as_string() != "auto-grouping") ++listed;
+    const auto listed = listed_tasks(sim).size();
     CHECK(status.find("STATUS=watching " + std::to_string(listed) + " tasks, 0 failing") == 0);
 
     daemon.send_signal(SIGTERM);

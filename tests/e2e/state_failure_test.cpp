@@ -31,10 +31,6 @@ using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 namespace fs = std::filesystem;
 
-std::string str(const boost::json::value& v) {
-    return std::string(v.as_string());
-}
-
 /// A tmpfs of `size` mounted on a fresh directory, unmounted at scope exit. mounted() is false
 /// where mount is not permitted (not root, no CAP_SYS_ADMIN): the caller skips its test.
 class small_tmpfs {
@@ -99,10 +95,10 @@ TEST_CASE("a full disk makes /-/ready 503 with the reason, shows in /metrics and
     }
     sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
     auto tasks = sim.tasks();
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     std::vector<std::string> ids;
     for (const auto& t : tasks)
-        if (str(t.at("dataset_id")) == dataset) ids.push_back(str(t.at("task_id")));
+        if (string_of(t.at("dataset_id")) == dataset) ids.push_back(string_of(t.at("task_id")));
     const auto state_dir = disk.path("state");
     served_daemon w(sim, dataset, state_dir);
     wait_for_discovery(w.d, ids.size());
@@ -162,7 +158,7 @@ TEST_CASE("a full disk makes /-/ready 503 with the reason, shows in /metrics and
     CHECK(count_of(events, "task.gone", deleted) == 1);
     std::map<std::string, int> per_id;
     for (const auto& e : events)
-        ++per_id[str(e.payload.at("id"))];
+        ++per_id[string_of(e.payload.at("id"))];
     for (const auto& [id, n] : per_id)
         CHECK_MESSAGE(n == 1, id);
     CHECK(read_task_statuses(w.d.db).count(added) == 1);

@@ -26,21 +26,15 @@ using verb = boost::beast::http::verb;
 TEST_CASE(
     "the daemon discovers every task, records each status transition once, and exits on SIGTERM") {
     test::sim_process sim({"--static", "--tasks", "5", "--datasets", "1"});
-    auto tasks = sim.tasks();
-    std::string dataset(tasks.at(0).at("dataset_id").as_string());
-    std::size_t listed = 0;
-    for (const auto& t : tasks)
-        if (t.at("type").as_string() != "auto-grouping") ++listed;
+    const auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     test::temp_dir state("state");
 
     daemon_process d(sim, dataset, state.str());
-    auto events = wait_for_discovery(d, listed);
+    auto events = wait_for_discovery(d, tasks.size());
 
     // Drive one task through a lifecycle; skipped states become one transition.
-    std::string task_id;
-    for (const auto& t : tasks)
-        if (t.at("type").as_string() != "auto-grouping")
-            task_id = std::string(t.at("task_id").as_string());
+    const auto task_id = string_of(tasks.back().at("task_id"));
     auto patch = [&](const std::string& body) {
         sim.control(verb::patch, "/sim/tasks/" + task_id, body);
     };
@@ -68,15 +62,10 @@ TEST_CASE(
 TEST_CASE("after a restart the daemon continues from its state: no discovered storm, no missed "
           "transition") {
     test::sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    auto tasks = sim.tasks();
-    std::string dataset(tasks.at(0).at("dataset_id").as_string());
-    std::string task_id;
-    std::size_t listed = 0;
-    for (const auto& t : tasks)
-        if (t.at("type").as_string() != "auto-grouping") {
-            ++listed;
-            task_id = std::string(t.at("task_id").as_string());
-        }
+    const auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+    const auto task_id = string_of(tasks.back().at("task_id"));
+    const auto listed = tasks.size();
     test::temp_dir state("state");
     {
         daemon_process d(sim, dataset, state.str());
@@ -100,15 +89,10 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
 TEST_CASE(
     "a task finished for longer than forget_finished_after is forgotten and not discovered again") {
     test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auto tasks = sim.tasks();
-    std::string dataset(tasks.at(0).at("dataset_id").as_string());
-    std::string task_id;
-    std::size_t listed = 0;
-    for (const auto& t : tasks)
-        if (t.at("type").as_string() != "auto-grouping") {
-            ++listed;
-            task_id = std::string(t.at("task_id").as_string());
-        }
+    const auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+    const auto task_id = string_of(tasks.back().at("task_id"));
+    const auto listed = tasks.size();
     sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"running","progress":50})");
     test::temp_dir state("state");
     const std::string forget = "  forget_finished_after: 1s\n";

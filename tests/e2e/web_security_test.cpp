@@ -263,12 +263,10 @@ TEST_CASE("a broken web.yml fails --check-config and the daemon's start with one
     CHECK(good.stop() == 0);
 }
 
-TEST_CASE("a slowloris client that keeps sending a byte every 500 ms is cut off at the 10 s "
-          "request deadline, while scrapes on other connections are answered at once") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str(), {});
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "a slowloris client that keeps sending a byte every 500 ms is cut off at the 10 s "
+    "request deadline, while scrapes on other connections are answered at once") {
     REQUIRE(w.get("/metrics").status == 200);
 
     raw_connection slow(w.http.port);
@@ -308,12 +306,9 @@ TEST_CASE("a slowloris client that keeps sending a byte every 500 ms is cut off 
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("a request header over 16 KiB gets 431 and a body over 64 KiB gets 413, each "
-          "connection closed after the answer, and the next scrape succeeds") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str(), {});
+TEST_CASE_FIXTURE(served_two_tasks,
+                  "a request header over 16 KiB gets 431 and a body over 64 KiB gets 413, each "
+                  "connection closed after the answer, and the next scrape succeeds") {
     REQUIRE(w.get("/metrics").status == 200);
 
     {
@@ -350,13 +345,11 @@ TEST_CASE("a request header over 16 KiB gets 431 and a body over 64 KiB gets 413
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("300 silent connections: the daemon keeps 256 and resets the other 44 at once; a "
-          "scrape is refused while the cap is full, gets 200 once some close, and the silent "
-          "ones are cut off at 10 s") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str(), {});
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "300 silent connections: the daemon keeps 256 and resets the other 44 at once; a "
+    "scrape is refused while the cap is full, gets 200 once some close, and the silent "
+    "ones are cut off at 10 s") {
     REQUIRE(w.get("/metrics").status == 200); // closed again before the flood starts
 
     constexpr std::size_t cap = 256, total = 300;

@@ -27,18 +27,6 @@ using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 namespace json = boost::json;
 
-/// Tasks the daemon watches: every simulator task the list API shows (not auto-grouping).
-std::vector<json::object> watched(sim_process& sim) {
-    std::vector<json::object> out;
-    for (const auto& t : sim.tasks())
-        if (t.at("type").as_string() != "auto-grouping") out.push_back(t.as_object());
-    return out;
-}
-
-std::string str(const json::value& v) {
-    return std::string(v.as_string());
-}
-
 /// The value of the sample of `metric` whose labels contain `task_id="id"` and `extra`.
 std::optional<double> sample(const std::string& text, const std::string& metric,
                              const std::string& task_id, const std::string& extra = {}) {
@@ -55,8 +43,8 @@ std::optional<double> sample(const std::string& text, const std::string& metric,
 
 /// Why /metrics disagrees with the simulator about `t`, or "" when it agrees.
 std::string metrics_mismatch(const std::string& text, const json::object& t) {
-    const auto id = str(t.at("task_id"));
-    const auto status = str(t.at("status_name"));
+    const auto id = string_of(t.at("task_id"));
+    const auto status = string_of(t.at("status_name"));
     const double progress = t.at("progress").to_number<double>() / 100;
     auto up = sample(text, "modelarts_task_up", id);
     if (!up || *up != 1) return id + ": not up";
@@ -84,7 +72,7 @@ std::string metrics_mismatch(const std::string& text, const json::object& t) {
 std::string all_mismatches(sim_process& sim, served_daemon& w) {
     auto text = w.metrics();
     std::string out;
-    for (const auto& t : watched(sim))
+    for (const auto& t : listed_tasks(sim))
         if (auto m = metrics_mismatch(text, t); !m.empty()) out += m + "\n";
     return out;
 }
@@ -108,10 +96,10 @@ std::pair<int, std::string> promtool_check(const std::string& metrics_text) {
 void set_some_states(sim_process& sim, const std::vector<json::object>& tasks) {
     REQUIRE(tasks.size() >= 2);
     sim.control(
-        verb::patch, "/sim/tasks/" + str(tasks[0].at("task_id")),
+        verb::patch, "/sim/tasks/" + string_of(tasks[0].at("task_id")),
         R"({"status":"running","progress":42.5,"total_sample_count":200,"annotated_sample_count":85})");
     sim.control(
-        verb::patch, "/sim/tasks/" + str(tasks[1].at("task_id")),
+        verb::patch, "/sim/tasks/" + string_of(tasks[1].at("task_id")),
         R"({"status":"failed","progress":63.1,"error_code":"ModelArts.4355","error_msg":"inference failed"})");
 }
 
@@ -119,8 +107,8 @@ void set_some_states(sim_process& sim, const std::vector<json::object>& tasks) {
 
 TEST_CASE("/metrics shows every task's status state set and progress as the simulator has them") {
     sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     set_some_states(sim, tasks);
     temp_dir state("state");
     daemon_options o;
@@ -131,7 +119,7 @@ TEST_CASE("/metrics shows every task's status state set and progress as the simu
     CHECK_MESSAGE(wait_until([&] { return (why = all_mismatches(sim, w)).empty(); }, 15s),
                   why << w.d.proc->stderr_text());
     auto text = w.metrics();
-    const auto id0 = str(tasks[0].at("task_id"));
+    const auto id0 = string_of(tasks[0].at("task_id"));
     CHECK(sample(text, "modelarts_task_progress_ratio", id0, "team=\"vision\"") ==
           doctest::Approx(0.425));
     CHECK(sample(text, "modelarts_task_samples", id0, "kind=\"annotated\"") == 85);
@@ -153,8 +141,8 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
           "UTF-8 in label values") {
     require_tool("/usr/bin/promtool", "prometheus");
     sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     // A task whose name has everything the text format must escape.
     json::object spec{{"dataset_id", dataset},
                       {"task_id", "weirdname0000000001"},
@@ -191,11 +179,11 @@ TEST_CASE("a task with a status from a later API version and one without progres
           "/metrics passes promtool and /api/v1/tasks says unknown and null") {
     require_tool("/usr/bin/promtool", "prometheus");
     sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    auto tasks = watched(sim);
+    auto tasks = listed_tasks(sim);
     REQUIRE(tasks.size() >= 2);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
-    const auto future = str(tasks.at(0).at("task_id"));
-    const auto noprog = str(tasks.at(1).at("task_id"));
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+    const auto future = string_of(tasks.at(0).at("task_id"));
+    const auto noprog = string_of(tasks.at(1).at("task_id"));
     sim.control(verb::patch, "/sim/tasks/" + future, R"({"status":9,"progress":30})");
     sim.control(verb::patch, "/sim/tasks/" + noprog, R"({"status":"running","progress":null})");
     temp_dir state("state");
@@ -229,7 +217,7 @@ TEST_CASE("a task with a status from a later API version and one without progres
     std::map<std::string, json::object> by_id;
     const auto listed = json::parse(r.body); // a named value: the loop must not outlive it
     for (const auto& e : listed.as_array())
-        by_id[str(e.at("task_id"))] = e.as_object();
+        by_id[string_of(e.at("task_id"))] = e.as_object();
     REQUIRE(by_id.count(future) == 1);
     REQUIRE(by_id.count(noprog) == 1);
     CHECK(by_id[future].at("status") == "unknown");
@@ -245,8 +233,8 @@ TEST_CASE("a task with a status from a later API version and one without progres
 
 TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
     sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     set_some_states(sim, tasks);
     temp_dir state("state");
     daemon_options o;
@@ -260,16 +248,16 @@ TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
     auto api = json::parse(r.body).as_array();
     std::map<std::string, json::object> by_id;
     for (const auto& e : api)
-        by_id[str(e.at("task_id"))] = e.as_object();
-    auto now_sim = watched(sim);
+        by_id[string_of(e.at("task_id"))] = e.as_object();
+    auto now_sim = listed_tasks(sim);
     REQUIRE(by_id.size() == now_sim.size());
     for (const auto& t : now_sim) {
-        const auto id = str(t.at("task_id"));
+        const auto id = string_of(t.at("task_id"));
         CAPTURE(id);
         REQUIRE(by_id.count(id) == 1);
         const auto& e = by_id[id];
-        CHECK(str(e.at("project_id")) == sim.account.project);
-        CHECK(str(e.at("dataset_id")) == dataset);
+        CHECK(string_of(e.at("project_id")) == sim.account.project);
+        CHECK(string_of(e.at("dataset_id")) == dataset);
         CHECK(e.at("task_name") == t.at("task_name"));
         CHECK(e.at("labels") == json::object{{"team", "vision"}});
         CHECK(e.at("status") == t.at("status_name"));
@@ -282,7 +270,7 @@ TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
         CHECK(e.at("result").at("total_sample_count") == t.at("total_sample_count"));
         CHECK(e.at("result").at("annotated_sample_count") == t.at("annotated_sample_count"));
     }
-    const auto& failed = by_id[str(tasks[1].at("task_id"))];
+    const auto& failed = by_id[string_of(tasks[1].at("task_id"))];
     CHECK(failed.at("error_code") == "ModelArts.4355");
     CHECK(failed.at("error_msg") == "inference failed");
     // Nothing secret: neither the SK nor the AK appears anywhere.
@@ -294,14 +282,14 @@ TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
 
 TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the failures") {
     sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
     REQUIRE(wait_until([&] { return all_mismatches(sim, w).empty(); }, 15s));
     // Every task request from now on fails.
     sim.add_fault(R"({"kind":"500","ratio":1,"path":"/tasks/"})");
-    const auto id = str(tasks.at(0).at("task_id"));
+    const auto id = string_of(tasks.at(0).at("task_id"));
     std::string body;
     REQUIRE_MESSAGE(wait_until(
                         [&] {
@@ -315,13 +303,13 @@ TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the f
             body = w.get("/api/v1/tasks").body;
             const auto v = json::parse(body);
             for (const auto& e : v.as_array())
-                if (str(e.at("task_id")) == id && e.at("last_error").is_object()) return true;
+                if (string_of(e.at("task_id")) == id && e.at("last_error").is_object()) return true;
             return false;
         },
         15s));
     const auto api = json::parse(body);
     for (const auto& e : api.as_array()) {
-        if (str(e.at("task_id")) != id) continue;
+        if (string_of(e.at("task_id")) != id) continue;
         CHECK(e.at("up") == false);
         CHECK(e.at("last_error").at("reason") == "server_error");
         CHECK(e.at("last_error").at("error_code") == "ModelArts.0010");
@@ -341,8 +329,8 @@ TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the f
 TEST_CASE("/-/ready answers 503 until the first poll round finished; /-/healthy is 200 "
           "throughout") {
     sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     sim.add_fault(R"({"kind":"latency","ratio":1,"delay_ms":1500})");
     temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
@@ -354,12 +342,10 @@ TEST_CASE("/-/ready answers 503 until the first poll round finished; /-/healthy 
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("unknown paths are 404, other methods 405 with Allow, HEAD has GET's headers and no "
-          "body") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = str(watched(sim).at(0).at("dataset_id"));
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str());
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "unknown paths are 404, other methods 405 with Allow, HEAD has GET's headers and no "
+    "body") {
 
     CHECK(w.get("/nope").status == 404);
     CHECK(w.get("/metrics/extra").status == 404);
@@ -390,7 +376,7 @@ TEST_CASE("unknown paths are 404, other methods 405 with Allow, HEAD has GET's h
 
 TEST_CASE("a listen address already in use is a start-up error naming it") {
     sim_process sim({"--static", "--tasks", "1", "--datasets", "1"});
-    const auto dataset = str(sim.tasks().at(0).at("dataset_id"));
+    const auto dataset = string_of(sim.tasks().at(0).at("dataset_id"));
     boost::asio::io_context io;
     boost::asio::ip::tcp::acceptor busy(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
     const auto port = std::to_string(busy.local_endpoint().port());
@@ -410,8 +396,8 @@ TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and s
           "simulator has them") {
     require_tool("/usr/bin/prometheus", "prometheus");
     sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     set_some_states(sim, tasks);
     temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
@@ -437,17 +423,18 @@ TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and s
     auto seen = [&] {
         std::map<std::string, std::pair<std::string, double>> out;
         for (const auto& s : query("modelarts_task_progress_ratio"))
-            out[str(s.at("metric").at("task_id"))].second =
-                std::stod(str(s.at("value").as_array().at(1)));
+            out[string_of(s.at("metric").at("task_id"))].second =
+                std::stod(string_of(s.at("value").as_array().at(1)));
         for (const auto& s : query("modelarts_task_status%20%3D%3D%201"))
-            out[str(s.at("metric").at("task_id"))].first = str(s.at("metric").at("status"));
+            out[string_of(s.at("metric").at("task_id"))].first =
+                string_of(s.at("metric").at("status"));
         return out;
     };
     auto expected = [&] {
         std::map<std::string, std::pair<std::string, double>> out;
-        for (const auto& t : watched(sim))
-            out[str(t.at("task_id"))] = {str(t.at("status_name")),
-                                         t.at("progress").to_number<double>() / 100};
+        for (const auto& t : listed_tasks(sim))
+            out[string_of(t.at("task_id"))] = {string_of(t.at("status_name")),
+                                               t.at("progress").to_number<double>() / 100};
         return out;
     };
     std::map<std::string, std::pair<std::string, double>> got;
@@ -474,7 +461,7 @@ TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and s
     // The scrape itself is healthy: Prometheus reports the target up.
     auto up = query("up");
     REQUIRE(up.size() == 1);
-    CHECK(str(up[0].at("value").as_array().at(1)) == "1");
+    CHECK(string_of(up[0].at("value").as_array().at(1)) == "1");
     p.send_signal(SIGTERM);
     p.wait(10s);
     CHECK(w.d.stop() == 0);
@@ -483,19 +470,19 @@ TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and s
 TEST_CASE("the status page rendered by headless Chromium shows every task's progress") {
     require_tool("/usr/bin/chromium", "chromium");
     sim_process sim({"--static", "--tasks", "10", "--datasets", "2"});
-    auto tasks = watched(sim);
-    const auto dataset = str(tasks.at(0).at("dataset_id"));
+    auto tasks = listed_tasks(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     std::vector<json::object> mine;
     for (const auto& t : tasks)
-        if (str(t.at("dataset_id")) == dataset) mine.push_back(t);
+        if (string_of(t.at("dataset_id")) == dataset) mine.push_back(t);
     REQUIRE(mine.size() >= 2);
     set_some_states(sim, mine);
     temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
     auto matches = [&] {
         auto text = w.metrics();
-        for (const auto& t : watched(sim))
-            if (str(t.at("dataset_id")) == dataset && !metrics_mismatch(text, t).empty())
+        for (const auto& t : listed_tasks(sim))
+            if (string_of(t.at("dataset_id")) == dataset && !metrics_mismatch(text, t).empty())
                 return false;
         return true;
     };
@@ -522,12 +509,12 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     for (auto it = std::sregex_iterator(dom.begin(), dom.end(), row); it != std::sregex_iterator();
          ++it)
         rows[(*it)[1]] = {(*it)[2], (*it)[3]};
-    for (const auto& t : watched(sim)) {
-        if (str(t.at("dataset_id")) != dataset) continue;
-        const auto id = str(t.at("task_id"));
+    for (const auto& t : listed_tasks(sim)) {
+        if (string_of(t.at("dataset_id")) != dataset) continue;
+        const auto id = string_of(t.at("task_id"));
         CAPTURE(id);
         REQUIRE(rows.count(id) == 1);
-        CHECK(rows[id].first == str(t.at("status_name")));
+        CHECK(rows[id].first == string_of(t.at("status_name")));
         CHECK(std::stod(rows[id].second) ==
               doctest::Approx(t.at("progress").to_number<double>() / 100));
     }
@@ -564,13 +551,11 @@ std::size_t rss_kib(pid_t pid) {
     return 0;
 }
 
-TEST_CASE("SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs one line and "
-          "keeps polling and serving with the running config") {
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs one line and "
+    "keeps polling and serving with the running config") {
     namespace fs = std::filesystem;
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = str(watched(sim).at(0).at("dataset_id"));
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str());
     REQUIRE(w.get("/-/healthy").status == 200);
 
     // watch.yml becomes a symlink to the real file, as a deployment tool would make it, and is
@@ -620,12 +605,10 @@ TEST_CASE("SIGHUP with the config symlink repointed to a FIFO or /dev/zero logs 
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("SIGHUP with a new listen address keeps serving on the old one and says a restart is "
-          "needed") {
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = str(watched(sim).at(0).at("dataset_id"));
-    temp_dir state("state");
-    served_daemon w(sim, dataset, state.str());
+TEST_CASE_FIXTURE(
+    served_two_tasks,
+    "SIGHUP with a new listen address keeps serving on the old one and says a restart is "
+    "needed") {
     REQUIRE(w.get("/-/healthy").status == 200);
 
     daemon_options changed;

@@ -98,6 +98,24 @@ asio::awaitable<void> send_into(client* c, endpoint ep, request req, steady::tim
     done->arrive();
 }
 
+// GET /0 ... /(n-1) sent at once to the local test server; done counts them in.
+struct get_batch {
+    get_batch(const asio::any_io_executor& ex, client* c, std::uint16_t port, std::size_t n)
+        : results(n)
+        , done(ex, n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string target(1, '/'); // not "/" + ...: GCC 12 warns wrongly of an overflow here
+            target += std::to_string(i);
+            asio::co_spawn(ex,
+                           send_into(c, local_endpoint(port), get(std::move(target)),
+                                     steady::now() + 10s, &results[i], &done),
+                           asio::detached);
+        }
+    }
+    std::vector<std::optional<send_result>> results;
+    countdown done;
+};
+
 std::string describe(const send_result& r) {
     if (r) return "status " + std::to_string(r->status);
     return std::string(to_string(r.error().kind)) + ": " + r.error().message;
@@ -300,13 +318,7 @@ TEST_CASE(
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         constexpr std::size_t n = 20;
-        std::vector<std::optional<send_result>> results(n);
-        countdown done(ex, n);
-        for (std::size_t i = 0; i < n; ++i)
-            asio::co_spawn(ex,
-                           send_into(cl, local_endpoint(srv->port()), get("/" + std::to_string(i)),
-                                     steady::now() + 10s, &results[i], &done),
-                           asio::detached);
+        get_batch batch(ex, cl, srv->port(), n);
         // Let every spawned request run up to its first suspension.
         co_await asio::post(ex, asio::use_awaitable);
         auto s = cl->stats();
@@ -314,8 +326,8 @@ TEST_CASE(
         CHECK(s.busy == 4);
         CHECK(s.queued == 16);
 
-        co_await done.async_wait();
-        for (auto& r : results) {
+        co_await batch.done.async_wait();
+        for (auto& r : batch.results) {
             REQUIRE(r.has_value());
             REQUIRE_MESSAGE(r->has_value(), describe(*r));
             CHECK((*r)->status == 200);
@@ -340,14 +352,8 @@ TEST_CASE("queued requests are served in the order they were made") {
     run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         constexpr std::size_t n = 6;
-        std::vector<std::optional<send_result>> results(n);
-        countdown done(ex, n);
-        for (std::size_t i = 0; i < n; ++i)
-            asio::co_spawn(ex,
-                           send_into(cl, local_endpoint(srv->port()), get("/" + std::to_string(i)),
-                                     steady::now() + 10s, &results[i], &done),
-                           asio::detached);
-        co_await done.async_wait();
+        get_batch batch(ex, cl, srv->port(), n);
+        co_await batch.done.async_wait();
         REQUIRE(srv->seen().size() == n);
         for (std::size_t i = 0; i < n; ++i)
             CHECK(srv->seen()[i].target == "/" + std::to_string(i));

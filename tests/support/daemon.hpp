@@ -75,6 +75,15 @@ struct served_daemon {
     double metric_or_fail(const std::string& name);
 };
 
+/// The smallest served setup, as a doctest fixture (TEST_CASE_FIXTURE): a static simulator with
+/// two tasks in one dataset and a daemon with the default options watching it and serving.
+struct served_two_tasks {
+    sim_process sim{std::vector<std::string>{"--static", "--tasks", "2", "--datasets", "1"}};
+    std::string dataset = first_dataset(sim).id;
+    temp_dir state{"state"};
+    served_daemon w{sim, dataset, state.str()};
+};
+
 /// Waits until the daemon has announced `listed` tasks and checks there are exactly that many
 /// task.discovered events (throws std::runtime_error with its log otherwise); the outbox then.
 std::vector<stored_event> wait_for_discovery(const daemon_process& d, std::size_t listed);

@@ -128,4 +128,15 @@ dataset_ref first_dataset(sim_control& sim) {
     return d;
 }
 
+std::vector<boost::json::object> listed_tasks(sim_control& sim) {
+    std::vector<boost::json::object> out;
+    for (const auto& t : sim.tasks())
+        if (t.at("type").as_string() != "auto-grouping") out.push_back(t.as_object());
+    return out;
+}
+
+std::string string_of(const boost::json::value& v) {
+    return std::string(v.as_string());
+}
+
 } // namespace taskwatch::test

@@ -8,6 +8,7 @@
 #include "support/process.hpp"
 
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstddef>
@@ -86,5 +87,12 @@ struct dataset_ref {
     std::size_t tasks = 0;
 };
 dataset_ref first_dataset(sim_control& sim);
+
+/// The simulator's tasks that its list API shows, so the ones a daemon watching their dataset
+/// watches: all but auto-grouping, in the simulator's order.
+std::vector<boost::json::object> listed_tasks(sim_control& sim);
+
+/// The text of a JSON string such as a task's "task_id"; throws when `v` is not a string.
+std::string string_of(const boost::json::value& v);
 
 } // namespace taskwatch::test

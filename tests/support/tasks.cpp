@@ -44,4 +44,10 @@ task::observation observation_of(std::string_view body) {
     return *o;
 }
 
+void add_polled_from_body(poll::task_table& table, task::task_key key, std::string_view body) {
+    auto tt = successfully_polled(key, {}, {}, modelarts::task_status::running, 0);
+    tt.state.last = observation_of(body);
+    table.tasks.insert_or_assign(std::move(key), std::move(tt));
+}
+
 } // namespace taskwatch::test

@@ -19,6 +19,11 @@ poll::watched_task successfully_polled(task::task_key key, std::string name,
                                        std::string resource_id, modelarts::task_status status,
                                        double progress);
 
+/// Adds task `key` to `table`, polled successfully (as successfully_polled()) with what the
+/// poller observes of the GET body `body` as its last observation: for statuses and fields
+/// only a raw body can carry. Throws as observation_of() does.
+void add_polled_from_body(poll::task_table& table, task::task_key key, std::string_view body);
+
 /// What the poller observes of a task whose GET answered `body`. Throws std::runtime_error when
 /// the body is refused or gives no observation.
 task::observation observation_of(std::string_view body);

@@ -514,24 +514,12 @@ TEST_CASE("the state database's write failures, pending writes and held polls ar
     CHECK(has_line(text, "taskwatch_state_held_polls_total 5"));
 }
 
-namespace {
-
-// A polled task whose last observation comes from a GET body.
-poll::watched_task polled_from_api(const std::string& task_id, std::string_view body) {
-    poll::watched_task tt = polled_task(task_id);
-    tt.state.last = test::observation_of(body);
-    return tt;
-}
-
-} // namespace
-
 TEST_CASE("a status code outside -1..5 is the state set's unknown series; a progress the API did "
           "not send has no sample") {
     poll::task_table tasks;
-    tasks.tasks.emplace(task::task_key{"p", "d", "future"},
-                        polled_from_api("future", R"({"status": 9, "progress": 30.0})"));
-    tasks.tasks.emplace(task::task_key{"p", "d", "noprogress"},
-                        polled_from_api("noprogress", R"({"status": 1, "task_name": "x"})"));
+    test::add_polled_from_body(tasks, {"p", "d", "future"}, R"({"status": 9, "progress": 30.0})");
+    test::add_polled_from_body(tasks, {"p", "d", "noprogress"},
+                               R"({"status": 1, "task_name": "x"})");
     auto text = scrape(tasks);
     INFO(text);
     const std::string future = R"(project_id="p",dataset_id="d",task_id="future",team="vision")";

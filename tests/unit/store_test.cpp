@@ -122,6 +122,15 @@ void raw_sql(const std::string& file, const char* sql) {
 
 const time_point far_future = t0 + 24h * 365 * 100;
 
+// Opening the state folder `dir` fails with a store_error that says `problem`, and the
+// database file `file` in it is left byte-identical.
+void check_refused_untouched(const std::filesystem::path& dir, const std::string& file,
+                             const std::string& problem) {
+    const auto before = test::read_file(file);
+    CHECK_THROWS_WITH_AS(state::store{dir}, doctest::Contains(problem.c_str()), state::store_error);
+    CHECK(test::read_file(file) == before);
+}
+
 } // namespace
 
 TEST_CASE("store creates the state directory and an empty database") {
@@ -393,10 +402,7 @@ TEST_CASE("a file that is not SQLite is refused and left byte-identical") {
     for (int i = 0; i < 200; ++i)
         junk += "this is not a database, it is a text file\n";
     auto file = dir.write("taskwatch.db", junk);
-    CHECK_THROWS_WITH_AS(state::store{dir.path()},
-                         doctest::Contains((file + " is not a SQLite database").c_str()),
-                         state::store_error);
-    CHECK(test::read_file(file) == junk);
+    check_refused_untouched(dir.path(), file, file + " is not a SQLite database");
 }
 
 TEST_CASE("a SQLite file of another application is refused and left byte-identical") {
@@ -405,22 +411,14 @@ TEST_CASE("a SQLite file of another application is refused and left byte-identic
     raw_sql(
         file,
         "PRAGMA application_id = 305419896; CREATE TABLE mine (x); INSERT INTO mine VALUES (1);");
-    auto before = test::read_file(file);
-    CHECK_THROWS_WITH_AS(
-        state::store{dir.path()},
-        doctest::Contains(
-            (file + " is not a taskwatch state database (application_id 0x12345678").c_str()),
-        state::store_error);
-    CHECK(test::read_file(file) == before);
+    check_refused_untouched(dir.path(), file,
+                            file + " is not a taskwatch state database (application_id 0x12345678");
 
     SUBCASE("also without an application_id, when it has tables") {
         test::temp_dir other;
         auto f = other.file("taskwatch.db");
         raw_sql(f, "CREATE TABLE mine (x);");
-        auto bytes = test::read_file(f);
-        CHECK_THROWS_WITH_AS(state::store{other.path()},
-                             doctest::Contains("(application_id 0x00000000"), state::store_error);
-        CHECK(test::read_file(f) == bytes);
+        check_refused_untouched(other.path(), f, "(application_id 0x00000000");
     }
 }
 
@@ -432,11 +430,7 @@ TEST_CASE("a database from a newer taskwatch is refused and left byte-identical"
     }
     auto file = dir.file("taskwatch.db");
     raw_sql(file, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99;");
-    auto before = test::read_file(file);
-    CHECK_THROWS_WITH_AS(state::store{dir.path()},
-                         doctest::Contains((file + " has schema version 99, newer than").c_str()),
-                         state::store_error);
-    CHECK(test::read_file(file) == before);
+    check_refused_untouched(dir.path(), file, file + " has schema version 99, newer than");
 }
 
 TEST_CASE("a corrupt database is refused") {
@@ -462,9 +456,7 @@ TEST_CASE("a corrupt database is refused") {
         std::ofstream out(file, std::ios::binary | std::ios::trunc);
         out << bytes;
     }
-    CHECK_THROWS_WITH_AS(state::store{dir.path()},
-                         doctest::Contains((file + " is corrupt").c_str()), state::store_error);
-    CHECK(test::read_file(file) == bytes);
+    check_refused_untouched(dir.path(), file, file + " is corrupt");
 }
 
 TEST_CASE("a commit killed at any moment is either whole or absent") {

@@ -289,24 +289,12 @@ TEST_CASE("routes: /-/ready is 503 with one line naming the file while the state
     CHECK(get(s, "/-/ready").response.result_int() == 200);
 }
 
-namespace {
-
-poll::watched_task polled_from_api(const std::string& id, std::string_view body) {
-    poll::watched_task tt = polled("d1", id, 0.5);
-    tt.state.last = test::observation_of(body);
-    return tt;
-}
-
-} // namespace
-
 TEST_CASE("the task API and the page show an unknown status with its code and null for what the "
           "API did not send") {
     poll::task_table tasks;
-    tasks.tasks.emplace(
-        task::task_key{"p", "d1", "t1"},
-        polled_from_api("t1", R"({"status": 7, "progress": 25.0, "task_name": "a"})"));
-    tasks.tasks.emplace(task::task_key{"p", "d1", "t2"},
-                        polled_from_api("t2", R"({"status": 1, "task_name": "b"})"));
+    test::add_polled_from_body(tasks, {"p", "d1", "t1"},
+                               R"({"status": 7, "progress": 25.0, "task_name": "a"})");
+    test::add_polled_from_body(tasks, {"p", "d1", "t2"}, R"({"status": 1, "task_name": "b"})");
     auto arr = json::parse(web::tasks_json(tasks)).as_array();
     REQUIRE(arr.size() == 2);
     const auto& t1 = arr[0].as_object();

@@ -3,6 +3,7 @@
 // unknown keys with a suggestion, and every mistake one line "FILE:LINE: PATH: PROBLEM".
 #pragma once
 
+#include "taskwatch/detail/read_file.hpp"
 #include "taskwatch/detail/yaml.hpp"
 
 #include <cstddef>
@@ -37,6 +38,17 @@ struct source {
 /// "PATH: " when `path` is empty.
 std::string message(const source& s, int line, std::string_view path, std::string_view problem);
 [[noreturn]] void fail(const source& s, int line, std::string_view path, std::string_view problem);
+
+/// "PATH: cannot read: WHY" on one line (WHY as read_regular_file says it).
+std::string cannot_read(const std::string& path, const detail::read_error& why);
+
+/// The text of the YAML file at `path`, at most `limit` bytes; else throws the loader's own
+/// `Error` with cannot_read's line.
+template <class Error> std::string file_text(const std::string& path, std::size_t limit) {
+    auto text = read_regular_file(path, limit);
+    if (!text) throw Error(cannot_read(path, text.error()));
+    return std::move(*text);
+}
 
 /// "not valid UTF-8 (byte 0xff at offset 2)", or nullopt when `s` is valid UTF-8. The byte is
 /// named, never printed: the text is going into a one-line message.

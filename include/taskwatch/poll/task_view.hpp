@@ -43,6 +43,25 @@ public:
 
 protected:
     ~task_view() = default;
+
+    /// Whether visit() shows `t`.
+    static bool shown(const watched_task& t) noexcept {
+        return !(t.state.forgotten || t.state.gone);
+    }
+    /// visit() and size() over a key-ordered map of watched_task or of a type derived from it.
+    template <class Map>
+    static void visit_map(const Map& tasks, const task::task_key* after, const visitor& f) {
+        for (auto it = after ? tasks.upper_bound(*after) : tasks.begin(); it != tasks.end(); ++it) {
+            if (!shown(it->second)) continue;
+            if (!f(it->second)) return;
+        }
+    }
+    template <class Map> static std::size_t size_of_map(const Map& tasks) {
+        std::size_t n = 0;
+        for (const auto& entry : tasks)
+            n += shown(entry.second);
+        return n;
+    }
 };
 
 /// A task_view over a map of its own: what tests and benchmarks fill by hand.
