@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
         return 0;
     case cli_options::mode::get:
         return run_get(*opts);
+    case cli_options::mode::outbox_list:
+        return run_outbox_list(*opts);
+    case cli_options::mode::outbox_redeliver:
+        return run_outbox_redeliver(*opts);
     case cli_options::mode::check_config:
         return run_check_config(*opts);
     case cli_options::mode::run:

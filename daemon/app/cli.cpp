@@ -8,16 +8,25 @@ std::string usage() {
            "  taskwatchd --config FILE --check-config\n"
            "  taskwatchd --demo [--listen ADDR]     run against an in-process simulator\n"
            "  taskwatchd get --config FILE --dataset D --task T   one GET, print JSON\n"
+           "  taskwatchd outbox list --config FILE [--dead] [--webhook NAME]\n"
+           "  taskwatchd outbox redeliver --config FILE (ID... | --all-dead) [--webhook NAME]\n"
            "  taskwatchd --version\n";
 }
 
 expected<cli_options, std::string> parse_cli(const std::vector<std::string>& args) {
     cli_options o;
     bool check = false, demo = false, version = false, help = false, get = false;
+    std::optional<cli_options::mode> outbox;
     std::size_t i = 0;
     if (!args.empty() && args[0] == "get") {
         get = true;
         i = 1;
+    } else if (!args.empty() && args[0] == "outbox") {
+        if (args.size() < 2 || (args[1] != "list" && args[1] != "redeliver"))
+            return unexpected(std::string("outbox needs list or redeliver"));
+        outbox = args[1] == "list" ? cli_options::mode::outbox_list
+                                   : cli_options::mode::outbox_redeliver;
+        i = 2;
     }
     auto value = [&](const std::string& flag) -> expected<std::string, std::string> {
         if (i + 1 >= args.size()) return unexpected(flag + " needs a value");
@@ -57,6 +66,16 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
             err = take(o.dataset_id);
         else if (flag == "--task" && get)
             err = take(o.task_id);
+        else if (flag == "--webhook" && outbox) {
+            std::string w;
+            err = take(w);
+            o.webhook = w;
+        } else if (flag == "--dead" && outbox == cli_options::mode::outbox_list)
+            o.dead = true;
+        else if (flag == "--all-dead" && outbox == cli_options::mode::outbox_redeliver)
+            o.all_dead = true;
+        else if (outbox == cli_options::mode::outbox_redeliver && !a.empty() && a[0] != '-')
+            o.event_ids.push_back(a);
         else if (flag == "--version" || flag == "-V")
             version = true;
         else if (flag == "--help" || flag == "-h")
@@ -68,6 +87,17 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
     if (help) return o;
     if (version) {
         o.what = cli_options::mode::version;
+        return o;
+    }
+    if (outbox) {
+        if (o.config_path.empty()) return unexpected(std::string("outbox needs --config FILE"));
+        if (*outbox == cli_options::mode::outbox_redeliver) {
+            if (o.all_dead && !o.event_ids.empty())
+                return unexpected(std::string("give event IDs or --all-dead, not both"));
+            if (!o.all_dead && o.event_ids.empty())
+                return unexpected(std::string("outbox redeliver needs event IDs or --all-dead"));
+        }
+        o.what = *outbox;
         return o;
     }
     if (get) {

@@ -7,6 +7,7 @@
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
 #include "taskwatch/state/state_dir_check.hpp"
+#include "taskwatch/state/store.hpp"
 #include "taskwatch/web/web_config.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,6 +16,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <memory>
 #include <iostream>
 
 namespace taskwatch::app {
@@ -100,6 +103,93 @@ int run_get(const cli_options& opts) {
         return 1;
     }
     return status;
+}
+
+namespace {
+
+// The state database of the config's state_dir, which must exist already (a command that
+// only reads must not create one). Null after printing one line on stderr.
+std::unique_ptr<state::store> open_outbox(const cli_options& opts, config::settings& s) {
+    try {
+        s = config::load_settings(opts.config_path);
+    } catch (const config::config_error& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return nullptr;
+    }
+    const auto file = std::filesystem::path(s.state_dir) / state::store::file_name;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+        std::fprintf(stderr, "taskwatchd outbox: %s: no state database (has the daemon run?)\n",
+                     file.c_str());
+        return nullptr;
+    }
+    try {
+        return std::make_unique<state::store>(s.state_dir);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "taskwatchd outbox: %s\n", e.what());
+        return nullptr;
+    }
+}
+
+std::string utc(task::time_point t) {
+    const auto secs = std::chrono::system_clock::to_time_t(
+        std::chrono::time_point_cast<std::chrono::seconds>(t));
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+} // namespace
+
+int run_outbox_list(const cli_options& opts) {
+    config::settings s;
+    auto store = open_outbox(opts, s);
+    if (!store) return 1;
+    try {
+        auto rows = store->list_deliveries(opts.dead, opts.webhook);
+        std::string out = "id\twebhook\tstate\ttype\tdataset_id\ttask_id\tevent_time\tattempts\t"
+                          "next_attempt\tlast_error\n";
+        for (const auto& r : rows) {
+            out += r.event_id + '\t' + r.webhook + '\t' + (r.dead ? "dead" : "pending") + '\t' +
+                   r.type + '\t' + r.key.dataset_id + '\t' + r.key.task_id + '\t' +
+                   utc(r.event_time) + '\t' + std::to_string(r.attempts) + '\t' +
+                   (r.dead ? "-" : utc(r.next_attempt_at)) + '\t' +
+                   (r.last_error.empty() ? "-" : r.last_error) + '\n';
+        }
+        std::fputs(out.c_str(), stdout);
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            std::fprintf(stderr, "taskwatchd outbox list: cannot write to standard output\n");
+            return 1;
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "taskwatchd outbox list: %s\n", e.what());
+        return 1;
+    }
+}
+
+int run_outbox_redeliver(const cli_options& opts) {
+    config::settings s;
+    auto store = open_outbox(opts, s);
+    if (!store) return 1;
+    try {
+        const auto now = std::chrono::system_clock::now();
+        const std::size_t n = opts.all_dead ? store->redeliver_all_dead(opts.webhook, now)
+                                            : store->redeliver(opts.event_ids, opts.webhook, now);
+        std::printf("%zu dead letter(s) put back in the queue\n", n);
+        if (n == 0 && !opts.all_dead) {
+            std::fprintf(stderr, "taskwatchd outbox redeliver: no dead letter with %s%s\n",
+                         opts.event_ids.size() == 1 ? "that id" : "those ids",
+                         opts.webhook ? " for that webhook" : "");
+            return 1;
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "taskwatchd outbox redeliver: %s\n", e.what());
+        return 1;
+    }
 }
 
 int run_check_config(const cli_options& opts) {

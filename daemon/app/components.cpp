@@ -75,6 +75,25 @@ std::string watcher_component::status_line() const {
            std::to_string(watcher_->stats().polls) + " polls";
 }
 
+// ---- notify ---------------------------------------------------------------------------------
+
+void notify_component::start() {
+    notifier_ = std::make_unique<notify::notifier>(ex_, settings_, state_.store());
+    auto* n = notifier_.get();
+    state_.store().on_deliveries_queued([n] { n->wake(); });
+    notifier_->start();
+}
+
+void notify_component::reload(const settings_ptr& fresh) {
+    settings_ = fresh;
+    notifier_->reload(fresh);
+}
+
+asio::awaitable<void> notify_component::async_stop() {
+    state_.store().on_deliveries_queued({});
+    co_await notifier_->async_stop();
+}
+
 // ---- http -----------------------------------------------------------------------------------
 
 namespace {
@@ -93,13 +112,28 @@ std::string url_of(const asio::ip::tcp::endpoint& ep, bool tls) {
 // scrape still succeeds, without these series).
 std::vector<metrics::webhook_figures> http_component::webhook_figures() const {
     std::vector<metrics::webhook_figures> out;
+    for (const auto& d : deliveries())
+        out.push_back({d.status.name, d.queue_length, d.oldest_pending, d.dead_letters,
+                       d.status.delivered, d.status.failures});
+    return out;
+}
+
+// Every webhook of the running configuration: the notifier's figures and its queue in the
+// outbox. None when the store cannot answer (the scrape still succeeds, without them).
+std::vector<web::webhook_deliveries> http_component::deliveries() const {
+    std::vector<web::webhook_deliveries> out;
     auto& store = state_.store();
     try {
-        for (const auto& w : settings_->webhooks)
-            out.push_back({w.name, store.queue_length(w.name), store.oldest_pending(w.name),
-                           store.dead_letters(w.name)});
+        for (auto& st : notify_.notifier().status()) {
+            web::webhook_deliveries d;
+            d.queue_length = store.queue_length(st.name);
+            d.oldest_pending = store.oldest_pending(st.name);
+            d.dead_letters = store.dead_letters(st.name);
+            d.status = std::move(st);
+            out.push_back(std::move(d));
+        }
     } catch (const std::exception& e) {
-        log::warn("cannot read the outbox for /metrics", {{"error", e.what()}});
+        log::warn("cannot read the outbox", {{"error", e.what()}});
         out.clear();
     }
     return out;
@@ -112,7 +146,6 @@ void http_component::start() {
     src.tasks = [&wc]() -> const poll::task_view& { return wc.watcher().tasks(); };
     src.stats = [&wc]() -> const poll::watcher_stats& { return wc.watcher().stats(); };
     src.webhooks = [this] { return webhook_figures(); };
-    src.deliveries = &deliveries_;
     src.process = [] { return metrics::read_process_stats(); };
     collector_ = std::make_unique<metrics::collector>(std::move(src));
 
@@ -122,6 +155,7 @@ void http_component::start() {
     site.tasks = [&wc]() -> const poll::task_view& { return wc.watcher().tasks(); };
     site.stats = [&wc]() -> const poll::watcher_stats& { return wc.watcher().stats(); };
     site.ready = [&wc] { return wc.watcher().first_round_done(); };
+    site.deliveries = [this] { return deliveries(); };
     http::handler handler = web::make_handler(std::move(site));
 
     const auto& s = *settings_;

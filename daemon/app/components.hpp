@@ -1,6 +1,7 @@
 // The daemon's components (app/component.hpp), each owning one part of the running daemon:
-// the state database, the ModelArts clients, the watcher, the HTTP server and the systemd
-// notifier. Each is handed the components started before it, which outlive it.
+// the state database, the ModelArts clients, the watcher, the webhook notifier, the HTTP
+// server and the systemd notifications. Each is handed the components started before it, which
+// outlive it.
 #pragma once
 
 #include "taskwatch/app/component.hpp"
@@ -8,10 +9,11 @@
 #include "taskwatch/http/client.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/metrics/collector.hpp"
-#include "taskwatch/metrics/delivery_counters.hpp"
+#include "taskwatch/notify/notifier.hpp"
 #include "taskwatch/poll/watcher.hpp"
 #include "taskwatch/state/store.hpp"
 #include "taskwatch/web/guard.hpp"
+#include "taskwatch/web/routes.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -88,21 +90,43 @@ private:
     std::unique_ptr<poll::watcher> watcher_;
 };
 
+/// Webhook delivery: the outbox's queues (notify::notifier), woken by every commit that queued
+/// a delivery.
+class notify_component final : public component {
+public:
+    notify_component(boost::asio::any_io_executor ex, settings_ptr s, state_component& state)
+        : ex_(std::move(ex))
+        , settings_(std::move(s))
+        , state_(state) {}
+    std::string_view name() const noexcept override { return "notify"; }
+    void start() override;
+    void reload(const settings_ptr& fresh) override;
+    boost::asio::awaitable<void> async_stop() override;
+
+    notify::notifier& notifier() { return *notifier_; }
+
+private:
+    boost::asio::any_io_executor ex_;
+    settings_ptr settings_;
+    state_component& state_;
+    std::unique_ptr<notify::notifier> notifier_;
+};
+
 /// The HTTP(S) server on `listen`: /metrics, /api/v1/..., /-/healthy, /-/ready and the status
 /// page, behind web_config_file's TLS and basic auth. Its stop drains requests for up to 2 s.
 class http_component final : public component {
 public:
-    /// `on_listening` runs once it listens, with its URL. `watcher` starts after this server
-    /// (so that a bad `listen` stops the daemon before it asks ModelArts anything) and is read
-    /// only while a request is served.
+    /// `on_listening` runs once it listens, with its URL. `watcher` and `notify` start after
+    /// this server (so that a bad `listen` stops the daemon before it asks ModelArts or a
+    /// webhook anything) and are read only while a request is served.
     http_component(boost::asio::any_io_executor ex, settings_ptr s, state_component& state,
-                   watcher_component& watcher, const metrics::delivery_counters& deliveries,
+                   watcher_component& watcher, notify_component& notify,
                    std::function<void(const std::string&)> on_listening = {})
         : ex_(std::move(ex))
         , settings_(std::move(s))
         , state_(state)
         , watcher_(watcher)
-        , deliveries_(deliveries)
+        , notify_(notify)
         , on_listening_(std::move(on_listening)) {}
     std::string_view name() const noexcept override { return "http"; }
     /// Throws config::config_error naming the config file and `listen` when the address cannot
@@ -113,12 +137,13 @@ public:
 
 private:
     std::vector<metrics::webhook_figures> webhook_figures() const;
+    std::vector<web::webhook_deliveries> deliveries() const;
 
     boost::asio::any_io_executor ex_;
     settings_ptr settings_;
     state_component& state_;
     watcher_component& watcher_;
-    const metrics::delivery_counters& deliveries_;
+    notify_component& notify_;
     std::function<void(const std::string&)> on_listening_;
     std::unique_ptr<metrics::collector> collector_;
     std::unique_ptr<web::web_guard> guard_;

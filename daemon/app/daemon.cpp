@@ -49,21 +49,23 @@ int serve(asio::io_context& ioc, const std::string& config_path,
     }
     log::set_level(settings->log_level);
 
-    // The parts of the daemon in start order, stopped in reverse: systemd hears STOPPING, the
-    // watcher stops polling and commits what it saw, the HTTP server drains, the clients close
+    // The parts of the daemon in start order, stopped in reverse: systemd hears STOPPING,
+    // webhook deliveries in flight end and are recorded, the watcher stops polling and commits
+    // what it saw (delivered after a restart), the HTTP server drains, the clients close
     // their connections, the database closes last. The server listens before polling begins,
     // so that a bad `listen` stops the daemon before it asks ModelArts anything; it reads the
     // watcher only while serving a request, which the event loop runs after start.
     const auto ex = ioc.get_executor();
-    metrics::delivery_counters deliveries; // incremented by the notifier
     component_list parts;
     auto& state = parts.add(std::make_unique<state_component>(settings));
     auto& api = parts.add(std::make_unique<modelarts_component>(ex, settings));
     auto watcher_part = std::make_unique<watcher_component>(ex, settings, state, api);
+    auto notify_part = std::make_unique<notify_component>(ex, settings, state);
     auto& watcher = *watcher_part;
-    parts.add(std::make_unique<http_component>(ex, settings, state, watcher, deliveries,
+    parts.add(std::make_unique<http_component>(ex, settings, state, watcher, *notify_part,
                                                std::move(on_listening)));
     parts.add(std::move(watcher_part));
+    parts.add(std::move(notify_part));
     auto& systemd = parts.add(std::make_unique<systemd_component>(ex, watcher));
 
     bool stopping = false;

@@ -519,14 +519,9 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
                            MetricType::Gauge);
         for (const auto& h : hooks) {
             labels l{{"webhook", h.name}};
-            add(delivered, l,
-                static_cast<double>(sources_.deliveries ? sources_.deliveries->deliveries(h.name)
-                                                        : 0));
-            if (sources_.deliveries)
-                for (const auto& [k, count] : sources_.deliveries->failures())
-                    if (k.first == h.name)
-                        add(failed, {{"webhook", h.name}, {"reason", k.second}},
-                            static_cast<double>(count));
+            add(delivered, l, static_cast<double>(h.delivered));
+            for (const auto& [reason, count] : h.failures)
+                add(failed, {{"webhook", h.name}, {"reason", reason}}, static_cast<double>(count));
             add(queue, l, static_cast<double>(h.queue_length));
             add(oldest, l, h.oldest_pending ? seconds(*h.oldest_pending) : 0);
             add(dead, std::move(l), static_cast<double>(h.dead_letters));

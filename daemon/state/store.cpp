@@ -25,7 +25,7 @@ namespace {
 constexpr int busy_timeout_ms = 5000;
 
 /// Migration N takes user_version N-1 to N; each runs in its own transaction.
-constexpr std::array<const char*, 1> migrations{
+constexpr std::array<const char*, 2> migrations{
     // 1: task states, events, per-webhook deliveries.
     R"sql(
 CREATE TABLE tasks (
@@ -85,6 +85,11 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_queue ON deliveries (webhook, state, next_attempt_at);
 )sql",
+    // 2: the events of one task, found at once: a webhook's queue sends a task's events in
+    // order, the next only after the one before it left the queue.
+    R"sql(
+CREATE INDEX events_task ON events (project_id, dataset_id, task_id);
+)sql",
 };
 static_assert(migrations.size() == store::schema_version);
 
@@ -116,11 +121,34 @@ constexpr const char* sql_forget =
     "DELETE FROM tasks WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
 constexpr const char* sql_forget_finished =
     "DELETE FROM tasks WHERE finished_at < ?1 RETURNING project_id, dataset_id, task_id";
+// A pending delivery with no earlier pending delivery of the same task to the same webhook:
+// the head of that task's queue.
+#define TASKWATCH_HEAD_OF_TASK                                                                     \
+    "NOT EXISTS (SELECT 1 FROM events e2 JOIN deliveries d2 ON d2.event_id = e2.id "               \
+    "WHERE e2.project_id = e.project_id AND e2.dataset_id = e.dataset_id "                         \
+    "AND e2.task_id = e.task_id AND d2.webhook = d.webhook AND d2.state = 'pending' "              \
+    "AND d2.id < d.id)"
 constexpr const char* sql_due =
     "SELECT e.payload, d.attempts, d.next_attempt_at, d.last_error "
     "FROM deliveries d JOIN events e ON e.id = d.event_id "
     "WHERE d.webhook = ?1 AND d.state = 'pending' AND d.next_attempt_at <= ?2 "
-    "ORDER BY d.id LIMIT ?3";
+    "AND " TASKWATCH_HEAD_OF_TASK " ORDER BY d.id LIMIT ?3";
+constexpr const char* sql_next_due =
+    "SELECT min(d.next_attempt_at) FROM deliveries d JOIN events e ON e.id = d.event_id "
+    "WHERE d.webhook = ?1 AND d.state = 'pending' AND " TASKWATCH_HEAD_OF_TASK;
+#undef TASKWATCH_HEAD_OF_TASK
+constexpr const char* sql_list =
+    "SELECT d.event_id, d.webhook, d.state, e.type, e.time, e.project_id, e.dataset_id, "
+    "e.task_id, d.attempts, d.next_attempt_at, d.last_error "
+    "FROM deliveries d JOIN events e ON e.id = d.event_id "
+    "WHERE d.state IN ('pending', 'dead') AND (?1 = 0 OR d.state = 'dead') "
+    "AND (?2 IS NULL OR d.webhook = ?2) ORDER BY d.id";
+constexpr const char* sql_redeliver_one =
+    "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?3, "
+    "last_error = '' WHERE event_id = ?1 AND (?2 IS NULL OR webhook = ?2) AND state = 'dead'";
+constexpr const char* sql_redeliver_all =
+    "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, "
+    "last_error = '' WHERE (?1 IS NULL OR webhook = ?1) AND state = 'dead'";
 constexpr const char* sql_delivered =
     "UPDATE deliveries SET state = 'delivered', delivered_at = ?3 "
     "WHERE event_id = ?1 AND webhook = ?2 AND state = 'pending'";
@@ -314,8 +342,12 @@ struct store::impl {
             auto q = prepare(sql_insert_delivery);
             q.bind(1, e.id).bind(2, webhook).bind(3, e.time);
             q.run();
+            ++deliveries_queued;
         }
     }
+
+    std::size_t deliveries_queued = 0; ///< by write_event since the last commit began
+    std::function<void()> on_queued;   ///< store::on_deliveries_queued
 
     /// Runs `body` in one write transaction; rolls back if it throws.
     template <class Body> void transaction(Body&& body) {
@@ -530,6 +562,7 @@ void write_state(query q, const task::task_state& t) {
 
 void store::commit(const std::vector<change>& changes, const event_router& route) {
     if (impl_->replaced()) reopen_if_replaced();
+    impl_->deliveries_queued = 0;
     impl_->transaction([&] {
         for (const auto& c : changes) {
             write_state(impl_->prepare(sql_upsert_task.c_str()), c.next);
@@ -537,17 +570,24 @@ void store::commit(const std::vector<change>& changes, const event_router& route
                 impl_->write_event(e, route);
         }
     });
+    if (impl_->deliveries_queued > 0 && impl_->on_queued) impl_->on_queued();
 }
 
 void store::commit(const std::vector<task::task_state>& states,
                    const std::vector<task::event>& events, const event_router& route) {
     if (impl_->replaced()) reopen_if_replaced();
+    impl_->deliveries_queued = 0;
     impl_->transaction([&] {
         for (const auto& e : events)
             impl_->write_event(e, route);
         for (const auto& t : states)
             write_state(impl_->prepare(sql_upsert_task.c_str()), t);
     });
+    if (impl_->deliveries_queued > 0 && impl_->on_queued) impl_->on_queued();
+}
+
+void store::on_deliveries_queued(std::function<void()> f) {
+    impl_->on_queued = std::move(f);
 }
 
 bool store::reopen_if_replaced() {
@@ -562,6 +602,7 @@ bool store::reopen_if_replaced() {
                           impl_->file + ": the file vanished and cannot be created again (" +
                               e.reason() + ")");
     }
+    fresh->on_queued = std::move(impl_->on_queued);
     impl_ = std::move(fresh);
     return true;
 }
@@ -611,16 +652,90 @@ std::vector<pending_delivery> store::due(const std::string& webhook, time_point 
 }
 
 void store::mark_delivered(std::string_view event_id, std::string_view webhook, time_point now) {
-    auto q = impl_->prepare(sql_delivered);
-    q.bind(1, event_id).bind(2, webhook).bind(3, now);
-    q.run();
+    const delivery_mark m{
+        std::string(event_id), std::string(webhook), delivery_mark::delivered, now, now, {}};
+    mark({&m, 1});
 }
 
-void store::mark_failed(std::string_view event_id, std::string_view webhook, time_point,
+void store::mark_failed(std::string_view event_id, std::string_view webhook, time_point now,
                         time_point next_attempt_at, std::string_view error, bool dead) {
-    auto q = impl_->prepare(sql_failed);
-    q.bind(1, event_id).bind(2, webhook).bind(3, next_attempt_at).bind(4, error).bind(5, dead);
-    q.run();
+    const delivery_mark m{std::string(event_id),
+                          std::string(webhook),
+                          dead ? delivery_mark::dead : delivery_mark::failed,
+                          now,
+                          next_attempt_at,
+                          std::string(error)};
+    mark({&m, 1});
+}
+
+void store::mark(std::span<const delivery_mark> marks) {
+    if (marks.empty()) return;
+    impl_->transaction([&] {
+        for (const auto& m : marks) {
+            if (m.outcome == delivery_mark::delivered) {
+                auto q = impl_->prepare(sql_delivered);
+                q.bind(1, m.event_id).bind(2, m.webhook).bind(3, m.at);
+                q.run();
+            } else {
+                auto q = impl_->prepare(sql_failed);
+                q.bind(1, m.event_id).bind(2, m.webhook).bind(3, m.next_attempt_at);
+                q.bind(4, m.error).bind(5, m.outcome == delivery_mark::dead);
+                q.run();
+            }
+        }
+    });
+}
+
+std::optional<time_point> store::next_due(const std::string& webhook) {
+    auto q = impl_->prepare(sql_next_due);
+    q.bind(1, webhook);
+    return q.step() ? q.optional_time(0) : std::nullopt;
+}
+
+std::vector<delivery_row> store::list_deliveries(bool dead_only,
+                                                 const std::optional<std::string>& webhook) {
+    std::vector<delivery_row> out;
+    auto q = impl_->prepare(sql_list);
+    q.bind(1, dead_only).bind(2, webhook);
+    while (q.step()) {
+        delivery_row r;
+        r.event_id = q.text(0);
+        r.webhook = q.text(1);
+        r.dead = q.text(2) == "dead";
+        r.type = q.text(3);
+        r.event_time = from_ms(q.integer(4));
+        r.key = {q.text(5), q.text(6), q.text(7)};
+        r.attempts = static_cast<std::uint32_t>(q.integer(8));
+        r.next_attempt_at = from_ms(q.integer(9));
+        r.last_error = q.text(10);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::size_t store::redeliver(std::span<const std::string> event_ids,
+                             const std::optional<std::string>& webhook, time_point now) {
+    std::size_t n = 0;
+    impl_->transaction([&] {
+        for (const auto& id : event_ids) {
+            auto q = impl_->prepare(sql_redeliver_one);
+            q.bind(1, id).bind(2, webhook).bind(3, now);
+            q.run();
+            n += static_cast<std::size_t>(sqlite3_changes(impl_->db));
+        }
+    });
+    return n;
+}
+
+std::size_t store::redeliver_all_dead(const std::optional<std::string>& webhook, time_point now) {
+    std::size_t n = 0;
+    impl_->transaction([&] {
+        auto q = impl_->prepare(sql_redeliver_all);
+        q.bind(1, webhook).bind(2, now);
+        q.run();
+        n = static_cast<std::size_t>(sqlite3_changes(impl_->db));
+    });
+    return n;
 }
 
 std::size_t store::queue_length(const std::string& webhook) {

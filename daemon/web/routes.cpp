@@ -6,6 +6,8 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <memory>
 
@@ -34,6 +36,42 @@ std::string one_line(std::string s) {
     return s;
 }
 
+// [{"webhook","format","urls","queue_length","oldest_pending","dead_letters","delivered",
+//   "failures":{reason:n},"last_success","last_failure","last_error","disabled","in_flight"}]
+std::string deliveries_json(const std::vector<webhook_deliveries>& hooks) {
+    boost::json::array out;
+    for (const auto& h : hooks) {
+        boost::json::object o;
+        o["webhook"] = h.status.name;
+        o["format"] = h.status.format;
+        boost::json::array urls;
+        for (const auto& u : h.status.urls)
+            urls.emplace_back(u);
+        o["urls"] = std::move(urls);
+        o["queue_length"] = h.queue_length;
+        o["oldest_pending"] = h.oldest_pending
+                                  ? boost::json::value(format_rfc3339(*h.oldest_pending))
+                                  : boost::json::value(nullptr);
+        o["dead_letters"] = h.dead_letters;
+        o["delivered"] = h.status.delivered;
+        boost::json::object failures;
+        for (const auto& [reason, n] : h.status.failures)
+            failures[reason] = n;
+        o["failures"] = std::move(failures);
+        auto when = [](const std::optional<task::time_point>& t) {
+            return t ? boost::json::value(format_rfc3339(*t)) : boost::json::value(nullptr);
+        };
+        o["last_success"] = when(h.status.last_success);
+        o["last_failure"] = when(h.status.last_failure);
+        o["last_error"] = h.status.last_error.empty() ? boost::json::value(nullptr)
+                                                      : boost::json::value(h.status.last_error);
+        o["disabled"] = h.status.disabled;
+        o["in_flight"] = h.status.in_flight;
+        out.push_back(std::move(o));
+    }
+    return boost::json::serialize(out) + "\n";
+}
+
 boost::asio::awaitable<http::reply> async_ready(http::reply r) {
     co_return r;
 }
@@ -45,7 +83,7 @@ http::reply respond(const site& s, const http::request_context& request) {
     if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
 
     const bool known = path == "/" || path == "/metrics" || path == "/api/v1/tasks" ||
-                       path == "/-/healthy" || path == "/-/ready";
+                       path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready";
     if (!known || (path == "/metrics" && !s.metrics))
         return text(bhttp::status::not_found, "404 page not found\n");
     const auto method = request.method();
@@ -78,6 +116,10 @@ http::reply respond(const site& s, const http::request_context& request) {
 
     static const poll::task_table no_tasks;
     const auto& tasks = s.tasks ? s.tasks() : no_tasks;
+    if (path == "/api/v1/deliveries")
+        return answer(
+            bhttp::status::ok, "application/json",
+            deliveries_json(s.deliveries ? s.deliveries() : std::vector<webhook_deliveries>{}));
     if (path == "/api/v1/tasks")
         return answer(bhttp::status::ok, "application/json", tasks_json(tasks));
 

@@ -41,6 +41,19 @@ std::vector<stored_event> read_events(const std::string& db_path) {
     return out;
 }
 
+std::map<std::string, std::string> read_deliveries(const std::string& db_path,
+                                                   const std::string& webhook) {
+    std::map<std::string, std::string> out;
+    std::string quoted = "'";
+    for (char c : webhook)
+        quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    quoted += "'";
+    for (auto& row : query(db_path, "SELECT event_id, state FROM deliveries WHERE webhook = " +
+                                        quoted + " ORDER BY id"))
+        out[row[0]] = row[1];
+    return out;
+}
+
 std::map<std::string, std::int64_t> read_task_statuses(const std::string& db_path) {
     std::map<std::string, std::int64_t> out;
     for (const auto& row :

@@ -36,6 +36,10 @@ wait_for_events(const std::string& db_path,
                 const std::function<bool(const std::vector<stored_event>&)>& done,
                 std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
+/// The deliveries to `webhook`: event id -> state ("pending", "delivered", "dead").
+std::map<std::string, std::string> read_deliveries(const std::string& db_path,
+                                                   const std::string& webhook);
+
 /// How many events of `type` there are (of `task_id` only, in the second form).
 std::size_t count_type(const std::vector<stored_event>& events, const std::string& type);
 std::size_t count_of(const std::vector<stored_event>& events, const std::string& type,

@@ -44,13 +44,11 @@ poll::watched_task polled_task(const std::string& task_id,
 }
 
 std::string scrape(const poll::task_table& tasks, const poll::watcher_stats& stats = {},
-                   std::vector<metrics::webhook_figures> hooks = {},
-                   const metrics::delivery_counters* deliveries = nullptr) {
+                   std::vector<metrics::webhook_figures> hooks = {}) {
     metrics::collector_sources src;
     src.tasks = [&]() -> const poll::task_view& { return tasks; };
     src.stats = [&]() -> const poll::watcher_stats& { return stats; };
     src.webhooks = [hooks] { return hooks; };
-    src.deliveries = deliveries;
     src.version = "1.2.3";
     metrics::collector c(std::move(src));
     auto text = c.render();
@@ -265,22 +263,18 @@ TEST_CASE("every event type and poll failure reason is exported from zero") {
 }
 
 TEST_CASE("each configured webhook has its delivery, queue and oldest-pending series") {
-    metrics::delivery_counters counters;
-    counters.count_delivery("ops");
-    counters.count_delivery("ops");
-    counters.count_failure("ops", "timeout");
-    counters.count_failure("gone-hook", "timeout"); // no longer configured: not shown
     std::vector<metrics::webhook_figures> hooks{
-        {"ops", 3, at_ms(1'764'475'000'500), 1},
-        {"chat", 0, std::nullopt, 0},
+        {"ops", 3, at_ms(1'764'475'000'500), 1, 2, {{"timeout", 1}, {"http_5xx", 0}}},
+        {"chat", 0, std::nullopt, 0, 0, {}},
     };
-    auto text = scrape({}, {}, hooks, &counters);
+    auto text = scrape({}, {}, hooks);
     INFO(text);
     CHECK(has_line(text, R"(taskwatch_webhook_deliveries_total{webhook="ops"} 2)"));
     CHECK(has_line(text, R"(taskwatch_webhook_deliveries_total{webhook="chat"} 0)"));
     CHECK(has_line(
         text, R"(taskwatch_webhook_delivery_failures_total{webhook="ops",reason="timeout"} 1)"));
-    CHECK(text.find("gone-hook") == std::string::npos);
+    CHECK(has_line(
+        text, R"(taskwatch_webhook_delivery_failures_total{webhook="ops",reason="http_5xx"} 0)"));
     CHECK(has_line(text, R"(taskwatch_webhook_queue_length{webhook="ops"} 3)"));
     CHECK(has_line(text, R"(taskwatch_webhook_queue_length{webhook="chat"} 0)"));
     CHECK(has_line(

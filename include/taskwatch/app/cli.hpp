@@ -10,11 +10,24 @@
 namespace taskwatch::app {
 
 struct cli_options {
-    enum class mode { run, check_config, demo, get, version, help } what = mode::help;
+    enum class mode {
+        run,
+        check_config,
+        demo,
+        get,
+        outbox_list,
+        outbox_redeliver,
+        version,
+        help
+    } what = mode::help;
     std::string config_path;
     std::optional<std::string> listen; ///< --listen for --demo
     std::string dataset_id;            ///< get
     std::string task_id;               ///< get
+    std::optional<std::string> webhook; ///< outbox: --webhook NAME
+    bool dead = false;                  ///< outbox list --dead
+    bool all_dead = false;              ///< outbox redeliver --all-dead
+    std::vector<std::string> event_ids; ///< outbox redeliver ID...
 };
 
 /// Parses argv; the error is a usage message (exit status 2).

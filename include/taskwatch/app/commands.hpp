@@ -10,6 +10,14 @@ namespace taskwatch::app {
 /// class of failure, the API's error code and the request id).
 int run_get(const cli_options& opts);
 
+/// `taskwatchd outbox list`: the pending and dead-lettered deliveries of the config's state
+/// database, one per line (tab-separated, a header first). 0, or 1 with one line on stderr.
+int run_outbox_list(const cli_options& opts);
+
+/// `taskwatchd outbox redeliver`: puts dead letters back in their webhook's queue (safe while
+/// the daemon runs: it sends them within seconds). 0 when at least one was put back.
+int run_outbox_redeliver(const cli_options& opts);
+
 /// `taskwatchd --check-config`: 0 valid (and a summary on stdout), 1 invalid (one line).
 int run_check_config(const cli_options& opts);
 

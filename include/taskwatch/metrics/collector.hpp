@@ -6,7 +6,6 @@
 // thread that owns them (the daemon's io_context thread).
 #pragma once
 
-#include "taskwatch/metrics/delivery_counters.hpp"
 #include "taskwatch/metrics/process.hpp"
 #include "taskwatch/poll/stats.hpp"
 #include "taskwatch/poll/task_view.hpp"
@@ -34,6 +33,8 @@ struct webhook_figures {
     std::size_t queue_length = 0;                   ///< pending deliveries (due or backing off)
     std::optional<task::time_point> oldest_pending; ///< nullopt: the queue is empty
     std::size_t dead_letters = 0;                   ///< given up after max_attempts
+    std::uint64_t delivered = 0;                    ///< events the receiver accepted
+    std::map<std::string, std::uint64_t> failures;  ///< failed attempts by reason
 };
 
 /// Where the collector reads from. Every function is called during Collect() only; an empty
@@ -43,7 +44,6 @@ struct collector_sources {
     std::function<const poll::watcher_stats&()> stats;
     /// One entry per configured webhook, in configuration order.
     std::function<std::vector<webhook_figures>()> webhooks;
-    const delivery_counters* deliveries = nullptr;
     /// nullopt when /proc cannot be read: the process_* series are left out.
     std::function<std::optional<process_stats>()> process;
     std::string version = TASKWATCH_VERSION;

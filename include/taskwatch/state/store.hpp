@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -52,6 +53,30 @@ struct pending_delivery {
     std::string last_error; ///< empty before the first failure
 };
 
+/// The outcome of one delivery attempt, written with others in one transaction (store::mark).
+struct delivery_mark {
+    enum outcome_t { delivered, failed, dead };
+    std::string event_id;
+    std::string webhook;
+    outcome_t outcome = delivered;
+    time_point at;              ///< when the attempt ended (delivered_at)
+    time_point next_attempt_at; ///< failed: when to try again
+    std::string error;          ///< failed, dead: one line, no secret
+};
+
+/// A pending or dead-lettered delivery, as `taskwatchd outbox list` shows it.
+struct delivery_row {
+    std::string event_id;
+    std::string webhook;
+    bool dead = false;
+    std::string type; ///< the event type's name
+    task::task_key key;
+    time_point event_time;
+    std::uint32_t attempts = 0;
+    time_point next_attempt_at;
+    std::string last_error;
+};
+
 /// The SQLite file `<state_dir>/taskwatch.db`. Single-threaded: every call runs on the caller's
 /// thread (the daemon's loop, one batch per tick). Times are stored as integer milliseconds
 /// since the epoch, so sub-millisecond precision is dropped (floored).
@@ -62,7 +87,7 @@ public:
     /// `PRAGMA application_id` of a taskwatch state database ("TWCH").
     static constexpr std::int32_t application_id = 0x54574348;
     /// `PRAGMA user_version` this build writes; older files are migrated, newer refused.
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
     static constexpr std::string_view file_name = "taskwatch.db";
 
     /// Creates `state_dir` and the database if missing. Throws store_error for a file that is
@@ -92,6 +117,9 @@ public:
     void commit(const std::vector<task::task_state>& states, const std::vector<task::event>& events,
                 const event_router& route);
 
+    /// `f` runs after every commit that queued at least one delivery (the notifier wakes).
+    void on_deliveries_queued(std::function<void()> f);
+
     /// Whether the file at path() is still the one open (same device and inode). When it was
     /// deleted (its directory too) or replaced, opens the path afresh, creating the directory
     /// and an empty database if need be, and returns true: whatever the old file held is gone
@@ -107,7 +135,8 @@ public:
     // --- outbox, one queue per webhook
 
     /// Pending deliveries to `webhook` whose next attempt is at or before `now`, oldest
-    /// enqueued first, at most `limit`.
+    /// enqueued first, at most `limit`; of each task only the oldest pending one (a later event
+    /// of a task waits until the earlier one was delivered or dead-lettered).
     std::vector<pending_delivery> due(const std::string& webhook, time_point now,
                                       std::size_t limit);
     /// The receiver accepted the event: it leaves this webhook's queue.
@@ -116,6 +145,22 @@ public:
     /// (`dead`) so that it is kept and counted but no longer due.
     void mark_failed(std::string_view event_id, std::string_view webhook, time_point now,
                      time_point next_attempt_at, std::string_view error, bool dead);
+
+    /// Many marks in one transaction: the notifier's bookkeeping costs one commit per batch.
+    void mark(std::span<const delivery_mark> marks);
+    /// When the first task's next delivery to `webhook` is due; nullopt when none is pending.
+    std::optional<time_point> next_due(const std::string& webhook);
+    /// Pending and dead-lettered deliveries (only dead ones with `dead_only`), of `webhook` or
+    /// of all, in enqueue order.
+    std::vector<delivery_row> list_deliveries(bool dead_only,
+                                              const std::optional<std::string>& webhook);
+    /// Puts the dead letters of these events (to `webhook`, or to every webhook) back in their
+    /// queue, due at `now` with no attempt counted; returns how many. Safe while a daemon runs
+    /// on the same file: it picks them up within seconds.
+    std::size_t redeliver(std::span<const std::string> event_ids,
+                          const std::optional<std::string>& webhook, time_point now);
+    /// The same for every dead letter (of `webhook`, or of all).
+    std::size_t redeliver_all_dead(const std::optional<std::string>& webhook, time_point now);
 
     /// Pending deliveries to `webhook` (due or backing off).
     std::size_t queue_length(const std::string& webhook);

@@ -1,6 +1,6 @@
-// The daemon's HTTP routes: /metrics, /api/v1/tasks, /-/healthy, /-/ready and / (the status
-// page). 404 for other paths, 405 with Allow for methods other than GET and HEAD (the server
-// answers HEAD with the GET's headers and no body).
+// The daemon's HTTP routes: /metrics, /api/v1/tasks, /api/v1/deliveries, /-/healthy, /-/ready
+// and / (the status page). 404 for other paths, 405 with Allow for methods other than GET and HEAD
+// (the server answers HEAD with the GET's headers and no body).
 //
 // make_handler returns a plain http::handler so that a request guard (web_config_file: basic
 // auth) can wrap it without the routes knowing.
@@ -8,11 +8,21 @@
 
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/metrics/collector.hpp"
+#include "taskwatch/notify/notifier.hpp"
 
 #include <functional>
 #include <string>
 
 namespace taskwatch::web {
+
+/// One webhook as GET /api/v1/deliveries shows it: its queue in the outbox and what its
+/// deliveries did since start.
+struct webhook_deliveries {
+    notify::webhook_status status;
+    std::size_t queue_length = 0;
+    std::optional<task::time_point> oldest_pending;
+    std::size_t dead_letters = 0;
+};
 
 /// What the routes read at request time, on the io_context's thread.
 struct site {
@@ -22,6 +32,8 @@ struct site {
     std::function<http::body_stream()> metrics_stream;
     std::function<const poll::task_view&()> tasks;
     std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
+    /// GET /api/v1/deliveries; empty: [] (no notifier).
+    std::function<std::vector<webhook_deliveries>()> deliveries;
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
     std::function<bool()> ready;
     std::function<task::time_point()> now = [] { return std::chrono::system_clock::now(); };

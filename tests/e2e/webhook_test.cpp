@@ -1,0 +1,309 @@
+// Webhook delivery end to end: the real daemon polls the simulator and delivers its outbox over
+// HTTPS (a test CA) to receivers that run as their own processes (tests/support/
+// webhook_receiver.py) and verify the Standard Webhooks signatures with their own code.
+#include "support/daemon.hpp"
+#include "support/files.hpp"
+#include "support/outbox.hpp"
+#include "support/pki.hpp"
+#include "support/receiver.hpp"
+#include "support/sim.hpp"
+#include "support/wait.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <set>
+
+using namespace taskwatch::test;
+using namespace std::chrono_literals;
+using verb = boost::beast::http::verb;
+
+namespace {
+
+const std::string secret_a = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const std::string secret_b = "a raw secret, not base64";
+
+// A simulator with `tasks` static tasks in one dataset, a test CA for the receivers, and the
+// config lines of webhooks that trust that CA.
+struct webhook_world {
+    sim_process sim;
+    dataset_ref dataset;
+    test_ca ca;
+    temp_dir state{"state"};
+    std::string ca_file;
+
+    explicit webhook_world(int tasks)
+        : sim({"--static", "--tasks", std::to_string(tasks), "--datasets", "1"}),
+          dataset(first_dataset(sim)) {
+        ca_file = sim.dir.file("receiver-ca.pem");
+        ca.write_cert(ca_file);
+        sim.dir.write("a.secret", secret_a + "\n");
+        sim.dir.write("b.secret", secret_b + "\n");
+    }
+
+    /// One webhooks[] entry for `r`, with `extra` lines ("    key: value\n").
+    std::string hook(const std::string& name, const receiver_process& r,
+                     const std::string& extra = {}) const {
+        return "  - name: " + name + "\n    url: " + r.url() + "?key=SECRETKEY\n    ca_file: " +
+               ca_file + "\n" + extra;
+    }
+
+    daemon_options options(const std::string& hooks) const {
+        daemon_options o;
+        o.extra_top = "webhooks:\n" + hooks;
+        return o;
+    }
+
+    /// A change the daemon turns into a task.status_changed event.
+    void fail_task(std::size_t i) {
+        auto tasks = sim.tasks();
+        const std::string id(tasks.at(i).at("task_id").as_string());
+        sim.control(verb::patch, "/sim/tasks/" + id, R"({"status": "failed"})");
+    }
+};
+
+std::set<std::string> keys_of(const std::map<std::string, std::string>& m) {
+    std::set<std::string> out;
+    for (const auto& [k, v] : m)
+        out.insert(k);
+    return out;
+}
+
+bool all_in_state(const std::map<std::string, std::string>& deliveries, const std::string& state,
+                  std::size_t at_least) {
+    return deliveries.size() >= at_least &&
+           std::all_of(deliveries.begin(), deliveries.end(),
+                       [&](const auto& d) { return d.second == state; });
+}
+
+} // namespace
+
+TEST_CASE("every event reaches every webhook once, signed, under its outbox id; the delivery "
+          "figures say so") {
+    webhook_world w(6);
+    receiver_process a(w.ca, {"--secret", secret_a});
+    receiver_process b(w.ca, {"--secret", secret_b});
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(w.hook("a", a, "    secret_file: a.secret\n") +
+                              w.hook("b", b, "    secret_file: b.secret\n")));
+    const auto listed = listed_tasks(w.sim).size();
+    wait_for_discovery(d.d, listed);
+    w.fail_task(0);
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            return all_in_state(read_deliveries(d.d.db, "a"), "delivered",
+                                                listed + 1) &&
+                                   all_in_state(read_deliveries(d.d.db, "b"), "delivered",
+                                                listed + 1);
+                        },
+                        20s),
+                    d.d.proc->stderr_text());
+
+    for (auto* r : {&a, &b}) {
+        const auto name = r == &a ? std::string("a") : std::string("b");
+        CAPTURE(name);
+        const auto outbox = keys_of(read_deliveries(d.d.db, name));
+        const auto ids = r->accepted_ids();
+        CHECK(std::set<std::string>(ids.begin(), ids.end()) == outbox);
+        CHECK(ids.size() == outbox.size()); // each once
+        for (const auto& req : r->requests()) {
+            CHECK(req.at("signature_ok").as_bool());
+            CHECK(req.at("body").at("id") == req.at("id"));
+            // The URL's query reached the receiver as written.
+            CHECK(req.at("query") == "key=SECRETKEY");
+        }
+    }
+    // The status change carries the contract's body.
+    bool seen = false;
+    for (const auto& req : a.requests())
+        if (req.at("body").at("type") == "task.status_changed") {
+            seen = true;
+            CHECK(req.at("body").at("current").at("status") == "failed");
+            CHECK(req.at("body").at("task").at("dataset_id") == w.dataset.id);
+        }
+    CHECK(seen);
+
+    // The figures: /metrics and /api/v1/deliveries.
+    const auto metrics = d.metrics();
+    CHECK(metrics.find("taskwatch_webhook_deliveries_total{webhook=\"a\"} " +
+                       std::to_string(listed + 1)) != std::string::npos);
+    CHECK(metrics.find("taskwatch_webhook_queue_length{webhook=\"a\"} 0") != std::string::npos);
+    auto api = d.get("/api/v1/deliveries");
+    REQUIRE(api.status == 200);
+    auto hooks = boost::json::parse(api.body).as_array();
+    REQUIRE(hooks.size() == 2);
+    CHECK(hooks[0].at("webhook") == "a");
+    CHECK(hooks[0].at("delivered").to_number<std::size_t>() == listed + 1);
+    CHECK(hooks[0].at("queue_length").to_number<int>() == 0);
+    // The key in the URL's query is a secret: not in the API, the metrics or the log.
+    CHECK(api.body.find("SECRETKEY") == std::string::npos);
+    CHECK(metrics.find("SECRETKEY") == std::string::npos);
+    CHECK(d.d.proc->stderr_text().find("SECRETKEY") == std::string::npos);
+    CHECK(d.d.stop() == 0);
+}
+
+TEST_CASE("a receiver answering 500 and then 200 gets every event under its first id") {
+    webhook_world w(3);
+    receiver_process a(w.ca, {"--secret", secret_a, "--script", "500,500,503"});
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(w.hook("a", a, "    secret_file: a.secret\n")));
+    const auto listed = listed_tasks(w.sim).size();
+    wait_for_discovery(d.d, listed);
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            return all_in_state(read_deliveries(d.d.db, "a"), "delivered",
+                                                listed);
+                        },
+                        40s),
+                    d.d.proc->stderr_text());
+    const auto outbox = keys_of(read_deliveries(d.d.db, "a"));
+    const auto ids = a.accepted_ids();
+    CHECK(std::set<std::string>(ids.begin(), ids.end()) == outbox);
+    CHECK(ids.size() == outbox.size());
+    const auto requests = a.requests();
+    CHECK(requests.size() == outbox.size() + 3);
+    for (const auto& r : requests) {
+        CHECK(r.at("signature_ok").as_bool());
+        CHECK(outbox.count(std::string(r.at("id").as_string())) == 1); // retries reuse the id
+    }
+    CHECK(d.metric_or_fail("taskwatch_webhook_deliveries_total{webhook=\"a\"}") ==
+          static_cast<double>(listed));
+    const auto metrics = d.metrics();
+    CHECK(metrics.find(R"(taskwatch_webhook_delivery_failures_total{webhook="a",reason="http_5xx"} 3)") !=
+          std::string::npos);
+    CHECK(d.d.stop() == 0);
+}
+
+TEST_CASE("a hanging receiver delays no other webhook") {
+    webhook_world w(4);
+    receiver_process slow(w.ca, {"--hang"});
+    receiver_process fast(w.ca, {});
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(w.hook("slow", slow, "    timeout: 60s\n") + w.hook("fast", fast)));
+    const auto listed = listed_tasks(w.sim).size();
+    wait_for_discovery(d.d, listed);
+    w.fail_task(1);
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            return all_in_state(read_deliveries(d.d.db, "fast"), "delivered",
+                                                listed + 1);
+                        },
+                        10s),
+                    d.d.proc->stderr_text());
+    CHECK(slow.accepted_ids().empty());
+    CHECK(all_in_state(read_deliveries(d.d.db, "slow"), "pending", listed + 1));
+    // The stop does not wait for the hanging receiver beyond its grace: within the contract's
+    // 10 s, and the events stay pending for the next start.
+    CHECK(d.d.stop() == 0);
+    CHECK(all_in_state(read_deliveries(d.d.db, "slow"), "pending", listed + 1));
+}
+
+TEST_CASE("410 Gone disables the webhook until a reload; the others go on") {
+    webhook_world w(2);
+    receiver_process gone(w.ca, {"--status", "410"});
+    receiver_process other(w.ca, {});
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(w.hook("gone", gone) + w.hook("other", other)));
+    const auto listed = listed_tasks(w.sim).size();
+    wait_for_discovery(d.d, listed);
+    REQUIRE(wait_until([&] { return !gone.requests().empty(); }, 10s));
+    REQUIRE(wait_until(
+        [&] {
+            auto hooks = boost::json::parse(d.get("/api/v1/deliveries").body).as_array();
+            return hooks.at(0).at("disabled").as_bool();
+        },
+        10s));
+    const auto asked = gone.requests().size();
+    // A new event: the other webhook gets it, the disabled one is not asked again.
+    w.fail_task(0);
+    REQUIRE(wait_until(
+        [&] {
+            return all_in_state(read_deliveries(d.d.db, "other"), "delivered", listed + 1);
+        },
+        10s));
+    CHECK(gone.requests().size() == asked);
+    CHECK(all_in_state(read_deliveries(d.d.db, "gone"), "pending", listed + 1));
+    CHECK(d.metrics().find(R"(taskwatch_webhook_delivery_failures_total{webhook="gone",reason="gone"} 1)") !=
+          std::string::npos);
+    CHECK(d.d.proc->stderr_text().find("410 Gone") != std::string::npos);
+    CHECK(d.d.stop() == 0);
+}
+
+TEST_CASE("after max_attempts an event is a dead letter: listed by outbox list, delivered after "
+          "outbox redeliver") {
+    webhook_world w(3);
+    const auto listed = listed_tasks(w.sim).size();
+    // Two failed attempts for every event, then the receiver accepts.
+    std::string script;
+    for (std::size_t i = 0; i < 2 * listed; ++i)
+        script += (script.empty() ? "" : ",") + std::string("500");
+    receiver_process a(w.ca, {"--script", script});
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(w.hook("a", a, "    max_attempts: 2\n")));
+    wait_for_discovery(d.d, listed);
+    REQUIRE_MESSAGE(wait_until(
+                        [&] { return all_in_state(read_deliveries(d.d.db, "a"), "dead", listed); },
+                        30s),
+                    d.d.proc->stderr_text());
+    CHECK(d.metric_or_fail("taskwatch_webhook_dead_letters{webhook=\"a\"}") ==
+          static_cast<double>(listed));
+
+    const auto taskwatchd = bin_dir() + "/taskwatchd";
+    auto list = run_command(taskwatchd, {"outbox", "list", "--config", d.d.config, "--dead"});
+    CHECK(list.status == 0);
+    for (const auto& id : keys_of(read_deliveries(d.d.db, "a")))
+        CHECK(list.out.find(id + "\ta\tdead\ttask.discovered\t") != std::string::npos);
+    CHECK(list.out.find("HTTP 500") != std::string::npos);
+
+    // Put back while the daemon runs: it sends them within seconds.
+    auto redeliver =
+        run_command(taskwatchd, {"outbox", "redeliver", "--config", d.d.config, "--all-dead"});
+    CHECK(redeliver.status == 0);
+    CHECK(redeliver.out == std::to_string(listed) + " dead letter(s) put back in the queue\n");
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            return all_in_state(read_deliveries(d.d.db, "a"), "delivered",
+                                                listed);
+                        },
+                        15s),
+                    d.d.proc->stderr_text());
+    const auto ids = a.accepted_ids();
+    CHECK(std::set<std::string>(ids.begin(), ids.end()) == keys_of(read_deliveries(d.d.db, "a")));
+    auto none = run_command(taskwatchd, {"outbox", "list", "--config", d.d.config, "--dead"});
+    CHECK(std::count(none.out.begin(), none.out.end(), '\n') == 1); // the header only
+    CHECK(d.d.stop() == 0);
+}
+
+TEST_CASE("kill -9 during delivery and a restart: every event arrives, never under two ids") {
+    webhook_world w(40);
+    receiver_process a(w.ca, {"--secret", secret_a, "--delay", "40"});
+    const auto options = w.options(w.hook("a", a, "    secret_file: a.secret\n"));
+    const auto listed = listed_tasks(w.sim).size();
+    {
+        daemon_process d(w.sim, w.dataset.id, w.state.str(), options);
+        REQUIRE(wait_until([&] { return a.accepted_ids().size() >= 5; }, 20s));
+        d.proc->send_signal(SIGKILL);
+        d.proc->wait(5s);
+    }
+    const auto before = a.accepted_ids().size();
+    CHECK(before < listed); // killed mid-way
+    daemon_process d(w.sim, w.dataset.id, w.state.str(), options);
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            return all_in_state(read_deliveries(d.db, "a"), "delivered",
+                                                listed);
+                        },
+                        30s),
+                    d.proc->stderr_text());
+    const auto outbox = keys_of(read_deliveries(d.db, "a"));
+    CHECK(outbox.size() == listed); // the restart made no second event for a task
+    const auto ids = a.accepted_ids();
+    CHECK(std::set<std::string>(ids.begin(), ids.end()) == outbox);
+    MESSAGE(ids.size() - outbox.size(), " event(s) delivered twice (at least once)");
+    for (const auto& r : a.requests())
+        CHECK(r.at("signature_ok").as_bool());
+    CHECK(d.stop() == 0);
+}
