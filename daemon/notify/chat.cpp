@@ -12,7 +12,10 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace taskwatch::notify {
