@@ -1,28 +1,12 @@
 #include "taskwatch/web/task_json.hpp"
 
 #include "taskwatch/detail/pretty_json.hpp"
-
-#include <cstdio>
-#include <ctime>
+#include "taskwatch/detail/rfc3339.hpp"
 
 namespace taskwatch::web {
 
 std::string format_rfc3339(task::time_point t) {
-    using namespace std::chrono;
-    const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-    auto secs = static_cast<std::time_t>(ms / 1000);
-    auto frac = ms % 1000;
-    if (frac < 0) { // before 1970: floor, so the fraction stays positive
-        frac += 1000;
-        --secs;
-    }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[80]; // 25 bytes in practice; room for any int the format could see
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(frac));
-    return buf;
+    return detail::format_rfc3339(t, detail::time_precision::milliseconds);
 }
 
 namespace {

@@ -43,12 +43,18 @@ struct request {
 // ---- generic (Standard Webhooks 1.0) ---------------------------------------------------------
 
 /// The contract's body: {"id","type","time","task":{project_id,dataset_id,task_id,task_name,
-/// labels},"previous":{...}|null,"current":{...}|null} (+ "error" for poll_failing and gone).
+/// labels},"previous":{...}|null,"current":{...}|null} (+ "error":{reason,error_code,error_msg,
+/// request_id} when the event has one: poll_failing, gone). "time" is RFC 3339 UTC in whole
+/// seconds; previous and current both have every member: status (name, "unknown" for a code
+/// outside the API's table), status_code, progress (ratio), code, message, error_code,
+/// error_msg, result {total_sample_count, annotated_sample_count, unconfirmed_sample_count},
+/// null for what the API has not sent.
 std::string generic_body(const task::event& e, const event_context& c);
 
 /// `webhook-signature`: "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>" for each secret of
-/// `secrets` (space-separated, for rotation), joined by spaces. A secret written
-/// "whsec_<base64>" is its decoded bytes, any other its bytes as written.
+/// `secrets` (separated by spaces, tabs or newlines, for rotation), joined by spaces. A secret
+/// written "whsec_<base64>" is its decoded bytes, any other (and a "whsec_" one whose rest is
+/// not base64) its bytes as written.
 std::string standard_webhooks_signature(std::string_view secrets, std::string_view id,
                                         std::int64_t timestamp_s, std::string_view body);
 
@@ -61,11 +67,25 @@ request generic_request(const task::event& e, const event_context& c,
 
 /// The text of one event: `template_text` with its placeholders filled in
 /// (config::template_placeholders), or the default text (readable in Chinese and English).
+/// Placeholders: {type} "task.status_changed"; {time} RFC 3339 UTC seconds; {project_id},
+/// {dataset_id}, {task_id}, {task_name}; {labels} the target's "k=v, k2=v2"; {status} and
+/// {previous_status} names ("failed"); {progress} and {previous_progress} "42.5%"; {annotated}
+/// and {total} sample counts; {code}, {message} the running status code and information;
+/// {error_code}, {error_msg} the failing poll's error when the event has one, else the
+/// task's; {link} event_context::link. Unknown values are "". `{{` and `}}` are literal braces;
+/// an unknown name or a lone brace (config rejects both) stays as written. As plain text: the
+/// formats' own escaping (Slack's &lt; &gt; &amp;) is chat_request's.
 std::string chat_text(const std::optional<std::string>& template_text, const task::event& e,
                       const event_context& c);
 
 /// One message for `events` (one or more, oldest first; several when a robot's rate limit
-/// held them back: merged, never dropped), in `w`'s format, text and signing.
+/// held them back: merged, never dropped), in `w`'s format, text and signing; contexts[i]
+/// belongs to events[i]. Slack: {"text"} with API text escaped for mrkdwn; Feishu: a text
+/// message, with "timestamp" and "sign" in the body when `w` has a secret; DingTalk: a text
+/// message, signed in `query`; WeCom: markdown. Over max_body_bytes (limits_of) the first
+/// events that fit are shown and the rest counted in a last line ("… 另有 N 个事件 / N more
+/// events"); one event alone still too long is cut on a UTF-8 boundary, ending in "…".
+/// Precondition: `w` is a chat format (std::logic_error otherwise).
 request chat_request(const config::webhook& w, std::span<const task::event> events,
                      std::span<const event_context> contexts, time_point now);
 
