@@ -117,6 +117,7 @@ struct queue : std::enable_shared_from_this<queue> {
     bool running = false;
     std::unique_ptr<asio::steady_timer> grace;
     std::vector<state::delivery_mark> marks;
+    steady::time_point last_flush = steady::now();
     std::mt19937_64 rng;
     // Chat robots' rate limits.
     steady::time_point last_sent{};
@@ -161,6 +162,7 @@ struct queue : std::enable_shared_from_this<queue> {
     // Writes the outcomes gathered so far in one transaction; kept for the next try if the
     // database refuses (nothing is lost: the events stay pending meanwhile).
     void flush() {
+        last_flush = steady::now();
         if (marks.empty()) return;
         try {
             store.mark(marks);
@@ -297,8 +299,15 @@ struct queue : std::enable_shared_from_this<queue> {
         co_return a;
     }
 
-    // Writes down what an attempt means for one event.
+    // Writes down what an attempt means for one event. The marks go to the database in
+    // batches: at the end of each batch, or every 32 marks or 250 ms while a long one runs (a
+    // crash then re-sends at most that many accepted events, under the same ids).
     void record(const state::pending_delivery& d, const attempt& a) {
+        record_one(d, a);
+        if (marks.size() >= 32 || steady::now() - last_flush >= 250ms) flush();
+    }
+
+    void record_one(const state::pending_delivery& d, const attempt& a) {
         if (a.cancelled) return;
         const auto now = system_clock::now();
         if (a.kind == answer_kind::accepted) {

@@ -16,8 +16,13 @@ receiver_process::receiver_process(const test_ca& ca, const std::vector<std::str
     auto pair = ca.issue("127.0.0.1", "IP:127.0.0.1");
     const auto cert = dir.write("cert.pem", pair.cert_pem);
     const auto key = dir.write("key.pem", pair.key_pem);
-    std::vector<std::string> argv{support_file("webhook_receiver.py"), "--cert", cert, "--key",
-                                  key, "--log", dir.file("log.jsonl")};
+    std::vector<std::string> argv{support_file("webhook_receiver.py"),
+                                  "--cert",
+                                  cert,
+                                  "--key",
+                                  key,
+                                  "--log",
+                                  dir.file("log.jsonl")};
     argv.insert(argv.end(), args.begin(), args.end());
     proc.emplace("/usr/bin/python3", argv);
     static const std::regex listening(R"(listening (\d+))");
