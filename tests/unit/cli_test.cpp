@@ -51,3 +51,29 @@ TEST_CASE("pretty JSON indents and prints floats as people write them") {
           "  \"a\": [],\n  \"o\": {\n    \"x\": [\n      1,\n      \"s\"\n"
           "    ]\n  }\n}");
 }
+
+TEST_CASE("the outbox commands parse, and say what is missing") {
+    auto list = parse_cli({"outbox", "list", "--config", "c.yml", "--dead", "--webhook", "ops"});
+    REQUIRE(list);
+    CHECK(list->what == cli_options::mode::outbox_list);
+    CHECK(list->dead);
+    CHECK(list->webhook == std::optional<std::string>("ops"));
+
+    auto some = parse_cli({"outbox", "redeliver", "--config", "c.yml", "evt_1", "evt_2"});
+    REQUIRE(some);
+    CHECK(some->what == cli_options::mode::outbox_redeliver);
+    CHECK(some->event_ids == std::vector<std::string>{"evt_1", "evt_2"});
+    auto all = parse_cli({"outbox", "redeliver", "--config", "c.yml", "--all-dead"});
+    REQUIRE(all);
+    CHECK(all->all_dead);
+
+    CHECK(parse_cli({"outbox"}).error() == "outbox needs list or redeliver");
+    CHECK(parse_cli({"outbox", "list"}).error() == "outbox needs --config FILE");
+    CHECK(parse_cli({"outbox", "redeliver", "--config", "c"}).error() ==
+          "outbox redeliver needs event IDs or --all-dead");
+    CHECK(parse_cli({"outbox", "redeliver", "--config", "c", "e1", "--all-dead"}).error() ==
+          "give event IDs or --all-dead, not both");
+    CHECK(parse_cli({"outbox", "list", "--config", "c", "--all-dead"}).error() ==
+          "unknown argument '--all-dead'");
+    CHECK(parse_cli({"--config", "c", "--webhook", "w"}).error() == "unknown argument '--webhook'");
+}

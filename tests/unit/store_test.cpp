@@ -107,6 +107,15 @@ std::vector<std::string> ids_of(const std::vector<state::pending_delivery>& ds) 
     return out;
 }
 
+// Every pending delivery to `webhook`, in enqueue order (due() hands out only each task's
+// first).
+std::vector<std::string> pending_ids(state::store& s, const std::string& webhook) {
+    std::vector<std::string> out;
+    for (const auto& r : s.list_deliveries(false, webhook))
+        if (!r.dead) out.push_back(r.event_id);
+    return out;
+}
+
 /// Runs SQL on a database file without taskwatch, to make foreign or future files.
 void raw_sql(const std::string& file, const char* sql) {
     sqlite3* db = nullptr;
@@ -272,13 +281,17 @@ TEST_CASE("each webhook has its own queue") {
 
     CHECK(s.queue_length("slack") == 2);
     CHECK(s.queue_length("generic") == 3);
-    // slack is down: its first event backs off for an hour.
+    // slack is down: its first event backs off for an hour, and the task's next event waits
+    // behind it (a task's events go in order).
     s.mark_failed(c1.events[0].id, "slack", t0 + 3s, t0 + 1h, "connection refused", false);
-    CHECK(ids_of(s.due("slack", t0 + 3s, 10)) == std::vector{c2.events[0].id});
-    // generic is not delayed by it.
-    CHECK(ids_of(s.due("generic", t0 + 3s, 10)) ==
+    CHECK(s.due("slack", t0 + 3s, 10).empty());
+    CHECK(s.next_due("slack") == t0 + 1h);
+    // generic is not delayed by it: its first event of the task is due.
+    CHECK(ids_of(s.due("generic", t0 + 3s, 10)) == std::vector{c1.events[0].id});
+    CHECK(pending_ids(s, "generic") ==
           std::vector{c1.events[0].id, c2.events[0].id, c3.events[0].id});
     s.mark_delivered(c1.events[0].id, "generic", t0 + 3s);
+    CHECK(ids_of(s.due("generic", t0 + 3s, 10)) == std::vector{c2.events[0].id});
     CHECK(s.queue_length("generic") == 2);
     CHECK(s.queue_length("slack") == 2); // delivering to generic leaves slack's copy
     CHECK(s.oldest_pending("slack") == t0);
@@ -300,13 +313,23 @@ TEST_CASE("due returns the oldest first, at most limit, and honours next_attempt
         order.push_back(cb.events[0].id);
         s.commit({ca, cb}, to({"w"}));
     }
-    CHECK(ids_of(s.due("w", far_future, 100)) == order);
-    CHECK(ids_of(s.due("w", far_future, 2)) == std::vector(order.begin(), order.begin() + 2));
-    CHECK(ids_of(s.due("w", t0 + 1s, 100)) == std::vector(order.begin(), order.begin() + 4));
+    // Of each task its first pending event only, the oldest task first.
+    CHECK(pending_ids(s, "w") == order);
+    CHECK(ids_of(s.due("w", far_future, 100)) == std::vector{order[0], order[1]});
+    CHECK(ids_of(s.due("w", far_future, 1)) == std::vector{order[0]});
+    CHECK(ids_of(s.due("w", t0, 100)) == std::vector{order[0], order[1]});
     CHECK(s.due("w", t0 - 1ms, 100).empty());
+    // Once a's first event is delivered, its second is next.
+    s.mark_delivered(order[0], "w", t0 + 1s);
+    CHECK(ids_of(s.due("w", far_future, 100)) == std::vector{order[1], order[2]});
+    order.erase(order.begin());
 
-    s.mark_failed(order[0], "w", t0 + 5s, t0 + 10s, "HTTP 503", false);
-    CHECK(ids_of(s.due("w", t0 + 9s, 1)) == std::vector{order[1]});
+    // a's second event fails: a waits until it is due again; b goes on.
+    s.mark_failed(order[1], "w", t0 + 5s, t0 + 10s, "HTTP 503", false);
+    CHECK(ids_of(s.due("w", t0 + 9s, 10)) == std::vector{order[0]});
+    s.mark_delivered(order[0], "w", t0 + 9s);
+    order.erase(order.begin());
+    CHECK(ids_of(s.due("w", t0 + 9s, 10)) == std::vector{order[1]}); // b's second
     auto retried = s.due("w", t0 + 10s, 1);
     REQUIRE(retried.size() == 1);
     CHECK(retried[0].event.id == order[0]); // back in its place once due again
@@ -518,12 +541,12 @@ TEST_CASE("a commit killed at any moment is either whole or absent") {
         state::store s(dir.path());
         auto tasks = s.load_tasks();
         REQUIRE(tasks.size() == task_count);
-        auto pending = s.due("w", far_future, 10'000'000);
+        auto pending = s.list_deliveries(false, "w");
         std::set<std::string> unique;
         std::map<task::task_key, std::vector<std::string>> by_task;
         for (const auto& d : pending) {
-            unique.insert(d.event.id);
-            by_task[d.event.key].push_back(d.event.id);
+            unique.insert(d.event_id);
+            by_task[d.key].push_back(d.event_id);
         }
         CHECK(unique.size() == pending.size());
         CHECK(s.queue_length("w") == pending.size());
@@ -660,7 +683,7 @@ TEST_CASE("write_buffer keeps the newest state per task and every event in emiss
     for (const auto& t : loaded)
         CHECK(t == tasks[t.key.task_id]);
     // The outbox's order is the emission order, across tasks.
-    CHECK(ids_of(s.due("w", far_future, 1000)) == emitted);
+    CHECK(pending_ids(s, "w") == emitted);
 }
 
 TEST_CASE("write_buffer is full at max_events; a failed commit keeps everything and the next one "
@@ -701,7 +724,7 @@ TEST_CASE("write_buffer is full at max_events; a failed commit keeps everything 
     for (const auto& id : emitted)
         once[id] = 1;
     CHECK(stored_event_ids(s.path().string()) == once);
-    CHECK(ids_of(s.due("w", far_future, 100)) == emitted);
+    CHECK(pending_ids(s, "w") == emitted);
     CHECK(s.load_tasks().at(0) == st);
 }
 
@@ -783,4 +806,53 @@ TEST_CASE("event JSON keeps an unknown status code and nulls, and reads the prev
     REQUIRE(read);
     CHECK(read->previous->status == modelarts::task_status::running);
     CHECK(read->previous->progress == 0.42);
+}
+
+TEST_CASE("marks written in one batch; dead letters listed, and put back by redeliver") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    task::task_state a, b;
+    a.key = key_of("a");
+    b.key = key_of("b");
+    auto ca = step(a, t0), cb = step(b, t0);
+    s.commit({ca, cb}, to({"w", "v"}));
+    const auto& ida = ca.events[0].id;
+    const auto& idb = cb.events[0].id;
+    const state::delivery_mark marks[] = {
+        {ida, "w", state::delivery_mark::dead, t0 + 1s, t0 + 1s, "HTTP 400: bad"},
+        {idb, "w", state::delivery_mark::delivered, t0 + 1s, t0 + 1s, {}},
+        {ida, "v", state::delivery_mark::failed, t0 + 1s, t0 + 5s, "timeout"},
+    };
+    s.mark(marks);
+    CHECK(s.dead_letters("w") == 1);
+    CHECK(s.queue_length("w") == 0);
+    CHECK(s.queue_length("v") == 2);
+    CHECK(s.next_due("v") == t0); // b's event to v was never tried
+
+    auto dead = s.list_deliveries(true, std::nullopt);
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].event_id == ida);
+    CHECK(dead[0].webhook == "w");
+    CHECK(dead[0].dead);
+    CHECK(dead[0].type == "task.progress");
+    CHECK(dead[0].attempts == 1);
+    CHECK(dead[0].last_error == "HTTP 400: bad");
+    CHECK(s.list_deliveries(false, std::string("v")).size() == 2);
+    CHECK(s.list_deliveries(false, std::string("nobody")).empty());
+
+    // Redelivering what is not a dead letter changes nothing.
+    const std::string not_dead[] = {idb};
+    CHECK(s.redeliver(not_dead, std::nullopt, t0 + 2s) == 0);
+    const std::string ids[] = {ida};
+    CHECK(s.redeliver(ids, std::string("other"), t0 + 2s) == 0);
+    CHECK(s.redeliver(ids, std::nullopt, t0 + 2s) == 1);
+    CHECK(s.dead_letters("w") == 0);
+    auto back = s.due("w", t0 + 2s, 10);
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].event.id == ida);
+    CHECK(back[0].attempts == 0); // a fresh start
+    CHECK(back[0].last_error.empty());
+    s.mark_failed(ida, "w", t0 + 3s, t0 + 3s, "x", true);
+    CHECK(s.redeliver_all_dead(std::nullopt, t0 + 4s) == 1);
+    CHECK(s.queue_length("w") == 1);
 }
