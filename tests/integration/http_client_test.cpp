@@ -121,6 +121,24 @@ std::string describe(const send_result& r) {
     return std::string(to_string(r.error().kind)) + ": " + r.error().message;
 }
 
+// What most tests start with: a loop, a test server on it and a client that trusts the server.
+struct served_client {
+    explicit served_client(test_server_options so = {}, client_options opts = trusting_options())
+        : served_client(&shared_pki().local, std::move(so), std::move(opts)) {}
+    /// `tls` null: plain HTTP.
+    explicit served_client(const test::pem_pair* tls, test_server_options so = {},
+                           client_options opts = trusting_options())
+        : server(io.get_executor(), tls, std::move(so))
+        , c(io.get_executor(), std::move(opts)) {}
+
+    /// Runs `body(&server, &c)`, a coroutine, to its end on the loop.
+    template <class Body> void run(Body body) { test::run(io, body(&server, &c)); }
+
+    asio::io_context io;
+    test_https_server server;
+    client c;
+};
+
 // A CONNECT proxy: checks nothing, tunnels bytes, remembers what it was asked.
 class connect_proxy {
 public:
@@ -207,11 +225,9 @@ private:
 } // namespace
 
 TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connection") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ep = local_endpoint(srv->port());
         ep.base_path = "/v2";
         for (int i = 0; i < 5; ++i) {
@@ -234,16 +250,14 @@ TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connectio
         CHECK(s.open == 1);
         CHECK(s.busy == 0);
         CHECK(s.queued == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("the request on the wire: method, target, headers as given, Host and User-Agent "
           "added, and a Content-Length of the client's own for bodies") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ep = local_endpoint(srv->port());
         request post;
         post.method = bhttp::verb::post;
@@ -287,35 +301,29 @@ TEST_CASE("the request on the wire: method, target, headers as given, Host and U
         CHECK(e.headers[bhttp::field::user_agent] == "custom/1");
         CHECK(std::distance(e.headers.equal_range(bhttp::field::host).first,
                             e.headers.equal_range(bhttp::field::host).second) == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a host name is verified against the certificate's DNS names") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto res = co_await cl->async_send(local_endpoint(srv->port(), "localhost"), get(),
                                            steady::now() + 5s);
         REQUIRE_MESSAGE(res.has_value(), describe(res));
         CHECK(res->status == 200);
         CHECK(srv->seen().back().headers[bhttp::field::host] ==
               "localhost:" + std::to_string(srv->port()));
-    }(&server, &c));
+    });
 }
 
 TEST_CASE(
     "max_connections caps concurrency and excess requests queue until a connection frees up") {
-    asio::io_context io;
-    test_server_options so;
-    so.delay = 20ms; // keeps requests overlapping
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
     auto opts = trusting_options();
     opts.max_connections = 4;
-    client c(io.get_executor(), opts);
+    served_client h({.delay = 20ms}, opts); // the delay keeps requests overlapping
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         constexpr std::size_t n = 20;
         get_batch batch(ex, cl, srv->port(), n);
@@ -339,17 +347,15 @@ TEST_CASE(
         CHECK(s.open == 4);
         CHECK(s.busy == 0);
         CHECK(s.queued == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("queued requests are served in the order they were made") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
     auto opts = trusting_options();
     opts.max_connections = 1;
-    client c(io.get_executor(), opts);
+    served_client h({}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         constexpr std::size_t n = 6;
         get_batch batch(ex, cl, srv->port(), n);
@@ -358,19 +364,15 @@ TEST_CASE("queued requests are served in the order they were made") {
         for (std::size_t i = 0; i < n; ++i)
             CHECK(srv->seen()[i].target == "/" + std::to_string(i));
         CHECK(srv->accepted() == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("time spent queued for a connection counts against the deadline") {
-    asio::io_context io;
-    test_server_options so;
-    so.delay = 600ms;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
     auto opts = trusting_options();
     opts.max_connections = 1;
-    client c(io.get_executor(), opts);
+    served_client h({.delay = 600ms}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> slow;
         countdown done(ex, 1);
@@ -390,30 +392,26 @@ TEST_CASE("time spent queued for a connection counts against the deadline") {
         CHECK(cl->stats().queued == 0);
         co_await done.async_wait();
         REQUIRE(slow->has_value());
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a certificate from an untrusted CA is refused as tls") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().untrusted);
-    client c(io.get_executor(), trusting_options());
+    served_client h(&shared_pki().untrusted);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::tls);
         CHECK(res.error().message.find("certificate verify failed") != std::string::npos);
         CHECK(srv->requests() == 0);
         CHECK(cl->stats().open == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a certificate for another host name is refused as tls, by name and by IP") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().other_name);
-    client c(io.get_executor(), trusting_options());
+    served_client h(&shared_pki().other_name);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto by_ip =
             co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_FALSE(by_ip.has_value());
@@ -428,25 +426,13 @@ TEST_CASE("a certificate for another host name is refused as tls, by name and by
         CHECK_MESSAGE(by_name.error().message.find("hostname mismatch") != std::string::npos,
                       by_name.error().message);
         CHECK(srv->requests() == 0);
-    }(&server, &c));
+    });
 }
 
-// A server that reads each request and never answers, and a client that trusts it.
-struct hanging_server {
-    static test_server_options hang() {
-        test_server_options so;
-        so.hang = true;
-        return so;
-    }
-    asio::io_context io;
-    test_https_server server{io.get_executor(), &shared_pki().local, hang()};
-    client c{io.get_executor(), trusting_options()};
-};
-
 TEST_CASE("a server that accepts but never answers hits the deadline on time as timeout") {
-    hanging_server h;
+    served_client h({.hang = true}); // reads each request, never answers
 
-    run(h.io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "super-secret-token");
         const auto start = steady::now();
@@ -460,15 +446,13 @@ TEST_CASE("a server that accepts but never answers hits the deadline on time as 
         CHECK(elapsed < 300ms + 700ms); // a correctness bound, not a speed test
         CHECK(srv->requests() == 1);
         CHECK(cl->stats().open == 0); // a timed-out connection is discarded
-    }(&h.server, &h.c));
+    });
 }
 
 TEST_CASE("concurrent requests each time out at their own deadline, an earlier one made later "
           "included, and one that is answered in time is not affected") {
     asio::io_context io;
-    test_server_options so;
-    so.hang = true;
-    test_https_server hanging(io.get_executor(), &shared_pki().local, so);
+    test_https_server hanging(io.get_executor(), &shared_pki().local, {.hang = true});
     test_https_server answering(io.get_executor(), &shared_pki().local);
     client c(io.get_executor(), trusting_options());
 
@@ -584,16 +568,12 @@ TEST_CASE("a body over body_limit is body_too_large and a header over header_lim
 
 TEST_CASE("a keep-alive connection the server closed while idle is not used for the next request, "
           "even a POST") {
-    asio::io_context io;
-    test_server_options so;
-    so.close_after_response =
-        true; // without "Connection: close": the client believes it is reusable
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
     auto opts = trusting_options();
     opts.idle_check_after = 0ms; // check every reuse, so the test need not wait
-    client c(io.get_executor(), opts);
+    // Without "Connection: close": the client believes the connection is reusable.
+    served_client h({.close_after_response = true}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto first =
             co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
@@ -611,18 +591,15 @@ TEST_CASE("a keep-alive connection the server closed while idle is not used for 
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 2);
         CHECK(srv->seen().back().body == R"({"event":1})");
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a reused connection that dies before any response byte is retried once on a fresh one "
           "for a GET") {
-    asio::io_context io;
-    test_server_options so;
-    so.drop_request_number = 2; // the second request on each connection finds it closed
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    // The second request on each connection finds it closed.
+    served_client h({.drop_request_number = 2});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto first =
             co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
@@ -633,17 +610,13 @@ TEST_CASE("a reused connection that dies before any response byte is retried onc
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 3);
         CHECK(cl->stats().open == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("the retry on a fresh connection happens exactly once") {
-    asio::io_context io;
-    test_server_options so;
-    so.answer_limit = 1; // every request after the first is dropped
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.answer_limit = 1}); // every request after the first is dropped
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto first =
             co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
@@ -654,18 +627,14 @@ TEST_CASE("the retry on a fresh connection happens exactly once") {
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 3);
         CHECK(cl->stats().open == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE(
     "a POST on a reused connection that dies after the request was written is not sent twice") {
-    asio::io_context io;
-    test_server_options so;
-    so.drop_request_number = 2;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.drop_request_number = 2});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto first =
             co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE(first.has_value());
@@ -681,17 +650,13 @@ TEST_CASE(
         CHECK(second.error().kind == failure::io);
         CHECK(srv->accepted() == 1);
         CHECK(srv->requests() == 2);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("Connection: close responses are honoured and the connection is not reused") {
-    asio::io_context io;
-    test_server_options so;
-    so.connection_close = true;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.connection_close = true});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
             auto res =
                 co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
@@ -699,19 +664,14 @@ TEST_CASE("Connection: close responses are honoured and the connection is not re
             CHECK(cl->stats().open == 0);
         }
         CHECK(srv->accepted() == 3);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE(
     "a body delimited by EOF without close_notify is accepted and the connection not reused") {
-    asio::io_context io;
-    test_server_options so;
-    so.eof_body = true;
-    so.body = std::string(3000, 'e');
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.body = std::string(3000, 'e'), .eof_body = true});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
             auto res =
                 co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
@@ -721,17 +681,15 @@ TEST_CASE(
             CHECK(cl->stats().open == 0);
         }
         CHECK(srv->accepted() == 2);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("an idle connection is closed after idle_timeout") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
     auto opts = trusting_options();
     opts.idle_timeout = 100ms;
-    client c(io.get_executor(), opts);
+    served_client h({}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE(res.has_value());
         const auto idle_since = steady::now();
@@ -744,15 +702,13 @@ TEST_CASE("an idle connection is closed after idle_timeout") {
             co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE(again.has_value());
         CHECK(srv->accepted() == 2);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("plain http endpoints work without TLS") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), nullptr);
-    client c(io.get_executor(), trusting_options());
+    served_client h(nullptr);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ep = local_endpoint(srv->port(), "127.0.0.1", "http");
         for (int i = 0; i < 2; ++i) {
             auto res = co_await cl->async_send(ep, get(), steady::now() + 5s);
@@ -760,7 +716,7 @@ TEST_CASE("plain http endpoints work without TLS") {
             CHECK(res->body == "hello");
         }
         CHECK(srv->accepted() == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
@@ -840,15 +796,11 @@ TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
 }
 
 TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight ones finish") {
-    asio::io_context io;
-    test_server_options so;
-    so.delay = 50ms;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
     auto opts = trusting_options();
     opts.max_connections = 1;
-    client c(io.get_executor(), opts);
+    served_client h({.delay = 50ms}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::vector<std::optional<send_result>> results(3);
         countdown done(ex, 3);
@@ -876,13 +828,13 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
         CHECK(s.open == 0);
         CHECK(s.busy == 0);
         CHECK(s.queued == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a request in flight when the client shuts down still ends at its deadline") {
-    hanging_server h;
+    served_client h({.hang = true}); // reads each request, never answers
 
-    run(h.io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> result;
         countdown done(ex, 1);
@@ -900,7 +852,7 @@ TEST_CASE("a request in flight when the client shuts down still ends at its dead
         CHECK(result->error().kind == failure::timeout);
         CHECK(elapsed >= 400ms);
         CHECK(elapsed < 400ms + 700ms); // a correctness bound, not a speed test
-    }(&h.server, &h.c));
+    });
 }
 
 TEST_CASE("a client destroyed mid-request lets the request finish") {
@@ -951,11 +903,9 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
 
 TEST_CASE(
     "a request that would inject header lines is refused as protocol without echoing the value") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "secret\r\nX-Evil: 1");
         auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req),
@@ -970,5 +920,5 @@ TEST_CASE(
         REQUIRE_FALSE(bad_target.has_value());
         CHECK(bad_target.error().kind == failure::protocol);
         CHECK(srv->accepted() == 0);
-    }(&server, &c));
+    });
 }
