@@ -222,6 +222,30 @@ private:
     std::shared_ptr<state> st_;
 };
 
+// Like served_client, with a CONNECT proxy (refusing every tunnel when `refuse`) that the client
+// tunnels through as `user_info` ("user:password", percent-encoded).
+struct proxied_client {
+    proxied_client(bool refuse, const std::string& user_info)
+        : proxy(io.get_executor(), refuse)
+        , c(io.get_executor(), options(proxy.port(), user_info)) {}
+
+    static client_options options(std::uint16_t proxy_port, const std::string& user_info) {
+        auto o = trusting_options();
+        o.proxy =
+            parse_proxy_url("http://" + user_info + "@127.0.0.1:" + std::to_string(proxy_port))
+                .value();
+        return o;
+    }
+
+    /// Runs `body(&server, &proxy, &c)`, a coroutine, to its end on the loop.
+    template <class Body> void run(Body body) { test::run(io, body(&server, &proxy, &c)); }
+
+    asio::io_context io;
+    test_https_server server{io.get_executor(), &shared_pki().local};
+    connect_proxy proxy;
+    client c;
+};
+
 } // namespace
 
 TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connection") {
@@ -720,15 +744,9 @@ TEST_CASE("plain http endpoints work without TLS") {
 }
 
 TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    connect_proxy proxy(io.get_executor(), false);
-    auto opts = trusting_options();
-    opts.proxy =
-        parse_proxy_url("http://us%65r:pa%20ss@127.0.0.1:" + std::to_string(proxy.port())).value();
-    client c(io.get_executor(), opts);
+    proxied_client h(false, "us%65r:pa%20ss");
 
-    run(io, [](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
             auto res =
                 co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
@@ -741,19 +759,13 @@ TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
         CHECK(req.target() == "127.0.0.1:" + std::to_string(srv->port()));
         CHECK(req[bhttp::field::proxy_authorization] == "Basic dXNlcjpwYSBzcw=="); // user:pa ss
         CHECK(srv->seen().front().headers.count(bhttp::field::proxy_authorization) == 0);
-    }(&server, &proxy, &c));
+    });
 }
 
 TEST_CASE("a proxy answering 407 is a proxy failure naming the status, without the password") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    connect_proxy proxy(io.get_executor(), true);
-    auto opts = trusting_options();
-    opts.proxy =
-        parse_proxy_url("http://user:hunter2@127.0.0.1:" + std::to_string(proxy.port())).value();
-    client c(io.get_executor(), opts);
+    proxied_client h(true, "user:hunter2");
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, connect_proxy*, client* cl) -> asio::awaitable<void> {
         auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::proxy);
@@ -761,7 +773,7 @@ TEST_CASE("a proxy answering 407 is a proxy failure naming the status, without t
         CHECK(res.error().message.find("hunter2") == std::string::npos);
         CHECK(srv->accepted() == 0);
         CHECK(cl->stats().open == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
