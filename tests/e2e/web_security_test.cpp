@@ -121,6 +121,18 @@ unsigned quick_scrape(const server_address& to, std::chrono::milliseconds limit 
     return r.status;
 }
 
+/// `request` sent on a new connection to `port` gets an answer starting with `status_line`, and
+/// the server closes the connection after it (within 5 s).
+void check_answered_and_closed(std::uint16_t port, const std::string& request,
+                               const std::string& status_line) {
+    raw_connection conn(port);
+    conn.send(request);
+    const auto how = conn.read_for(5s);
+    CAPTURE(conn.received.substr(0, 200));
+    CHECK(how != ending::open);
+    CHECK(conn.received.starts_with(status_line));
+}
+
 /// The daemon behind TLS and Basic auth (user "prometheus", `password`) while it watches a static
 /// simulator with three tasks: where the tests of what clients see start (a TEST_CASE_FIXTURE).
 struct guarded_daemon {
@@ -323,24 +335,15 @@ TEST_CASE_FIXTURE(served_two_tasks,
                   "connection closed after the answer, and the next scrape succeeds") {
     REQUIRE(w.get("/metrics").status == 200);
 
-    {
-        raw_connection big(w.http.port);
-        big.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17u << 10, 'a') +
-                 "\r\n\r\n");
-        const auto how = big.read_for(5s);
-        CAPTURE(big.received.substr(0, 200));
-        CHECK(how != ending::open);
-        CHECK(big.received.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
-    }
-    {
-        raw_connection big(w.http.port);
-        big.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" +
-                 std::string(100u << 10, 'b'));
-        const auto how = big.read_for(5s);
-        CAPTURE(big.received.substr(0, 200));
-        CHECK(how != ending::open);
-        CHECK(big.received.starts_with("HTTP/1.1 413 Payload Too Large\r\n"));
-    }
+    check_answered_and_closed(
+        w.http.port,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17u << 10, 'a') + "\r\n\r\n",
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+    check_answered_and_closed(
+        w.http.port,
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" +
+            std::string(100u << 10, 'b'),
+        "HTTP/1.1 413 Payload Too Large\r\n");
     {
         // Just under both limits is served as usual (and the body is no reason to refuse).
         raw_connection fine(w.http.port);
