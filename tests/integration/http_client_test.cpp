@@ -56,6 +56,13 @@ client_options trusting_options() {
     return o;
 }
 
+// trusting_options() with at most `n` connections to the test server.
+client_options with_max_connections(std::size_t n) {
+    auto o = trusting_options();
+    o.max_connections = n;
+    return o;
+}
+
 endpoint local_endpoint(std::uint16_t port, std::string host = "127.0.0.1",
                         std::string scheme = "https") {
     endpoint ep;
@@ -69,6 +76,24 @@ request get(std::string target = "/") {
     request r;
     r.target = std::move(target);
     return r;
+}
+
+// POST /hook with a small JSON body, as a webhook delivery would send it.
+request hook_post() {
+    request r;
+    r.method = bhttp::verb::post;
+    r.target = "/hook";
+    r.body = R"({"event":1})";
+    return r;
+}
+
+using send_result = expected<response, transport_error>;
+
+// `req` sent by `cl` to the test server `srv` with a deadline 5 s away.
+asio::awaitable<send_result> async_send_to(client* cl, const test_https_server* srv,
+                                           request req = get()) {
+    co_return co_await cl->async_send(local_endpoint(srv->port()), std::move(req),
+                                      steady::now() + 5s);
 }
 
 // Counts down completions of spawned requests; a single coroutine may wait for zero.
@@ -89,8 +114,6 @@ struct countdown {
     asio::steady_timer timer;
     std::size_t remaining;
 };
-
-using send_result = expected<response, transport_error>;
 
 asio::awaitable<void> send_into(client* c, endpoint ep, request req, steady::time_point deadline,
                                 std::optional<send_result>* out, countdown* done) {
@@ -343,9 +366,8 @@ TEST_CASE("a host name is verified against the certificate's DNS names") {
 
 TEST_CASE(
     "max_connections caps concurrency and excess requests queue until a connection frees up") {
-    auto opts = trusting_options();
-    opts.max_connections = 4;
-    served_client h({.delay = 20ms}, opts); // the delay keeps requests overlapping
+    // The delay keeps requests overlapping.
+    served_client h({.delay = 20ms}, with_max_connections(4));
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
@@ -375,9 +397,7 @@ TEST_CASE(
 }
 
 TEST_CASE("queued requests are served in the order they were made") {
-    auto opts = trusting_options();
-    opts.max_connections = 1;
-    served_client h({}, opts);
+    served_client h({}, with_max_connections(1));
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
@@ -392,9 +412,7 @@ TEST_CASE("queued requests are served in the order they were made") {
 }
 
 TEST_CASE("time spent queued for a connection counts against the deadline") {
-    auto opts = trusting_options();
-    opts.max_connections = 1;
-    served_client h({.delay = 600ms}, opts);
+    served_client h({.delay = 600ms}, with_max_connections(1));
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
@@ -423,7 +441,7 @@ TEST_CASE("a certificate from an untrusted CA is refused as tls") {
     served_client h(&shared_pki().untrusted);
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto res = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::tls);
         CHECK(res.error().message.find("certificate verify failed") != std::string::npos);
@@ -436,8 +454,7 @@ TEST_CASE("a certificate for another host name is refused as tls, by name and by
     served_client h(&shared_pki().other_name);
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto by_ip =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto by_ip = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(by_ip.has_value());
         CHECK(by_ip.error().kind == failure::tls);
         CHECK_MESSAGE(by_ip.error().message.find("mismatch") != std::string::npos,
@@ -598,18 +615,12 @@ TEST_CASE("a keep-alive connection the server closed while idle is not used for 
     served_client h({.close_after_response = true}, opts);
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
         co_await srv->async_wait_closed(1);
         CHECK(cl->stats().open == 1); // the client has not noticed yet
 
-        request post;
-        post.method = bhttp::verb::post;
-        post.target = "/hook";
-        post.body = R"({"event":1})";
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post),
-                                              steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv, hook_post());
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
@@ -624,11 +635,9 @@ TEST_CASE("a reused connection that dies before any response byte is retried onc
     served_client h({.drop_request_number = 2});
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
-        auto second =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
@@ -641,11 +650,9 @@ TEST_CASE("the retry on a fresh connection happens exactly once") {
     served_client h({.answer_limit = 1}); // every request after the first is dropped
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
-        auto second =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
         CHECK(srv->accepted() == 2);
@@ -659,16 +666,10 @@ TEST_CASE(
     served_client h({.drop_request_number = 2});
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE(first.has_value());
 
-        request post;
-        post.method = bhttp::verb::post;
-        post.target = "/hook";
-        post.body = R"({"event":1})";
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post),
-                                              steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv, hook_post());
         // The request left in full before the close showed: it may have been acted on.
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
@@ -682,8 +683,7 @@ TEST_CASE("Connection: close responses are honoured and the connection is not re
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
-            auto res =
-                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res = co_await async_send_to(cl, srv);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(cl->stats().open == 0);
         }
@@ -697,8 +697,7 @@ TEST_CASE(
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
-            auto res =
-                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res = co_await async_send_to(cl, srv);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(res->body == std::string(3000, 'e'));
             CHECK(res->headers.count(bhttp::field::content_length) == 0);
@@ -714,7 +713,7 @@ TEST_CASE("an idle connection is closed after idle_timeout") {
     served_client h({}, opts);
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto res = co_await async_send_to(cl, srv);
         REQUIRE(res.has_value());
         const auto idle_since = steady::now();
         CHECK(cl->stats().open == 1);
@@ -722,8 +721,7 @@ TEST_CASE("an idle connection is closed after idle_timeout") {
         CHECK(steady::now() - idle_since >= 90ms);
         CHECK(cl->stats().open == 0);
 
-        auto again =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto again = co_await async_send_to(cl, srv);
         REQUIRE(again.has_value());
         CHECK(srv->accepted() == 2);
     });
@@ -748,8 +746,7 @@ TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
 
     h.run([](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
-            auto res =
-                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res = co_await async_send_to(cl, srv);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(res->body == "hello");
         }
@@ -766,7 +763,7 @@ TEST_CASE("a proxy answering 407 is a proxy failure naming the status, without t
     proxied_client h(true, "user:hunter2");
 
     h.run([](test_https_server* srv, connect_proxy*, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto res = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::proxy);
         CHECK(res.error().message.find("407") != std::string::npos);
@@ -808,9 +805,7 @@ TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
 }
 
 TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight ones finish") {
-    auto opts = trusting_options();
-    opts.max_connections = 1;
-    served_client h({.delay = 50ms}, opts);
+    served_client h({.delay = 50ms}, with_max_connections(1));
 
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
@@ -832,8 +827,7 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
             REQUIRE_FALSE(results[i]->has_value());
             CHECK(results[i]->error().kind == failure::cancelled);
         }
-        auto later =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto later = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(later.has_value());
         CHECK(later.error().kind == failure::cancelled);
         auto s = cl->stats();
@@ -920,8 +914,7 @@ TEST_CASE(
     h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "secret\r\nX-Evil: 1");
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req),
-                                           steady::now() + 5s);
+        auto res = co_await async_send_to(cl, srv, std::move(req));
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::protocol);
         CHECK(res.error().message.find("X-Auth-Token") != std::string::npos);
