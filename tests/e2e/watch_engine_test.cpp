@@ -44,15 +44,24 @@ double get_task_rate(sim_process& sim, std::chrono::milliseconds window) {
     return static_cast<double>(n1 - n0) / secs;
 }
 
+/// A daemon with the default options that has discovered every task of a static simulator with
+/// `Tasks` tasks in one dataset (a doctest fixture).
+template <int Tasks> struct discovered_daemon {
+    sim_process sim{
+        std::vector<std::string>{"--static", "--tasks", std::to_string(Tasks), "--datasets", "1"}};
+    dataset_ref first = first_dataset(sim);
+    std::string dataset = first.id;
+    std::size_t listed = first.tasks;
+    temp_dir state{"state"};
+    daemon_process d{sim, dataset, state.str()};
+    std::vector<stored_event> events = wait_for_discovery(d, listed);
+};
+
 } // namespace
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    discovered_daemon<4>,
     "discovery reports a task added to the simulator, and a deleted task as gone exactly once") {
-    sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    auto [dataset, listed] = first_dataset(sim);
-    temp_dir state("state");
-    daemon_process d(sim, dataset, state.str());
-    auto events = wait_for_discovery(d, listed);
 
     const std::string added = "NEWTASK0000000000001";
     sim.control(verb::post, "/sim/tasks",
@@ -221,12 +230,9 @@ TEST_CASE("kill -9 during a burst of changes and a restart leave every event in 
     CHECK(changes > ids.size()); // the burst was seen, not just its end
 }
 
-TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid config is accepted") {
-    sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auto [dataset, listed] = first_dataset(sim);
-    temp_dir state("state");
-    daemon_process d(sim, dataset, state.str());
-    auto events = wait_for_discovery(d, listed);
+TEST_CASE_FIXTURE(
+    discovered_daemon<3>,
+    "SIGHUP with a broken config keeps the running one, and a valid config is accepted") {
     const std::string good = read_file(d.config);
 
     sim.dir.write("watch.yml", "modelarts: [this is not\n  valid: yaml\n");
@@ -300,12 +306,8 @@ TEST_CASE("a foreign or corrupt taskwatch.db makes taskwatchd exit 1 naming the 
     }
 }
 
-TEST_CASE("SIGTERM stops taskwatchd within 10 s with exit 0 while requests hang") {
-    sim_process sim({"--static", "--tasks", "5", "--datasets", "1"});
-    auto [dataset, listed] = first_dataset(sim);
-    temp_dir state("state");
-    daemon_process d(sim, dataset, state.str());
-    auto events = wait_for_discovery(d, listed);
+TEST_CASE_FIXTURE(discovered_daemon<5>,
+                  "SIGTERM stops taskwatchd within 10 s with exit 0 while requests hang") {
 
     sim.add_fault(R"({"kind":"hang","ratio":1})");
     // Every task's poll is stuck in a request that never gets an answer.

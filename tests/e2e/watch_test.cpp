@@ -23,13 +23,9 @@ using verb = boost::beast::http::verb;
 
 } // namespace
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    static_sim<5>,
     "the daemon discovers every task, records each status transition once, and exits on SIGTERM") {
-    test::sim_process sim({"--static", "--tasks", "5", "--datasets", "1"});
-    const auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
-    test::temp_dir state("state");
-
     daemon_process d(sim, dataset, state.str());
     auto events = wait_for_discovery(d, tasks.size());
 
@@ -59,14 +55,11 @@ TEST_CASE(
     CHECK(ids.size() == final_events.size());
 }
 
-TEST_CASE("after a restart the daemon continues from its state: no discovered storm, no missed "
-          "transition") {
-    test::sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    const auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+TEST_CASE_FIXTURE(static_sim<4>,
+                  "after a restart the daemon continues from its state: no discovered storm, no "
+                  "missed transition") {
     const auto task_id = string_of(tasks.back().at("task_id"));
     const auto listed = tasks.size();
-    test::temp_dir state("state");
     {
         daemon_process d(sim, dataset, state.str());
         auto events = wait_for_discovery(d, listed);
@@ -86,15 +79,12 @@ TEST_CASE("after a restart the daemon continues from its state: no discovered st
     CHECK(d.stop() == 0);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    static_sim<3>,
     "a task finished for longer than forget_finished_after is forgotten and not discovered again") {
-    test::sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    const auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     const auto task_id = string_of(tasks.back().at("task_id"));
     const auto listed = tasks.size();
     sim.control(verb::patch, "/sim/tasks/" + task_id, R"({"status":"running","progress":50})");
-    test::temp_dir state("state");
     const std::string forget = "  forget_finished_after: 1s\n";
     auto forgotten_rows = [&](const std::string& db) {
         // Task ids are the simulator's: letters and digits, nothing to quote.

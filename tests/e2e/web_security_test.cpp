@@ -121,23 +121,47 @@ unsigned quick_scrape(const server_address& to, std::chrono::milliseconds limit 
     return r.status;
 }
 
+/// `request` sent on a new connection to `port` gets an answer starting with `status_line`, and
+/// the server closes the connection after it (within 5 s).
+void check_answered_and_closed(std::uint16_t port, const std::string& request,
+                               const std::string& status_line) {
+    raw_connection conn(port);
+    conn.send(request);
+    const auto how = conn.read_for(5s);
+    CAPTURE(conn.received.substr(0, 200));
+    CHECK(how != ending::open);
+    CHECK(conn.received.starts_with(status_line));
+}
+
+/// The daemon behind TLS and Basic auth (user "prometheus", `password`) while it watches a static
+/// simulator with three tasks: where the tests of what clients see start (a TEST_CASE_FIXTURE).
+struct guarded_daemon {
+    sim_process sim{std::vector<std::string>{"--static", "--tasks", "3", "--datasets", "1"}};
+    std::string dataset = first_dataset(sim).id;
+    web_files files; // not `f`: a doctest fixture's test is its member function f()
+    const std::string password = "scrape-pass-5eCr3t";
+    const std::string hash = web::bcrypt_hash(password, 4);
+    temp_dir state{"state"};
+    served_daemon w = serve();
+    const header_list right = basic_auth("prometheus", password);
+
+    served_daemon serve() {
+        files.dir.write("web.yml", web_files::tls_section() +
+                                       "basic_auth_users:\n  prometheus: " + hash + "\n");
+        daemon_options o;
+        o.web_config_file = files.web;
+        return served_daemon(sim, dataset, state.str(), o, files.ca_file);
+    }
+};
+
 } // namespace
 
-TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right password gets the "
-          "metrics, a wrong one or none gets 401 on every path, plain HTTP on the TLS port gets a "
-          "400 at once") {
-    sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
-    web_files f;
-    const std::string password = "scrape-pass-5eCr3t";
-    f.dir.write("web.yml", web_files::tls_section() + "basic_auth_users:\n  prometheus: " +
-                               web::bcrypt_hash(password, 4) + "\n");
-    temp_dir state("state");
-    daemon_options o;
-    o.web_config_file = f.web;
-    served_daemon w(sim, dataset, state.str(), o, f.ca_file);
+TEST_CASE_FIXTURE(
+    guarded_daemon,
+    "taskwatchd with a web config over TLS and Basic auth: the right password gets the "
+    "metrics, a wrong one or none gets 401 on every path, plain HTTP on the TLS port gets a "
+    "400 at once") {
     REQUIRE(w.tls);
-    const auto right = basic_auth("prometheus", password);
 
     // Once the first poll round is in, the metrics have the tasks' status series.
     http_reply ok;
@@ -181,7 +205,7 @@ TEST_CASE("taskwatchd with a web config over TLS and Basic auth: the right passw
 
     // The server's certificate is the one web.yml names: a client trusting another CA refuses it.
     test_ca stranger("stranger CA");
-    const auto other_ca = f.dir.write("other-ca.crt", stranger.cert_pem());
+    const auto other_ca = files.dir.write("other-ca.crt", stranger.cert_pem());
     auto refused =
         http_request(server_address{w.http.port, other_ca}, verb::get, "/metrics", right, {}, 2s);
     CHECK(refused.status == 0);
@@ -311,24 +335,15 @@ TEST_CASE_FIXTURE(served_two_tasks,
                   "connection closed after the answer, and the next scrape succeeds") {
     REQUIRE(w.get("/metrics").status == 200);
 
-    {
-        raw_connection big(w.http.port);
-        big.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17u << 10, 'a') +
-                 "\r\n\r\n");
-        const auto how = big.read_for(5s);
-        CAPTURE(big.received.substr(0, 200));
-        CHECK(how != ending::open);
-        CHECK(big.received.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
-    }
-    {
-        raw_connection big(w.http.port);
-        big.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" +
-                 std::string(100u << 10, 'b'));
-        const auto how = big.read_for(5s);
-        CAPTURE(big.received.substr(0, 200));
-        CHECK(how != ending::open);
-        CHECK(big.received.starts_with("HTTP/1.1 413 Payload Too Large\r\n"));
-    }
+    check_answered_and_closed(
+        w.http.port,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17u << 10, 'a') + "\r\n\r\n",
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+    check_answered_and_closed(
+        w.http.port,
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" +
+            std::string(100u << 10, 'b'),
+        "HTTP/1.1 413 Payload Too Large\r\n");
     {
         // Just under both limits is served as usual (and the body is no reason to refuse).
         raw_connection fine(w.http.port);
@@ -397,21 +412,10 @@ TEST_CASE_FIXTURE(
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("neither the daemon's log nor /metrics nor /api/v1/tasks shows the Basic auth password, "
-          "its bcrypt hash, the Authorization header, or the AK/SK") {
-    sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
-    web_files f;
-    const std::string password = "scrape-pass-5eCr3t";
+TEST_CASE_FIXTURE(guarded_daemon,
+                  "neither the daemon's log nor /metrics nor /api/v1/tasks shows the Basic auth "
+                  "password, its bcrypt hash, the Authorization header, or the AK/SK") {
     const std::string wrong = "wrong-pass-Gu3ss";
-    const auto hash = web::bcrypt_hash(password, 4);
-    f.dir.write("web.yml",
-                web_files::tls_section() + "basic_auth_users:\n  prometheus: " + hash + "\n");
-    temp_dir state("state");
-    daemon_options o;
-    o.web_config_file = f.web;
-    served_daemon w(sim, dataset, state.str(), o, f.ca_file);
-    const auto right = basic_auth("prometheus", password);
 
     http_reply metrics;
     REQUIRE(wait_until(
@@ -430,13 +434,13 @@ TEST_CASE("neither the daemon's log nor /metrics nor /api/v1/tasks shows the Bas
     // (reloaded / kept the old one), neither with a secret in it.
     const std::string next_password = "next-pass-Zq81";
     const auto next_hash = web::bcrypt_hash(next_password, 4);
-    replace_file(f.web,
+    replace_file(files.web,
                  web_files::tls_section() + "basic_auth_users:\n  prometheus: " + next_hash + "\n");
     w.d.proc->send_signal(SIGHUP);
     REQUIRE_MESSAGE(w.d.wait_for_stderr("web config reloaded", 10s), w.d.proc->stderr_text());
     CHECK(w.get("/metrics", basic_auth("prometheus", next_password)).status == 200);
     const std::string plaintext = "typed-in-Pla1ntext";
-    replace_file(f.web,
+    replace_file(files.web,
                  web_files::tls_section() + "basic_auth_users:\n  prometheus: " + plaintext + "\n");
     w.d.proc->send_signal(SIGHUP);
     REQUIRE_MESSAGE(w.d.wait_for_stderr("web config not reloaded", 10s), w.d.proc->stderr_text());

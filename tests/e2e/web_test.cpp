@@ -103,14 +103,20 @@ void set_some_states(sim_process& sim, const std::vector<json::object>& tasks) {
         R"({"status":"failed","progress":63.1,"error_code":"ModelArts.4355","error_msg":"inference failed"})");
 }
 
+/// promtool check metrics finds nothing wrong with `text`, not even a lint complaint.
+void check_promtool_accepts(const std::string& text) {
+    const auto [status, bound_out] = promtool_check(text);
+    const std::string& out = bound_out; // clang 14: no structured binding in CHECK_MESSAGE
+    CHECK_MESSAGE(status == 0, out);
+    CHECK_MESSAGE(out.empty(), out);
+}
+
 } // namespace
 
-TEST_CASE("/metrics shows every task's status state set and progress as the simulator has them") {
-    sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+TEST_CASE_FIXTURE(
+    static_sim<8>,
+    "/metrics shows every task's status state set and progress as the simulator has them") {
     set_some_states(sim, tasks);
-    temp_dir state("state");
     daemon_options o;
     o.extra_target = "    labels: {team: vision}\n";
     served_daemon w(sim, dataset, state.str(), o);
@@ -137,12 +143,11 @@ TEST_CASE("/metrics shows every task's status state set and progress as the simu
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("promtool check metrics passes on real output with quotes, backslashes, newlines and "
-          "UTF-8 in label values") {
+TEST_CASE_FIXTURE(
+    static_sim<4>,
+    "promtool check metrics passes on real output with quotes, backslashes, newlines and "
+    "UTF-8 in label values") {
     require_tool("/usr/bin/promtool", "prometheus");
-    sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     // A task whose name has everything the text format must escape.
     json::object spec{{"dataset_id", dataset},
                       {"task_id", "weirdname0000000001"},
@@ -150,7 +155,6 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
                       {"status", "running"},
                       {"progress", 12.5}};
     sim.control(verb::post, "/sim/tasks", json::serialize(spec));
-    temp_dir state("state");
     daemon_options o;
     o.extra_target = "    labels: {team: \"a \\\"b\\\" c\\\\d\\nnext 日本語 ✓\", empty: \"\"}\n";
     served_daemon w(sim, dataset, state.str(), o);
@@ -169,24 +173,19 @@ TEST_CASE("promtool check metrics passes on real output with quotes, backslashes
     CHECK(text.find(R"(team="a \"b\" c\\d\nnext 日本語 ✓")") != std::string::npos);
     CHECK(text.find(R"(empty="")") != std::string::npos);
 
-    auto [status, out] = promtool_check(text);
-    CHECK_MESSAGE(status == 0, out);
-    CHECK_MESSAGE(out.empty(), out); // no lint complaint either
+    check_promtool_accepts(text);
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("a task with a status from a later API version and one without progress stay up; "
-          "/metrics passes promtool and /api/v1/tasks says unknown and null") {
+TEST_CASE_FIXTURE(static_sim<4>,
+                  "a task with a status from a later API version and one without progress stay up; "
+                  "/metrics passes promtool and /api/v1/tasks says unknown and null") {
     require_tool("/usr/bin/promtool", "prometheus");
-    sim_process sim({"--static", "--tasks", "4", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
     REQUIRE(tasks.size() >= 2);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     const auto future = string_of(tasks.at(0).at("task_id"));
     const auto noprog = string_of(tasks.at(1).at("task_id"));
     sim.control(verb::patch, "/sim/tasks/" + future, R"({"status":9,"progress":30})");
     sim.control(verb::patch, "/sim/tasks/" + noprog, R"({"status":"running","progress":null})");
-    temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
 
     std::string text;
@@ -208,9 +207,7 @@ TEST_CASE("a task with a status from a later API version and one without progres
           doctest::Approx(0.3));
     CHECK_FALSE(sample(text, "modelarts_task_progress_ratio", noprog));
 
-    auto [status, out] = promtool_check(text);
-    CHECK_MESSAGE(status == 0, out);
-    CHECK_MESSAGE(out.empty(), out);
+    check_promtool_accepts(text);
 
     auto r = w.get("/api/v1/tasks");
     REQUIRE(r.status == 200);
@@ -231,12 +228,8 @@ TEST_CASE("a task with a status from a later API version and one without progres
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
-    sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+TEST_CASE_FIXTURE(static_sim<8>, "/api/v1/tasks lists every watched task as the simulator has it") {
     set_some_states(sim, tasks);
-    temp_dir state("state");
     daemon_options o;
     o.extra_target = "    labels: {team: vision}\n";
     served_daemon w(sim, dataset, state.str(), o);
@@ -280,11 +273,8 @@ TEST_CASE("/api/v1/tasks lists every watched task as the simulator has it") {
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the failures") {
-    sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
-    temp_dir state("state");
+TEST_CASE_FIXTURE(static_sim<3>,
+                  "a failing poll shows as up 0 with its last_error, and counts in the failures") {
     served_daemon w(sim, dataset, state.str());
     REQUIRE(wait_until([&] { return all_mismatches(sim, w).empty(); }, 15s));
     // Every task request from now on fails.
@@ -326,13 +316,10 @@ TEST_CASE("a failing poll shows as up 0 with its last_error, and counts in the f
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE("/-/ready answers 503 until the first poll round finished; /-/healthy is 200 "
-          "throughout") {
-    sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+TEST_CASE_FIXTURE(static_sim<3>,
+                  "/-/ready answers 503 until the first poll round finished; /-/healthy is 200 "
+                  "throughout") {
     sim.add_fault(R"({"kind":"latency","ratio":1,"delay_ms":1500})");
-    temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
     auto first = w.get("/-/ready");
     CHECK(first.status == 503);
@@ -392,14 +379,12 @@ TEST_CASE("a listen address already in use is a start-up error naming it") {
     CHECK(err.find("in use") != std::string::npos);
 }
 
-TEST_CASE("a real Prometheus scraping the daemon sees each task's progress and status as the "
-          "simulator has them") {
+TEST_CASE_FIXTURE(
+    static_sim<8>,
+    "a real Prometheus scraping the daemon sees each task's progress and status as the "
+    "simulator has them") {
     require_tool("/usr/bin/prometheus", "prometheus");
-    sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
-    auto tasks = listed_tasks(sim);
-    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
     set_some_states(sim, tasks);
-    temp_dir state("state");
     served_daemon w(sim, dataset, state.str());
 
     temp_dir prom("prometheus");

@@ -56,6 +56,13 @@ client_options trusting_options() {
     return o;
 }
 
+// trusting_options() with at most `n` connections to the test server.
+client_options with_max_connections(std::size_t n) {
+    auto o = trusting_options();
+    o.max_connections = n;
+    return o;
+}
+
 endpoint local_endpoint(std::uint16_t port, std::string host = "127.0.0.1",
                         std::string scheme = "https") {
     endpoint ep;
@@ -69,6 +76,24 @@ request get(std::string target = "/") {
     request r;
     r.target = std::move(target);
     return r;
+}
+
+// POST /hook with a small JSON body, as a webhook delivery would send it.
+request hook_post() {
+    request r;
+    r.method = bhttp::verb::post;
+    r.target = "/hook";
+    r.body = R"({"event":1})";
+    return r;
+}
+
+using send_result = expected<response, transport_error>;
+
+// `req` sent by `cl` to the test server `srv` with a deadline 5 s away.
+asio::awaitable<send_result> async_send_to(client* cl, const test_https_server* srv,
+                                           request req = get()) {
+    co_return co_await cl->async_send(local_endpoint(srv->port()), std::move(req),
+                                      steady::now() + 5s);
 }
 
 // Counts down completions of spawned requests; a single coroutine may wait for zero.
@@ -89,8 +114,6 @@ struct countdown {
     asio::steady_timer timer;
     std::size_t remaining;
 };
-
-using send_result = expected<response, transport_error>;
 
 asio::awaitable<void> send_into(client* c, endpoint ep, request req, steady::time_point deadline,
                                 std::optional<send_result>* out, countdown* done) {
@@ -120,6 +143,24 @@ std::string describe(const send_result& r) {
     if (r) return "status " + std::to_string(r->status);
     return std::string(to_string(r.error().kind)) + ": " + r.error().message;
 }
+
+// What most tests start with: a loop, a test server on it and a client that trusts the server.
+struct served_client {
+    explicit served_client(test_server_options so = {}, client_options opts = trusting_options())
+        : served_client(&shared_pki().local, std::move(so), std::move(opts)) {}
+    /// `tls` null: plain HTTP.
+    explicit served_client(const test::pem_pair* tls, test_server_options so = {},
+                           client_options opts = trusting_options())
+        : server(io.get_executor(), tls, std::move(so))
+        , c(io.get_executor(), std::move(opts)) {}
+
+    /// Runs `body(&server, &c)`, a coroutine, to its end on the loop.
+    template <class Body> void run(Body body) { test::run(io, body(&server, &c)); }
+
+    asio::io_context io;
+    test_https_server server;
+    client c;
+};
 
 // A CONNECT proxy: checks nothing, tunnels bytes, remembers what it was asked.
 class connect_proxy {
@@ -204,14 +245,36 @@ private:
     std::shared_ptr<state> st_;
 };
 
+// Like served_client, with a CONNECT proxy (refusing every tunnel when `refuse`) that the client
+// tunnels through as `user_info` ("user:password", percent-encoded).
+struct proxied_client {
+    proxied_client(bool refuse, const std::string& user_info)
+        : proxy(io.get_executor(), refuse)
+        , c(io.get_executor(), options(proxy.port(), user_info)) {}
+
+    static client_options options(std::uint16_t proxy_port, const std::string& user_info) {
+        auto o = trusting_options();
+        o.proxy =
+            parse_proxy_url("http://" + user_info + "@127.0.0.1:" + std::to_string(proxy_port))
+                .value();
+        return o;
+    }
+
+    /// Runs `body(&server, &proxy, &c)`, a coroutine, to its end on the loop.
+    template <class Body> void run(Body body) { test::run(io, body(&server, &proxy, &c)); }
+
+    asio::io_context io;
+    test_https_server server{io.get_executor(), &shared_pki().local};
+    connect_proxy proxy;
+    client c;
+};
+
 } // namespace
 
 TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connection") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ep = local_endpoint(srv->port());
         ep.base_path = "/v2";
         for (int i = 0; i < 5; ++i) {
@@ -234,16 +297,14 @@ TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connectio
         CHECK(s.open == 1);
         CHECK(s.busy == 0);
         CHECK(s.queued == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("the request on the wire: method, target, headers as given, Host and User-Agent "
           "added, and a Content-Length of the client's own for bodies") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ep = local_endpoint(srv->port());
         request post;
         post.method = bhttp::verb::post;
@@ -287,35 +348,28 @@ TEST_CASE("the request on the wire: method, target, headers as given, Host and U
         CHECK(e.headers[bhttp::field::user_agent] == "custom/1");
         CHECK(std::distance(e.headers.equal_range(bhttp::field::host).first,
                             e.headers.equal_range(bhttp::field::host).second) == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a host name is verified against the certificate's DNS names") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto res = co_await cl->async_send(local_endpoint(srv->port(), "localhost"), get(),
                                            steady::now() + 5s);
         REQUIRE_MESSAGE(res.has_value(), describe(res));
         CHECK(res->status == 200);
         CHECK(srv->seen().back().headers[bhttp::field::host] ==
               "localhost:" + std::to_string(srv->port()));
-    }(&server, &c));
+    });
 }
 
 TEST_CASE(
     "max_connections caps concurrency and excess requests queue until a connection frees up") {
-    asio::io_context io;
-    test_server_options so;
-    so.delay = 20ms; // keeps requests overlapping
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    auto opts = trusting_options();
-    opts.max_connections = 4;
-    client c(io.get_executor(), opts);
+    // The delay keeps requests overlapping.
+    served_client h({.delay = 20ms}, with_max_connections(4));
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         constexpr std::size_t n = 20;
         get_batch batch(ex, cl, srv->port(), n);
@@ -339,17 +393,13 @@ TEST_CASE(
         CHECK(s.open == 4);
         CHECK(s.busy == 0);
         CHECK(s.queued == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("queued requests are served in the order they were made") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    auto opts = trusting_options();
-    opts.max_connections = 1;
-    client c(io.get_executor(), opts);
+    served_client h({}, with_max_connections(1));
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         constexpr std::size_t n = 6;
         get_batch batch(ex, cl, srv->port(), n);
@@ -358,19 +408,13 @@ TEST_CASE("queued requests are served in the order they were made") {
         for (std::size_t i = 0; i < n; ++i)
             CHECK(srv->seen()[i].target == "/" + std::to_string(i));
         CHECK(srv->accepted() == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("time spent queued for a connection counts against the deadline") {
-    asio::io_context io;
-    test_server_options so;
-    so.delay = 600ms;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    auto opts = trusting_options();
-    opts.max_connections = 1;
-    client c(io.get_executor(), opts);
+    served_client h({.delay = 600ms}, with_max_connections(1));
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> slow;
         countdown done(ex, 1);
@@ -390,32 +434,27 @@ TEST_CASE("time spent queued for a connection counts against the deadline") {
         CHECK(cl->stats().queued == 0);
         co_await done.async_wait();
         REQUIRE(slow->has_value());
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a certificate from an untrusted CA is refused as tls") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().untrusted);
-    client c(io.get_executor(), trusting_options());
+    served_client h(&shared_pki().untrusted);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto res = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::tls);
         CHECK(res.error().message.find("certificate verify failed") != std::string::npos);
         CHECK(srv->requests() == 0);
         CHECK(cl->stats().open == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a certificate for another host name is refused as tls, by name and by IP") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().other_name);
-    client c(io.get_executor(), trusting_options());
+    served_client h(&shared_pki().other_name);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto by_ip =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto by_ip = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(by_ip.has_value());
         CHECK(by_ip.error().kind == failure::tls);
         CHECK_MESSAGE(by_ip.error().message.find("mismatch") != std::string::npos,
@@ -428,25 +467,13 @@ TEST_CASE("a certificate for another host name is refused as tls, by name and by
         CHECK_MESSAGE(by_name.error().message.find("hostname mismatch") != std::string::npos,
                       by_name.error().message);
         CHECK(srv->requests() == 0);
-    }(&server, &c));
+    });
 }
 
-// A server that reads each request and never answers, and a client that trusts it.
-struct hanging_server {
-    static test_server_options hang() {
-        test_server_options so;
-        so.hang = true;
-        return so;
-    }
-    asio::io_context io;
-    test_https_server server{io.get_executor(), &shared_pki().local, hang()};
-    client c{io.get_executor(), trusting_options()};
-};
-
 TEST_CASE("a server that accepts but never answers hits the deadline on time as timeout") {
-    hanging_server h;
+    served_client h({.hang = true}); // reads each request, never answers
 
-    run(h.io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "super-secret-token");
         const auto start = steady::now();
@@ -460,15 +487,13 @@ TEST_CASE("a server that accepts but never answers hits the deadline on time as 
         CHECK(elapsed < 300ms + 700ms); // a correctness bound, not a speed test
         CHECK(srv->requests() == 1);
         CHECK(cl->stats().open == 0); // a timed-out connection is discarded
-    }(&h.server, &h.c));
+    });
 }
 
 TEST_CASE("concurrent requests each time out at their own deadline, an earlier one made later "
           "included, and one that is answered in time is not affected") {
     asio::io_context io;
-    test_server_options so;
-    so.hang = true;
-    test_https_server hanging(io.get_executor(), &shared_pki().local, so);
+    test_https_server hanging(io.get_executor(), &shared_pki().local, {.hang = true});
     test_https_server answering(io.get_executor(), &shared_pki().local);
     client c(io.get_executor(), trusting_options());
 
@@ -584,155 +609,111 @@ TEST_CASE("a body over body_limit is body_too_large and a header over header_lim
 
 TEST_CASE("a keep-alive connection the server closed while idle is not used for the next request, "
           "even a POST") {
-    asio::io_context io;
-    test_server_options so;
-    so.close_after_response =
-        true; // without "Connection: close": the client believes it is reusable
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
     auto opts = trusting_options();
     opts.idle_check_after = 0ms; // check every reuse, so the test need not wait
-    client c(io.get_executor(), opts);
+    // Without "Connection: close": the client believes the connection is reusable.
+    served_client h({.close_after_response = true}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
         co_await srv->async_wait_closed(1);
         CHECK(cl->stats().open == 1); // the client has not noticed yet
 
-        request post;
-        post.method = bhttp::verb::post;
-        post.target = "/hook";
-        post.body = R"({"event":1})";
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post),
-                                              steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv, hook_post());
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 2);
         CHECK(srv->seen().back().body == R"({"event":1})");
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a reused connection that dies before any response byte is retried once on a fresh one "
           "for a GET") {
-    asio::io_context io;
-    test_server_options so;
-    so.drop_request_number = 2; // the second request on each connection finds it closed
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    // The second request on each connection finds it closed.
+    served_client h({.drop_request_number = 2});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
-        auto second =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(second.has_value(), describe(second));
         CHECK(second->status == 200);
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 3);
         CHECK(cl->stats().open == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("the retry on a fresh connection happens exactly once") {
-    asio::io_context io;
-    test_server_options so;
-    so.answer_limit = 1; // every request after the first is dropped
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.answer_limit = 1}); // every request after the first is dropped
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE_MESSAGE(first.has_value(), describe(first));
-        auto second =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
         CHECK(srv->accepted() == 2);
         CHECK(srv->requests() == 3);
         CHECK(cl->stats().open == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE(
     "a POST on a reused connection that dies after the request was written is not sent twice") {
-    asio::io_context io;
-    test_server_options so;
-    so.drop_request_number = 2;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.drop_request_number = 2});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto first =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto first = co_await async_send_to(cl, srv);
         REQUIRE(first.has_value());
 
-        request post;
-        post.method = bhttp::verb::post;
-        post.target = "/hook";
-        post.body = R"({"event":1})";
-        auto second = co_await cl->async_send(local_endpoint(srv->port()), std::move(post),
-                                              steady::now() + 5s);
+        auto second = co_await async_send_to(cl, srv, hook_post());
         // The request left in full before the close showed: it may have been acted on.
         REQUIRE_FALSE(second.has_value());
         CHECK(second.error().kind == failure::io);
         CHECK(srv->accepted() == 1);
         CHECK(srv->requests() == 2);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("Connection: close responses are honoured and the connection is not reused") {
-    asio::io_context io;
-    test_server_options so;
-    so.connection_close = true;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.connection_close = true});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
-            auto res =
-                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res = co_await async_send_to(cl, srv);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(cl->stats().open == 0);
         }
         CHECK(srv->accepted() == 3);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE(
     "a body delimited by EOF without close_notify is accepted and the connection not reused") {
-    asio::io_context io;
-    test_server_options so;
-    so.eof_body = true;
-    so.body = std::string(3000, 'e');
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    client c(io.get_executor(), trusting_options());
+    served_client h({.body = std::string(3000, 'e'), .eof_body = true});
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
-            auto res =
-                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res = co_await async_send_to(cl, srv);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(res->body == std::string(3000, 'e'));
             CHECK(res->headers.count(bhttp::field::content_length) == 0);
             CHECK(cl->stats().open == 0);
         }
         CHECK(srv->accepted() == 2);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("an idle connection is closed after idle_timeout") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
     auto opts = trusting_options();
     opts.idle_timeout = 100ms;
-    client c(io.get_executor(), opts);
+    served_client h({}, opts);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        auto res = co_await async_send_to(cl, srv);
         REQUIRE(res.has_value());
         const auto idle_since = steady::now();
         CHECK(cl->stats().open == 1);
@@ -740,19 +721,16 @@ TEST_CASE("an idle connection is closed after idle_timeout") {
         CHECK(steady::now() - idle_since >= 90ms);
         CHECK(cl->stats().open == 0);
 
-        auto again =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto again = co_await async_send_to(cl, srv);
         REQUIRE(again.has_value());
         CHECK(srv->accepted() == 2);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("plain http endpoints work without TLS") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), nullptr);
-    client c(io.get_executor(), trusting_options());
+    served_client h(nullptr);
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ep = local_endpoint(srv->port(), "127.0.0.1", "http");
         for (int i = 0; i < 2; ++i) {
             auto res = co_await cl->async_send(ep, get(), steady::now() + 5s);
@@ -760,22 +738,15 @@ TEST_CASE("plain http endpoints work without TLS") {
             CHECK(res->body == "hello");
         }
         CHECK(srv->accepted() == 1);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    connect_proxy proxy(io.get_executor(), false);
-    auto opts = trusting_options();
-    opts.proxy =
-        parse_proxy_url("http://us%65r:pa%20ss@127.0.0.1:" + std::to_string(proxy.port())).value();
-    client c(io.get_executor(), opts);
+    proxied_client h(false, "us%65r:pa%20ss");
 
-    run(io, [](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, connect_proxy* px, client* cl) -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
-            auto res =
-                co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+            auto res = co_await async_send_to(cl, srv);
             REQUIRE_MESSAGE(res.has_value(), describe(res));
             CHECK(res->body == "hello");
         }
@@ -785,27 +756,21 @@ TEST_CASE("requests tunnel through an HTTP CONNECT proxy with basic auth") {
         CHECK(req.target() == "127.0.0.1:" + std::to_string(srv->port()));
         CHECK(req[bhttp::field::proxy_authorization] == "Basic dXNlcjpwYSBzcw=="); // user:pa ss
         CHECK(srv->seen().front().headers.count(bhttp::field::proxy_authorization) == 0);
-    }(&server, &proxy, &c));
+    });
 }
 
 TEST_CASE("a proxy answering 407 is a proxy failure naming the status, without the password") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    connect_proxy proxy(io.get_executor(), true);
-    auto opts = trusting_options();
-    opts.proxy =
-        parse_proxy_url("http://user:hunter2@127.0.0.1:" + std::to_string(proxy.port())).value();
-    client c(io.get_executor(), opts);
+    proxied_client h(true, "user:hunter2");
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+    h.run([](test_https_server* srv, connect_proxy*, client* cl) -> asio::awaitable<void> {
+        auto res = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::proxy);
         CHECK(res.error().message.find("407") != std::string::npos);
         CHECK(res.error().message.find("hunter2") == std::string::npos);
         CHECK(srv->accepted() == 0);
         CHECK(cl->stats().open == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
@@ -840,15 +805,9 @@ TEST_CASE("HTTPS_PROXY is used and NO_PROXY bypasses it for listed hosts") {
 }
 
 TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight ones finish") {
-    asio::io_context io;
-    test_server_options so;
-    so.delay = 50ms;
-    test_https_server server(io.get_executor(), &shared_pki().local, so);
-    auto opts = trusting_options();
-    opts.max_connections = 1;
-    client c(io.get_executor(), opts);
+    served_client h({.delay = 50ms}, with_max_connections(1));
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::vector<std::optional<send_result>> results(3);
         countdown done(ex, 3);
@@ -868,21 +827,20 @@ TEST_CASE("shutdown fails queued and later requests as cancelled while in-flight
             REQUIRE_FALSE(results[i]->has_value());
             CHECK(results[i]->error().kind == failure::cancelled);
         }
-        auto later =
-            co_await cl->async_send(local_endpoint(srv->port()), get(), steady::now() + 5s);
+        auto later = co_await async_send_to(cl, srv);
         REQUIRE_FALSE(later.has_value());
         CHECK(later.error().kind == failure::cancelled);
         auto s = cl->stats();
         CHECK(s.open == 0);
         CHECK(s.busy == 0);
         CHECK(s.queued == 0);
-    }(&server, &c));
+    });
 }
 
 TEST_CASE("a request in flight when the client shuts down still ends at its deadline") {
-    hanging_server h;
+    served_client h({.hang = true}); // reads each request, never answers
 
-    run(h.io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::optional<send_result> result;
         countdown done(ex, 1);
@@ -900,7 +858,7 @@ TEST_CASE("a request in flight when the client shuts down still ends at its dead
         CHECK(result->error().kind == failure::timeout);
         CHECK(elapsed >= 400ms);
         CHECK(elapsed < 400ms + 700ms); // a correctness bound, not a speed test
-    }(&h.server, &h.c));
+    });
 }
 
 TEST_CASE("a client destroyed mid-request lets the request finish") {
@@ -951,15 +909,12 @@ TEST_CASE("a missing ca_file is a start-up error naming the file") {
 
 TEST_CASE(
     "a request that would inject header lines is refused as protocol without echoing the value") {
-    asio::io_context io;
-    test_https_server server(io.get_executor(), &shared_pki().local);
-    client c(io.get_executor(), trusting_options());
+    served_client h;
 
-    run(io, [](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
         auto req = get();
         req.headers.emplace_back("X-Auth-Token", "secret\r\nX-Evil: 1");
-        auto res = co_await cl->async_send(local_endpoint(srv->port()), std::move(req),
-                                           steady::now() + 5s);
+        auto res = co_await async_send_to(cl, srv, std::move(req));
         REQUIRE_FALSE(res.has_value());
         CHECK(res.error().kind == failure::protocol);
         CHECK(res.error().message.find("X-Auth-Token") != std::string::npos);
@@ -970,5 +925,5 @@ TEST_CASE(
         REQUIRE_FALSE(bad_target.has_value());
         CHECK(bad_target.error().kind == failure::protocol);
         CHECK(srv->accepted() == 0);
-    }(&server, &c));
+    });
 }

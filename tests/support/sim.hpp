@@ -95,4 +95,15 @@ std::vector<boost::json::object> listed_tasks(sim_control& sim);
 /// The text of a JSON string such as a task's "task_id"; throws when `v` is not a string.
 std::string string_of(const boost::json::value& v);
 
+/// Where many end-to-end tests start, as a doctest fixture (TEST_CASE_FIXTURE(static_sim<3>, ..)):
+/// a static simulator with `Tasks` tasks in one dataset, the tasks its list API shows, their
+/// dataset, and a state folder for a daemon.
+template <int Tasks> struct static_sim {
+    sim_process sim{
+        std::vector<std::string>{"--static", "--tasks", std::to_string(Tasks), "--datasets", "1"}};
+    std::vector<boost::json::object> tasks = listed_tasks(sim);
+    std::string dataset = string_of(tasks.at(0).at("dataset_id"));
+    temp_dir state{"state"};
+};
+
 } // namespace taskwatch::test

@@ -37,7 +37,7 @@ struct test_server_options {
     bool record = true;    ///< keep every request in seen() (off for benchmarks)
     unsigned status = 200; ///< of every answer
     std::string content_type = "text/plain";
-    std::vector<std::pair<std::string, std::string>> headers; ///< more headers on every answer
+    std::vector<std::pair<std::string, std::string>> headers{}; ///< more headers on every answer
 };
 
 struct seen_request {

@@ -131,6 +131,26 @@ void raw_sql(const std::string& file, const char* sql) {
 
 const time_point far_future = t0 + 24h * 365 * 100;
 
+/// full_state() as task `task_id` of key_of() before its first event.
+task::task_state full_state_of(std::string task_id) {
+    auto s = full_state();
+    s.key = key_of(std::move(task_id));
+    s.event_seq = 0;
+    return s;
+}
+
+/// A store in a fresh folder and a task "t" it has never seen, whose every step() is one event:
+/// where the outbox tests start (a doctest fixture).
+struct store_and_task {
+    test::temp_dir dir;
+    state::store s{dir.path()};
+    task::task_state st = [] {
+        task::task_state t;
+        t.key = key_of("t");
+        return t;
+    }();
+};
+
 // Opening the state folder `dir` fails with a store_error that says `problem`, and the
 // database file `file` in it is left byte-identical.
 void check_refused_untouched(const std::filesystem::path& dir, const std::string& file,
@@ -265,11 +285,7 @@ TEST_CASE("event JSON keeps progress exactly and names what is wrong") {
     CHECK(r.error() == "event.current: snapshot.status_code is missing");
 }
 
-TEST_CASE("each webhook has its own queue") {
-    test::temp_dir dir;
-    state::store s(dir.path());
-    task::task_state st;
-    st.key = key_of("t");
+TEST_CASE_FIXTURE(store_and_task, "each webhook has its own queue") {
     auto c1 = step(st, t0);
     auto c2 = step(st, t0 + 1s);
     s.commit({c1, c2}, to({"slack", "generic"}));
@@ -338,11 +354,8 @@ TEST_CASE("due returns the oldest first, at most limit, and honours next_attempt
     CHECK(retried[0].last_error == "HTTP 503");
 }
 
-TEST_CASE("a dead-lettered delivery is kept and counted but no longer due") {
-    test::temp_dir dir;
-    state::store s(dir.path());
-    task::task_state st;
-    st.key = key_of("t");
+TEST_CASE_FIXTURE(store_and_task,
+                  "a dead-lettered delivery is kept and counted but no longer due") {
     auto c = step(st, t0);
     s.commit({c}, to({"w"}));
     const auto& id = c.events[0].id;
@@ -359,11 +372,8 @@ TEST_CASE("a dead-lettered delivery is kept and counted but no longer due") {
     CHECK(s.dead_letters("other") == 0);
 }
 
-TEST_CASE("prune_delivered removes events delivered to every webhook before the cut-off") {
-    test::temp_dir dir;
-    state::store s(dir.path());
-    task::task_state st;
-    st.key = key_of("t");
+TEST_CASE_FIXTURE(store_and_task,
+                  "prune_delivered removes events delivered to every webhook before the cut-off") {
     auto c1 = step(st, t0);
     auto c2 = step(st, t0 + 1s);
     auto c3 = step(st, t0 + 2s);
@@ -586,9 +596,7 @@ std::map<std::string, int> stored_event_ids(const std::string& file) {
 TEST_CASE("a deleted database file is noticed at the next commit, created again and written") {
     test::temp_dir dir;
     state::store s(dir.path());
-    auto a = full_state();
-    a.key = key_of("a");
-    a.event_seq = 0;
+    auto a = full_state_of("a");
     s.commit({step(a, t0)}, to({"w"}));
 
     std::filesystem::remove(s.path());
@@ -625,9 +633,7 @@ TEST_CASE("a database file replaced by a directory fails commits, naming the fil
           "removed") {
     test::temp_dir dir;
     state::store s(dir.path());
-    auto a = full_state();
-    a.key = key_of("a");
-    a.event_seq = 0;
+    auto a = full_state_of("a");
     s.commit({step(a, t0)}, {});
 
     std::filesystem::remove(s.path());
@@ -690,9 +696,7 @@ TEST_CASE("write_buffer is full at max_events; a failed commit keeps everything 
           "writes each event once") {
     state::write_buffer buf(6);
     CHECK(buf.max_events() == 6);
-    auto st = full_state();
-    st.key = key_of("a");
-    st.event_seq = 0;
+    auto st = full_state_of("a");
     std::vector<std::string> emitted;
     for (int i = 0; i < 3; ++i) {
         auto c = step(st, t0 + std::chrono::seconds(i));

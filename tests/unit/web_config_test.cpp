@@ -9,10 +9,18 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <initializer_list>
 
 namespace {
 
 using namespace taskwatch;
+
+// A web config that must not load, and the one line it must fail with.
+struct bad_web_config {
+    const char* name; ///< what is wrong with it, for the failure report
+    std::string yaml;
+    std::string error;
+};
 
 // A folder with a CA, a server certificate and key, and a client CA file.
 struct tls_files {
@@ -35,6 +43,13 @@ struct tls_files {
             return e.what();
         }
         return "(no error)";
+    }
+    // Each of `cases` fails to load with exactly its error.
+    void check_errors(std::initializer_list<bad_web_config> cases) const {
+        for (const auto& c : cases) {
+            CAPTURE(c.name);
+            CHECK(error_of(c.yaml) == c.error);
+        }
     }
 };
 
@@ -148,29 +163,34 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
                                "  key_file: tls/server.key\n";
 
     SUBCASE("unknown keys, with a suggestion when one is close") {
-        CHECK(f.error_of("basic_auth_user:\n  a: b\n") ==
-              file + ":1: unknown key \"basic_auth_user\" (did you mean \"basic_auth_users\"?)");
-        CHECK(f.error_of(tls_ok + "  certfile: x\n") ==
-              file + ":4: tls_server_config: unknown key \"certfile\" (did you mean "
-                     "\"cert_file\"?)");
-        CHECK(f.error_of("rate_limit:\n  every: 1s\n") ==
-              file + ":2: rate_limit: unknown key \"every\"");
-        // Two letters swapped: the key two edits away, not "cert" that it starts with.
-        CHECK(f.error_of("tls_server_config:\n  cert_fiel: x\n") ==
-              file + ":2: tls_server_config: unknown key \"cert_fiel\" (did you mean "
-                     "\"cert_file\"?)");
-        // Case slips too, worded as the main config words them (one reader for both).
-        CHECK(f.error_of("tls_server_config:\n  Cert_File: x\n") ==
-              file + ":2: tls_server_config: unknown key \"Cert_File\" (did you mean "
-                     "\"cert_file\"?)");
+        f.check_errors({
+            {"a misspelt section", "basic_auth_user:\n  a: b\n",
+             file + ":1: unknown key \"basic_auth_user\" (did you mean \"basic_auth_users\"?)"},
+            {"a misspelt TLS key", tls_ok + "  certfile: x\n",
+             file + ":4: tls_server_config: unknown key \"certfile\" (did you mean "
+                    "\"cert_file\"?)"},
+            {"an unknown rate_limit key", "rate_limit:\n  every: 1s\n",
+             file + ":2: rate_limit: unknown key \"every\""},
+            // Two letters swapped: the key two edits away, not "cert" that it starts with.
+            {"two letters swapped", "tls_server_config:\n  cert_fiel: x\n",
+             file + ":2: tls_server_config: unknown key \"cert_fiel\" (did you mean "
+                    "\"cert_file\"?)"},
+            // Case slips too, worded as the main config words them (one reader for both).
+            {"a case slip", "tls_server_config:\n  Cert_File: x\n",
+             file + ":2: tls_server_config: unknown key \"Cert_File\" (did you mean "
+                    "\"cert_file\"?)"},
+        });
     }
     SUBCASE("text must be UTF-8, in keys and values, as in the main config") {
-        CHECK(f.error_of("tls_server_config:\n  cert_file: \"tls/\xffserver.crt\"\n  key_file: "
-                         "tls/server.key\n") ==
-              file + ":2: tls_server_config.cert_file: not valid UTF-8 (byte 0xff at offset 4)");
-        CHECK(f.error_of("http_server_config:\n  headers:\n    \"X-\xc3\x28\": v\n") ==
-              file + ":3: http_server_config.headers: a key is not valid UTF-8 (byte 0xc3 at "
-                     "offset 2)");
+        f.check_errors({
+            {"in a value",
+             "tls_server_config:\n  cert_file: \"tls/\xffserver.crt\"\n  key_file: "
+             "tls/server.key\n",
+             file + ":2: tls_server_config.cert_file: not valid UTF-8 (byte 0xff at offset 4)"},
+            {"in a key", "http_server_config:\n  headers:\n    \"X-\xc3\x28\": v\n",
+             file + ":3: http_server_config.headers: a key is not valid UTF-8 (byte 0xc3 at "
+                    "offset 2)"},
+        });
     }
     SUBCASE("missing key_file") {
         CHECK(f.error_of("tls_server_config:\n  cert_file: tls/server.crt\n") ==
@@ -213,82 +233,97 @@ TEST_CASE("web config: each broken file gets a message naming file, line, key an
                      "authentication splits there)");
     }
     SUBCASE("TLS versions below 1.2, unknown ones, max below min") {
-        CHECK(f.error_of(tls_ok + "  min_version: TLS11\n") ==
-              file + ":4: tls_server_config.min_version: TLS11 is not supported: taskwatch "
-                     "serves TLS 1.2 and 1.3 only (use TLS12 or TLS13)");
-        CHECK(f.error_of(tls_ok + "  min_version: TLS14\n") ==
-              file + ":4: tls_server_config.min_version: unknown TLS version \"TLS14\" "
-                     "(expected TLS12 or TLS13)");
-        CHECK(f.error_of(tls_ok + "  min_version: TLS13\n  max_version: TLS12\n") ==
-              file + ":5: tls_server_config.max_version: is below min_version (TLS 1.3)");
+        f.check_errors({
+            {"TLS 1.1", tls_ok + "  min_version: TLS11\n",
+             file + ":4: tls_server_config.min_version: TLS11 is not supported: taskwatch "
+                    "serves TLS 1.2 and 1.3 only (use TLS12 or TLS13)"},
+            {"an unknown version", tls_ok + "  min_version: TLS14\n",
+             file + ":4: tls_server_config.min_version: unknown TLS version \"TLS14\" "
+                    "(expected TLS12 or TLS13)"},
+            {"max below min", tls_ok + "  min_version: TLS13\n  max_version: TLS12\n",
+             file + ":5: tls_server_config.max_version: is below min_version (TLS 1.3)"},
+        });
     }
     SUBCASE("cipher suites and curves by Go name only") {
-        CHECK(f.error_of(tls_ok + "  cipher_suites:\n    - TLS_RSA_WITH_AES_128_GCM_SHA256\n"
-                                  "    - TLS_RSA_WITH_RC4_128_SHA\n") ==
-              file + ":6: tls_server_config.cipher_suites[1]: unknown or insecure cipher suite "
-                     "\"TLS_RSA_WITH_RC4_128_SHA\" (Go crypto/tls names, e.g. "
-                     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)");
-        CHECK(f.error_of(tls_ok + "  curve_preferences: [P-256]\n") ==
-              file + ":4: tls_server_config.curve_preferences[0]: unknown curve \"P-256\" "
-                     "(expected CurveP256, CurveP384, CurveP521 or X25519)");
+        f.check_errors({
+            {"an insecure cipher suite",
+             tls_ok + "  cipher_suites:\n    - TLS_RSA_WITH_AES_128_GCM_SHA256\n"
+                      "    - TLS_RSA_WITH_RC4_128_SHA\n",
+             file + ":6: tls_server_config.cipher_suites[1]: unknown or insecure cipher suite "
+                    "\"TLS_RSA_WITH_RC4_128_SHA\" (Go crypto/tls names, e.g. "
+                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"},
+            {"an OpenSSL curve name", tls_ok + "  curve_preferences: [P-256]\n",
+             file + ":4: tls_server_config.curve_preferences[0]: unknown curve \"P-256\" "
+                    "(expected CurveP256, CurveP384, CurveP521 or X25519)"},
+        });
     }
     SUBCASE("client certificates: a policy that verifies needs CAs, CAs need a policy") {
-        CHECK(f.error_of(tls_ok + "  client_auth_type: RequireAndVerifyClientCert\n") ==
-              file + ":4: tls_server_config.client_auth_type: RequireAndVerifyClientCert needs "
-                     "client_ca_file (or inline client_ca) to verify against");
-        CHECK(f.error_of(tls_ok + "  client_ca_file: tls/ca.crt\n") ==
-              file + ":4: tls_server_config.client_ca_file: client CAs are configured but "
-                     "client_auth_type is NoClientCert (set client_auth_type: "
-                     "RequireAndVerifyClientCert)");
-        CHECK(f.error_of(tls_ok + "  client_auth_type: Always\n") ==
-              file + ":4: tls_server_config.client_auth_type: unknown client_auth_type "
-                     "\"Always\" (expected NoClientCert, RequestClientCert, RequireAnyClientCert, "
-                     "VerifyClientCertIfGiven or RequireAndVerifyClientCert)");
+        auto empty_ca = f.dir.write("empty-ca.crt", "\n");
+        f.check_errors({
+            {"a verifying policy without CAs",
+             tls_ok + "  client_auth_type: RequireAndVerifyClientCert\n",
+             file + ":4: tls_server_config.client_auth_type: RequireAndVerifyClientCert needs "
+                    "client_ca_file (or inline client_ca) to verify against"},
+            {"CAs without a policy", tls_ok + "  client_ca_file: tls/ca.crt\n",
+             file + ":4: tls_server_config.client_ca_file: client CAs are configured but "
+                    "client_auth_type is NoClientCert (set client_auth_type: "
+                    "RequireAndVerifyClientCert)"},
+            {"an unknown policy", tls_ok + "  client_auth_type: Always\n",
+             file + ":4: tls_server_config.client_auth_type: unknown client_auth_type "
+                    "\"Always\" (expected NoClientCert, RequestClientCert, RequireAnyClientCert, "
+                    "VerifyClientCertIfGiven or RequireAndVerifyClientCert)"},
+            {"a CA file without certificates",
+             tls_ok + "  client_auth_type: RequireAndVerifyClientCert\n"
+                      "  client_ca_file: empty-ca.crt\n",
+             file + ":5: tls_server_config.client_ca_file: " + empty_ca +
+                 ": holds no PEM certificate"},
+        });
         CHECK(f.error_of(tls_ok + "  client_auth_type: VerifyClientCertIfGiven\n"
                                   "  client_ca_file: tls/ca.crt\n  client_allowed_sans: [a]\n")
                   .starts_with(file + ":6: tls_server_config.client_allowed_sans: needs "
                                       "client_auth_type RequireAnyClientCert or"));
-        auto empty_ca = f.dir.write("empty-ca.crt", "\n");
-        CHECK(f.error_of(tls_ok + "  client_auth_type: RequireAndVerifyClientCert\n"
-                                  "  client_ca_file: empty-ca.crt\n") ==
-              file + ":5: tls_server_config.client_ca_file: " + empty_ca +
-                  ": holds no PEM certificate");
     }
     SUBCASE("headers: only the toolkit's five, with its values") {
-        CHECK(f.error_of("http_server_config:\n  headers:\n    Server: x\n") ==
-              file + ":3: http_server_config.headers.Server: HTTP header \"Server\" can not be "
-                     "configured (allowed: Strict-Transport-Security, X-Content-Type-Options, "
-                     "X-Frame-Options, X-XSS-Protection, Content-Security-Policy)");
-        CHECK(f.error_of("http_server_config:\n  headers:\n    X-Frame-Options: allow\n") ==
-              file + ":3: http_server_config.headers.X-Frame-Options: invalid value \"allow\" "
-                     "(expected \"deny\" or \"sameorigin\")");
-        CHECK(f.error_of("http_server_config:\n  http2: maybe\n") ==
-              file + ":2: http_server_config.http2: expected true or false, got \"maybe\"");
+        f.check_errors({
+            {"a header not in the five", "http_server_config:\n  headers:\n    Server: x\n",
+             file + ":3: http_server_config.headers.Server: HTTP header \"Server\" can not be "
+                    "configured (allowed: Strict-Transport-Security, X-Content-Type-Options, "
+                    "X-Frame-Options, X-XSS-Protection, Content-Security-Policy)"},
+            {"a value not allowed", "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+             file + ":3: http_server_config.headers.X-Frame-Options: invalid value \"allow\" "
+                    "(expected \"deny\" or \"sameorigin\")"},
+            {"http2 not a boolean", "http_server_config:\n  http2: maybe\n",
+             file + ":2: http_server_config.http2: expected true or false, got \"maybe\""},
+        });
     }
     SUBCASE("rate limit, YAML syntax, duplicates") {
-        CHECK(f.error_of("rate_limit:\n  interval: 1s\n  burst: 0\n") ==
-              file + ":3: rate_limit.burst: must be at least 1 when interval is set (0 would "
-                     "refuse everything)");
+        f.check_errors({
+            {"a burst of 0", "rate_limit:\n  interval: 1s\n  burst: 0\n",
+             file + ":3: rate_limit.burst: must be at least 1 when interval is set (0 would "
+                    "refuse everything)"},
+            {"a burst that is no integer", "rate_limit:\n  interval: 1s\n  burst: many\n",
+             file + ":3: rate_limit.burst: expected an integer, got \"many\""},
+            {"a burst too large", "rate_limit:\n  interval: 1s\n  burst: 1000000000\n",
+             file + ":3: rate_limit.burst: must be between 0 and 999999999, got \"1000000000\""},
+            {"a mapping for the interval", "rate_limit:\n  interval: {a: 1}\n  burst: 3\n",
+             file + ":2: rate_limit.interval: expected a duration, got a mapping"},
+            {"a key twice", tls_ok + "  key_file: tls/server.key\n",
+             file + ":4: tls_server_config: key \"key_file\" appears twice (first at line 3)"},
+            {"a list for the document", "- a\n- b\n", file + ":1: expected a mapping, got a list"},
+        });
         CHECK(f.error_of("rate_limit:\n  interval: 1.5s\n  burst: 3\n")
                   .starts_with(file + ":2: rate_limit.interval: "));
-        CHECK(f.error_of("rate_limit:\n  interval: 1s\n  burst: many\n") ==
-              file + ":3: rate_limit.burst: expected an integer, got \"many\"");
-        CHECK(f.error_of("rate_limit:\n  interval: 1s\n  burst: 1000000000\n") ==
-              file + ":3: rate_limit.burst: must be between 0 and 999999999, got \"1000000000\"");
-        CHECK(f.error_of("rate_limit:\n  interval: {a: 1}\n  burst: 3\n") ==
-              file + ":2: rate_limit.interval: expected a duration, got a mapping");
         auto syntax = f.error_of("basic_auth_users: [\n");
         CHECK(syntax.starts_with(file + ":"));
         CHECK(syntax.find(": YAML syntax error") != std::string::npos);
-        CHECK(f.error_of(tls_ok + "  key_file: tls/server.key\n") ==
-              file + ":4: tls_server_config: key \"key_file\" appears twice (first at line 3)");
-        CHECK(f.error_of("- a\n- b\n") == file + ":1: expected a mapping, got a list");
     }
     SUBCASE("a line starting with a comma (yaml-cpp 0.7's LoadAll looped forever on it)") {
-        CHECK(f.error_of(",basic_auth_users:\n  a: b\n") ==
-              file + ":1: YAML syntax error: did not find expected node content (column 1)");
-        CHECK(f.error_of("rate_limit:\n  burst: 3\n---\n,\n") ==
-              file + ":4: YAML syntax error: did not find expected node content (column 1)");
+        f.check_errors({
+            {"in the first document", ",basic_auth_users:\n  a: b\n",
+             file + ":1: YAML syntax error: did not find expected node content (column 1)"},
+            {"in a later document", "rate_limit:\n  burst: 3\n---\n,\n",
+             file + ":4: YAML syntax error: did not find expected node content (column 1)"},
+        });
     }
 }
 
