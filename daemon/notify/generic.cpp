@@ -5,6 +5,7 @@
 #include "taskwatch/detail/crypto.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/detail/rfc3339.hpp"
+#include "taskwatch/state/event_json.hpp"
 
 #include <boost/json.hpp>
 
@@ -14,29 +15,19 @@ namespace json = boost::json;
 
 namespace {
 
-json::value optional_count(const std::optional<std::int64_t>& v) {
-    return v ? json::value(*v) : json::value(nullptr);
-}
-
-// CONTRACT "previous"/"current": both with every member, null for what the API has not sent,
-// so that a receiver reads one shape; "unknown" with the raw code for a later API's status.
+// CONTRACT "previous"/"current": the outbox's form of a snapshot (state/event_json.hpp: every
+// member, null for what the API has not sent, "unknown" with the raw code for a later API's
+// status), its sample counts under "result" as the API has them.
 json::value snapshot_json(const task::snapshot& s) {
-    return json::object{
-        {"status", s.status ? json::value(modelarts::to_string(*s.status)) : json::value(nullptr)},
-        {"status_code",
-         s.status ? json::value(modelarts::to_code(*s.status)) : json::value(nullptr)},
-        {"progress", s.progress ? json::value(*s.progress) : json::value(nullptr)},
-        {"code", s.code},
-        {"message", s.message},
-        {"error_code", s.error_code},
-        {"error_msg", s.error_msg},
-        {"result",
-         json::object{
-             {"total_sample_count", optional_count(s.total_sample_count)},
-             {"annotated_sample_count", optional_count(s.annotated_sample_count)},
-             {"unconfirmed_sample_count", optional_count(s.unconfirmed_sample_count)},
-         }},
-    };
+    auto o = state::to_json(s).as_object();
+    json::object result;
+    for (const char* count :
+         {"total_sample_count", "annotated_sample_count", "unconfirmed_sample_count"}) {
+        result[count] = o[count];
+        o.erase(count);
+    }
+    o["result"] = std::move(result);
+    return o;
 }
 
 json::value optional_snapshot(const std::optional<task::snapshot>& s) {
