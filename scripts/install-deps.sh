@@ -11,6 +11,9 @@ if [ "${1:-}" = "--test" ]; then
   # (groff checks the man page; verify finds it), dpkg-dev and file (cpack's DEB generator
   # computes library dependencies with dpkg-shlibdeps).
   pkgs+=(systemd python3-yaml man-db dpkg-dev file)
+  # The webhook tests: python3 runs the test receiver; a real Alertmanager (not started as a
+  # service: the test runs its own on loopback).
+  pkgs+=(python3 prometheus-alertmanager)
   # The sanitizer build and the fuzzers (scripts/test-asan.sh); llvm-14 symbolizes their reports.
   pkgs+=(clang-14 libclang-rt-14-dev llvm-14)
 fi

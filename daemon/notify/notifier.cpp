@@ -302,12 +302,14 @@ struct queue : std::enable_shared_from_this<queue> {
     // Writes down what an attempt means for one event. The marks go to the database in
     // batches: at the end of each batch, or every 32 marks or 250 ms while a long one runs (a
     // crash then re-sends at most that many accepted events, under the same ids).
-    void record(const state::pending_delivery& d, const attempt& a) {
-        record_one(d, a);
+    // `counted`: the attempt's failure is already counted (a chat message carries several
+    // events, but it is one attempt).
+    void record(const state::pending_delivery& d, const attempt& a, bool counted = false) {
+        record_one(d, a, counted);
         if (marks.size() >= 32 || steady::now() - last_flush >= 250ms) flush();
     }
 
-    void record_one(const state::pending_delivery& d, const attempt& a) {
+    void record_one(const state::pending_delivery& d, const attempt& a, bool counted) {
         if (a.cancelled) return;
         const auto now = system_clock::now();
         if (a.kind == answer_kind::accepted) {
@@ -316,7 +318,7 @@ struct queue : std::enable_shared_from_this<queue> {
             marks.push_back({d.event.id, cfg.name, state::delivery_mark::delivered, now, now, {}});
             return;
         }
-        ++stats.failures[a.reason];
+        if (!counted) ++stats.failures[a.reason];
         stats.last_failure = now;
         stats.last_error = a.error;
         if (a.kind == answer_kind::gone) {
@@ -403,7 +405,7 @@ struct queue : std::enable_shared_from_this<queue> {
             last_sent = steady::now();
             sent_last_minute.push_back(last_sent);
             for (std::size_t i = at; i < at + n; ++i)
-                record(batch[i], a);
+                record(batch[i], a, /*counted=*/i > at);
             at += n;
         }
     }

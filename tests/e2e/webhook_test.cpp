@@ -306,3 +306,48 @@ TEST_CASE("kill -9 during delivery and a restart: every event arrives, never und
         CHECK(r.at("signature_ok").as_bool());
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("a chat robot's 200 carrying an error code is a failure, retried; its signed query "
+          "keeps the webhook's key") {
+    webhook_world w(3);
+    const std::string fast = R"({"errcode":130101,"errmsg":"send too fast"})";
+    receiver_process robot(
+        w.ca,
+        {"--body", R"({"errcode":0,"errmsg":"ok"})", "--body-script",
+         "[\"" + std::string(R"({\"errcode\":130101,\"errmsg\":\"send too fast\"})") + "\"]"});
+    w.sim.dir.write("ding.secret", "SECtest0123456789\n");
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options("  - name: ding\n    format: dingtalk\n    url: " +
+                              robot.url("/robot/send") + "?access_token=TOKEN123\n" +
+                              "    ca_file: " + w.ca_file + "\n    secret_file: ding.secret\n"));
+    const auto listed = listed_tasks(w.sim).size();
+    wait_for_discovery(d.d, listed);
+    REQUIRE_MESSAGE(
+        wait_until(
+            [&] { return all_in_state(read_deliveries(d.d.db, "ding"), "delivered", listed); },
+            20s),
+        d.d.proc->stderr_text());
+    const auto requests = robot.requests();
+    REQUIRE(requests.size() >= 2);
+    CHECK(string_of(requests[0].at("answer")) == fast);
+    // Every task's event went again after the rejection, and was accepted.
+    std::string accepted_text;
+    for (std::size_t i = 1; i < requests.size(); ++i)
+        accepted_text += string_of(requests[i].at("body").at("text").at("content"));
+    for (const auto& t : listed_tasks(w.sim))
+        CHECK(accepted_text.find(string_of(t.at("task_id"))) != std::string::npos);
+    for (const auto& r : requests) {
+        CHECK(string_of(r.at("body").at("msgtype")).size() > 0);
+        const auto query = string_of(r.at("query"));
+        CHECK(query.starts_with("access_token=TOKEN123&timestamp="));
+        CHECK(query.find("&sign=") != std::string::npos);
+    }
+    // One failed attempt: the one message, however many events it carried.
+    CHECK(d.metric_or_fail(
+              R"(taskwatch_webhook_delivery_failures_total{webhook="ding",reason="rejected"})") ==
+          1);
+    // The token is in the query: never in the log, the metrics or the API.
+    CHECK(d.d.proc->stderr_text().find("TOKEN123") == std::string::npos);
+    CHECK(d.get("/api/v1/deliveries").body.find("TOKEN123") == std::string::npos);
+    CHECK(d.d.stop() == 0);
+}

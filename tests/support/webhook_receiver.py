@@ -10,6 +10,7 @@ How it answers the n-th request (1-based):
   --script S1,S2,...   the statuses of the first requests, in order (then --status)
   --status CODE        the answer after the script (default 200)
   --body TEXT          the body of 2xx answers (default "ok")
+  --body-script JSON   a JSON array: the bodies of the first 2xx answers, in order (then --body)
   --hang               never answer (reads the request, then waits)
   --retry-after SECS   a Retry-After header on 429 and 503 answers
   --delay MS           wait this long before answering
@@ -55,12 +56,15 @@ def main():
     p.add_argument("--script", default="")
     p.add_argument("--status", type=int, default=200)
     p.add_argument("--body", default="ok")
+    p.add_argument("--body-script", default="[]")
     p.add_argument("--hang", action="store_true")
     p.add_argument("--retry-after", default=None)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=int, default=0)
     args = p.parse_args()
     script = [int(s) for s in args.script.split(",") if s]
+    body_script = json.loads(args.body_script)
+    answered_2xx = [0]
     lock = threading.Lock()
     count = [0]
     log = open(args.log, "a", buffering=1)
@@ -101,9 +105,17 @@ def main():
                 "body": parsed,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
             }
+            if 200 <= status < 300:
+                with lock:
+                    answered_2xx[0] += 1
+                    k = answered_2xx[0]
+                answer = body_script[k - 1] if k <= len(body_script) else args.body
+                record["answer"] = answer
+            else:
+                answer = f"status {status}"
+            answer = answer.encode()
             with lock:
                 log.write(json.dumps(record) + "\n")
-            answer = (args.body if 200 <= status < 300 else f"status {status}").encode()
             self.send_response(status)
             if status in (429, 503) and args.retry_after is not None:
                 self.send_header("Retry-After", args.retry_after)
