@@ -6,14 +6,18 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <optional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace taskwatch::log {
 namespace {
 level g_level = level::info;
 bool g_timestamps = true;
+std::optional<bool> g_journal; ///< nullopt: not yet detected
 std::mutex g_limiter_mutex;
 rate_limiter g_limiter;
 
@@ -122,12 +126,49 @@ void flush_suppressed() {
     }
 }
 
+bool stderr_is_journal() {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (stream == nullptr) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+    struct stat st {};
+    if (::fstat(STDERR_FILENO, &st) != 0) return false;
+    return static_cast<unsigned long long>(st.st_dev) == dev &&
+           static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
+void set_journal(bool on) {
+    g_journal = on;
+}
+
+bool journal() {
+    if (!g_journal) g_journal = stderr_is_journal();
+    return *g_journal;
+}
+
 namespace {
+// sd-daemon's priority prefixes: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG.
+const char* priority_prefix(level l) {
+    switch (l) {
+    case level::error:
+        return "<3>";
+    case level::warn:
+        return "<4>";
+    case level::info:
+        return "<6>";
+    case level::debug:
+        return "<7>";
+    }
+    return "<6>";
+}
+
 void write_line(level l, std::string_view msg, std::initializer_list<field> fields) {
     try {
         std::string line;
         line.reserve(128);
-        if (g_timestamps) {
+        const bool to_journal = journal();
+        if (to_journal) line += priority_prefix(l); // journald stamps the time itself
+        if (g_timestamps && !to_journal) {
             auto now = std::chrono::system_clock::now();
             auto secs = std::chrono::system_clock::to_time_t(now);
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())

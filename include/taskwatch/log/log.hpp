@@ -1,5 +1,6 @@
 // Structured log lines (logfmt) to stderr, which journald keeps.
-// `ts=... level=info msg="..." key=value ...`; values with spaces or quotes are quoted.
+// `ts=... level=info msg="..." key=value ...`; values with spaces or quotes are quoted. When
+// stderr is the journal, `<6>level=info msg=...`: the syslog priority first, no timestamp.
 // Repeated warnings and errors are rate-limited per message (see rate_limiter) unless the
 // level is debug, so a failure that repeats for thousands of tasks cannot flood the journal.
 #pragma once
@@ -35,6 +36,15 @@ level current_level();
 bool enabled(level l);
 /// Tests and `get` turn timestamps off for stable output; the daemon keeps them.
 void set_timestamps(bool on);
+
+/// Whether stderr is the journal: $JOURNAL_STREAM ("DEV:INODE", set by systemd) names the
+/// file stderr is. Then every line starts with its syslog priority as sd-daemon defines it
+/// (`<3>` error, `<4>` warn, `<6>` info, `<7>` debug), so `journalctl -p warning` works,
+/// and carries no `ts=` (journald stamps each line). Found at the first line written.
+bool stderr_is_journal();
+bool journal();
+/// Overrides the detection (tests).
+void set_journal(bool on);
 
 using field = std::pair<std::string_view, std::string_view>;
 
