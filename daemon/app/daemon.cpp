@@ -3,6 +3,7 @@
 #include "components.hpp"
 #include "taskwatch/app/component.hpp"
 #include "taskwatch/config/settings.hpp"
+#include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
 #include "taskwatch/sim/simulator.hpp"
 
@@ -12,6 +13,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -147,6 +149,41 @@ int run_daemon(const cli_options& opts) {
     return serve(ioc, opts.config_path);
 }
 
+namespace {
+
+// The demo's webhook receiver: a generic webhook on loopback that prints each event it gets,
+// so that the demo shows deliveries as well as polls.
+http::handler demo_receiver() {
+    return [](const http::request_context& rq) -> asio::awaitable<http::reply> {
+        namespace bhttp = boost::beast::http;
+        std::string line = "taskwatchd --demo: webhook delivery";
+        boost::system::error_code ec;
+        auto v = boost::json::parse(rq.body(), ec);
+        if (!ec && v.is_object()) {
+            const auto& o = v.as_object();
+            auto text = [](const boost::json::value* x) {
+                return x && x->is_string() ? std::string(x->as_string()) : std::string("-");
+            };
+            auto status = [&](const char* which) {
+                const auto* snap = o.if_contains(which);
+                return snap && snap->is_object() ? text(snap->as_object().if_contains("status"))
+                                                 : std::string("-");
+            };
+            const auto* task = o.if_contains("task");
+            line += " " + text(o.if_contains("type")) + " " +
+                    (task && task->is_object() ? text(task->as_object().if_contains("task_name"))
+                                               : std::string("-")) +
+                    ": " + status("previous") + " -> " + status("current") + " (webhook-id " +
+                    std::string(rq.header("webhook-id")) + ")";
+        }
+        std::fprintf(stderr, "%s\n", line.c_str());
+        http::server_response res{bhttp::status::no_content, 11};
+        co_return http::reply::respond(std::move(res));
+    };
+}
+
+} // namespace
+
 int run_demo(const cli_options& opts) {
     namespace fs = std::filesystem;
     char tmpl[] = "/tmp/taskwatch-demo-XXXXXX";
@@ -175,6 +212,15 @@ int run_demo(const cli_options& opts) {
         std::fprintf(stderr, "taskwatchd --demo: %s\n", e.what());
         return 1;
     }
+    http::server_options ro;
+    ro.log = [](std::string_view) {};
+    http::server receiver(ioc.get_executor(), std::move(ro), demo_receiver());
+    try {
+        receiver.start();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "taskwatchd --demo: %s\n", e.what());
+        return 1;
+    }
     auto write = [&](const char* name, const std::string& text) {
         std::ofstream(dir / name) << text << '\n';
         fs::permissions(dir / name, fs::perms::owner_read | fs::perms::owner_write);
@@ -199,11 +245,18 @@ int run_demo(const cli_options& opts) {
                       "targets:\n";
     for (const auto& d : simulator.tasks().datasets())
         yml += "  - dataset_id: " + d + "\n    labels: {demo: \"yes\"}\n";
+    yml +=
+        "webhooks:\n  - name: demo\n    url: http://127.0.0.1:" + std::to_string(receiver.port()) +
+        "/hook\n    events: [task.status_changed, task.stalled, task.gone]\n";
     write("config.yml", yml);
     std::fprintf(stderr, "taskwatchd --demo: simulator at %s, config %s\n", simulator.url().c_str(),
                  (dir / "config.yml").c_str());
     int status = serve(
-        ioc, (dir / "config.yml").string(), [&] { simulator.stop(); },
+        ioc, (dir / "config.yml").string(),
+        [&] {
+            simulator.stop();
+            receiver.stop(std::chrono::seconds(1));
+        },
         [](const std::string& url) {
             std::fprintf(stderr, "taskwatchd --demo: status page at %s\n", url.c_str());
         });
