@@ -3,6 +3,7 @@
 // status page (rendered by headless Chromium) and the routing rules.
 #include "support/daemon.hpp"
 #include "support/ports.hpp"
+#include "support/promtool.hpp"
 #include "support/wait.hpp"
 
 #include <doctest/doctest.h>
@@ -81,15 +82,6 @@ void require_tool(const std::string& path, const std::string& package) {
     REQUIRE_MESSAGE(std::filesystem::exists(path),
                     path << " is missing: install the Debian package '" << package
                          << "' (scripts/install-deps.sh --test)");
-}
-
-/// promtool's verdict on an exposition: its exit status and everything it printed.
-std::pair<int, std::string> promtool_check(const std::string& metrics_text) {
-    temp_dir scratch("promtool");
-    const auto file = scratch.write("metrics.txt", metrics_text);
-    auto r = run_command("/bin/sh", {"-c", "exec /usr/bin/promtool check metrics < '" + file + "'"},
-                         {}, 30s);
-    return {r.status, r.out + r.err};
 }
 
 // Drives two tasks into states the generator would not give them at once.

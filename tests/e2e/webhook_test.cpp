@@ -5,6 +5,7 @@
 #include "support/files.hpp"
 #include "support/outbox.hpp"
 #include "support/pki.hpp"
+#include "support/promtool.hpp"
 #include "support/receiver.hpp"
 #include "support/sim.hpp"
 #include "support/wait.hpp"
@@ -136,6 +137,12 @@ TEST_CASE("every event reaches every webhook once, signed, under its outbox id; 
     CHECK(metrics.find("taskwatch_webhook_deliveries_total{webhook=\"a\"} " +
                        std::to_string(listed + 1)) != std::string::npos);
     CHECK(metrics.find("taskwatch_webhook_queue_length{webhook=\"a\"} 0") != std::string::npos);
+    {
+        const auto verdict = promtool_check(metrics); // every webhook series, lint included
+        const std::string said = verdict.second;
+        CHECK_MESSAGE(verdict.first == 0, said);
+        CHECK_MESSAGE(said.empty(), said);
+    }
     auto api = d.get("/api/v1/deliveries");
     REQUIRE(api.status == 200);
     auto hooks = boost::json::parse(api.body).as_array();
