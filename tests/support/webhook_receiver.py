@@ -3,7 +3,7 @@
 
 Serves HTTPS (the test CA's certificate) on 127.0.0.1, verifies each request's Standard
 Webhooks signature with its own HMAC code, and appends one JSON line per request to --log:
-{"n", "path", "query", "id", "timestamp", "signature_ok", "status", "body", "headers"}.
+{"n", "at_ms", "path", "query", "id", "timestamp", "signature_ok", "status", "body", "headers"}.
 It prints "listening PORT" on stdout once it accepts connections.
 
 How it answers the n-th request (1-based):
@@ -71,11 +71,15 @@ def main():
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # The status line and headers, then the body, go in two writes: without TCP_NODELAY
+        # the body waits for the client's delayed ACK (40 ms a request).
+        disable_nagle_algorithm = True
 
         def log_message(self, *a):
             pass
 
         def do_POST(self):
+            arrived_ms = int(time.time() * 1000)
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             with lock:
@@ -94,6 +98,7 @@ def main():
             url = urlsplit(self.path)
             record = {
                 "n": n,
+                "at_ms": arrived_ms,
                 "path": url.path,
                 "query": url.query,
                 "id": self.headers.get("webhook-id"),
