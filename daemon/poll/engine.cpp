@@ -237,8 +237,10 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
         log_event(ev);
         ++stats_.events_by_type[std::string(task::to_string(ev.type))];
     }
-    if (!held && (!events.empty() || !same || !(marks == durable_marks(tt.state))))
+    if (!held && (!events.empty() || !same || !(marks == durable_marks(tt.state)))) {
+        if (!events.empty()) commit_soon();
         pending_.add({tt.state, std::move(events)});
+    }
     if (tt.first_poll_owed) {
         tt.first_poll_owed = false;
         if (first_round_left_ > 0) --first_round_left_;
