@@ -118,6 +118,12 @@ struct queue : std::enable_shared_from_this<queue> {
     std::unique_ptr<asio::steady_timer> grace;
     std::vector<state::delivery_mark> marks;
     steady::time_point last_flush = steady::now();
+    // The receiver's health, from the last batches.
+    std::uint32_t failing_batches = 0; ///< batches in a row with nothing accepted
+    steady::time_point paused_until{}; ///< the queue waits until then
+    std::size_t batch_accepted = 0;    ///< events accepted in the current batch
+    std::size_t batch_retryable = 0;   ///< events failed in it, worth a retry
+    std::optional<milliseconds> batch_retry_after;
     std::mt19937_64 rng;
     // Chat robots' rate limits.
     steady::time_point last_sent{};
@@ -159,6 +165,30 @@ struct queue : std::enable_shared_from_this<queue> {
         client->shutdown();
     }
 
+    // A batch in which nothing was accepted and something is worth retrying means the
+    // receiver is failing: the whole queue waits (full-jitter backoff, at least a Retry-After,
+    // growing with each failed probe), then one event probes it. Without this, each of
+    // thousands of queued events would retry on its own schedule, hammering a receiver that is
+    // down and spending the daemon's CPU on it.
+    void after_batch() {
+        if (stopping) return;
+        if (batch_accepted > 0) {
+            if (failing_batches > 0)
+                log::info("webhook receiver accepts again; its queue resumes",
+                          {{"webhook", cfg.name}});
+            failing_batches = 0;
+            paused_until = {};
+            return;
+        }
+        if (batch_retryable == 0) return;
+        if (failing_batches == 0)
+            log::warn("webhook receiver failing: its queue waits, then one event probes it",
+                      {{"webhook", cfg.name}, {"error", stats.last_error}});
+        ++failing_batches;
+        paused_until =
+            steady::now() + next_delay(opts.backoff, failing_batches, batch_retry_after, rng);
+    }
+
     // Writes the outcomes gathered so far in one transaction; kept for the next try if the
     // database refuses (nothing is lost: the events stay pending meanwhile).
     void flush() {
@@ -192,11 +222,16 @@ struct queue : std::enable_shared_from_this<queue> {
                 co_await sleep_until(steady::time_point::max());
                 continue;
             }
+            if (steady::now() < paused_until) { // the receiver is failing: hold the queue
+                co_await sleep_until(paused_until);
+                continue;
+            }
             const auto now = system_clock::now();
             std::vector<state::pending_delivery> due;
             bool readable = true;
             try {
-                due = store.due(cfg.name, now, opts.batch);
+                // While the receiver fails, one event probes it; the rest wait unattempted.
+                due = store.due(cfg.name, now, failing_batches > 0 ? 1 : opts.batch);
             } catch (const std::exception& e) {
                 log::error("cannot read the outbox", {{"webhook", cfg.name}, {"error", e.what()}});
                 readable = false;
@@ -219,6 +254,8 @@ struct queue : std::enable_shared_from_this<queue> {
                 co_await sleep_until(until);
                 continue;
             }
+            batch_accepted = batch_retryable = 0;
+            batch_retry_after.reset();
             switch (cfg.format) {
             case config::webhook_format::generic:
                 co_await send_each(std::move(due));
@@ -230,6 +267,7 @@ struct queue : std::enable_shared_from_this<queue> {
                 co_await send_chat(std::move(due));
                 break;
             }
+            after_batch();
         }
         flush();
     }
@@ -313,6 +351,7 @@ struct queue : std::enable_shared_from_this<queue> {
         if (a.cancelled) return;
         const auto now = system_clock::now();
         if (a.kind == answer_kind::accepted) {
+            ++batch_accepted;
             ++stats.delivered;
             stats.last_success = now;
             marks.push_back({d.event.id, cfg.name, state::delivery_mark::delivered, now, now, {}});
@@ -328,6 +367,11 @@ struct queue : std::enable_shared_from_this<queue> {
                            {{"webhook", cfg.name}, {"error", a.error}});
             stats.disabled = true;
             return; // the event stays pending, no attempt counted
+        }
+        if (a.kind == answer_kind::retry) {
+            ++batch_retryable;
+            if (a.retry_after)
+                batch_retry_after = std::max(batch_retry_after.value_or(0ms), *a.retry_after);
         }
         const std::uint32_t attempts = d.attempts + 1;
         const bool dead = a.kind == answer_kind::permanent || attempts >= cfg.max_attempts;
@@ -584,6 +628,7 @@ struct queue : std::enable_shared_from_this<queue> {
             }
             // record() would count the failure again: write the mark directly.
             if (a.cancelled) continue;
+            if (a.kind == answer_kind::retry) ++batch_retryable;
             const std::uint32_t attempts = d.attempts + 1;
             const bool dead = a.kind == answer_kind::permanent || attempts >= cfg.max_attempts;
             const auto now = system_clock::now();

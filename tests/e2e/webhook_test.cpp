@@ -254,7 +254,7 @@ TEST_CASE("after max_attempts an event is a dead letter: listed by outbox list, 
                     w.options(w.hook("a", a, "    max_attempts: 2\n")));
     wait_for_discovery(d.d, listed);
     REQUIRE_MESSAGE(
-        wait_until([&] { return all_in_state(read_deliveries(d.d.db, "a"), "dead", listed); }, 30s),
+        wait_until([&] { return all_in_state(read_deliveries(d.d.db, "a"), "dead", listed); }, 60s),
         d.d.proc->stderr_text());
     CHECK(d.metric_or_fail("taskwatch_webhook_dead_letters{webhook=\"a\"}") ==
           static_cast<double>(listed));
