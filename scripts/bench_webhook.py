@@ -14,8 +14,14 @@ every second; each status change the simulator made (/sim/transitions, at_ms) is
 its task.status_changed arriving at the receiver. Prints p50 and p99 (goal: p99 under the
 poll interval + 100 ms).
 
+Backlog: TASKS static tasks polled every 15 s, measured over BACKLOG_WINDOW seconds once
+every task was polled, first without a webhook, then with one whose receiver answers 500 to
+everything (the 10,000 events back off and retry meanwhile): polls/s, the daemon's CPU and
+the median /metrics scrape time, side by side. Delivery's bookkeeping must not slow polling.
+
 Usage: scripts/bench-webhook.sh   (needs build/bin/taskwatchd and build/bin/modelarts-sim)
-Environment: TASKS (10000), LIVELY (300), LATENCY_SECONDS (40), BIN (build/bin), KEEP=1.
+Environment: TASKS (10000), LIVELY (300), LATENCY_SECONDS (40), BACKLOG_WINDOW (45),
+BIN (build/bin), KEEP=1.
 """
 import json
 import os
@@ -87,7 +93,7 @@ class Sim:
 
 
 class Receiver:
-    def __init__(self, work, ca_dir):
+    def __init__(self, work, ca_dir, extra=()):
         self.dir = tempfile.mkdtemp(dir=work, prefix="receiver-")
         # A certificate for 127.0.0.1 from a CA of our own, made with openssl.
         run = lambda *a: subprocess.run(a, check=True, capture_output=True, cwd=self.dir)
@@ -103,7 +109,8 @@ class Receiver:
         self.log = os.path.join(self.dir, "log.jsonl")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", RECEIVER, "--cert", os.path.join(self.dir, "cert.pem"),
-             "--key", os.path.join(self.dir, "key.pem"), "--log", self.log, "--secret", SECRET],
+             "--key", os.path.join(self.dir, "key.pem"), "--log", self.log, "--secret", SECRET]
+            + list(extra),
             stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("listening "):
@@ -126,13 +133,20 @@ class Receiver:
         self.proc.wait()
 
 
-def start_daemon(work, name, sim, interval, hook=None):
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_daemon(work, name, sim, interval, hook=None, port=0):
     state = os.path.join(work, "state-" + name)
     config = os.path.join(sim.dir, name + ".yml")
     tasks = sim.get("/sim/tasks")["tasks"]
     datasets = sorted({t["dataset_id"] for t in tasks})
     lines = [
-        "listen: 127.0.0.1:0", f"state_dir: {state}", "log_level: warn", "modelarts:",
+        f"listen: 127.0.0.1:{port}", f"state_dir: {state}", "log_level: warn", "modelarts:",
         f"  endpoint: {sim.url}", f"  project_id: {tasks[0]['project_id']}",
         f"  ca_file: {sim.ca}", "  auth: {type: aksk, ak_file: ak, sk_file: sk}",
         "  max_connections: 16", "  max_requests_per_second: 5000", "poll:",
@@ -142,7 +156,8 @@ def start_daemon(work, name, sim, interval, hook=None):
         with open(os.path.join(sim.dir, "hook.secret"), "w") as f:
             f.write(SECRET + "\n")
         lines += ["webhooks:", "  - name: bench", f"    url: {hook.url}",
-                  f"    ca_file: {hook.ca}", "    secret_file: hook.secret"]
+                  f"    ca_file: {hook.ca}", "    secret_file: hook.secret",
+                  "    max_attempts: 1000"]
     with open(config, "w") as f:
         f.write("\n".join(lines) + "\n")
     proc = subprocess.Popen([os.path.join(BIN, "taskwatchd"), "--config", config],
@@ -221,6 +236,50 @@ def latency(work):
           f"p99 {p(0.99)} ms, max {lat[-1]} ms (poll interval 1000 ms; goal p99 < 1100 ms)")
 
 
+def polling_under(work, sim, name, hook, window):
+    """Polls/s, the daemon's CPU and /metrics scrape times over `window` seconds, once every
+    task was polled once."""
+    port = free_port()
+    d, db = start_daemon(work, name, sim, "15s", hook, port)
+    total = len(sim.get("/sim/tasks")["tasks"])
+    wait_for("discovery",
+             lambda: count(db, "SELECT count(*) FROM tasks WHERE last_poll IS NOT NULL") >= total,
+             120)
+    time.sleep(7.5)  # half an interval: the window starts between rounds, as bench-watch's
+    polls0 = sim.get("/sim/stats")["requests_by_kind"]["get_task"]
+    cpu0, t0 = cpu_seconds(d.pid), time.monotonic()
+    scrapes = []
+    until = t0 + window
+    while time.monotonic() < until:
+        s0 = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            r.read()
+        scrapes.append((time.monotonic() - s0) * 1000)
+        time.sleep(max(0.0, min(5.0, until - time.monotonic())))
+    cpu1, t1 = cpu_seconds(d.pid), time.monotonic()
+    polls1 = sim.get("/sim/stats")["requests_by_kind"]["get_task"]
+    pending = count(db, "SELECT count(*) FROM deliveries WHERE state = 'pending'")
+    d.terminate()
+    d.wait()
+    scrapes.sort()
+    return (polls1 - polls0) / (t1 - t0), cpu1 - cpu0, scrapes[len(scrapes) // 2], pending
+
+
+def backlog(work):
+    sim = Sim(work, ["--static", "--tasks", str(TASKS), "--datasets", "20"])
+    window = float(os.environ.get("BACKLOG_WINDOW", "45"))
+    rate0, cpu0, scrape0, _ = polling_under(work, sim, "no-hook", None, window)
+    hook = Receiver(work, sim.dir, ["--status", "500"])
+    rate1, cpu1, scrape1, pending = polling_under(work, sim, "failing-hook", hook, window)
+    failed = len(hook.records())
+    hook.stop()
+    sim.stop()
+    print(f"backlog: {TASKS} tasks polled every 15 s, {window:.0f} s window; a receiver answering "
+          f"500 to everything ({failed} attempts, {pending} events still pending at the end):")
+    print(f"  polls/s {rate0:.0f} without the webhook, {rate1:.0f} with it; daemon CPU "
+          f"{cpu0:.2f} s vs {cpu1:.2f} s; /metrics median {scrape0:.1f} ms vs {scrape1:.1f} ms")
+
+
 def main():
     for b in ("taskwatchd", "modelarts-sim"):
         if not os.access(os.path.join(BIN, b), os.X_OK):
@@ -232,6 +291,7 @@ def main():
     try:
         throughput(work)
         latency(work)
+        backlog(work)
     finally:
         if os.environ.get("KEEP") == "1":
             print("kept " + work, file=sys.stderr)
