@@ -196,7 +196,7 @@ TEST_CASE("under systemd a SIGHUP is framed by RELOADING=1 and READY=1, and a re
 }
 
 TEST_CASE("under systemd no WATCHDOG=1 is sent while the event loop is stuck, so systemd would "
-          "restart it; the pings resume when it is free") {
+          "restart it - the pings resume when it is free") {
     supervised_daemon run({"--static", "--tasks", "3", "--datasets", "1"});
     REQUIRE(!run.receive_until("WATCHDOG=1", 2 * watchdog).empty());
     // Wait for the first round, so that the daemon has written what discovery found.

@@ -175,7 +175,7 @@ TEST_CASE("a full disk makes /-/ready 503 with the reason, shows in /metrics and
 }
 
 TEST_CASE("a deleted state directory is noticed, created again and filled with every task's "
-          "state; a database file replaced by a directory makes /-/ready 503 until removed") {
+          "state - a database file replaced by a directory makes /-/ready 503 until removed") {
     sim_process sim({"--static", "--tasks", "6", "--datasets", "1"});
     const auto first = first_dataset(sim);
     const auto& dataset = first.id;

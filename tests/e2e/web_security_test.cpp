@@ -362,7 +362,7 @@ TEST_CASE_FIXTURE(served_two_tasks,
 
 TEST_CASE_FIXTURE(
     served_two_tasks,
-    "300 silent connections: the daemon keeps 256 and resets the other 44 at once; a "
+    "300 silent connections: the daemon keeps 256 and resets the other 44 at once - a "
     "scrape is refused while the cap is full, gets 200 once some close, and the silent "
     "ones are cut off at 10 s") {
     REQUIRE(w.get("/metrics").status == 200); // closed again before the flood starts

@@ -170,7 +170,7 @@ TEST_CASE_FIXTURE(
 }
 
 TEST_CASE_FIXTURE(static_sim<4>,
-                  "a task with a status from a later API version and one without progress stay up; "
+                  "a task with a status from a later API version and one without progress stay up - "
                   "/metrics passes promtool and /api/v1/tasks says unknown and null") {
     require_tool("/usr/bin/promtool", "prometheus");
     REQUIRE(tasks.size() >= 2);
@@ -309,7 +309,7 @@ TEST_CASE_FIXTURE(static_sim<3>,
 }
 
 TEST_CASE_FIXTURE(static_sim<3>,
-                  "/-/ready answers 503 until the first poll round finished; /-/healthy is 200 "
+                  "/-/ready answers 503 until the first poll round finished - /-/healthy is 200 "
                   "throughout") {
     sim.add_fault(R"({"kind":"latency","ratio":1,"delay_ms":1500})");
     served_daemon w(sim, dataset, state.str());

@@ -88,7 +88,7 @@ bool all_in_state(const std::map<std::string, std::string>& deliveries, const st
 
 } // namespace
 
-TEST_CASE("every event reaches every webhook once, signed, under its outbox id; the delivery "
+TEST_CASE("every event reaches every webhook once, signed, under its outbox id - the delivery "
           "figures say so") {
     webhook_world w(6);
     receiver_process a(w.ca, {"--secret", secret_a});
@@ -209,7 +209,7 @@ TEST_CASE("a hanging receiver delays no other webhook") {
     CHECK(all_in_state(read_deliveries(d.d.db, "slow"), "pending", listed + 1));
 }
 
-TEST_CASE("410 Gone disables the webhook until a reload; the others go on") {
+TEST_CASE("410 Gone disables the webhook until a reload - the others go on") {
     webhook_world w(2);
     receiver_process gone(w.ca, {"--status", "410"});
     receiver_process other(w.ca, {});
@@ -314,7 +314,7 @@ TEST_CASE("kill -9 during delivery and a restart: every event arrives, never und
     CHECK(d.stop() == 0);
 }
 
-TEST_CASE("a chat robot's 200 carrying an error code is a failure, retried; its signed query "
+TEST_CASE("a chat robot's 200 carrying an error code is a failure, retried - its signed query "
           "keeps the webhook's key") {
     webhook_world w(3);
     const std::string fast = R"({"errcode":130101,"errmsg":"send too fast"})";

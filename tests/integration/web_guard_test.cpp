@@ -200,8 +200,8 @@ TEST_CASE("web guard: client_allowed_sans lets only a certificate with a listed 
     REQUIRE_MESSAGE(ok.status == 200, ok.error.message());
 }
 
-TEST_CASE("web guard: a new password on disk takes effect; a broken rewrite is logged once and the "
-          "old config kept; a fixed one applies again") {
+TEST_CASE("web guard: a new password on disk takes effect - a broken rewrite is logged once and the "
+          "old config kept - a fixed one applies again") {
     test::web_files f;
     f.dir.write("web.yml",
                 test::web_files::tls_section() + test::web_files::users("alice", "first"));
@@ -264,7 +264,7 @@ TEST_CASE("web guard: a renewed certificate file is used for new connections wit
 }
 
 TEST_CASE("web guard: switching the file from HTTPS to plain HTTP keeps HTTPS and says a restart "
-          "is needed; the rest of the new file applies") {
+          "is needed - the rest of the new file applies") {
     test::web_files f;
     f.dir.write("web.yml", test::web_files::tls_section() + test::web_files::users("alice", "pw"));
     guarded_server s(f.web);

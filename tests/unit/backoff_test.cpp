@@ -54,7 +54,7 @@ TEST_CASE("Retry-After is honoured as a floor, up to an hour") {
     CHECK(*parse_retry_after("99999999999999999999999", 0) >= 1h); // capped by the caller
 }
 
-TEST_CASE("2xx is accepted; 408, 425, 429 and 5xx are retried; 410 stops; other 4xx are final") {
+TEST_CASE("2xx is accepted - 408, 425, 429 and 5xx are retried - 410 stops - other 4xx are final") {
     CHECK(classify_status(200) == answer_kind::accepted);
     CHECK(classify_status(204) == answer_kind::accepted);
     for (unsigned s : {408u, 425u, 429u, 500u, 502u, 503u, 504u})

@@ -455,7 +455,7 @@ TEST_CASE("a key written twice in one mapping is refused") {
           "/etc/taskwatch/config.yml:7: key \"log_level\" appears twice (first at line 1)");
 }
 
-TEST_CASE("anchors and aliases read as the node they name; their mistakes are one line") {
+TEST_CASE("anchors and aliases read as the node they name - their mistakes are one line") {
     auto s = parse_settings(minimal("    labels: &team {team: vision}\n"
                                     "  - dataset_id: d2\n"
                                     "    labels: *team\n"

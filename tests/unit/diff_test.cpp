@@ -809,7 +809,7 @@ TEST_CASE("diff: a poll without progress is no progress change: no event, last_c
     CHECK(r2.next.last_change == at(2min));
 }
 
-TEST_CASE("diff: a status from a later API version is unknown with its code; the task stays up "
+TEST_CASE("diff: a status from a later API version is unknown with its code - the task stays up "
           "and its other fields update") {
     const auto prev = seen(running, 0.4);
     auto r = diff(prev, poll_ok{from_api(R"({"status": 9, "progress": 50.0, "task_name": "job",
@@ -839,7 +839,7 @@ TEST_CASE("diff: a status from a later API version is unknown with its code; the
     CHECK(r2.next.finished_at == at(2min));
 }
 
-TEST_CASE("diff: a poll without status changes no status; the next status is compared with the "
+TEST_CASE("diff: a poll without status changes no status - the next status is compared with the "
           "last one sent") {
     const auto prev = seen(running, 0.4);
     auto r = diff(prev, poll_ok{from_api(R"({"progress": 60.0, "task_name": "job"})")}, steps({}),

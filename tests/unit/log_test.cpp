@@ -85,7 +85,7 @@ TEST_CASE("beyond max_keys a new key is not tracked and never limited") {
         CHECK(r.admit("c", t0).write);
 }
 
-TEST_CASE("each level has one name, which parses back to it; nothing else parses") {
+TEST_CASE("each level has one name, which parses back to it - nothing else parses") {
     for (const auto& [l, bound_name] : level_names) {
         const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);

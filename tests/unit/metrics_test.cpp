@@ -508,7 +508,7 @@ TEST_CASE("the state database's write failures, pending writes and held polls ar
     CHECK(has_line(text, "taskwatch_state_held_polls_total 5"));
 }
 
-TEST_CASE("a status code outside -1..5 is the state set's unknown series; a progress the API did "
+TEST_CASE("a status code outside -1..5 is the state set's unknown series - a progress the API did "
           "not send has no sample") {
     poll::task_table tasks;
     test::add_polled_from_body(tasks, {"p", "d", "future"}, R"({"status": 9, "progress": 30.0})");

@@ -34,7 +34,7 @@ TEST_CASE("a table is in order when entry i names the first value + i, each with
     static_assert(!in_enum_order(unnamed));
 }
 
-TEST_CASE("every value's name reads back to it; other text and other values do not") {
+TEST_CASE("every value's name reads back to it - other text and other values do not") {
     for (const auto& [value, bound_name] : code_names) {
         const std::string_view name = bound_name; // clang 14: no structured binding in CAPTURE
         CAPTURE(name);

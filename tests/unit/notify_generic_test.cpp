@@ -93,7 +93,7 @@ TEST_CASE("the generic body has the contract's example shape") {
     CHECK(json::serialize(body) == json::serialize(expected));
 }
 
-TEST_CASE("a discovered task has a null previous; poll_failing carries the poll's error") {
+TEST_CASE("a discovered task has a null previous - poll_failing carries the poll's error") {
     auto e = contract_example();
     e.type = task::event_type::discovered;
     e.previous.reset();

@@ -148,7 +148,7 @@ TEST_CASE("jittered intervals stay within +-jitter and spread out") {
     CHECK(jittered(15'000ms, 0, rng) == 15'000ms);
 }
 
-TEST_CASE("unproven credentials allow one request in flight, the probe; a success opens the gate") {
+TEST_CASE("unproven credentials allow one request in flight, the probe - a success opens the gate") {
     credential_gate g;
     CHECK_FALSE(g.proven());
     CHECK(g.next_send(t0) == t0);
@@ -257,7 +257,7 @@ TEST_CASE("a wrong key for an hour: never more than 3 rejections in any 5 minute
         CHECK(failures[i] - failures[i - 1] <= 10min + 1s);
 }
 
-TEST_CASE("credentials that work again open the gate; a later 401 is bounded by the same window") {
+TEST_CASE("credentials that work again open the gate - a later 401 is bounded by the same window") {
     credential_gate g;
     auto failures = simulate_wrong_key(g, t0, 100s); // rejections at about 0, 30 s, 90 s
     REQUIRE(failures.size() == 3);

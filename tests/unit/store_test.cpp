@@ -692,7 +692,7 @@ TEST_CASE("write_buffer keeps the newest state per task and every event in emiss
     CHECK(pending_ids(s, "w") == emitted);
 }
 
-TEST_CASE("write_buffer is full at max_events; a failed commit keeps everything and the next one "
+TEST_CASE("write_buffer is full at max_events - a failed commit keeps everything and the next one "
           "writes each event once") {
     state::write_buffer buf(6);
     CHECK(buf.max_events() == 6);
@@ -812,7 +812,7 @@ TEST_CASE("event JSON keeps an unknown status code and nulls, and reads the prev
     CHECK(read->previous->progress == 0.42);
 }
 
-TEST_CASE("marks written in one batch; dead letters listed, and put back by redeliver") {
+TEST_CASE("marks written in one batch - dead letters listed, and put back by redeliver") {
     test::temp_dir dir;
     state::store s(dir.path());
     task::task_state a, b;

@@ -61,7 +61,7 @@ TEST_CASE("scalars, lists and mappings come with their text, line and column") {
     CHECK(root.value(0).size() == 0);
 }
 
-TEST_CASE("plain ~, null, Null, NULL and nothing are null; quoted or tagged they are text") {
+TEST_CASE("plain ~, null, Null, NULL and nothing are null - quoted or tagged they are text") {
     tree t("a: ~\nb: null\nc: Null\nd: NULL\ne:\nf: ''\ng: '~'\nh: \"null\"\ni: !!str null\n"
            "j: nULL\nk: !!str\n");
     auto root = t.document(0);
@@ -83,7 +83,7 @@ TEST_CASE("plain ~, null, Null, NULL and nothing are null; quoted or tagged they
     CHECK(tree("~: 1\n").document(0).key(0).is_null());
 }
 
-TEST_CASE("empty and null documents are left out; the others keep their order and lines") {
+TEST_CASE("empty and null documents are left out - the others keep their order and lines") {
     CHECK(tree("").documents() == 0);
     CHECK(tree("# only a comment\n").documents() == 0);
     CHECK(tree("---\n---\n...\n--- ~\n--- null\n").documents() == 0);
@@ -194,7 +194,7 @@ TEST_CASE("deep nesting is refused with an error, not a crash") {
     CHECK(n.size() == 0);
 }
 
-TEST_CASE("bytes libyaml refuses reach scalars as written; lines and columns stay right") {
+TEST_CASE("bytes libyaml refuses reach scalars as written - lines and columns stay right") {
     // Not UTF-8, a control character, DEL, a C1 control, U+FFFF; a comment holding 0xff.
     tree t("a: vi\xffsion\nb: \"x\x01y\x7fz\"\nc: '\xc2\x80 \xef\xbf\xbf'  # \xff\nd: ok\n");
     auto root = t.document(0);
