@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <map>
 #include <set>
 
 using namespace taskwatch::test;
@@ -357,4 +358,55 @@ TEST_CASE("a chat robot's 200 carrying an error code is a failure, retried - its
     CHECK(d.d.proc->stderr_text().find("TOKEN123") == std::string::npos);
     CHECK(d.get("/api/v1/deliveries").body.find("TOKEN123") == std::string::npos);
     CHECK(d.d.stop() == 0);
+}
+
+TEST_CASE("with the simulator's own lifecycles, every event of the outbox reaches the webhook "
+          "once, signed, in order per task") {
+    // Tasks that queue, initialize, run and finish by themselves within seconds.
+    sim_process sim({"--tasks", "12", "--datasets", "1", "--phase-seconds", "1"});
+    const auto dataset = first_dataset(sim).id;
+    test_ca ca;
+    const auto ca_file = sim.dir.file("receiver-ca.pem");
+    ca.write_cert(ca_file);
+    sim.dir.write("a.secret", secret_a + "\n");
+    receiver_process a(ca, {"--secret", secret_a});
+    temp_dir state("state");
+    daemon_options o;
+    o.extra_top = "webhooks:\n  - name: a\n    url: " + a.url() + "\n    ca_file: " + ca_file +
+                  "\n    secret_file: a.secret\n";
+    served_daemon d(sim, dataset, state.str(), o);
+    // Every task finishes within seconds; then the outbox stops growing and is delivered.
+    auto finished = [&] {
+        for (const auto& t : sim.tasks()) {
+            const auto st = string_of(t.at("status_name"));
+            if (st != "succeeded" && st != "failed" && st != "stopped") return false;
+        }
+        return true;
+    };
+    REQUIRE_MESSAGE(wait_until(finished, 60s), d.d.proc->stderr_text());
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            auto ds = read_deliveries(d.d.db, "a");
+                            return ds.size() == read_events(d.d.db).size() &&
+                                   std::all_of(
+                                       ds.begin(), ds.end(),
+                                       [](const auto& kv) { return kv.second == "delivered"; }) &&
+                                   count_type(read_events(d.d.db), "task.status_changed") >= 3;
+                        },
+                        30s),
+                    d.d.proc->stderr_text());
+    CHECK(d.d.stop() == 0);
+    const auto outbox = keys_of(read_deliveries(d.d.db, "a"));
+    const auto ids = a.accepted_ids();
+    CHECK(std::set<std::string>(ids.begin(), ids.end()) == outbox);
+    CHECK(ids.size() == outbox.size());
+    // Per task, the receiver saw the events in the order the outbox holds them.
+    std::map<std::string, std::vector<std::string>> sent, stored;
+    for (const auto& r : a.requests()) {
+        CHECK(r.at("signature_ok").as_bool());
+        sent[string_of(r.at("body").at("task").at("task_id"))].push_back(string_of(r.at("id")));
+    }
+    for (const auto& e : read_events(d.d.db))
+        stored[e.task_id].push_back(string_of(e.payload.at("id")));
+    CHECK(sent == stored);
 }
