@@ -5,6 +5,7 @@
 
 #include "taskwatch/config/host_checks.hpp"
 
+#include "taskwatch/detail/base64.hpp"
 #include "taskwatch/detail/bytes.hpp"
 #include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/detail/read_file.hpp"
@@ -564,6 +565,21 @@ void resolve(const context& c, settings& s, pending& p, const mapping& root) {
         if (const auto& pf = p.webhook_secrets[i]) {
             auto sec = auth::read_secret_file(pf->path, c.src.dir, env);
             if (!sec) pf->at.fail(sec.error());
+            // Standard Webhooks: "whsec_" + base64 of the key (several, space-separated, for
+            // rotation). A broken one would only show as rejected deliveries.
+            if (w.format == webhook_format::generic) {
+                std::size_t n = 0;
+                const auto all = sec->reveal();
+                for (std::size_t at = 0; at < all.size();) {
+                    const auto end = std::min(all.find(' ', at), all.size());
+                    const auto one = all.substr(at, end - at);
+                    ++n;
+                    if (one.starts_with("whsec_") && !detail::base64_decode(one.substr(6)))
+                        pf->at.fail("secret " + std::to_string(n) + " in " + pf->path +
+                                    " starts with whsec_ but the rest is not base64");
+                    at = end + 1;
+                }
+            }
             w.secret = std::move(*sec);
         }
         for (const auto& [index, pf] : p.header_files[i]) {

@@ -1063,3 +1063,22 @@ TEST_CASE("a webhook header read from a file: missing file and multi-line file a
     CHECK(problem("missing").find(conf.file("c.yml") +
                                   ":9: webhooks[0].headers.Authorization.file: ") == 0);
 }
+
+TEST_CASE("a generic webhook's whsec_ secret must be base64: a broken one fails at load, not as "
+          "rejected deliveries") {
+    temp_dir conf;
+    conf.write("good.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw raw-second-secret\n");
+    conf.write("bad.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_not*base64\n");
+    auto load = [&](const std::string& file) {
+        return parse_settings(minimal("webhooks:\n  - name: a\n    url: http://h/\n"
+                                      "    secret_file: " +
+                                      file + "\n"),
+                              conf.file("c.yml"), env_keys);
+    };
+    CHECK(load("good.secret").webhooks.at(0).secret.has_value());
+    const auto error = error_of([&] { load("bad.secret"); });
+    CHECK(error == conf.file("c.yml") +
+                       ":9: webhooks[0].secret_file: secret 2 in bad.secret starts "
+                       "with whsec_ but the rest is not base64");
+    CHECK(error.find("not*base64") == std::string::npos); // the secret itself is never shown
+}
