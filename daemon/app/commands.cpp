@@ -17,8 +17,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <memory>
 #include <iostream>
+#include <memory>
 
 namespace taskwatch::app {
 namespace asio = boost::asio;
@@ -132,8 +132,8 @@ std::unique_ptr<state::store> open_outbox(const cli_options& opts, config::setti
 }
 
 std::string utc(task::time_point t) {
-    const auto secs = std::chrono::system_clock::to_time_t(
-        std::chrono::time_point_cast<std::chrono::seconds>(t));
+    const auto secs =
+        std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
     std::tm tm{};
     ::gmtime_r(&secs, &tm);
     char buf[32];

@@ -169,9 +169,10 @@ TEST_CASE_FIXTURE(
     CHECK(w.d.stop() == 0);
 }
 
-TEST_CASE_FIXTURE(static_sim<4>,
-                  "a task with a status from a later API version and one without progress stay up - "
-                  "/metrics passes promtool and /api/v1/tasks says unknown and null") {
+TEST_CASE_FIXTURE(
+    static_sim<4>,
+    "a task with a status from a later API version and one without progress stay up - "
+    "/metrics passes promtool and /api/v1/tasks says unknown and null") {
     require_tool("/usr/bin/promtool", "prometheus");
     REQUIRE(tasks.size() >= 2);
     const auto future = string_of(tasks.at(0).at("task_id"));

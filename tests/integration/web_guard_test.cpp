@@ -200,8 +200,9 @@ TEST_CASE("web guard: client_allowed_sans lets only a certificate with a listed 
     REQUIRE_MESSAGE(ok.status == 200, ok.error.message());
 }
 
-TEST_CASE("web guard: a new password on disk takes effect - a broken rewrite is logged once and the "
-          "old config kept - a fixed one applies again") {
+TEST_CASE(
+    "web guard: a new password on disk takes effect - a broken rewrite is logged once and the "
+    "old config kept - a fixed one applies again") {
     test::web_files f;
     f.dir.write("web.yml",
                 test::web_files::tls_section() + test::web_files::users("alice", "first"));

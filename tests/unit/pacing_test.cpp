@@ -148,7 +148,8 @@ TEST_CASE("jittered intervals stay within +-jitter and spread out") {
     CHECK(jittered(15'000ms, 0, rng) == 15'000ms);
 }
 
-TEST_CASE("unproven credentials allow one request in flight, the probe - a success opens the gate") {
+TEST_CASE(
+    "unproven credentials allow one request in flight, the probe - a success opens the gate") {
     credential_gate g;
     CHECK_FALSE(g.proven());
     CHECK(g.next_send(t0) == t0);

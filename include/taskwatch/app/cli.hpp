@@ -21,9 +21,9 @@ struct cli_options {
         help
     } what = mode::help;
     std::string config_path;
-    std::optional<std::string> listen; ///< --listen for --demo
-    std::string dataset_id;            ///< get
-    std::string task_id;               ///< get
+    std::optional<std::string> listen;  ///< --listen for --demo
+    std::string dataset_id;             ///< get
+    std::string task_id;                ///< get
     std::optional<std::string> webhook; ///< outbox: --webhook NAME
     bool dead = false;                  ///< outbox list --dead
     bool all_dead = false;              ///< outbox redeliver --all-dead
