@@ -4,6 +4,7 @@
 #include "taskwatch/config/host_checks.hpp"
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
+#include "taskwatch/detail/rfc3339.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
 #include "taskwatch/state/state_dir_check.hpp"
@@ -131,16 +132,6 @@ std::unique_ptr<state::store> open_outbox(const cli_options& opts, config::setti
     }
 }
 
-std::string utc(task::time_point t) {
-    const auto secs =
-        std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
-    std::tm tm{};
-    ::gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 } // namespace
 
 int run_outbox_list(const cli_options& opts) {
@@ -154,9 +145,12 @@ int run_outbox_list(const cli_options& opts) {
         for (const auto& r : rows) {
             out += r.event_id + '\t' + r.webhook + '\t' + (r.dead ? "dead" : "pending") + '\t' +
                    r.type + '\t' + r.key.dataset_id + '\t' + r.key.task_id + '\t' +
-                   utc(r.event_time) + '\t' + std::to_string(r.attempts) + '\t' +
-                   (r.dead ? "-" : utc(r.next_attempt_at)) + '\t' +
-                   (r.last_error.empty() ? "-" : r.last_error) + '\n';
+                   detail::format_rfc3339(r.event_time, detail::time_precision::seconds) + '\t' +
+                   std::to_string(r.attempts) + '\t' +
+                   (r.dead ? "-"
+                           : detail::format_rfc3339(r.next_attempt_at,
+                                                    detail::time_precision::seconds)) +
+                   '\t' + (r.last_error.empty() ? "-" : r.last_error) + '\n';
         }
         std::fputs(out.c_str(), stdout);
         if (std::fflush(stdout) != 0 || std::ferror(stdout)) {

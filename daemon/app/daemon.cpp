@@ -3,6 +3,7 @@
 #include "components.hpp"
 #include "taskwatch/app/component.hpp"
 #include "taskwatch/config/settings.hpp"
+#include "taskwatch/detail/message_text.hpp"
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/log/log.hpp"
 #include "taskwatch/sim/simulator.hpp"
@@ -28,12 +29,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The one-line text of a reload error, for STATUS= (the log line has it whole).
-std::string one_line(std::string s) {
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    return s;
-}
 
 // Runs the daemon on `ioc` until a stop signal. `on_listening` runs once the HTTP server
 // listens (with its URL); `on_stopped` after every component stopped.
@@ -120,7 +115,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
             error = e.what();
             log::error("configuration not reloaded, keeping the running one", {{"error", error}});
         }
-        systemd.reloaded(one_line(error));
+        systemd.reloaded(detail::one_line(error)); // STATUS= is one line
     };
     std::function<void()> wait_signal = [&] {
         signals.async_wait([&](const boost::system::error_code& ec, int sig) {

@@ -272,12 +272,13 @@ struct queue : std::enable_shared_from_this<queue> {
         flush();
     }
 
-    event_context context_of(const task::event& e) const {
+    // The task's target labels and its page's URL (when external_url is set).
+    event_context context_of(const task::task_key& key) const {
         event_context c;
-        if (const auto* t = config::target_of(*settings, e.key.project_id, e.key.dataset_id))
+        if (const auto* t = config::target_of(*settings, key.project_id, key.dataset_id))
             c.labels = t->labels;
         if (settings->external_url)
-            c.link = *settings->external_url + "tasks/" + e.key.dataset_id + "/" + e.key.task_id;
+            c.link = *settings->external_url + "tasks/" + key.dataset_id + "/" + key.task_id;
         return c;
     }
 
@@ -403,8 +404,8 @@ struct queue : std::enable_shared_from_this<queue> {
         auto worker = [this, &batch, &next]() -> asio::awaitable<void> {
             while (next < batch.size() && !stopping) {
                 const auto& d = batch[next++];
-                auto r =
-                    generic_request(d.event, context_of(d.event), cfg.secret, system_clock::now());
+                auto r = generic_request(d.event, context_of(d.event.key), cfg.secret,
+                                         system_clock::now());
                 auto a = co_await post(cfg.urls.front(), r);
                 record(d, a);
                 if (stats.disabled) break;
@@ -442,7 +443,7 @@ struct queue : std::enable_shared_from_this<queue> {
             std::vector<event_context> contexts;
             for (std::size_t i = at; i < at + n; ++i) {
                 events.push_back(batch[i].event);
-                contexts.push_back(context_of(batch[i].event));
+                contexts.push_back(context_of(batch[i].event.key));
             }
             auto r = chat_request(cfg, events, contexts, system_clock::now());
             auto a = co_await post(cfg.urls.front(), r);
@@ -473,9 +474,7 @@ struct queue : std::enable_shared_from_this<queue> {
 
     alert make_alert(const char* name, const task::task_key& key, const std::string& task_name,
                      const std::optional<task::snapshot>& now_seen, task::time_point since) {
-        event_context c;
-        if (const auto* t = config::target_of(*settings, key.project_id, key.dataset_id))
-            c.labels = t->labels;
+        const auto c = context_of(key);
         alert a;
         a.labels = alert_labels(name, key, c.labels);
         a.annotations["task_name"] = task_name;
@@ -491,9 +490,7 @@ struct queue : std::enable_shared_from_this<queue> {
         a.annotations["summary"] =
             "ModelArts task " + (task_name.empty() ? key.task_id : task_name) + " " + what;
         a.starts_at = since;
-        if (settings->external_url)
-            a.generator_url =
-                *settings->external_url + "tasks/" + key.dataset_id + "/" + key.task_id;
+        a.generator_url = c.link;
         return a;
     }
 
@@ -626,16 +623,7 @@ struct queue : std::enable_shared_from_this<queue> {
                 record(d, a);
                 continue;
             }
-            // record() would count the failure again: write the mark directly.
-            if (a.cancelled) continue;
-            if (a.kind == answer_kind::retry) ++batch_retryable;
-            const std::uint32_t attempts = d.attempts + 1;
-            const bool dead = a.kind == answer_kind::permanent || attempts >= cfg.max_attempts;
-            const auto now = system_clock::now();
-            marks.push_back({d.event.id, cfg.name,
-                             dead ? state::delivery_mark::dead : state::delivery_mark::failed, now,
-                             now + next_delay(opts.backoff, attempts, a.retry_after, rng),
-                             stats.last_error});
+            record(d, a, /*counted=*/true); // post_alerts counted each member's failure
         }
     }
 
