@@ -28,6 +28,7 @@ struct durable_marks {
     bool up, stalled, gone, failing_reported, has_error;
     std::optional<task::time_point> failing_since, finished_at;
     std::uint64_t event_seq;
+    std::uint32_t cycle;
     explicit durable_marks(const task::task_state& s)
         : up(s.up)
         , stalled(s.stalled)
@@ -36,7 +37,8 @@ struct durable_marks {
         , has_error(s.last_error.has_value())
         , failing_since(s.failing_since)
         , finished_at(s.finished_at)
-        , event_seq(s.event_seq) {}
+        , event_seq(s.event_seq)
+        , cycle(s.cycle) {}
     bool operator==(const durable_marks&) const = default;
 };
 
