@@ -444,14 +444,15 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
 
     if (sources_.shard) {
         // Two plain numbers rather than labels: `count(taskwatch_shard_index)` against
-        // `max(taskwatch_shard_count)` finds a missing shard, `count by (index)` a doubled one.
+        // `max(taskwatch_shards)` finds a missing shard, `count_values` a doubled one. Not
+        // `_count`: the text format reserves that suffix for summaries and histograms.
         const auto sh = sources_.shard();
-        auto index = family("taskwatch_shard_index",
-                            "The shard this instance watches, 0 to taskwatch_shard_count - 1",
-                            MetricType::Gauge);
+        auto index =
+            family("taskwatch_shard_index",
+                   "The shard this instance watches, 0 to taskwatch_shards - 1", MetricType::Gauge);
         add(index, {}, static_cast<double>(sh.index));
         out.push_back(std::move(index));
-        auto count = family("taskwatch_shard_count",
+        auto count = family("taskwatch_shards",
                             "How many shards split the tasks (1: this instance watches all)",
                             MetricType::Gauge);
         add(count, {}, static_cast<double>(sh.count));

@@ -115,7 +115,7 @@ TEST_CASE("three shards cover every task exactly once and together stay within t
         CHECK(got == want);
         CHECK(!got.empty());
         CHECK(shards[i]->metric("taskwatch_shard_index") == static_cast<double>(i));
-        CHECK(shards[i]->metric("taskwatch_shard_count") == static_cast<double>(count));
+        CHECK(shards[i]->metric("taskwatch_shards") == static_cast<double>(count));
         all.insert(got.begin(), got.end());
     }
     std::multiset<std::string> every;
@@ -164,7 +164,7 @@ TEST_CASE("a reload that changes the shard drops the tasks that left it, without
     REQUIRE(!second.empty());
     CHECK(watched_ids(d, project, dataset) == first);
     CHECK(d.metric("taskwatch_shard_index") == 0.0);
-    CHECK(d.metric("taskwatch_shard_count") == 2.0);
+    CHECK(d.metric("taskwatch_shards") == 2.0);
     wait_for_discovery(d.d, first.size());
 
     o.extra_top = "shard: {index: 1, count: 2}\n";

@@ -47,7 +47,7 @@ struct collector_sources {
     std::function<std::vector<webhook_figures>()> webhooks;
     /// nullopt when /proc cannot be read: the process_* series are left out.
     std::function<std::optional<process_stats>()> process;
-    /// The instance's shard: taskwatch_shard_index and taskwatch_shard_count.
+    /// The instance's shard: taskwatch_shard_index and taskwatch_shards.
     std::function<task::shard()> shard;
     std::string version = TASKWATCH_VERSION;
 };
