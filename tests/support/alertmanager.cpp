@@ -43,10 +43,10 @@ alertmanager_process::alertmanager_process(const std::string& hook_url, const st
         for (auto p : cluster->peers)
             args.push_back("--cluster.peer=127.0.0.1:" + std::to_string(p));
         // Seconds instead of the defaults' minutes: gossip every 50 ms, a full sync every
-        // second, settled after a few quiet rounds, 2 s between members' notifications.
+        // second, settled after a few quiet rounds, 3 s between members' notifications.
         args.insert(args.end(), {"--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=1s",
                                  "--cluster.probe-interval=200ms", "--cluster.settle-timeout=5s",
-                                 "--cluster.peer-timeout=2s", "--cluster.reconnect-interval=1s"});
+                                 "--cluster.peer-timeout=3s", "--cluster.reconnect-interval=1s"});
     }
     proc.emplace(alertmanager_bin, std::move(args));
     server_address at{port, ""};

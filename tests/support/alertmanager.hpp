@@ -28,7 +28,7 @@ struct alertmanager_process {
     std::optional<child_process> proc;
 
     /// `cluster`: nullopt runs it alone (--cluster.listen-address=). In a cluster a member
-    /// waits its position times 2 s (--cluster.peer-timeout) before it notifies, so that the
+    /// waits its position times 3 s (--cluster.peer-timeout) before it notifies, so that the
     /// one before it can notify first and gossip that it did.
     alertmanager_process(const std::string& hook_url, const std::string& ca_file,
                          std::optional<alertmanager_cluster> cluster = std::nullopt);
