@@ -179,3 +179,25 @@ TEST_CASE("a reload that changes the shard drops the tasks that left it, without
     CHECK(count_type(events, "task.gone") == 0);
     CHECK(d.d.stop() == 0);
 }
+
+TEST_CASE("task_ids listed in the config are filtered by the shard too") {
+    sim_process sim({"--static", "--tasks", "8", "--datasets", "1"});
+    const auto tasks = every_task(sim);
+    const auto dataset = string_of(tasks.at(0).at("dataset_id"));
+    const auto& project = sim.account.project;
+    std::string ids;
+    for (const auto& t : tasks)
+        ids += (ids.empty() ? "" : ", ") + string_of(t.at("task_id"));
+    const task::shard shard{1, 2};
+    const auto owned = owned_ids(tasks, shard, project);
+    REQUIRE(!owned.empty());
+    REQUIRE(owned.size() < tasks.size());
+    temp_dir state("state");
+    daemon_options o;
+    o.extra_target = "    task_ids: [" + ids + "]\n";
+    o.args = {"--shard", to_string(shard)};
+    served_daemon d(sim, dataset, state.str(), o);
+    REQUIRE_MESSAGE(wait_until([&] { return ready(d); }, 30s), d.d.proc->stderr_text());
+    CHECK(watched_ids(d, project, dataset) == owned);
+    CHECK(d.d.stop() == 0);
+}
