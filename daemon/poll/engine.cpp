@@ -233,6 +233,11 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
         events.clear();
         ++stats_.held_polls;
     }
+    if (ok && !held && tt.state.last) {
+        const auto& o = *tt.state.last;
+        tt.estimate.observe(sys_now, o.known_status(), o.known_progress(),
+                            o.annotated_sample_count);
+    }
     for (const auto& ev : events) {
         log_event(ev);
         ++stats_.events_by_type[std::string(task::to_string(ev.type))];

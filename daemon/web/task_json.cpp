@@ -103,6 +103,21 @@ void append_task_json(std::string& out, const poll::watched_task& tt) {
         w.null("created");
     w.time_or_null("last_change", st.last_change);
     w.time_or_null("last_poll", st.last_poll);
+    // While running, once the estimator has measured a rate (task/estimate.hpp).
+    const auto estimate = tt.estimate.current();
+    w.time_or_null("eta", estimate.eta);
+    if (estimate.progress_per_second) {
+        w.key("rate");
+        object_writer r{out};
+        r.number("progress_per_second", *estimate.progress_per_second);
+        if (estimate.samples_per_second)
+            r.number("samples_per_second", *estimate.samples_per_second);
+        else
+            r.null("samples_per_second");
+        r.end();
+    } else {
+        w.null("rate");
+    }
     if (st.last_error) {
         const auto& e = *st.last_error;
         w.key("last_error");

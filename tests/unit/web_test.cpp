@@ -316,3 +316,33 @@ TEST_CASE("the task API and the page show an unknown status with its code and nu
     CHECK(page.find("data-status=\"unknown\" data-progress=\"0.25\"") != std::string::npos);
     CHECK(page.find("data-status=\"running\" data-progress=\"\"") != std::string::npos);
 }
+
+TEST_CASE("the task API shows eta and rate once the estimator has enough data, null before") {
+    using namespace std::chrono_literals;
+    poll::task_table tasks;
+    auto tt = polled("d1", "t1", 0.2);
+    const auto start = at_ms(1'764'475'000'000); // 2025-11-30T03:56:40Z
+    tt.estimate.observe(start - 10s, modelarts::task_status::initializing, 0.0, 0);
+    tt.estimate.observe(start, modelarts::task_status::running, 0.0, 0);
+    tt.estimate.observe(start + 100s, modelarts::task_status::running, 0.1, 10);
+    auto one_interval = tt;
+    tt.estimate.observe(start + 200s, modelarts::task_status::running, 0.2, 20);
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t1"}, tt);
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t2"}, polled("d1", "t2", 0.5));
+    one_interval.state.key.task_id = "t3";
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t3"}, one_interval);
+
+    auto arr = json::parse(web::tasks_json(tasks)).as_array();
+    REQUIRE(arr.size() == 3);
+    // 0.001 progress and 0.1 samples per second; 80 % left from start + 200 s: + 800 s.
+    CHECK(arr[0].at("eta") == "2025-11-30T04:13:20.000Z");
+    const auto& rate = arr[0].at("rate").as_object();
+    CHECK(rate.at("progress_per_second").to_number<double>() ==
+          doctest::Approx(0.001).epsilon(1e-9));
+    CHECK(rate.at("samples_per_second").to_number<double>() == doctest::Approx(0.1).epsilon(1e-9));
+    CHECK(arr[1].at("eta").is_null()); // never observed by the estimator
+    CHECK(arr[1].at("rate").is_null());
+    CHECK(arr[2].at("eta").is_null()); // one interval: a rate, not yet an ETA
+    CHECK(arr[2].at("rate").at("progress_per_second").to_number<double>() ==
+          doctest::Approx(0.001).epsilon(1e-9));
+}

@@ -12,9 +12,11 @@ namespace taskwatch::web {
 std::string format_rfc3339(task::time_point t);
 
 /// Appends one task as a JSON object: project_id, dataset_id, task_id, task_name, labels,
-/// status, status_code, progress, up, stalled, created, last_change, last_poll, last_error,
-/// result, resource_id, algorithm_type, code, message, error_code, error_msg. Before the first
-/// successful poll, everything the poll would have told is null.
+/// status, status_code, progress, up, stalled, created, last_change, last_poll, eta, rate,
+/// last_error, result, resource_id, algorithm_type, code, message, error_code, error_msg. Before
+/// the first successful poll, everything the poll would have told is null. `eta` (RFC 3339) and
+/// `rate` ({"progress_per_second", "samples_per_second"}) are null until the estimator has
+/// enough data, and again once the task stops running.
 void append_task_json(std::string& out, const poll::watched_task& tt);
 
 /// The body of GET /api/v1/tasks: a JSON array ordered by project, dataset and task id, with
