@@ -1,5 +1,7 @@
 #include "taskwatch/web/routes.hpp"
 
+#include "taskwatch/detail/percent.hpp"
+
 #include "taskwatch/web/status_page.hpp"
 #include "taskwatch/web/task_json.hpp"
 
@@ -72,6 +74,34 @@ std::string deliveries_json(const std::vector<webhook_deliveries>& hooks) {
     return boost::json::serialize(out) + "\n";
 }
 
+// GET /api/v1/tasks/{dataset_id}/{task_id} (`rest`: the part after /api/v1/tasks/, each id
+// percent-encoded): 404 for a task not watched, 503 when the store cannot be read.
+http::reply task_answer(const site& s, const poll::task_view& tasks, std::string_view rest) {
+    const auto slash = rest.find('/');
+    const auto not_found = [] {
+        return text(bhttp::status::not_found,
+                    "404 no such task: use /api/v1/tasks/{dataset_id}/{task_id} of a watched "
+                    "task\n");
+    };
+    if (slash == std::string_view::npos) return not_found();
+    const auto dataset_id = detail::percent_decode(rest.substr(0, slash));
+    const auto task_id = detail::percent_decode(rest.substr(slash + 1));
+    if (!dataset_id || !task_id || dataset_id->empty() || task_id->empty() ||
+        task_id->find('/') != std::string::npos)
+        return not_found();
+    const auto* task = find_task(tasks, *dataset_id, *task_id);
+    if (!task) return not_found();
+    try {
+        auto history = s.history ? s.history(task->state.key) : std::vector<state::history_point>{};
+        auto events = s.events ? s.events(task->state.key) : std::vector<state::event_record>{};
+        return answer(bhttp::status::ok, "application/json",
+                      task_detail_json(*task, history, events));
+    } catch (const state::store_error& e) {
+        return text(bhttp::status::service_unavailable,
+                    "cannot read the state database: " + one_line(e.reason()) + "\n");
+    }
+}
+
 boost::asio::awaitable<http::reply> async_ready(http::reply r) {
     co_return r;
 }
@@ -82,8 +112,11 @@ http::reply respond(const site& s, const http::request_context& request) {
     auto path = request.target();
     if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
 
+    constexpr std::string_view task_prefix = "/api/v1/tasks/";
+    const bool one_task = path.starts_with(task_prefix);
     const bool known = path == "/" || path == "/metrics" || path == "/api/v1/tasks" ||
-                       path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready";
+                       path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready" ||
+                       one_task;
     if (!known || (path == "/metrics" && !s.metrics))
         return text(bhttp::status::not_found, "404 page not found\n");
     const auto method = request.method();
@@ -122,6 +155,7 @@ http::reply respond(const site& s, const http::request_context& request) {
             deliveries_json(s.deliveries ? s.deliveries() : std::vector<webhook_deliveries>{}));
     if (path == "/api/v1/tasks")
         return answer(bhttp::status::ok, "application/json", tasks_json(tasks));
+    if (one_task) return task_answer(s, tasks, path.substr(task_prefix.size()));
 
     page_summary sum;
     if (s.stats) {

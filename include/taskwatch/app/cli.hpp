@@ -18,6 +18,7 @@ struct cli_options {
         get,
         outbox_list,
         outbox_redeliver,
+        status,
         version,
         help
     } what = mode::help;

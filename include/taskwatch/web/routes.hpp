@@ -1,6 +1,7 @@
-// The daemon's HTTP routes: /metrics, /api/v1/tasks, /api/v1/deliveries, /-/healthy, /-/ready
-// and / (the status page). 404 for other paths, 405 with Allow for methods other than GET and HEAD
-// (the server answers HEAD with the GET's headers and no body).
+// The daemon's HTTP routes: /metrics, /api/v1/tasks, /api/v1/tasks/{dataset_id}/{task_id},
+// /api/v1/deliveries, /-/healthy, /-/ready and / (the status page). 404 for other paths, 405 with
+// Allow for methods other than GET and HEAD (the server answers HEAD with the GET's headers and no
+// body).
 //
 // make_handler returns a plain http::handler so that a request guard (web_config_file: basic
 // auth) can wrap it without the routes knowing.
@@ -34,6 +35,11 @@ struct site {
     std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
     /// GET /api/v1/deliveries; empty: [] (no notifier).
     std::function<std::vector<webhook_deliveries>()> deliveries;
+    /// GET /api/v1/tasks/{dataset_id}/{task_id}: the task's stored history points and its
+    /// events with their deliveries (state::store::history, task_events); empty: none.
+    /// May throw state::store_error (the answer is then 503 with one line).
+    std::function<std::vector<state::history_point>(const task::task_key&)> history;
+    std::function<std::vector<state::event_record>(const task::task_key&)> events;
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
     std::function<bool()> ready;
     std::function<task::time_point()> now = [] { return std::chrono::system_clock::now(); };
