@@ -25,7 +25,7 @@ namespace {
 constexpr int busy_timeout_ms = 5000;
 
 /// Migration N takes user_version N-1 to N; each runs in its own transaction.
-constexpr std::array<const char*, 3> migrations{
+constexpr std::array<const char*, 4> migrations{
     // 1: task states, events, per-webhook deliveries.
     R"sql(
 CREATE TABLE tasks (
