@@ -1,6 +1,6 @@
 // The commit batcher: polls' states, events and history points into the store every 200 ms
 // (20 ms after an event), a vanished database rewritten, finished tasks forgotten after
-// forget_finished_after, and old history thinned once an hour.
+// forget_finished_after, old history thinned and delivered events pruned once an hour.
 #include "engine.hpp"
 
 #include "taskwatch/log/log.hpp"
@@ -129,6 +129,20 @@ void engine::thin_history(task::time_point now) {
     }
 }
 
+void engine::prune_outbox(task::time_point now) {
+    if (now - outbox_pruned_at_ < 1h) return;
+    outbox_pruned_at_ = now;
+    try {
+        const auto removed = store_.prune_delivered(
+            now - state::outbox_retention(settings_->poll.forget_finished_after));
+        if (removed > 0)
+            log::debug("pruned delivered events", {{"removed", std::to_string(removed)}});
+    } catch (const std::exception& e) {
+        // Tried again in an hour; the events stay meanwhile.
+        log::warn("cannot prune delivered events", {{"error", e.what()}});
+    }
+}
+
 asio::awaitable<void> engine::async_forget_loop() {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
@@ -139,6 +153,7 @@ asio::awaitable<void> engine::async_forget_loop() {
         if (stopping_) break;
         forget_finished(std::chrono::system_clock::now());
         thin_history(std::chrono::system_clock::now());
+        prune_outbox(std::chrono::system_clock::now());
     }
 }
 

@@ -154,6 +154,10 @@ private:
     void thin_history(task::time_point now);
     task::time_point history_thinned_until_{}; ///< points before it are thinned already
     task::time_point history_thinned_at_{};    ///< when thin_history last ran
+    /// Deletes outbox events that every webhook received (and events routed to none) once
+    /// they are older than outbox_retention(), at most once an hour.
+    void prune_outbox(task::time_point now);
+    task::time_point outbox_pruned_at_{}; ///< when prune_outbox last ran
     boost::asio::awaitable<void> async_sleep_until(boost::asio::steady_timer& timer,
                                                    clock::time_point when);
 

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -212,4 +214,44 @@ TEST_CASE("tasks walking through the simulator's own lifecycles give exactly the
         ids.insert(str(e.payload.at("id")));
     CHECK(ids.size() == events.size());
     MESSAGE(transitions, " transitions over ", all, " tasks");
+}
+
+TEST_CASE_FIXTURE(static_sim<3>, "events every webhook received leave the outbox after a day, "
+                                 "newer ones stay") {
+    const auto listed = tasks.size();
+    const auto kept_task = string_of(tasks.back().at("task_id"));
+    std::string db;
+    {
+        daemon_process d(sim, dataset, state.str());
+        wait_for_discovery(d, listed);
+        CHECK(d.stop() == 0);
+        db = d.db;
+    }
+    // No webhook is configured, so no event waits for a delivery. All but one task's events
+    // are made two days old (past the retention of a day).
+    {
+        sqlite3* h = nullptr;
+        REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+        const auto sql = "UPDATE events SET time = time - 2 * 86400000 WHERE task_id <> '" +
+                         kept_task + "'"; // the simulator's ids: letters and digits
+        char* err = nullptr;
+        const auto rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+        const std::string msg = err ? err : "";
+        sqlite3_free(err);
+        sqlite3_close(h);
+        REQUIRE_MESSAGE(rc == SQLITE_OK, msg);
+    }
+    auto remaining = [&] { return read_events(db); };
+    REQUIRE(remaining().size() == listed);
+    // The daemon prunes on the first tick of its forget loop (a tenth of forget_finished_after,
+    // at most a minute; the retention stays a day), then hourly.
+    test::daemon_options opts;
+    opts.extra_poll = "  forget_finished_after: 1s\n";
+    daemon_process again(sim, dataset, state.str(), opts);
+    CHECK(wait_until([&] { return remaining().size() == 1; }, 15s));
+    const auto left = remaining();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].task_id == kept_task);
+    CHECK(left[0].type == "task.discovered");
+    CHECK(again.stop() == 0);
 }

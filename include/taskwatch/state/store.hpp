@@ -6,6 +6,8 @@
 #include "taskwatch/state/history.hpp"
 #include "taskwatch/task/types.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -102,6 +104,13 @@ struct delivery_row {
     time_point next_attempt_at;
     std::string last_error;
 };
+
+/// How long an event stays in the outbox once every webhook received it (or none was routed
+/// it): as long as finished tasks are remembered (forget_finished_after), at least a day, so
+/// that a task's page and `outbox list` show what happened overnight.
+inline std::chrono::milliseconds outbox_retention(std::chrono::milliseconds forget_finished_after) {
+    return std::max<std::chrono::milliseconds>(forget_finished_after, std::chrono::hours(24));
+}
 
 /// The SQLite file `<state_dir>/taskwatch.db`. Single-threaded: every call runs on the caller's
 /// thread (the daemon's loop, one batch per tick). Times are stored as integer milliseconds
@@ -213,6 +222,7 @@ public:
     std::size_t dead_letters(const std::string& webhook);
     /// Deletes events every delivery of which succeeded before `before` (and events nobody
     /// was routed to, older than `before`). Dead letters are kept. Returns the events removed.
+    /// The daemon calls it hourly with now - outbox_retention().
     std::size_t prune_delivered(time_point before);
 
 private:
