@@ -72,6 +72,9 @@ std::string deliveries_json(const std::vector<webhook_deliveries>& hooks) {
     return boost::json::serialize(out) + "\n";
 }
 
+constexpr std::string_view static_css = "/static/taskwatch.css";
+constexpr std::string_view static_js = "/static/taskwatch.js";
+
 boost::asio::awaitable<http::reply> async_ready(http::reply r) {
     co_return r;
 }
@@ -80,10 +83,16 @@ boost::asio::awaitable<http::reply> async_ready(http::reply r) {
 
 http::reply respond(const site& s, const http::request_context& request) {
     auto path = request.target();
-    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
+    std::string_view query;
+    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) {
+        if (path[q] == '?') query = path.substr(q + 1, path.find('#', q) - q - 1);
+        path = path.substr(0, q);
+    }
 
+    const bool task_page = path.starts_with("/tasks/");
     const bool known = path == "/" || path == "/metrics" || path == "/api/v1/tasks" ||
-                       path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready";
+                       path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready" ||
+                       path == static_css || path == static_js || task_page;
     if (!known || (path == "/metrics" && !s.metrics))
         return text(bhttp::status::not_found, "404 page not found\n");
     const auto method = request.method();
@@ -114,6 +123,16 @@ http::reply respond(const site& s, const http::request_context& request) {
         return answer(bhttp::status::ok, metrics::content_type, s.metrics());
     }
 
+    if (path == static_css || path == static_js) {
+        // The same bytes for a whole release: the pages ask for them with ?v=VERSION.
+        auto r = answer(bhttp::status::ok,
+                        path == static_css ? "text/css; charset=utf-8"
+                                           : "text/javascript; charset=utf-8",
+                        std::string(path == static_css ? style_sheet() : page_script()));
+        r.response.set(bhttp::field::cache_control, "max-age=3600");
+        return r;
+    }
+
     static const poll::task_table no_tasks;
     const auto& tasks = s.tasks ? s.tasks() : no_tasks;
     if (path == "/api/v1/deliveries")
@@ -124,15 +143,45 @@ http::reply respond(const site& s, const http::request_context& request) {
         return answer(bhttp::status::ok, "application/json", tasks_json(tasks));
 
     page_summary sum;
+    sum.version = s.version;
+    sum.now = s.now ? s.now() : std::chrono::system_clock::now();
+    if (task_page) {
+        const auto ids = parse_task_path(path);
+        const poll::watched_task* found = nullptr;
+        if (ids)
+            tasks.visit(nullptr, [&](const poll::watched_task& tt) {
+                if (tt.state.key.dataset_id == ids->first && tt.state.key.task_id == ids->second)
+                    found = &tt;
+                return found == nullptr;
+            });
+        if (!found)
+            return answer(
+                bhttp::status::not_found, "text/html; charset=utf-8",
+                render_not_found_page(
+                    ids ? "No watched task " + ids->second + " in dataset " + ids->first + "."
+                        : std::string("A task's page is /tasks/DATASET_ID/TASK_ID."),
+                    s.version));
+        task_page_input in;
+        in.history_kept = static_cast<bool>(s.history);
+        if (s.history) in.history = s.history(found->state.key);
+        if (s.events) in.events = s.events(found->state.key);
+        if (s.eta) in.eta = s.eta(*found);
+        if (s.rate) in.rate = s.rate(*found);
+        return answer(bhttp::status::ok, "text/html; charset=utf-8",
+                      render_task_page(*found, in, sum));
+    }
     if (s.stats) {
         sum.polls = s.stats().polls;
         sum.poll_failures = s.stats().poll_failures;
     }
     sum.ready = s.ready && s.ready();
     if (s.stats) sum.store_problem = s.stats().store_problem;
-    sum.version = s.version;
-    sum.now = s.now ? s.now() : std::chrono::system_clock::now();
-    return answer(bhttp::status::ok, "text/html; charset=utf-8", render_status_page(tasks, sum));
+    page_options opt;
+    opt.query = parse_page_query(query);
+    opt.history = s.history;
+    opt.eta = s.eta;
+    return answer(bhttp::status::ok, "text/html; charset=utf-8",
+                  render_status_page(tasks, sum, opt));
 }
 
 http::handler make_handler(site s) {
