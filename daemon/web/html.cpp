@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 
 namespace taskwatch::web {
 namespace {
@@ -27,11 +28,12 @@ h1 small{font-weight:400;color:var(--muted);font-size:13px;margin-left:8px}
 h1 a{color:inherit;text-decoration:none}
 .meta{color:var(--muted);font-size:12px}
 .stale .meta.live::after{content:" · refresh failed, retrying";color:var(--red)}
-.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(112px,1fr));gap:10px;margin:16px 0 8px}
-.stat{display:block;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:8px 12px;
-color:inherit;text-decoration:none}
+.summary{display:grid;grid-template-columns:repeat(auto-fill,minmax(98px,1fr));gap:8px;margin:16px 0 8px}
+.stat{display:block;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:6px 10px;
+color:inherit;text-decoration:none;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.stat.zero b{color:var(--muted);font-weight:400}
 a.stat:hover,a.stat.on{border-color:var(--blue)}
-.stat b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
+.stat b{display:block;font-size:20px;font-variant-numeric:tabular-nums}
 .stat span{color:var(--muted);font-size:12px}
 .stat.bad b{color:var(--red)}
 .stat.good b{color:var(--green)}
@@ -54,6 +56,7 @@ th{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--mute
 text-align:left;padding:8px 12px;background:var(--bg)}
 td{padding:9px 12px;border-top:1px solid var(--line);vertical-align:top}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+td.errors{min-width:220px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:var(--muted)}
 .name{font-weight:600;word-break:break-word}
 .name a{color:inherit}
@@ -108,14 +111,19 @@ footer{margin-top:24px;color:var(--muted);font-size:12px}
 footer a{color:inherit}
 @media (max-width:720px){
 main{padding:12px 10px 30px}
-.summary{grid-template-columns:repeat(3,1fr);gap:6px}.stat{padding:6px 8px}.stat b{font-size:18px}
+.summary{grid-template-columns:repeat(4,1fr);gap:6px}.stat{padding:4px 8px}.stat b{font-size:17px}
+.stat span{font-size:11px}.stat.zero{display:none}
+.filters select{flex:1 1 40%}
 table.tasks thead{display:none}
-table.tasks,table.tasks tbody,table.tasks tr,table.tasks td{display:block;width:100%}
-table.tasks tr{border-top:1px solid var(--line);padding:8px 10px}
-table.tasks td{border:0;padding:3px 0}
-table.tasks td[data-label]::before{content:attr(data-label);display:block;font-size:11px;
+table.tasks,table.tasks tbody{display:block;width:100%}
+table.tasks tr{display:grid;grid-template-columns:1fr 1fr;gap:2px 14px;border-top:1px solid var(--line);
+padding:10px 12px}
+table.tasks td{display:block;border:0;padding:2px 0;min-width:0}
+table.tasks td.wide{grid-column:1/-1}
+table.tasks td.small::before{content:attr(data-label);display:block;font-size:11px;
 color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
-table.tasks td.num br{display:none}
+table.tasks td.num code{display:none}
+table.tasks td.errors:has(>.muted:only-child){display:none}
 svg.spark{width:100%}
 }
 )css";
@@ -171,6 +179,17 @@ constexpr std::string_view js = R"js('use strict';
   }
 })();
 )js";
+
+// FNV-1a, 64 bits, in hex: names one version of a file for caches.
+std::string content_hash(std::string_view text) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : text)
+        h = (h ^ c) * 1099511628211ull;
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, h >>= 4)
+        out[static_cast<std::size_t>(i)] = "0123456789abcdef"[h & 15];
+    return out;
+}
 
 } // namespace
 
@@ -236,11 +255,13 @@ std::string_view style_sheet() {
 std::string_view page_script() {
     return js;
 }
-std::string style_sheet_path(std::string_view version) {
-    return "/static/taskwatch.css?v=" + detail::percent_encode(version);
+std::string style_sheet_path() {
+    static const std::string path = "/static/taskwatch.css?h=" + content_hash(css);
+    return path;
 }
-std::string page_script_path(std::string_view version) {
-    return "/static/taskwatch.js?v=" + detail::percent_encode(version);
+std::string page_script_path() {
+    static const std::string path = "/static/taskwatch.js?h=" + content_hash(js);
+    return path;
 }
 
 std::string status_name(const poll::watched_task& tt) {
@@ -292,8 +313,7 @@ void append_time(std::string& out, const std::optional<task::time_point>& t, tas
     out += "</code>";
 }
 
-void append_head(std::string& out, std::string_view title, std::string_view version,
-                 int refresh_seconds) {
+void append_head(std::string& out, std::string_view title, int refresh_seconds) {
     out += "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
            "<meta name=\"color-scheme\" content=\"light dark\">";
@@ -303,9 +323,9 @@ void append_head(std::string& out, std::string_view title, std::string_view vers
     out += "<title>";
     append_escaped(out, title);
     out += "</title><link rel=\"stylesheet\" href=\"";
-    append_escaped(out, style_sheet_path(version));
+    append_escaped(out, style_sheet_path());
     out += "\"><script defer src=\"";
-    append_escaped(out, page_script_path(version));
+    append_escaped(out, page_script_path());
     out += "\"></script></head>";
 }
 

@@ -124,12 +124,12 @@ http::reply respond(const site& s, const http::request_context& request) {
     }
 
     if (path == static_css || path == static_js) {
-        // The same bytes for a whole release: the pages ask for them with ?v=VERSION.
+        // The pages ask for them with a hash of their content (?h=): a day of caching is safe.
         auto r = answer(bhttp::status::ok,
                         path == static_css ? "text/css; charset=utf-8"
                                            : "text/javascript; charset=utf-8",
                         std::string(path == static_css ? style_sheet() : page_script()));
-        r.response.set(bhttp::field::cache_control, "max-age=3600");
+        r.response.set(bhttp::field::cache_control, "max-age=86400");
         return r;
     }
 

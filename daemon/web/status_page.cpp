@@ -147,7 +147,7 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     out += "\">";
 
     // Task: name (a link to its page), ids, labels.
-    out += "<td data-label=\"Task\"><div class=\"name\"><a href=\"";
+    out += "<td class=\"wide\" data-label=\"Task\"><div class=\"name\"><a href=\"";
     append_escaped(out, task_page_path(key));
     out += "\">";
     if (o && !o->task_name.empty())
@@ -168,7 +168,7 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     out += "</td>";
 
     // Status.
-    out += "<td data-label=\"Status\">";
+    out += "<td class=\"small\" data-label=\"Status\">";
     append_badge(out, o ? o->status : std::nullopt);
     if (st.stalled)
         out += "<span class=\"flag\" title=\"no progress for stall_after\">stalled</span>";
@@ -181,7 +181,7 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     out += "</td>";
 
     // Progress: bar, ETA, sparkline.
-    out += "<td data-label=\"Progress\">";
+    out += "<td class=\"wide\" data-label=\"Progress\">";
     if (o && o->progress)
         append_progress(out, status, *o->progress);
     else
@@ -195,7 +195,7 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     out += "</td>";
 
     // Samples: annotated of total, and unconfirmed.
-    out += "<td class=\"num\" data-label=\"Annotated / total\">";
+    out += "<td class=\"num small\" data-label=\"Annotated / total\">";
     if (o && (o->total_sample_count || o->annotated_sample_count)) {
         out += o->annotated_sample_count ? std::to_string(*o->annotated_sample_count) : "?";
         out += " / ";
@@ -208,14 +208,14 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     }
     out += "</td>";
 
-    out += "<td class=\"num\" data-label=\"Last change\">";
+    out += "<td class=\"num small\" data-label=\"Last change\">";
     append_time(out, st.last_change, s.now);
-    out += "</td><td class=\"num\" data-label=\"Last poll\">";
+    out += "</td><td class=\"num small\" data-label=\"Last poll\">";
     append_time(out, st.last_poll, s.now);
     out += "</td>";
 
     // Errors: the last poll's, then the task's own (a failed task says why).
-    out += "<td data-label=\"Errors\">";
+    out += "<td class=\"errors wide\" data-label=\"Errors\">";
     bool any = false;
     if (st.last_error) {
         const auto& e = *st.last_error;
@@ -257,15 +257,15 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
 // One figure of the header, a link that filters the page by it.
 void append_stat(std::string& out, std::string_view cls, std::uint64_t value,
                  std::string_view label, std::string_view filter, const page_query& q) {
+    // A zero is dimmed (and left out on a phone) unless the figure is the active filter.
+    std::string classes(cls);
+    if (value == 0 && q.status != filter) classes += classes.empty() ? "zero" : " zero";
     if (filter.empty()) {
-        out += "<div class=\"stat ";
-        out += cls;
-        out += "\">";
+        out += "<div class=\"stat " + classes + "\">";
     } else {
         page_query f = q;
         f.status = q.status == filter ? "" : std::string(filter); // a second click clears it
-        out += "<a class=\"stat ";
-        out += cls;
+        out += "<a class=\"stat " + classes;
         if (q.status == filter) out += " on";
         out += "\" data-status-count=\"";
         out += filter;
@@ -397,7 +397,7 @@ std::string render_status_page(const poll::task_view& tasks, const page_summary&
 
     std::string out;
     out.reserve(8192 + (last - first) * 2400);
-    append_head(out, "taskwatch — " + std::to_string(watched) + " tasks", s.version, 15);
+    append_head(out, "taskwatch — " + std::to_string(watched) + " tasks", 15);
     out += "<body data-refresh=\"15\"><main>\n<header><h1><a href=\"/\">taskwatch</a>"
            "<small>ModelArts auto-labeling tasks</small></h1><div class=\"meta live\" "
            "id=\"updated\" data-live>";
@@ -416,8 +416,8 @@ std::string render_status_page(const poll::task_view& tasks, const page_summary&
     }
 
     out += "<div class=\"summary\" id=\"summary\" data-live>";
-    append_stat(out, "", watched, "tasks watched", "", q);
-    append_stat(out, attention ? "bad" : "", attention, "need attention", "attention", q);
+    append_stat(out, "", watched, "tasks", "", q);
+    append_stat(out, attention ? "bad" : "", attention, "attention", "attention", q);
     for (auto name : status_order) {
         auto it = by_status.find(name);
         const std::uint64_t n = it == by_status.end() ? 0 : it->second;

@@ -94,7 +94,7 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
 
     std::string out;
     out.reserve(16384 + in.history.size() * 200 + in.events.size() * 400);
-    append_head(out, name + " — taskwatch", s.version, 15);
+    append_head(out, name + " — taskwatch", 15);
     out += "<body data-refresh=\"15\"><main>\n<header><h1 id=\"task-name\">";
     append_escaped(out, name);
     out += "</h1><div class=\"meta live\" id=\"updated\" data-live><a href=\"/\">← all tasks</a>"
@@ -260,10 +260,12 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
 
 std::string render_not_found_page(std::string_view what, std::string_view version) {
     std::string out;
-    append_head(out, "Not found — taskwatch", version, 0);
+    append_head(out, "Not found — taskwatch", 0);
     out += "<body><main><header><h1>Not found</h1></header><section><div class=\"empty\">";
     append_escaped(out, what);
-    out += " <a href=\"/\">Back to every task</a>.</div></section></main></body></html>\n";
+    out += " <a href=\"/\">Back to every task</a>.</div></section>\n<footer>taskwatch ";
+    append_escaped(out, version);
+    out += "</footer></main></body></html>\n";
     return out;
 }
 

@@ -89,7 +89,7 @@ void check_csp_friendly(const std::string& html) {
     static const std::regex script(R"(<script[^>]*>)");
     for (auto it = std::sregex_iterator(html.begin(), html.end(), script);
          it != std::sregex_iterator(); ++it)
-        CHECK((*it)[0] == "<script defer src=\"/static/taskwatch.js?v=1.2.3\">");
+        CHECK((*it)[0] == "<script defer src=\"" + web::page_script_path() + "\">");
     CHECK(html.find("http://") == std::string::npos);
     CHECK(html.find("https://") == std::string::npos);
 }
@@ -411,13 +411,16 @@ TEST_CASE("routes: a task page for a watched task, a 404 page for others, the st
     auto js = get(s, "/static/taskwatch.js");
     CHECK(js.response.result_int() == 200);
     CHECK(js.response[bhttp::field::content_type] == "text/javascript; charset=utf-8");
-    CHECK(js.response[bhttp::field::cache_control] == "max-age=3600");
+    CHECK(js.response[bhttp::field::cache_control] == "max-age=86400");
     CHECK(get(s, "/static/other.js").response.result_int() == 404);
 
     const auto home = get(s, "/").response.body();
     check_csp_friendly(home);
-    CHECK(home.find("<link rel=\"stylesheet\" href=\"/static/taskwatch.css?v=1.2.3\">") !=
+    CHECK(home.find("<link rel=\"stylesheet\" href=\"" + web::style_sheet_path() + "\">") !=
           std::string::npos);
+    CHECK(std::regex_match(web::style_sheet_path(),
+                           std::regex(R"(/static/taskwatch\.css\?h=[0-9a-f]{16})")));
+    CHECK(web::style_sheet_path() != web::page_script_path());
     CHECK(home.find("<noscript><meta http-equiv=\"refresh\" content=\"15\"></noscript>") !=
           std::string::npos);
     CHECK(home.find("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">") !=

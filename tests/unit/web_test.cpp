@@ -149,7 +149,7 @@ TEST_CASE("the status page has one row per task with its progress and dataset") 
     // Without scripts the page reloads itself; with them it refreshes in place.
     CHECK(html.find("<noscript><meta http-equiv=\"refresh\" content=\"15\"></noscript>") !=
           std::string::npos);
-    CHECK(html.find("<script defer src=\"/static/taskwatch.js?v=1.2.3\"></script>") !=
+    CHECK(html.find("<script defer src=\"" + web::page_script_path() + "\"></script>") !=
           std::string::npos);
     CHECK(html.find("http://") == std::string::npos); // no external assets
     CHECK(html.find("https://") == std::string::npos);

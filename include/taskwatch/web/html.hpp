@@ -26,9 +26,10 @@ std::string format_eta(task::time_point eta, task::time_point now);
 /// The CSS at /static/taskwatch.css and the script at /static/taskwatch.js.
 std::string_view style_sheet();
 std::string_view page_script();
-/// Paths of the two, with the version as a query so that a new release is fetched anew.
-std::string style_sheet_path(std::string_view version);
-std::string page_script_path(std::string_view version);
+/// Paths of the two, with a hash of their content as the query: a browser may cache them, and
+/// fetches them anew once they change.
+std::string style_sheet_path();
+std::string page_script_path();
 
 /// The status name a page shows for a task: the metrics' name, "unknown" when not seen yet or
 /// a code outside -1..5.
@@ -53,7 +54,6 @@ void append_time(std::string& out, const std::optional<task::time_point>& t, tas
 
 /// `<!doctype html>` up to `<body>`: charset, viewport, title, the style sheet, the script
 /// (deferred) and, for browsers without scripts, a refresh every `refresh_seconds`.
-void append_head(std::string& out, std::string_view title, std::string_view version,
-                 int refresh_seconds);
+void append_head(std::string& out, std::string_view title, int refresh_seconds);
 
 } // namespace taskwatch::web
