@@ -108,6 +108,9 @@ std::string url_of(const asio::ip::tcp::endpoint& ep, bool tls) {
 
 } // namespace
 
+// The newest events GET /api/v1/tasks/{dataset_id}/{task_id} shows.
+constexpr std::size_t max_task_events = 200;
+
 // The outbox figures of every configured webhook; none when the store cannot answer (the
 // scrape still succeeds, without these series).
 std::vector<metrics::webhook_figures> http_component::webhook_figures() const {
@@ -156,6 +159,10 @@ void http_component::start() {
     site.stats = [&wc]() -> const poll::watcher_stats& { return wc.watcher().stats(); };
     site.ready = [&wc] { return wc.watcher().first_round_done(); };
     site.deliveries = [this] { return deliveries(); };
+    site.history = [this](const task::task_key& key) { return state_.store().history(key); };
+    site.events = [this](const task::task_key& key) {
+        return state_.store().task_events(key, max_task_events);
+    };
     http::handler handler = web::make_handler(std::move(site));
 
     const auto& s = *settings_;

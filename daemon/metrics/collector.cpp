@@ -56,7 +56,7 @@ double seconds(task::time_point t) {
 struct family_spec {
     std::string_view name, help;
 };
-constexpr std::array<family_spec, 8> task_families{{
+constexpr std::array<family_spec, 10> task_families{{
     {"modelarts_task_info", "Always 1 for a watched task that answered at least once; labels "
                             "carry its name, resource id and algorithm type"},
     {"modelarts_task_status",
@@ -73,6 +73,11 @@ constexpr std::array<family_spec, 8> task_families{{
     {"modelarts_task_last_poll_timestamp_seconds",
      "When the task was last polled successfully, in seconds since the Unix epoch"},
     {"modelarts_task_up", "1 if the last poll of the task succeeded, 0 if it failed"},
+    {"modelarts_task_estimated_completion_timestamp_seconds",
+     "When the running task is estimated to finish, in seconds since the Unix epoch, from its "
+     "smoothed progress rate; no sample until there is enough data"},
+    {"modelarts_task_annotation_rate",
+     "Annotated samples per second of the running task, smoothed over recent progress steps"},
 }};
 
 std::string task_help(std::size_t i) {
@@ -113,6 +118,10 @@ template <class Sink> void emit_task_series(const poll::watched_task& tt, Sink& 
     if (st.last_poll) sink.sample(6, {}, seconds(*st.last_poll));
     // Before the first poll there is nothing to say; after it, up says how the last one went.
     if (st.last_poll || st.last_error || st.up) sink.sample(7, {}, st.up ? 1 : 0);
+    // Only while running with an estimate (the estimator drops it when the task stops).
+    const auto estimate = tt.estimate.current();
+    if (estimate.eta) sink.sample(8, {}, seconds(*estimate.eta));
+    if (estimate.samples_per_second) sink.sample(9, {}, *estimate.samples_per_second);
 }
 
 // Runs emit_task_series over the watched tasks; returns how many there are.
@@ -128,7 +137,7 @@ template <class Sink> std::size_t emit_all_tasks(const poll::task_view& tasks, S
 
 // Builds prometheus::MetricFamily objects (Collect()).
 struct family_sink {
-    std::array<MetricFamily, 8> f;
+    std::array<MetricFamily, task_families.size()> f;
     labels base;
 
     family_sink() {
@@ -250,12 +259,12 @@ std::string double_text(double v) {
 
 // Appends text directly (render()): per family one buffer, no MetricFamily in between.
 struct text_sink {
-    std::array<std::string, 8> out;
+    std::array<std::string, task_families.size()> out;
     std::string base; ///< escaped `project_id="...",...` of the current task
 
     explicit text_sink(std::size_t tasks) {
         for (std::size_t i = 0; i < out.size(); ++i)
-            out[i].reserve(tasks * (i == 1 ? 7 : 1) * 200);
+            out[i].reserve(tasks * (i == 1 ? 7 : 1) * (i < 8 ? 200 : 50)); // 8, 9: running only
     }
     void begin_task(const task::task_key& key, const std::map<std::string, std::string>& target) {
         base.clear();

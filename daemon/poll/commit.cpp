@@ -1,6 +1,6 @@
-// The commit batcher: polls' states and events into the store every 200 ms (20 ms after an
-// event), a vanished
-// database rewritten, and finished tasks forgotten after forget_finished_after.
+// The commit batcher: polls' states, events and history points into the store every 200 ms
+// (20 ms after an event), a vanished database rewritten, finished tasks forgotten after
+// forget_finished_after, and old history thinned once an hour.
 #include "engine.hpp"
 
 #include "taskwatch/log/log.hpp"
@@ -112,6 +112,23 @@ void engine::forget_finished(task::time_point now) {
     }
 }
 
+void engine::thin_history(task::time_point now) {
+    if (now - history_thinned_at_ < 1h) return;
+    history_thinned_at_ = now;
+    const auto to = now - state::history_policy::coarse_after;
+    if (to <= history_thinned_until_) return;
+    try {
+        const auto removed =
+            store_.thin_history(history_thinned_until_, to, state::history_policy::coarse_bucket);
+        history_thinned_until_ = to;
+        if (removed > 0)
+            log::debug("thinned old history points", {{"removed", std::to_string(removed)}});
+    } catch (const std::exception& e) {
+        // Tried again in an hour; the points stay meanwhile.
+        log::warn("cannot thin the task history", {{"error", e.what()}});
+    }
+}
+
 asio::awaitable<void> engine::async_forget_loop() {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
@@ -119,7 +136,9 @@ asio::awaitable<void> engine::async_forget_loop() {
         const auto every = std::clamp<std::chrono::milliseconds>(
             settings_->poll.forget_finished_after / 10, 100ms, 60s);
         co_await async_sleep_until(timer, clock::now() + every);
-        if (!stopping_) forget_finished(std::chrono::system_clock::now());
+        if (stopping_) break;
+        forget_finished(std::chrono::system_clock::now());
+        thin_history(std::chrono::system_clock::now());
     }
 }
 

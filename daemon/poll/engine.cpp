@@ -233,13 +233,21 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
         events.clear();
         ++stats_.held_polls;
     }
+    std::optional<state::history_point> point;
+    if (ok && !held && tt.state.last) {
+        const auto& o = *tt.state.last;
+        tt.estimate.observe(sys_now, o.known_status(), o.known_progress(),
+                            o.annotated_sample_count);
+        auto p = state::point_of(o, sys_now);
+        if (state::history_due(tt.last_point, p)) point = tt.last_point = p;
+    }
     for (const auto& ev : events) {
         log_event(ev);
         ++stats_.events_by_type[std::string(task::to_string(ev.type))];
     }
-    if (!held && (!events.empty() || !same || !(marks == durable_marks(tt.state)))) {
+    if (!held && (point || !events.empty() || !same || !(marks == durable_marks(tt.state)))) {
         if (!events.empty()) commit_soon();
-        pending_.add({tt.state, std::move(events)});
+        pending_.add({tt.state, std::move(events), point});
     }
     if (tt.first_poll_owed) {
         tt.first_poll_owed = false;

@@ -70,6 +70,8 @@ struct tracked_task : watched_task {
     bool polling = false;         ///< a request is in flight
     bool first_poll_owed = false; ///< counted in the first round (/-/ready) and not polled yet
     bool parked = false;          ///< waits for its endpoint's credentials probe to answer
+    /// The last point of its history stored (or queued) since start: the next is compared with it.
+    std::optional<state::history_point> last_point;
 };
 
 class engine final : public task_view {
@@ -148,6 +150,10 @@ private:
     boost::asio::awaitable<void> async_forget_loop();
     /// Forgets tasks finished for longer than forget_finished_after (state, series, polling).
     void forget_finished(task::time_point now);
+    /// Thins history points older than history_policy::coarse_after, at most once an hour.
+    void thin_history(task::time_point now);
+    task::time_point history_thinned_until_{}; ///< points before it are thinned already
+    task::time_point history_thinned_at_{};    ///< when thin_history last ran
     boost::asio::awaitable<void> async_sleep_until(boost::asio::steady_timer& timer,
                                                    clock::time_point when);
 

@@ -25,7 +25,7 @@ namespace {
 constexpr int busy_timeout_ms = 5000;
 
 /// Migration N takes user_version N-1 to N; each runs in its own transaction.
-constexpr std::array<const char*, 2> migrations{
+constexpr std::array<const char*, 3> migrations{
     // 1: task states, events, per-webhook deliveries.
     R"sql(
 CREATE TABLE tasks (
@@ -90,6 +90,25 @@ CREATE INDEX deliveries_queue ON deliveries (webhook, state, next_attempt_at);
     R"sql(
 CREATE INDEX events_task ON events (project_id, dataset_id, task_id);
 )sql",
+    // 3: each task's history (state/history.hpp), keyed by a small number instead of the three
+    // ids, so that a point costs ~20 bytes.
+    R"sql(
+CREATE TABLE history_tasks (
+    id INTEGER PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    UNIQUE (project_id, dataset_id, task_id)
+);
+CREATE TABLE history (
+    task INTEGER NOT NULL REFERENCES history_tasks (id) ON DELETE CASCADE,
+    time INTEGER NOT NULL,
+    status INTEGER,
+    progress REAL,
+    annotated INTEGER,
+    PRIMARY KEY (task, time)
+) WITHOUT ROWID;
+)sql",
 };
 static_assert(migrations.size() == store::schema_version);
 
@@ -121,6 +140,32 @@ constexpr const char* sql_forget =
     "DELETE FROM tasks WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
 constexpr const char* sql_forget_finished =
     "DELETE FROM tasks WHERE finished_at < ?1 RETURNING project_id, dataset_id, task_id";
+constexpr const char* sql_history_task =
+    "SELECT id FROM history_tasks WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
+constexpr const char* sql_insert_history_task =
+    "INSERT INTO history_tasks (project_id, dataset_id, task_id) VALUES (?1, ?2, ?3)";
+constexpr const char* sql_insert_point =
+    "INSERT OR REPLACE INTO history (task, time, status, progress, annotated) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* sql_forget_history =
+    "DELETE FROM history_tasks WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
+constexpr const char* sql_history =
+    "SELECT h.time, h.status, h.progress, h.annotated FROM history h "
+    "JOIN history_tasks k ON k.id = h.task "
+    "WHERE k.project_id = ?1 AND k.dataset_id = ?2 AND k.task_id = ?3 ORDER BY h.time";
+constexpr const char* sql_history_task_ids = "SELECT id FROM history_tasks ORDER BY id";
+// A point with a later one of the same status in its bucket goes (per task: the primary key).
+constexpr const char* sql_thin_history =
+    "DELETE FROM history WHERE task = ?1 AND time >= ?2 AND time < ?3 AND EXISTS ("
+    "SELECT 1 FROM history h2 WHERE h2.task = history.task AND h2.time > history.time "
+    "AND h2.time < (history.time / ?4 + 1) * ?4 AND h2.status IS history.status)";
+constexpr const char* sql_task_events =
+    "SELECT payload FROM (SELECT payload, time, rowid AS r FROM events "
+    "WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3 "
+    "ORDER BY time DESC, rowid DESC LIMIT ?4) ORDER BY time, r";
+constexpr const char* sql_event_deliveries =
+    "SELECT webhook, state, attempts, next_attempt_at, last_error, delivered_at "
+    "FROM deliveries WHERE event_id = ?1 ORDER BY webhook";
 // A pending delivery with no earlier pending delivery of the same task to the same webhook:
 // the head of that task's queue.
 #define TASKWATCH_HEAD_OF_TASK                                                                     \
@@ -349,6 +394,36 @@ struct store::impl {
         }
     }
 
+    /// One history point; the task gets its number on its first point.
+    void write_point(const keyed_point& kp) {
+        std::int64_t id = 0;
+        {
+            auto q = prepare(sql_history_task);
+            q.bind(1, kp.key.project_id).bind(2, kp.key.dataset_id).bind(3, kp.key.task_id);
+            if (q.step()) id = q.integer(0);
+        }
+        if (id == 0) {
+            auto q = prepare(sql_insert_history_task);
+            q.bind(1, kp.key.project_id).bind(2, kp.key.dataset_id).bind(3, kp.key.task_id);
+            q.run();
+            id = sqlite3_last_insert_rowid(db);
+        }
+        const auto& p = kp.point;
+        auto q = prepare(sql_insert_point);
+        q.bind(1, id).bind(2, p.time);
+        q.bind(3, p.status ? std::optional<std::int64_t>(modelarts::to_code(*p.status))
+                           : std::nullopt);
+        q.bind(4, p.progress).bind(5, p.annotated);
+        q.run();
+    }
+
+    /// Deletes a task's history (its points go with its number).
+    void forget_history(const task::task_key& key) {
+        auto q = prepare(sql_forget_history);
+        q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+        q.run();
+    }
+
     std::size_t deliveries_queued = 0; ///< by write_event since the last commit began
     std::function<void()> on_queued;   ///< store::on_deliveries_queued
 
@@ -569,22 +644,30 @@ void store::commit(const std::vector<change>& changes, const event_router& route
     impl_->transaction([&] {
         for (const auto& c : changes) {
             write_state(impl_->prepare(sql_upsert_task.c_str()), c.next);
+            if (c.next.forgotten) impl_->forget_history(c.next.key);
             for (const auto& e : c.events)
                 impl_->write_event(e, route);
+            if (c.point && !c.next.forgotten) impl_->write_point({c.next.key, *c.point});
         }
     });
     if (impl_->deliveries_queued > 0 && impl_->on_queued) impl_->on_queued();
 }
 
 void store::commit(const std::vector<task::task_state>& states,
-                   const std::vector<task::event>& events, const event_router& route) {
+                   const std::vector<task::event>& events, const event_router& route,
+                   std::span<const keyed_point> points) {
     if (impl_->replaced()) reopen_if_replaced();
     impl_->deliveries_queued = 0;
     impl_->transaction([&] {
         for (const auto& e : events)
             impl_->write_event(e, route);
-        for (const auto& t : states)
+        for (const auto& p : points)
+            impl_->write_point(p);
+        // After the points: a task forgotten in this batch keeps none.
+        for (const auto& t : states) {
             write_state(impl_->prepare(sql_upsert_task.c_str()), t);
+            if (t.forgotten) impl_->forget_history(t.key);
+        }
     });
     if (impl_->deliveries_queued > 0 && impl_->on_queued) impl_->on_queued();
 }
@@ -611,21 +694,102 @@ bool store::reopen_if_replaced() {
 }
 
 bool store::forget(const task::task_key& key) {
-    auto q = impl_->prepare(sql_forget);
-    q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
-    q.run();
-    return sqlite3_changes(impl_->db) > 0;
+    bool existed = false;
+    impl_->transaction([&] {
+        {
+            auto q = impl_->prepare(sql_forget);
+            q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+            q.run();
+            existed = sqlite3_changes(impl_->db) > 0;
+        }
+        impl_->forget_history(key);
+    });
+    return existed;
 }
 
 std::vector<task::task_key> store::forget_finished_before(time_point before) {
     std::vector<task::task_key> out;
     impl_->transaction([&] {
-        auto q = impl_->prepare(sql_forget_finished);
-        q.bind(1, before);
-        while (q.step())
-            out.push_back({q.text(0), q.text(1), q.text(2)});
+        {
+            auto q = impl_->prepare(sql_forget_finished);
+            q.bind(1, before);
+            while (q.step())
+                out.push_back({q.text(0), q.text(1), q.text(2)});
+        }
+        for (const auto& key : out)
+            impl_->forget_history(key);
     });
     std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<history_point> store::history(const task::task_key& key) {
+    std::vector<history_point> out;
+    auto q = impl_->prepare(sql_history);
+    q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+    while (q.step()) {
+        history_point p;
+        p.time = from_ms(q.integer(0));
+        if (!q.is_null(1)) p.status = static_cast<modelarts::task_status>(q.integer(1));
+        if (!q.is_null(2)) p.progress = q.real(2);
+        p.annotated = q.optional_integer(3);
+        out.push_back(p);
+    }
+    return out;
+}
+
+std::size_t store::thin_history(time_point from, time_point to, std::chrono::milliseconds bucket) {
+    if (bucket.count() <= 0 || to <= from) return 0;
+    std::size_t removed = 0;
+    impl_->transaction([&] {
+        std::vector<std::int64_t> ids;
+        {
+            auto q = impl_->prepare(sql_history_task_ids);
+            while (q.step())
+                ids.push_back(q.integer(0));
+        }
+        for (auto id : ids) {
+            auto q = impl_->prepare(sql_thin_history);
+            q.bind(1, id).bind(2, from).bind(3, to).bind(4, std::int64_t{bucket.count()});
+            q.run();
+            removed += static_cast<std::size_t>(sqlite3_changes(impl_->db));
+        }
+    });
+    return removed;
+}
+
+std::vector<event_record> store::task_events(const task::task_key& key, std::size_t limit) {
+    std::vector<event_record> out;
+    constexpr auto max_limit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+    {
+        auto q = impl_->prepare(sql_task_events);
+        q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+        q.bind(4, static_cast<std::int64_t>(std::min(limit, max_limit)));
+        while (q.step()) {
+            boost::system::error_code ec;
+            auto value = boost::json::parse(q.text(0), ec);
+            if (ec)
+                throw store_error(impl_->file + ": an outbox event is not JSON: " + ec.message());
+            auto e = event_from_json(value);
+            if (!e)
+                throw store_error(impl_->file + ": an outbox event cannot be read: " + e.error());
+            out.push_back({std::move(*e), {}});
+        }
+    }
+    for (auto& r : out) {
+        auto q = impl_->prepare(sql_event_deliveries);
+        q.bind(1, r.event.id);
+        while (q.step()) {
+            delivery_state d;
+            d.webhook = q.text(0);
+            d.state = q.text(1);
+            d.attempts = static_cast<std::uint32_t>(q.integer(2));
+            d.next_attempt_at = from_ms(q.integer(3));
+            d.last_error = q.text(4);
+            d.delivered_at = q.optional_time(5);
+            r.deliveries.push_back(std::move(d));
+        }
+    }
     return out;
 }
 

@@ -7,6 +7,7 @@
 namespace taskwatch::state {
 
 void write_buffer::add(change c) {
+    if (c.point && points_.size() < max_events_) points_.push_back({c.next.key, *c.point});
     auto [it, inserted] = state_index_.try_emplace(c.next.key, states_.size());
     if (inserted)
         states_.push_back(std::move(c.next));
@@ -18,7 +19,7 @@ void write_buffer::add(change c) {
 
 void write_buffer::commit_to(store& s, const event_router& route) {
     if (empty()) return;
-    s.commit(states_, events_, route);
+    s.commit(states_, events_, route, points_);
     clear();
 }
 
@@ -26,6 +27,7 @@ void write_buffer::clear() noexcept {
     states_.clear();
     state_index_.clear();
     events_.clear();
+    points_.clear();
 }
 
 } // namespace taskwatch::state

@@ -1,5 +1,7 @@
 #include "taskwatch/web/routes.hpp"
 
+#include "taskwatch/detail/percent.hpp"
+
 #include "taskwatch/web/status_page.hpp"
 #include "taskwatch/web/task_json.hpp"
 
@@ -75,6 +77,34 @@ std::string deliveries_json(const std::vector<webhook_deliveries>& hooks) {
 constexpr std::string_view static_css = "/static/taskwatch.css";
 constexpr std::string_view static_js = "/static/taskwatch.js";
 
+// GET /api/v1/tasks/{dataset_id}/{task_id} (`rest`: the part after /api/v1/tasks/, each id
+// percent-encoded): 404 for a task not watched, 503 when the store cannot be read.
+http::reply task_answer(const site& s, const poll::task_view& tasks, std::string_view rest) {
+    const auto slash = rest.find('/');
+    const auto not_found = [] {
+        return text(bhttp::status::not_found,
+                    "404 no such task: use /api/v1/tasks/{dataset_id}/{task_id} of a watched "
+                    "task\n");
+    };
+    if (slash == std::string_view::npos) return not_found();
+    const auto dataset_id = detail::percent_decode(rest.substr(0, slash));
+    const auto task_id = detail::percent_decode(rest.substr(slash + 1));
+    if (!dataset_id || !task_id || dataset_id->empty() || task_id->empty() ||
+        task_id->find('/') != std::string::npos)
+        return not_found();
+    const auto* task = find_task(tasks, *dataset_id, *task_id);
+    if (!task) return not_found();
+    try {
+        auto history = s.history ? s.history(task->state.key) : std::vector<state::history_point>{};
+        auto events = s.events ? s.events(task->state.key) : std::vector<state::event_record>{};
+        return answer(bhttp::status::ok, "application/json",
+                      task_detail_json(*task, history, events));
+    } catch (const state::store_error& e) {
+        return text(bhttp::status::service_unavailable,
+                    "cannot read the state database: " + one_line(e.reason()) + "\n");
+    }
+}
+
 boost::asio::awaitable<http::reply> async_ready(http::reply r) {
     co_return r;
 }
@@ -89,10 +119,12 @@ http::reply respond(const site& s, const http::request_context& request) {
         path = path.substr(0, q);
     }
 
+    constexpr std::string_view task_prefix = "/api/v1/tasks/";
+    const bool one_task = path.starts_with(task_prefix);
     const bool task_page = path.starts_with("/tasks/");
     const bool known = path == "/" || path == "/metrics" || path == "/api/v1/tasks" ||
                        path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready" ||
-                       path == static_css || path == static_js || task_page;
+                       path == static_css || path == static_js || one_task || task_page;
     if (!known || (path == "/metrics" && !s.metrics))
         return text(bhttp::status::not_found, "404 page not found\n");
     const auto method = request.method();
@@ -141,19 +173,14 @@ http::reply respond(const site& s, const http::request_context& request) {
             deliveries_json(s.deliveries ? s.deliveries() : std::vector<webhook_deliveries>{}));
     if (path == "/api/v1/tasks")
         return answer(bhttp::status::ok, "application/json", tasks_json(tasks));
+    if (one_task) return task_answer(s, tasks, path.substr(task_prefix.size()));
 
     page_summary sum;
     sum.version = s.version;
     sum.now = s.now ? s.now() : std::chrono::system_clock::now();
     if (task_page) {
         const auto ids = parse_task_path(path);
-        const poll::watched_task* found = nullptr;
-        if (ids)
-            tasks.visit(nullptr, [&](const poll::watched_task& tt) {
-                if (tt.state.key.dataset_id == ids->first && tt.state.key.task_id == ids->second)
-                    found = &tt;
-                return found == nullptr;
-            });
+        const auto* found = ids ? find_task(tasks, ids->first, ids->second) : nullptr;
         if (!found)
             return answer(
                 bhttp::status::not_found, "text/html; charset=utf-8",
@@ -163,10 +190,12 @@ http::reply respond(const site& s, const http::request_context& request) {
                     s.version));
         task_page_input in;
         in.history_kept = static_cast<bool>(s.history);
-        if (s.history) in.history = s.history(found->state.key);
-        if (s.events) in.events = s.events(found->state.key);
-        if (s.eta) in.eta = s.eta(*found);
-        if (s.rate) in.rate = s.rate(*found);
+        try {
+            if (s.history) in.history = s.history(found->state.key);
+            if (s.events) in.events = s.events(found->state.key);
+        } catch (const state::store_error& e) {
+            in.store_problem = one_line(e.reason());
+        }
         return answer(bhttp::status::ok, "text/html; charset=utf-8",
                       render_task_page(*found, in, sum));
     }
@@ -178,8 +207,19 @@ http::reply respond(const site& s, const http::request_context& request) {
     if (s.stats) sum.store_problem = s.stats().store_problem;
     page_options opt;
     opt.query = parse_page_query(query);
-    opt.history = s.history;
-    opt.eta = s.eta;
+    if (s.history) {
+        // A store that cannot be read costs the sparklines, not the page (nor one failing
+        // read per row).
+        opt.history = [&s, failed = false](const task::task_key& key) mutable {
+            if (failed) return std::vector<history_point>{};
+            try {
+                return s.history(key);
+            } catch (const state::store_error&) {
+                failed = true;
+                return std::vector<history_point>{};
+            }
+        };
+    }
     return answer(bhttp::status::ok, "text/html; charset=utf-8",
                   render_status_page(tasks, sum, opt));
 }

@@ -129,7 +129,7 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     const auto& key = st.key;
     const auto* o = st.last ? &*st.last : nullptr;
     const std::string status = status_name(tt);
-    const auto eta = opt.eta ? opt.eta(tt) : std::nullopt;
+    const auto eta = tt.estimate.current().eta;
 
     out += "<tr id=\"task-" + sanitized_id(key.dataset_id) + "-" + sanitized_id(key.task_id) +
            "\" data-project-id=\"";

@@ -2,6 +2,7 @@
 
 #include "taskwatch/detail/pretty_json.hpp"
 #include "taskwatch/detail/rfc3339.hpp"
+#include "taskwatch/state/event_json.hpp"
 
 namespace taskwatch::web {
 
@@ -103,6 +104,21 @@ void append_task_json(std::string& out, const poll::watched_task& tt) {
         w.null("created");
     w.time_or_null("last_change", st.last_change);
     w.time_or_null("last_poll", st.last_poll);
+    // While running, once the estimator has measured a rate (task/estimate.hpp).
+    const auto estimate = tt.estimate.current();
+    w.time_or_null("eta", estimate.eta);
+    if (estimate.progress_per_second) {
+        w.key("rate");
+        object_writer r{out};
+        r.number("progress_per_second", *estimate.progress_per_second);
+        if (estimate.samples_per_second)
+            r.number("samples_per_second", *estimate.samples_per_second);
+        else
+            r.null("samples_per_second");
+        r.end();
+    } else {
+        w.null("rate");
+    }
     if (st.last_error) {
         const auto& e = *st.last_error;
         w.key("last_error");
@@ -148,6 +164,76 @@ std::string tasks_json(const poll::task_view& tasks) {
     });
     out.push_back(']');
     return out;
+}
+
+std::string task_detail_json(const poll::watched_task& task,
+                             const std::vector<state::history_point>& history,
+                             const std::vector<state::event_record>& events) {
+    std::string out;
+    out.reserve(1024 + history.size() * 90 + events.size() * 600);
+    append_task_json(out, task);
+    out.pop_back(); // the task object's '}': two more members follow
+    out += ",\"history\":[";
+    bool first = true;
+    for (const auto& p : history) {
+        if (!first) out.push_back(',');
+        first = false;
+        object_writer w{out};
+        w.string("time", format_rfc3339(p.time));
+        if (p.status)
+            w.string("status", modelarts::to_string(*p.status));
+        else
+            w.null("status");
+        if (p.progress)
+            w.number("progress", *p.progress);
+        else
+            w.null("progress");
+        w.count_or_null("annotated", p.annotated);
+        w.end();
+    }
+    out += "],\"events\":";
+    boost::json::array list;
+    for (const auto& r : events) {
+        const auto& e = r.event;
+        boost::json::object o;
+        o["id"] = e.id;
+        o["type"] = task::to_string(e.type);
+        o["time"] = format_rfc3339(e.time);
+        o["previous"] = e.previous ? state::to_json(*e.previous) : boost::json::value(nullptr);
+        o["current"] = e.current ? state::to_json(*e.current) : boost::json::value(nullptr);
+        o["error"] = e.error ? state::to_json(*e.error) : boost::json::value(nullptr);
+        boost::json::array deliveries;
+        for (const auto& d : r.deliveries) {
+            boost::json::object dj;
+            dj["webhook"] = d.webhook;
+            dj["state"] = d.state;
+            dj["attempts"] = d.attempts;
+            dj["next_attempt_at"] = d.state == "pending"
+                                        ? boost::json::value(format_rfc3339(d.next_attempt_at))
+                                        : boost::json::value(nullptr);
+            dj["delivered_at"] = d.delivered_at
+                                     ? boost::json::value(format_rfc3339(*d.delivered_at))
+                                     : boost::json::value(nullptr);
+            dj["last_error"] = d.last_error.empty() ? boost::json::value(nullptr)
+                                                    : boost::json::value(d.last_error);
+            deliveries.push_back(std::move(dj));
+        }
+        o["deliveries"] = std::move(deliveries);
+        list.push_back(std::move(o));
+    }
+    append_compact_json(out, list); // doubles in decimal, as everywhere in the API
+    out.push_back('}');
+    return out;
+}
+
+const poll::watched_task* find_task(const poll::task_view& tasks, std::string_view dataset_id,
+                                    std::string_view task_id) {
+    const poll::watched_task* found = nullptr;
+    tasks.visit(nullptr, [&](const poll::watched_task& tt) {
+        if (tt.state.key.dataset_id == dataset_id && tt.state.key.task_id == task_id) found = &tt;
+        return found == nullptr;
+    });
+    return found;
 }
 
 } // namespace taskwatch::web

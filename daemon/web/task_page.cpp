@@ -91,6 +91,7 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
     const auto* o = st.last ? &*st.last : nullptr;
     const std::string status = status_name(tt);
     const std::string name = o && !o->task_name.empty() ? o->task_name : key.task_id;
+    const auto estimate = tt.estimate.current();
 
     std::string out;
     out.reserve(16384 + in.history.size() * 200 + in.events.size() * 400);
@@ -111,7 +112,7 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
     out += "\" data-status=\"" + status + "\" data-progress=\"";
     if (o && o->progress) out += number_text(*o->progress);
     out += "\" data-eta=\"";
-    if (in.eta) out += format_rfc3339(*in.eta);
+    if (estimate.eta) out += format_rfc3339(*estimate.eta);
     out += "\">";
 
     // The facts.
@@ -129,12 +130,13 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
             p = "<b>" + percent_text(std::clamp(*o->progress, 0.0, 1.0)) + "</b>";
         else
             p = "<span class=\"muted\">—</span>";
-        if (in.eta)
+        if (estimate.eta)
             p += " <span class=\"eta\" id=\"eta\" title=\"estimated completion " +
-                 format_rfc3339(*in.eta) + "\">" + format_eta(*in.eta, s.now) + "</span>";
-        if (in.rate)
-            p += "<br><span class=\"muted\" id=\"rate\">" + fixed_text(*in.rate * 60, 1) +
-                 " samples/min</span>";
+                 format_rfc3339(*estimate.eta) + "\">" + format_eta(*estimate.eta, s.now) +
+                 "</span>";
+        if (estimate.samples_per_second)
+            p += "<br><span class=\"muted\" id=\"rate\">" +
+                 fixed_text(*estimate.samples_per_second * 60, 1) + " samples/min</span>";
         append_fact(out, "Progress", p);
     }
     if (o && (o->total_sample_count || o->annotated_sample_count))
@@ -159,6 +161,12 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
     append_fact(out, "Last poll", time_html(st.last_poll, s.now));
     if (o && !o->message.empty()) append_fact(out, "Message", escaped(o->message));
     out += "</dl></div></section>\n";
+
+    if (!in.store_problem.empty()) {
+        out += "<div class=\"alert\" role=\"alert\">Cannot read the state database: ";
+        append_escaped(out, in.store_problem);
+        out += ". History and events are not shown.</div>\n";
+    }
 
     // Progress over time.
     out += "<section id=\"chart\"><h2>Progress over time<span class=\"meta\">" +
@@ -230,12 +238,16 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
             for (const auto& d : it->deliveries) {
                 out += "<span class=\"dl " + escaped(d.state) + "\" data-webhook=\"" +
                        escaped(d.webhook) + "\" data-state=\"" + escaped(d.state) + "\" title=\"";
-                if (d.at) out += format_rfc3339(*d.at);
-                if (!d.last_error.empty()) out += " " + escaped(d.last_error);
+                if (d.delivered_at)
+                    out += "delivered " + format_rfc3339(*d.delivered_at);
+                else if (d.state == "pending")
+                    out += "next attempt " + format_rfc3339(d.next_attempt_at);
+                if (!d.last_error.empty()) out += "; last error: " + escaped(d.last_error);
                 out += "\">" + escaped(d.webhook) + ": " + escaped(d.state);
-                if (d.attempts > 1 || d.state != "delivered")
+                // `attempts` counts the failed ones.
+                if (d.attempts > 0)
                     out += " (" + std::to_string(d.attempts) +
-                           (d.attempts == 1 ? " attempt)" : " attempts)");
+                           (d.attempts == 1 ? " failed attempt)" : " failed attempts)");
                 out += "</span>";
             }
             out += "</td></tr>";

@@ -532,3 +532,44 @@ TEST_CASE("a status code outside -1..5 is the state set's unknown series - a pro
     CHECK(has_line(text, "modelarts_task_up{" + noprog + "} 1"));
     CHECK(starting_with(text, "modelarts_task_samples{" + noprog).empty()); // no counts sent
 }
+
+namespace {
+
+// The value of the one sample whose line starts with `series` + " "; NaN when there is none.
+double value_of(const std::string& text, const std::string& series) {
+    auto found = starting_with(text, series + " ");
+    return found.size() == 1 ? std::stod(found[0].substr(series.size() + 1)) : std::nan("");
+}
+
+} // namespace
+
+TEST_CASE("a running task with an estimate exports its ETA and annotation rate, a finished one "
+          "neither") {
+    poll::task_table tasks;
+    auto tt = polled_task("t1");
+    const auto start = at_ms(1'764'475'000'000);
+    // Queued, then 10 % and 10 samples per 100 s: 0.001 progress/s, 0.1 samples/s; at 20 % the
+    // ETA is the last step + 80 % / 0.001 per second = start + 200 s + 800 s.
+    tt.estimate.observe(start - 10s, modelarts::task_status::queuing, 0.0, 0);
+    tt.estimate.observe(start, modelarts::task_status::running, 0.0, 0);
+    tt.estimate.observe(start + 100s, modelarts::task_status::running, 0.1, 10);
+    tt.estimate.observe(start + 200s, modelarts::task_status::running, 0.2, 20);
+    tasks.tasks.emplace(task::task_key{"p", "d", "t1"}, tt);
+    auto done = polled_task("t2", modelarts::task_status::succeeded, 1.0);
+    done.estimate = tt.estimate;
+    done.estimate.observe(start + 300s, modelarts::task_status::succeeded, 1.0, 100);
+    tasks.tasks.emplace(task::task_key{"p", "d", "t2"}, done);
+
+    auto text = scrape(tasks);
+    INFO(text);
+    const std::string base = R"({project_id="p",dataset_id="d",task_id="t1",team="vision"})";
+    CHECK(value_of(text, "modelarts_task_estimated_completion_timestamp_seconds" + base) ==
+          doctest::Approx(1'764'476'000.0).epsilon(1e-12));
+    CHECK(value_of(text, "modelarts_task_annotation_rate" + base) ==
+          doctest::Approx(0.1).epsilon(1e-9));
+    CHECK(has_line(text, "# TYPE modelarts_task_estimated_completion_timestamp_seconds gauge"));
+    CHECK(has_line(text, "# TYPE modelarts_task_annotation_rate gauge"));
+    CHECK(starting_with(text, "modelarts_task_estimated_completion_timestamp_seconds{").size() ==
+          1);
+    CHECK(starting_with(text, "modelarts_task_annotation_rate{").size() == 1);
+}

@@ -106,6 +106,15 @@ http::reply get(const web::site& s, const std::string& target) {
     return web::respond(s, r.ctx);
 }
 
+// Feeds the task's estimator a steady run: initializing at t0 - 360 s, running from t0 - 300 s,
+// 10 % and 100 samples more each minute up to t0 (50 %): 1/600 progress per second, so an ETA
+// 300 s after t0 and 100 samples a minute.
+void run_steadily(poll::watched_task& tt) {
+    tt.estimate.observe(at_s(t0 - 360), task_status::initializing, 0.0, 0);
+    for (int i = 0; i <= 5; ++i)
+        tt.estimate.observe(at_s(t0 - 300 + 60 * i), task_status::running, 0.1 * i, 100 * i);
+}
+
 std::vector<web::history_point> lifecycle() {
     using hp = web::history_point;
     return {hp{at_s(t0), task_status::queuing, 0.0, 0},
@@ -212,16 +221,21 @@ TEST_CASE("beyond per_page rows the status page is paginated, and the links keep
 
 TEST_CASE("each status page row links to its task page and shows its ETA and sparkline") {
     poll::task_table t;
-    add(t, polled("d/1", "t 1", "name", task_status::running, 0.55));
+    auto tt = polled("d/1", "t 1", "name", task_status::running, 0.5);
+    run_steadily(tt);
+    REQUIRE(tt.estimate.current().eta == at_s(t0 + 300));
+    add(t, std::move(tt));
+    add(t, polled("d/1", "t 2", "other", task_status::running, 0.5)); // no estimate yet
     web::page_options o;
     o.history = [](const task::task_key&) { return lifecycle(); };
-    o.eta = [](const poll::watched_task&) { return std::optional(at_s(t0 + 12 * 60)); };
-    const auto html = web::render_status_page(t, summary_at(t0), o);
+    const auto html = web::render_status_page(t, summary_at(t0 + 60), o);
     INFO(html);
     CHECK(html.find("<a href=\"/tasks/d%2F1/t%201\">name</a>") != std::string::npos);
-    CHECK(html.find("data-eta=\"2025-11-30T04:12:00.000Z\"") != std::string::npos);
-    CHECK(html.find("<span class=\"eta\" title=\"estimated completion 2025-11-30T04:12:00.000Z\">"
-                    "≈ 12 min left</span>") != std::string::npos);
+    CHECK(html.find("data-eta=\"2025-11-30T04:05:00.000Z\"") != std::string::npos);
+    CHECK(html.find("<span class=\"eta\" title=\"estimated completion 2025-11-30T04:05:00.000Z\">"
+                    "≈ 4 min left</span>") != std::string::npos);
+    CHECK(html.find("data-task-id=\"t 2\" data-status=\"running\" data-progress=\"0.5\" "
+                    "data-up=\"1\" data-eta=\"\"") != std::string::npos);
     CHECK(html.find("<svg class=\"spark\"") != std::string::npos);
     CHECK(html.find("data-points=\"4\"") != std::string::npos);
     check_csp_friendly(html);
@@ -318,7 +332,9 @@ TEST_CASE("the task page escapes a name with a script tag and quotes, labels and
     e.key = tt.state.key;
     e.previous = task::snapshot{task_status::running, 0.55};
     e.current = task::snapshot{task_status::failed, 0.5};
-    in.events.push_back({e, {{"ops<1>", "dead", 12, at_s(t0 + 900), "http_5xx"}}});
+    in.events.push_back({e,
+                         {{"ops<1>", "dead", 12, at_s(t0 + 900), "http_5xx <b>", std::nullopt},
+                          {"am", "delivered", 0, at_s(t0 + 241), "", at_s(t0 + 241)}}});
     const auto html = web::render_task_page(tt, in, summary_at(t0 + 1000));
     INFO(html);
     CHECK(html.find("<script>") == std::string::npos);
@@ -333,27 +349,30 @@ TEST_CASE("the task page escapes a name with a script tag and quotes, labels and
     CHECK(html.find("data-dataset-id=\"d&quot;1\" data-task-id=\"t&lt;1&gt;\"") !=
           std::string::npos);
     CHECK(html.find("data-webhook=\"ops&lt;1&gt;\" data-state=\"dead\"") != std::string::npos);
-    CHECK(html.find("ops&lt;1&gt;: dead (12 attempts)") != std::string::npos);
+    CHECK(html.find("ops&lt;1&gt;: dead (12 failed attempts)") != std::string::npos);
+    CHECK(html.find("last error: http_5xx &lt;b&gt;") != std::string::npos);
+    CHECK(html.find("title=\"delivered 2025-11-30T04:04:01.000Z\">am: delivered</span>") !=
+          std::string::npos);
     CHECK(html.find("running 55% → failed 50%") != std::string::npos);
     check_csp_friendly(html);
 }
 
 TEST_CASE("the task page shows the chart, the status timeline, the last error and the ETA") {
-    auto tt = polled("d1", "t1", "cats", task_status::running, 0.55);
+    auto tt = polled("d1", "t1", "cats", task_status::running, 0.5);
     tt.state.last_error = task::poll_error{"timeout", "", "", ""};
     tt.state.up = false;
+    run_steadily(tt);
     web::task_page_input in;
     in.history_kept = true;
     in.history = lifecycle();
     in.history.pop_back(); // still running
-    in.eta = at_s(t0 + 900);
-    in.rate = 0.25;
     const auto html = web::render_task_page(tt, in, summary_at(t0 + 300));
     INFO(html);
     CHECK(html.find("<svg class=\"chart\"") != std::string::npos);
     CHECK(html.find("data-points=\"3\"") != std::string::npos);
-    CHECK(html.find("≈ 10 min left") != std::string::npos);
-    CHECK(html.find("15.0 samples/min") != std::string::npos);
+    CHECK(html.find("data-eta=\"2025-11-30T04:05:00.000Z\"") != std::string::npos);
+    CHECK(html.find(">≈ any moment</span>") != std::string::npos); // now is the ETA
+    CHECK(html.find("100.0 samples/min") != std::string::npos);
     CHECK(html.find("<b>poll: timeout</b>") != std::string::npos);
     // Newest spell first, with how long it has lasted so far.
     const auto running = html.find("<li data-status=\"running\" data-from=\"2025-11-30T04:01:00");

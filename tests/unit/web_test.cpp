@@ -319,3 +319,105 @@ TEST_CASE("the task API and the page show an unknown status with its code and nu
     CHECK(page.find("data-status=\"unknown\" data-progress=\"0.25\"") != std::string::npos);
     CHECK(page.find("data-status=\"running\" data-progress=\"\"") != std::string::npos);
 }
+
+TEST_CASE("the task API shows eta and rate once the estimator has enough data, null before") {
+    using namespace std::chrono_literals;
+    poll::task_table tasks;
+    auto tt = polled("d1", "t1", 0.2);
+    const auto start = at_ms(1'764'475'000'000); // 2025-11-30T03:56:40Z
+    tt.estimate.observe(start - 10s, modelarts::task_status::initializing, 0.0, 0);
+    tt.estimate.observe(start, modelarts::task_status::running, 0.0, 0);
+    tt.estimate.observe(start + 100s, modelarts::task_status::running, 0.1, 10);
+    auto one_interval = tt;
+    tt.estimate.observe(start + 200s, modelarts::task_status::running, 0.2, 20);
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t1"}, tt);
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t2"}, polled("d1", "t2", 0.5));
+    one_interval.state.key.task_id = "t3";
+    tasks.tasks.emplace(task::task_key{"p", "d1", "t3"}, one_interval);
+
+    auto arr = json::parse(web::tasks_json(tasks)).as_array();
+    REQUIRE(arr.size() == 3);
+    // 0.001 progress and 0.1 samples per second; 80 % left from start + 200 s: + 800 s.
+    CHECK(arr[0].at("eta") == "2025-11-30T04:13:20.000Z");
+    const auto& rate = arr[0].at("rate").as_object();
+    CHECK(rate.at("progress_per_second").to_number<double>() ==
+          doctest::Approx(0.001).epsilon(1e-9));
+    CHECK(rate.at("samples_per_second").to_number<double>() == doctest::Approx(0.1).epsilon(1e-9));
+    CHECK(arr[1].at("eta").is_null()); // never observed by the estimator
+    CHECK(arr[1].at("rate").is_null());
+    CHECK(arr[2].at("eta").is_null()); // one interval: a rate, not yet an ETA
+    CHECK(arr[2].at("rate").at("progress_per_second").to_number<double>() ==
+          doctest::Approx(0.001).epsilon(1e-9));
+}
+
+TEST_CASE("routes: one task's page of the API has its history and events, 404 for others") {
+    auto tasks = sample_tasks();
+    web::site s;
+    s.tasks = [&]() -> const poll::task_view& { return tasks; };
+    std::vector<task::task_key> asked;
+    s.history = [&](const task::task_key& key) {
+        asked.push_back(key);
+        return std::vector<state::history_point>{
+            {at_ms(1'764'475'000'000), modelarts::task_status::running, 0.25, 12},
+            {at_ms(1'764'475'060'000), std::nullopt, std::nullopt, std::nullopt}};
+    };
+    s.events = [&](const task::task_key& key) {
+        task::event e;
+        e.id = "evt_1";
+        e.type = task::event_type::status_changed;
+        e.time = at_ms(1'764'475'000'000);
+        e.key = key;
+        task::snapshot cur;
+        cur.status = modelarts::task_status::running;
+        cur.progress = 0.25;
+        e.current = cur;
+        state::delivery_state ok{"chat", "delivered", 0, at_ms(0), "", at_ms(1'764'475'001'000)};
+        state::delivery_state retry{"ops", "pending", 2, at_ms(1'764'475'030'000), "HTTP 503", {}};
+        return std::vector<state::event_record>{{e, {ok, retry}}};
+    };
+
+    auto r = get(s, "/api/v1/tasks/d1/t1");
+    REQUIRE(r.response.result() == bhttp::status::ok);
+    CHECK(header(r, bhttp::field::content_type) == "application/json");
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0] == task::task_key{"p", "d1", "t1"});
+    auto o = json::parse(r.response.body()).as_object();
+    CHECK(o.at("task_id") == "t1");
+    CHECK(o.at("status") == "running");
+    CHECK(o.at("eta").is_null());
+    CHECK(o.at("history") ==
+          json::parse(R"([{"time":"2025-11-30T03:56:40.000Z","status":"running","progress":0.25,)"
+                      R"("annotated":12},{"time":"2025-11-30T03:57:40.000Z","status":null,)"
+                      R"("progress":null,"annotated":null}])"));
+    const auto& events = o.at("events").as_array();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].at("id") == "evt_1");
+    CHECK(events[0].at("type") == "task.status_changed");
+    CHECK(events[0].at("time") == "2025-11-30T03:56:40.000Z");
+    CHECK(events[0].at("previous").is_null());
+    CHECK(events[0].at("current").at("status") == "running");
+    CHECK(events[0].at("deliveries") ==
+          json::parse(R"([{"webhook":"chat","state":"delivered","attempts":0,)"
+                      R"("next_attempt_at":null,"delivered_at":"2025-11-30T03:56:41.000Z",)"
+                      R"("last_error":null},{"webhook":"ops","state":"pending","attempts":2,)"
+                      R"("next_attempt_at":"2025-11-30T03:57:10.000Z","delivered_at":null,)"
+                      R"("last_error":"HTTP 503"}])"));
+
+    CHECK(get(s, "/api/v1/tasks/d1/nope").response.result() == bhttp::status::not_found);
+    CHECK(get(s, "/api/v1/tasks/d2/t1").response.result() == bhttp::status::not_found);
+    CHECK(get(s, "/api/v1/tasks/d1").response.result() == bhttp::status::not_found);
+    CHECK(get(s, "/api/v1/tasks/d1/t1/x").response.result() == bhttp::status::not_found);
+    CHECK(get(s, "/api/v1/tasks/d1/t1%2").response.result() == bhttp::status::not_found);
+    CHECK(get(s, "/api/v1/tasks/%64%31/t%31").response.result() == bhttp::status::ok);
+    CHECK(get(s, "/api/v1/tasks/d1/t1", bhttp::verb::post).response.result() ==
+          bhttp::status::method_not_allowed);
+
+    s.history = [](const task::task_key&) -> std::vector<state::history_point> {
+        throw state::store_error("/x/taskwatch.db: disk I/O error (in SELECT)",
+                                 "/x/taskwatch.db: disk I/O error");
+    };
+    auto down = get(s, "/api/v1/tasks/d1/t1");
+    CHECK(down.response.result() == bhttp::status::service_unavailable);
+    CHECK(down.response.body() == "cannot read the state database: /x/taskwatch.db: disk I/O "
+                                  "error\n");
+}

@@ -1,8 +1,10 @@
 // What the watch engine publishes about the tasks it watches, read-only, for metrics and web:
-// each task's identity, labels, last observation, up, last error and times. Nothing of its
-// scheduling (due times, endpoints, API clients) is in it. Visiting costs no copy of the tasks.
+// each task's identity, labels, last observation, up, last error, times and rate estimate.
+// Nothing of its scheduling (due times, endpoints, API clients) is in it. Visiting costs no
+// copy of the tasks.
 #pragma once
 
+#include "taskwatch/task/estimate.hpp"
 #include "taskwatch/task/types.hpp"
 
 #include <functional>
@@ -20,6 +22,8 @@ struct watched_task {
     /// The labels of the task's target in the settings it was last bound to (copied onto its
     /// series); null: none. Shared, so a view entry never outlives what it points to.
     std::shared_ptr<const label_map> labels;
+    /// Rates and ETA from its successful polls since the daemon started (not stored).
+    task::progress_estimator estimate;
 
     const label_map& target_labels() const noexcept { return labels ? *labels : no_labels; }
     static const label_map no_labels;

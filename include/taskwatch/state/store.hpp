@@ -1,7 +1,9 @@
-// Durable state of the watch engine in SQLite: each task's last known state and the webhook
-// outbox (CONTRACT "Events and the generic webhook": at least once, never silently dropped).
+// Durable state of the watch engine in SQLite: each task's last known state, its history
+// (state/history.hpp) and the webhook outbox (CONTRACT "Events and the generic webhook": at
+// least once, never silently dropped).
 #pragma once
 
+#include "taskwatch/state/history.hpp"
 #include "taskwatch/task/types.hpp"
 
 #include <cstddef>
@@ -35,10 +37,34 @@ private:
     std::string reason_;
 };
 
-/// One task's new state and the events that produced it, committed together.
+/// One task's new state and the events that produced it, committed together, with a point of
+/// its history when the poll made one (history_due).
 struct change {
     task::task_state next;
     std::vector<task::event> events;
+    std::optional<history_point> point;
+};
+
+/// A history point with the task it belongs to.
+struct keyed_point {
+    task::task_key key;
+    history_point point;
+};
+
+/// One webhook's delivery of an event, as the task page shows it.
+struct delivery_state {
+    std::string webhook;
+    std::string state;          ///< pending, delivered or dead
+    std::uint32_t attempts = 0; ///< failed attempts
+    time_point next_attempt_at; ///< pending: when it is tried next
+    std::string last_error;     ///< empty before the first failure; one line, no secret
+    std::optional<time_point> delivered_at;
+};
+
+/// A stored event of one task and its delivery to each webhook routed to it.
+struct event_record {
+    task::event event;
+    std::vector<delivery_state> deliveries; ///< by webhook name
 };
 
 /// Names of the webhooks that should receive an event (possibly none).
@@ -87,7 +113,7 @@ public:
     /// `PRAGMA application_id` of a taskwatch state database ("TWCH").
     static constexpr std::int32_t application_id = 0x54574348;
     /// `PRAGMA user_version` this build writes; older files are migrated, newer refused.
-    static constexpr int schema_version = 2;
+    static constexpr int schema_version = 3;
     static constexpr std::string_view file_name = "taskwatch.db";
 
     /// Creates `state_dir` and the database if missing. Throws store_error for a file that is
@@ -114,8 +140,9 @@ public:
     void commit(const std::vector<change>& changes, const event_router& route);
     /// The same for states and events held apart (state::write_buffer): every event is added
     /// to the outbox in order, every state upserted, in one transaction.
+    /// History points are added in the same transaction.
     void commit(const std::vector<task::task_state>& states, const std::vector<task::event>& events,
-                const event_router& route);
+                const event_router& route, std::span<const keyed_point> points = {});
 
     /// `f` runs after every commit that queued at least one delivery (the notifier wakes).
     void on_deliveries_queued(std::function<void()> f);
@@ -127,10 +154,23 @@ public:
     /// the path cannot be opened (the old connection stays). Every commit checks this first.
     bool reopen_if_replaced();
 
-    /// Deletes a task's state (its outbox events stay until delivered). True if it existed.
+    /// Deletes a task's state and history (its outbox events stay until delivered). True if
+    /// the state existed. Writing a state with `forgotten` set deletes the history too.
     bool forget(const task::task_key& key);
-    /// Deletes the state of every task whose finished_at is before `before`; returns their keys.
+    /// Deletes the state and history of every task whose finished_at is before `before`;
+    /// returns their keys.
     std::vector<task::task_key> forget_finished_before(time_point before);
+
+    // --- history and events of one task (the task page)
+
+    /// The task's history points, oldest first; empty for an unknown task.
+    std::vector<history_point> history(const task::task_key& key);
+    /// Thins the points with times in [from, to): of each task, in each `bucket` (aligned to
+    /// the epoch), only the last point of each status stays. Returns how many were deleted.
+    std::size_t thin_history(time_point from, time_point to, std::chrono::milliseconds bucket);
+    /// The task's newest `limit` events still in the outbox (delivered ones are pruned after
+    /// a while: prune_delivered), oldest first, each with its deliveries.
+    std::vector<event_record> task_events(const task::task_key& key, std::size_t limit);
 
     // --- outbox, one queue per webhook
 

@@ -1,7 +1,8 @@
-// Task states and events produced by polls and not yet committed to the store, bounded: the
-// newest state per task (an older pending state is superseded: only the newest matters after
-// a restart) and every event in emission order (they are the outbox: a lost event is a lost
-// notification), at most max_events of them.
+// Task states, events and history points produced by polls and not yet committed to the
+// store, bounded: the newest state per task (an older pending state is superseded: only the
+// newest matters after a restart), every event in emission order (they are the outbox: a lost
+// event is a lost notification), at most max_events of them, and history points, at most
+// max_events too (beyond, new points are dropped: a gap in a chart, not a lost notification).
 #pragma once
 
 #include "taskwatch/state/store.hpp"
@@ -28,9 +29,10 @@ public:
 
     /// max_events events are held: add no change with events until a commit succeeds.
     bool full() const noexcept { return events_.size() >= max_events_; }
-    bool empty() const noexcept { return states_.empty() && events_.empty(); }
+    bool empty() const noexcept { return states_.empty() && events_.empty() && points_.empty(); }
     std::size_t states() const noexcept { return states_.size(); }
     std::size_t events() const noexcept { return events_.size(); }
+    std::size_t points() const noexcept { return points_.size(); }
     /// Rows waiting to be written: states plus events (taskwatch_state_pending_writes).
     std::size_t size() const noexcept { return states_.size() + events_.size(); }
     std::size_t max_events() const noexcept { return max_events_; }
@@ -46,6 +48,7 @@ private:
     std::vector<task::task_state> states_;              ///< one per task, first-added order
     std::map<task::task_key, std::size_t> state_index_; ///< key -> position in states_
     std::vector<task::event> events_;                   ///< emission order
+    std::vector<keyed_point> points_;                   ///< history, poll order
 };
 
 } // namespace taskwatch::state

@@ -4,9 +4,9 @@
 // compare it with GET /api/v1/tasks/{dataset_id}/{task_id}.
 #pragma once
 
+#include "taskwatch/state/history.hpp"
 #include "taskwatch/task/types.hpp"
 
-#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,14 +14,8 @@
 
 namespace taskwatch::web {
 
-/// One sample of a task's history as the store keeps it, oldest first.
-struct history_point {
-    task::time_point time;
-    std::optional<modelarts::task_status> status;
-    std::optional<double> progress; ///< ratio 0..1
-    std::optional<std::int64_t> annotated;
-    bool operator==(const history_point&) const = default;
-};
+/// One sample of a task's history as the store keeps it (oldest first in a series).
+using history_point = state::history_point;
 
 /// A point of a plot: x and y in the SVG's user units.
 struct plot_point {

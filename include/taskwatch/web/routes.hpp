@@ -1,7 +1,8 @@
-// The daemon's HTTP routes: /metrics, /api/v1/tasks, /api/v1/deliveries, /-/healthy, /-/ready,
-// / (the status page), /tasks/{dataset_id}/{task_id} (a task's page) and the pages' style sheet
-// and script under /static/. 404 for other paths, 405 with Allow for methods other than GET and
-// HEAD (the server answers HEAD with the GET's headers and no body).
+// The daemon's HTTP routes: /metrics, /api/v1/tasks, /api/v1/tasks/{dataset_id}/{task_id},
+// /api/v1/deliveries, /-/healthy, /-/ready, / (the status page), /tasks/{dataset_id}/{task_id}
+// (a task's page) and the pages' style sheet and script under /static/. 404 for other paths,
+// 405 with Allow for methods other than GET and HEAD (the server answers HEAD with the GET's
+// headers and no body).
 //
 // make_handler returns a plain http::handler so that a request guard (web_config_file: basic
 // auth) can wrap it without the routes knowing.
@@ -36,17 +37,14 @@ struct site {
     std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
     /// GET /api/v1/deliveries; empty: [] (no notifier).
     std::function<std::vector<webhook_deliveries>()> deliveries;
+    /// GET /api/v1/tasks/{dataset_id}/{task_id} and the pages: the task's stored history points
+    /// and its events with their deliveries (state::store::history, task_events); empty: none.
+    /// May throw state::store_error (the API answers 503 with one line, the task page says so,
+    /// the status page leaves its sparklines out).
+    std::function<std::vector<state::history_point>(const task::task_key&)> history;
+    std::function<std::vector<state::event_record>(const task::task_key&)> events;
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
     std::function<bool()> ready;
-    /// A task's history (the status page's sparklines, the task page's chart); empty: the
-    /// daemon keeps none.
-    std::function<std::vector<history_point>(const task::task_key&)> history;
-    /// A task's events with their deliveries, oldest first; empty: none shown.
-    std::function<std::vector<task_event>(const task::task_key&)> events;
-    /// A running task's estimated completion; empty or nullopt: none shown.
-    std::function<std::optional<task::time_point>(const poll::watched_task&)> eta;
-    /// A running task's labeling rate in samples per second; empty or nullopt: none shown.
-    std::function<std::optional<double>(const poll::watched_task&)> rate;
     std::function<task::time_point()> now = [] { return std::chrono::system_clock::now(); };
     std::string version = TASKWATCH_VERSION;
 };

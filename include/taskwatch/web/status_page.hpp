@@ -4,9 +4,11 @@
 // its counts and rows in place (no flicker, scroll kept) and applies the filters as they are
 // typed. Tasks that need someone (failed, polls failing, stalled) come first, then running,
 // initializing, queuing, stopping, unknown, stopped, succeeded; beyond `per_page` rows it is
-// paginated. Every task row carries data-project-id, data-dataset-id, data-task-id,
-// data-status, data-progress (ratio 0..1, "" when unknown), data-up and data-eta (RFC 3339, ""
-// when there is no estimate), so that tools can read it too, and links to the task's page.
+// paginated. A running task shows its ETA (the estimator's, task/estimate.hpp) and, when the
+// history is given, a sparkline of its progress. Every task row carries data-project-id,
+// data-dataset-id, data-task-id, data-status, data-progress (ratio 0..1, "" when unknown),
+// data-up and data-eta (RFC 3339, "" when there is no estimate), so that tools can read it
+// too, and links to the task's page.
 #pragma once
 
 #include "taskwatch/poll/task_view.hpp"
@@ -64,8 +66,6 @@ struct page_options {
     std::size_t per_page = 200;
     /// A task's history for its sparkline; empty, or an empty answer: no sparkline.
     std::function<std::vector<history_point>(const task::task_key&)> history;
-    /// A running task's estimated completion ("≈ 12 min left"); empty, or nullopt: none shown.
-    std::function<std::optional<task::time_point>(const poll::watched_task&)> eta;
 };
 
 std::string render_status_page(const poll::task_view& tasks, const page_summary& s,

@@ -6,10 +6,10 @@
 #pragma once
 
 #include "taskwatch/poll/task_view.hpp"
+#include "taskwatch/state/store.hpp"
 #include "taskwatch/web/chart.hpp"
 #include "taskwatch/web/status_page.hpp"
 
-#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,29 +18,12 @@
 
 namespace taskwatch::web {
 
-/// Where one event stands with one webhook.
-struct event_delivery {
-    std::string webhook;
-    std::string state; ///< delivered, pending or dead
-    std::uint32_t attempts = 0;
-    std::optional<task::time_point> at; ///< delivered at, or the last attempt
-    std::string last_error;             ///< the last failed attempt's reason; "" when none
-    bool operator==(const event_delivery&) const = default;
-};
-
-/// One event of the task and its deliveries.
-struct task_event {
-    task::event event;
-    std::vector<event_delivery> deliveries;
-};
-
-/// What the task page shows besides the task's published state.
+/// What the task page shows besides the task's published state (and its estimate).
 struct task_page_input {
-    std::vector<history_point> history;
-    std::vector<task_event> events; ///< oldest first
-    bool history_kept = false;      ///< false: the daemon keeps no history (yet); says so
-    std::optional<task::time_point> eta;
-    std::optional<double> rate; ///< annotated samples per second
+    std::vector<history_point> history;      ///< oldest first
+    std::vector<state::event_record> events; ///< oldest first
+    bool history_kept = false;               ///< false: the daemon keeps none; the page says so
+    std::string store_problem;               ///< why history and events could not be read
 };
 
 std::string render_task_page(const poll::watched_task& tt, const task_page_input& in,
