@@ -82,7 +82,7 @@ svg.spark polyline,svg.chart polyline{fill:none;stroke:var(--blue);stroke-width:
 stroke-linejoin:round;vector-effect:non-scaling-stroke}
 svg.spark .base{stroke:var(--line);stroke-width:1;vector-effect:non-scaling-stroke}
 svg.spark circle{fill:var(--blue)}
-.eta{display:block;color:var(--muted);font-size:12px;white-space:nowrap}
+.eta,.rate{display:block;color:var(--muted);font-size:12px;white-space:nowrap}
 .err{color:var(--red);word-break:break-word}
 .muted{color:var(--muted)}
 .empty{padding:40px;text-align:center;color:var(--muted)}
@@ -125,6 +125,7 @@ color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 table.tasks td.num code{display:none}
 table.tasks td.errors:has(>.muted:only-child){display:none}
 svg.spark{width:100%}
+.facts{grid-template-columns:1fr 1fr}
 }
 )css";
 

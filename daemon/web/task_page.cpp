@@ -135,7 +135,7 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
                  format_rfc3339(*estimate.eta) + "\">" + format_eta(*estimate.eta, s.now) +
                  "</span>";
         if (estimate.samples_per_second)
-            p += "<br><span class=\"muted\" id=\"rate\">" +
+            p += "<span class=\"muted rate\" id=\"rate\">" +
                  fixed_text(*estimate.samples_per_second * 60, 1) + " samples/min</span>";
         append_fact(out, "Progress", p);
     }
