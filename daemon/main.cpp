@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
         return run_outbox_list(*opts);
     case cli_options::mode::outbox_redeliver:
         return run_outbox_redeliver(*opts);
+    case cli_options::mode::status:
+        return run_status(*opts);
     case cli_options::mode::check_config:
         return run_check_config(*opts);
     case cli_options::mode::run:

@@ -10,16 +10,20 @@ std::string usage() {
            "  taskwatchd get --config FILE --dataset D --task T   one GET, print JSON\n"
            "  taskwatchd outbox list --config FILE [--dead] [--webhook NAME]\n"
            "  taskwatchd outbox redeliver --config FILE (ID... | --all-dead) [--webhook NAME]\n"
+           "  taskwatchd status --config FILE       the watched tasks: status, progress, ETA\n"
            "  taskwatchd --version\n";
 }
 
 expected<cli_options, std::string> parse_cli(const std::vector<std::string>& args) {
     cli_options o;
-    bool check = false, demo = false, version = false, help = false, get = false;
+    bool check = false, demo = false, version = false, help = false, get = false, status = false;
     std::optional<cli_options::mode> outbox;
     std::size_t i = 0;
     if (!args.empty() && args[0] == "get") {
         get = true;
+        i = 1;
+    } else if (!args.empty() && args[0] == "status") {
+        status = true;
         i = 1;
     } else if (!args.empty() && args[0] == "outbox") {
         if (args.size() < 2 || (args[1] != "list" && args[1] != "redeliver"))
@@ -98,6 +102,13 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
                 return unexpected(std::string("outbox redeliver needs event IDs or --all-dead"));
         }
         o.what = *outbox;
+        return o;
+    }
+    if (status) {
+        if (o.config_path.empty()) return unexpected(std::string("status needs --config FILE"));
+        if (check || demo || o.listen)
+            return unexpected(std::string("status takes only --config FILE"));
+        o.what = cli_options::mode::status;
         return o;
     }
     if (get) {

@@ -1,5 +1,6 @@
 #include "taskwatch/app/commands.hpp"
 
+#include "taskwatch/app/status.hpp"
 #include "taskwatch/app/wiring.hpp"
 #include "taskwatch/config/host_checks.hpp"
 #include "taskwatch/config/settings.hpp"
@@ -184,6 +185,121 @@ int run_outbox_redeliver(const cli_options& opts) {
         std::fprintf(stderr, "taskwatchd outbox redeliver: %s\n", e.what());
         return 1;
     }
+}
+
+namespace {
+
+// GET /api/v1/tasks of the daemon listening on `listen`: its rows, or why not (one phrase).
+expected<std::vector<status_row>, std::string> rows_from_daemon(const std::string& listen,
+                                                                std::string& url) {
+    auto ep = http::parse_listen_address(listen);
+    if (!ep) return unexpected("listen: " + ep.error());
+    if (ep->port() == 0)
+        return unexpected(std::string("listen has port 0 (a port chosen at start)"));
+    auto address = ep->address();
+    // Listening on every address: this host's loopback of the same family answers.
+    if (address.is_unspecified())
+        address = address.is_v4() ? asio::ip::address(asio::ip::address_v4::loopback())
+                                  : asio::ip::address(asio::ip::address_v6::loopback());
+    http::endpoint target;
+    target.scheme = "http";
+    target.host = address.to_string();
+    target.port = ep->port();
+    url = "http://" + (address.is_v6() ? "[" + target.host + "]" : target.host) + ":" +
+          std::to_string(target.port) + "/api/v1/tasks";
+
+    asio::io_context ioc;
+    http::client_options co;
+    co.timeout = std::chrono::seconds(3);
+    co.proxy_from_environment = false;
+    co.max_connections = 1;
+    http::client client(ioc.get_executor(), co);
+    expected<std::vector<status_row>, std::string> out = unexpected(std::string("no answer"));
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            http::request req;
+            req.target = "/api/v1/tasks";
+            auto res = co_await client.async_send(target, std::move(req));
+            if (!res)
+                out = unexpected(std::string(http::to_string(res.error().kind)) + ": " +
+                                 res.error().message);
+            else if (res->status != 200)
+                out = unexpected("HTTP " + std::to_string(res->status));
+            else
+                out = status_rows_from_api(res->body);
+            client.shutdown();
+        },
+        [&](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                out = unexpected(std::string("internal error: ") + ex.what());
+            }
+        });
+    ioc.run();
+    return out;
+}
+
+} // namespace
+
+int run_status(const cli_options& opts) {
+    config::settings s;
+    try {
+        s = config::load_settings(opts.config_path);
+    } catch (const config::config_error& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
+    log::set_level(log::level::error); // the client's warnings are not the table's business
+    std::vector<status_row> rows;
+    std::string why_not_api;
+    std::string url;
+    bool from_api = false;
+    if (s.web_config_file) {
+        why_not_api = "web_config_file is set (status does not use its TLS or basic auth)";
+    } else {
+        try {
+            auto r = rows_from_daemon(s.listen, url);
+            if (r) {
+                rows = std::move(*r);
+                from_api = true;
+            } else {
+                why_not_api = (url.empty() ? "" : url + ": ") + r.error();
+            }
+        } catch (const std::exception& e) {
+            why_not_api = e.what();
+        }
+    }
+    if (from_api) {
+        std::fprintf(stderr, "source: the running daemon, %s\n", url.c_str());
+    } else {
+        const auto file = std::filesystem::path(s.state_dir) / state::store::file_name;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec)) {
+            std::fprintf(stderr,
+                         "taskwatchd status: no daemon to ask (%s) and no state database at %s\n",
+                         why_not_api.c_str(), file.c_str());
+            return 1;
+        }
+        try {
+            state::store store(s.state_dir);
+            rows = status_rows_from_store(store);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "taskwatchd status: %s\n", e.what());
+            return 1;
+        }
+        std::fprintf(stderr, "source: the state database %s (daemon not asked: %s)\n", file.c_str(),
+                     why_not_api.c_str());
+    }
+    const auto table = format_status_table(rows);
+    std::fputs(table.c_str(), stdout);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::fprintf(stderr, "taskwatchd status: cannot write to standard output\n");
+        return 1;
+    }
+    return 0;
 }
 
 int run_check_config(const cli_options& opts) {

@@ -153,6 +153,11 @@ constexpr const char* sql_history =
     "SELECT h.time, h.status, h.progress, h.annotated FROM history h "
     "JOIN history_tasks k ON k.id = h.task "
     "WHERE k.project_id = ?1 AND k.dataset_id = ?2 AND k.task_id = ?3 ORDER BY h.time";
+// Driven from history_tasks: one seek per task into the primary key (task, time).
+constexpr const char* sql_history_since =
+    "SELECT k.project_id, k.dataset_id, k.task_id, h.time, h.status, h.progress, h.annotated "
+    "FROM history_tasks k JOIN history h ON h.task = k.id WHERE h.time >= ?1 "
+    "ORDER BY k.project_id, k.dataset_id, k.task_id, h.time";
 constexpr const char* sql_history_task_ids = "SELECT id FROM history_tasks ORDER BY id";
 // A point with a later one of the same status in its bucket goes (per task: the primary key).
 constexpr const char* sql_thin_history =
@@ -734,6 +739,22 @@ std::vector<history_point> store::history(const task::task_key& key) {
         if (!q.is_null(2)) p.progress = q.real(2);
         p.annotated = q.optional_integer(3);
         out.push_back(p);
+    }
+    return out;
+}
+
+std::vector<keyed_point> store::history_since(time_point since) {
+    std::vector<keyed_point> out;
+    auto q = impl_->prepare(sql_history_since);
+    q.bind(1, since);
+    while (q.step()) {
+        keyed_point kp;
+        kp.key = {q.text(0), q.text(1), q.text(2)};
+        kp.point.time = from_ms(q.integer(3));
+        if (!q.is_null(4)) kp.point.status = static_cast<modelarts::task_status>(q.integer(4));
+        if (!q.is_null(5)) kp.point.progress = q.real(5);
+        kp.point.annotated = q.optional_integer(6);
+        out.push_back(std::move(kp));
     }
     return out;
 }

@@ -19,7 +19,7 @@ void progress_estimator::reset() noexcept {
     progress_sum_ = samples_sum_ = seconds_sum_ = longest_gap_ = 0;
     anchor_progress_ = 0;
     anchor_samples_ = -1;
-    anchor_ms_ = first_ms_ = 0;
+    anchor_ms_ = 0;
     intervals_ = 0;
     phase_ = phase::idle;
     samples_known_ = true;
@@ -53,7 +53,6 @@ void progress_estimator::observe(time_point t, std::optional<modelarts::task_sta
         reset();
         if (seen_before_running_) {
             phase_ = phase::anchored;
-            first_ms_ = ms;
         } else {
             phase_ = phase::baseline;
         }
@@ -69,7 +68,6 @@ void progress_estimator::observe(time_point t, std::optional<modelarts::task_sta
         // Went back: a new run. This poll is its first change point.
         reset();
         phase_ = phase::anchored;
-        first_ms_ = ms;
         anchor_at(ms, p, annotated);
         return;
     }
@@ -77,7 +75,6 @@ void progress_estimator::observe(time_point t, std::optional<modelarts::task_sta
     if (p == anchor_progress_ && !samples_moved) return; // no change point
     if (phase_ == phase::baseline) {
         phase_ = phase::anchored;
-        first_ms_ = ms;
         anchor_at(ms, p, annotated);
         return;
     }
@@ -107,9 +104,7 @@ rate_estimate progress_estimator::current() const {
     const double progress_rate = progress_sum_ / seconds_sum_ * factor;
     out.progress_per_second = progress_rate;
     if (samples_known_) out.samples_per_second = samples_sum_ / seconds_sum_ * factor;
-    const bool enough = intervals_ >= min_intervals &&
-                        anchor_ms_ - first_ms_ >= std::chrono::milliseconds(min_span).count();
-    if (enough && progress_rate > 0) {
+    if (intervals_ >= min_intervals && progress_rate > 0) {
         const double remaining = std::max(0.0, 1.0 - anchor_progress_);
         const double eta_ms = static_cast<double>(anchor_ms_) + remaining / progress_rate * 1000.0;
         // Beyond what a time_point holds: no estimate rather than an overflow.

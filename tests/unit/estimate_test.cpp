@@ -58,7 +58,7 @@ TEST_CASE("estimate: steady progress gives its exact rate, an ETA after two inte
     CHECK_FALSE(e.eta); // one interval is not enough
 
     run(est, 60, pct(2), 10);
-    // Two intervals spanning 60 s: 98% left at 1% per 30 s from t=60 -> 60 + 2940 s.
+    // Two intervals: 98% left at 1% per 30 s from t=60 -> 60 + 2940 s.
     CHECK(eta_near(est.current(), 3000));
 
     for (int i = 3; i <= 20; ++i)
@@ -220,4 +220,9 @@ TEST_CASE("estimate: what it does not use") {
         run(est, 120, 1.0);
         CHECK(eta_near(est.current(), 120));
     }
+}
+
+TEST_CASE("estimate: a few numbers per task") {
+    // 10,000 tasks are watched at once: the estimator is part of each one's published state.
+    CHECK(sizeof(progress_estimator) <= 72);
 }

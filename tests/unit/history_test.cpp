@@ -51,14 +51,18 @@ void raw_sql(const std::string& file, const char* sql) {
 
 } // namespace
 
-TEST_CASE("history: a point on a status change, at most one a minute while progress moves, a "
-          "heartbeat while still") {
+TEST_CASE("history: a point on a status change or a big step, at most one a minute while "
+          "progress moves, a heartbeat while still") {
     const auto last = pt(t0, task_status::running, 0.10, 10);
     CHECK(state::history_due(std::nullopt, last)); // the first since start
     CHECK(state::history_due(last, pt(t0 + 5s, task_status::failed, 0.10, 10)));
     CHECK_FALSE(state::history_due(last, pt(t0 + 59s, task_status::running, 0.11, 11)));
     CHECK(state::history_due(last, pt(t0 + 60s, task_status::running, 0.11, 11)));
     CHECK(state::history_due(last, pt(t0 + 60s, task_status::running, 0.10, 12))); // samples
+    // A step of 5 % or more is kept at once (at most 20 a run); 4.9 % waits.
+    CHECK(state::history_due(last, pt(t0 + 1s, task_status::running, 0.16, 11)));
+    CHECK(state::history_due(last, pt(t0 + 1s, task_status::running, 0.04, 11))); // back
+    CHECK_FALSE(state::history_due(last, pt(t0 + 1s, task_status::running, 0.149, 11)));
     CHECK_FALSE(state::history_due(last, pt(t0 + 29min, task_status::running, 0.10, 10)));
     CHECK(state::history_due(last, pt(t0 + 30min, task_status::running, 0.10, 10)));
     // Finished and unchanged: nothing, however long.
@@ -85,6 +89,15 @@ TEST_CASE("history: points go with the batch, read back oldest first, and go wit
     CHECK(s.history(b.key) == std::vector{pt(t0 + 1s, task_status::queuing, 0.0)});
     CHECK(s.history(state_of("unknown").key).empty());
 
+    SUBCASE("every task's recent points in one read, by task then time") {
+        const auto recent = s.history_since(t0 + 1s);
+        REQUIRE(recent.size() == 2);
+        CHECK(recent[0].key == a.key);
+        CHECK(recent[0].point == pt(t0 + 60s, task_status::running, 0.2, 10));
+        CHECK(recent[1].key == b.key);
+        CHECK(recent[1].point == pt(t0 + 1s, task_status::queuing, 0.0));
+        CHECK(s.history_since(t0 + 61s).empty());
+    }
     SUBCASE("unknown fields read back as unknown") {
         s.commit({{state_of("c"), {}, history_point{t0, std::nullopt, std::nullopt, std::nullopt}}},
                  {});

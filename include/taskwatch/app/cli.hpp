@@ -17,6 +17,7 @@ struct cli_options {
         get,
         outbox_list,
         outbox_redeliver,
+        status,
         version,
         help
     } what = mode::help;

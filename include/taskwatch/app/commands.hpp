@@ -18,6 +18,13 @@ int run_outbox_list(const cli_options& opts);
 /// the daemon runs: it sends them within seconds). 0 when at least one was put back.
 int run_outbox_redeliver(const cli_options& opts);
 
+/// `taskwatchd status`: the table of app/status.hpp on stdout, from the daemon's API at the
+/// config's `listen` (plain HTTP, within 3 s) or, when that cannot be used (down, port 0,
+/// web_config_file set: its TLS and basic auth are not used here), from the state database;
+/// one line on stderr names the source. 0, or 1 with one line on stderr (bad config, neither
+/// source readable).
+int run_status(const cli_options& opts);
+
 /// `taskwatchd --check-config`: 0 valid (and a summary on stdout), 1 invalid (one line).
 int run_check_config(const cli_options& opts);
 

@@ -2,11 +2,13 @@
 // downsampling rule, pure: no clock, no SQLite). The store keeps the points (store.hpp).
 //
 // Bound: a point when the status changes; while progress or the annotated count moves, at most
-// one a minute (`min_spacing`: a change within it waits for the next poll a minute on); while
-// nothing moves and the task has not finished, one per `heartbeat`; nothing while finished
-// and unchanged. Points older than `coarse_after` are thinned to the last of each status per
-// `coarse_bucket` (store::thin_history). Per task: at most 1,440 points a day (plus one per
-// status change) for its first day, at most 96 a day (plus status changes) after that.
+// one a minute (`min_spacing`: a change within it waits for the next poll a minute on) unless
+// progress moved by `big_step` or more since the last point (at most 1 / big_step = 20 such
+// points a run); while nothing moves and the task has not finished, one per `heartbeat`;
+// nothing while finished and unchanged. Points older than `coarse_after` are thinned to the
+// last of each status per `coarse_bucket` (store::thin_history). Per task: at most 1,440
+// points a day for its first day, at most 96 a day after that, plus one per status change and
+// 20 per run.
 #pragma once
 
 #include "taskwatch/modelarts/model.hpp"
@@ -30,6 +32,8 @@ struct history_point {
 struct history_policy {
     /// Two points while progress moves are at least this far apart.
     static constexpr std::chrono::minutes min_spacing{1};
+    /// A progress change this large is stored at once, however soon after the last point.
+    static constexpr double big_step = 0.05;
     /// A point at least this often while an unfinished task does not move.
     static constexpr std::chrono::minutes heartbeat{30};
     /// Points older than this are thinned to coarse_bucket.

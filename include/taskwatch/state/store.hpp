@@ -165,6 +165,9 @@ public:
 
     /// The task's history points, oldest first; empty for an unknown task.
     std::vector<history_point> history(const task::task_key& key);
+    /// Every task's points at or after `since`, ordered by task key then time: one query for
+    /// a page of many tasks (sparklines). Tasks without such points are absent.
+    std::vector<keyed_point> history_since(time_point since);
     /// Thins the points with times in [from, to): of each task, in each `bucket` (aligned to
     /// the epoch), only the last point of each status stays. Returns how many were deleted.
     std::size_t thin_history(time_point from, time_point to, std::chrono::milliseconds bucket);

@@ -22,8 +22,9 @@
 // it ran (queuing, initializing), when the switch to running is the first change point: the
 // first poll of a task already running is in the middle of a step, not at its start.
 //
-// Enough data for an ETA: at least `min_intervals` intervals between change points spanning
-// at least `min_span` since the first change point, and a progress rate above zero.
+// Enough data for an ETA: at least `min_intervals` intervals between change points (three
+// change points: one interval could be a fluke), and a progress rate above zero. No minimum
+// time: the intervals are what the task did, however fast.
 // ETA = the last change point + remaining progress / the rate (never before the last poll).
 #pragma once
 
@@ -52,8 +53,6 @@ public:
     static constexpr std::chrono::seconds half_life{600};
     /// Intervals between change points needed before an ETA is given.
     static constexpr unsigned min_intervals = 2;
-    /// Time from the first change point to the last needed before an ETA is given.
-    static constexpr std::chrono::seconds min_span{60};
 
     /// One successful poll at `t`: the task's status, progress (0..1) and annotated sample
     /// count as the API last sent them (nullopt: never sent). An observation older than the
@@ -80,7 +79,6 @@ private:
     double anchor_progress_ = 0;       ///< progress at the anchor (or the baseline)
     std::int64_t anchor_samples_ = -1; ///< annotated count there; -1: unknown
     std::int64_t anchor_ms_ = 0;       ///< the last change point, ms since the epoch
-    std::int64_t first_ms_ = 0;        ///< the first change point of this run
     std::int64_t last_ms_ = 0;         ///< the last observation
     std::uint16_t intervals_ = 0;      ///< intervals measured in this run (saturating)
     phase phase_ = phase::idle;
