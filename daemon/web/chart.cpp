@@ -30,10 +30,20 @@ void append_points(std::string& out, const std::vector<plot_point>& pts, double 
     }
 }
 
-// "04:05" or "Nov 30 04:05" in UTC: the chart's axis labels.
-std::string axis_time(task::time_point t, bool with_date) {
+// The chart's axis labels in UTC, as fine as the span needs: "04:05:06" under 10 minutes,
+// "04:05" under 20 hours, "11-30 04:05" beyond.
+std::string axis_time(task::time_point t, task::time_point::duration span) {
     const auto s = format_rfc3339(t); // 2026-11-30T04:05:06.000Z
-    return with_date ? s.substr(5, 5) + " " + s.substr(11, 5) : s.substr(11, 5);
+    if (span < std::chrono::minutes(10)) return s.substr(11, 8);
+    if (span < std::chrono::hours(20)) return s.substr(11, 5);
+    return s.substr(5, 5) + " " + s.substr(11, 5);
+}
+
+task::time_point last_progress_time(std::span<const history_point> history) {
+    task::time_point t{};
+    for (const auto& h : history)
+        if (h.progress) t = std::max(t, h.time);
+    return t;
 }
 
 } // namespace
@@ -92,7 +102,8 @@ std::string sparkline_svg(std::span<const history_point> history) {
     return out;
 }
 
-std::string progress_chart_svg(std::span<const history_point> history, task::time_point now) {
+std::string progress_chart_svg(std::span<const history_point> history, task::time_point now,
+                               std::optional<double> current) {
     // The plot area sits inside margins for the axis labels; the status band runs under it.
     constexpr double width = 720, left = 40, right = 12, top = 10, plot_h = 180, band_y = 200,
                      band_h = 10, height = 232;
@@ -123,6 +134,15 @@ std::string progress_chart_svg(std::span<const history_point> history, task::tim
             append_points(out, pts, left, top);
             out += "\"/>";
         }
+        // From the last point to now at the progress the last poll saw: the history keeps at
+        // most a point a minute while progress moves. Dashed, and no point of the history.
+        if (current && range && range->to > last_progress_time(history)) {
+            const auto& p = pts.back();
+            const double y = (1 - std::clamp(*current, 0.0, 1.0)) * plot_h;
+            out += "<line class=\"tail\" x1=\"" + coord(p.x + left) + "\" y1=\"" +
+                   coord(p.y + top) + "\" x2=\"" + coord(plot_w + left) + "\" y2=\"" +
+                   coord(y + top) + "\"/>";
+        }
         // One circle per sample, in history order, each naming what it stands for.
         std::size_t i = 0;
         for (const auto& h : history) {
@@ -149,10 +169,10 @@ std::string progress_chart_svg(std::span<const history_point> history, task::tim
                    coord(band_h) + "\"><title>" + name + " from " + format_rfc3339(s.from) +
                    "</title></rect>";
         }
-        const bool days = std::chrono::duration_cast<std::chrono::hours>(t1 - t0).count() >= 20;
         out += "<text x=\"" + coord(left) + "\" y=\"" + coord(height - 4) + "\">" +
-               axis_time(t0, days) + "</text><text x=\"" + coord(width - right) + "\" y=\"" +
-               coord(height - 4) + "\" text-anchor=\"end\">" + axis_time(t1, days) + " UTC</text>";
+               axis_time(t0, t1 - t0) + "</text><text x=\"" + coord(width - right) + "\" y=\"" +
+               coord(height - 4) + "\" text-anchor=\"end\">" + axis_time(t1, t1 - t0) +
+               " UTC</text>";
     }
     out += "</svg>";
     return out;

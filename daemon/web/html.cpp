@@ -95,6 +95,7 @@ svg.chart{width:100%;height:auto;display:block}
 svg.chart .grid{stroke:var(--line);stroke-width:1}
 svg.chart text{fill:var(--muted);font:11px system-ui,sans-serif}
 svg.chart circle{fill:var(--blue)}
+svg.chart line.tail{stroke:var(--blue);stroke-width:1.5;stroke-dasharray:4 4;vector-effect:non-scaling-stroke}
 svg.chart rect.seg{stroke:none}
 ol.timeline{list-style:none;margin:0;padding:0}
 ol.timeline li{padding:6px 0;border-top:1px solid var(--line);display:flex;gap:10px;flex-wrap:wrap;

@@ -174,7 +174,7 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
     if (!in.history_kept)
         out += "<p class=\"muted\">This taskwatch keeps no history of its tasks.</p>";
     else
-        out += progress_chart_svg(in.history, s.now);
+        out += progress_chart_svg(in.history, s.now, o ? o->progress : std::nullopt);
     out += "</div></section>\n";
 
     // Status timeline: the spells of the history, newest first.

@@ -110,8 +110,8 @@ TEST_CASE_FIXTURE(
     patch(R"({"status":"running","progress":2.0,"annotated_sample_count":20})");
     REQUIRE(seen("running", 0.02));
 
-    // The task labels 5 % every 4 s until the daemon has enough of it for an ETA (the
-    // estimator wants a minute of steps): this is the task's pace, not a wait for the daemon.
+    // The task labels 5 % every 4 s until the daemon has enough of it for an ETA (two
+    // intervals between steps): this is the task's pace, not a wait for the daemon.
     double progress = 2;
     auto last_step = std::chrono::steady_clock::now();
     json::value with_eta;

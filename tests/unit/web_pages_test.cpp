@@ -291,6 +291,23 @@ TEST_CASE("the chart has one point per sample with a progress, carrying its time
     CHECK(svg.find("<rect class=\"seg fill st-succeeded\" x=\"708\"") != std::string::npos);
     CHECK(web::progress_chart_svg({}, at_s(0)).find("no progress recorded yet") !=
           std::string::npos);
+    CHECK(svg.find(">04:00:00</text>") != std::string::npos); // a span of minutes: seconds
+    CHECK(svg.find(">04:04:00 UTC</text>") != std::string::npos);
+    // A finished task has no tail to now.
+    CHECK(web::progress_chart_svg(h, at_s(t0 + 600), 1.0).find("class=\"tail\"") ==
+          std::string::npos);
+}
+
+TEST_CASE("a running task's chart goes on to now at the progress the last poll saw") {
+    auto h = lifecycle();
+    h.pop_back(); // running at 55 % since t0 + 180 s
+    // Now t0 + 360 s: the plot spans 360 s over 668 units; the last point at 180 s is x 374.
+    const auto svg = web::progress_chart_svg(h, at_s(t0 + 360), 0.7);
+    INFO(svg);
+    CHECK(svg.find("<line class=\"tail\" x1=\"374\" y1=\"91\" x2=\"708\" y2=\"64\"/>") !=
+          std::string::npos);
+    CHECK(svg.find("data-points=\"3\"") != std::string::npos);
+    CHECK(web::progress_chart_svg(h, at_s(t0 + 360)).find("class=\"tail\"") == std::string::npos);
 }
 
 TEST_CASE("status spells join equal statuses and end at now") {

@@ -56,6 +56,10 @@ std::string sparkline_svg(std::span<const history_point> history);
 /// times, one `<circle class="pt" data-time="RFC 3339" data-progress="ratio">` per sample with
 /// a progress, and under it a band of the status spells (`<rect class="seg st-NAME">`). Time
 /// runs from the first sample to `now`, or to the last sample once the task has finished.
-std::string progress_chart_svg(std::span<const history_point> history, task::time_point now);
+/// `current`: the progress the last poll saw; a running task's line goes on to now at it
+/// (`<line class="tail">`, dashed), since the history keeps at most a point a minute while
+/// progress moves.
+std::string progress_chart_svg(std::span<const history_point> history, task::time_point now,
+                               std::optional<double> current = {});
 
 } // namespace taskwatch::web
