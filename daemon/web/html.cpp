@@ -137,6 +137,7 @@ constexpr std::string_view js = R"js('use strict';
 (function () {
   var every = 15000;
   var busy = false;
+  var swaps = 0;
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, 'text/html');
     document.querySelectorAll('[data-live]').forEach(function (old) {
@@ -144,6 +145,8 @@ constexpr std::string_view js = R"js('use strict';
       if (fresh) old.replaceWith(fresh);
     });
     if (doc.title) document.title = doc.title;
+    // For tools and tests: how many times the page was refreshed in place.
+    document.documentElement.setAttribute('data-refreshes', String(++swaps));
   }
   function load(url, remember) {
     if (busy) return;

@@ -155,6 +155,14 @@ TEST_CASE_FIXTURE(
     const auto running_at = status_dom.find("data-status=\"running\"");
     CHECK(failed_at < running_at);
 
+    // The script refreshes the page in place every 15 s with the same query: after 31 s of
+    // Chromium's virtual time it has swapped the rows twice, and they are still the filtered
+    // ones (the failed task is not among them, the lifecycle task is).
+    const auto live = chromium.dom(base + "/?status=running", {}, 31s);
+    CHECK(live.find("<html lang=\"en\" data-refreshes=\"2\">") != std::string::npos);
+    CHECK_FALSE(lifecycle_row(live).empty());
+    CHECK(live.find("data-status=\"failed\"") == std::string::npos);
+
     // The task page while it runs: the ETA and the chart.
     const auto running_dom = chromium.dom(task_url);
     CHECK(running_dom.find("<svg class=\"chart\"") != std::string::npos);

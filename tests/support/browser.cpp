@@ -36,8 +36,11 @@ browser::browser() {
                                  "(scripts/install-deps.sh --test)");
 }
 
-std::string browser::dom(const std::string& url, const viewport& v) const {
+std::string browser::dom(const std::string& url, const viewport& v,
+                         std::chrono::milliseconds virtual_time) const {
     auto args = common_args(dir_.file("profile"), v);
+    if (virtual_time.count() > 0)
+        args.push_back("--virtual-time-budget=" + std::to_string(virtual_time.count()));
     args.push_back("--dump-dom");
     args.push_back(url);
     const auto r = run_command(chromium, args, {{"HOME", dir_.str()}}, std::chrono::seconds(90));

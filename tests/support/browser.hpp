@@ -4,6 +4,7 @@
 
 #include "support/files.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace taskwatch::test {
@@ -21,9 +22,11 @@ class browser {
 public:
     /// Throws std::runtime_error when /usr/bin/chromium is missing, naming its Debian package.
     browser();
-    /// The DOM of `url` once loaded, as --dump-dom prints it. Throws std::runtime_error when
-    /// Chromium fails.
-    std::string dom(const std::string& url, const viewport& v = {}) const;
+    /// The DOM of `url` once loaded, as --dump-dom prints it; with `virtual_time`, after that
+    /// much of Chromium's virtual time (timers fire without waiting for them). Throws
+    /// std::runtime_error when Chromium fails.
+    std::string dom(const std::string& url, const viewport& v = {},
+                    std::chrono::milliseconds virtual_time = {}) const;
     /// Saves a PNG of `url` at `v` to `png_file`. Throws std::runtime_error when Chromium fails
     /// or writes no PNG.
     void screenshot(const std::string& url, const viewport& v, const std::string& png_file) const;
