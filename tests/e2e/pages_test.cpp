@@ -212,3 +212,29 @@ TEST_CASE_FIXTURE(
     CHECK(before.back().second == doctest::Approx(1.0));
     CHECK(w.d.stop() == 0);
 }
+
+TEST_CASE_FIXTURE(static_sim<3>,
+                  "with Content-Security-Policy default-src 'self' from the web config the pages' "
+                  "script still runs: the status page and a task page refresh in place") {
+    browser chromium;
+    daemon_options o;
+    o.web_config_file =
+        sim.dir.write("web.yml", "http_server_config:\n  headers:\n"
+                                 "    Content-Security-Policy: \"default-src 'self'\"\n");
+    served_daemon w(sim, dataset, state.str(), o);
+    REQUIRE(wait_until([&] { return w.get("/-/ready").status == 200; }, 15s));
+    const auto page = w.get("/");
+    REQUIRE(page.status == 200);
+    CHECK(page.header("Content-Security-Policy") == "default-src 'self'");
+
+    const auto base = "http://127.0.0.1:" + std::to_string(w.http.port);
+    const auto id = string_of(tasks.at(0).at("task_id"));
+    for (const auto& url : {base + "/", base + "/tasks/" + dataset + "/" + id}) {
+        CAPTURE(url);
+        // A blocked script would leave the page as served: no refresh mark.
+        const auto dom = chromium.dom(url, {}, 16s);
+        CHECK(dom.find("<html lang=\"en\" data-refreshes=\"1\">") != std::string::npos);
+        CHECK(dom.find("data-task-id=\"" + id + "\"") != std::string::npos);
+    }
+    CHECK(w.d.stop() == 0);
+}
