@@ -125,7 +125,7 @@ TEST_CASE("a running task gets an ETA and a rate, its history and events are ser
               std::string::npos);
 }
 
-TEST_CASE("status without a daemon or a database, or with a bad config, exits 1 with one line; "
+TEST_CASE("status without a daemon or a database, or with a bad config, exits 1 with one line - "
           "without --config 2") {
     temp_dir dir("status");
     const auto config = dir.write("c.yml", "listen: 127.0.0.1:" + std::to_string(free_port()) +
