@@ -4,6 +4,7 @@
 #include "taskwatch/web/task_json.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace taskwatch::web {
 namespace {
@@ -84,15 +85,24 @@ std::vector<status_spell> status_spells(std::span<const history_point> history,
 
 std::string sparkline_svg(std::span<const history_point> history) {
     constexpr double w = 120, h = 24;
-    const auto pts = plot_progress(history, w, h - 2);
-    if (pts.empty()) return {};
+    const auto all = plot_progress(history, w, h - 2);
+    if (all.empty()) return {};
+    // At most one point per unit of width (the last of each), the first kept: a long history
+    // would only make the row heavier, not the line finer.
+    std::vector<plot_point> pts;
+    for (const auto& p : all) {
+        if (pts.size() > 1 && std::floor(pts.back().x) == std::floor(p.x))
+            pts.back() = p;
+        else
+            pts.push_back(p);
+    }
     std::string out = "<svg class=\"spark\" viewBox=\"0 0 120 24\" preserveAspectRatio=\"none\" "
                       "role=\"img\" aria-label=\"progress over time\" data-points=\"" +
-                      std::to_string(pts.size()) +
+                      std::to_string(all.size()) +
                       "\"><line class=\"base\" x1=\"0\" y1=\"23\" x2=\"120\" y2=\"23\"/>";
     if (pts.size() == 1) {
-        out +=
-            "<circle cx=\"" + coord(pts[0].x) + "\" cy=\"" + coord(pts[0].y + 1) + "\" r=\"1.5\"/>";
+        // One sample: a dot at the right end, where "now" is.
+        out += "<circle cx=\"119\" cy=\"" + coord(pts[0].y + 1) + "\" r=\"1.5\"/>";
     } else {
         out += "<polyline points=\"";
         append_points(out, pts, 0, 1);

@@ -263,6 +263,19 @@ TEST_CASE("sparkline and chart points are computed from the history's times and 
     CHECK(web::sparkline_svg(h).find("<polyline points=\"0,23 30,20.8 90,10.9 120,1\"/>") !=
           std::string::npos);
     CHECK(web::sparkline_svg({}).empty());
+    CHECK(web::sparkline_svg(std::span(h).first(1)).find("<circle cx=\"119\" cy=\"23\"") !=
+          std::string::npos);
+
+    // A long history: at most a point per unit of width in the line, all counted.
+    std::vector<web::history_point> many;
+    for (int i = 0; i < 5000; ++i)
+        many.push_back({at_s(t0 + 60 * i), task_status::running, i / 5000.0, std::nullopt});
+    const auto spark = web::sparkline_svg(many);
+    CHECK(spark.find("data-points=\"5000\"") != std::string::npos);
+    const auto line = spark.substr(spark.find("points=\"0,"));
+    const auto drawn = std::count(line.begin(), line.begin() + line.find("\"/>"), ',');
+    CHECK(drawn >= 100);
+    CHECK(drawn <= 122); // the first, and the last of each unit 0..120
 }
 
 TEST_CASE("the chart has one point per sample with a progress, carrying its time and value") {
