@@ -136,7 +136,8 @@ svg.spark{width:100%}
 constexpr std::string_view js = R"js('use strict';
 (function () {
   var every = 15000;
-  var busy = false;
+  var latest = 0;   // number of the newest request: an older answer never replaces a newer one
+  var pending = 0;
   var swaps = 0;
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, 'text/html');
@@ -149,20 +150,23 @@ constexpr std::string_view js = R"js('use strict';
     document.documentElement.setAttribute('data-refreshes', String(++swaps));
   }
   function load(url, remember) {
-    if (busy) return;
-    busy = true;
+    var mine = ++latest;
+    pending++;
     fetch(url, {credentials: 'same-origin', headers: {Accept: 'text/html'}})
       .then(function (r) {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.text();
       })
       .then(function (text) {
+        if (mine !== latest) return;
         swap(text);
         if (remember) history.replaceState(null, '', url);
         document.documentElement.classList.remove('stale');
       })
-      .catch(function () { document.documentElement.classList.add('stale'); })
-      .finally(function () { busy = false; });
+      .catch(function () {
+        if (mine === latest) document.documentElement.classList.add('stale');
+      })
+      .finally(function () { pending--; });
   }
   var form = document.getElementById('filters');
   if (form) {
@@ -171,7 +175,6 @@ constexpr std::string_view js = R"js('use strict';
       var q = new URLSearchParams();
       new FormData(form).forEach(function (v, k) { if (v !== '') q.append(k, v); });
       var s = q.toString();
-      busy = false;
       load(location.pathname + (s ? '?' + s : ''), true);
     };
     form.addEventListener('submit', function (e) { e.preventDefault(); apply(); });
@@ -179,7 +182,7 @@ constexpr std::string_view js = R"js('use strict';
   }
   if (document.body.dataset.refresh) {
     setInterval(function () {
-      if (!document.hidden) load(location.pathname + location.search, false);
+      if (!document.hidden && pending === 0) load(location.pathname + location.search, false);
     }, every);
   }
 })();
