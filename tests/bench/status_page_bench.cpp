@@ -115,7 +115,9 @@ int main() {
             ev.id = "evt_" + std::to_string(i);
             ev.type = task::event_type::progress;
             ev.time = now - std::chrono::minutes(50 - i);
-            ev.current = task::snapshot{modelarts::task_status::running, i / 50.0};
+            ev.current.emplace();
+            ev.current->status = modelarts::task_status::running;
+            ev.current->progress = i / 50.0;
             in.events.push_back({ev, {{"ops", "delivered", 0, ev.time, "", ev.time}}});
         }
         const auto& one = tasks.tasks.begin()->second;

@@ -360,8 +360,12 @@ TEST_CASE("the task page escapes a name with a script tag and quotes, labels and
     e.type = task::event_type::status_changed;
     e.time = at_s(t0 + 240);
     e.key = tt.state.key;
-    e.previous = task::snapshot{task_status::running, 0.55};
-    e.current = task::snapshot{task_status::failed, 0.5};
+    e.previous.emplace();
+    e.previous->status = task_status::running;
+    e.previous->progress = 0.55;
+    e.current.emplace();
+    e.current->status = task_status::failed;
+    e.current->progress = 0.5;
     in.events.push_back({e,
                          {{"ops<1>", "dead", 12, at_s(t0 + 900), "http_5xx <b>", std::nullopt},
                           {"am", "delivered", 0, at_s(t0 + 241), "", at_s(t0 + 241)}}});
