@@ -6,6 +6,8 @@ std::string usage() {
     return "usage:\n"
            "  taskwatchd --config FILE              run (foreground; systemd Type=notify)\n"
            "  taskwatchd --config FILE --check-config\n"
+           "  taskwatchd --config FILE --shard I/N  watch only shard I of N (also shard: in the "
+           "config)\n"
            "  taskwatchd --demo [--listen ADDR]     run against an in-process simulator\n"
            "  taskwatchd get --config FILE --dataset D --task T   one GET, print JSON\n"
            "  taskwatchd outbox list --config FILE [--dead] [--webhook NAME]\n"
@@ -80,7 +82,15 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
             o.all_dead = true;
         else if (outbox == cli_options::mode::outbox_redeliver && !a.empty() && a[0] != '-')
             o.event_ids.push_back(a);
-        else if (flag == "--version" || flag == "-V")
+        else if (flag == "--shard") {
+            std::string text;
+            err = take(text);
+            if (!err) {
+                auto sh = task::parse_shard(text);
+                if (!sh) return unexpected("--shard: " + sh.error());
+                o.shard = *sh;
+            }
+        } else if (flag == "--version" || flag == "-V")
             version = true;
         else if (flag == "--help" || flag == "-h")
             help = true;
@@ -89,6 +99,9 @@ expected<cli_options, std::string> parse_cli(const std::vector<std::string>& arg
         if (err) return unexpected(*err);
     }
     if (help) return o;
+    if (o.shard && (version || outbox || get || demo))
+        return unexpected(
+            std::string("--shard goes with --config FILE (running or --check-config)"));
     if (version) {
         o.what = cli_options::mode::version;
         return o;

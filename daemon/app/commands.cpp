@@ -306,6 +306,7 @@ int run_check_config(const cli_options& opts) {
     try {
         auto s =
             config::load_settings(opts.config_path, auth::process_environment(), start_up_checks());
+        if (opts.shard) s.shard = *opts.shard;
         if (s.web_config_file) web::load_web_config(*s.web_config_file);
         std::size_t fixed = 0, discovered = 0;
         for (const auto& t : s.targets) {
@@ -315,9 +316,10 @@ int run_check_config(const cli_options& opts) {
                 ++discovered;
         }
         std::printf("%s: ok: %zu target(s), %zu task(s) listed, %zu dataset(s) discovered, "
-                    "%zu webhook(s)\n",
+                    "%zu webhook(s)%s\n",
                     opts.config_path.c_str(), s.targets.size(), fixed, discovered,
-                    s.webhooks.size());
+                    s.webhooks.size(),
+                    s.shard.count > 1 ? (", shard " + task::to_string(s.shard)).c_str() : "");
         return 0;
     } catch (const config::config_error& e) {
         std::fprintf(stderr, "%s\n", e.what());

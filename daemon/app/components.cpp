@@ -150,6 +150,7 @@ void http_component::start() {
     src.stats = [&wc]() -> const poll::watcher_stats& { return wc.watcher().stats(); };
     src.webhooks = [this] { return webhook_figures(); };
     src.process = [] { return metrics::read_process_stats(); };
+    src.shard = [this] { return settings_->shard; };
     collector_ = std::make_unique<metrics::collector>(std::move(src));
 
     web::site site;

@@ -30,16 +30,25 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The config file's settings with the command line's overrides (--shard), at start and on
+// every reload. Throws config::config_error.
+settings_ptr load(const std::string& config_path, const std::optional<task::shard>& shard) {
+    auto s = config::load_settings(config_path);
+    if (shard) s.shard = *shard;
+    return std::make_shared<const config::settings>(std::move(s));
+}
+
 // Runs the daemon on `ioc` until a stop signal. `on_listening` runs once the HTTP server
 // listens (with its URL); `on_stopped` after every component stopped.
 int serve(asio::io_context& ioc, const std::string& config_path,
+          std::optional<task::shard> shard_override = std::nullopt,
           std::function<void()> on_stopped = {},
           std::function<void(const std::string&)> on_listening = {}) {
     // First of all: a SIGTERM during start-up must stop us cleanly, not kill us.
     asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
     settings_ptr settings;
     try {
-        settings = std::make_shared<const config::settings>(config::load_settings(config_path));
+        settings = load(config_path, shard_override);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
@@ -102,8 +111,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
         systemd.reloading();
         std::string error;
         try {
-            auto fresh =
-                std::make_shared<const config::settings>(config::load_settings(config_path));
+            auto fresh = load(config_path, shard_override);
             auto restart = config::describe_restart_needed(*settings, *fresh);
             if (!restart.empty())
                 log::warn("some changes need a restart; the rest is applied",
@@ -141,7 +149,7 @@ int serve(asio::io_context& ioc, const std::string& config_path,
 
 int run_daemon(const cli_options& opts) {
     asio::io_context ioc(1);
-    return serve(ioc, opts.config_path);
+    return serve(ioc, opts.config_path, opts.shard);
 }
 
 namespace {
@@ -247,7 +255,7 @@ int run_demo(const cli_options& opts) {
     std::fprintf(stderr, "taskwatchd --demo: simulator at %s, config %s\n", simulator.url().c_str(),
                  (dir / "config.yml").c_str());
     int status = serve(
-        ioc, (dir / "config.yml").string(),
+        ioc, (dir / "config.yml").string(), std::nullopt,
         [&] {
             simulator.stop();
             receiver.stop(std::chrono::seconds(1));

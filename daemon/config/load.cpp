@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -247,6 +248,19 @@ void parse_poll(const field& f, settings& s) {
     if (auto v = m.get("stall_after")) s.poll.stall_after = positive_duration(*v);
     if (auto v = m.get("forget_finished_after"))
         s.poll.forget_finished_after = positive_duration(*v);
+}
+
+// `shard: {index: I, count: N}`: both keys required, I < N.
+void parse_shard(const field& f, settings& s) {
+    mapping m(f);
+    m.only({"index", "count"});
+    const auto index_field = m.require("index");
+    const auto count_field = m.require("count");
+    s.shard.count = count_field.integer(1, std::numeric_limits<std::uint32_t>::max());
+    s.shard.index = index_field.integer(0, std::numeric_limits<std::uint32_t>::max());
+    if (s.shard.index >= s.shard.count)
+        index_field.fail("must be below shard.count (" + std::to_string(s.shard.count) +
+                         "): shards are numbered 0 to " + std::to_string(s.shard.count - 1));
 }
 
 // The ids of a list seen so far, for the duplicate check: open addressing over their hashes,
@@ -621,7 +635,7 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
     pending p;
     mapping root(*root_field);
     root.only({"listen", "web_config_file", "state_dir", "log_level", "modelarts", "poll",
-               "targets", "webhooks", "external_url"});
+               "targets", "webhooks", "external_url", "shard"});
 
     if (auto v = root.get("listen")) {
         s.listen = v->string();
@@ -681,6 +695,8 @@ settings read(std::string_view yaml_text, const std::string& source_path, const 
         if (text.back() != '/') text += '/';
         s.external_url = std::move(text);
     }
+
+    if (auto v = root.get("shard")) parse_shard(*v, s);
 
     resolve(c, s, p, root);
     return s;

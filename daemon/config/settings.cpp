@@ -27,6 +27,10 @@ const target* target_of(const settings& s, std::string_view project_id,
     return nullptr;
 }
 
+double request_rate_of(const settings& s) {
+    return s.modelarts.max_requests_per_second / static_cast<double>(s.shard.count);
+}
+
 const std::string& project_id_of(const settings& s, const target& t) {
     return t.project_id ? *t.project_id : s.modelarts.project_id;
 }

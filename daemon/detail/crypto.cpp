@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 namespace taskwatch::detail {
@@ -92,6 +93,14 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 sha256_digest sha256(std::initializer_list<std::string_view> parts) {
     sha256_digest out;
     sha256_of(parts, out.data());
+    return out;
+}
+
+md5_digest md5(std::string_view data) {
+    md5_digest out{};
+    unsigned int len = 0;
+    // One-shot EVP: MD5 is hashed once per task key and discovery listing, not per request.
+    EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
     return out;
 }
 

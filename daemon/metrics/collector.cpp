@@ -451,6 +451,23 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         1);
     out.push_back(std::move(build));
 
+    if (sources_.shard) {
+        // Two plain numbers rather than labels: `count(taskwatch_shard_index)` against
+        // `max(taskwatch_shards)` finds a missing shard, `count_values` a doubled one. Not
+        // `_count`: the text format reserves that suffix for summaries and histograms.
+        const auto sh = sources_.shard();
+        auto index =
+            family("taskwatch_shard_index",
+                   "The shard this instance watches, 0 to taskwatch_shards - 1", MetricType::Gauge);
+        add(index, {}, static_cast<double>(sh.index));
+        out.push_back(std::move(index));
+        auto count = family("taskwatch_shards",
+                            "How many shards split the tasks (1: this instance watches all)",
+                            MetricType::Gauge);
+        add(count, {}, static_cast<double>(sh.count));
+        out.push_back(std::move(count));
+    }
+
     if (sources_.stats) {
         const auto& s = sources_.stats();
         auto polls = family("taskwatch_polls_total",

@@ -128,6 +128,10 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                     fresh.push_back(id);
                 seen.push_back(std::move(id));
             }
+            // Every shard lists; each tracks only its own share of what is new.
+            std::erase_if(fresh, [&](const std::string& id) {
+                return !owns({project, dataset, id});
+            });
             for (auto& id : fresh) {
                 task::task_key key{project, dataset, std::move(id)};
                 // Tracked since the round began (another type's page, a reload): not new.

@@ -28,6 +28,7 @@ struct durable_marks {
     bool up, stalled, gone, failing_reported, has_error;
     std::optional<task::time_point> failing_since, finished_at;
     std::uint64_t event_seq;
+    std::uint32_t cycle;
     explicit durable_marks(const task::task_state& s)
         : up(s.up)
         , stalled(s.stalled)
@@ -36,7 +37,8 @@ struct durable_marks {
         , has_error(s.last_error.has_value())
         , failing_since(s.failing_since)
         , finished_at(s.finished_at)
-        , event_seq(s.event_seq) {}
+        , event_seq(s.event_seq)
+        , cycle(s.cycle) {}
     bool operator==(const durable_marks&) const = default;
 };
 
@@ -79,8 +81,8 @@ engine::engine(asio::any_io_executor ex, std::shared_ptr<const config::settings>
     , store_(store)
     , client_(client)
     , auth_(std::move(auth))
-    , bucket_(settings_->modelarts.max_requests_per_second,
-              std::max(1.0, settings_->modelarts.max_requests_per_second), clock::now())
+    , bucket_(config::request_rate_of(*settings_),
+              std::max(1.0, config::request_rate_of(*settings_)), clock::now())
     , rng_(std::random_device{}())
     , dispatch_timer_(std::make_unique<asio::steady_timer>(ex)) {
     diff_settings_.stall_after = settings_->poll.stall_after;
@@ -295,13 +297,16 @@ void engine::start() {
     for (const auto& t : settings_->targets) {
         const auto& project = config::project_id_of(*settings_, t);
         if (t.task_ids) {
-            for (const auto& id : *t.task_ids)
-                if (!forgotten_.count({project, t.dataset_id, id}))
-                    track({project, t.dataset_id, id}, t, true);
+            for (const auto& id : *t.task_ids) {
+                task::task_key key{project, t.dataset_id, id};
+                if (!forgotten_.count(key) && owns(key)) track(key, t, true);
+            }
         } else {
             // Discovered before: keep watching what is stored until the list says otherwise.
+            // A stored task of another shard stays in the database, unwatched.
             for (auto& [key, s] : stored)
-                if (key.project_id == project && key.dataset_id == t.dataset_id && !s.gone)
+                if (key.project_id == project && key.dataset_id == t.dataset_id && !s.gone &&
+                    owns(key))
                     track(key, t, false);
         }
     }
@@ -325,7 +330,8 @@ void engine::start() {
     spawn(async_commit_loop(), "commit");
     spawn(async_forget_loop(), "forget");
     log::info("watching", {{"tasks", std::to_string(tasks_.size())},
-                           {"targets", std::to_string(settings_->targets.size())}});
+                           {"targets", std::to_string(settings_->targets.size())},
+                           {"shard", task::to_string(settings_->shard)}});
 }
 
 void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing routing,
@@ -341,7 +347,7 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
     diff_settings_ = {};
     diff_settings_.stall_after = settings_->poll.stall_after;
     diff_settings_.progress_steps = routing_.progress_steps;
-    bucket_.set_rate(settings_->modelarts.max_requests_per_second, clock::now());
+    bucket_.set_rate(config::request_rate_of(*settings_), clock::now());
     if (new_credentials) {
         // New credentials are a new key: probed soon, one request at a time until it works.
         for (auto& [url, ep] : endpoints_) {
@@ -350,11 +356,13 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
         }
     }
 
-    // Which tasks stay: those of targets that remain, configured ids still listed.
+    // Which tasks stay: those of targets that remain, configured ids still listed, in this
+    // shard. One that moved to another shard leaves quietly (no task.gone: it is not gone,
+    // another instance watches it); its stored state stays.
     std::size_t removed = 0, added = 0;
     for (auto it = tasks_.begin(); it != tasks_.end();) {
         const auto* t = find_target(it->first.project_id, it->first.dataset_id);
-        bool keep = t != nullptr;
+        bool keep = t != nullptr && owns(it->first);
         if (keep && t->task_ids) {
             keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) !=
                    t->task_ids->end();
@@ -376,7 +384,7 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
         if (t.task_ids) {
             for (const auto& id : *t.task_ids) {
                 task::task_key key{project, t.dataset_id, id};
-                if (tasks_.count(key)) continue;
+                if (tasks_.count(key) || !owns(key)) continue;
                 schedule(track(key, t, true), now);
                 ++added;
             }
@@ -391,7 +399,8 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
     idle_workers_.clear();
     log::info("configuration reloaded", {{"tasks", std::to_string(tasks_.size())},
                                          {"added", std::to_string(added)},
-                                         {"removed", std::to_string(removed)}});
+                                         {"removed", std::to_string(removed)},
+                                         {"shard", task::to_string(settings_->shard)}});
 }
 
 asio::awaitable<void> engine::async_sleep_until(asio::steady_timer& timer, clock::time_point when) {

@@ -157,6 +157,8 @@ private:
     boost::asio::awaitable<void> async_sleep_until(boost::asio::steady_timer& timer,
                                                    clock::time_point when);
 
+    /// Whether the task is in this instance's shard (settings' `shard`).
+    bool owns(const task::task_key& key) const { return settings_->shard.owns(key); }
     tracked_task& track(const task::task_key& key, const config::target& t, bool configured);
     /// Points a task at its target, API client and endpoint in the current settings.
     void bind(tracked_task& tt, const config::target& t);

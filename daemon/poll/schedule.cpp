@@ -177,7 +177,7 @@ asio::awaitable<void> engine::async_dispatch_loop() {
         if (hold(*tt, now)) continue;
         // While the endpoint recovers from throttling, no bursts: requests go one at a time.
         const double factor = ep.throttle.rate_factor(now);
-        bucket_.set_rate(settings_->modelarts.max_requests_per_second * factor, now,
+        bucket_.set_rate(config::request_rate_of(*settings_) * factor, now,
                          factor < 1.0 ? std::optional<double>(1.0) : std::nullopt);
         const auto poll_id = tt->poll_id = ++next_poll_id_;
         claimed_.emplace(poll_id, tt);

@@ -25,7 +25,7 @@ namespace {
 constexpr int busy_timeout_ms = 5000;
 
 /// Migration N takes user_version N-1 to N; each runs in its own transaction.
-constexpr std::array<const char*, 3> migrations{
+constexpr std::array<const char*, 4> migrations{
     // 1: task states, events, per-webhook deliveries.
     R"sql(
 CREATE TABLE tasks (
@@ -90,7 +90,11 @@ CREATE INDEX deliveries_queue ON deliveries (webhook, state, next_attempt_at);
     R"sql(
 CREATE INDEX events_task ON events (project_id, dataset_id, task_id);
 )sql",
-    // 3: each task's history (state/history.hpp), keyed by a small number instead of the three
+    // 3: the task's cycle (task_state::cycle), part of its event ids.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN cycle INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 4: each task's history (state/history.hpp), keyed by a small number instead of the three
     // ids, so that a point costs ~20 bytes.
     R"sql(
 CREATE TABLE history_tasks (
@@ -121,13 +125,13 @@ constexpr const char* task_columns =
     "code, message, error_code, error_msg, total_sample_count, annotated_sample_count, "
     "unconfirmed_sample_count, create_time, last_poll, last_change, progress_since, finished_at, "
     "stalled, up, failing_since, failing_reported, last_error_reason, last_error_code, "
-    "last_error_msg, last_error_request_id, gone, event_seq, forgotten";
-constexpr int task_column_count = 31;
+    "last_error_msg, last_error_request_id, gone, event_seq, forgotten, cycle";
+constexpr int task_column_count = 32;
 
 const std::string sql_upsert_task =
     std::string("INSERT OR REPLACE INTO tasks (") + task_columns +
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
+    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
 const std::string sql_load_tasks =
     std::string("SELECT ") + task_columns + " FROM tasks ORDER BY project_id, dataset_id, task_id";
 constexpr const char* sql_insert_event =
@@ -609,6 +613,7 @@ std::vector<task::task_state> store::load_tasks() {
         t.gone = q.flag(28);
         t.event_seq = static_cast<std::uint64_t>(q.integer(29));
         t.forgotten = q.flag(30);
+        t.cycle = static_cast<std::uint32_t>(q.integer(31));
         out.push_back(std::move(t));
     }
     return out;
@@ -617,7 +622,7 @@ std::vector<task::task_state> store::load_tasks() {
 namespace {
 
 void write_state(query q, const task::task_state& t) {
-    static_assert(task_column_count == 31);
+    static_assert(task_column_count == 32);
     q.bind(1, t.key.project_id).bind(2, t.key.dataset_id).bind(3, t.key.task_id);
     if (t.last) {
         const auto& o = *t.last;
@@ -637,7 +642,7 @@ void write_state(query q, const task::task_state& t) {
         q.bind(27, t.last_error->error_msg).bind(28, t.last_error->request_id);
     }
     q.bind(29, t.gone).bind(30, static_cast<std::int64_t>(t.event_seq));
-    q.bind(31, t.forgotten);
+    q.bind(31, t.forgotten).bind(32, static_cast<std::int64_t>(t.cycle));
     q.run();
 }
 

@@ -1,6 +1,9 @@
 #include "taskwatch/task/diff.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -23,11 +26,66 @@ std::string_view last_name(const task_state& st) {
     return st.last ? std::string_view{st.last->task_name} : std::string_view{};
 }
 
+// The lifecycle's stages: queuing, initializing, running, stopping, then the three ends;
+// nullopt for a code outside -1..5.
+std::optional<int> stage(task_status s) {
+    switch (s) {
+    case task_status::queuing:
+        return 0;
+    case task_status::initializing:
+        return 1;
+    case task_status::running:
+        return 2;
+    case task_status::stopping:
+        return 3;
+    case task_status::failed:
+    case task_status::succeeded:
+    case task_status::stopped:
+        return 4;
+    default:
+        return std::nullopt;
+    }
+}
+
+// A status change that is not a step forward: to an earlier or the same stage, or to or from
+// an unknown code. The first status sent (from null) is a step forward.
+bool goes_back(std::optional<task_status> from, std::optional<task_status> to) {
+    if (!from || !to) return false;
+    const auto a = stage(*from), b = stage(*to);
+    return !a || !b || *b <= *a;
+}
+
+// The pieces of an event's transition text: "-" for what the API did not send.
+std::string text_of(std::optional<task_status> s) {
+    return s ? std::to_string(modelarts::to_code(*s)) : "-";
+}
+std::string text_of(std::optional<double> v) {
+    if (!v) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", *v);
+    return buf;
+}
+std::string text_of(std::optional<time_point> t) {
+    return t ? std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch())
+                       .count())
+             : "-";
+}
+
+// Gives `e` its id (the cycle, then what the API said of the transition) and appends it.
+void emit(task_state& st, event&& e, const std::string& transition, std::vector<event>& out) {
+    e.id = event_id(st.key, e.type, std::to_string(st.cycle) + "|" + transition);
+    ++st.event_seq;
+    out.push_back(std::move(e));
+}
+
 template <class Obs>
 void apply_ok(task_state& st, Obs&& polled, const diff_settings& s, time_point now,
               std::vector<event>& out) {
     if (st.gone) {
-        // Back after a 404: a new task under an old key; only event_seq survives (ids stay unique).
+        // Back after a 404: a new task under an old key; only event_seq and the cycle survive,
+        // and the cycle moves on (ids stay unique).
+        ++st.cycle;
         st.last.reset();
         st.last_change.reset();
         st.progress_since.reset();
@@ -57,7 +115,7 @@ void apply_ok(task_state& st, Obs&& polled, const diff_settings& s, time_point n
     if (!st.last) {
         event e = make_event(event_type::discovered, st, now, name);
         e.current = to_snapshot(seen);
-        out.push_back(std::move(e));
+        emit(st, std::move(e), "created=" + text_of(seen.create_time), out);
         // When progress last moved is unknown: the stall clock starts at first sight.
         st.last_change = now;
         st.progress_since = now;
@@ -70,18 +128,21 @@ void apply_ok(task_state& st, Obs&& polled, const diff_settings& s, time_point n
         // progress sent for the first time after discovery is a change from null.
         const bool status_changed = last_status != seen_status;
         const bool progress_changed = last_progress != seen_progress;
+        if ((status_changed && goes_back(last_status, seen_status)) ||
+            (last_progress && seen_progress && *seen_progress < *last_progress))
+            ++st.cycle;
         if (status_changed) {
             event e = make_event(event_type::status_changed, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
-            out.push_back(std::move(e));
+            emit(st, std::move(e), text_of(last_status) + ">" + text_of(seen_status), out);
         }
         if (progress_changed && last_progress && seen_progress &&
             crosses_progress_step(*last_progress, *seen_progress, s.progress_steps)) {
             event e = make_event(event_type::progress, st, now, name);
             e.previous = to_snapshot(last);
             e.current = to_snapshot(seen);
-            out.push_back(std::move(e));
+            emit(st, std::move(e), text_of(last_progress) + ">" + text_of(seen_progress), out);
         }
         if (status_changed || progress_changed) st.last_change = now;
         if (progress_changed || (status_changed && seen_status == task_status::running)) {
@@ -97,7 +158,8 @@ void apply_ok(task_state& st, Obs&& polled, const diff_settings& s, time_point n
         if (!st.stalled && now - *st.progress_since >= s.stall_after) {
             event e = make_event(event_type::stalled, st, now, name);
             e.current = to_snapshot(seen);
-            out.push_back(std::move(e));
+            emit(st, std::move(e), text_of(seen_status) + "@" + text_of(seen.known_progress()),
+                 out);
             st.stalled = true;
         }
     }
@@ -110,7 +172,7 @@ void apply_ok(task_state& st, Obs&& polled, const diff_settings& s, time_point n
     if (st.failing_reported) {
         event e = make_event(event_type::poll_recovered, st, now, name);
         e.current = to_snapshot(seen);
-        out.push_back(std::move(e));
+        emit(st, std::move(e), "since=" + text_of(st.failing_since), out);
     }
     st.failing_reported = false;
     st.failing_since.reset();
@@ -139,7 +201,7 @@ void apply_failed(task_state& st, const poll_error& error, const diff_settings& 
         event e = make_event(event_type::poll_failing, st, now, last_name(st));
         if (st.last) e.current = to_snapshot(*st.last);
         e.error = error;
-        out.push_back(std::move(e));
+        emit(st, std::move(e), "since=" + text_of(st.failing_since), out);
         st.failing_reported = true;
     }
 }
@@ -153,13 +215,12 @@ void apply_gone(task_state& st, const poll_error& error, time_point now, std::ve
     event e = make_event(event_type::gone, st, now, last_name(st));
     e.current = to_snapshot(*st.last);
     e.error = error;
-    out.push_back(std::move(e));
+    emit(st, std::move(e), "created=" + text_of(st.last->create_time), out);
 }
 
 template <class Outcome>
 void advance_impl(task_state& st, Outcome&& outcome, const diff_settings& s, time_point now,
                   std::vector<event>& out) {
-    const std::size_t first = out.size();
     if (auto* ok = std::get_if<poll_ok>(&outcome)) {
         if constexpr (std::is_const_v<std::remove_reference_t<Outcome>> ||
                       std::is_lvalue_reference_v<Outcome>)
@@ -171,8 +232,6 @@ void advance_impl(task_state& st, Outcome&& outcome, const diff_settings& s, tim
     } else if (auto* gone = std::get_if<poll_gone>(&outcome)) {
         apply_gone(st, gone->error, now, out);
     }
-    for (std::size_t i = first; i < out.size(); ++i)
-        out[i].id = event_id(st.key, st.event_seq++);
 }
 
 } // namespace

@@ -1,6 +1,6 @@
 #include "taskwatch/task/types.hpp"
 
-#include <openssl/evp.h>
+#include "taskwatch/detail/crypto.hpp"
 
 #include <algorithm>
 #include <array>
@@ -39,15 +39,6 @@ std::optional<time_point> parse_create_time(std::string_view s) {
     std::chrono::sys_seconds t = std::chrono::sys_days{ymd} + std::chrono::hours{*h} +
                                  std::chrono::minutes{*mi} + std::chrono::seconds{*se};
     return time_point{t};
-}
-
-const EVP_MD* sha256_md() {
-    // Fetched once: OpenSSL 3 looks the algorithm up on every implicit fetch.
-    static const EVP_MD* md = [] {
-        const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-        return fetched ? fetched : EVP_sha256();
-    }();
-    return md;
 }
 
 } // namespace
@@ -104,35 +95,13 @@ std::optional<event_type> event_type_from_string(std::string_view s) {
     return detail::value_in(event_type_names, s);
 }
 
-std::string event_id(const task_key& key, std::uint64_t seq) {
-    std::array<char, 20> seq_text{};
-    auto [end, ec] = std::to_chars(seq_text.data(), seq_text.data() + seq_text.size(), seq);
-    (void)ec; // 20 chars hold any uint64
-    const char nul = '\0';
-
-    struct ctx_free {
-        void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-    };
-    thread_local std::unique_ptr<EVP_MD_CTX, ctx_free> ctx(EVP_MD_CTX_new());
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr);
-    EVP_DigestUpdate(ctx.get(), key.project_id.data(), key.project_id.size());
-    EVP_DigestUpdate(ctx.get(), &nul, 1);
-    EVP_DigestUpdate(ctx.get(), key.dataset_id.data(), key.dataset_id.size());
-    EVP_DigestUpdate(ctx.get(), &nul, 1);
-    EVP_DigestUpdate(ctx.get(), key.task_id.data(), key.task_id.size());
-    EVP_DigestUpdate(ctx.get(), &nul, 1);
-    EVP_DigestUpdate(ctx.get(), seq_text.data(), static_cast<std::size_t>(end - seq_text.data()));
-    EVP_DigestFinal_ex(ctx.get(), digest, &len);
-
-    static constexpr char hex[] = "0123456789abcdef";
+std::string event_id(const task_key& key, event_type type, std::string_view transition) {
+    const std::string_view nul("\0", 1);
+    const auto digest = detail::sha256({key.project_id, nul, key.dataset_id, nul, key.task_id, nul,
+                                        to_string(type), nul, transition});
     std::string id = "evt_";
     id.reserve(4 + 32);
-    for (std::size_t i = 0; i < 16; ++i) {
-        id.push_back(hex[digest[i] >> 4]);
-        id.push_back(hex[digest[i] & 0x0f]);
-    }
+    detail::append_hex(id, digest.data(), 16);
     return id;
 }
 

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
         std::vector<state::change> batch;
         for (auto& st : states) {
             task::event e;
-            e.id = task::event_id(st.key, st.event_seq++);
+            e.id =
+                task::event_id(st.key, task::event_type::progress, std::to_string(st.event_seq++));
             e.type = task::event_type::progress;
             e.time = t0 + std::chrono::seconds(b);
             e.key = st.key;

@@ -1,6 +1,7 @@
 // The alertmanager format against a real Alertmanager (Debian's prometheus-alertmanager, started
 // on loopback by the test), which routes to the test's webhook receiver: a task that fails in
 // the simulator becomes an Alertmanager notification, and it resolves when the task restarts.
+#include "support/alertmanager.hpp"
 #include "support/daemon.hpp"
 #include "support/files.hpp"
 #include "support/http_request.hpp"
@@ -20,44 +21,6 @@ using namespace std::chrono_literals;
 using verb = boost::beast::http::verb;
 
 namespace {
-
-constexpr const char* alertmanager_bin = "/usr/bin/prometheus-alertmanager";
-
-// An Alertmanager that sends every group at once (group_wait 1s) to `hook`, resolved alerts
-// too, trusting the test CA for the receiver's HTTPS.
-struct alertmanager_process {
-    temp_dir dir{"alertmanager"};
-    std::uint16_t port = free_port();
-    std::optional<child_process> proc;
-
-    alertmanager_process(const std::string& hook_url, const std::string& ca_file) {
-        const auto config = dir.write("am.yml", "route:\n"
-                                                "  receiver: hook\n"
-                                                "  group_by: [alertname, task_id]\n"
-                                                "  group_wait: 1s\n"
-                                                "  group_interval: 1s\n"
-                                                "  repeat_interval: 1h\n"
-                                                "receivers:\n"
-                                                "  - name: hook\n"
-                                                "    webhook_configs:\n"
-                                                "      - url: " +
-                                                    hook_url +
-                                                    "\n"
-                                                    "        send_resolved: true\n"
-                                                    "        http_config:\n"
-                                                    "          tls_config: {ca_file: " +
-                                                    ca_file + "}\n");
-        proc.emplace(alertmanager_bin,
-                     std::vector<std::string>{
-                         "--config.file=" + config, "--storage.path=" + dir.file("data"),
-                         "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                         "--cluster.listen-address="});
-        server_address at{port, ""};
-        if (!wait_until([&] { return http_request(at, verb::get, "/-/ready").status == 200; }, 20s))
-            throw std::runtime_error("alertmanager did not start: " + proc->stderr_text());
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-};
 
 // The notifications the receiver got for `task_id`'s ModelArtsTaskFailed with `status`.
 std::size_t notifications(const receiver_process& r, const std::string& task_id,

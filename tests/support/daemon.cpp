@@ -40,9 +40,11 @@ daemon_process::daemon_process(sim_control& sim, const std::string& dataset,
                                const std::string& state_dir, const daemon_options& o) {
     sim.dir.write("ak", sim.account.ak + "\n");
     sim.dir.write("sk", sim.account.sk + "\n");
-    config = sim.dir.write("watch.yml", daemon_config(sim, dataset, state_dir, o));
+    config = sim.dir.write(o.config_name, daemon_config(sim, dataset, state_dir, o));
     db = state_dir + "/taskwatch.db";
-    proc.emplace(bin_dir() + "/taskwatchd", std::vector<std::string>{"--config", config});
+    std::vector<std::string> args{"--config", config};
+    args.insert(args.end(), o.args.begin(), o.args.end());
+    proc.emplace(bin_dir() + "/taskwatchd", std::move(args));
 }
 
 int daemon_process::stop() {

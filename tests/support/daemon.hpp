@@ -24,6 +24,10 @@ struct daemon_options {
     std::string listen = "127.0.0.1:0";
     std::string web_config_file; ///< empty: no web_config_file key
     std::string extra_top;       ///< more top-level YAML after the targets (e.g. "webhooks:\n...")
+    /// The config's file name in the simulator's folder: several daemons on one simulator need
+    /// one each.
+    std::string config_name = "watch.yml";
+    std::vector<std::string> args; ///< more command-line arguments after --config FILE
 };
 
 /// The YAML of a daemon watching every task of `dataset` on `sim` (AK/SK from files ak and sk
@@ -31,7 +35,7 @@ struct daemon_options {
 std::string daemon_config(const sim_control& sim, const std::string& dataset,
                           const std::string& state_dir, const daemon_options& o = {});
 
-/// taskwatchd started with daemon_config() written to the simulator's folder (as watch.yml).
+/// taskwatchd started with daemon_config() written to the simulator's folder (as config_name).
 struct daemon_process {
     std::optional<child_process> proc;
     std::string config, db;

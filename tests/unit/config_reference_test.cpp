@@ -121,6 +121,7 @@ webhooks:
     format: alertmanager
     urls: [http://am1:9093, http://am2:9093]
 external_url: https://taskwatch.example.com/
+shard: {index: 0, count: 1}
 )";
 
 const char* const with_token = R"(modelarts:

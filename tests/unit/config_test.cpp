@@ -238,6 +238,32 @@ TEST_CASE("keys left out take their documented defaults") {
     CHECK_FALSE(w.webhooks[0].secret.has_value());
 }
 
+TEST_CASE("shard: picks this instance's share of the tasks and of the account's request rate") {
+    auto whole = parse_settings(minimal(), "/c.yml", env_keys);
+    CHECK(whole.shard == task::shard{0, 1});
+    CHECK(request_rate_of(whole) == 20.0);
+
+    auto third =
+        parse_settings(minimal("shard: {index: 2, count: 3}\n", "  max_requests_per_second: 30\n"),
+                       "/c.yml", env_keys);
+    CHECK(third.shard == task::shard{2, 3});
+    CHECK(third.modelarts.max_requests_per_second == 30.0);
+    CHECK(request_rate_of(third) == 10.0);
+
+    check_problems({
+        {"an index not below the count", minimal("shard: {index: 3, count: 3}\n"),
+         at + "6: shard.index: must be below shard.count (3): shards are numbered 0 to 2"},
+        {"no shards", minimal("shard: {index: 0, count: 0}\n"),
+         at + "6: shard.count: must be between 1 and 4294967295, got \"0\""},
+        {"a negative index", minimal("shard: {index: -1, count: 2}\n"),
+         at + "6: shard.index: expected an integer, got \"-1\""},
+        {"no count", minimal("shard: {index: 0}\n"),
+         at + "6: shard: missing required key \"count\""},
+        {"an unknown key", minimal("shard: {index: 0, count: 2, of: 3}\n"),
+         at + "6: shard: unknown key \"of\""},
+    });
+}
+
 TEST_CASE("relative paths are resolved against the config's folder") {
     temp_dir conf;
     conf.write("ca.pem", "not checked here\n");

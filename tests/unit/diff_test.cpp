@@ -496,7 +496,10 @@ void check_case(const diff_case& c) {
         CHECK(to_string(got.type) == to_string(want.type));
         CHECK(got.time == c.now);
         CHECK(got.key == key);
-        CHECK(got.id == event_id(key, c.prev.event_seq + i));
+        CHECK(got.id.starts_with("evt_"));
+        CHECK(got.id.size() == 36);
+        for (std::size_t j = 0; j < i; ++j)
+            CHECK(got.id != r.events[j].id);
         if (c.prev.last || std::holds_alternative<poll_ok>(c.outcome))
             CHECK(got.task_name == "job");
         if (want.previous_status) {
@@ -566,28 +569,74 @@ TEST_CASE("diff: every pair of the seven statuses gives one status_changed or no
     }
 }
 
-TEST_CASE("diff: event ids are sequential per task and match event_id") {
+TEST_CASE("diff: event_seq counts the events, each of which has its own id") {
     auto prev = with(seen(running, 0.2), [](task_state& s) { s.event_seq = 5; });
     auto r = diff(prev, ok(succeeded, 1.0), steps({0.25}), at(1min));
     REQUIRE(r.events.size() == 2);
-    CHECK(r.events[0].id == event_id(key, 5));
-    CHECK(r.events[1].id == event_id(key, 6));
+    CHECK(r.events[0].id == event_id(key, event_type::status_changed, "0|1>3"));
+    CHECK(r.events[1].id == event_id(key, event_type::progress, "0|0.20000000000000001>1"));
     CHECK(r.events[0].id != r.events[1].id);
     CHECK(r.next.event_seq == 7);
 
     auto r2 = diff(r.next, poll_gone{err("not_found")}, {}, at(2min));
     REQUIRE(r2.events.size() == 1);
-    CHECK(r2.events[0].id == event_id(key, 7));
+    CHECK(r2.events[0].id == event_id(key, event_type::gone, "0|created=-"));
 }
 
-TEST_CASE("event_id: evt_ and the first 16 bytes of SHA-256 of key NUL-joined with decimal seq") {
-    // python3: hashlib.sha256(b'p1\0d1\0t1\0' + str(seq).encode()).hexdigest()[:32]
-    CHECK(event_id(key, 0) == "evt_8733479d626082323aeda6888e6682e5");
-    CHECK(event_id(key, 1) == "evt_cfe6eba914e3465bd778dd03c35446e4");
-    CHECK(event_id(key, UINT64_MAX) == "evt_3288411c4deec2bfe085b327868cd372");
+TEST_CASE("event_id: evt_ and the first 16 bytes of SHA-256 of key, type and transition") {
+    // python3: hashlib.sha256(b'p1\0d1\0t1\0' + type.encode() + b'\0' + transition.encode())
+    //          .hexdigest()[:32]
+    CHECK(event_id(key, event_type::status_changed, "0|1>2") ==
+          "evt_d59349f745759c4f6f7c789bb80a7a21");
+    CHECK(event_id(key, event_type::discovered, "0|created=-") ==
+          "evt_81bf6a2468d34e55d0f1966e73939875");
+    CHECK(event_id(key, event_type::status_changed, "1|1>2") ==
+          "evt_b1da7ba1858c99efa89518ccc264c92f");
     // The NUL separators keep "ab"+"c" apart from "a"+"bc".
-    CHECK(event_id({"ab", "c", "t"}, 0) != event_id({"a", "bc", "t"}, 0));
-    CHECK(event_id({"p1", "d1", "t2"}, 0) != event_id(key, 0));
+    CHECK(event_id({"ab", "c", "t"}, event_type::gone, "") !=
+          event_id({"a", "bc", "t"}, event_type::gone, ""));
+    CHECK(event_id({"p1", "d1", "t2"}, event_type::gone, "") !=
+          event_id(key, event_type::gone, ""));
+}
+
+TEST_CASE("diff: replicas with different histories give the same change the same id") {
+    // One replica has watched the task for long (many events, other polls), the other has just
+    // discovered it; both see it go from running to failed, at different moments.
+    const auto veteran = with(seen(running, 0.4), [](task_state& s) { s.event_seq = 9; });
+    const auto newcomer = seen(running, 0.4);
+    auto a = diff(veteran, ok(failed, 0.4), steps({0.25}), at(1min));
+    auto b = diff(newcomer, ok(failed, 0.4), steps({0.25}), at(1min) + 7s);
+    REQUIRE(a.events.size() == 1);
+    REQUIRE(b.events.size() == 1);
+    CHECK(a.events[0].id == b.events[0].id);
+    CHECK(a.events[0].id == event_id(key, event_type::status_changed, "0|1>2"));
+    // A restart re-running the same diff gives it again.
+    CHECK(diff(veteran, ok(failed, 0.4), steps({0.25}), at(5min)).events[0].id == a.events[0].id);
+    // Discovery depends on the task, not on when it was found.
+    auto d1 = diff(never_seen(), ok(running, 0.1), {}, at(1min));
+    auto d2 = diff(never_seen(), ok(running, 0.3), {}, at(9min));
+    CHECK(d1.events.at(0).id == d2.events.at(0).id);
+}
+
+TEST_CASE("diff: a transition seen again after a step back gets a new id") {
+    auto first = diff(seen(running, 0.4), ok(failed, 0.4), {}, at(1min));
+    CHECK(first.next.cycle == 0);
+    auto back = diff(first.next, ok(running, 0.4), {}, at(2min)); // failed -> running: back
+    CHECK(back.next.cycle == 1);
+    auto again = diff(back.next, ok(failed, 0.4), {}, at(3min));
+    REQUIRE(again.events.size() == 1);
+    CHECK(again.events[0].id == event_id(key, event_type::status_changed, "1|1>2"));
+    CHECK(again.events[0].id != first.events.at(0).id);
+    // Progress going down is a step back too; a step forward is not.
+    CHECK(diff(seen(running, 0.4), ok(running, 0.3), {}, at(1min)).next.cycle == 1);
+    CHECK(diff(seen(running, 0.4), ok(succeeded, 1.0), {}, at(1min)).next.cycle == 0);
+    // Gone and back is a new task under an old key: a new cycle, a new discovery id.
+    auto gone = diff(seen(running, 0.4), poll_gone{err("not_found")}, {}, at(1min));
+    auto reborn = diff(gone.next, ok(queuing, 0), {}, at(2min));
+    REQUIRE(reborn.events.size() == 1);
+    CHECK(reborn.events[0].type == event_type::discovered);
+    CHECK(reborn.next.cycle == 1);
+    CHECK(reborn.events[0].id != diff(never_seen(), ok(queuing, 0), {}, at(2min)).events[0].id);
 }
 
 TEST_CASE("diff: re-running from the same state gives byte-identical events") {

@@ -1,6 +1,6 @@
 // A task's history: the downsampling rule (state/history.hpp), the points in the store
 // (written with the batch, read back, thinned, pruned with the task), the schema migration
-// from version 2, the events of one task with their deliveries, and the bytes a day costs.
+// from version 3, the events of one task with their deliveries, and the bytes a day costs.
 #include "taskwatch/state/history.hpp"
 #include "taskwatch/state/store.hpp"
 #include "taskwatch/state/write_buffer.hpp"
@@ -165,7 +165,7 @@ TEST_CASE("history: thinning keeps the last point of each status per bucket, in 
     }
 }
 
-TEST_CASE("history: a version 2 database is migrated, its states kept, history written") {
+TEST_CASE("history: a version 3 database is migrated, its states kept, history written") {
     test::temp_dir dir;
     auto st = state_of("a");
     st.event_seq = 7;
@@ -173,9 +173,9 @@ TEST_CASE("history: a version 2 database is migrated, its states kept, history w
         state::store s(dir.path());
         s.commit({{st, {}}}, {});
     }
-    // Version 3 is version 2 plus the history tables: without them, this is a version 2 file.
+    // Version 4 is version 3 plus the history tables: without them, this is a version 3 file.
     raw_sql(dir.file("taskwatch.db"),
-            "DROP TABLE history; DROP TABLE history_tasks; PRAGMA user_version = 2;");
+            "DROP TABLE history; DROP TABLE history_tasks; PRAGMA user_version = 3;");
     state::store s(dir.path());
     auto tasks = s.load_tasks();
     REQUIRE(tasks.size() == 1);
@@ -197,10 +197,16 @@ TEST_CASE("history: a task's events come with each webhook's delivery state") {
     state::store s(dir.path());
     auto a = state_of("a");
     auto other = state_of("other");
-    auto ev = [](const task::task_key& key, std::uint64_t seq, time_point t) {
+    const auto type_of = [](std::uint64_t seq) {
+        return seq == 0 ? task::event_type::discovered : task::event_type::status_changed;
+    };
+    const auto id_of = [&](const task::task_key& key, std::uint64_t seq) {
+        return task::event_id(key, type_of(seq), std::to_string(seq));
+    };
+    auto ev = [&](const task::task_key& key, std::uint64_t seq, time_point t) {
         task::event e;
-        e.id = task::event_id(key, seq);
-        e.type = seq == 0 ? task::event_type::discovered : task::event_type::status_changed;
+        e.id = id_of(key, seq);
+        e.type = type_of(seq);
         e.time = t;
         e.key = key;
         e.task_name = "n";
@@ -209,9 +215,9 @@ TEST_CASE("history: a task's events come with each webhook's delivery state") {
     const auto route = [](const task::event&) { return std::vector<std::string>{"chat", "ops"}; };
     s.commit({{a, {ev(a.key, 0, t0), ev(a.key, 1, t0 + 1s)}}, {other, {ev(other.key, 0, t0)}}},
              route);
-    s.mark_delivered(task::event_id(a.key, 0), "chat", t0 + 2s);
-    s.mark_failed(task::event_id(a.key, 0), "ops", t0 + 2s, t0 + 10s, "HTTP 503", false);
-    s.mark_failed(task::event_id(a.key, 1), "ops", t0 + 3s, t0 + 3s, "HTTP 410", true);
+    s.mark_delivered(id_of(a.key, 0), "chat", t0 + 2s);
+    s.mark_failed(id_of(a.key, 0), "ops", t0 + 2s, t0 + 10s, "HTTP 503", false);
+    s.mark_failed(id_of(a.key, 1), "ops", t0 + 3s, t0 + 3s, "HTTP 410", true);
 
     auto events = s.task_events(a.key, 10);
     REQUIRE(events.size() == 2);
@@ -233,7 +239,7 @@ TEST_CASE("history: a task's events come with each webhook's delivery state") {
     // The newest only, still oldest first.
     auto newest = s.task_events(a.key, 1);
     REQUIRE(newest.size() == 1);
-    CHECK(newest[0].event.id == task::event_id(a.key, 1));
+    CHECK(newest[0].event.id == id_of(a.key, 1));
     CHECK(s.task_events(state_of("unknown").key, 10).empty());
 }
 

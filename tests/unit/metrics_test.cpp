@@ -322,6 +322,20 @@ TEST_CASE("process metrics come out when /proc is readable") {
         CHECK(starting_with(text, std::string(name) + " ").size() == 1);
 }
 
+TEST_CASE("the instance's shard is two gauges, index and count, and nothing without a source") {
+    metrics::collector_sources src;
+    src.shard = [] { return task::shard{2, 3}; };
+    metrics::collector c(std::move(src));
+    auto text = c.render();
+    INFO(text);
+    CHECK(starting_with(text, "taskwatch_shard_index ") ==
+          std::vector<std::string>{"taskwatch_shard_index 2"});
+    CHECK(starting_with(text, "taskwatch_shards ") ==
+          std::vector<std::string>{"taskwatch_shards 3"});
+    CHECK(starting_with(text, "# TYPE taskwatch_shards ").size() == 1);
+    CHECK(starting_with(metrics::collector({}).render(), "taskwatch_shard").empty());
+}
+
 TEST_CASE("the label names taskwatch sets on task series are the reserved ones") {
     // A task with every field known, so that every per-task series is written.
     poll::task_table tasks;

@@ -63,6 +63,7 @@ task::task_state full_state() {
     s.gone = true;
     s.forgotten = true;
     s.event_seq = 1234567;
+    s.cycle = 7;
     return s;
 }
 
@@ -73,10 +74,15 @@ task::snapshot snap(modelarts::task_status status, double progress) {
     return s;
 }
 
+// A distinct event id per (task, seq), as the diff's would be.
+std::string id_of(const task::task_key& key, std::uint64_t seq) {
+    return task::event_id(key, task::event_type::progress, std::to_string(seq));
+}
+
 task::event make_event(const task::task_key& key, std::uint64_t seq, time_point when,
                        task::event_type type = task::event_type::progress) {
     task::event e;
-    e.id = task::event_id(key, seq);
+    e.id = id_of(key, seq);
     e.type = type;
     e.time = when;
     e.key = key;
@@ -209,6 +215,27 @@ TEST_CASE("a task state round-trips with every field, across a reopen") {
         CHECK(s.load_tasks()[0] == full);
         CHECK(s.load_tasks().size() == 3);
     }
+}
+
+TEST_CASE("a database of schema 2 gains the cycle column, 0 for every task, and keeps the rest") {
+    test::temp_dir dir;
+    auto st = full_state();
+    st.cycle = 0;
+    {
+        state::store s(dir.path());
+        s.commit({{st, {}}}, {});
+    }
+    const auto file = (dir.path() / state::store::file_name).string();
+    // What version 2 wrote: no cycle column (3), no history tables (4), user_version 2.
+    raw_sql(file, "DROP TABLE history; DROP TABLE history_tasks; "
+                  "ALTER TABLE tasks DROP COLUMN cycle; PRAGMA user_version = 2;");
+    state::store s(dir.path());
+    auto loaded = s.load_tasks();
+    REQUIRE(loaded.size() == 1);
+    CHECK(loaded[0] == st);
+    st.cycle = 3;
+    s.commit({{st, {}}}, {});
+    CHECK(s.load_tasks().at(0).cycle == 3);
 }
 
 TEST_CASE("times are stored at millisecond precision") {
@@ -567,7 +594,7 @@ TEST_CASE("a commit killed at any moment is either whole or absent") {
             const auto& ids = by_task[st.key];
             REQUIRE(ids.size() == st.event_seq);
             for (std::uint64_t i = 0; i < st.event_seq; ++i)
-                CHECK(ids[i] == task::event_id(st.key, i));
+                CHECK(ids[i] == id_of(st.key, i));
         }
     }
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "taskwatch/detail/expected.hpp"
+#include "taskwatch/task/shard.hpp"
 
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ struct cli_options {
     bool dead = false;                  ///< outbox list --dead
     bool all_dead = false;              ///< outbox redeliver --all-dead
     std::vector<std::string> event_ids; ///< outbox redeliver ID...
+    /// --shard I/N (run, --check-config): overrides the config's `shard:`, also on reload.
+    std::optional<task::shard> shard;
 };
 
 /// Parses argv; the error is a usage message (exit status 2).

@@ -7,6 +7,7 @@
 #include "taskwatch/detail/secret.hpp"
 #include "taskwatch/http/url.hpp"
 #include "taskwatch/log/log.hpp"
+#include "taskwatch/task/shard.hpp"
 #include "taskwatch/task/types.hpp"
 
 #include <array>
@@ -123,7 +124,8 @@ struct webhook {
 /// - URLs are stored parsed (http/url.hpp), once: endpoints as https://host[:port] (a "/" after
 ///   the port is allowed and dropped), the proxy with its credentials decoded;
 /// - a key given with no value (`key:` or `key: ~`) is an error, not "use the default";
-/// - a key may appear only once in a mapping.
+/// - a key may appear only once in a mapping;
+/// - `shard` needs both `index` and `count`, count >= 1 and index < count; absent: {0, 1}.
 struct settings {
     std::string source_path; ///< the config file, as given
     std::string listen = "127.0.0.1:9817";
@@ -157,9 +159,16 @@ struct settings {
     /// `external_url`: where people reach this daemon's pages (links in messages, Alertmanager's
     /// generatorURL); http(s), stored with a trailing "/". nullopt: no links.
     std::optional<std::string> external_url;
+    /// `shard:` (or --shard, which overrides it): the tasks this instance watches.
+    task::shard shard;
 
     bool operator==(const settings&) const = default;
 };
+
+/// The request rate this instance may use: modelarts.max_requests_per_second is the account's,
+/// shared evenly by the shards (divided by shard.count), so that N shards together stay
+/// within it.
+double request_rate_of(const settings& s);
 
 /// The target's project: its own project_id, else modelarts.project_id.
 const std::string& project_id_of(const settings& s, const target& t);

@@ -11,9 +11,12 @@
 namespace taskwatch::detail {
 
 using sha256_digest = std::array<unsigned char, 32>;
+using md5_digest = std::array<unsigned char, 16>;
 
 /// SHA-256 of the concatenation of `parts`.
 sha256_digest sha256(std::initializer_list<std::string_view> parts);
+/// MD5 of `data`: not for security, only where a format asks for it (Prometheus' hashmod).
+md5_digest md5(std::string_view data);
 /// HMAC-SHA256 (RFC 2104) of `data` under `key`.
 sha256_digest hmac_sha256(std::string_view key, std::string_view data);
 

@@ -9,6 +9,7 @@
 #include "taskwatch/metrics/process.hpp"
 #include "taskwatch/poll/stats.hpp"
 #include "taskwatch/poll/task_view.hpp"
+#include "taskwatch/task/shard.hpp"
 #include "taskwatch/task/types.hpp"
 
 #include <prometheus/collectable.h>
@@ -46,6 +47,8 @@ struct collector_sources {
     std::function<std::vector<webhook_figures>()> webhooks;
     /// nullopt when /proc cannot be read: the process_* series are left out.
     std::function<std::optional<process_stats>()> process;
+    /// The instance's shard: taskwatch_shard_index and taskwatch_shards.
+    std::function<task::shard()> shard;
     std::string version = TASKWATCH_VERSION;
 };
 

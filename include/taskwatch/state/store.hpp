@@ -113,7 +113,7 @@ public:
     /// `PRAGMA application_id` of a taskwatch state database ("TWCH").
     static constexpr std::int32_t application_id = 0x54574348;
     /// `PRAGMA user_version` this build writes; older files are migrated, newer refused.
-    static constexpr int schema_version = 3;
+    static constexpr int schema_version = 4;
     static constexpr std::string_view file_name = "taskwatch.db";
 
     /// Creates `state_dir` and the database if missing. Throws store_error for a file that is

@@ -25,8 +25,21 @@
 // - poll_gone: task.gone (with error) once if the task was seen, gone=true either way; up=false,
 //   last_error=the error; the failing streak is left as it is.
 // Event order within one diff: discovered, status_changed, progress, stalled, poll_recovered,
-// poll_failing, gone. Each event gets id = event_id(key, event_seq), then event_seq += 1; its
-// time is `now`, its task_name the observation's (or the last one's).
+// poll_failing, gone. Each event's time is `now`, its task_name the observation's (or the last
+// one's); event_seq counts them.
+//
+// Event ids: event_id(key, type, CYCLE "|" TRANSITION), from what the API said rather than when
+// or in which order this instance saw it, so that two replicas watching the same task give the
+// same change the same id (HA receivers de-duplicate on webhook-id), and a restart the same:
+// - TRANSITION: discovered and gone "created=" create_time (Unix ms, "-" if not sent);
+//   status_changed "FROM>TO" (status codes, "-" for none); progress "FROM>TO" (ratios, %.17g);
+//   stalled "STATUS@PROGRESS"; poll_failing and poll_recovered "since=" the start of the failing
+//   streak (Unix ms: this instance's own view; replicas do not share these ids).
+// - CYCLE (task_state::cycle) goes up, before the poll's events, when the status goes back (to
+//   an earlier or the same stage of queuing < initializing < running < stopping < ended, or to
+//   or from an unknown code), the progress goes down, or a gone task is back. Within a cycle the
+//   statuses only move forward and progress only up, so no transition repeats: ids are unique
+//   per task. Replicas agree on the cycle when both saw the same steps back (usually none).
 //
 // Cost: when nothing changes no event, string or vector is built; the rvalue overload and
 // advance() also avoid copying the state.

@@ -99,7 +99,11 @@ struct task_state {
     bool failing_reported = false;            ///< task.poll_failing sent for this streak
     std::optional<poll_error> last_error;     ///< null after a success
     bool gone = false;                        ///< task.gone sent; the engine drops the task
-    std::uint64_t event_seq = 0;              ///< events emitted so far: the next event's number
+    std::uint64_t event_seq = 0;              ///< events emitted so far
+    /// How many times the task went back: its status to an earlier stage of the lifecycle (or
+    /// to or from a code outside -1..5), its progress down, or gone and back. Part of every
+    /// event id, so that a transition seen again gets a new id (diff.hpp "Event ids").
+    std::uint32_t cycle = 0;
     /// Finished for longer than forget_finished_after: no longer polled or exported. Kept as a
     /// tombstone so that discovery does not announce it again; deleted when no longer listed.
     bool forgotten = false;
@@ -146,7 +150,7 @@ std::string_view to_string(event_type t);
 std::optional<event_type> event_type_from_string(std::string_view s);
 
 struct event {
-    std::string id; ///< stable: a function of the task key and its sequence number
+    std::string id; ///< stable: a function of the task key, the type and the transition
     event_type type = event_type::discovered;
     time_point time;
     task_key key;
@@ -157,9 +161,10 @@ struct event {
     bool operator==(const event&) const = default;
 };
 
-/// "evt_" + 32 hex digits of SHA-256(project_id NUL dataset_id NUL task_id NUL seq): the same
-/// event regenerated after a restart (same task, same sequence number) has the same id.
-/// `seq` is hashed as its decimal digits, the hex digits are lowercase (the first 16 bytes).
-std::string event_id(const task_key& key, std::uint64_t seq);
+/// "evt_" + 32 lowercase hex digits (the first 16 bytes) of SHA-256(project_id NUL dataset_id
+/// NUL task_id NUL type NUL transition), `type` as event_type_names spells it. The diff makes
+/// `transition` from what the API said (diff.hpp "Event ids"), so two replicas that see the
+/// same change give it the same id, and a restart regenerates it unchanged.
+std::string event_id(const task_key& key, event_type type, std::string_view transition);
 
 } // namespace taskwatch::task
