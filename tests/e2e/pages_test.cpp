@@ -2,9 +2,12 @@
 // watching a real modelarts-sim: one task driven through its lifecycle (queuing, initializing,
 // running in steps, succeeded) shows its ETA, its sparkline and a chart whose points are the
 // history GET /api/v1/tasks/{dataset_id}/{task_id} reports; screenshots of both pages, light
-// and dark, desktop and phone, are left in the suite's artefacts (support/browser.hpp).
+// and dark, desktop and phone, are left in the suite's artefacts (support/browser.hpp). Also: the
+// pages' script under a strict Content-Security-Policy, and the search box typed into
+// (support/browser_typing.py drives Chromium over the DevTools protocol).
 #include "support/browser.hpp"
 #include "support/daemon.hpp"
+#include "support/receiver.hpp"
 #include "support/wait.hpp"
 
 #include <doctest/doctest.h>
@@ -13,6 +16,7 @@
 
 #include <cmath>
 #include <regex>
+#include <set>
 #include <vector>
 
 namespace {
@@ -239,5 +243,39 @@ TEST_CASE_FIXTURE(static_sim<3>,
         CHECK(dom.find("<html lang=\"en\" data-refreshes=\"1\">") != std::string::npos);
         CHECK(dom.find("data-task-id=\"" + id + "\"") != std::string::npos);
     }
+    CHECK(w.d.stop() == 0);
+}
+
+TEST_CASE_FIXTURE(static_sim<6>,
+                  "typing in the status page's search box filters the rows in place and puts the "
+                  "query in the address") {
+    browser chromium; // fails first when Chromium is missing
+    served_daemon w(sim, dataset, state.str());
+    REQUIRE(wait_until([&] { return w.get("/-/ready").status == 200; }, 15s));
+    const auto name = string_of(tasks.at(0).at("task_name"));
+    std::set<std::string> want;
+    for (const auto& t : tasks)
+        if (string_of(t.at("task_name")).find(name) != std::string::npos)
+            want.insert(string_of(t.at("task_id")));
+    REQUIRE_FALSE(want.empty());
+    REQUIRE(want.size() < tasks.size());
+
+    temp_dir profile("typing");
+    const auto r = run_command(
+        "/usr/bin/python3",
+        {support_file("browser_typing.py"), "/usr/bin/chromium", profile.str(),
+         "http://127.0.0.1:" + std::to_string(w.http.port) + "/", "#filters input[name=q]", name},
+        {}, 60s);
+    REQUIRE_MESSAGE(r.status == 0, r.out << r.err);
+    const auto typed = json::parse(r.out);
+    CHECK(string_of(typed.at("url")).ends_with("/?q=" + name));
+    CHECK(typed.at("refreshes") == 1);
+    const auto dom = string_of(typed.at("dom"));
+    std::set<std::string> shown;
+    static const std::regex row(R"re(<tr id="task-[^"]*" [^>]*data-task-id="([^"]*)")re");
+    for (auto it = std::sregex_iterator(dom.begin(), dom.end(), row); it != std::sregex_iterator();
+         ++it)
+        shown.insert((*it)[1]);
+    CHECK(shown == want);
     CHECK(w.d.stop() == 0);
 }
