@@ -57,6 +57,8 @@ async def main(chromium, profile, url, selector, text):
                 async def evaluate(expr):
                     r = await call("Runtime.evaluate", {"expression": expr, "returnByValue": True},
                                    session)
+                    if "exceptionDetails" in r:
+                        raise SystemExit(f"{expr}: {r['exceptionDetails']}")
                     return r["result"].get("value")
 
                 async def until(expr, what):
@@ -66,7 +68,9 @@ async def main(chromium, profile, url, selector, text):
                         await asyncio.sleep(0.1)
                     raise SystemExit("timed out waiting for " + what)
 
-                await until("document.readyState === 'complete'", "the page to load")
+                # The new target starts at about:blank, already complete: wait for the element.
+                await until("document.readyState === 'complete' && document.querySelector(" +
+                            json.dumps(selector) + ") !== null", "the page to load")
                 before = await evaluate("location.href")
                 await evaluate(
                     "(function () { var e = document.querySelector(" + json.dumps(selector) +
