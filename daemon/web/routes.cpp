@@ -74,6 +74,9 @@ std::string deliveries_json(const std::vector<webhook_deliveries>& hooks) {
     return boost::json::serialize(out) + "\n";
 }
 
+constexpr std::string_view static_css = "/static/taskwatch.css";
+constexpr std::string_view static_js = "/static/taskwatch.js";
+
 // GET /api/v1/tasks/{dataset_id}/{task_id} (`rest`: the part after /api/v1/tasks/, each id
 // percent-encoded): 404 for a task not watched, 503 when the store cannot be read.
 http::reply task_answer(const site& s, const poll::task_view& tasks, std::string_view rest) {
@@ -110,13 +113,18 @@ boost::asio::awaitable<http::reply> async_ready(http::reply r) {
 
 http::reply respond(const site& s, const http::request_context& request) {
     auto path = request.target();
-    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
+    std::string_view query;
+    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) {
+        if (path[q] == '?') query = path.substr(q + 1, path.find('#', q) - q - 1);
+        path = path.substr(0, q);
+    }
 
     constexpr std::string_view task_prefix = "/api/v1/tasks/";
     const bool one_task = path.starts_with(task_prefix);
+    const bool task_page = path.starts_with("/tasks/");
     const bool known = path == "/" || path == "/metrics" || path == "/api/v1/tasks" ||
                        path == "/api/v1/deliveries" || path == "/-/healthy" || path == "/-/ready" ||
-                       one_task;
+                       path == static_css || path == static_js || one_task || task_page;
     if (!known || (path == "/metrics" && !s.metrics))
         return text(bhttp::status::not_found, "404 page not found\n");
     const auto method = request.method();
@@ -147,6 +155,16 @@ http::reply respond(const site& s, const http::request_context& request) {
         return answer(bhttp::status::ok, metrics::content_type, s.metrics());
     }
 
+    if (path == static_css || path == static_js) {
+        // The pages ask for them with a hash of their content (?h=): a day of caching is safe.
+        auto r = answer(bhttp::status::ok,
+                        path == static_css ? "text/css; charset=utf-8"
+                                           : "text/javascript; charset=utf-8",
+                        std::string(path == static_css ? style_sheet() : page_script()));
+        r.response.set(bhttp::field::cache_control, "max-age=86400");
+        return r;
+    }
+
     static const poll::task_table no_tasks;
     const auto& tasks = s.tasks ? s.tasks() : no_tasks;
     if (path == "/api/v1/deliveries")
@@ -158,15 +176,52 @@ http::reply respond(const site& s, const http::request_context& request) {
     if (one_task) return task_answer(s, tasks, path.substr(task_prefix.size()));
 
     page_summary sum;
+    sum.version = s.version;
+    sum.now = s.now ? s.now() : std::chrono::system_clock::now();
+    if (task_page) {
+        const auto ids = parse_task_path(path);
+        const auto* found = ids ? find_task(tasks, ids->first, ids->second) : nullptr;
+        if (!found)
+            return answer(
+                bhttp::status::not_found, "text/html; charset=utf-8",
+                render_not_found_page(
+                    ids ? "No watched task " + ids->second + " in dataset " + ids->first + "."
+                        : std::string("A task's page is /tasks/DATASET_ID/TASK_ID."),
+                    s.version));
+        task_page_input in;
+        in.history_kept = static_cast<bool>(s.history);
+        try {
+            if (s.history) in.history = s.history(found->state.key);
+            if (s.events) in.events = s.events(found->state.key);
+        } catch (const state::store_error& e) {
+            in.store_problem = one_line(e.reason());
+        }
+        return answer(bhttp::status::ok, "text/html; charset=utf-8",
+                      render_task_page(*found, in, sum));
+    }
     if (s.stats) {
         sum.polls = s.stats().polls;
         sum.poll_failures = s.stats().poll_failures;
     }
     sum.ready = s.ready && s.ready();
     if (s.stats) sum.store_problem = s.stats().store_problem;
-    sum.version = s.version;
-    sum.now = s.now ? s.now() : std::chrono::system_clock::now();
-    return answer(bhttp::status::ok, "text/html; charset=utf-8", render_status_page(tasks, sum));
+    page_options opt;
+    opt.query = parse_page_query(query);
+    if (s.history) {
+        // A store that cannot be read costs the sparklines, not the page (nor one failing
+        // read per row).
+        opt.history = [&s, failed = false](const task::task_key& key) mutable {
+            if (failed) return std::vector<history_point>{};
+            try {
+                return s.history(key);
+            } catch (const state::store_error&) {
+                failed = true;
+                return std::vector<history_point>{};
+            }
+        };
+    }
+    return answer(bhttp::status::ok, "text/html; charset=utf-8",
+                  render_status_page(tasks, sum, opt));
 }
 
 http::handler make_handler(site s) {

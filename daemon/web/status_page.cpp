@@ -1,138 +1,94 @@
 #include "taskwatch/web/status_page.hpp"
 
+#include "taskwatch/detail/percent.hpp"
 #include "taskwatch/web/task_json.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <vector>
+#include <set>
 
 namespace taskwatch::web {
 namespace {
 
-constexpr std::string_view style = R"css(
-:root{--bg:#f5f6f8;--card:#fff;--ink:#1c2430;--muted:#667085;--line:#e3e6ea;--track:#e9edf2;
---blue:#2563eb;--green:#16803c;--red:#c0262d;--amber:#b45309;--slate:#64748b;--violet:#7c3aed}
-@media (prefers-color-scheme:dark){:root{--bg:#0f1419;--card:#171d24;--ink:#e6e9ee;--muted:#98a2b3;
---line:#2a323c;--track:#26303b}}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif}
-main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}
-header{display:flex;align-items:baseline;justify-content:space-between;flex-wrap:wrap;gap:8px}
-h1{font-size:20px;margin:0}
-h1 small{font-weight:400;color:var(--muted);font-size:13px;margin-left:8px}
-.meta{color:var(--muted);font-size:12px}
-.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:10px;margin:16px 0 8px}
-.stat{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 14px}
-.stat b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
-.stat span{color:var(--muted);font-size:12px}
-.stat.bad b{color:var(--red)}
-.stat.good b{color:var(--green)}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;margin:18px 0;overflow:hidden}
-section h2{font-size:15px;margin:0;padding:12px 14px;border-bottom:1px solid var(--line);
-display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
-section h2 .meta{font-weight:400}
-.tag{display:inline-block;border:1px solid var(--line);border-radius:6px;padding:0 6px;font-size:11px;
-font-weight:400;color:var(--muted)}
-.scroll{overflow-x:auto}
-table{width:100%;border-collapse:collapse}
-th{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;
-text-align:left;padding:8px 14px;background:var(--bg)}
-td{padding:9px 14px;border-top:1px solid var(--line);vertical-align:top}
-td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:var(--muted)}
-.name{font-weight:600;word-break:break-word}
-.badge{display:inline-block;padding:2px 9px;border-radius:999px;font-size:12px;font-weight:600;
-color:#fff;white-space:nowrap}
-.st-queuing{background:var(--slate)}.st-initializing{background:var(--violet)}
-.st-running{background:var(--blue)}.st-failed{background:var(--red)}
-.st-succeeded{background:var(--green)}.st-stopping{background:var(--amber)}
-.st-stopped{background:#475467}.st-unknown{background:transparent;color:var(--muted);
-border:1px dashed var(--muted)}
-.flag{display:inline-block;margin-left:6px;font-size:11px;color:var(--amber);font-weight:600}
-.prog{display:flex;align-items:center;gap:8px;min-width:170px}
-.bar{flex:1;height:10px;background:var(--track);border-radius:5px;overflow:hidden}
-.bar>span{display:block;height:100%;background:var(--blue);border-radius:5px}
-.bar.st-succeeded>span{background:var(--green)}.bar.st-failed>span{background:var(--red)}
-.bar.st-stopped>span,.bar.st-stopping>span{background:var(--amber)}
-.prog em{font:600 12px ui-monospace,SFMono-Regular,Menlo,monospace;font-style:normal;
-min-width:48px;text-align:right;font-variant-numeric:tabular-nums}
-.err{color:var(--red);word-break:break-word}
-.muted{color:var(--muted)}
-.empty{padding:40px;text-align:center;color:var(--muted)}
-.alert{margin:14px 0 0;padding:10px 14px;border:1px solid var(--red);border-left-width:6px;
-border-radius:10px;background:var(--card);color:var(--red);font-weight:600;word-break:break-word}
-footer{margin-top:24px;color:var(--muted);font-size:12px}
-footer a{color:inherit}
-)css";
+using modelarts::task_status;
 
-void append_escaped(std::string& out, std::string_view s) {
-    for (char ch : s) {
-        switch (ch) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            out.push_back(ch);
-        }
+// The statuses in the order the page ranks them after the ones that need someone; counted in
+// the header in this order too.
+constexpr std::array<std::string_view, 8> status_order = {
+    "running", "initializing", "queuing", "stopping", "unknown", "stopped", "succeeded", "failed"};
+
+bool polls_failing(const poll::watched_task& tt) {
+    return !tt.state.up && tt.state.last_error.has_value();
+}
+
+bool is_failed(const poll::watched_task& tt) {
+    return tt.state.last && tt.state.last->status == task_status::failed;
+}
+
+bool needs_attention(const poll::watched_task& tt) {
+    return is_failed(tt) || polls_failing(tt) || tt.state.stalled;
+}
+
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool contains_nocase(std::string_view hay, std::string_view needle) {
+    if (needle.empty()) return true;
+    if (needle.size() > hay.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+        std::size_t k = 0;
+        while (k < needle.size() && lower(hay[i + k]) == lower(needle[k]))
+            ++k;
+        if (k == needle.size()) return true;
     }
+    return false;
 }
 
-std::string ratio_text(double r) {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, r);
-    return ec == std::errc{} ? std::string(buf, end) : std::string("0");
+// A form value: `+` is a space, then %XX; a malformed one is taken as it is.
+std::string form_decode(std::string_view v) {
+    std::string s(v);
+    std::replace(s.begin(), s.end(), '+', ' ');
+    auto d = detail::percent_decode(s);
+    return d ? *d : s;
 }
 
-// `v` with `decimals` digits after the point ("42.50"); `v` is a percentage, 0..100.
-std::string fixed_text(double v, int decimals) {
-    char buf[64];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
-    return ec == std::errc{} ? std::string(buf, end) : std::string("0");
+std::string trimmed(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return std::string(s);
 }
 
-std::string percent_text(double r) {
-    const double pct = r * 100;
-    // One decimal unless the number is whole: "42%", "42.5%".
-    return fixed_text(pct, std::abs(pct - std::round(pct)) < 0.05 ? 0 : 1) + "%";
-}
-
-// "team=vision" tags of a target's labels.
-void append_labels(std::string& out, const std::map<std::string, std::string>& labels) {
-    for (const auto& [k, v] : labels) {
-        out += "<span class=\"tag\">";
-        append_escaped(out, k);
+// The query string that asks for `q` (with its page), form-encoded; "" for no filter at all.
+std::string query_string(const page_query& q, std::size_t page) {
+    std::string out;
+    auto add = [&](std::string_view k, std::string_view v) {
+        if (v.empty()) return;
+        out += out.empty() ? "?" : "&";
+        out += k;
         out += '=';
-        append_escaped(out, v);
-        out += "</span> ";
-    }
+        detail::append_percent_encoded(out, v);
+    };
+    add("q", q.text);
+    add("status", q.status);
+    add("dataset", q.dataset);
+    std::string labels;
+    for (const auto& [k, v] : q.labels)
+        labels += (labels.empty() ? "" : ",") + k + (v.empty() ? "" : "=" + v);
+    add("label", labels);
+    if (page > 1) add("page", std::to_string(page));
+    return out;
 }
 
-void append_time(std::string& out, const std::optional<task::time_point>& t, task::time_point now) {
-    if (!t) {
-        out += "<span class=\"muted\">—</span>";
-        return;
-    }
-    auto abs = format_rfc3339(*t);
-    out += "<time datetime=\"" + abs + "\" title=\"" + abs + "\">";
-    out += format_relative(*t, now);
-    out += "</time><br><code>";
-    out += abs.substr(0, 10) + " " + abs.substr(11, 8) + "Z";
-    out += "</code>";
+std::string labels_text(const page_query& q) {
+    std::string out;
+    for (const auto& [k, v] : q.labels)
+        out += (out.empty() ? "" : ",") + k + (v.empty() ? "" : "=" + v);
+    return out;
 }
 
 std::string sanitized_id(std::string_view s) {
@@ -145,17 +101,35 @@ std::string sanitized_id(std::string_view s) {
     return out;
 }
 
-void append_row(std::string& out, const poll::watched_task& tt, task::time_point now) {
+void append_label_tags(std::string& out, const poll::label_map& labels) {
+    for (const auto& [k, v] : labels) {
+        out += "<span class=\"tag\">";
+        append_escaped(out, k);
+        out += '=';
+        append_escaped(out, v);
+        out += "</span> ";
+    }
+}
+
+// The progress bar: an SVG rect, so that no style attribute is needed (CSP style-src 'self').
+void append_progress(std::string& out, const std::string& status, double ratio) {
+    const double r = std::clamp(ratio, 0.0, 1.0);
+    out += "<div class=\"prog\"><svg class=\"bar\" viewBox=\"0 0 100 10\" "
+           "preserveAspectRatio=\"none\" role=\"progressbar\" aria-valuemin=\"0\" "
+           "aria-valuemax=\"100\" aria-valuenow=\"" +
+           number_text(r * 100) +
+           "\"><rect class=\"track\" width=\"100\" height=\"10\" rx=\"5\"/><rect class=\"fill st-" +
+           status + "\" width=\"" + fixed_text(r * 100, 2) +
+           "\" height=\"10\" rx=\"5\"/></svg><em>" + percent_text(r) + "</em></div>";
+}
+
+void append_row(std::string& out, const poll::watched_task& tt, const page_summary& s,
+                const page_options& opt) {
     const auto& st = tt.state;
     const auto& key = st.key;
     const auto* o = st.last ? &*st.last : nullptr;
-    const std::string status =
-        o && o->status ? std::string(modelarts::to_string(*o->status)) : "unknown";
-    // A code outside -1..5 shows itself: "unknown (7)".
-    const std::string badge =
-        o && o->status && !modelarts::is_known(*o->status)
-            ? status + " (" + std::to_string(modelarts::to_code(*o->status)) + ")"
-            : status;
+    const std::string status = status_name(tt);
+    const auto eta = tt.estimate.current().eta;
 
     out += "<tr id=\"task-" + sanitized_id(key.dataset_id) + "-" + sanitized_id(key.task_id) +
            "\" data-project-id=\"";
@@ -165,31 +139,40 @@ void append_row(std::string& out, const poll::watched_task& tt, task::time_point
     out += "\" data-task-id=\"";
     append_escaped(out, key.task_id);
     out += "\" data-status=\"" + status + "\" data-progress=\"";
-    if (o && o->progress) out += ratio_text(*o->progress);
+    if (o && o->progress) out += number_text(*o->progress);
     out += "\" data-up=\"";
     out += st.up ? "1" : "0";
+    out += "\" data-eta=\"";
+    if (eta) out += format_rfc3339(*eta);
     out += "\">";
 
-    // Task: name and id.
-    out += "<td><div class=\"name\">";
+    // Task: name (a link to its page), ids, labels.
+    out += "<td class=\"wide\" data-label=\"Task\"><div class=\"name\"><a href=\"";
+    append_escaped(out, task_page_path(key));
+    out += "\">";
     if (o && !o->task_name.empty())
         append_escaped(out, o->task_name);
     else
         out += "<span class=\"muted\">(name not known yet)</span>";
-    out += "</div><code>";
+    out += "</a></div><code>";
     append_escaped(out, key.task_id);
-    out += "</code>";
+    out += "</code> <span class=\"tag\" title=\"dataset\">";
+    append_escaped(out, key.dataset_id);
+    out += "</span> ";
     if (o && !o->algorithm_type.empty()) {
-        out += " <span class=\"tag\">";
+        out += "<span class=\"tag\">";
         append_escaped(out, o->algorithm_type);
-        out += "</span>";
+        out += "</span> ";
     }
+    append_label_tags(out, tt.target_labels());
     out += "</td>";
 
     // Status.
-    out += "<td><span class=\"badge st-" + status + "\">" + badge + "</span>";
+    out += "<td class=\"small\" data-label=\"Status\">";
+    append_badge(out, o ? o->status : std::nullopt);
     if (st.stalled)
         out += "<span class=\"flag\" title=\"no progress for stall_after\">stalled</span>";
+    if (polls_failing(tt)) out += "<span class=\"flag\">polls failing</span>";
     if (o && !o->message.empty()) {
         out += "<div class=\"muted\">";
         append_escaped(out, o->message);
@@ -197,24 +180,22 @@ void append_row(std::string& out, const poll::watched_task& tt, task::time_point
     }
     out += "</td>";
 
-    // Progress.
-    out += "<td>";
-    if (o && o->progress) {
-        const double r = std::clamp(*o->progress, 0.0, 1.0);
-        const auto pct = percent_text(r);
-        const auto width = fixed_text(r * 100, 2) + "%";
-        out += "<div class=\"prog\"><div class=\"bar st-" + status +
-               "\" role=\"progressbar\" aria-valuemin=\"0\" aria-valuemax=\"100\" "
-               "aria-valuenow=\"" +
-               ratio_text(r * 100) + "\"><span style=\"width:" + width + "\"></span></div><em>" +
-               pct + "</em></div>";
-    } else {
+    // Progress: bar, ETA, sparkline.
+    out += "<td class=\"wide\" data-label=\"Progress\">";
+    if (o && o->progress)
+        append_progress(out, status, *o->progress);
+    else
         out += "<span class=\"muted\">—</span>";
+    if (eta) {
+        out += "<span class=\"eta\" title=\"estimated completion " + format_rfc3339(*eta) + "\">";
+        out += format_eta(*eta, s.now);
+        out += "</span>";
     }
+    if (opt.history) out += sparkline_svg(opt.history(key));
     out += "</td>";
 
     // Samples: annotated of total, and unconfirmed.
-    out += "<td class=\"num\">";
+    out += "<td class=\"num small\" data-label=\"Annotated / total\">";
     if (o && (o->total_sample_count || o->annotated_sample_count)) {
         out += o->annotated_sample_count ? std::to_string(*o->annotated_sample_count) : "?";
         out += " / ";
@@ -227,14 +208,14 @@ void append_row(std::string& out, const poll::watched_task& tt, task::time_point
     }
     out += "</td>";
 
-    out += "<td class=\"num\">";
-    append_time(out, st.last_change, now);
-    out += "</td><td class=\"num\">";
-    append_time(out, st.last_poll, now);
+    out += "<td class=\"num small\" data-label=\"Last change\">";
+    append_time(out, st.last_change, s.now);
+    out += "</td><td class=\"num small\" data-label=\"Last poll\">";
+    append_time(out, st.last_poll, s.now);
     out += "</td>";
 
     // Errors: the last poll's, then the task's own (a failed task says why).
-    out += "<td>";
+    out += "<td class=\"errors wide\" data-label=\"Errors\">";
     bool any = false;
     if (st.last_error) {
         const auto& e = *st.last_error;
@@ -273,74 +254,158 @@ void append_row(std::string& out, const poll::watched_task& tt, task::time_point
     out += "</td></tr>\n";
 }
 
-void append_stat(std::string& out, std::string_view cls, const std::string& value,
-                 std::string_view label) {
-    out += "<div class=\"stat ";
-    out += cls;
-    out += "\"><b>" + value + "</b><span>";
+// One figure of the header, a link that filters the page by it.
+void append_stat(std::string& out, std::string_view cls, std::uint64_t value,
+                 std::string_view label, std::string_view filter, const page_query& q) {
+    // A zero is dimmed (and left out on a phone) unless the figure is the active filter.
+    std::string classes(cls);
+    if (value == 0 && q.status != filter) classes += classes.empty() ? "zero" : " zero";
+    if (filter.empty()) {
+        out += "<div class=\"stat " + classes + "\">";
+    } else {
+        page_query f = q;
+        f.status = q.status == filter ? "" : std::string(filter); // a second click clears it
+        out += "<a class=\"stat " + classes;
+        if (q.status == filter) out += " on";
+        out += "\" data-status-count=\"";
+        out += filter;
+        out += "\" href=\"/";
+        append_escaped(out, query_string(f, 1));
+        out += "\">";
+    }
+    out += "<b>" + std::to_string(value) + "</b><span>";
     out += label;
-    out += "</span></div>";
+    out += "</span>";
+    out += filter.empty() ? "</div>" : "</a>";
 }
 
 } // namespace
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    append_escaped(out, text);
-    return out;
-}
-
-std::string format_relative(task::time_point then, task::time_point now) {
-    using namespace std::chrono;
-    const auto s = duration_cast<seconds>(now - then).count();
-    if (s < 5) return "just now";
-    if (s < 60) return std::to_string(s) + " s ago";
-    if (s < 3600) return std::to_string(s / 60) + " min ago";
-    if (s < 48 * 3600) return std::to_string(s / 3600) + " h ago";
-    return std::to_string(s / 86400) + " days ago";
-}
-
-std::string render_status_page(const poll::task_view& tasks, const page_summary& s) {
-    // Group by target: (project, dataset), in key order.
-    struct group {
-        const task::task_key* first = nullptr;
-        const poll::watched_task* sample = nullptr;
-        std::vector<const poll::watched_task*> rows;
-    };
-    std::vector<group> groups;
-    std::size_t watched = 0, running = 0, failed = 0, succeeded = 0, failing = 0, stalled = 0;
-    tasks.visit(nullptr, [&](const poll::watched_task& tt) {
-        const auto& key = tt.state.key;
-        ++watched;
-        if (groups.empty() || groups.back().first->project_id != key.project_id ||
-            groups.back().first->dataset_id != key.dataset_id)
-            groups.push_back({&key, &tt, {}});
-        groups.back().rows.push_back(&tt);
-        if (const auto& o = tt.state.last) {
-            running += o->status == modelarts::task_status::running;
-            failed += o->status == modelarts::task_status::failed;
-            succeeded += o->status == modelarts::task_status::succeeded;
+page_query parse_page_query(std::string_view query) {
+    page_query q;
+    detail::for_each_query_pair(query, [&](std::string_view name, std::string_view raw) {
+        const auto value = trimmed(form_decode(raw));
+        if (name == "q") {
+            q.text = value;
+        } else if (name == "status") {
+            q.status = value;
+        } else if (name == "dataset") {
+            q.dataset = value;
+        } else if (name == "label") {
+            std::string_view rest = value;
+            while (!rest.empty()) {
+                const auto comma = rest.find(',');
+                const auto pair = trimmed(rest.substr(0, comma));
+                rest =
+                    comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+                if (pair.empty()) continue;
+                const auto eq = pair.find('=');
+                if (eq == std::string::npos)
+                    q.labels.emplace_back(pair, "");
+                else
+                    q.labels.emplace_back(trimmed(pair.substr(0, eq)),
+                                          trimmed(pair.substr(eq + 1)));
+            }
+        } else if (name == "page") {
+            std::size_t n = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (ec == std::errc{} && end == value.data() + value.size() && n > 0) q.page = n;
         }
-        failing += !tt.state.up && (tt.state.last_error.has_value());
-        stalled += tt.state.stalled;
         return true;
     });
+    return q;
+}
+
+int attention_rank(const poll::watched_task& tt) {
+    if (needs_attention(tt)) return 0;
+    const auto name = status_name(tt);
+    for (std::size_t i = 0; i < status_order.size(); ++i)
+        if (status_order[i] == name) return static_cast<int>(i) + 1;
+    return static_cast<int>(status_order.size());
+}
+
+bool matches(const poll::watched_task& tt, const page_query& q) {
+    const auto& key = tt.state.key;
+    if (!q.dataset.empty() && key.dataset_id != q.dataset) return false;
+    if (!q.status.empty()) {
+        if (q.status == "attention") {
+            if (!needs_attention(tt)) return false;
+        } else if (q.status == "failing") {
+            if (!polls_failing(tt)) return false;
+        } else if (q.status == "stalled") {
+            if (!tt.state.stalled) return false;
+        } else if (status_name(tt) != q.status) {
+            return false;
+        }
+    }
+    const auto& labels = tt.target_labels();
+    for (const auto& [k, v] : q.labels) {
+        auto it = labels.find(k);
+        if (it == labels.end() || (!v.empty() && it->second != v)) return false;
+    }
+    if (q.text.empty()) return true;
+    if (contains_nocase(key.task_id, q.text) || contains_nocase(key.dataset_id, q.text))
+        return true;
+    if (tt.state.last && contains_nocase(tt.state.last->task_name, q.text)) return true;
+    for (const auto& [k, v] : labels)
+        if (contains_nocase(v, q.text)) return true;
+    return false;
+}
+
+std::string render_status_page(const poll::task_view& tasks, const page_summary& s,
+                               const page_options& opt) {
+    const auto& q = opt.query;
+    // One pass: the header's counts over every task, the rows the filters let through.
+    std::map<std::string, std::uint64_t, std::less<>> by_status;
+    std::uint64_t watched = 0, attention = 0, failing = 0, stalled = 0;
+    std::set<std::string_view> datasets;
+    std::set<std::pair<std::string_view, std::string_view>> label_pairs;
+    std::vector<const poll::watched_task*> rows;
+    tasks.visit(nullptr, [&](const poll::watched_task& tt) {
+        ++watched;
+        ++by_status[status_name(tt)];
+        attention += needs_attention(tt);
+        failing += polls_failing(tt);
+        stalled += tt.state.stalled;
+        datasets.insert(tt.state.key.dataset_id);
+        for (const auto& [k, v] : tt.target_labels())
+            label_pairs.emplace(k, v);
+        if (matches(tt, q)) rows.push_back(&tt);
+        return true;
+    });
+    // Rank, then name (people look for a task by name; never seen yet: last), then key.
+    auto order = [](const poll::watched_task* a, const poll::watched_task* b) {
+        const int ra = attention_rank(*a), rb = attention_rank(*b);
+        if (ra != rb) return ra < rb;
+        const auto* na = a->state.last ? &a->state.last->task_name : nullptr;
+        const auto* nb = b->state.last ? &b->state.last->task_name : nullptr;
+        if (!na || !nb) {
+            if (na || nb) return na != nullptr;
+        } else if (*na != *nb) {
+            return *na < *nb;
+        }
+        return a->state.key < b->state.key;
+    };
+    const std::size_t per_page = std::max<std::size_t>(opt.per_page, 1);
+    const std::size_t pages = std::max<std::size_t>((rows.size() + per_page - 1) / per_page, 1);
+    const std::size_t page = std::min(q.page, pages);
+    const std::size_t first = (page - 1) * per_page;
+    const std::size_t last = std::min(first + per_page, rows.size());
+    // Only the rows of this page need their order: the rest is left unsorted.
+    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(last), rows.end(),
+                      order);
 
     std::string out;
-    out.reserve(4096 + watched * 1400);
-    out += "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-           "<meta http-equiv=\"refresh\" content=\"15\">"
-           "<title>taskwatch — " +
-           std::to_string(watched) + " tasks</title><style>";
-    out += style;
-    out += "</style></head><body><main>\n<header><h1>taskwatch<small>ModelArts auto-labeling "
-           "tasks</small></h1><div class=\"meta\">";
+    out.reserve(8192 + (last - first) * 2400);
+    append_head(out, "taskwatch — " + std::to_string(watched) + " tasks", 15);
+    out += "<body data-refresh=\"15\"><main>\n<header><h1><a href=\"/\">taskwatch</a>"
+           "<small>ModelArts auto-labeling tasks</small></h1><div class=\"meta live\" "
+           "id=\"updated\" data-live>";
     out += s.ready ? "ready" : "starting: first poll round not finished";
     out += " · updated <time datetime=\"" + format_rfc3339(s.now) + "\">" +
            format_rfc3339(s.now).substr(11, 8) +
-           " UTC</time> · refreshes every 15 s</div></header>\n";
+           " UTC</time> · refreshes every 15 s</div>"
+           "</header>\n";
     if (!s.store_problem.empty()) {
         // Events wait in memory only: an operator must see it before anything else.
         out += "<div class=\"alert\" role=\"alert\" id=\"store-problem\">Cannot write the state "
@@ -349,46 +414,98 @@ std::string render_status_page(const poll::task_view& tasks, const page_summary&
         out += ". Task states and events are kept in memory and written once it works again; "
                "they are lost if taskwatchd stops before.</div>\n";
     }
-    out += "<div class=\"summary\">";
-    append_stat(out, "", std::to_string(watched), "tasks watched");
-    append_stat(out, "", std::to_string(running), "running");
-    append_stat(out, succeeded ? "good" : "", std::to_string(succeeded), "succeeded");
-    append_stat(out, failed ? "bad" : "", std::to_string(failed), "failed");
-    append_stat(out, failing ? "bad" : "", std::to_string(failing), "polls failing");
-    append_stat(out, stalled ? "bad" : "", std::to_string(stalled), "stalled");
-    append_stat(out, "", std::to_string(s.polls), "polls");
-    append_stat(out, s.poll_failures ? "bad" : "", std::to_string(s.poll_failures),
-                "poll failures");
+
+    out += "<div class=\"summary\" id=\"summary\" data-live>";
+    append_stat(out, "", watched, "tasks", "", q);
+    append_stat(out, attention ? "bad" : "", attention, "attention", "attention", q);
+    for (auto name : status_order) {
+        auto it = by_status.find(name);
+        const std::uint64_t n = it == by_status.end() ? 0 : it->second;
+        const char* cls = name == "failed" && n ? "bad" : name == "succeeded" && n ? "good" : "";
+        append_stat(out, cls, n, name, name, q);
+    }
+    append_stat(out, failing ? "bad" : "", failing, "polls failing", "failing", q);
+    append_stat(out, stalled ? "bad" : "", stalled, "stalled", "stalled", q);
+    append_stat(out, "", s.polls, "polls", "", q);
+    append_stat(out, s.poll_failures ? "bad" : "", s.poll_failures, "poll failures", "", q);
     out += "</div>\n";
 
-    if (groups.empty())
-        out += "<section><div class=\"empty\">No tasks yet: taskwatch has not found any task of "
-               "the configured datasets.</div></section>\n";
-    for (auto& g : groups) {
-        // People look for a task by name; tasks never seen yet (no name) go last.
-        std::stable_sort(g.rows.begin(), g.rows.end(), [](const auto& a, const auto& b) {
-            const auto* na = a->state.last ? &a->state.last->task_name : nullptr;
-            const auto* nb = b->state.last ? &b->state.last->task_name : nullptr;
-            if (!na || !nb) return na && !nb;
-            return *na < *nb;
-        });
-        out += "<section data-dataset-id=\"";
-        append_escaped(out, g.first->dataset_id);
-        out += "\"><h2>Dataset <code>";
-        append_escaped(out, g.first->dataset_id);
-        out += "</code><span class=\"meta\">project <code>";
-        append_escaped(out, g.first->project_id);
-        out += "</code> · " + std::to_string(g.rows.size()) +
-               (g.rows.size() == 1 ? " task" : " tasks") + "</span> ";
-        append_labels(out, g.sample->target_labels());
-        out += "</h2><div class=\"scroll\"><table><thead><tr><th>Task</th><th>Status</th>"
-               "<th>Progress</th><th>Annotated / total</th><th>Last change</th><th>Last "
-               "poll</th><th>Errors</th></tr></thead><tbody>\n";
-        for (const auto* tt : g.rows)
-            append_row(out, *tt, s.now);
-        out += "</tbody></table></div></section>\n";
+    // The filters: a GET form, so they work without the script too.
+    out += "<form class=\"filters\" id=\"filters\" method=\"get\" action=\"/\" role=\"search\">"
+           "<input type=\"search\" name=\"q\" placeholder=\"Search name, task, dataset, label\" "
+           "aria-label=\"search\" value=\"";
+    append_escaped(out, q.text);
+    out += "\"><select name=\"status\" aria-label=\"status\"><option value=\"\">any status"
+           "</option>";
+    auto option = [&](std::string_view value, std::string_view label, bool selected) {
+        out += "<option value=\"";
+        append_escaped(out, value);
+        out += selected ? "\" selected>" : "\">";
+        append_escaped(out, label);
+        out += "</option>";
+    };
+    option("attention", "needs attention", q.status == "attention");
+    for (auto name : status_order)
+        option(name, name, q.status == name);
+    option("failing", "polls failing", q.status == "failing");
+    option("stalled", "stalled", q.status == "stalled");
+    out += "</select><select name=\"dataset\" aria-label=\"dataset\"><option value=\"\">any "
+           "dataset</option>";
+    for (auto d : datasets)
+        option(d, d, q.dataset == d);
+    if (!q.dataset.empty() && !datasets.count(q.dataset)) option(q.dataset, q.dataset, true);
+    out += "</select><input name=\"label\" list=\"label-pairs\" placeholder=\"label=value\" "
+           "aria-label=\"labels\" value=\"";
+    append_escaped(out, labels_text(q));
+    out += "\"><datalist id=\"label-pairs\">";
+    std::size_t shown_pairs = 0;
+    for (const auto& [k, v] : label_pairs) {
+        if (++shown_pairs > 200) break; // a hint, not an index
+        out += "<option value=\"";
+        append_escaped(out, k);
+        out += '=';
+        append_escaped(out, v);
+        out += "\">";
     }
-    out += "<footer>taskwatch ";
+    out += "</datalist><button type=\"submit\">Filter</button> <a href=\"/\">clear</a></form>\n";
+
+    out += "<section id=\"results\" data-live data-matching=\"" + std::to_string(rows.size()) +
+           "\" data-page=\"" + std::to_string(page) + "\" data-pages=\"" + std::to_string(pages) +
+           "\">";
+    if (watched == 0) {
+        out += "<div class=\"empty\">No tasks yet: taskwatch has not found any task of the "
+               "configured datasets.</div>";
+    } else if (rows.empty()) {
+        out += "<div class=\"empty\">No task matches these filters. <a href=\"/\">Show every "
+               "task</a>.</div>";
+    } else {
+        out += "<div class=\"scroll\"><table class=\"tasks\"><thead><tr><th>Task</th>"
+               "<th>Status</th><th>Progress</th><th>Annotated / total</th><th>Last change</th>"
+               "<th>Last poll</th><th>Errors</th></tr></thead><tbody>\n";
+        for (std::size_t i = first; i < last; ++i)
+            append_row(out, *rows[i], s, opt);
+        out += "</tbody></table></div>";
+    }
+    if (!rows.empty()) {
+        out += "<nav class=\"pager\" aria-label=\"pages\">";
+        if (page > 1) {
+            out += "<a rel=\"prev\" href=\"/";
+            append_escaped(out, query_string(q, page - 1));
+            out += "\">← previous</a>";
+        }
+        out += "<span>" + std::to_string(first + 1) + "–" + std::to_string(last) + " of " +
+               std::to_string(rows.size()) +
+               (rows.size() == watched ? std::string(" tasks")
+                                       : " matching (" + std::to_string(watched) + " watched)") +
+               "</span>";
+        if (page < pages) {
+            out += "<a rel=\"next\" href=\"/";
+            append_escaped(out, query_string(q, page + 1));
+            out += "\">next →</a>";
+        }
+        out += "</nav>";
+    }
+    out += "</section>\n<footer>taskwatch ";
     append_escaped(out, s.version);
     out += " · <a href=\"/metrics\">/metrics</a> · <a href=\"/api/v1/tasks\">/api/v1/tasks</a>"
            " · values from taskwatch's own polling of ModelArts</footer>\n</main></body></html>\n";

@@ -1,6 +1,7 @@
 // What taskwatchd serves over HTTP while it watches a real modelarts-sim: /metrics (checked
 // against the simulator, by promtool and by a real Prometheus), /api/v1/tasks, /-/ready, the
 // status page (rendered by headless Chromium) and the routing rules.
+#include "support/browser.hpp"
 #include "support/daemon.hpp"
 #include "support/ports.hpp"
 #include "support/promtool.hpp"
@@ -466,22 +467,10 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     };
     REQUIRE(wait_until(matches, 15s));
 
-    temp_dir browser("chromium");
-    const std::vector<std::pair<std::string, std::string>> env{{"HOME", browser.str()}};
-    const std::vector<std::string> common{"--headless",
-                                          "--no-sandbox",
-                                          "--disable-gpu",
-                                          "--disable-dev-shm-usage",
-                                          "--user-data-dir=" + browser.file("profile"),
-                                          "--window-size=1280,2000"};
+    const browser chromium;
+    const viewport tall{1280, 2000, false};
     const auto url = "http://127.0.0.1:" + std::to_string(w.http.port) + "/";
-
-    auto dom_args = common;
-    dom_args.push_back("--dump-dom");
-    dom_args.push_back(url);
-    const auto dump = run_command("/usr/bin/chromium", dom_args, env, 90s);
-    REQUIRE_MESSAGE(dump.status == 0, dump.out << dump.err);
-    const auto& dom = dump.out;
+    const auto dom = chromium.dom(url, tall);
     std::map<std::string, std::pair<std::string, std::string>> rows;
     std::regex row(R"re(data-task-id="([^"]*)" data-status="([^"]*)" data-progress="([^"]*)")re");
     for (auto it = std::sregex_iterator(dom.begin(), dom.end(), row); it != std::sregex_iterator();
@@ -499,23 +488,10 @@ TEST_CASE("the status page rendered by headless Chromium shows every task's prog
     CHECK(dom.find("42.5%") != std::string::npos); // the bar's text
     CHECK(dom.find("inference failed") != std::string::npos);
 
-    auto shot_args = common;
-    const auto shot = browser.file("status.png");
-    shot_args.push_back("--screenshot=" + shot);
-    shot_args.push_back(url);
-    const auto screenshot = run_command("/usr/bin/chromium", shot_args, env, 90s);
-    REQUIRE_MESSAGE(screenshot.status == 0, screenshot.out << screenshot.err);
-    const auto png = read_file(shot);
-    REQUIRE(png.size() > 24);
-    CHECK(png.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
-    auto be32 = [&](std::size_t at) {
-        return (static_cast<unsigned>(static_cast<unsigned char>(png[at])) << 24) |
-               (static_cast<unsigned>(static_cast<unsigned char>(png[at + 1])) << 16) |
-               (static_cast<unsigned>(static_cast<unsigned char>(png[at + 2])) << 8) |
-               static_cast<unsigned>(static_cast<unsigned char>(png[at + 3]));
-    };
-    CHECK(be32(16) == 1280); // IHDR width
-    CHECK(be32(20) == 2000); // IHDR height
+    temp_dir shots("screenshot");
+    const auto shot = shots.file("status.png");
+    chromium.screenshot(url, tall, shot);
+    CHECK(png_size(shot) == std::pair{1280u, 2000u});
     if (const char* keep = std::getenv("TASKWATCH_KEEP_SCREENSHOT"))
         std::filesystem::copy_file(shot, keep, std::filesystem::copy_options::overwrite_existing);
     CHECK(w.d.stop() == 0);

@@ -136,7 +136,7 @@ TEST_CASE("HTML escaping covers text and attribute values") {
           "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
 }
 
-TEST_CASE("the status page has one row per task with its progress, grouped by dataset") {
+TEST_CASE("the status page has one row per task with its progress and dataset") {
     auto tasks = sample_tasks();
     web::page_summary sum;
     sum.polls = 17;
@@ -146,8 +146,11 @@ TEST_CASE("the status page has one row per task with its progress, grouped by da
     auto html = web::render_status_page(tasks, sum);
     INFO(html);
     CHECK(html.starts_with("<!doctype html>"));
-    CHECK(html.find("<meta http-equiv=\"refresh\" content=\"15\">") != std::string::npos);
-    CHECK(html.find("<script") == std::string::npos);
+    // Without scripts the page reloads itself; with them it refreshes in place.
+    CHECK(html.find("<noscript><meta http-equiv=\"refresh\" content=\"15\"></noscript>") !=
+          std::string::npos);
+    CHECK(html.find("<script defer src=\"" + web::page_script_path() + "\"></script>") !=
+          std::string::npos);
     CHECK(html.find("http://") == std::string::npos); // no external assets
     CHECK(html.find("https://") == std::string::npos);
 
@@ -162,8 +165,8 @@ TEST_CASE("the status page has one row per task with its progress, grouped by da
     CHECK(rows["t2"] == std::pair<std::string, std::string>{"succeeded", "1"});
     CHECK(rows["t3"] == std::pair<std::string, std::string>{"unknown", ""});
     CHECK(html.find("<em>42%</em>") != std::string::npos);
-    CHECK(html.find("<section data-dataset-id=\"d1\">") != std::string::npos);
-    CHECK(html.find("<section data-dataset-id=\"d2\">") != std::string::npos);
+    CHECK(html.find("<span class=\"tag\" title=\"dataset\">d1</span>") != std::string::npos);
+    CHECK(html.find("<span class=\"tag\" title=\"dataset\">d2</span>") != std::string::npos);
     CHECK(html.find("Incorrect IAM authentication information") != std::string::npos);
     CHECK(html.find("2 min ago") != std::string::npos); // last change 160 s before now
 }

@@ -1,7 +1,8 @@
 // The daemon's HTTP routes: /metrics, /api/v1/tasks, /api/v1/tasks/{dataset_id}/{task_id},
-// /api/v1/deliveries, /-/healthy, /-/ready and / (the status page). 404 for other paths, 405 with
-// Allow for methods other than GET and HEAD (the server answers HEAD with the GET's headers and no
-// body).
+// /api/v1/deliveries, /-/healthy, /-/ready, / (the status page), /tasks/{dataset_id}/{task_id}
+// (a task's page) and the pages' style sheet and script under /static/. 404 for other paths,
+// 405 with Allow for methods other than GET and HEAD (the server answers HEAD with the GET's
+// headers and no body).
 //
 // make_handler returns a plain http::handler so that a request guard (web_config_file: basic
 // auth) can wrap it without the routes knowing.
@@ -10,6 +11,7 @@
 #include "taskwatch/http/server.hpp"
 #include "taskwatch/metrics/collector.hpp"
 #include "taskwatch/notify/notifier.hpp"
+#include "taskwatch/web/task_page.hpp"
 
 #include <functional>
 #include <string>
@@ -35,9 +37,10 @@ struct site {
     std::function<const poll::watcher_stats&()> stats; ///< empty: zeros on the status page
     /// GET /api/v1/deliveries; empty: [] (no notifier).
     std::function<std::vector<webhook_deliveries>()> deliveries;
-    /// GET /api/v1/tasks/{dataset_id}/{task_id}: the task's stored history points and its
-    /// events with their deliveries (state::store::history, task_events); empty: none.
-    /// May throw state::store_error (the answer is then 503 with one line).
+    /// GET /api/v1/tasks/{dataset_id}/{task_id} and the pages: the task's stored history points
+    /// and its events with their deliveries (state::store::history, task_events); empty: none.
+    /// May throw state::store_error (the API answers 503 with one line, the task page says so,
+    /// the status page leaves its sparklines out).
     std::function<std::vector<state::history_point>(const task::task_key&)> history;
     std::function<std::vector<state::event_record>(const task::task_key&)> events;
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
