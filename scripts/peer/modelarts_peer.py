@@ -46,7 +46,6 @@ import hashlib
 import hmac
 import heapq
 import json
-import os
 import random
 import signal
 import ssl
