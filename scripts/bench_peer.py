@@ -22,8 +22,8 @@ webhook_receiver.py), p50 and p99. Then the bare client: build/bin/http_client_b
 --baseline at the same concurrency against an unauthenticated simulator with the same latency
 and write settings (CPU-s per 1,000 requests of the project's client and of a bare Beast loop).
 
-Environment: REGIMES, SIDES ("daemon peer"), WINDOW (seconds, all regimes; default 20 / 45 /
-60), SCALE (multiplies the task counts, e.g. 0.1 while developing), CONNECTIONS (16), SPLIT=1
+Environment: REGIMES, SIDES ("daemon peer"), WINDOW (seconds, all regimes, rounded to whole
+intervals; default 20 / 45 / 60), SCALE (multiplies the task counts, e.g. 0.1 while developing), CONNECTIONS (16), SPLIT=1
 (modelarts-sim --split-writes: head and body in separate writes), CHANGES (status changes per
 window, 30), BIN (build/bin), KEEP=1 (keep the work folder).
 Needs build/bin/taskwatchd, modelarts-sim, http_client_bench, openssl, /usr/bin/python3 with
@@ -51,11 +51,13 @@ SPLIT = os.environ.get("SPLIT", "0") == "1"
 CHANGES = int(os.environ.get("CHANGES", "30"))
 WINDOW = os.environ.get("WINDOW")
 
-# name: (tasks, interval s, latency fault or None, default window s, settle s)
+# name: (tasks, interval s, latency fault or None, default window s, settle s). taskwatchd
+# polls in rounds (each task again one interval after its last poll): a window of whole
+# intervals that starts a fifth of an interval after the first round holds whole rounds.
 REGIMES = {
-    "fast": (2000, 1, None, 20, 2),
+    "fast": (2000, 1, None, 20, 0.2),
     "latency": (10000, 15, "30ms..100ms", 45, 3),
-    "fleet": (100000, 60, None, 60, 5),
+    "fleet": (100000, 60, None, 60, 12),
 }
 GOAL_CPU_RATIO, GOAL_MEM_RATIO, GOAL_BARE_RATIO = 8, 5, 1.5
 GOAL_FLEET_CORE, GOAL_FLEET_SCRAPE = 0.30, 1.0
@@ -189,14 +191,14 @@ def idle_rss(work, sim, kind, project, dataset, task):
 
 
 def make_changes(sim, tasks, count, window, t0):
-    """PATCHes the status of `count` random tasks, spread over the first half of the window.
+    """PATCHes the status of `count` random tasks, spread over the first third of the window.
     Returns [(task_id, new status, wall-clock ms just before the PATCH)]: a --static
     simulator's model clock stands still, so /sim/transitions cannot time them."""
     ctx = sim.ctx
     made = []
     picked = random.sample(tasks, min(count, len(tasks)))
     for i, t in enumerate(picked):
-        due = t0 + (i + 0.5) * window / 2 / len(picked)
+        due = t0 + (i + 0.5) * window / 3 / len(picked)
         time.sleep(max(0.0, due - time.monotonic()))
         cur = json.loads(request(f"{sim.url}/sim/tasks/{t['task_id']}", ctx))
         new = "running" if cur.get("status") != 1 else "failed"
@@ -336,7 +338,8 @@ def main():
         for r in regimes:
             tasks_n, interval, latency, window, settle = REGIMES[r]
             tasks_n = max(10, int(tasks_n * SCALE))
-            window = float(WINDOW) if WINDOW else window
+            if WINDOW:  # whole intervals (see REGIMES)
+                window = max(1, round(float(WINDOW) / interval)) * interval
             datasets_n = max(1, min(100, tasks_n // 1000))
             extra = ["--static", "--tasks", str(tasks_n), "--datasets", str(datasets_n)]
             if latency:

@@ -22,6 +22,9 @@ How it was kept fair (not crippled):
   of due times): no coroutine, timer or asyncio.Task per task or per poll.
 - Signing is Huawei's SDK-HMAC-SHA256 as the SDKs do it, checked against the SDK vectors
   (--self-test); per task the canonical URI is computed once and only the date changes.
+- No cookie jar work (DummyCookieJar): the API sets none.
+- Discovery lists every dataset again each interval, as taskwatchd does (the same requests
+  and bytes on both sides).
 - Bodies are read whole and parsed with json.loads; tasks are __slots__ objects; /metrics is
   written straight from the task table with precomputed label strings (no client library
   objects per series).
@@ -489,7 +492,9 @@ class Peer:
                 else secret.encode()
         hook_ctx = ssl.create_default_context(cafile=a.webhook_ca) if a.webhook_ca else \
             ssl.create_default_context()
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, \
+        # No cookies in this API: a DummyCookieJar saves the jar's work on every request.
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                         cookie_jar=aiohttp.DummyCookieJar()) as session, \
                 aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=4, ssl=hook_ctx),
                                       timeout=timeout) as hook_session:
             self.session = session
