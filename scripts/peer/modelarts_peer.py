@@ -212,7 +212,8 @@ class Peer:
         self.tasks = {}
         self.heap = []
         self.queue = asyncio.Queue()
-        self.wake = asyncio.Event()
+        self.unpolled = 0  # tasks not yet polled once: "ready" when 0 after discovery
+        self.discovered = False
         self.polls = 0
         self.failures = 0
         self.events = 0
@@ -257,6 +258,7 @@ class Peer:
                             t = Task(self.args.project_id, dataset, tid, self.endpoint)
                             t.name = item.get("task_name") or ""
                             self.tasks[tid] = t
+                            self.unpolled += 1
                             self.enqueue(t)  # first poll at once, like the daemon
                             found += 1
                     seen += len(items)
@@ -270,6 +272,7 @@ class Peer:
             for tid in self.args.task_id:
                 t = Task(self.args.project_id, self.args.dataset[0], tid, self.endpoint)
                 self.tasks[tid] = t
+                self.unpolled += 1
                 self.enqueue(t)
             self.discovered = True
             return
@@ -281,14 +284,12 @@ class Peer:
                 print(f"peer: discovery failed: {e}", file=sys.stderr)
             if first:
                 first = False
-                self.first_round_left = sum(1 for t in self.tasks.values() if not t.polled)
                 self.discovered = True
                 self.check_ready()
             await asyncio.sleep(self.interval)
 
     def check_ready(self):
-        if not self.ready and getattr(self, "discovered", False) and all(
-                t.polled for t in self.tasks.values()):
+        if not self.ready and self.discovered and self.unpolled == 0:
             self.ready = True
             print(f"ready {len(self.tasks)}", flush=True)
 
@@ -300,23 +301,20 @@ class Peer:
 
     def schedule(self, t, due):
         heapq.heappush(self.heap, (due, id(t), t))
-        self.wake.set()
 
     async def scheduler(self):
+        # Wakes when the earliest task is due (at most every 2 ms: due times that close are
+        # handed out together) and at least every 50 ms to see tasks added meanwhile.
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
             heap = self.heap
-            while heap and heap[0][0] <= now:
+            while heap and heap[0][0] <= now + 0.002:
                 due, _, t = heapq.heappop(heap)
                 self.enqueue(t)
                 heapq.heappush(heap, (due + self.interval, id(t), t))
-            self.wake.clear()
-            delay = heap[0][0] - now if heap else 3600
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
-            except asyncio.TimeoutError:
-                pass
+            delay = heap[0][0] - now if heap else 0.05
+            await asyncio.sleep(min(0.05, max(0.002, delay)))
 
     async def worker(self):
         loop = asyncio.get_running_loop()
@@ -326,6 +324,7 @@ class Peer:
             first = not t.polled
             await self.poll(t)
             if first:
+                self.unpolled -= 1
                 # Spread: the second poll at a random point of the next interval, then every
                 # interval; from the end of the first round on, polls come at a steady rate.
                 self.schedule(t, loop.time() + self.interval * random.random())
