@@ -162,14 +162,14 @@ def get_task_count(sim):
     return sim.get("/sim/stats")["requests_by_kind"]["get_task"]
 
 
-def wait_first_round(side, sim, base, want, timeout):
+def wait_first_round(side, sim, base, want, timeout, ready_line=True):
     """Until the simulator served `want` task GETs since `base` (every task once), and for the
-    peer its "ready" line."""
+    peer its "ready" line (unless saturated: then `want` is fewer than the tasks)."""
     t0 = time.monotonic()
     wait_for(f"{side.kind}: the first round ({want} polls)",
              lambda: (side.alive() or die(f"{side.kind} exited during warm-up"))
              and get_task_count(sim) - base >= want, timeout)
-    if side.kind == "peer":
+    if side.kind == "peer" and ready_line:
         line = side.stdout.readline()
         if not line.startswith("ready"):
             die(f"the peer printed {line!r} instead of 'ready N'")
@@ -257,7 +257,7 @@ def measure(work, name, sim, hook, kind, project, datasets, tasks, interval, win
         # Saturated (latency): the first round would take tasks / capacity seconds; the
         # steady state is reached once every connection is busy, after some seconds of polls.
         want = len(tasks) if saturated_rate is None else int(min(len(tasks), saturated_rate * 5))
-        warm = wait_first_round(side, sim, base, want, 600)
+        warm = wait_first_round(side, sim, base, want, 600, saturated_rate is None)
         time.sleep(settle)  # lets the first round's burst pass (a measured gap, not a sync)
         g0, c0, t0 = get_task_count(sim), cpu_seconds(side.proc.pid), time.monotonic()
         made = make_changes(sim, tasks, CHANGES, window, t0)
