@@ -56,7 +56,7 @@ WINDOW = os.environ.get("WINDOW")
 # intervals that starts a fifth of an interval after the first round holds whole rounds.
 REGIMES = {
     "fast": (2000, 1, None, 20, 0.2),
-    "latency": (10000, 15, "30ms..100ms", 45, 3),
+    "latency": (10000, 15, "30ms..100ms", 30, 3),
     "fleet": (100000, 60, None, 60, 12),
 }
 GOAL_CPU_RATIO, GOAL_MEM_RATIO, GOAL_BARE_RATIO = 8, 5, 1.5
@@ -162,14 +162,14 @@ def get_task_count(sim):
     return sim.get("/sim/stats")["requests_by_kind"]["get_task"]
 
 
-def wait_first_round(side, sim, base, want, timeout, ready_line=True):
+def wait_first_round(side, sim, base, want, timeout):
     """Until the simulator served `want` task GETs since `base` (every task once), and for the
-    peer its "ready" line (unless saturated: then `want` is fewer than the tasks)."""
+    peer its "ready" line."""
     t0 = time.monotonic()
     wait_for(f"{side.kind}: the first round ({want} polls)",
              lambda: (side.alive() or die(f"{side.kind} exited during warm-up"))
              and get_task_count(sim) - base >= want, timeout)
-    if side.kind == "peer" and ready_line:
+    if side.kind == "peer":
         line = side.stdout.readline()
         if not line.startswith("ready"):
             die(f"the peer printed {line!r} instead of 'ready N'")
@@ -254,10 +254,9 @@ def measure(work, name, sim, hook, kind, project, datasets, tasks, interval, win
     else:
         side = start_peer(work, name, sim, project, datasets, interval, hook)
     try:
-        # Saturated (latency): the first round would take tasks / capacity seconds; the
-        # steady state is reached once every connection is busy, after some seconds of polls.
-        want = len(tasks) if saturated_rate is None else int(min(len(tasks), saturated_rate * 5))
-        warm = wait_first_round(side, sim, base, want, 600, saturated_rate is None)
+        # The whole first round even when saturated: a task's first poll only records its
+        # state, so a change made before it would never show as a status change.
+        warm = wait_first_round(side, sim, base, len(tasks), 600)
         time.sleep(settle)  # lets the first round's burst pass (a measured gap, not a sync)
         g0, c0, t0 = get_task_count(sim), cpu_seconds(side.proc.pid), time.monotonic()
         made = make_changes(sim, tasks, CHANGES, window, t0)
