@@ -23,9 +23,10 @@ webhook_receiver.py), p50 and p99. Then the bare client: build/bin/http_client_b
 and write settings (CPU-s per 1,000 requests of the project's client and of a bare Beast loop).
 
 Environment: REGIMES, SIDES ("daemon peer"), WINDOW (seconds, all regimes, rounded to whole
-intervals; default 20 / 45 / 60), SCALE (multiplies the task counts, e.g. 0.1 while developing), CONNECTIONS (16), SPLIT=1
-(modelarts-sim --split-writes: head and body in separate writes), CHANGES (status changes per
-window, 30), BIN (build/bin), KEEP=1 (keep the work folder).
+intervals; default 20 / 30 / 60), SCALE (multiplies the task counts, e.g. 0.1 while
+developing), CONNECTIONS (16), SPLIT=1 (modelarts-sim --split-writes: head and body in
+separate writes), CHANGES (status changes per window, 30), BIN (build/bin), KEEP=1 (keep the
+work folder).
 Needs build/bin/taskwatchd, modelarts-sim, http_client_bench, openssl, /usr/bin/python3 with
 python3-aiohttp. Uses both cores: run nothing else beside it.
 """
