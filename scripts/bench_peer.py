@@ -16,9 +16,9 @@ measures a window: polls/s (the simulator's get_task count) against the rate ask
 interval), CPU-seconds per 1,000 polls (utime+stime from /proc/PID/stat over the window), RSS
 at the end and RSS per task above an idle instance of the same side watching one task,
 /metrics scrape time (3 scrapes after the window, polling still on; median), and the latency
-from a status change made in the simulator (PATCH /sim/tasks/ID during the window; its time
-from /sim/transitions) to the webhook's arrival at the receiver (tests/support/
-webhook_receiver.py), p50 and p99. Then the bare client: build/bin/http_client_bench
+from a status change made in the simulator (PATCH /sim/tasks/ID during the window, timed just
+before the PATCH: a --static simulator's model clock stands still) to the webhook's arrival at
+the receiver (tests/support/webhook_receiver.py), p50 and p99. Then the bare client: build/bin/http_client_bench
 --baseline at the same concurrency against an unauthenticated simulator with the same latency
 and write settings (CPU-s per 1,000 requests of the project's client and of a bare Beast loop).
 
