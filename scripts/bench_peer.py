@@ -26,7 +26,8 @@ Environment: REGIMES, SIDES ("daemon peer"), WINDOW (seconds, all regimes, round
 intervals; default 20 / 30 / 60), SCALE (multiplies the task counts, e.g. 0.1 while
 developing), CONNECTIONS (16), SPLIT=1 (modelarts-sim --split-writes: head and body in
 separate writes), CHANGES (status changes per window, 30), BIN (build/bin), KEEP=1 (keep the
-work folder).
+work folder), PERF=DIR (perf record -g and perf stat of syscalls and context switches of
+each side over its window, into DIR/REGIME-SIDE.data and .stat).
 Needs build/bin/taskwatchd, modelarts-sim, http_client_bench, openssl, /usr/bin/python3 with
 python3-aiohttp. Uses both cores: run nothing else beside it.
 """
@@ -209,6 +210,22 @@ def make_changes(sim, tasks, count, window, t0):
     return made
 
 
+def start_perf(name, pid, window):
+    """PERF=DIR: a call-graph profile (DIR/NAME.data) and syscall and context-switch counts
+    (DIR/NAME.stat) of each side over its window (adds a few % of CPU)."""
+    out = os.environ.get("PERF")
+    if not out:
+        return []
+    os.makedirs(out, exist_ok=True)
+    base = os.path.join(out, name)
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return [subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", base + ".data", "-p",
+                              str(pid), "--", "sleep", str(window)], **quiet),
+            subprocess.Popen(["perf", "stat", "-e", "raw_syscalls:sys_enter,context-switches",
+                              "-o", base + ".stat", "-p", str(pid), "--", "sleep", str(window)],
+                             **quiet)]
+
+
 def scrape(url, n=3):
     times, size = [], 0
     for _ in range(n):
@@ -259,9 +276,12 @@ def measure(work, name, sim, hook, kind, project, datasets, tasks, interval, win
         # state, so a change made before it would never show as a status change.
         warm = wait_first_round(side, sim, base, len(tasks), 600)
         time.sleep(settle)  # lets the first round's burst pass (a measured gap, not a sync)
+        perf = start_perf(name, side.proc.pid, window)
         g0, c0, t0 = get_task_count(sim), cpu_seconds(side.proc.pid), time.monotonic()
         made = make_changes(sim, tasks, CHANGES, window, t0)
         time.sleep(max(0.0, t0 + window - time.monotonic()))
+        for p in perf:
+            p.wait()
         g1, c1, t1 = get_task_count(sim), cpu_seconds(side.proc.pid), time.monotonic()
         if not side.alive():
             die(f"{kind} ({name}) died during the window")
