@@ -161,6 +161,9 @@ void http_component::start() {
     site.ready = [&wc] { return wc.watcher().first_round_done(); };
     site.deliveries = [this] { return deliveries(); };
     site.history = [this](const task::task_key& key) { return state_.store().history(key); };
+    site.recent_history = [this](const task::task_key& key, task::time_point since) {
+        return state_.store().history(key, since);
+    };
     site.events = [this](const task::task_key& key) {
         return state_.store().task_events(key, max_task_events);
     };

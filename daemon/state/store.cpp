@@ -157,6 +157,11 @@ constexpr const char* sql_history =
     "SELECT h.time, h.status, h.progress, h.annotated FROM history h "
     "JOIN history_tasks k ON k.id = h.task "
     "WHERE k.project_id = ?1 AND k.dataset_id = ?2 AND k.task_id = ?3 ORDER BY h.time";
+constexpr const char* sql_history_from =
+    "SELECT h.time, h.status, h.progress, h.annotated FROM history h "
+    "JOIN history_tasks k ON k.id = h.task "
+    "WHERE k.project_id = ?1 AND k.dataset_id = ?2 AND k.task_id = ?3 AND h.time >= ?4 "
+    "ORDER BY h.time";
 // Driven from history_tasks: one seek per task into the primary key (task, time).
 constexpr const char* sql_history_since =
     "SELECT k.project_id, k.dataset_id, k.task_id, h.time, h.status, h.progress, h.annotated "
@@ -734,9 +739,15 @@ std::vector<task::task_key> store::forget_finished_before(time_point before) {
 }
 
 std::vector<history_point> store::history(const task::task_key& key) {
+    return history(key, time_point::min());
+}
+
+std::vector<history_point> store::history(const task::task_key& key, time_point since) {
     std::vector<history_point> out;
-    auto q = impl_->prepare(sql_history);
+    const bool all = since == time_point::min();
+    auto q = impl_->prepare(all ? sql_history : sql_history_from);
     q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+    if (!all) q.bind(4, since);
     while (q.step()) {
         history_point p;
         p.time = from_ms(q.integer(0));

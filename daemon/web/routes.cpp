@@ -207,13 +207,14 @@ http::reply respond(const site& s, const http::request_context& request) {
     if (s.stats) sum.store_problem = s.stats().store_problem;
     page_options opt;
     opt.query = parse_page_query(query);
-    if (s.history) {
+    if (s.history || s.recent_history) {
         // A store that cannot be read costs the sparklines, not the page (nor one failing
-        // read per row).
-        opt.history = [&s, failed = false](const task::task_key& key) mutable {
+        // read per row). A sparkline shows the last day.
+        const auto since = std::chrono::system_clock::now() - std::chrono::hours(24);
+        opt.history = [&s, since, failed = false](const task::task_key& key) mutable {
             if (failed) return std::vector<history_point>{};
             try {
-                return s.history(key);
+                return s.recent_history ? s.recent_history(key, since) : s.history(key);
             } catch (const state::store_error&) {
                 failed = true;
                 return std::vector<history_point>{};

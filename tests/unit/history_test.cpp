@@ -89,6 +89,14 @@ TEST_CASE("history: points go with the batch, read back oldest first, and go wit
     CHECK(s.history(b.key) == std::vector{pt(t0 + 1s, task_status::queuing, 0.0)});
     CHECK(s.history(state_of("unknown").key).empty());
 
+    SUBCASE("one task's points from a time on") {
+        CHECK(s.history(a.key, t0 + 1s) ==
+              std::vector{pt(t0 + 60s, task_status::running, 0.2, 10)});
+        CHECK(s.history(a.key, t0 + 60s).size() == 1);
+        CHECK(s.history(a.key, t0) == s.history(a.key));
+        CHECK(s.history(a.key, t0 + 61s).empty());
+    }
+
     SUBCASE("every task's recent points in one read, by task then time") {
         const auto recent = s.history_since(t0 + 1s);
         REQUIRE(recent.size() == 2);

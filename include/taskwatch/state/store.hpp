@@ -174,6 +174,8 @@ public:
 
     /// The task's history points, oldest first; empty for an unknown task.
     std::vector<history_point> history(const task::task_key& key);
+    /// Its points at or after `since`, oldest first (one seek into the task's points).
+    std::vector<history_point> history(const task::task_key& key, time_point since);
     /// Every task's points at or after `since`, ordered by task key then time: one query for
     /// a page of many tasks (sparklines). Tasks without such points are absent.
     std::vector<keyed_point> history_since(time_point since);

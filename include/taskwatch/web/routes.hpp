@@ -42,6 +42,10 @@ struct site {
     /// May throw state::store_error (the API answers 503 with one line, the task page says so,
     /// the status page leaves its sparklines out).
     std::function<std::vector<state::history_point>(const task::task_key&)> history;
+    /// The status page's sparklines: the task's points since a time (the last day), so that a
+    /// row costs the same for a task watched for weeks; empty: `history` is used.
+    std::function<std::vector<state::history_point>(const task::task_key&, task::time_point)>
+        recent_history;
     std::function<std::vector<state::event_record>(const task::task_key&)> events;
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
     std::function<bool()> ready;
