@@ -164,6 +164,7 @@ void http_component::start() {
     site.recent_history = [this](const task::task_key& key, task::time_point since) {
         return state_.store().history(key, since);
     };
+    site.answer = [this](const task::task_key& key) { return state_.store().last_answer(key); };
     site.events = [this](const task::task_key& key) {
         return state_.store().task_events(key, max_task_events);
     };

@@ -80,9 +80,9 @@ std::string quoted_for_message(std::string_view s) {
 
 } // namespace
 
-expected<task, api_error> read_task(expected<http::response, api_error> answer,
+expected<task, api_error> read_task(const expected<http::response, api_error>& answer,
                                     std::string_view task_id) {
-    if (!answer) return unexpected(std::move(answer.error()));
+    if (!answer) return unexpected(answer.error());
     const auto& res = *answer;
     auto parsed = parse_task(std::string_view(res.body));
     if (parsed && (!parsed->task_id || *parsed->task_id == task_id)) return std::move(*parsed);

@@ -174,7 +174,7 @@ void engine::untrack(std::map<task::task_key, tracked_task>::iterator it) {
 }
 
 void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
-                         clock::time_point sent) {
+                         clock::time_point sent, std::string body) {
     const auto& key = tt.state.key;
     const auto sys_now = std::chrono::system_clock::now();
     const auto now = clock::now();
@@ -249,7 +249,8 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
     }
     if (!held && (point || !events.empty() || !same || !(marks == durable_marks(tt.state)))) {
         if (!events.empty()) commit_soon();
-        pending_.add({tt.state, std::move(events), point});
+        if (!ok || body.size() > max_stored_answer) body.clear();
+        pending_.add({tt.state, std::move(events), point, std::move(body)});
     }
     if (tt.first_poll_owed) {
         tt.first_poll_owed = false;

@@ -122,8 +122,11 @@ private:
     boost::asio::awaitable<void> async_dispatch_loop();
     void ensure_workers();
     boost::asio::awaitable<void> async_worker(std::size_t index);
+    /// `body`: the raw answer of a successful poll, stored with the state when the poll
+    /// changed it (at most max_stored_answer bytes; a larger one is not kept).
     void finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
-                     clock::time_point sent);
+                     clock::time_point sent, std::string body = {});
+    static constexpr std::size_t max_stored_answer = 64u << 10;
 
     // May a request go to an endpoint now: the one place that asks its throttle and its
     // credential gate, for the dispatcher, the workers and discovery alike.

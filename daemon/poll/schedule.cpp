@@ -251,13 +251,15 @@ asio::awaitable<void> engine::async_worker(std::size_t index) {
         std::string asked = key.task_id; // the key may go with its task during the request
         auto answer = co_await job.api->async_fetch_task(key.dataset_id, asked);
         // An answer about another task than the one asked for is malformed.
-        auto res = modelarts::read_task(std::move(answer), asked);
+        auto res = modelarts::read_task(answer, asked);
+        // The body goes on with the poll: the task's page shows the last answer stored.
+        std::string body = res ? std::move(answer->body) : std::string();
         report(ep, job.ticket, res ? nullptr : &res.error());
         it = claimed_.find(job.poll_id);
         if (it == claimed_.end()) continue;
         auto* tt = it->second;
         claimed_.erase(it);
-        finish_poll(*tt, std::move(res), sent);
+        finish_poll(*tt, std::move(res), sent, std::move(body));
     }
     std::erase(idle_workers_, &park);
     if (workers_ > index) workers_ = index; // the pool shrank on reload: workers above go too

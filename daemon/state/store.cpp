@@ -25,7 +25,7 @@ namespace {
 constexpr int busy_timeout_ms = 5000;
 
 /// Migration N takes user_version N-1 to N; each runs in its own transaction.
-constexpr std::array<const char*, 4> migrations{
+constexpr std::array<const char*, 5> migrations{
     // 1: task states, events, per-webhook deliveries.
     R"sql(
 CREATE TABLE tasks (
@@ -113,6 +113,17 @@ CREATE TABLE history (
     PRIMARY KEY (task, time)
 ) WITHOUT ROWID;
 )sql",
+    // 5: each task's last API answer that changed what is stored (the task page shows it).
+    R"sql(
+CREATE TABLE answers (
+    project_id TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (project_id, dataset_id, task_id)
+) WITHOUT ROWID;
+)sql",
 };
 static_assert(migrations.size() == store::schema_version);
 
@@ -153,6 +164,13 @@ constexpr const char* sql_insert_point =
     "VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr const char* sql_forget_history =
     "DELETE FROM history_tasks WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
+constexpr const char* sql_forget_answer =
+    "DELETE FROM answers WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
+constexpr const char* sql_upsert_answer =
+    "INSERT OR REPLACE INTO answers (project_id, dataset_id, task_id, time, body) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* sql_answer =
+    "SELECT time, body FROM answers WHERE project_id = ?1 AND dataset_id = ?2 AND task_id = ?3";
 constexpr const char* sql_history =
     "SELECT h.time, h.status, h.progress, h.annotated FROM history h "
     "JOIN history_tasks k ON k.id = h.task "
@@ -433,8 +451,18 @@ struct store::impl {
 
     /// Deletes a task's history (its points go with its number).
     void forget_history(const task::task_key& key) {
-        auto q = prepare(sql_forget_history);
-        q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+        for (const auto* sql : {sql_forget_history, sql_forget_answer}) {
+            auto q = prepare(sql);
+            q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+            q.run();
+        }
+    }
+
+    /// Replaces the task's stored last answer.
+    void write_answer(const keyed_answer& a) {
+        auto q = prepare(sql_upsert_answer);
+        q.bind(1, a.key.project_id).bind(2, a.key.dataset_id).bind(3, a.key.task_id);
+        q.bind(4, a.time).bind(5, a.body);
         q.run();
     }
 
@@ -670,7 +698,7 @@ void store::commit(const std::vector<change>& changes, const event_router& route
 
 void store::commit(const std::vector<task::task_state>& states,
                    const std::vector<task::event>& events, const event_router& route,
-                   std::span<const keyed_point> points) {
+                   std::span<const keyed_point> points, std::span<const keyed_answer> answers) {
     if (impl_->replaced()) reopen_if_replaced();
     impl_->deliveries_queued = 0;
     impl_->transaction([&] {
@@ -678,7 +706,9 @@ void store::commit(const std::vector<task::task_state>& states,
             impl_->write_event(e, route);
         for (const auto& p : points)
             impl_->write_point(p);
-        // After the points: a task forgotten in this batch keeps none.
+        for (const auto& a : answers)
+            impl_->write_answer(a);
+        // After the points and answers: a task forgotten in this batch keeps none.
         for (const auto& t : states) {
             write_state(impl_->prepare(sql_upsert_task.c_str()), t);
             if (t.forgotten) impl_->forget_history(t.key);
@@ -757,6 +787,13 @@ std::vector<history_point> store::history(const task::task_key& key, time_point 
         out.push_back(p);
     }
     return out;
+}
+
+std::optional<keyed_answer> store::last_answer(const task::task_key& key) {
+    auto q = impl_->prepare(sql_answer);
+    q.bind(1, key.project_id).bind(2, key.dataset_id).bind(3, key.task_id);
+    if (!q.step()) return std::nullopt;
+    return keyed_answer{key, from_ms(q.integer(0)), q.text(1)};
 }
 
 std::vector<keyed_point> store::history_since(time_point since) {

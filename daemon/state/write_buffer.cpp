@@ -8,6 +8,14 @@ namespace taskwatch::state {
 
 void write_buffer::add(change c) {
     if (c.point && points_.size() < max_events_) points_.push_back({c.next.key, *c.point});
+    if (!c.answer.empty() && c.next.last_poll) {
+        keyed_answer a{c.next.key, *c.next.last_poll, std::move(c.answer)};
+        auto [at, fresh] = answer_index_.try_emplace(a.key, answers_.size());
+        if (fresh)
+            answers_.push_back(std::move(a));
+        else
+            answers_[at->second] = std::move(a); // newest wins
+    }
     auto [it, inserted] = state_index_.try_emplace(c.next.key, states_.size());
     if (inserted)
         states_.push_back(std::move(c.next));
@@ -19,7 +27,7 @@ void write_buffer::add(change c) {
 
 void write_buffer::commit_to(store& s, const event_router& route) {
     if (empty()) return;
-    s.commit(states_, events_, route, points_);
+    s.commit(states_, events_, route, points_, answers_);
     clear();
 }
 
@@ -28,6 +36,8 @@ void write_buffer::clear() noexcept {
     state_index_.clear();
     events_.clear();
     points_.clear();
+    answers_.clear();
+    answer_index_.clear();
 }
 
 } // namespace taskwatch::state

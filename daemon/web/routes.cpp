@@ -193,6 +193,7 @@ http::reply respond(const site& s, const http::request_context& request) {
         try {
             if (s.history) in.history = s.history(found->state.key);
             if (s.events) in.events = s.events(found->state.key);
+            if (s.answer) in.answer = s.answer(found->state.key);
         } catch (const state::store_error& e) {
             in.store_problem = one_line(e.reason());
         }

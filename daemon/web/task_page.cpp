@@ -2,6 +2,7 @@
 
 #include "taskwatch/detail/percent.hpp"
 #include "taskwatch/detail/pretty_json.hpp"
+#include "taskwatch/detail/rfc3339.hpp"
 #include "taskwatch/web/task_json.hpp"
 
 #include <boost/json/parse.hpp>
@@ -263,7 +264,22 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
            "API answer gave it, the same as <a href=\"/api/v1/tasks\">/api/v1/tasks</a>"
            "</span></h2><pre class=\"json\">";
     append_escaped(out, pretty_json(boost::json::parse(compact)));
-    out += "</pre></section>\n</div>\n<footer>taskwatch ";
+    out += "</pre></section>\n";
+
+    // The raw answer, as ModelArts sent it (pretty-printed when it is JSON, as it always is).
+    out += "<section id=\"raw-answer\"><h2>Last API answer<span class=\"meta\">";
+    if (in.answer) {
+        out += "GET of ";
+        append_escaped(out, detail::format_rfc3339(in.answer->time));
+        out += ", the last poll that changed what taskwatch keeps</span></h2><pre class=\"json\">";
+        boost::system::error_code ec;
+        const auto v = boost::json::parse(in.answer->body, ec);
+        append_escaped(out, ec ? in.answer->body : pretty_json(v));
+        out += "</pre>";
+    } else {
+        out += "none stored yet: it is kept from the next poll that changes the task</span></h2>";
+    }
+    out += "</section>\n</div>\n<footer>taskwatch ";
     append_escaped(out, s.version);
     out += " · <a href=\"/\">status page</a> · <a href=\"/metrics\">/metrics</a></footer>\n"
            "</main></body></html>\n";

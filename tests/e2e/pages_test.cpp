@@ -217,6 +217,21 @@ TEST_CASE_FIXTURE(
         CHECK(drawn[i].second == doctest::Approx(before[i].second));
     }
     CHECK(before.back().second == doctest::Approx(1.0));
+
+    // The raw answer of the poll that saw it finish: the simulator's body, pretty-printed.
+    const std::regex finished_answer(
+        R"re(<section id="raw-answer">[\s\S]*"progress": 100(\.0)?,)re");
+    std::string answer_dom;
+    CHECK(wait_until(
+        [&] {
+            answer_dom = chromium.dom(task_url);
+            return std::regex_search(answer_dom, finished_answer);
+        },
+        15s, 0ms));
+    const auto raw = answer_dom.find("<section id=\"raw-answer\">");
+    REQUIRE(raw != std::string::npos);
+    CHECK(answer_dom.find("\"task_id\": \"" + std::string(lifecycle_id) + "\"", raw) !=
+          std::string::npos);
     CHECK(w.d.stop() == 0);
 }
 

@@ -173,6 +173,66 @@ TEST_CASE("history: thinning keeps the last point of each status per bucket, in 
     }
 }
 
+TEST_CASE("answers: the newest raw answer per task goes with the batch and with the task") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    state::write_buffer buf;
+    auto a = state_of("a");
+    auto b = state_of("b");
+    a.last_poll = t0;
+    buf.add({a, {}, std::nullopt, R"({"task_id":"a","progress":10})"});
+    b.last_poll = t0;
+    buf.add({b, {}, std::nullopt, ""}); // a change without an answer (a failed poll)
+    a.last_poll = t0 + 15s;
+    buf.add({a, {}, std::nullopt, R"({"task_id":"a","progress":20})"});
+    auto unpolled = state_of("c"); // no last_poll: its answer has no time, it is not kept
+    buf.add({unpolled, {}, std::nullopt, "{}"});
+    buf.commit_to(s, {});
+    const auto got = s.last_answer(a.key);
+    REQUIRE(got);
+    CHECK(got->time == t0 + 15s);
+    CHECK(got->body == R"({"task_id":"a","progress":20})");
+    CHECK_FALSE(s.last_answer(b.key));
+    CHECK_FALSE(s.last_answer(unpolled.key));
+
+    SUBCASE("a later change without an answer keeps the stored one") {
+        a.last_poll = t0 + 30s;
+        buf.add({a, {}, std::nullopt, ""});
+        buf.commit_to(s, {});
+        REQUIRE(s.last_answer(a.key));
+        CHECK(s.last_answer(a.key)->time == t0 + 15s);
+    }
+    SUBCASE("forget") {
+        CHECK(s.forget(a.key));
+        CHECK_FALSE(s.last_answer(a.key));
+    }
+    SUBCASE("a forgotten tombstone written by the engine") {
+        auto tomb = a;
+        tomb.forgotten = true;
+        buf.add({tomb, {}});
+        buf.commit_to(s, {});
+        CHECK_FALSE(s.last_answer(a.key));
+    }
+}
+
+TEST_CASE("answers: a version 4 database is migrated and keeps its states") {
+    test::temp_dir dir;
+    auto st = state_of("a");
+    st.last_poll = t0;
+    {
+        state::store s(dir.path());
+        s.commit({{st, {}}}, {});
+    }
+    raw_sql(dir.file("taskwatch.db"), "DROP TABLE answers; PRAGMA user_version = 4;");
+    state::store s(dir.path());
+    REQUIRE(s.load_tasks().size() == 1);
+    state::write_buffer buf;
+    buf.add({st, {}, std::nullopt, "{}"});
+    buf.commit_to(s, {});
+    REQUIRE(s.last_answer(st.key));
+    CHECK(s.last_answer(st.key)->body == "{}");
+}
+
 TEST_CASE("history: a version 3 database is migrated, its states kept, history written") {
     test::temp_dir dir;
     auto st = state_of("a");
@@ -181,9 +241,10 @@ TEST_CASE("history: a version 3 database is migrated, its states kept, history w
         state::store s(dir.path());
         s.commit({{st, {}}}, {});
     }
-    // Version 4 is version 3 plus the history tables: without them, this is a version 3 file.
-    raw_sql(dir.file("taskwatch.db"),
-            "DROP TABLE history; DROP TABLE history_tasks; PRAGMA user_version = 3;");
+    // Version 4 is version 3 plus the history tables (5 adds answers): without them, a version 3
+    // file.
+    raw_sql(dir.file("taskwatch.db"), "DROP TABLE answers; DROP TABLE history; "
+                                      "DROP TABLE history_tasks; PRAGMA user_version = 3;");
     state::store s(dir.path());
     auto tasks = s.load_tasks();
     REQUIRE(tasks.size() == 1);

@@ -226,8 +226,8 @@ TEST_CASE("a database of schema 2 gains the cycle column, 0 for every task, and 
         s.commit({{st, {}}}, {});
     }
     const auto file = (dir.path() / state::store::file_name).string();
-    // What version 2 wrote: no cycle column (3), no history tables (4), user_version 2.
-    raw_sql(file, "DROP TABLE history; DROP TABLE history_tasks; "
+    // What version 2 wrote: no cycle column (3), no history tables (4) nor answers (5).
+    raw_sql(file, "DROP TABLE answers; DROP TABLE history; DROP TABLE history_tasks; "
                   "ALTER TABLE tasks DROP COLUMN cycle; PRAGMA user_version = 2;");
     state::store s(dir.path());
     auto loaded = s.load_tasks();

@@ -369,6 +369,9 @@ TEST_CASE("the task page escapes a name with a script tag and quotes, labels and
     in.events.push_back({e,
                          {{"ops<1>", "dead", 12, at_s(t0 + 900), "http_5xx <b>", std::nullopt},
                           {"am", "delivered", 0, at_s(t0 + 241), "", at_s(t0 + 241)}}});
+    in.answer = state::keyed_answer{
+        tt.state.key, at_s(t0 + 999),
+        R"({"task_id":"t<1>","task_name":"<script>alert('x')</script>","progress":50})"};
     const auto html = web::render_task_page(tt, in, summary_at(t0 + 1000));
     INFO(html);
     CHECK(html.find("<script>") == std::string::npos);
@@ -388,7 +391,19 @@ TEST_CASE("the task page escapes a name with a script tag and quotes, labels and
     CHECK(html.find("title=\"delivered 2025-11-30T04:04:01.000Z\">am: delivered</span>") !=
           std::string::npos);
     CHECK(html.find("running 55% → failed 50%") != std::string::npos);
+    // The raw answer, pretty-printed and escaped, with the time of its poll.
+    const auto raw = html.find("<section id=\"raw-answer\">");
+    REQUIRE(raw != std::string::npos);
+    CHECK(html.find("GET of 2025-11-30T04:16:39", raw) != std::string::npos);
+    CHECK(html.find("&quot;progress&quot;: 50", raw) != std::string::npos);
+    CHECK(html.find("&quot;task_id&quot;: &quot;t&lt;1&gt;&quot;", raw) != std::string::npos);
     check_csp_friendly(html);
+
+    SUBCASE("a body that is not JSON is shown as it came, escaped") {
+        in.answer->body = "not json <b>";
+        const auto odd = web::render_task_page(tt, in, summary_at(t0 + 1000));
+        CHECK(odd.find("not json &lt;b&gt;</pre>") != std::string::npos);
+    }
 }
 
 TEST_CASE("the task page shows the chart, the status timeline, the last error and the ETA") {
@@ -420,6 +435,7 @@ TEST_CASE("the task page shows the chart, the status timeline, the last error an
     const auto bare = web::render_task_page(tt, none, summary_at(t0));
     CHECK(bare.find("keeps no history") != std::string::npos);
     CHECK(bare.find("No event recorded.") != std::string::npos);
+    CHECK(bare.find("none stored yet") != std::string::npos);
 }
 
 TEST_CASE("routes: a task page for a watched task, a 404 page for others, the static files") {

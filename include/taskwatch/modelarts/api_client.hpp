@@ -29,7 +29,7 @@ std::string list_tasks_target(std::string_view project_id, std::string_view data
 /// a body that is not a task: malformed). An answer whose `task_id` is not `task_id`, the task
 /// asked for, is malformed too: it is about another task (a confused proxy or cache), and
 /// taking it would put that task's state under this one's name.
-expected<task, api_error> read_task(expected<http::response, api_error> answer,
+expected<task, api_error> read_task(const expected<http::response, api_error>& answer,
                                     std::string_view task_id);
 
 /// One ModelArts account in one region. Not thread-safe: lives on the event loop.

@@ -45,12 +45,22 @@ struct change {
     task::task_state next;
     std::vector<task::event> events;
     std::optional<history_point> point;
+    /// The poll's raw answer, kept as the task's last (write_buffer); empty: none.
+    std::string answer;
 };
 
 /// A history point with the task it belongs to.
 struct keyed_point {
     task::task_key key;
     history_point point;
+};
+
+/// A task's API answer (the raw body of a GET) with the time of its poll: the last one that
+/// changed what is stored of the task, as its page shows it.
+struct keyed_answer {
+    task::task_key key;
+    time_point time;
+    std::string body;
 };
 
 /// One webhook's delivery of an event, as the task page shows it.
@@ -122,7 +132,7 @@ public:
     /// `PRAGMA application_id` of a taskwatch state database ("TWCH").
     static constexpr std::int32_t application_id = 0x54574348;
     /// `PRAGMA user_version` this build writes; older files are migrated, newer refused.
-    static constexpr int schema_version = 4;
+    static constexpr int schema_version = 5;
     static constexpr std::string_view file_name = "taskwatch.db";
 
     /// Creates `state_dir` and the database if missing. Throws store_error for a file that is
@@ -150,8 +160,10 @@ public:
     /// The same for states and events held apart (state::write_buffer): every event is added
     /// to the outbox in order, every state upserted, in one transaction.
     /// History points are added in the same transaction.
+    /// So are the answers (one per task: the newest replaces the stored one).
     void commit(const std::vector<task::task_state>& states, const std::vector<task::event>& events,
-                const event_router& route, std::span<const keyed_point> points = {});
+                const event_router& route, std::span<const keyed_point> points = {},
+                std::span<const keyed_answer> answers = {});
 
     /// `f` runs after every commit that queued at least one delivery (the notifier wakes).
     void on_deliveries_queued(std::function<void()> f);
@@ -174,6 +186,8 @@ public:
 
     /// The task's history points, oldest first; empty for an unknown task.
     std::vector<history_point> history(const task::task_key& key);
+    /// The task's last stored API answer; nullopt: none (not polled since schema 5, forgotten).
+    std::optional<keyed_answer> last_answer(const task::task_key& key);
     /// Its points at or after `since`, oldest first (one seek into the task's points).
     std::vector<history_point> history(const task::task_key& key, time_point since);
     /// Every task's points at or after `since`, ordered by task key then time: one query for

@@ -2,7 +2,8 @@
 // store, bounded: the newest state per task (an older pending state is superseded: only the
 // newest matters after a restart), every event in emission order (they are the outbox: a lost
 // event is a lost notification), at most max_events of them, and history points, at most
-// max_events too (beyond, new points are dropped: a gap in a chart, not a lost notification).
+// max_events too (beyond, new points are dropped: a gap in a chart, not a lost notification),
+// and the newest raw API answer per task.
 #pragma once
 
 #include "taskwatch/state/store.hpp"
@@ -22,9 +23,10 @@ public:
     explicit write_buffer(std::size_t max_events = default_max_events)
         : max_events_(max_events) {}
 
-    /// Adds a task's newest state and the events that produced it: the state replaces any
-    /// pending state of the same task, the events are appended. Always accepted: a caller that
-    /// checks full() first exceeds max_events by at most one change's events.
+    /// Adds a task's newest state and the events that produced it: the state (and its answer,
+    /// if it has one) replaces any pending one of the same task, the events are appended. Always
+    /// accepted: a caller that checks full() first exceeds max_events by at most one change's
+    /// events.
     void add(change c);
 
     /// max_events events are held: add no change with events until a commit succeeds.
@@ -45,10 +47,12 @@ public:
 
 private:
     std::size_t max_events_;
-    std::vector<task::task_state> states_;              ///< one per task, first-added order
-    std::map<task::task_key, std::size_t> state_index_; ///< key -> position in states_
-    std::vector<task::event> events_;                   ///< emission order
-    std::vector<keyed_point> points_;                   ///< history, poll order
+    std::vector<task::task_state> states_;               ///< one per task, first-added order
+    std::map<task::task_key, std::size_t> state_index_;  ///< key -> position in states_
+    std::vector<task::event> events_;                    ///< emission order
+    std::vector<keyed_point> points_;                    ///< history, poll order
+    std::vector<keyed_answer> answers_;                  ///< one per task, first-added order
+    std::map<task::task_key, std::size_t> answer_index_; ///< key -> position in answers_
 };
 
 } // namespace taskwatch::state

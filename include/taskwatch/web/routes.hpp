@@ -14,6 +14,7 @@
 #include "taskwatch/web/task_page.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace taskwatch::web {
@@ -47,6 +48,8 @@ struct site {
     std::function<std::vector<state::history_point>(const task::task_key&, task::time_point)>
         recent_history;
     std::function<std::vector<state::event_record>(const task::task_key&)> events;
+    /// The task page's last API answer (state::store::last_answer); empty: none shown.
+    std::function<std::optional<state::keyed_answer>(const task::task_key&)> answer;
     /// /-/ready: true once the configuration is loaded and the first poll round finished.
     std::function<bool()> ready;
     std::function<task::time_point()> now = [] { return std::chrono::system_clock::now(); };

@@ -24,6 +24,9 @@ struct task_page_input {
     std::vector<state::event_record> events; ///< oldest first
     bool history_kept = false;               ///< false: the daemon keeps none; the page says so
     std::string store_problem;               ///< why history and events could not be read
+    /// The task's last stored API answer (the raw body, secrets none: ModelArts sends none in
+    /// a task); nullopt: none stored yet.
+    std::optional<state::keyed_answer> answer;
 };
 
 std::string render_task_page(const poll::watched_task& tt, const task_page_input& in,
