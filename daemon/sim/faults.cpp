@@ -45,6 +45,22 @@ template <class Int> bool parse_uint(std::string_view s, Int& out) {
     return !s.empty() && ec == std::errc{} && p == s.data() + s.size();
 }
 
+// "250ms" (fixed) or "30ms..100ms" (uniform per request) into r.delay and r.delay_max.
+expected<ok_t, std::string> parse_delay(std::string_view value, fault_rule& r) {
+    const auto dots = value.find("..");
+    auto lo = parse_duration(value.substr(0, dots));
+    if (!lo) return unexpected("delay: " + lo.error());
+    r.delay = *lo;
+    r.delay_max = std::chrono::milliseconds{0};
+    if (dots == std::string_view::npos) return ok;
+    auto hi = parse_duration(value.substr(dots + 2));
+    if (!hi) return unexpected("delay: " + hi.error());
+    if (*hi < *lo)
+        return unexpected(cat({"delay '", value, "': the range's end is below its start"}));
+    r.delay_max = *hi;
+    return ok;
+}
+
 } // namespace
 
 std::string_view to_string(fault_kind k) noexcept {
@@ -93,9 +109,8 @@ expected<fault_rule, std::string> parse_fault_spec(std::string_view spec) {
         if (key == "path") {
             r.path = std::string(value);
         } else if (key == "delay") {
-            auto d = parse_duration(value);
-            if (!d) return bad("delay: " + d.error());
-            r.delay = *d;
+            auto d = parse_delay(value, r);
+            if (!d) return bad(d.error());
         } else if (key == "retry_after") {
             if (!parse_uint(value, r.retry_after))
                 return bad(cat({"retry_after '", value, "' is not whole seconds"}));
@@ -142,11 +157,16 @@ expected<fault_rule, std::string> parse_fault_json(const json::value& v) {
     }
     if (auto* d = o.if_contains("delay")) {
         if (!d->is_string())
+            return unexpected(std::string(
+                "fault: \"delay\" must be a duration string like \"250ms\" or \"30ms..100ms\""));
+        auto parsed = parse_delay(d->get_string(), r);
+        if (!parsed) return unexpected("fault: " + parsed.error());
+    }
+    if (auto* d = o.if_contains("delay_max_ms")) {
+        if (!d->is_int64() || d->get_int64() < r.delay.count())
             return unexpected(
-                std::string("fault: \"delay\" must be a duration string like \"250ms\""));
-        auto parsed = parse_duration(d->get_string());
-        if (!parsed) return unexpected("fault: delay: " + parsed.error());
-        r.delay = *parsed;
+                std::string("fault: \"delay_max_ms\" must be an integer >= the delay's start"));
+        r.delay_max = std::chrono::milliseconds(d->get_int64());
     }
     if (auto* ra = o.if_contains("retry_after")) {
         if (!ra->is_int64() || ra->get_int64() < 0)
@@ -162,7 +182,10 @@ json::object to_json(const fault_rule& r) {
                    {"count", r.remaining},
                    {"path", r.path},
                    {"fired", r.fired}};
-    if (r.kind == fault_kind::latency) o["delay_ms"] = r.delay.count();
+    if (r.kind == fault_kind::latency) {
+        o["delay_ms"] = r.delay.count();
+        if (r.delay_max > r.delay) o["delay_max_ms"] = r.delay_max.count();
+    }
     if (r.kind == fault_kind::throttle_retry) o["retry_after"] = r.retry_after;
     return o;
 }
@@ -190,6 +213,9 @@ fault_decision fault_plan::pick(std::string_view path) {
         ++injected_[static_cast<std::size_t>(r.kind)];
         if (r.kind == fault_kind::latency) {
             d.delay += r.delay;
+            if (r.delay_max > r.delay)
+                d.delay += std::chrono::milliseconds(static_cast<std::int64_t>(
+                    rng_.below(static_cast<std::uint64_t>((r.delay_max - r.delay).count()) + 1)));
         } else {
             d.kind = r.kind;
             d.retry_after = r.retry_after;

@@ -27,6 +27,9 @@ Listener
   --max-connections N         concurrent connections (default 1024)
   --request-timeout DURATION  deadline to read one request, also the keep-alive idle time (30s)
   --body-limit BYTES          largest request body (1048576)
+  --split-writes              send each API answer's head and body in separate writes (the
+                              body as one chunk of a chunked answer), as gateways that stream
+                              do: two TLS records and TCP segments, two wake-ups for a client
 
 World
   --project-id ID             project of the datasets (repeat for several; datasets are dealt
@@ -55,10 +58,12 @@ Authentication (the task APIs need a valid AK/SK signature or X-Auth-Token)
 
 Faults
   --fault KIND:WHEN[:OPTS]    WHEN is a ratio ("0.05") or "xN" (the next N requests);
-                              OPTS: path=SUBSTRING,delay=DURATION,retry_after=SECONDS
+                              OPTS: path=SUBSTRING,delay=DURATION,retry_after=SECONDS;
+                              delay=MIN..MAX waits a uniform random time in that range
                               e.g. --fault 429-retry-after:x3:retry_after=2 --fault latency:0.1:delay=200ms
+                                   --fault latency:1:delay=30ms..100ms
   --fault-seed N              seed of the fault dice (default: from --seed)
-  Kinds: latency (delay, combines with the rest), 429 (APIGW.0308), 429-retry-after,
+  Kinds: latency (delay or range, combines with the rest), 429 (APIGW.0308), 429-retry-after,
          500 (ModelArts.0010), 502 (APIGW.0202), 503 (ModelArts.2951),
          not-found (400 ModelArts.4338), malformed-json (200 with cut JSON),
          truncate (body cut, then close), reset (TCP RST), hang (never answer),
@@ -84,7 +89,8 @@ Control endpoints (loopback peers only; JSON; no auth, no faults)
   GET    /sim/faults                  active fault rules
   POST   /sim/faults                  add a rule: {"kind":"429","ratio":0.1} or
                                       {"kind":"hang","count":2,"path":"/tasks/x"}, "delay_ms",
-                                      "retry_after"; or {"faults":[...]}
+                                      "delay_max_ms", "delay" ("30ms..100ms"), "retry_after";
+                                      or {"faults":[...]}
   DELETE /sim/faults                  remove every rule
   GET    /sim/stats                   requests by kind and status, rate, CPU seconds, connections,
                                       faults by request kind
@@ -230,6 +236,9 @@ parse_command_line(const std::vector<std::string_view>& args) {
             o.plain = true;
         } else if (flag == "--no-auth") {
             o.no_auth = true;
+        } else if (flag == "--split-writes") {
+            if (!no_value()) return usage("--split-writes takes no value");
+            o.split_writes = true;
         } else if (flag == "--listen" || flag == "--cert" || flag == "--key" ||
                    flag == "--self-signed" || flag == "--project-id" || flag == "--tasks" ||
                    flag == "--datasets" || flag == "--seed" || flag == "--phase-seconds" ||

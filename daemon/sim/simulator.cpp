@@ -336,6 +336,18 @@ struct simulator::impl : std::enable_shared_from_this<simulator::impl> {
         const unsigned status = r.takeover ? 0 : r.response.result_int();
         return finish(kind, std::move(r), status);
     }
+    /// --split-writes: the head goes out in one write and the body in the next (as one chunk of
+    /// a chunked answer), as from gateways that stream, so a client wakes up once for each.
+    http::reply split_if_asked(http::reply r) const {
+        if (!opts.split_writes || r.takeover || r.stream || r.response.body().empty()) return r;
+        std::string body = std::move(r.response.body());
+        r.response.body().clear();
+        return http::reply::streamed(std::move(r.response),
+                                     [body = std::move(body)](std::string& out) {
+                                         out.append(body);
+                                         return false;
+                                     });
+    }
 
     static asio::awaitable<http::reply> handle(std::shared_ptr<impl> self,
                                                http::request_context ctx);
@@ -425,8 +437,8 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
     }
     if (decision.kind && *decision.kind != fault_kind::malformed_json &&
         *decision.kind != fault_kind::truncate)
-        co_return self->finish(kind,
-                               self->fault_reply(*decision.kind, decision.retry_after, request_id));
+        co_return self->finish(kind, self->split_if_asked(self->fault_reply(
+                                         *decision.kind, decision.retry_after, request_id)));
 
     auto r = self->serve_api(ctx, kind, segments, query, request_id);
     // An intact answer shows the task's status to the client (a cut body does not).
@@ -440,7 +452,7 @@ asio::awaitable<http::reply> simulator::impl::handle(std::shared_ptr<impl> self,
         co_return self->finish(kind, truncated_reply(std::move(r.response), ctx.message.version()),
                                status);
     }
-    co_return self->finish(kind, std::move(r));
+    co_return self->finish(kind, self->split_if_asked(std::move(r)));
 }
 
 http::reply simulator::impl::serve_api(const http::request_context& ctx, request_kind kind,

@@ -272,6 +272,36 @@ TEST_CASE("a forced 429 carries APIGW.0308 and Retry-After, then requests succee
     CHECK(plain.header("Retry-After").empty());
 }
 
+TEST_CASE("with --split-writes answers come as a chunked body after the head, intact, for tasks "
+          "and errors alike") {
+    running_sim sim({"--split-writes"});
+    auto t = sim.some_task();
+    auto r = sim.get(t);
+    REQUIRE_MESSAGE(r.status == 200, r.body << r.error.message());
+    CHECK(r.header("Transfer-Encoding") == "chunked");
+    CHECK(r.header("Content-Length").empty());
+    CHECK(json::parse(r.body).as_object().at("task_id").as_string() == t.task_id);
+    // A second request on the same keep-alive connection kind works the same way.
+    auto missing = sim.get(task_ref{t.project_id, t.dataset_id, "no-such-task"});
+    CHECK(missing.status == 400);
+    CHECK(missing.header("Transfer-Encoding") == "chunked");
+    CHECK(error_body(missing).at("error_code").as_string() == "ModelArts.4338");
+    // Control answers are written whole.
+    sim.control(bhttp_verb::post, "/sim/faults",
+                R"({"kind":"latency","ratio":1,"delay":"1ms..3ms"})");
+    auto rules = sim.control(bhttp_verb::get, "/sim/faults");
+    CHECK(rules.at("faults").as_array().at(0).at("delay_max_ms").as_int64() == 3);
+    CHECK(sim.get(t).status == 200);
+}
+
+TEST_CASE("without --split-writes an answer carries its Content-Length and no chunking") {
+    running_sim sim;
+    auto r = sim.get(sim.some_task());
+    REQUIRE(r.status == 200);
+    CHECK(r.header("Content-Length") == std::to_string(r.body.size()));
+    CHECK(r.header("Transfer-Encoding").empty());
+}
+
 TEST_CASE("faults scoped to a path hit only that path, and --fault works from the command line") {
     running_sim sim({"--fault", "503:x1:path=/tasks/nomatch"});
     auto t = sim.some_task();

@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include <boost/json/parse.hpp>
 
 using namespace taskwatch;
@@ -199,6 +201,55 @@ TEST_CASE("latency adds to another fault and ratio rules fire about as often as 
     CHECK_FALSE(tls.pick_handshake_failure());
 }
 
+TEST_CASE("a latency range waits a uniform random time within it for each request, and a "
+          "reversed or half-written range is refused") {
+    auto r = parse_fault_spec("latency:1:delay=30ms..100ms");
+    REQUIRE(r.has_value());
+    CHECK(r->delay == 30ms);
+    CHECK(r->delay_max == 100ms);
+    fault_plan plan(11);
+    plan.add(*r);
+    std::set<long long> seen;
+    for (int i = 0; i < 2000; ++i) {
+        auto d = plan.pick("/x").delay;
+        CHECK(d >= 30ms);
+        CHECK(d <= 100ms);
+        seen.insert(d.count());
+    }
+    CHECK(seen.size() > 60); // spread over the range, not one value
+    CHECK(*seen.begin() < 35);
+    CHECK(*seen.rbegin() > 95);
+    // The fixed form is unchanged: no range, the same delay every time.
+    auto fixed = parse_fault_spec("latency:1:delay=40ms");
+    REQUIRE(fixed.has_value());
+    CHECK(fixed->delay_max == 0ms);
+    fault_plan steady(11);
+    steady.add(*fixed);
+    CHECK(steady.pick("/x").delay == 40ms);
+    CHECK(steady.pick("/x").delay == 40ms);
+
+    auto reversed = parse_fault_spec("latency:1:delay=100ms..30ms");
+    REQUIRE_FALSE(reversed.has_value());
+    CHECK(reversed.error().find("100ms..30ms") != std::string::npos);
+    CHECK_FALSE(parse_fault_spec("latency:1:delay=30ms..").has_value());
+    CHECK_FALSE(parse_fault_spec("latency:1:delay=..30ms").has_value());
+
+    auto j = parse_fault_json(
+        boost::json::parse(R"({"kind":"latency","ratio":1,"delay":"20ms..50ms"})"));
+    REQUIRE(j.has_value());
+    CHECK(j->delay == 20ms);
+    CHECK(j->delay_max == 50ms);
+    CHECK(to_json(*j).at("delay_max_ms").as_int64() == 50);
+    auto jm = parse_fault_json(
+        boost::json::parse(R"({"kind":"latency","ratio":1,"delay_ms":20,"delay_max_ms":60})"));
+    REQUIRE(jm.has_value());
+    CHECK(jm->delay_max == 60ms);
+    CHECK_FALSE(
+        parse_fault_json(
+            boost::json::parse(R"({"kind":"latency","ratio":1,"delay_ms":20,"delay_max_ms":5})"))
+            .has_value());
+}
+
 TEST_CASE("durations use Prometheus spelling") {
     CHECK(*parse_duration("500ms") == 500ms);
     CHECK(*parse_duration("15s") == 15s);
@@ -220,6 +271,13 @@ TEST_CASE(
     CHECK(ok->options.static_world);
     CHECK(ok->options.list_offset == offset_mode::pages);
     CHECK(ok->options.faults.size() == 1);
+    CHECK_FALSE(ok->options.split_writes);
+    auto split = parse_command_line(args{"--plain", "--split-writes"});
+    REQUIRE(split.has_value());
+    CHECK(split->options.split_writes);
+    auto split_value = parse_command_line(args{"--plain", "--split-writes=yes"});
+    REQUIRE_FALSE(split_value.has_value());
+    CHECK(split_value.error().message.find("--split-writes") != std::string::npos);
 
     auto no_tls = parse_command_line(args{"--tasks", "7"});
     REQUIRE_FALSE(no_tls.has_value());

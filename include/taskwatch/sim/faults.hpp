@@ -20,7 +20,7 @@
 namespace taskwatch::sim {
 
 enum class fault_kind {
-    latency,        ///< delay the answer by `delay` (combines with the others)
+    latency,        ///< delay the answer by `delay`, or uniformly `delay`..`delay_max` (combines)
     throttle,       ///< 429 APIGW.0308 without Retry-After
     throttle_retry, ///< 429 APIGW.0308 with Retry-After: retry_after
     internal_error, ///< 500 ModelArts.0010
@@ -46,15 +46,21 @@ struct fault_rule {
     std::uint64_t remaining = 0; ///< > 0: forced for the next N, then the rule is dropped
     std::string path;            ///< only requests whose path contains this; empty = all
     std::chrono::milliseconds delay{1000}; ///< latency
-    unsigned retry_after = 1;              ///< seconds, 429-retry-after
+    /// latency: when above `delay`, each request waits a uniform random time in delay..delay_max
+    /// (what a real endpoint does; a fixed delay would answer in lockstep).
+    std::chrono::milliseconds delay_max{0};
+    unsigned retry_after = 1; ///< seconds, 429-retry-after
     std::uint64_t fired = 0;
 };
 
 /// Parses the command-line form KIND:WHEN[:OPTIONS], WHEN a ratio ("0.1") or "xN" (next N),
-/// OPTIONS comma-separated path=SUBSTRING, delay=DURATION, retry_after=SECONDS.
+/// OPTIONS comma-separated path=SUBSTRING, delay=DURATION or delay=MIN..MAX (uniform per
+/// request), retry_after=SECONDS.
 expected<fault_rule, std::string> parse_fault_spec(std::string_view spec);
 /// Parses {"kind":"429","ratio":0.1} / {"kind":"hang","count":2,"path":"/tasks/x"} /
-/// {"kind":"latency","ratio":1,"delay_ms":250} /
+/// {"kind":"latency","ratio":1,"delay_ms":250} / {"kind":"latency","ratio":1,"delay":"30ms..100ms"}
+/// /
+/// {"kind":"latency","ratio":1,"delay_ms":30,"delay_max_ms":100} /
 /// {"kind":"429-retry-after","count":1,"retry_after":3}.
 expected<fault_rule, std::string> parse_fault_json(const boost::json::value& v);
 boost::json::object to_json(const fault_rule& r);

@@ -36,6 +36,8 @@ struct sim_options {
     std::size_t max_connections = 1024;
     std::chrono::milliseconds request_timeout{30'000};
     std::size_t body_limit = 1u << 20;
+    /// API answers go out as two writes, head then body (a chunked body), not one.
+    bool split_writes = false;
 };
 
 struct command_line {
