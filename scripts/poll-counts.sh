@@ -13,9 +13,13 @@
 # Regimes (REGIMES, default "fast split latency"):
 #   fast     the simulator writes each answer at once
 #   split    --split-writes: head and body in two writes, as many real gateways do
-#   latency  --fault latency:1:delay=30ms..100ms: every answer waits, so they arrive alone
+#   latency  --fault latency:1:delay=30ms..100ms: every answer waits, so they arrive alone;
+#            interval 10s (LATENCY_INTERVAL), about what 16 connections keep up with, so
+#            the run is not saturated and discovery's listings stay as rare as in the others
 # Each run starts a fresh simulator and daemon: TASKS static tasks (2000) over DATASETS
 # datasets (20), interval 1s, max_connections 16, a request budget that is not the limit;
+# discovery lists each dataset once an interval (the lists/s column: not polls, but their
+# cost is in the figures);
 # the window (WINDOW s, 10) starts SETTLE s (3) after the first round was answered.
 # The machine is shared: REPEAT=N (3) runs every regime N times, interleaved, and prints
 # each run and the median of each column.
@@ -34,6 +38,7 @@ window=${WINDOW:-10}
 settle=${SETTLE:-3}
 repeat=${REPEAT:-3}
 regimes=${REGIMES:-fast split latency}
+latency_interval=${LATENCY_INTERVAL:-10s}
 sim_bin=${SIM:-build/bin/modelarts-sim}
 daemons=${DAEMONS:-daemon=build/bin/taskwatchd}
 
@@ -104,7 +109,7 @@ start_sim() {
 ctl() { curl -sS --fail --max-time 30 --cacert "$ca" "$url$1"; }
 
 write_config() {
-    local f=$1 all project
+    local f=$1 interval=$2 all project
     all=$(ctl /sim/tasks) || die "cannot read $url/sim/tasks"
     project=$(grep -o '"project_id": *"[^"]*"' <<<"$all" | sed -n 1p | sed 's/.*: *"//; s/"$//')
     mapfile -t dataset_ids < <(grep -o '"dataset_id": *"[^"]*"' <<<"$all" | sed 's/.*: *"//; s/"$//' | sort -u)
@@ -122,8 +127,8 @@ write_config() {
         echo "  max_connections: 16"
         echo "  max_requests_per_second: 20000"
         echo "poll:"
-        echo "  interval: 1s"
-        echo "  finished_interval: 1s"
+        echo "  interval: $interval"
+        echo "  finished_interval: $interval"
         echo "targets:"
         for d in "${dataset_ids[@]}"; do echo "  - dataset_id: $d"; done
     } >"$f"
@@ -138,7 +143,9 @@ done
 measure() {
     local label=$1 daemon=$2 regime=$3
     start_sim "$regime"
-    write_config "$dir/taskwatch.yml"
+    local interval=1s
+    [ "$regime" != latency ] || interval=$latency_interval
+    write_config "$dir/taskwatch.yml" "$interval"
     : >"$dir/malloc.count"
     MALLOC_COUNT_FILE="$dir/malloc.count" LD_PRELOAD="$dir/malloc-count.so" \
         "$daemon" --config "$dir/taskwatch.yml" 2>"$dir/daemon.log" >&2 &
@@ -157,30 +164,31 @@ measure() {
     perf stat -x, -o "$dir/perf.csv" -e "$events" -p "$daemon_pid" -- sleep "$window" 2>/dev/null ||
         die "perf stat failed (root or kernel.perf_event_paranoid=-1 needed)"
     s1=$(ctl /sim/stats); c1=$(cpu_of "$daemon_pid"); w1=$(switches_of "$daemon_pid"); m1=$(mallocs_of)
-    local g0 g1
+    local g0 g1 l0 l1
     g0=$(json_number get_task <<<"$s0"); g1=$(json_number get_task <<<"$s1")
+    l0=$(json_number list_tasks <<<"$s0"); l1=$(json_number list_tasks <<<"$s1")
     stop_pid "$daemon_pid"; daemon_pid=
     stop_pid "$sim_pid"; sim_pid=
     exec 3<&-
-    awk -F, -v label="$label" -v regime="$regime" -v polls="$((g1 - g0))" -v win="$window" \
+    awk -F, -v label="$label" -v regime="$regime" -v polls="$((g1 - g0))" -v lists="$((l1 - l0))" -v win="$window" \
         -v cpu="$c0 $c1" -v wake="$w0 $w1" -v mal="$m0 $m1" '
         { n[$3] = $1 + 0 }
         END {
             split(cpu, c, " "); split(wake, w, " "); split(mal, m, " ")
             p = polls > 0 ? polls : 1
-            printf "%s %s %.0f %.4f %.2f %.2f %.2f %.2f %.2f %.2f %.1f %.1f\n", label, regime,
-                polls / win, 1000 * (c[2] - c[1]) / p, n["raw_syscalls:sys_enter"] / p,
+            printf "%s %s %.0f %.1f %.4f %.2f %.2f %.2f %.2f %.2f %.2f %.1f %.1f\n", label, regime,
+                polls / win, lists / win, 1000 * (c[2] - c[1]) / p, n["raw_syscalls:sys_enter"] / p,
                 (n["syscalls:sys_enter_recvmsg"] + n["syscalls:sys_enter_recvfrom"] + n["syscalls:sys_enter_read"]) / p,
                 (n["syscalls:sys_enter_sendmsg"] + n["syscalls:sys_enter_sendto"] + n["syscalls:sys_enter_write"]) / p,
                 n["syscalls:sys_enter_epoll_wait"] / p, n["syscalls:sys_enter_timerfd_settime"] / p,
                 (w[2] - w[1]) / p, (m[3] - m[1]) / p, (m[4] - m[2]) / p
         }' "$dir/perf.csv" >>"$dir/rows"
-    tail -n 1 "$dir/rows" | awk '{ printf "%-8s %-8s %7s %8s %6s %5s %5s %6s %7s %6s %7s %7s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+    tail -n 1 "$dir/rows" | awk '{ printf "%-8s %-8s %7s %7s %8s %6s %5s %5s %6s %7s %6s %7s %7s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }'
 }
 
-header() { printf '%-8s %-8s %7s %8s %6s %5s %5s %6s %7s %6s %7s %7s\n' "$@"; }
-echo "poll-counts: $tasks tasks, interval 1s, 16 connections, ${window}s windows, $repeat repeat(s)"
-header build regime polls/s CPU/1k sys recv send epoll timerfd wake malloc free
+header() { printf '%-8s %-8s %7s %7s %8s %6s %5s %5s %6s %7s %6s %7s %7s\n' "$@"; }
+echo "poll-counts: $tasks tasks, interval 1s ($latency_interval with latency), 16 connections, ${window}s windows, $repeat repeat(s)"
+header build regime polls/s lists/s CPU/1k sys recv send epoll timerfd wake malloc free
 : >"$dir/rows"
 for _ in $(seq "$repeat"); do
     for regime in $regimes; do
@@ -188,12 +196,12 @@ for _ in $(seq "$repeat"); do
     done
 done
 echo "median:"
-header build regime polls/s CPU/1k sys recv send epoll timerfd wake malloc free
+header build regime polls/s lists/s CPU/1k sys recv send epoll timerfd wake malloc free
 for regime in $regimes; do
     for d in $daemons; do
         awk -v l="${d%%=*}" -v r="$regime" '$1 == l && $2 == r' "$dir/rows" >"$dir/sel"
         row="${d%%=*} $regime"
-        for col in 3 4 5 6 7 8 9 10 11 12; do
+        for col in 3 4 5 6 7 8 9 10 11 12 13; do
             row+=" $(awk -v c="$col" '{ print $c }' "$dir/sel" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
         done
         # shellcheck disable=SC2086
