@@ -30,6 +30,8 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -73,6 +75,27 @@ struct tracked_task : watched_task {
     /// The last point of its history stored (or queued) since start: the next is compared with it.
     std::optional<state::history_point> last_point;
 };
+
+/// A tracked task's key in the engine's map: views of the ids its tracked_task holds, so the
+/// map keeps one copy of them, not two (three heap strings and 48 bytes a task). A map node
+/// never moves; whatever replaces a task's state re-keys its node (engine::rekey).
+struct task_key_ref {
+    std::string_view project_id;
+    std::string_view dataset_id;
+    std::string_view task_id;
+};
+
+/// Orders task_key_ref and task::task_key alike, as task_key's own operator<.
+struct task_key_less {
+    using is_transparent = void;
+    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
+        using ids = std::tuple<std::string_view, std::string_view, std::string_view>;
+        return ids(a.project_id, a.dataset_id, a.task_id) <
+               ids(b.project_id, b.dataset_id, b.task_id);
+    }
+};
+
+using task_map = std::map<task_key_ref, tracked_task, task_key_less>;
 
 class engine final : public task_view {
 public:
@@ -118,7 +141,11 @@ private:
     void schedule(tracked_task& tt, clock::time_point due);
     void unschedule(tracked_task& tt);
     void wake_dispatcher(clock::time_point due);
-    void untrack(std::map<task::task_key, tracked_task>::iterator it);
+    void untrack(task_map::iterator it);
+    /// Points the map key of `it` at its task's own key again, after its state was replaced.
+    void rekey(task_map::iterator it);
+    /// Replaces a tracked task's state (the same key) and re-keys its map node.
+    void replace_state(tracked_task& tt, task::task_state&& state);
     boost::asio::awaitable<void> async_dispatch_loop();
     void ensure_workers();
     boost::asio::awaitable<void> async_worker(std::size_t index);
@@ -184,7 +211,7 @@ private:
     std::shared_ptr<auth::authorizer> auth_;
     task::diff_settings diff_settings_;
 
-    std::map<task::task_key, tracked_task> tasks_;
+    task_map tasks_;
     std::map<std::string, std::shared_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
     std::set<std::string> discovering_;  ///< target ids with a running discovery loop
     std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
