@@ -27,6 +27,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <random>
 #include <set>
 #include <string>
@@ -223,8 +224,12 @@ private:
     state::write_buffer pending_;
     watcher_stats stats_;
 
-    std::vector<due_entry> heap_;                                ///< min-heap by due time
-    std::unordered_map<std::uint64_t, tracked_task*> scheduled_; ///< heap entry id -> task
+    /// Nodes of scheduled_ and claimed_, which every poll inserts and erases: reused, not
+    /// allocated and freed each time. Declared before them: it outlives them.
+    std::pmr::unsynchronized_pool_resource id_nodes_;
+    std::vector<due_entry> heap_; ///< min-heap by due time
+    /// Heap entry id -> its task.
+    std::pmr::unordered_map<std::uint64_t, tracked_task*> scheduled_{&id_nodes_};
     std::uint64_t next_schedule_ = 0;
     std::uint64_t next_poll_id_ = 0;
     /// Entries erased from tasks_ and forgotten_ so far: views into their keys are stale once
@@ -239,7 +244,7 @@ private:
     };
     /// Tasks taken off the heap for a poll, by poll id; a removed task leaves, and its poll's
     /// answer is dropped.
-    std::unordered_map<std::uint64_t, tracked_task*> claimed_;
+    std::pmr::unordered_map<std::uint64_t, tracked_task*> claimed_{&id_nodes_};
     std::deque<poll_job> jobs_;
     std::vector<boost::asio::steady_timer*> idle_workers_; ///< parked workers, woken by cancel
     std::size_t workers_ = 0;
