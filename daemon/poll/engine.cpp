@@ -206,7 +206,7 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
 
     task::poll_outcome outcome;
     if (res) {
-        if (auto obs = task::observe(*res))
+        if (auto obs = task::observe(std::move(*res)))
             outcome = task::poll_ok{std::move(*obs)};
         else
             outcome = task::poll_failed{
