@@ -9,6 +9,8 @@ http::client_options client_options_from(const config::settings& s) {
     o.ca_file = s.modelarts.ca_file;
     o.proxy = s.modelarts.proxy;
     o.user_agent = "taskwatch/" TASKWATCH_VERSION;
+    // What the ModelArts and IAM readers look at (api_client, api_error, the token authorizer).
+    o.response_headers = {"X-Request-Id", "Location", "Retry-After", "X-Subject-Token"};
     return o;
 }
 

@@ -35,7 +35,10 @@ clock_fn or_system(clock_fn c) {
 void split_target(std::string_view target, std::string& path, query_params& query) {
     auto q = target.find('?');
     auto raw_path = target.substr(0, q);
-    path = percent_decode(raw_path).value_or(std::string(raw_path));
+    if (raw_path.find('%') == std::string_view::npos)
+        path.assign(raw_path); // nothing to decode: into the reused buffer
+    else
+        path = percent_decode(raw_path).value_or(std::string(raw_path));
     query.clear();
     if (q == std::string_view::npos) return;
     detail::for_each_query_pair(target.substr(q + 1), [&](std::string_view k, std::string_view v) {
@@ -75,14 +78,19 @@ private:
             req.headers.emplace_back("X-Security-Token",
                                      std::string(creds_.security_token->reveal()));
 
-        std::string path;
-        split_target(req.target, path, query_);
-        std::string full_path = ep.base_path + path;
+        split_target(req.target, path_, query_);
+        full_path_.assign(ep.base_path);
+        full_path_ += path_;
         auto date = format_sdk_date(clock_());
-        auto host = ep.host_header();
+        if (ep.host != host_of_ || ep.port != port_of_ || ep.scheme != scheme_of_) {
+            host_of_ = ep.host;
+            port_of_ = ep.port;
+            scheme_of_ = ep.scheme;
+            host_ = ep.host_header();
+        }
         sign_request sr{boost::beast::http::to_string(req.method),
-                        host,
-                        full_path,
+                        host_,
+                        full_path_,
                         &query_,
                         &req.headers,
                         req.body,
@@ -94,7 +102,12 @@ private:
 
     aksk_credentials creds_;
     clock_fn clock_;
-    query_params query_; // reused between requests
+    // Scratch reused between requests (a request allocates none of them).
+    query_params query_;
+    std::string path_, full_path_;
+    std::string host_;                // ep.host_header() of the last endpoint signed for
+    std::string host_of_, scheme_of_; // that endpoint's host, port and scheme
+    std::uint16_t port_of_ = 0;
 };
 
 // "2026-12-01T05:00:00.000000Z" or with an offset "+08:00".

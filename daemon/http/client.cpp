@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -51,6 +52,52 @@ transport_error make_error(failure kind, std::string message) {
     return transport_error{kind, std::move(message)};
 }
 
+// Beast's response_parser<string_body>, but keeping only the header fields asked for
+// (client_options::response_headers): it allocates one element per field, and a poll reads
+// one of the six or so a gateway sends. Status, body, keep-alive and limits as Beast's.
+class response_reader final : public bhttp::basic_parser<false> {
+public:
+    explicit response_reader(const std::vector<std::string>& keep)
+        : keep_(keep) {}
+
+    response take() { return std::move(res_); }
+
+private:
+    bool wanted(beast::string_view name) const noexcept {
+        if (keep_.empty()) return true;
+        return std::any_of(keep_.begin(), keep_.end(),
+                           [&](const std::string& k) { return beast::iequals(k, name); });
+    }
+
+    void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int,
+                         error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, error_code&) override {
+        res_.status = static_cast<unsigned>(code);
+    }
+    void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                       error_code&) override {
+        if (wanted(name)) res_.headers.insert(name, value);
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+        // The length was checked against the body limit already.
+        if (length) res_.body.reserve(static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view body, error_code&) override {
+        res_.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) override {
+        res_.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    const std::vector<std::string>& keep_;
+    response res_;
+};
+
 // beast::ssl_stream rather than asio's: it coalesces small buffers into one TLS record. Over a
 // plain socket: deadlines are kept by the client's deadline watch, not by beast::tcp_stream.
 using tcp_socket = tcp::socket;
@@ -75,7 +122,7 @@ struct connection {
     beast::flat_buffer buffer; // reused for every response on this connection
     // The parser of the response being read: here rather than in async_exchange's coroutine
     // frame, which is allocated for every request and is small enough to be recycled without.
-    std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+    std::optional<response_reader> parser;
     steady::time_point idle_since{};
     steady::time_point idle_until{};
     steady::time_point deadline = steady::time_point::max(); // of the exchange under way
@@ -242,17 +289,6 @@ wire_request serialize_request(bhttp::verb method, std::string_view target,
     }
     b += "\r\n";
     b += body;
-    return out;
-}
-
-// The parsed response, moved out of its parser (a plain function: nothing of it in the
-// coroutine frame of the exchange).
-response take_response(bhttp::response_parser<bhttp::string_body>& parser) {
-    auto res = parser.release();
-    response out;
-    out.status = res.result_int();
-    out.body = std::move(res.body());
-    out.headers = std::move(res.base());
     return out;
 }
 
@@ -769,7 +805,7 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
         co_return unexpected{classify(wec, "sending the request to", pool)};
     }
 
-    auto& parser = c.parser.emplace();
+    auto& parser = c.parser.emplace(opts.response_headers);
     parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
     parser.header_limit(opts.header_limit);
     if (msg.method == bhttp::verb::head) parser.skip(true);
@@ -789,8 +825,8 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
 
     // Bytes beyond the response mean the framing is off; a body ended by EOF ends the connection.
     st.keep_alive =
-        parser.get().keep_alive() && !parser.need_eof() && c.buffer.size() == 0 && !c.timed_out;
-    co_return take_response(parser);
+        parser.keep_alive() && !parser.need_eof() && c.buffer.size() == 0 && !c.timed_out;
+    co_return parser.take();
 }
 
 asio::awaitable<result> client::impl::async_send(endpoint ep, request req,

@@ -100,14 +100,14 @@ expected<task, api_error> read_task(const expected<http::response, api_error>& a
 }
 
 asio::awaitable<expected<http::response, api_error>>
-api_client::async_fetch_task(std::string dataset_id, std::string task_id) {
+api_client::async_fetch_task(std::string_view dataset_id, std::string_view task_id) {
     // Not a coroutine: async_call's frame is the only one.
     return async_call(task_path(project_id_, dataset_id, task_id));
 }
 
 asio::awaitable<expected<task, api_error>> api_client::async_get_task(std::string dataset_id,
                                                                       std::string task_id) {
-    co_return read_task(co_await async_fetch_task(std::move(dataset_id), task_id), task_id);
+    co_return read_task(co_await async_fetch_task(dataset_id, task_id), task_id);
 }
 
 template <class Item, class Parse, class IdOf>

@@ -102,7 +102,7 @@ void engine::forget_finished(task::time_point now) {
             modelarts::is_terminal(*st.last->known_status()) && now - *st.finished_at >= limit) {
             tt.state.forgotten = true;
             pending_.add({tt.state, {}});
-            forgotten_.insert(it->first);
+            forgotten_.insert(tt.state.key);
             log::info("forgetting a long-finished task",
                       {{"task", it->first.task_id}, {"dataset", it->first.dataset_id}});
             untrack(it++);

@@ -148,7 +148,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
         }
         if (complete) {
             std::sort(seen.begin(), seen.end());
-            const auto listed = [&](const std::string& id) {
+            const auto listed = [&](std::string_view id) {
                 return std::binary_search(seen.begin(), seen.end(), id);
             };
             // The target's tasks are adjacent in the ordered map.

@@ -150,22 +150,42 @@ void engine::bind(tracked_task& tt, const config::target& t) {
 }
 
 tracked_task& engine::track(const task::task_key& key, const config::target& t, bool configured) {
-    auto [it, inserted] = tasks_.try_emplace(key);
-    auto& tt = it->second;
-    if (inserted) {
-        tt.state.key = key;
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) {
+        tracked_task fresh;
         if (auto g = gone_.find(key); g != gone_.end()) {
-            tt.state = std::move(g->second); // diff sees it reappear: discovered, new ids
+            fresh.state = std::move(g->second); // diff sees it reappear: discovered, new ids
             gone_.erase(g);
+        } else {
+            fresh.state.key = key;
         }
+        it = tasks_
+                 .emplace(task_key_ref{key.project_id, key.dataset_id, key.task_id},
+                          std::move(fresh))
+                 .first;
+        rekey(it);
     }
+    auto& tt = it->second;
     bind(tt, t);
     tt.configured = tt.configured || configured;
     tt.listed = true;
     return tt;
 }
 
-void engine::untrack(std::map<task::task_key, tracked_task>::iterator it) {
+void engine::rekey(task_map::iterator it) {
+    auto node = tasks_.extract(it);
+    const auto& key = node.mapped().state.key;
+    node.key() = task_key_ref{key.project_id, key.dataset_id, key.task_id};
+    tasks_.insert(std::move(node));
+}
+
+void engine::replace_state(tracked_task& tt, task::task_state&& state) {
+    auto it = tasks_.find(state.key);
+    tt.state = std::move(state);
+    rekey(it);
+}
+
+void engine::untrack(task_map::iterator it) {
     unschedule(it->second);
     claimed_.erase(it->second.poll_id); // a poll in flight drops its answer
     if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
@@ -186,7 +206,7 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
 
     task::poll_outcome outcome;
     if (res) {
-        if (auto obs = task::observe(*res))
+        if (auto obs = task::observe(std::move(*res)))
             outcome = task::poll_ok{std::move(*obs)};
         else
             outcome = task::poll_failed{
@@ -231,7 +251,7 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
     task::advance(tt.state, outcome, diff_settings_, sys_now, events);
     const bool held = undo && !events.empty();
     if (held) {
-        tt.state = std::move(*undo);
+        replace_state(tt, std::move(*undo));
         events.clear();
         ++stats_.held_polls;
     }
@@ -260,7 +280,7 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
     if (gone && !tt.configured && !held) {
         // Stored as gone; discovery brings it back if it reappears.
         auto it = tasks_.find(key);
-        gone_.insert_or_assign(it->first, std::move(tt.state));
+        gone_.insert_or_assign(tt.state.key, std::move(tt.state));
         untrack(it);
         return;
     }
@@ -311,8 +331,11 @@ void engine::start() {
                     track(key, t, false);
         }
     }
-    for (auto& [key, tt] : tasks_)
-        if (auto it = stored.find(key); it != stored.end()) tt.state = std::move(it->second);
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+        auto& tt = (it++)->second; // first: re-keying extracts the node, ending its iterators
+        if (auto found = stored.find(tt.state.key); found != stored.end())
+            replace_state(tt, std::move(found->second));
+    }
 
     started_ = true;
     const auto now = clock::now();
@@ -362,8 +385,9 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
     // another instance watches it); its stored state stays.
     std::size_t removed = 0, added = 0;
     for (auto it = tasks_.begin(); it != tasks_.end();) {
-        const auto* t = find_target(it->first.project_id, it->first.dataset_id);
-        bool keep = t != nullptr && owns(it->first);
+        const auto& key = it->second.state.key;
+        const auto* t = find_target(key.project_id, key.dataset_id);
+        bool keep = t != nullptr && owns(key);
         if (keep && t->task_ids) {
             keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) !=
                    t->task_ids->end();

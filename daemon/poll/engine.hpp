@@ -27,9 +27,12 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -73,6 +76,27 @@ struct tracked_task : watched_task {
     /// The last point of its history stored (or queued) since start: the next is compared with it.
     std::optional<state::history_point> last_point;
 };
+
+/// A tracked task's key in the engine's map: views of the ids its tracked_task holds, so the
+/// map keeps one copy of them, not two (three heap strings and 48 bytes a task). A map node
+/// never moves; whatever replaces a task's state re-keys its node (engine::rekey).
+struct task_key_ref {
+    std::string_view project_id;
+    std::string_view dataset_id;
+    std::string_view task_id;
+};
+
+/// Orders task_key_ref and task::task_key alike, as task_key's own operator<.
+struct task_key_less {
+    using is_transparent = void;
+    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
+        using ids = std::tuple<std::string_view, std::string_view, std::string_view>;
+        return ids(a.project_id, a.dataset_id, a.task_id) <
+               ids(b.project_id, b.dataset_id, b.task_id);
+    }
+};
+
+using task_map = std::map<task_key_ref, tracked_task, task_key_less>;
 
 class engine final : public task_view {
 public:
@@ -118,7 +142,11 @@ private:
     void schedule(tracked_task& tt, clock::time_point due);
     void unschedule(tracked_task& tt);
     void wake_dispatcher(clock::time_point due);
-    void untrack(std::map<task::task_key, tracked_task>::iterator it);
+    void untrack(task_map::iterator it);
+    /// Points the map key of `it` at its task's own key again, after its state was replaced.
+    void rekey(task_map::iterator it);
+    /// Replaces a tracked task's state (the same key) and re-keys its map node.
+    void replace_state(tracked_task& tt, task::task_state&& state);
     boost::asio::awaitable<void> async_dispatch_loop();
     void ensure_workers();
     boost::asio::awaitable<void> async_worker(std::size_t index);
@@ -187,7 +215,7 @@ private:
     std::shared_ptr<auth::authorizer> auth_;
     task::diff_settings diff_settings_;
 
-    std::map<task::task_key, tracked_task> tasks_;
+    task_map tasks_;
     std::map<std::string, std::shared_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
     std::set<std::string> discovering_;  ///< target ids with a running discovery loop
     std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
@@ -199,8 +227,12 @@ private:
     state::write_buffer pending_;
     watcher_stats stats_;
 
-    std::vector<due_entry> heap_;                                ///< min-heap by due time
-    std::unordered_map<std::uint64_t, tracked_task*> scheduled_; ///< heap entry id -> task
+    /// Nodes of scheduled_ and claimed_, which every poll inserts and erases: reused, not
+    /// allocated and freed each time. Declared before them: it outlives them.
+    std::pmr::unsynchronized_pool_resource id_nodes_;
+    std::vector<due_entry> heap_; ///< min-heap by due time
+    /// Heap entry id -> its task.
+    std::pmr::unordered_map<std::uint64_t, tracked_task*> scheduled_{&id_nodes_};
     std::uint64_t next_schedule_ = 0;
     std::uint64_t next_poll_id_ = 0;
     /// Entries erased from tasks_ and forgotten_ so far: views into their keys are stale once
@@ -215,7 +247,7 @@ private:
     };
     /// Tasks taken off the heap for a poll, by poll id; a removed task leaves, and its poll's
     /// answer is dropped.
-    std::unordered_map<std::uint64_t, tracked_task*> claimed_;
+    std::pmr::unordered_map<std::uint64_t, tracked_task*> claimed_{&id_nodes_};
     std::deque<poll_job> jobs_;
     std::vector<boost::asio::steady_timer*> idle_workers_; ///< parked workers, woken by cancel
     std::size_t workers_ = 0;

@@ -219,6 +219,7 @@ void engine::ensure_workers() {
 
 asio::awaitable<void> engine::async_worker(std::size_t index) {
     asio::steady_timer park(ex_);
+    std::string asked; // the polled task's id, in one buffer for every poll
     while (!stopping_ && index < settings_->modelarts.max_connections) {
         if (jobs_.empty()) {
             idle_workers_.push_back(&park);
@@ -248,8 +249,8 @@ asio::awaitable<void> engine::async_worker(std::size_t index) {
         }
         const auto& key = it->second->state.key;
         const auto sent = clock::now();
-        std::string asked = key.task_id; // the key may go with its task during the request
-        auto answer = co_await job.api->async_fetch_task(key.dataset_id, asked);
+        asked.assign(key.task_id); // the key may go with its task during the request
+        auto answer = co_await job.api->async_fetch_task(key.dataset_id, key.task_id);
         // An answer about another task than the one asked for is malformed.
         auto res = modelarts::read_task(answer, asked);
         // The body goes on with the poll: the task's page shows the last answer stored.

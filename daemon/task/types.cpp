@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <type_traits>
 
 namespace taskwatch::task {
 
@@ -41,9 +42,16 @@ std::optional<time_point> parse_create_time(std::string_view s) {
     return time_point{t};
 }
 
-} // namespace
-
-std::optional<observation> observe(const modelarts::task& t) {
+// Task is `const modelarts::task` (copies its strings) or `modelarts::task` (moves them).
+template <class Task> std::optional<observation> observe_impl(Task& t) {
+    constexpr bool take = !std::is_const_v<Task>;
+    const auto text = [](auto& field) -> std::string {
+        if (!field) return {};
+        if constexpr (take)
+            return std::move(*field);
+        else
+            return *field;
+    };
     if (!t.status && !t.progress && !t.task_id && !t.task_name && !t.resource_id &&
         !t.create_time && !t.result && !t.config)
         return std::nullopt;
@@ -53,13 +61,13 @@ std::optional<observation> observe(const modelarts::task& t) {
         const double ratio = *t.progress / 100.0;
         o.progress = std::isnan(ratio) ? 0.0 : std::clamp(ratio, 0.0, 1.0);
     }
-    o.task_name = t.task_name.value_or("");
-    o.resource_id = t.resource_id.value_or("");
-    if (t.config && t.config->algorithm_type) o.algorithm_type = *t.config->algorithm_type;
-    o.code = t.code.value_or("");
-    o.message = t.message.value_or("");
-    o.error_code = t.error_code.value_or("");
-    o.error_msg = t.error_msg.value_or("");
+    o.task_name = text(t.task_name);
+    o.resource_id = text(t.resource_id);
+    if (t.config) o.algorithm_type = text(t.config->algorithm_type);
+    o.code = text(t.code);
+    o.message = text(t.message);
+    o.error_code = text(t.error_code);
+    o.error_msg = text(t.error_msg);
     // GET puts the counts under `result`; list items carry them at the top level.
     const auto pick = [&](std::optional<std::int64_t> modelarts::result::*in_result,
                           const std::optional<std::int64_t>& top) {
@@ -73,6 +81,16 @@ std::optional<observation> observe(const modelarts::task& t) {
         pick(&modelarts::result::unconfirmed_sample_count, t.unconfirmed_sample_count);
     if (t.create_time) o.create_time = parse_create_time(*t.create_time);
     return o;
+}
+
+} // namespace
+
+std::optional<observation> observe(const modelarts::task& t) {
+    return observe_impl(t);
+}
+
+std::optional<observation> observe(modelarts::task&& t) {
+    return observe_impl(t);
 }
 
 snapshot to_snapshot(const observation& o) {

@@ -300,6 +300,31 @@ TEST_CASE("a GET succeeds and sequential requests reuse one keep-alive connectio
     });
 }
 
+TEST_CASE("response_headers keeps only the named header fields, in any case, with body, status and "
+          "keep-alive as without") {
+    test_server_options so;
+    so.headers = {{"X-Request-Id", "r-1"}, {"X-Other", "dropped"}, {"retry-after", "7"}};
+    auto opts = trusting_options();
+    opts.response_headers = {"x-request-id", "Retry-After"};
+    served_client h(so, opts);
+
+    h.run([](test_https_server* srv, client* cl) -> asio::awaitable<void> {
+        for (int i = 0; i < 2; ++i) {
+            auto res =
+                co_await cl->async_send(local_endpoint(srv->port()), get("/t"), steady::now() + 5s);
+            REQUIRE_MESSAGE(res.has_value(), describe(res));
+            CHECK(res->status == 200);
+            CHECK(res->body == "hello");
+            CHECK(res->headers["X-Request-Id"] == "r-1");
+            CHECK(res->headers[bhttp::field::retry_after] == "7");
+            CHECK(res->headers.count("X-Other") == 0);
+            CHECK(res->headers.count(bhttp::field::content_type) == 0);
+            CHECK(res->headers.count(bhttp::field::content_length) == 0);
+        }
+        CHECK(srv->accepted() == 1);
+    });
+}
+
 TEST_CASE("the request on the wire: method, target, headers as given, Host and User-Agent "
           "added, and a Content-Length of the client's own for bodies") {
     served_client h;

@@ -743,6 +743,25 @@ TEST_CASE("observe: progress percent becomes a ratio clamped to 0..1, absent whe
     CHECK(observe(t)->progress == 1.0);
 }
 
+TEST_CASE("observe: a task given by rvalue is observed as the same task given by reference") {
+    taskwatch::modelarts::task t;
+    t.status = running;
+    t.progress = 42;
+    t.task_name = "a task name longer than fifteen characters";
+    t.resource_id = "resource-id-of-twenty-chars";
+    t.code = "ModelArts.4100";
+    t.message = "a running message that needs the heap";
+    t.error_code = "ModelArts.0001";
+    t.error_msg = "an error message that needs the heap";
+    t.config.emplace().algorithm_type = "accurate-and-long-enough";
+    t.create_time = "2020-11-23 11:08:20";
+    const auto copied = observe(t);
+    REQUIRE(copied);
+    CHECK(copied->task_name == "a task name longer than fifteen characters");
+    CHECK(copied->algorithm_type == "accurate-and-long-enough");
+    CHECK(observe(std::move(t)) == copied);
+}
+
 TEST_CASE("observe: create_time is read as UTC, absent when unparsable") {
     taskwatch::modelarts::task t;
     t.status = running;

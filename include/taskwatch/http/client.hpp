@@ -46,6 +46,9 @@ struct client_options {
     std::optional<proxy_endpoint> proxy;
     bool proxy_from_environment = true; ///< false: no proxy unless `proxy` is set
     std::string user_agent = "taskwatch";
+    /// The response header fields kept in response::headers (names, any case); empty: all.
+    /// Each kept field costs an allocation per response.
+    std::vector<std::string> response_headers;
 };
 
 /// Why a request got no HTTP response. Every transport failure is one of these.

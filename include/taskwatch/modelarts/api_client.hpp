@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace taskwatch::modelarts {
@@ -42,9 +43,10 @@ public:
     boost::asio::awaitable<expected<task, api_error>> async_get_task(std::string dataset_id,
                                                                      std::string task_id);
     /// The same GET, its answer unparsed: for read_task(). The watcher's hot path; a coroutine
-    /// returning a parsed task has a frame of several KiB, allocated for every request.
+    /// returning a parsed task has a frame of several KiB, allocated for every request. The ids
+    /// are read at the call (into the request's target), not kept.
     boost::asio::awaitable<expected<http::response, api_error>>
-    async_fetch_task(std::string dataset_id, std::string task_id);
+    async_fetch_task(std::string_view dataset_id, std::string_view task_id);
 
     /// Every task of a dataset of one `type` (nullopt: the API's default kinds), paging
     /// defensively: limit=100, stop at total_count or a short page, de-duplicate by task_id,

@@ -65,6 +65,8 @@ struct observation {
 /// task (none of status, progress, task_id, task_name, resource_id, create_time, result, config):
 /// `{}` or an error body answered with 200.
 std::optional<observation> observe(const modelarts::task& t);
+/// The same, moving the task's strings instead of copying them.
+std::optional<observation> observe(modelarts::task&& t);
 
 /// Why the last poll failed (the contract's `last_error`).
 struct poll_error {
