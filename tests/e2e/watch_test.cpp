@@ -5,8 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <sqlite3.h>
-
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -229,18 +227,8 @@ TEST_CASE_FIXTURE(static_sim<3>, "events every webhook received leave the outbox
     }
     // No webhook is configured, so no event waits for a delivery. All but one task's events
     // are made two days old (past the retention of a day).
-    {
-        sqlite3* h = nullptr;
-        REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-        const auto sql = "UPDATE events SET time = time - 2 * 86400000 WHERE task_id <> '" +
-                         kept_task + "'"; // the simulator's ids: letters and digits
-        char* err = nullptr;
-        const auto rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-        const std::string msg = err ? err : "";
-        sqlite3_free(err);
-        sqlite3_close(h);
-        REQUIRE_MESSAGE(rc == SQLITE_OK, msg);
-    }
+    CHECK(exec_sql(db, "UPDATE events SET time = time - 2 * 86400000 WHERE task_id <> '" +
+                           kept_task + "'") == ""); // the simulator's ids: letters and digits
     auto remaining = [&] { return read_events(db); };
     REQUIRE(remaining().size() == listed);
     // The daemon prunes on the first tick of its forget loop (a tenth of forget_finished_after,

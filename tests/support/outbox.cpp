@@ -34,6 +34,22 @@ std::vector<std::vector<std::string>> query(const std::string& db_path, const st
     return rows;
 }
 
+std::string exec_sql(const std::string& db_path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) {
+        std::string message = sqlite3_errmsg(db);
+        sqlite3_close(db);
+        return db_path + ": " + message;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    std::string message = rc == SQLITE_OK ? "" : (err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return message;
+}
+
 std::vector<stored_event> read_events(const std::string& db_path) {
     std::vector<stored_event> out;
     for (auto& row : query(db_path, "SELECT type, task_id, payload FROM events ORDER BY rowid"))

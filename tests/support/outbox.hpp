@@ -18,6 +18,10 @@ namespace taskwatch::test {
 /// ""). Empty while the database does not exist.
 std::vector<std::vector<std::string>> query(const std::string& db_path, const std::string& sql);
 
+/// Runs SQL that writes (statements separated by ';') on the database at `db_path`, without
+/// taskwatch: to make foreign, older or doctored files. SQLite's error message, "" on success.
+std::string exec_sql(const std::string& db_path, const std::string& sql);
+
 struct stored_event {
     std::string type, task_id;
     boost::json::value payload;

@@ -6,6 +6,7 @@
 #include "taskwatch/state/write_buffer.hpp"
 
 #include "support/files.hpp"
+#include "support/outbox.hpp"
 
 #include <doctest/doctest.h>
 
@@ -37,16 +38,9 @@ task::task_state state_of(std::string task_id) {
     return s;
 }
 
+/// Runs SQL on a database file without taskwatch, to make foreign, older or future files.
 void raw_sql(const std::string& file, const char* sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-    std::string message = err ? err : "";
-    sqlite3_free(err);
-    INFO(message);
-    sqlite3_close(db);
-    REQUIRE(rc == SQLITE_OK);
+    REQUIRE(test::exec_sql(file, sql) == "");
 }
 
 } // namespace

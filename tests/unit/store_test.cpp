@@ -4,6 +4,7 @@
 #include "taskwatch/state/write_buffer.hpp"
 
 #include "support/files.hpp"
+#include "support/outbox.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -122,17 +123,9 @@ std::vector<std::string> pending_ids(state::store& s, const std::string& webhook
     return out;
 }
 
-/// Runs SQL on a database file without taskwatch, to make foreign or future files.
+/// Runs SQL on a database file without taskwatch, to make foreign, older or future files.
 void raw_sql(const std::string& file, const char* sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-    std::string message = err ? err : "";
-    sqlite3_free(err);
-    INFO(message);
-    sqlite3_close(db);
-    REQUIRE(rc == SQLITE_OK);
+    REQUIRE(test::exec_sql(file, sql) == "");
 }
 
 const time_point far_future = t0 + 24h * 365 * 100;
