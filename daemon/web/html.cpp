@@ -277,6 +277,20 @@ std::string status_name(const poll::watched_task& tt) {
     return o && o->status ? std::string(modelarts::to_string(*o->status)) : "unknown";
 }
 
+void append_task_data(std::string& out, const poll::watched_task& tt) {
+    const auto& key = tt.state.key;
+    const auto& o = tt.state.last;
+    out += " data-project-id=\"";
+    append_escaped(out, key.project_id);
+    out += "\" data-dataset-id=\"";
+    append_escaped(out, key.dataset_id);
+    out += "\" data-task-id=\"";
+    append_escaped(out, key.task_id);
+    out += "\" data-status=\"" + status_name(tt) + "\" data-progress=\"";
+    if (o && o->progress) out += number_text(*o->progress);
+    out += '"';
+}
+
 std::string task_page_path(const task::task_key& key) {
     return "/tasks/" + detail::percent_encode(key.dataset_id) + "/" +
            detail::percent_encode(key.task_id);

@@ -131,16 +131,9 @@ void append_row(std::string& out, const poll::watched_task& tt, const page_summa
     const std::string status = status_name(tt);
     const auto eta = tt.estimate.current().eta;
 
-    out += "<tr id=\"task-" + sanitized_id(key.dataset_id) + "-" + sanitized_id(key.task_id) +
-           "\" data-project-id=\"";
-    append_escaped(out, key.project_id);
-    out += "\" data-dataset-id=\"";
-    append_escaped(out, key.dataset_id);
-    out += "\" data-task-id=\"";
-    append_escaped(out, key.task_id);
-    out += "\" data-status=\"" + status + "\" data-progress=\"";
-    if (o && o->progress) out += number_text(*o->progress);
-    out += "\" data-up=\"";
+    out += "<tr id=\"task-" + sanitized_id(key.dataset_id) + "-" + sanitized_id(key.task_id) + "\"";
+    append_task_data(out, tt);
+    out += " data-up=\"";
     out += st.up ? "1" : "0";
     out += "\" data-eta=\"";
     if (eta) out += format_rfc3339(*eta);

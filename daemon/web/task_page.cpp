@@ -104,15 +104,9 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
            format_rfc3339(s.now) + "\">" + format_rfc3339(s.now).substr(11, 8) +
            " UTC</time></div></header>\n";
 
-    out += "<div id=\"task\" data-live data-project-id=\"";
-    append_escaped(out, key.project_id);
-    out += "\" data-dataset-id=\"";
-    append_escaped(out, key.dataset_id);
-    out += "\" data-task-id=\"";
-    append_escaped(out, key.task_id);
-    out += "\" data-status=\"" + status + "\" data-progress=\"";
-    if (o && o->progress) out += number_text(*o->progress);
-    out += "\" data-eta=\"";
+    out += "<div id=\"task\" data-live";
+    append_task_data(out, tt);
+    out += " data-eta=\"";
     if (estimate.eta) out += format_rfc3339(*estimate.eta);
     out += "\">";
 

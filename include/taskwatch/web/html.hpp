@@ -35,6 +35,11 @@ std::string page_script_path();
 /// a code outside -1..5.
 std::string status_name(const poll::watched_task& tt);
 
+/// The data attributes both pages put on a task, which the page script and the tests read:
+/// ` data-project-id="…" data-dataset-id="…" data-task-id="…" data-status="…"
+/// data-progress="…"` (a leading space, values escaped, progress empty while unknown).
+void append_task_data(std::string& out, const poll::watched_task& tt);
+
 /// `/tasks/{dataset_id}/{task_id}`, each part percent-encoded.
 std::string task_page_path(const task::task_key& key);
 
