@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace taskwatch::app {
 namespace asio = boost::asio;
@@ -48,16 +49,22 @@ config::host_checks start_up_checks() {
     return checks;
 }
 
+// The settings of opts.config_path; nullopt after printing its one-line error on stderr.
+std::optional<config::settings> load_or_say(const cli_options& opts) {
+    try {
+        return config::load_settings(opts.config_path);
+    } catch (const config::config_error& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return std::nullopt;
+    }
+}
+
 } // namespace
 
 int run_get(const cli_options& opts) {
-    config::settings s;
-    try {
-        s = config::load_settings(opts.config_path);
-    } catch (const config::config_error& e) {
-        std::fprintf(stderr, "%s\n", e.what());
-        return 1;
-    }
+    auto loaded = load_or_say(opts);
+    if (!loaded) return 1;
+    auto& s = *loaded;
     log::set_level(s.log_level);
 
     // A configured target for this dataset may point at another project or region.
@@ -112,12 +119,9 @@ namespace {
 // The state database of the config's state_dir, which must exist already (a command that
 // only reads must not create one). Null after printing one line on stderr.
 std::unique_ptr<state::store> open_outbox(const cli_options& opts, config::settings& s) {
-    try {
-        s = config::load_settings(opts.config_path);
-    } catch (const config::config_error& e) {
-        std::fprintf(stderr, "%s\n", e.what());
-        return nullptr;
-    }
+    auto loaded = load_or_say(opts);
+    if (!loaded) return nullptr;
+    s = std::move(*loaded);
     const auto file = std::filesystem::path(s.state_dir) / state::store::file_name;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec)) {
@@ -245,13 +249,9 @@ expected<std::vector<status_row>, std::string> rows_from_daemon(const std::strin
 } // namespace
 
 int run_status(const cli_options& opts) {
-    config::settings s;
-    try {
-        s = config::load_settings(opts.config_path);
-    } catch (const config::config_error& e) {
-        std::fprintf(stderr, "%s\n", e.what());
-        return 1;
-    }
+    auto loaded = load_or_say(opts);
+    if (!loaded) return 1;
+    const auto& s = *loaded;
     log::set_level(log::level::error); // the client's warnings are not the table's business
     std::vector<status_row> rows;
     std::string why_not_api;
