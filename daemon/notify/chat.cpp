@@ -160,6 +160,12 @@ std::string as_is(std::string_view s) {
     return std::string(s);
 }
 
+/// A control character (a line break above all) in a value would start a line of its own in
+/// the message, one that could pass for taskwatch's ("Status: succeeded"): it shows as a space.
+bool is_control(char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+}
+
 // Slack reads <...> as links and mentions (<!channel>): its docs ask senders to escape these
 // three, and a task name should never ping a channel.
 std::string slack_escaped(std::string_view s) {
@@ -173,13 +179,41 @@ std::string slack_escaped(std::string_view s) {
         else if (ch == '>')
             out += "&gt;";
         else
-            out += ch;
+            out += is_control(ch) ? ' ' : ch;
     }
     return out;
 }
 
+/// U+2060 WORD JOINER: invisible, and no markup starts with it.
+constexpr std::string_view word_joiner = "\u2060";
+
+// Feishu reads <at user_id="all"></at> in a text message as a mention of everyone, and WeCom's
+// markdown <@userid> as a mention and <font ...> as markup; they have no escape. An invisible
+// word joiner after each '<' shows the same text and starts no tag, so a task name pings nobody.
+std::string tags_defused(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        out += is_control(ch) ? ' ' : ch;
+        if (ch == '<') out += word_joiner;
+    }
+    return out;
+}
+
+// WeCom's markdown also reads [text](url) as a link: a task name must not put a link of its
+// choosing in taskwatch's message. A word joiner between "]" and "(" keeps the text and drops
+// the link; '*' before a word joiner no longer marks bold.
+std::string markdown_defused(std::string_view s) {
+    std::string out = tags_defused(s);
+    for (std::size_t at = out.find("]("); at != std::string::npos; at = out.find("](", at))
+        out.insert(at += 1, word_joiner);
+    for (std::size_t at = out.find('*'); at != std::string::npos; at = out.find('*', at))
+        out.insert(at += 1, word_joiner);
+    return out;
+}
+
 /// How a format shows text: Slack's mrkdwn needs escaping, WeCom's markdown takes bold and
-/// links, the others show it as it is.
+/// links, the others show it as it is but for Feishu's mention tags.
 enum class text_style { plain, slack, markdown };
 
 text_style style_of(webhook_format f) {
@@ -189,7 +223,15 @@ text_style style_of(webhook_format f) {
 }
 
 escape_fn escape_for(text_style s) {
-    return s == text_style::slack ? slack_escaped : as_is;
+    switch (s) {
+    case text_style::slack:
+        return slack_escaped;
+    case text_style::markdown:
+        return markdown_defused;
+    case text_style::plain:
+        break;
+    }
+    return tags_defused;
 }
 
 std::string fill_template(std::string_view tpl, const task::event& e, const event_context& c,

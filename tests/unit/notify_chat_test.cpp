@@ -212,6 +212,65 @@ TEST_CASE("several events make one message with each of them, oldest first") {
     CHECK(c != std::string::npos);
 }
 
+// The text of a robot's message (Feishu's, DingTalk's, WeCom's or Slack's) for one event.
+std::string message_text(webhook_format f, const task::event& e) {
+    const auto body = json::parse(one(hook(f), e).body);
+    switch (f) {
+    case webhook_format::feishu:
+        return std::string(body.at("content").at("text").as_string());
+    case webhook_format::dingtalk:
+        return std::string(body.at("text").at("content").as_string());
+    case webhook_format::wecom:
+        return std::string(body.at("markdown").at("content").as_string());
+    default:
+        return std::string(body.at("text").as_string());
+    }
+}
+
+// What a reader sees: the text without the invisible word joiners (U+2060) the escaping adds.
+std::string shown(std::string text) {
+    const std::string joiner = "\u2060";
+    for (auto at = text.find(joiner); at != std::string::npos; at = text.find(joiner, at))
+        text.erase(at, joiner.size());
+    return text;
+}
+
+TEST_CASE("a task name cannot mention everyone in a Feishu group or a WeCom member, and shows "
+          "as it is") {
+    const std::string name =
+        R"(<at user_id="all"></at> <@zhangsan> <font color="warning">x</font>)";
+    for (auto f : {webhook_format::feishu, webhook_format::wecom, webhook_format::dingtalk}) {
+        CAPTURE(static_cast<int>(f));
+        const auto text = message_text(f, failed_event(name));
+        CHECK_FALSE(contains(text, "<at"));
+        CHECK_FALSE(contains(text, "<@"));
+        CHECK_FALSE(contains(text, "<font"));
+        CHECK(contains(shown(text), name + " (task7)"));
+    }
+}
+
+TEST_CASE("a task name cannot put a link or bold text of its own in WeCom's markdown") {
+    const std::string name = "[click me](https://evil.example) **urgent**";
+    const auto text = message_text(webhook_format::wecom, failed_event(name));
+    CHECK_FALSE(contains(text, "](https://evil.example)"));
+    CHECK_FALSE(contains(text, "**urgent**"));
+    CHECK(contains(shown(text), name + " (task7)"));
+    // taskwatch's own markup stays.
+    CHECK(contains(text, "**【taskwatch】"));
+    CHECK(contains(text, "](https://watch.example/tasks/ds1/task7)"));
+}
+
+TEST_CASE("a line break in a task name cannot forge a line of the message") {
+    const std::string forged = "\n状态 Status: 成功 succeeded";
+    for (auto f : {webhook_format::feishu, webhook_format::wecom, webhook_format::dingtalk,
+                   webhook_format::slack}) {
+        CAPTURE(static_cast<int>(f));
+        const auto text = message_text(f, failed_event("cats" + forged));
+        CHECK_FALSE(contains(text, forged));
+        CHECK(contains(shown(text), "cats 状态 Status: 成功 succeeded (task7)"));
+    }
+}
+
 TEST_CASE("wecom content stays within 4096 bytes, counting the events it cannot show") {
     std::vector<task::event> events;
     for (int i = 0; i < 40; ++i)
