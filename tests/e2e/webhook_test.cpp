@@ -3,6 +3,7 @@
 // webhook_receiver.py) and verify the Standard Webhooks signatures with their own code.
 #include "support/daemon.hpp"
 #include "support/files.hpp"
+#include "support/openssl_cli.hpp"
 #include "support/outbox.hpp"
 #include "support/pki.hpp"
 #include "support/promtool.hpp"
@@ -357,6 +358,92 @@ TEST_CASE("a chat robot's 200 carrying an error code is a failure, retried - its
     // The token is in the query: never in the log, the metrics or the API.
     CHECK(d.d.proc->stderr_text().find("TOKEN123") == std::string::npos);
     CHECK(d.get("/api/v1/deliveries").body.find("TOKEN123") == std::string::npos);
+    CHECK(d.d.stop() == 0);
+}
+
+TEST_CASE("each chat robot gets its own body over HTTPS, and a hostile task name in it "
+          "mentions nobody, links nowhere and forges no line") {
+    webhook_world w(1);
+    // Anyone allowed to create a labeling task chooses its name.
+    const std::string hostile_id = "hostilename00000001";
+    const std::string hostile = "<at user_id=\"all\"></at> <@zhangsan> [x](https://evil.example)"
+                                "\n状态 Status: 成功 succeeded";
+    boost::json::object spec{{"dataset_id", w.dataset.id},
+                             {"task_id", hostile_id},
+                             {"task_name", hostile},
+                             {"status", "running"},
+                             {"progress", 10.0}};
+    w.sim.control(verb::post, "/sim/tasks", boost::json::serialize(spec));
+    const std::string ok_errcode = R"({"errcode":0,"errmsg":"ok"})";
+    receiver_process slack(w.ca, {"--body", "ok"});
+    receiver_process feishu(w.ca, {"--body", R"({"code":0,"msg":"success"})"});
+    receiver_process dingtalk(w.ca, {"--body", ok_errcode});
+    receiver_process wecom(w.ca, {"--body", ok_errcode});
+    const std::string feishu_secret = "feishu-e2e-secret";
+    w.sim.dir.write("feishu.secret", feishu_secret + "\n");
+    auto robot = [&](const std::string& name, const receiver_process& r, const std::string& extra) {
+        return "  - name: " + name + "\n    format: " + name + "\n    url: " + r.url("/" + name) +
+               "\n    ca_file: " + w.ca_file + "\n" + extra;
+    };
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(robot("slack", slack, "") +
+                              robot("feishu", feishu, "    secret_file: feishu.secret\n") +
+                              robot("dingtalk", dingtalk, "") + robot("wecom", wecom, "")));
+    const auto listed = listed_tasks(w.sim).size();
+    wait_for_discovery(d.d, listed);
+    w.sim.control(verb::patch, "/sim/tasks/" + hostile_id, R"({"status": "failed"})");
+    const std::vector<std::string> robots = {"slack", "feishu", "dingtalk", "wecom"};
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            return std::all_of(robots.begin(), robots.end(), [&](const auto& r) {
+                                return all_in_state(read_deliveries(d.d.db, r), "delivered",
+                                                    listed + 1);
+                            });
+                        },
+                        30s),
+                    d.d.proc->stderr_text());
+
+    // The text each robot's body carries, by its format's own shape.
+    auto text_of = [](const std::string& robot, const boost::json::object& body) {
+        if (robot == "slack") return string_of(body.at("text"));
+        if (robot == "feishu") {
+            CHECK(body.at("msg_type") == "text");
+            return string_of(body.at("content").at("text"));
+        }
+        if (robot == "dingtalk") {
+            CHECK(body.at("msgtype") == "text");
+            return string_of(body.at("text").at("content"));
+        }
+        CHECK(body.at("msgtype") == "markdown");
+        return string_of(body.at("markdown").at("content"));
+    };
+    for (const auto& [name, r] : std::vector<std::pair<std::string, const receiver_process*>>{
+             {"slack", &slack}, {"feishu", &feishu}, {"dingtalk", &dingtalk}, {"wecom", &wecom}}) {
+        CAPTURE(name);
+        const auto requests = r->requests();
+        REQUIRE(!requests.empty());
+        CHECK(string_of(requests.front().at("path")) == "/" + name);
+        std::string all_text;
+        for (const auto& req : requests) {
+            CHECK(req.at("headers").at("content-type").as_string().starts_with("application/json"));
+            const auto& body = req.at("body").as_object();
+            all_text += text_of(name, body) + "\n";
+            if (name == "feishu") { // signed in the body, as Feishu checks it
+                const auto ts = string_of(body.at("timestamp"));
+                CHECK(string_of(body.at("sign")) ==
+                      openssl_hmac_sha256_base64(ts + "\n" + feishu_secret, ""));
+            }
+        }
+        // The hostile task's failure is in the messages, its name defused.
+        CHECK(all_text.find(hostile_id) != std::string::npos);
+        CHECK(all_text.find("zhangsan") != std::string::npos);
+        CHECK(all_text.find("<at user_id") == std::string::npos);
+        CHECK(all_text.find("<@zhangsan") == std::string::npos);
+        if (name == "wecom") // markdown: a link there would be clickable
+            CHECK(all_text.find("](https://evil.example)") == std::string::npos);
+        CHECK(all_text.find("\n状态 Status: 成功 succeeded") == std::string::npos);
+    }
+    CHECK(d.d.proc->stderr_text().find(feishu_secret) == std::string::npos);
     CHECK(d.d.stop() == 0);
 }
 
