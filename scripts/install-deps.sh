@@ -14,6 +14,8 @@ if [ "${1:-}" = "--test" ]; then
   # The webhook tests: python3 runs the test receiver; a real Alertmanager (not started as a
   # service: the test runs its own on loopback).
   pkgs+=(python3 prometheus-alertmanager)
+  # The proxy tests: a real HTTP CONNECT proxy with basic auth (the test starts its own).
+  pkgs+=(tinyproxy)
   # The sanitizer build and the fuzzers (scripts/test-asan.sh); llvm-14 symbolizes their reports.
   pkgs+=(clang-14 libclang-rt-14-dev llvm-14)
 fi
