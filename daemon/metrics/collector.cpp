@@ -488,6 +488,35 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
             add(failures, {{"reason", reason}}, static_cast<double>(count));
         out.push_back(std::move(failures));
 
+        auto listings = family("taskwatch_listings_total",
+                               "List requests discovery made (one per target and task type each "
+                               "round), failed ones included",
+                               MetricType::Counter);
+        add(listings, {}, static_cast<double>(s.listings));
+        out.push_back(std::move(listings));
+        auto listing_failures =
+            family("taskwatch_listing_failures_total",
+                   "Discovery's list requests that failed, by reason (the class of the error)",
+                   MetricType::Counter);
+        std::map<std::string, std::uint64_t> listing_by_reason;
+        for (const auto& [kind, name] : modelarts::error_kind_names)
+            listing_by_reason[std::string(name)] = 0;
+        for (const auto& [reason, count] : s.listing_failures_by_reason)
+            listing_by_reason[reason] = count;
+        for (const auto& [reason, count] : listing_by_reason)
+            add(listing_failures, {{"reason", reason}}, static_cast<double>(count));
+        out.push_back(std::move(listing_failures));
+        if (!s.discovery_up.empty()) {
+            auto up = family("taskwatch_discovery_up",
+                             "1 when the target's last discovery round listed every task type, 0 "
+                             "when a listing failed (its new tasks are not seen meanwhile)",
+                             MetricType::Gauge);
+            for (const auto& [target, listed] : s.discovery_up)
+                add(up, {{"project_id", target.first}, {"dataset_id", target.second}},
+                    listed ? 1.0 : 0.0);
+            out.push_back(std::move(up));
+        }
+
         auto duration =
             family("taskwatch_poll_duration_seconds",
                    "How long task polls took, failed ones included", MetricType::Histogram);

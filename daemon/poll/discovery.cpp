@@ -33,6 +33,8 @@ void engine::start_discovery(const std::string& target_id) {
     asio::co_spawn(ex_, async_discovery_loop(target_id), [this, target_id](std::exception_ptr e) {
         --running_;
         discovering_.erase(target_id);
+        const auto slash = target_id.find('/');
+        stats_.discovery_up.erase({target_id.substr(0, slash), target_id.substr(slash + 1)});
         log::exception_ended(e, "discovery");
     });
 }
@@ -106,8 +108,11 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
             auto* sent_to = ep;
             auto res = co_await api->async_list_task_ids(dataset, std::string(type));
             report(*sent_to, *ticket, res ? nullptr : &res.error());
+            ++stats_.listings;
             if (!res) {
                 complete = false;
+                ++stats_.listing_failures_by_reason[std::string(
+                    modelarts::to_string(res.error().kind))];
                 if (res.error().kind == modelarts::error_kind::throttled)
                     ep->throttle.on_throttled(clock::now(), res.error().retry_after);
                 log::warn(
@@ -146,6 +151,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                 }
             }
         }
+        stats_.discovery_up[{project, dataset}] = complete;
         if (complete) {
             std::sort(seen.begin(), seen.end());
             const auto listed = [&](std::string_view id) {

@@ -59,6 +59,9 @@ TEST_CASE("polls and webhook deliveries tunnel through a real CONNECT proxy with
     CHECK(d.metric_or_fail("taskwatch_polls_total") >= static_cast<double>(listed));
     const auto metrics = d.metrics();
     CHECK(metrics.find(R"(taskwatch_poll_failures_total{reason="proxy"} 0)") != std::string::npos);
+    CHECK(metrics.find("taskwatch_discovery_up{project_id=\"" + sim.account.project +
+                       "\",dataset_id=\"" + dataset + "\"} 1") != std::string::npos);
+    CHECK(d.metric_or_fail("taskwatch_listings_total") >= 3); // one per task type
     CHECK(metrics.find(proxy_password) == std::string::npos);
     CHECK(d.get("/api/v1/tasks").body.find(proxy_password) == std::string::npos);
     CHECK(d.get("/api/v1/deliveries").body.find(proxy_password) == std::string::npos);
@@ -96,6 +99,29 @@ TEST_CASE("a wrong proxy password fails polls as the proxy's fault: no request r
     const auto log = d.d.proc->stderr_text();
     CHECK_MESSAGE(log.find("refused CONNECT") != std::string::npos, log);
     CHECK(log.find("wrong-password-5c2a") == std::string::npos);
+}
+
+TEST_CASE("a target whose listing the proxy refuses is down in taskwatch_discovery_up, its "
+          "listing failures counted by reason") {
+    tinyproxy_process proxy(proxy_user, proxy_password);
+    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
+    const auto dataset = first_dataset(sim).id;
+    temp_dir state("state");
+    daemon_options o;
+    o.extra_modelarts = "  proxy: " + proxy.url(proxy_user, "wrong-password-5c2a") + "\n";
+    served_daemon d(sim, dataset, state.str(), o);
+    const auto down = "taskwatch_discovery_up{project_id=\"" + sim.account.project +
+                      "\",dataset_id=\"" + dataset + "\"} 0";
+    REQUIRE_MESSAGE(wait_until([&] { return d.metrics().find(down) != std::string::npos; }, 20s),
+                    d.d.proc->stderr_text());
+    const auto metrics = d.metrics();
+    CHECK(metrics.find(R"(taskwatch_listing_failures_total{reason="proxy"} 0)") ==
+          std::string::npos);
+    CHECK(metrics.find(R"(taskwatch_listing_failures_total{reason="auth"} 0)") !=
+          std::string::npos);
+    CHECK(d.metric_or_fail("taskwatch_tasks") == 0);
+    CHECK(sim.requests_of_kind("list_tasks") == 0);
+    CHECK(d.d.stop() == 0);
 }
 
 TEST_CASE("taskwatchd get goes through $HTTPS_PROXY, and straight to the endpoint when $NO_PROXY "

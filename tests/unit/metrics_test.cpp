@@ -522,6 +522,33 @@ TEST_CASE("the state database's write failures, pending writes and held polls ar
     CHECK(has_line(text, "taskwatch_state_held_polls_total 5"));
 }
 
+TEST_CASE("discovery's listings, their failures by reason (from zero) and each discovered "
+          "target's up are exported") {
+    poll::watcher_stats stats;
+    auto text = scrape({}, stats);
+    INFO(text);
+    CHECK(has_line(text, "# TYPE taskwatch_listings_total counter"));
+    CHECK(has_line(text, "taskwatch_listings_total 0"));
+    CHECK(has_line(text, "# TYPE taskwatch_listing_failures_total counter"));
+    for (const auto& [kind, name] : modelarts::error_kind_names)
+        CHECK(has_line(text,
+                       "taskwatch_listing_failures_total{reason=\"" + std::string(name) + "\"} 0"));
+    // No discovered target: no series, and no TYPE line without samples.
+    CHECK(text.find("taskwatch_discovery_up") == std::string::npos);
+
+    stats.listings = 9;
+    stats.listing_failures_by_reason["proxy"] = 2;
+    stats.discovery_up[{"p1", "d1"}] = true;
+    stats.discovery_up[{"p1", "d2"}] = false;
+    text = scrape({}, stats);
+    CHECK(has_line(text, "taskwatch_listings_total 9"));
+    CHECK(has_line(text, "taskwatch_listing_failures_total{reason=\"proxy\"} 2"));
+    CHECK(has_line(text, "taskwatch_listing_failures_total{reason=\"auth\"} 0"));
+    CHECK(has_line(text, "# TYPE taskwatch_discovery_up gauge"));
+    CHECK(has_line(text, "taskwatch_discovery_up{project_id=\"p1\",dataset_id=\"d1\"} 1"));
+    CHECK(has_line(text, "taskwatch_discovery_up{project_id=\"p1\",dataset_id=\"d2\"} 0"));
+}
+
 TEST_CASE("a status code outside -1..5 is the state set's unknown series - a progress the API did "
           "not send has no sample") {
     poll::task_table tasks;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace taskwatch::poll {
 
@@ -42,6 +43,13 @@ struct watcher_stats {
     /// Polls not applied because max_events events wait to be written
     /// (taskwatch_state_held_polls_total).
     std::uint64_t held_polls = 0;
+    /// Discovery's list requests, one per target and task type each round, failed ones
+    /// included (taskwatch_listings_total), and those that failed, by reason.
+    std::uint64_t listings = 0;
+    std::map<std::string, std::uint64_t> listing_failures_by_reason;
+    /// Per discovered target (project_id, dataset_id): whether its last round listed every task
+    /// type (taskwatch_discovery_up). A target leaves it when its discovery stops.
+    std::map<std::pair<std::string, std::string>, bool> discovery_up;
     /// Why the state database cannot be written now, one line naming the file; empty while it
     /// can. Set by a failed commit, cleared by the next one that succeeds.
     std::string store_problem;
