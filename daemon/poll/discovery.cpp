@@ -34,7 +34,10 @@ void engine::start_discovery(const std::string& target_id) {
         --running_;
         discovering_.erase(target_id);
         const auto slash = target_id.find('/');
-        stats_.discovery_up.erase({target_id.substr(0, slash), target_id.substr(slash + 1)});
+        const std::pair<std::string, std::string> target{target_id.substr(0, slash),
+                                                         target_id.substr(slash + 1)};
+        stats_.discovery_up.erase(target);
+        stats_.discovery_errors.erase(target);
         log::exception_ended(e, "discovery");
     });
 }
@@ -54,6 +57,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
         auto* ep = &endpoint_for(*api);
         std::vector<std::string> seen; // every id listed this round, all types
         bool complete = true;
+        std::string failure; // why the round is not complete
         // What this target knows already, by id: its tasks and tombstones are adjacent and in
         // id order in the ordered maps, so one sorted vector of views, gathered once per round
         // and again only when either map lost an entry meanwhile (a view would dangle). A
@@ -111,6 +115,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
             ++stats_.listings;
             if (!res) {
                 complete = false;
+                failure = res.error().to_string();
                 ++stats_.listing_failures_by_reason[std::string(
                     modelarts::to_string(res.error().kind))];
                 if (res.error().kind == modelarts::error_kind::throttled)
@@ -152,6 +157,10 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
             }
         }
         stats_.discovery_up[{project, dataset}] = complete;
+        if (complete)
+            stats_.discovery_errors.erase({project, dataset});
+        else
+            stats_.discovery_errors[{project, dataset}] = std::move(failure);
         if (complete) {
             std::sort(seen.begin(), seen.end());
             const auto listed = [&](std::string_view id) {

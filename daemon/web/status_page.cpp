@@ -399,6 +399,9 @@ std::string render_status_page(const poll::task_view& tasks, const page_summary&
            format_rfc3339(s.now).substr(11, 8) +
            " UTC</time> · refreshes every 15 s</div>"
            "</header>\n";
+    // The banners live in one element the in-place refresh swaps: a problem that starts (or
+    // ends) while the page is open shows (or goes) at the next refresh, not only on a reload.
+    out += "<div id=\"problems\" data-live>";
     if (!s.store_problem.empty()) {
         // Events wait in memory only: an operator must see it before anything else.
         out += "<div class=\"alert\" role=\"alert\" id=\"store-problem\">Cannot write the state "
@@ -407,6 +410,18 @@ std::string render_status_page(const poll::task_view& tasks, const page_summary&
         out += ". Task states and events are kept in memory and written once it works again; "
                "they are lost if taskwatchd stops before.</div>\n";
     }
+    if (!s.discovery_problems.empty()) {
+        // Tasks that cannot be listed are missing from the page: say so, not just nothing.
+        out += "<div class=\"alert\" role=\"alert\" id=\"discovery-problem\">Cannot list the "
+               "tasks of ";
+        for (std::size_t i = 0; i < s.discovery_problems.size(); ++i) {
+            if (i > 0) out += "; ";
+            append_escaped(out, s.discovery_problems[i]);
+        }
+        out += ". New tasks there are not watched until a listing succeeds (tried every "
+               "interval); the tasks already known are still polled.</div>\n";
+    }
+    out += "</div>\n";
 
     out += "<div class=\"summary\" id=\"summary\" data-live>";
     append_stat(out, "", watched, "tasks", "", q);

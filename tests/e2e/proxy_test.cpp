@@ -121,6 +121,12 @@ TEST_CASE("a target whose listing the proxy refuses is down in taskwatch_discove
           std::string::npos);
     CHECK(d.metric_or_fail("taskwatch_tasks") == 0);
     CHECK(sim.requests_of_kind("list_tasks") == 0);
+    // The status page says why it shows no task.
+    const auto page = d.get("/").body;
+    CHECK_MESSAGE(page.find("Cannot list the tasks of dataset " + dataset + " (project " +
+                            sim.account.project + "): proxy: ") != std::string::npos,
+                  page);
+    CHECK(page.find("wrong-password-5c2a") == std::string::npos);
     CHECK(d.d.stop() == 0);
 }
 

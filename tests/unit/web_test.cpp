@@ -292,6 +292,32 @@ TEST_CASE("routes: /-/ready is 503 with one line naming the file while the state
     CHECK(get(s, "/-/ready").response.result_int() == 200);
 }
 
+TEST_CASE("routes: the status page names each dataset that cannot be listed, and why, escaped") {
+    poll::watcher_stats stats;
+    web::site s;
+    s.ready = [] { return true; };
+    s.stats = [&]() -> const poll::watcher_stats& { return stats; };
+    CHECK(get(s, "/").response.body().find("discovery-problem") == std::string::npos);
+    // The banners' element is there even without a problem, for the in-place refresh to fill.
+    CHECK(get(s, "/").response.body().find("<div id=\"problems\" data-live></div>") !=
+          std::string::npos);
+
+    stats.discovery_errors[{"p1", "d1"}] =
+        "proxy: proxy 10.0.0.1:3128 refused CONNECT to modelarts.example:443: 401 Unauthorized";
+    stats.discovery_errors[{"p1", "d<2>"}] = "auth: HTTP 403\nModelArts.0203";
+    const auto page = get(s, "/").response.body();
+    CHECK(page.find("<div class=\"alert\" role=\"alert\" id=\"discovery-problem\">Cannot list "
+                    "the tasks of dataset d1 (project p1): proxy: proxy 10.0.0.1:3128 refused "
+                    "CONNECT to modelarts.example:443: 401 Unauthorized; dataset d&lt;2&gt; "
+                    "(project p1): auth: HTTP 403 ModelArts.0203. New tasks there") !=
+          std::string::npos);
+    // Listing problems are not the state database's: /-/ready stays 200.
+    CHECK(get(s, "/-/ready").response.result_int() == 200);
+
+    stats.discovery_errors.clear();
+    CHECK(get(s, "/").response.body().find("discovery-problem") == std::string::npos);
+}
+
 TEST_CASE("the task API and the page show an unknown status with its code and null for what the "
           "API did not send") {
     poll::task_table tasks;

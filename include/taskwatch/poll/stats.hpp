@@ -50,6 +50,9 @@ struct watcher_stats {
     /// Per discovered target (project_id, dataset_id): whether its last round listed every task
     /// type (taskwatch_discovery_up). A target leaves it when its discovery stops.
     std::map<std::pair<std::string, std::string>, bool> discovery_up;
+    /// The error of each discovered target whose last round failed (as the log has it: no
+    /// secret), for the status page.
+    std::map<std::pair<std::string, std::string>, std::string> discovery_errors;
     /// Why the state database cannot be written now, one line naming the file; empty while it
     /// can. Set by a failed commit, cleared by the next one that succeeds.
     std::string store_problem;

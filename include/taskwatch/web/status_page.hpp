@@ -31,6 +31,9 @@ struct page_summary {
     bool ready = false;
     /// Why the state database cannot be written (a banner at the top); empty: it can.
     std::string store_problem;
+    /// Discovered targets whose last listing failed, one line each ("dataset D (project P):
+    /// error"): a banner, since their new tasks are not watched meanwhile.
+    std::vector<std::string> discovery_problems;
     std::string version;
     task::time_point now; ///< "3 min ago" is counted from here
 };
