@@ -110,6 +110,10 @@ struct connection {
         // allocations per request and answer, through malloc's slow path. A connection
         // keeps them instead (about 33 KiB each, max_connections of them).
         SSL_clear_mode(stream.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        // Beast reads max(512, free capacity) at a time, and a flat_buffer grows only as far
+        // as a read needs: left alone it stays at 512 bytes, and a 700-byte answer takes two
+        // reads, the second completing through a post. Room for a whole TLS record instead.
+        buffer.reserve(16 * 1024);
     }
 
     tcp_socket& tcp() noexcept { return stream.next_layer(); }
@@ -808,6 +812,10 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     auto& parser = c.parser.emplace(opts.response_headers);
     parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
     parser.header_limit(opts.header_limit);
+    // The body in the same pass as the header: otherwise async_read parses a body already in
+    // the buffer in a second step, and completes that step through a post (one more handler
+    // and reactor poll per response).
+    parser.eager(true);
     if (msg.method == bhttp::verb::head) parser.skip(true);
     auto [read_ec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
     auto rec = effective(c, read_ec);
