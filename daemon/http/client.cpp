@@ -868,9 +868,14 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req,
 
     host_pool& pool = pool_for(ep);
 
-    std::string target = std::move(ep.base_path);
-    target +=
-        req.target.empty() && target.empty() ? std::string_view("/") : std::string_view(req.target);
+    // Without a base path (the usual case) the target is the request's own: no copy.
+    std::string joined;
+    std::string_view target = req.target.empty() ? std::string_view("/") : req.target;
+    if (!ep.base_path.empty()) {
+        joined = std::move(ep.base_path);
+        joined += req.target;
+        target = joined;
+    }
     for (const auto& [name, value] : req.headers) {
         if (name.empty() || has_line_break(name) || name.find(':') != std::string::npos ||
             has_line_break(value))
