@@ -81,7 +81,12 @@ private:
         split_target(req.target, path_, query_);
         full_path_.assign(ep.base_path);
         full_path_ += path_;
-        auto date = format_sdk_date(clock_());
+        // Formatted once a second rather than per request (gmtime_r and strftime).
+        const auto second = std::chrono::floor<std::chrono::seconds>(clock_());
+        if (second != date_of_ || date_.empty()) {
+            date_of_ = second;
+            date_ = format_sdk_date(second);
+        }
         if (ep.host != host_of_ || ep.port != port_of_ || ep.scheme != scheme_of_) {
             host_of_ = ep.host;
             port_of_ = ep.port;
@@ -94,9 +99,9 @@ private:
                         &query_,
                         &req.headers,
                         req.body,
-                        date};
+                        date_};
         auto authorization = sign_authorization(sr, creds_.access_key, creds_.secret_key.reveal());
-        req.headers.emplace_back("X-Sdk-Date", std::move(date));
+        req.headers.emplace_back("X-Sdk-Date", date_);
         req.headers.emplace_back("Authorization", std::move(authorization));
     }
 
@@ -108,6 +113,8 @@ private:
     std::string host_;                // ep.host_header() of the last endpoint signed for
     std::string host_of_, scheme_of_; // that endpoint's host, port and scheme
     std::uint16_t port_of_ = 0;
+    std::string date_; // X-Sdk-Date of date_of_
+    std::chrono::system_clock::time_point date_of_{};
 };
 
 // "2026-12-01T05:00:00.000000Z" or with an offset "+08:00".

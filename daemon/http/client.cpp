@@ -3,11 +3,13 @@
 
 #include "taskwatch/detail/base64.hpp"
 #include "taskwatch/http/tls_context.hpp"
+#include "taskwatch/http/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -20,7 +22,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -33,6 +34,7 @@
 #include <deque>
 #include <exception>
 #include <tuple>
+#include <type_traits>
 
 namespace taskwatch::http {
 namespace {
@@ -98,18 +100,17 @@ private:
     response res_;
 };
 
-// beast::ssl_stream rather than asio's: it coalesces small buffers into one TLS record. Over a
-// plain socket: deadlines are kept by the client's deadline watch, not by beast::tcp_stream.
+// Over a plain socket: deadlines are kept by the client's deadline watch, not by
+// beast::tcp_stream. TLS is our own tls_stream: see its header for why not Asio's.
 using tcp_socket = tcp::socket;
-using tls_stream = beast::ssl_stream<tcp_socket>;
 
 struct connection {
     connection(const asio::any_io_executor& ex, ssl::context& ctx)
         : stream(ex, ctx) {
-        // Asio asks OpenSSL to free its record buffers whenever they are empty: two 16 KiB
-        // allocations per request and answer, through malloc's slow path. A connection
-        // keeps them instead (about 33 KiB each, max_connections of them).
-        SSL_clear_mode(stream.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        // Beast reads max(512, free capacity) at a time, and a flat_buffer grows only as far
+        // as a read needs: left alone it stays at 512 bytes, and a 700-byte answer takes two
+        // reads, the second completing through a post. Room for a whole TLS record instead.
+        buffer.reserve(16 * 1024);
     }
 
     tcp_socket& tcp() noexcept { return stream.next_layer(); }
@@ -703,8 +704,7 @@ client::impl::async_connect(host_pool& pool, connection& c, steady::time_point d
     if (pool.tls) {
         if (auto id = set_peer_identity(c.stream.native_handle(), pool.host); !id)
             co_return unexpected{make_error(failure::tls, std::move(id).error())};
-        auto [handshake_ec] =
-            co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
+        auto [handshake_ec] = co_await c.stream.async_handshake(use_tuple);
         auto hec = effective(c, handshake_ec);
         if (!hec && c.timed_out) hec = beast::error::timeout;
         if (hec) {
@@ -796,8 +796,22 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     if (c.timed_out) // deadline already passed on this connection
         co_return unexpected{classify(beast::error::timeout, "sending the request to", pool)};
     watch_scope watching(*this, c, deadline);
-    auto [write_ec, written] =
-        co_await asio::async_write(stream, asio::buffer(msg.bytes), use_tuple);
+    error_code write_ec;
+    std::size_t written = 0;
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
+        // Sent at once when the socket takes it (nearly always): no handler, no wake-up.
+        auto now = stream.write_now(msg.bytes);
+        write_ec = now.ec;
+        written = now.sent;
+        if (!write_ec && stream.output_pending()) {
+            auto [flush_ec, flushed] = co_await stream.async_flush(use_tuple);
+            write_ec = flush_ec;
+            written += flushed;
+        }
+    } else {
+        std::tie(write_ec, written) =
+            co_await asio::async_write(stream, asio::buffer(msg.bytes), use_tuple);
+    }
     const auto wec = effective(c, write_ec);
     if (wec) {
         st.stale = is_stale_connection_error(wec);
@@ -808,6 +822,10 @@ asio::awaitable<result> client::impl::async_exchange(Stream& stream, connection&
     auto& parser = c.parser.emplace(opts.response_headers);
     parser.body_limit(static_cast<std::uint64_t>(opts.body_limit));
     parser.header_limit(opts.header_limit);
+    // The body in the same pass as the header: otherwise async_read parses a body already in
+    // the buffer in a second step, and completes that step through a post (one more handler
+    // and reactor poll per response).
+    parser.eager(true);
     if (msg.method == bhttp::verb::head) parser.skip(true);
     auto [read_ec, got] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
     auto rec = effective(c, read_ec);
@@ -850,9 +868,14 @@ asio::awaitable<result> client::impl::async_send(endpoint ep, request req,
 
     host_pool& pool = pool_for(ep);
 
-    std::string target = std::move(ep.base_path);
-    target +=
-        req.target.empty() && target.empty() ? std::string_view("/") : std::string_view(req.target);
+    // Without a base path (the usual case) the target is the request's own: no copy.
+    std::string joined;
+    std::string_view target = req.target.empty() ? std::string_view("/") : req.target;
+    if (!ep.base_path.empty()) {
+        joined = std::move(ep.base_path);
+        joined += req.target;
+        target = joined;
+    }
     for (const auto& [name, value] : req.headers) {
         if (name.empty() || has_line_break(name) || name.find(':') != std::string::npos ||
             has_line_break(value))
