@@ -2,6 +2,7 @@
 // Pure data: no clock, no socket. Shared by task/ (diff), state/ (SQLite) and notify/.
 #pragma once
 
+#include "taskwatch/detail/boxed.hpp"
 #include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
@@ -99,9 +100,10 @@ struct task_state {
     bool up = false;                          ///< the last poll succeeded
     std::optional<time_point> failing_since;  ///< first failure of the current failing streak
     bool failing_reported = false;            ///< task.poll_failing sent for this streak
-    std::optional<poll_error> last_error;     ///< null after a success
-    bool gone = false;                        ///< task.gone sent; the engine drops the task
-    std::uint64_t event_seq = 0;              ///< events emitted so far
+    /// Null after a success; boxed: most tasks have none, and a poll_error is 128 bytes.
+    detail::boxed<poll_error> last_error;
+    bool gone = false;           ///< task.gone sent; the engine drops the task
+    std::uint64_t event_seq = 0; ///< events emitted so far
     /// How many times the task went back: its status to an earlier stage of the lifecycle (or
     /// to or from a code outside -1..5), its progress down, or gone and back. Part of every
     /// event id, so that a transition seen again gets a new id (diff.hpp "Event ids").
