@@ -4,6 +4,7 @@
 
 #include "taskwatch/detail/boxed.hpp"
 #include "taskwatch/detail/name_table.hpp"
+#include "taskwatch/detail/optional_time.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
 #include <chrono>
@@ -58,7 +59,7 @@ struct observation {
     std::string error_code, error_msg;
     std::optional<std::int64_t> total_sample_count, annotated_sample_count,
         unconfirmed_sample_count;
-    std::optional<time_point> create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
+    detail::optional_time create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
     bool operator==(const observation&) const = default;
 };
 
@@ -88,26 +89,27 @@ struct poll_gone { ///< 404 or ModelArts 400 4338/4612/4700 (and, for discovery,
 };
 using poll_outcome = std::variant<poll_ok, poll_failed, poll_gone>;
 
-/// Everything the engine remembers about one task between polls and across restarts.
+/// Everything the engine remembers about one task between polls and across restarts. Kept
+/// small, a watched task's largest part (the engine holds one per task): times without an
+/// optional's flag, the rare error on the heap, the flags together at the end.
 struct task_state {
     task_key key;
-    std::optional<observation> last;          ///< last successful observation; nullopt: never seen
-    std::optional<time_point> last_poll;      ///< last successful poll
-    std::optional<time_point> last_change;    ///< last status or progress change seen
-    std::optional<time_point> progress_since; ///< when progress last changed (stall clock)
-    std::optional<time_point> finished_at;    ///< first seen in a terminal status
-    bool stalled = false;                     ///< task.stalled sent, not yet re-armed by progress
-    bool up = false;                          ///< the last poll succeeded
-    std::optional<time_point> failing_since;  ///< first failure of the current failing streak
-    bool failing_reported = false;            ///< task.poll_failing sent for this streak
-    /// Null after a success; boxed: most tasks have none, and a poll_error is 128 bytes.
-    detail::boxed<poll_error> last_error;
-    bool gone = false;           ///< task.gone sent; the engine drops the task
-    std::uint64_t event_seq = 0; ///< events emitted so far
+    std::optional<observation> last;      ///< last successful observation; nullopt: never seen
+    detail::optional_time last_poll;      ///< last successful poll
+    detail::optional_time last_change;    ///< last status or progress change seen
+    detail::optional_time progress_since; ///< when progress last changed (stall clock)
+    detail::optional_time finished_at;    ///< first seen in a terminal status
+    detail::optional_time failing_since;  ///< first failure of the current failing streak
+    detail::boxed<poll_error> last_error; ///< null after a success
+    std::uint64_t event_seq = 0;          ///< events emitted so far
     /// How many times the task went back: its status to an earlier stage of the lifecycle (or
     /// to or from a code outside -1..5), its progress down, or gone and back. Part of every
     /// event id, so that a transition seen again gets a new id (diff.hpp "Event ids").
     std::uint32_t cycle = 0;
+    bool up = false;               ///< the last poll succeeded
+    bool stalled = false;          ///< task.stalled sent, not yet re-armed by progress
+    bool failing_reported = false; ///< task.poll_failing sent for this streak
+    bool gone = false;             ///< task.gone sent; the engine drops the task
     /// Finished for longer than forget_finished_after: no longer polled or exported. Kept as a
     /// tombstone so that discovery does not announce it again; deleted when no longer listed.
     bool forgotten = false;
