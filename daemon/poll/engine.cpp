@@ -192,7 +192,6 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
     const auto now = clock::now();
     stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
     tt.polling = false;
-    ++tt.polls;
     ++stats_.polls;
     auto& ep = *tt.endpoint;
 

@@ -64,7 +64,6 @@ struct tracked_task : watched_task {
     /// The client for its endpoint and project; a poll holds its own copy.
     std::shared_ptr<modelarts::api_client> api;
     endpoint_state* endpoint = nullptr;
-    std::uint64_t polls = 0;
     std::uint64_t poll_id = 0;    ///< the current poll (a poll whose task was replaced is void)
     std::uint64_t schedule = 0;   ///< the id of its entry in the due-time heap; 0: none
     unsigned failures = 0;        ///< consecutive failed polls
