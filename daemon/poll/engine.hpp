@@ -56,8 +56,9 @@ inline std::string target_id_of(const std::string& project, const std::string& d
     return project + "/" + dataset;
 }
 
-/// One watched task in memory: what is published about it, and its scheduling. Kept small:
-/// 10,000 of them must fit in a few MiB.
+/// One watched task in memory: what is published about it, and its scheduling. Kept small
+/// (736 bytes, a map node of 776 with its key; task_state is 520 of them): 10,000 of them
+/// must fit in a few MiB.
 struct tracked_task : watched_task {
     /// Its target in the current settings (the watcher repoints it on reload).
     const config::target* target = nullptr;
