@@ -3,8 +3,8 @@
 #pragma once
 
 #include "taskwatch/detail/boxed.hpp"
+#include "taskwatch/detail/compact_optional.hpp"
 #include "taskwatch/detail/name_table.hpp"
-#include "taskwatch/detail/optional_time.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
 #include <chrono>
@@ -37,16 +37,18 @@ inline constexpr std::string_view reserved_label_names[] = {
     "kind",       "task_name",  "resource_id", "algorithm_type"};
 
 /// The parts of a successful GET the engine tracks (Table 2, reduced). A field the API did not
-/// send is unknown: nullopt (or "" for the texts).
+/// send is unknown: nullopt (or "" for the texts). Its optionals are compact (8 bytes): a
+/// watched task keeps its last one.
 struct observation {
     /// As the last poll sent it; may be a code outside -1..5 (modelarts::is_known). nullopt: not
     /// sent, or not an integer.
-    std::optional<modelarts::task_status> status;
-    std::optional<double> progress; ///< ratio 0..1 (API percent / 100), clamped; nullopt: not sent
+    detail::compact_optional<modelarts::task_status> status;
+    /// Ratio 0..1 (API percent / 100), clamped (never NaN); nullopt: not sent.
+    detail::compact_optional<double> progress;
     /// The status and progress before a poll that left them out: what the next poll is compared
     /// with. Set by the diff, only while `status`/`progress` is nullopt; observe() never sets them.
-    std::optional<modelarts::task_status> earlier_status;
-    std::optional<double> earlier_progress;
+    detail::compact_optional<modelarts::task_status> earlier_status;
+    detail::compact_optional<double> earlier_progress;
     /// The last status and progress the API sent for the task (the diff's reference).
     std::optional<modelarts::task_status> known_status() const {
         return status ? status : earlier_status;
@@ -57,7 +59,7 @@ struct observation {
     std::string algorithm_type; ///< config.algorithm_type
     std::string code, message;  ///< running status code and information
     std::string error_code, error_msg;
-    std::optional<std::int64_t> total_sample_count, annotated_sample_count,
+    detail::compact_optional<std::int64_t> total_sample_count, annotated_sample_count,
         unconfirmed_sample_count;
     detail::optional_time create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
     bool operator==(const observation&) const = default;
