@@ -4,6 +4,7 @@
 
 #include "taskwatch/detail/boxed.hpp"
 #include "taskwatch/detail/compact_optional.hpp"
+#include "taskwatch/detail/compact_string.hpp"
 #include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
@@ -37,8 +38,8 @@ inline constexpr std::string_view reserved_label_names[] = {
     "kind",       "task_name",  "resource_id", "algorithm_type"};
 
 /// The parts of a successful GET the engine tracks (Table 2, reduced). A field the API did not
-/// send is unknown: nullopt (or "" for the texts). Its optionals are compact (8 bytes): a
-/// watched task keeps its last one.
+/// send is unknown: nullopt (or "" for the texts). Its optionals and texts are compact (8
+/// bytes each): a watched task keeps its last one.
 struct observation {
     /// As the last poll sent it; may be a code outside -1..5 (modelarts::is_known). nullopt: not
     /// sent, or not an integer.
@@ -54,11 +55,11 @@ struct observation {
         return status ? status : earlier_status;
     }
     std::optional<double> known_progress() const { return progress ? progress : earlier_progress; }
-    std::string task_name;
-    std::string resource_id;
-    std::string algorithm_type; ///< config.algorithm_type
-    std::string code, message;  ///< running status code and information
-    std::string error_code, error_msg;
+    detail::compact_string task_name;
+    detail::compact_string resource_id;
+    detail::compact_string algorithm_type; ///< config.algorithm_type
+    detail::compact_string code, message;  ///< running status code and information
+    detail::compact_string error_code, error_msg;
     detail::compact_optional<std::int64_t> total_sample_count, annotated_sample_count,
         unconfirmed_sample_count;
     detail::optional_time create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
