@@ -94,7 +94,8 @@ using poll_outcome = std::variant<poll_ok, poll_failed, poll_gone>;
 
 /// Everything the engine remembers about one task between polls and across restarts. Kept
 /// small, a watched task's largest part (the engine holds one per task): times without an
-/// optional's flag, the rare error on the heap, the flags together at the end.
+/// optional's flag, the rare error on the heap, the flags together at the end, and a last
+/// observation of compact optionals and texts.
 struct task_state {
     task_key key;
     std::optional<observation> last;      ///< last successful observation; nullopt: never seen
