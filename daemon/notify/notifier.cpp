@@ -472,7 +472,7 @@ struct queue : std::enable_shared_from_this<queue> {
         return std::string(name) + '\0' + k.project_id + '\0' + k.dataset_id + '\0' + k.task_id;
     }
 
-    alert make_alert(const char* name, const task::task_key& key, const std::string& task_name,
+    alert make_alert(const char* name, const task::task_key& key, std::string_view task_name,
                      const std::optional<task::snapshot>& now_seen, task::time_point since) {
         const auto c = context_of(key);
         alert a;
@@ -487,8 +487,9 @@ struct queue : std::enable_shared_from_this<queue> {
                            : name == std::string_view(alert_stalled) ? "makes no progress"
                            : name == std::string_view(alert_gone)    ? "is gone (deleted)"
                                                                      : "cannot be polled";
-        a.annotations["summary"] =
-            "ModelArts task " + (task_name.empty() ? key.task_id : task_name) + " " + what;
+        a.annotations["summary"] = "ModelArts task " +
+                                   (task_name.empty() ? key.task_id : std::string(task_name)) +
+                                   " " + what;
         a.starts_at = since;
         a.generator_url = c.link;
         return a;

@@ -104,7 +104,7 @@ void engine::forget_finished(task::time_point now) {
             pending_.add({tt.state, {}});
             forgotten_.insert(tt.state.key);
             log::info("forgetting a long-finished task",
-                      {{"task", it->first.task_id}, {"dataset", it->first.dataset_id}});
+                      {{"task", it->first.key->task_id}, {"dataset", it->first.key->dataset_id}});
             untrack(it++);
         } else {
             ++it;

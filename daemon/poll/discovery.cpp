@@ -48,6 +48,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
     const auto slash = target_id.find('/');
     const std::string project = target_id.substr(0, slash);
     const std::string dataset = target_id.substr(slash + 1);
+    const task::task_key first_key{project, dataset, ""}; // sorts before the target's tasks
     bool first = true;
     while (!stopping_) {
         // Looked up afresh each round: a reload may have changed or removed the target.
@@ -65,20 +66,20 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
         std::vector<std::string_view> known;
         std::uint64_t known_as_of = ~std::uint64_t{0};
         const auto refresh_known = [&] {
-            if (known_as_of == erasures_) return;
+            if (known_as_of == keys_moved_) return;
             known.clear();
-            for (auto it = tasks_.lower_bound({project, dataset, ""});
-                 it != tasks_.end() && it->first.project_id == project &&
-                 it->first.dataset_id == dataset;
+            for (auto it = tasks_.lower_bound(first_key);
+                 it != tasks_.end() && it->first.key->project_id == project &&
+                 it->first.key->dataset_id == dataset;
                  ++it)
-                known.push_back(it->first.task_id);
+                known.push_back(it->first.key->task_id);
             const auto tasks_end = static_cast<std::ptrdiff_t>(known.size());
             for (auto it = forgotten_.lower_bound({project, dataset, ""});
                  it != forgotten_.end() && it->project_id == project && it->dataset_id == dataset;
                  ++it)
                 known.push_back(it->task_id);
             std::inplace_merge(known.begin(), known.begin() + tasks_end, known.end());
-            known_as_of = erasures_;
+            known_as_of = keys_moved_;
         };
         for (auto type : modelarts::task_types) {
             // Wait out the endpoint's pauses and its credentials' probe, then for a slot.
@@ -167,11 +168,11 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                 return std::binary_search(seen.begin(), seen.end(), id);
             };
             // The target's tasks are adjacent in the ordered map.
-            for (auto it = tasks_.lower_bound({project, dataset, ""});
-                 it != tasks_.end() && it->first.project_id == project &&
-                 it->first.dataset_id == dataset;
+            for (auto it = tasks_.lower_bound(first_key);
+                 it != tasks_.end() && it->first.key->project_id == project &&
+                 it->first.key->dataset_id == dataset;
                  ++it)
-                if (!it->second.configured) it->second.listed = listed(it->first.task_id);
+                if (!it->second.configured) it->second.listed = listed(it->first.key->task_id);
             // A tombstone the list no longer shows has done its job.
             for (auto it = forgotten_.lower_bound({project, dataset, ""});
                  it != forgotten_.end() && it->project_id == project &&
@@ -183,7 +184,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                         log::warn("cannot delete a forgotten task's state", {{"error", e.what()}});
                     }
                     it = forgotten_.erase(it);
-                    ++erasures_;
+                    ++keys_moved_;
                 } else {
                     ++it;
                 }

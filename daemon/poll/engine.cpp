@@ -159,11 +159,11 @@ tracked_task& engine::track(const task::task_key& key, const config::target& t, 
         } else {
             fresh.state.key = key;
         }
-        it = tasks_
-                 .emplace(task_key_ref{key.project_id, key.dataset_id, key.task_id},
-                          std::move(fresh))
-                 .first;
-        rekey(it);
+        // Keyed by the caller's key until the node exists, then by its own.
+        it = tasks_.emplace(task_key_ref{&key}, std::move(fresh)).first;
+        auto node = tasks_.extract(it);
+        node.key() = task_key_ref{&node.mapped().state.key};
+        it = tasks_.insert(std::move(node)).position;
     }
     auto& tt = it->second;
     bind(tt, t);
@@ -172,17 +172,9 @@ tracked_task& engine::track(const task::task_key& key, const config::target& t, 
     return tt;
 }
 
-void engine::rekey(task_map::iterator it) {
-    auto node = tasks_.extract(it);
-    const auto& key = node.mapped().state.key;
-    node.key() = task_key_ref{key.project_id, key.dataset_id, key.task_id};
-    tasks_.insert(std::move(node));
-}
-
 void engine::replace_state(tracked_task& tt, task::task_state&& state) {
-    auto it = tasks_.find(state.key);
     tt.state = std::move(state);
-    rekey(it);
+    ++keys_moved_;
 }
 
 void engine::untrack(task_map::iterator it) {
@@ -190,7 +182,7 @@ void engine::untrack(task_map::iterator it) {
     claimed_.erase(it->second.poll_id); // a poll in flight drops its answer
     if (it->second.first_poll_owed && first_round_left_ > 0) --first_round_left_;
     tasks_.erase(it);
-    ++erasures_;
+    ++keys_moved_;
 }
 
 void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::api_error> res,
@@ -200,7 +192,6 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
     const auto now = clock::now();
     stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
     tt.polling = false;
-    ++tt.polls;
     ++stats_.polls;
     auto& ep = *tt.endpoint;
 
@@ -331,8 +322,7 @@ void engine::start() {
                     track(key, t, false);
         }
     }
-    for (auto it = tasks_.begin(); it != tasks_.end();) {
-        auto& tt = (it++)->second; // first: re-keying extracts the node, ending its iterators
+    for (auto& [key, tt] : tasks_) {
         if (auto found = stored.find(tt.state.key); found != stored.end())
             replace_state(tt, std::move(found->second));
     }
@@ -389,7 +379,7 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
         const auto* t = find_target(key.project_id, key.dataset_id);
         bool keep = t != nullptr && owns(key);
         if (keep && t->task_ids) {
-            keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.task_id) !=
+            keep = std::find(t->task_ids->begin(), t->task_ids->end(), it->first.key->task_id) !=
                    t->task_ids->end();
         } else if (keep) {
             it->second.configured = false;

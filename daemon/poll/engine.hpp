@@ -56,15 +56,15 @@ inline std::string target_id_of(const std::string& project, const std::string& d
     return project + "/" + dataset;
 }
 
-/// One watched task in memory: what is published about it, and its scheduling. Kept small:
-/// 10,000 of them must fit in a few MiB.
+/// One watched task in memory: what is published about it, and its scheduling. Kept small
+/// (432 bytes, a map node of 472 with its key; task_state is 296 of them): 10,000 of them
+/// must fit in a few MiB.
 struct tracked_task : watched_task {
     /// Its target in the current settings (the watcher repoints it on reload).
     const config::target* target = nullptr;
     /// The client for its endpoint and project; a poll holds its own copy.
     std::shared_ptr<modelarts::api_client> api;
     endpoint_state* endpoint = nullptr;
-    std::uint64_t polls = 0;
     std::uint64_t poll_id = 0;    ///< the current poll (a poll whose task was replaced is void)
     std::uint64_t schedule = 0;   ///< the id of its entry in the due-time heap; 0: none
     unsigned failures = 0;        ///< consecutive failed polls
@@ -77,23 +77,26 @@ struct tracked_task : watched_task {
     std::optional<state::history_point> last_point;
 };
 
-/// A tracked task's key in the engine's map: views of the ids its tracked_task holds, so the
-/// map keeps one copy of them, not two (three heap strings and 48 bytes a task). A map node
-/// never moves; whatever replaces a task's state re-keys its node (engine::rekey).
+/// A tracked task's key in the engine's map: the address of the key its tracked_task holds,
+/// so the map keeps no copy of the ids (8 bytes a task, not 48 of views or 96 of strings). A
+/// map node never moves, and a state replaced in place keeps its key object and its value.
 struct task_key_ref {
-    std::string_view project_id;
-    std::string_view dataset_id;
-    std::string_view task_id;
+    const task::task_key* key;
 };
 
 /// Orders task_key_ref and task::task_key alike, as task_key's own operator<.
 struct task_key_less {
     using is_transparent = void;
     template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
-        using ids = std::tuple<std::string_view, std::string_view, std::string_view>;
-        return ids(a.project_id, a.dataset_id, a.task_id) <
-               ids(b.project_id, b.dataset_id, b.task_id);
+        return ids_of(a) < ids_of(b);
     }
+
+private:
+    using ids = std::tuple<std::string_view, std::string_view, std::string_view>;
+    static ids ids_of(const task::task_key& k) noexcept {
+        return {k.project_id, k.dataset_id, k.task_id};
+    }
+    static ids ids_of(const task_key_ref& r) noexcept { return ids_of(*r.key); }
 };
 
 using task_map = std::map<task_key_ref, tracked_task, task_key_less>;
@@ -143,9 +146,8 @@ private:
     void unschedule(tracked_task& tt);
     void wake_dispatcher(clock::time_point due);
     void untrack(task_map::iterator it);
-    /// Points the map key of `it` at its task's own key again, after its state was replaced.
-    void rekey(task_map::iterator it);
-    /// Replaces a tracked task's state (the same key) and re-keys its map node.
+    /// Replaces a tracked task's state (the same key): its key strings are new, so views of
+    /// them taken before are stale (keys_moved_ moves).
     void replace_state(tracked_task& tt, task::task_state&& state);
     boost::asio::awaitable<void> async_dispatch_loop();
     void ensure_workers();
@@ -235,9 +237,9 @@ private:
     std::pmr::unordered_map<std::uint64_t, tracked_task*> scheduled_{&id_nodes_};
     std::uint64_t next_schedule_ = 0;
     std::uint64_t next_poll_id_ = 0;
-    /// Entries erased from tasks_ and forgotten_ so far: views into their keys are stale once
-    /// it moves.
-    std::uint64_t erasures_ = 0;
+    /// Entries erased from tasks_ and forgotten_, and states replaced, so far: views into
+    /// their keys' strings are stale once it moves.
+    std::uint64_t keys_moved_ = 0;
     /// A due task handed to the poll workers.
     struct poll_job {
         std::uint64_t poll_id;

@@ -284,6 +284,9 @@ public:
     query& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
     query& bind(int i, std::nullptr_t) { return check(sqlite3_bind_null(s_, i)); }
     query& bind(int i, time_point t) { return bind(i, to_ms(t)); }
+    template <class T> query& bind(int i, const detail::compact_optional<T>& v) {
+        return bind(i, std::optional<T>(v));
+    }
     template <class T> query& bind(int i, const std::optional<T>& v) {
         return v ? bind(i, *v) : bind(i, nullptr);
     }

@@ -15,32 +15,24 @@ std::int64_t to_ms(std::chrono::system_clock::time_point t) {
 
 } // namespace
 
-void progress_estimator::reset() noexcept {
-    progress_sum_ = samples_sum_ = seconds_sum_ = longest_gap_ = 0;
-    anchor_progress_ = 0;
-    anchor_samples_ = -1;
-    anchor_ms_ = 0;
-    intervals_ = 0;
-    phase_ = phase::idle;
-    samples_known_ = true;
-}
-
-void progress_estimator::anchor_at(std::int64_t ms, double progress,
-                                   std::optional<std::int64_t> annotated) {
-    anchor_ms_ = ms;
-    anchor_progress_ = progress;
-    anchor_samples_ = annotated.value_or(-1);
+void progress_estimator::run::anchor_at(std::int64_t ms, double progress,
+                                        std::optional<std::int64_t> annotated) {
+    anchor_ms = ms;
+    anchor_progress = progress;
+    anchor_samples = annotated.value_or(-1);
 }
 
 void progress_estimator::observe(time_point t, std::optional<modelarts::task_status> status,
                                  std::optional<double> progress,
                                  std::optional<std::int64_t> annotated) {
     const auto ms = to_ms(t);
-    if (phase_ != phase::idle && ms < last_ms_) return;
-    last_ms_ = ms;
+    if (run_) {
+        if (ms < run_->last_ms) return;
+        run_->last_ms = ms;
+    }
     if (status != modelarts::task_status::running || !progress) {
         if (status != modelarts::task_status::running) {
-            reset();
+            run_.reset();
             // Queuing or initializing now: its switch to running will be a change point.
             seen_before_running_ = status == modelarts::task_status::queuing ||
                                    status == modelarts::task_status::initializing;
@@ -48,69 +40,66 @@ void progress_estimator::observe(time_point t, std::optional<modelarts::task_sta
         return;
     }
     const double p = *progress;
-    switch (phase_) {
-    case phase::idle:
-        reset();
-        if (seen_before_running_) {
-            phase_ = phase::anchored;
-        } else {
-            phase_ = phase::baseline;
-        }
+    // A run starts: anchored at once if the task was seen before it ran.
+    const auto start = [&](bool anchored) {
+        run_ = run{};
+        run_->anchored = anchored;
+        run_->last_ms = ms;
+        run_->anchor_at(ms, p, annotated);
+    };
+    if (!run_) {
+        start(seen_before_running_);
         seen_before_running_ = false;
-        anchor_at(ms, p, annotated);
         return;
-    case phase::baseline:
-    case phase::anchored:
-        break;
     }
-    const bool samples_back = annotated && anchor_samples_ >= 0 && *annotated < anchor_samples_;
-    if (p < anchor_progress_ || samples_back) {
+    auto& r = *run_;
+    const bool samples_back = annotated && r.anchor_samples >= 0 && *annotated < r.anchor_samples;
+    if (p < r.anchor_progress || samples_back) {
         // Went back: a new run. This poll is its first change point.
-        reset();
-        phase_ = phase::anchored;
-        anchor_at(ms, p, annotated);
+        start(true);
         return;
     }
-    const bool samples_moved = annotated && (anchor_samples_ < 0 || *annotated > anchor_samples_);
-    if (p == anchor_progress_ && !samples_moved) return; // no change point
-    if (phase_ == phase::baseline) {
-        phase_ = phase::anchored;
-        anchor_at(ms, p, annotated);
+    const bool samples_moved = annotated && (r.anchor_samples < 0 || *annotated > r.anchor_samples);
+    if (p == r.anchor_progress && !samples_moved) return; // no change point
+    if (!r.anchored) {
+        r.anchored = true;
+        r.anchor_at(ms, p, annotated);
         return;
     }
-    const double seconds = static_cast<double>(ms - anchor_ms_) / 1000.0;
+    const double seconds = static_cast<double>(ms - r.anchor_ms) / 1000.0;
     if (seconds <= 0) {
-        anchor_at(ms, p, annotated);
+        r.anchor_at(ms, p, annotated);
         return;
     }
     const double weight = std::exp2(-seconds / static_cast<double>(half_life.count()));
-    const bool samples_measured = annotated && anchor_samples_ >= 0;
-    samples_known_ = samples_known_ && samples_measured;
-    progress_sum_ = progress_sum_ * weight + (p - anchor_progress_);
-    samples_sum_ = samples_sum_ * weight +
-                   (samples_measured ? static_cast<double>(*annotated - anchor_samples_) : 0.0);
-    seconds_sum_ = seconds_sum_ * weight + seconds;
-    longest_gap_ = std::max(longest_gap_ * weight, seconds);
-    if (intervals_ < std::numeric_limits<std::uint16_t>::max()) ++intervals_;
-    anchor_at(ms, p, annotated);
+    const bool samples_measured = annotated && r.anchor_samples >= 0;
+    r.samples_known = r.samples_known && samples_measured;
+    r.progress_sum = r.progress_sum * weight + (p - r.anchor_progress);
+    r.samples_sum = r.samples_sum * weight +
+                    (samples_measured ? static_cast<double>(*annotated - r.anchor_samples) : 0.0);
+    r.seconds_sum = r.seconds_sum * weight + seconds;
+    r.longest_gap = std::max(r.longest_gap * weight, seconds);
+    if (r.intervals < std::numeric_limits<std::uint16_t>::max()) ++r.intervals;
+    r.anchor_at(ms, p, annotated);
 }
 
 rate_estimate progress_estimator::current() const {
     rate_estimate out;
-    if (phase_ != phase::anchored || intervals_ == 0 || seconds_sum_ <= 0) return out;
+    if (!run_ || !run_->anchored || run_->intervals == 0 || run_->seconds_sum <= 0) return out;
+    const auto& r = *run_;
     // A wait longer than the longest recent interval between change points lowers the rate.
-    const double gap = static_cast<double>(last_ms_ - anchor_ms_) / 1000.0;
-    const double factor = gap > longest_gap_ ? longest_gap_ / gap : 1.0;
-    const double progress_rate = progress_sum_ / seconds_sum_ * factor;
+    const double gap = static_cast<double>(r.last_ms - r.anchor_ms) / 1000.0;
+    const double factor = gap > r.longest_gap ? r.longest_gap / gap : 1.0;
+    const double progress_rate = r.progress_sum / r.seconds_sum * factor;
     out.progress_per_second = progress_rate;
-    if (samples_known_) out.samples_per_second = samples_sum_ / seconds_sum_ * factor;
-    if (intervals_ >= min_intervals && progress_rate > 0) {
-        const double remaining = std::max(0.0, 1.0 - anchor_progress_);
-        const double eta_ms = static_cast<double>(anchor_ms_) + remaining / progress_rate * 1000.0;
+    if (r.samples_known) out.samples_per_second = r.samples_sum / r.seconds_sum * factor;
+    if (r.intervals >= min_intervals && progress_rate > 0) {
+        const double remaining = std::max(0.0, 1.0 - r.anchor_progress);
+        const double eta_ms = static_cast<double>(r.anchor_ms) + remaining / progress_rate * 1000.0;
         // Beyond what a time_point holds: no estimate rather than an overflow.
         if (eta_ms < 1e15) {
-            const auto ms = std::max(static_cast<std::int64_t>(std::llround(eta_ms)), last_ms_);
-            out.eta = time_point(std::chrono::milliseconds(ms));
+            const auto eta = std::max(static_cast<std::int64_t>(std::llround(eta_ms)), r.last_ms);
+            out.eta = time_point(std::chrono::milliseconds(eta));
         }
     }
     return out;

@@ -94,15 +94,9 @@ std::optional<observation> observe(modelarts::task&& t) {
 }
 
 snapshot to_snapshot(const observation& o) {
-    return snapshot{o.known_status(),
-                    o.known_progress(),
-                    o.code,
-                    o.message,
-                    o.error_code,
-                    o.error_msg,
-                    o.total_sample_count,
-                    o.annotated_sample_count,
-                    o.unconfirmed_sample_count};
+    return snapshot{o.known_status(),     o.known_progress(),       o.code.str(),
+                    o.message.str(),      o.error_code.str(),       o.error_msg.str(),
+                    o.total_sample_count, o.annotated_sample_count, o.unconfirmed_sample_count};
 }
 
 std::string_view to_string(event_type t) {

@@ -32,7 +32,7 @@ struct object_writer {
         append_json_string(out, v);
     }
     // Empty strings from the API are "not set": null reads better than "".
-    void text_or_null(std::string_view k, const std::string& v) {
+    void text_or_null(std::string_view k, std::string_view v) {
         if (v.empty())
             null(k);
         else
@@ -141,7 +141,7 @@ void append_task_json(std::string& out, const poll::watched_task& tt) {
     } else {
         w.null("result");
     }
-    static const std::string none;
+    static const detail::compact_string none;
     w.text_or_null("resource_id", o ? o->resource_id : none);
     w.text_or_null("algorithm_type", o ? o->algorithm_type : none);
     w.text_or_null("code", o ? o->code : none);

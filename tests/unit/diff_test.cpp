@@ -734,7 +734,7 @@ TEST_CASE("observe: progress percent becomes a ratio clamped to 0..1, absent whe
     CHECK_FALSE(observe(t)->status);
     t.status = running;
     t.progress = 42.5;
-    CHECK(observe(t)->progress == doctest::Approx(0.425));
+    CHECK(*observe(t)->progress == doctest::Approx(0.425));
     t.progress = 150;
     CHECK(observe(t)->progress == 1.0);
     t.progress = -5;

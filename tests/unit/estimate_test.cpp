@@ -222,7 +222,21 @@ TEST_CASE("estimate: what it does not use") {
     }
 }
 
-TEST_CASE("estimate: a few numbers per task") {
+TEST_CASE("estimate: a pointer and a flag per task, its numbers only while it runs") {
     // 10,000 tasks are watched at once: the estimator is part of each one's published state.
-    CHECK(sizeof(progress_estimator) <= 72);
+    CHECK(sizeof(progress_estimator) <= 16);
+}
+
+TEST_CASE("estimate: a copy taken mid-run goes on without the original") {
+    progress_estimator est;
+    est.observe(at_s(-1), task_status::initializing, 0.0, 0);
+    run(est, 0, 0.0);
+    run(est, 60, 0.1);
+    const auto before = est;
+    auto copy = est;
+    run(copy, 120, 0.2);
+    CHECK(copy.current().eta);
+    CHECK(est == before);
+    CHECK_FALSE(est.current().eta); // one interval: not enough for an ETA
+    CHECK(near(est.current().progress_per_second, 0.1 / 60));
 }

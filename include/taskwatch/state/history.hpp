@@ -11,6 +11,7 @@
 // 20 per run.
 #pragma once
 
+#include "taskwatch/detail/compact_optional.hpp"
 #include "taskwatch/modelarts/model.hpp"
 #include "taskwatch/task/types.hpp"
 
@@ -23,9 +24,9 @@ namespace taskwatch::state {
 /// One point of a task's history: what a successful poll saw.
 struct history_point {
     task::time_point time;
-    std::optional<modelarts::task_status> status; ///< nullopt: the API has not sent one
-    std::optional<double> progress;               ///< 0..1
-    std::optional<std::int64_t> annotated;        ///< annotated_sample_count
+    detail::compact_optional<modelarts::task_status> status; ///< nullopt: the API has sent none
+    detail::compact_optional<double> progress;               ///< 0..1
+    detail::compact_optional<std::int64_t> annotated;        ///< annotated_sample_count
     bool operator==(const history_point&) const = default;
 };
 

@@ -28,6 +28,7 @@
 // ETA = the last change point + remaining progress / the rate (never before the last poll).
 #pragma once
 
+#include "taskwatch/detail/boxed.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
 #include <chrono>
@@ -66,24 +67,25 @@ public:
     bool operator==(const progress_estimator&) const = default;
 
 private:
-    enum class phase : std::uint8_t {
-        idle,     ///< not running (or never seen)
-        baseline, ///< running, first seen mid-step: waiting for the first change point
-        anchored, ///< at least one change point seen: the anchor is the last one
+    /// What a running task's estimate keeps. Null while the task is not running (queuing,
+    /// finished: most watched tasks), which then cost one pointer, not these 72 bytes.
+    struct run {
+        // Decayed sums over the intervals between change points, and their decayed longest.
+        double progress_sum = 0, samples_sum = 0, seconds_sum = 0, longest_gap = 0;
+        double anchor_progress = 0;       ///< progress at the anchor (or the baseline)
+        std::int64_t anchor_samples = -1; ///< annotated count there; -1: unknown
+        std::int64_t anchor_ms = 0;       ///< the last change point, ms since the epoch
+        std::int64_t last_ms = 0;         ///< the last observation
+        std::uint16_t intervals = 0;      ///< intervals measured in this run (saturating)
+        /// At least one change point seen: the anchor is the last one. Before it, the run
+        /// was first seen mid-step and waits for its first change point (the baseline).
+        bool anchored = false;
+        bool samples_known = true; ///< every interval of this run had annotated at both ends
+        bool operator==(const run&) const = default;
+        void anchor_at(std::int64_t ms, double progress, std::optional<std::int64_t> annotated);
     };
-    void reset() noexcept;
-    void anchor_at(std::int64_t ms, double progress, std::optional<std::int64_t> annotated);
-
-    // Decayed sums over the intervals between change points, and their decayed longest.
-    double progress_sum_ = 0, samples_sum_ = 0, seconds_sum_ = 0, longest_gap_ = 0;
-    double anchor_progress_ = 0;       ///< progress at the anchor (or the baseline)
-    std::int64_t anchor_samples_ = -1; ///< annotated count there; -1: unknown
-    std::int64_t anchor_ms_ = 0;       ///< the last change point, ms since the epoch
-    std::int64_t last_ms_ = 0;         ///< the last observation
-    std::uint16_t intervals_ = 0;      ///< intervals measured in this run (saturating)
-    phase phase_ = phase::idle;
+    detail::boxed<run> run_;
     bool seen_before_running_ = false; ///< the last status seen was queuing or initializing
-    bool samples_known_ = true;        ///< every interval of this run had annotated at both ends
 };
 
 } // namespace taskwatch::task

@@ -2,6 +2,9 @@
 // Pure data: no clock, no socket. Shared by task/ (diff), state/ (SQLite) and notify/.
 #pragma once
 
+#include "taskwatch/detail/boxed.hpp"
+#include "taskwatch/detail/compact_optional.hpp"
+#include "taskwatch/detail/compact_string.hpp"
 #include "taskwatch/detail/name_table.hpp"
 #include "taskwatch/modelarts/model.hpp"
 
@@ -35,29 +38,31 @@ inline constexpr std::string_view reserved_label_names[] = {
     "kind",       "task_name",  "resource_id", "algorithm_type"};
 
 /// The parts of a successful GET the engine tracks (Table 2, reduced). A field the API did not
-/// send is unknown: nullopt (or "" for the texts).
+/// send is unknown: nullopt (or "" for the texts). Its optionals and texts are compact (8
+/// bytes each): a watched task keeps its last one.
 struct observation {
     /// As the last poll sent it; may be a code outside -1..5 (modelarts::is_known). nullopt: not
     /// sent, or not an integer.
-    std::optional<modelarts::task_status> status;
-    std::optional<double> progress; ///< ratio 0..1 (API percent / 100), clamped; nullopt: not sent
+    detail::compact_optional<modelarts::task_status> status;
+    /// Ratio 0..1 (API percent / 100), clamped (never NaN); nullopt: not sent.
+    detail::compact_optional<double> progress;
     /// The status and progress before a poll that left them out: what the next poll is compared
     /// with. Set by the diff, only while `status`/`progress` is nullopt; observe() never sets them.
-    std::optional<modelarts::task_status> earlier_status;
-    std::optional<double> earlier_progress;
+    detail::compact_optional<modelarts::task_status> earlier_status;
+    detail::compact_optional<double> earlier_progress;
     /// The last status and progress the API sent for the task (the diff's reference).
     std::optional<modelarts::task_status> known_status() const {
         return status ? status : earlier_status;
     }
     std::optional<double> known_progress() const { return progress ? progress : earlier_progress; }
-    std::string task_name;
-    std::string resource_id;
-    std::string algorithm_type; ///< config.algorithm_type
-    std::string code, message;  ///< running status code and information
-    std::string error_code, error_msg;
-    std::optional<std::int64_t> total_sample_count, annotated_sample_count,
+    detail::compact_string task_name;
+    detail::compact_string resource_id;
+    detail::compact_string algorithm_type; ///< config.algorithm_type
+    detail::compact_string code, message;  ///< running status code and information
+    detail::compact_string error_code, error_msg;
+    detail::compact_optional<std::int64_t> total_sample_count, annotated_sample_count,
         unconfirmed_sample_count;
-    std::optional<time_point> create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
+    detail::optional_time create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
     bool operator==(const observation&) const = default;
 };
 
@@ -87,25 +92,28 @@ struct poll_gone { ///< 404 or ModelArts 400 4338/4612/4700 (and, for discovery,
 };
 using poll_outcome = std::variant<poll_ok, poll_failed, poll_gone>;
 
-/// Everything the engine remembers about one task between polls and across restarts.
+/// Everything the engine remembers about one task between polls and across restarts. Kept
+/// small, a watched task's largest part (the engine holds one per task): times without an
+/// optional's flag, the rare error on the heap, the flags together at the end, and a last
+/// observation of compact optionals and texts.
 struct task_state {
     task_key key;
-    std::optional<observation> last;          ///< last successful observation; nullopt: never seen
-    std::optional<time_point> last_poll;      ///< last successful poll
-    std::optional<time_point> last_change;    ///< last status or progress change seen
-    std::optional<time_point> progress_since; ///< when progress last changed (stall clock)
-    std::optional<time_point> finished_at;    ///< first seen in a terminal status
-    bool stalled = false;                     ///< task.stalled sent, not yet re-armed by progress
-    bool up = false;                          ///< the last poll succeeded
-    std::optional<time_point> failing_since;  ///< first failure of the current failing streak
-    bool failing_reported = false;            ///< task.poll_failing sent for this streak
-    std::optional<poll_error> last_error;     ///< null after a success
-    bool gone = false;                        ///< task.gone sent; the engine drops the task
-    std::uint64_t event_seq = 0;              ///< events emitted so far
+    std::optional<observation> last;      ///< last successful observation; nullopt: never seen
+    detail::optional_time last_poll;      ///< last successful poll
+    detail::optional_time last_change;    ///< last status or progress change seen
+    detail::optional_time progress_since; ///< when progress last changed (stall clock)
+    detail::optional_time finished_at;    ///< first seen in a terminal status
+    detail::optional_time failing_since;  ///< first failure of the current failing streak
+    detail::boxed<poll_error> last_error; ///< null after a success
+    std::uint64_t event_seq = 0;          ///< events emitted so far
     /// How many times the task went back: its status to an earlier stage of the lifecycle (or
     /// to or from a code outside -1..5), its progress down, or gone and back. Part of every
     /// event id, so that a transition seen again gets a new id (diff.hpp "Event ids").
     std::uint32_t cycle = 0;
+    bool up = false;               ///< the last poll succeeded
+    bool stalled = false;          ///< task.stalled sent, not yet re-armed by progress
+    bool failing_reported = false; ///< task.poll_failing sent for this streak
+    bool gone = false;             ///< task.gone sent; the engine drops the task
     /// Finished for longer than forget_finished_after: no longer polled or exported. Kept as a
     /// tombstone so that discovery does not announce it again; deleted when no longer listed.
     bool forgotten = false;
