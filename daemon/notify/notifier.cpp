@@ -121,8 +121,11 @@ struct queue : std::enable_shared_from_this<queue> {
     // The receiver's health, from the last batches.
     std::uint32_t failing_batches = 0; ///< batches in a row with nothing accepted
     steady::time_point paused_until{}; ///< the queue waits until then
-    std::size_t batch_accepted = 0;    ///< events accepted in the current batch
-    std::size_t batch_retryable = 0;   ///< events failed in it, worth a retry
+    /// The webhook's dead letters when the pause began (read once its marks were written):
+    /// fewer later means `outbox redeliver` put some back, which ends the pause.
+    std::optional<std::size_t> dead_at_pause;
+    std::size_t batch_accepted = 0;  ///< events accepted in the current batch
+    std::size_t batch_retryable = 0; ///< events failed in it, worth a retry
     std::optional<milliseconds> batch_retry_after;
     std::mt19937_64 rng;
     // Chat robots' rate limits.
@@ -187,6 +190,7 @@ struct queue : std::enable_shared_from_this<queue> {
         ++failing_batches;
         paused_until =
             steady::now() + next_delay(opts.backoff, failing_batches, batch_retry_after, rng);
+        dead_at_pause.reset();
     }
 
     // Writes the outcomes gathered so far in one transaction; kept for the next try if the
@@ -200,6 +204,16 @@ struct queue : std::enable_shared_from_this<queue> {
         } catch (const std::exception& e) {
             log::error("cannot record webhook deliveries; retrying",
                        {{"webhook", cfg.name}, {"error", e.what()}});
+        }
+    }
+
+    bool redelivered_while_paused() {
+        try {
+            const auto dead = store.dead_letters(cfg.name);
+            if (!dead_at_pause) dead_at_pause = dead;
+            return dead < *dead_at_pause;
+        } catch (const std::exception&) {
+            return false; // the database says why elsewhere; the pause runs its course
         }
     }
 
@@ -223,7 +237,18 @@ struct queue : std::enable_shared_from_this<queue> {
                 continue;
             }
             if (steady::now() < paused_until) { // the receiver is failing: hold the queue
-                co_await sleep_until(paused_until);
+                // An operator who fixed the receiver runs `outbox redeliver` from another
+                // process and expects it to be sent now, not after a backoff of up to an hour:
+                // the queue looks at its dead letters every idle_recheck, and when some were
+                // put back, one event probes the receiver at once. Nothing else lowers their
+                // count while the queue is paused.
+                if (redelivered_while_paused()) {
+                    log::info("dead letters were put back: one event probes the receiver now",
+                              {{"webhook", cfg.name}});
+                    paused_until = {};
+                    continue;
+                }
+                co_await sleep_until(std::min(paused_until, steady::now() + opts.idle_recheck));
                 continue;
             }
             const auto now = system_clock::now();

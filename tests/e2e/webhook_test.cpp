@@ -284,6 +284,44 @@ TEST_CASE("after max_attempts an event is a dead letter: listed by outbox list, 
     CHECK(d.d.stop() == 0);
 }
 
+TEST_CASE("outbox redeliver ends a receiver's hour-long backoff: the dead letters go out within "
+          "seconds") {
+    webhook_world w(3);
+    const auto listed = listed_tasks(w.sim).size();
+    // The receiver is down and asks for an hour (503, Retry-After: 3600) for every event's one
+    // attempt, then is fixed.
+    std::string script;
+    for (std::size_t i = 0; i < listed; ++i)
+        script += (script.empty() ? "" : ",") + std::string("503");
+    receiver_process a(w.ca, {"--script", script, "--retry-after", "3600"});
+    served_daemon d(w.sim, w.dataset.id, w.state.str(),
+                    w.options(w.hook("a", a, "    max_attempts: 1\n")));
+    wait_for_discovery(d.d, listed);
+    // The first failed batch pauses the queue for the hour; what it held is dead.
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                            const auto ds = read_deliveries(d.d.db, "a");
+                            return std::any_of(ds.begin(), ds.end(),
+                                               [](const auto& kv) { return kv.second == "dead"; });
+                        },
+                        20s),
+                    d.d.proc->stderr_text());
+    const auto asked = a.requests().size();
+    CHECK(asked >= 1);
+    CHECK(asked <= listed);
+
+    auto redeliver = run_command(bin_dir() + "/taskwatchd",
+                                 {"outbox", "redeliver", "--config", d.d.config, "--all-dead"});
+    REQUIRE(redeliver.status == 0);
+    // Within seconds, not an hour: every event reaches the fixed receiver.
+    REQUIRE_MESSAGE(
+        wait_until([&] { return all_in_state(read_deliveries(d.d.db, "a"), "delivered", listed); },
+                   15s),
+        d.d.proc->stderr_text());
+    CHECK(d.d.proc->stderr_text().find("dead letters were put back") != std::string::npos);
+    CHECK(d.d.stop() == 0);
+}
+
 TEST_CASE("kill -9 during delivery and a restart: every event arrives, never under two ids") {
     webhook_world w(40);
     receiver_process a(w.ca, {"--secret", secret_a, "--delay", "40"});
