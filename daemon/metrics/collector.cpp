@@ -47,6 +47,18 @@ void add(MetricFamily& f, labels l, double value) {
     f.metric.push_back(std::move(m));
 }
 
+// A sample per failure reason (modelarts::error_kind_names), every one from 0: rate() and
+// increase() then see a reason's first failure.
+void add_by_reason(MetricFamily& f, const std::map<std::string, std::uint64_t>& counts) {
+    std::map<std::string, std::uint64_t> by_reason;
+    for (const auto& [kind, name] : modelarts::error_kind_names)
+        by_reason[std::string(name)] = 0;
+    for (const auto& [reason, count] : counts)
+        by_reason[reason] = count;
+    for (const auto& [reason, count] : by_reason)
+        add(f, {{"reason", reason}}, static_cast<double>(count));
+}
+
 double seconds(task::time_point t) {
     using namespace std::chrono;
     return static_cast<double>(duration_cast<milliseconds>(t.time_since_epoch()).count()) / 1000.0;
@@ -479,13 +491,7 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         auto failures = family("taskwatch_poll_failures_total",
                                "Task polls that failed, by reason (the class of the error)",
                                MetricType::Counter);
-        std::map<std::string, std::uint64_t> by_reason;
-        for (const auto& [kind, name] : modelarts::error_kind_names)
-            by_reason[std::string(name)] = 0;
-        for (const auto& [reason, count] : s.failures_by_reason)
-            by_reason[reason] = count;
-        for (const auto& [reason, count] : by_reason)
-            add(failures, {{"reason", reason}}, static_cast<double>(count));
+        add_by_reason(failures, s.failures_by_reason);
         out.push_back(std::move(failures));
 
         auto listings = family("taskwatch_listings_total",
@@ -498,13 +504,7 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
             family("taskwatch_listing_failures_total",
                    "Discovery's list requests that failed, by reason (the class of the error)",
                    MetricType::Counter);
-        std::map<std::string, std::uint64_t> listing_by_reason;
-        for (const auto& [kind, name] : modelarts::error_kind_names)
-            listing_by_reason[std::string(name)] = 0;
-        for (const auto& [reason, count] : s.listing_failures_by_reason)
-            listing_by_reason[reason] = count;
-        for (const auto& [reason, count] : listing_by_reason)
-            add(listing_failures, {{"reason", reason}}, static_cast<double>(count));
+        add_by_reason(listing_failures, s.listing_failures_by_reason);
         out.push_back(std::move(listing_failures));
         if (!s.discovery_up.empty()) {
             auto up = family("taskwatch_discovery_up",
