@@ -28,18 +28,32 @@ bool all_delivered(const std::map<std::string, std::string>& deliveries, std::si
                        [](const auto& d) { return d.second == "delivered"; });
 }
 
+// tinyproxy with the test's credentials, a static simulator with `tasks` tasks in one dataset,
+// and a state folder for the daemon.
+struct proxied_sim {
+    tinyproxy_process proxy{proxy_user, proxy_password};
+    sim_process sim;
+    std::string dataset;
+    temp_dir state{"state"};
+
+    explicit proxied_sim(int tasks)
+        : sim({"--static", "--tasks", std::to_string(tasks), "--datasets", "1"})
+        , dataset(first_dataset(sim).id) {}
+};
+
 } // namespace
 
 TEST_CASE("polls and webhook deliveries tunnel through a real CONNECT proxy with basic auth, "
           "and its password reaches no log, metric or API") {
-    tinyproxy_process proxy(proxy_user, proxy_password);
-    sim_process sim({"--static", "--tasks", "3", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
+    proxied_sim w(3);
+    auto& proxy = w.proxy;
+    auto& sim = w.sim;
+    const auto& dataset = w.dataset;
+    const auto& state = w.state;
     test_ca ca;
     const auto ca_file = sim.dir.file("receiver-ca.pem");
     ca.write_cert(ca_file);
     receiver_process hook(ca, {});
-    temp_dir state("state");
     daemon_options o;
     const auto via = proxy.url(proxy_user, proxy_password);
     o.extra_modelarts = "  proxy: " + via + "\n";
@@ -71,11 +85,12 @@ TEST_CASE("polls and webhook deliveries tunnel through a real CONNECT proxy with
 
 TEST_CASE("a wrong proxy password fails polls as the proxy's fault: no request reaches ModelArts, "
           "no auth failure counts against the key") {
-    tinyproxy_process proxy(proxy_user, proxy_password);
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
+    proxied_sim w(2);
+    auto& proxy = w.proxy;
+    auto& sim = w.sim;
+    const auto& dataset = w.dataset;
+    const auto& state = w.state;
     const auto task = string_of(listed_tasks(sim).at(0).at("task_id"));
-    temp_dir state("state");
     daemon_options o;
     o.extra_modelarts = "  proxy: " + proxy.url(proxy_user, "wrong-password-5c2a") + "\n";
     o.extra_target = "    task_ids: [" + task + "]\n"; // polled from the start, not listed
@@ -103,10 +118,11 @@ TEST_CASE("a wrong proxy password fails polls as the proxy's fault: no request r
 
 TEST_CASE("a target whose listing the proxy refuses is down in taskwatch_discovery_up, its "
           "listing failures counted by reason") {
-    tinyproxy_process proxy(proxy_user, proxy_password);
-    sim_process sim({"--static", "--tasks", "2", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
-    temp_dir state("state");
+    proxied_sim w(2);
+    auto& proxy = w.proxy;
+    auto& sim = w.sim;
+    const auto& dataset = w.dataset;
+    const auto& state = w.state;
     daemon_options o;
     o.extra_modelarts = "  proxy: " + proxy.url(proxy_user, "wrong-password-5c2a") + "\n";
     served_daemon d(sim, dataset, state.str(), o);
@@ -132,11 +148,12 @@ TEST_CASE("a target whose listing the proxy refuses is down in taskwatch_discove
 
 TEST_CASE("taskwatchd get goes through $HTTPS_PROXY, and straight to the endpoint when $NO_PROXY "
           "names its host") {
-    tinyproxy_process proxy(proxy_user, proxy_password);
-    sim_process sim({"--static", "--tasks", "1", "--datasets", "1"});
-    const auto dataset = first_dataset(sim).id;
+    proxied_sim w(1);
+    auto& proxy = w.proxy;
+    auto& sim = w.sim;
+    const auto& dataset = w.dataset;
+    const auto& state = w.state;
     const auto task = string_of(listed_tasks(sim).at(0).at("task_id"));
-    temp_dir state("state");
     sim.dir.write("ak", sim.account.ak + "\n");
     sim.dir.write("sk", sim.account.sk + "\n");
     const auto config = sim.dir.write("get.yml", daemon_config(sim, dataset, state.str()));
