@@ -36,8 +36,7 @@ void engine::start_discovery(const std::string& target_id) {
         const auto slash = target_id.find('/');
         const std::pair<std::string, std::string> target{target_id.substr(0, slash),
                                                          target_id.substr(slash + 1)};
-        stats_.discovery_up.erase(target);
-        stats_.discovery_errors.erase(target);
+        stats_.discovery.erase(target);
         log::exception_ended(e, "discovery");
     });
 }
@@ -58,7 +57,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
         auto* ep = &endpoint_for(*api);
         std::vector<std::string> seen; // every id listed this round, all types
         bool complete = true;
-        std::string failure; // why the round is not complete
+        std::string failure; // why the round is not complete; "" while it is
         // What this target knows already, by id: its tasks and tombstones are adjacent and in
         // id order in the ordered maps, so one sorted vector of views, gathered once per round
         // and again only when either map lost an entry meanwhile (a view would dangle). A
@@ -157,11 +156,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                 }
             }
         }
-        stats_.discovery_up[{project, dataset}] = complete;
-        if (complete)
-            stats_.discovery_errors.erase({project, dataset});
-        else
-            stats_.discovery_errors[{project, dataset}] = std::move(failure);
+        stats_.discovery[{project, dataset}] = std::move(failure); // "" when complete
         if (complete) {
             std::sort(seen.begin(), seen.end());
             const auto listed = [&](std::string_view id) {

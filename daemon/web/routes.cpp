@@ -207,9 +207,10 @@ http::reply respond(const site& s, const http::request_context& request) {
     sum.ready = s.ready && s.ready();
     if (s.stats) {
         sum.store_problem = s.stats().store_problem;
-        for (const auto& [target, error] : s.stats().discovery_errors)
-            sum.discovery_problems.push_back("dataset " + target.second + " (project " +
-                                             target.first + "): " + one_line(error));
+        for (const auto& [target, error] : s.stats().discovery)
+            if (!error.empty())
+                sum.discovery_problems.push_back("dataset " + target.second + " (project " +
+                                                 target.first + "): " + one_line(error));
     }
     page_options opt;
     opt.query = parse_page_query(query);

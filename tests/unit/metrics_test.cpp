@@ -538,8 +538,8 @@ TEST_CASE("discovery's listings, their failures by reason (from zero) and each d
 
     stats.listings = 9;
     stats.listing_failures_by_reason["proxy"] = 2;
-    stats.discovery_up[{"p1", "d1"}] = true;
-    stats.discovery_up[{"p1", "d2"}] = false;
+    stats.discovery[{"p1", "d1"}] = "";
+    stats.discovery[{"p1", "d2"}] = "proxy: 401 Unauthorized";
     text = scrape({}, stats);
     CHECK(has_line(text, "taskwatch_listings_total 9"));
     CHECK(has_line(text, "taskwatch_listing_failures_total{reason=\"proxy\"} 2"));

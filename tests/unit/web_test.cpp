@@ -302,9 +302,10 @@ TEST_CASE("routes: the status page names each dataset that cannot be listed, and
     CHECK(get(s, "/").response.body().find("<div id=\"problems\" data-live></div>") !=
           std::string::npos);
 
-    stats.discovery_errors[{"p1", "d1"}] =
+    stats.discovery[{"p1", "d0"}] = ""; // listed: no banner line
+    stats.discovery[{"p1", "d1"}] =
         "proxy: proxy 10.0.0.1:3128 refused CONNECT to modelarts.example:443: 401 Unauthorized";
-    stats.discovery_errors[{"p1", "d<2>"}] = "auth: HTTP 403\nModelArts.0203";
+    stats.discovery[{"p1", "d<2>"}] = "auth: HTTP 403\nModelArts.0203";
     const auto page = get(s, "/").response.body();
     CHECK(page.find("<div class=\"alert\" role=\"alert\" id=\"discovery-problem\">Cannot list "
                     "the tasks of dataset d1 (project p1): proxy: proxy 10.0.0.1:3128 refused "
@@ -314,7 +315,8 @@ TEST_CASE("routes: the status page names each dataset that cannot be listed, and
     // Listing problems are not the state database's: /-/ready stays 200.
     CHECK(get(s, "/-/ready").response.result_int() == 200);
 
-    stats.discovery_errors.clear();
+    stats.discovery[{"p1", "d1"}] = "";
+    stats.discovery[{"p1", "d<2>"}] = "";
     CHECK(get(s, "/").response.body().find("discovery-problem") == std::string::npos);
 }
 

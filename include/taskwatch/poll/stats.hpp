@@ -47,12 +47,11 @@ struct watcher_stats {
     /// included (taskwatch_listings_total), and those that failed, by reason.
     std::uint64_t listings = 0;
     std::map<std::string, std::uint64_t> listing_failures_by_reason;
-    /// Per discovered target (project_id, dataset_id): whether its last round listed every task
-    /// type (taskwatch_discovery_up). A target leaves it when its discovery stops.
-    std::map<std::pair<std::string, std::string>, bool> discovery_up;
-    /// The error of each discovered target whose last round failed (as the log has it: no
-    /// secret), for the status page.
-    std::map<std::pair<std::string, std::string>, std::string> discovery_errors;
+    /// Per discovered target (project_id, dataset_id): why its last round failed to list a task
+    /// type, as the log has it (no secret), or "" when it listed every one
+    /// (taskwatch_discovery_up, the status page's banner). A target leaves it when its
+    /// discovery stops.
+    std::map<std::pair<std::string, std::string>, std::string> discovery;
     /// Why the state database cannot be written now, one line naming the file; empty while it
     /// can. Set by a failed commit, cleared by the next one that succeeds.
     std::string store_problem;
