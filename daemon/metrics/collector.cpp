@@ -47,16 +47,23 @@ void add(MetricFamily& f, labels l, double value) {
     f.metric.push_back(std::move(m));
 }
 
-// A sample per failure reason (modelarts::error_kind_names), every one from 0: rate() and
-// increase() then see a reason's first failure.
+// A sample per name of `names` (an enum's name table), labelled `label`, every one from 0:
+// rate() and increase() then see a name's first count.
+template <class Names>
+void add_from_zero(MetricFamily& f, const std::string& label, const Names& names,
+                   const std::map<std::string, std::uint64_t>& counts) {
+    std::map<std::string, std::uint64_t> all;
+    for (const auto& entry : names)
+        all[std::string(entry.name)] = 0;
+    for (const auto& [name, count] : counts)
+        all[name] = count;
+    for (const auto& [name, count] : all)
+        add(f, {{label, name}}, static_cast<double>(count));
+}
+
+// Failures by reason (modelarts::error_kind_names).
 void add_by_reason(MetricFamily& f, const std::map<std::string, std::uint64_t>& counts) {
-    std::map<std::string, std::uint64_t> by_reason;
-    for (const auto& [kind, name] : modelarts::error_kind_names)
-        by_reason[std::string(name)] = 0;
-    for (const auto& [reason, count] : counts)
-        by_reason[reason] = count;
-    for (const auto& [reason, count] : by_reason)
-        add(f, {{"reason", reason}}, static_cast<double>(count));
+    add_from_zero(f, "reason", modelarts::error_kind_names, counts);
 }
 
 double seconds(task::time_point t) {
@@ -506,14 +513,14 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
                    MetricType::Counter);
         add_by_reason(listing_failures, s.listing_failures_by_reason);
         out.push_back(std::move(listing_failures));
-        if (!s.discovery_up.empty()) {
+        if (!s.discovery.empty()) {
             auto up = family("taskwatch_discovery_up",
                              "1 when the target's last discovery round listed every task type, 0 "
                              "when a listing failed (its new tasks are not seen meanwhile)",
                              MetricType::Gauge);
-            for (const auto& [target, listed] : s.discovery_up)
+            for (const auto& [target, error] : s.discovery)
                 add(up, {{"project_id", target.first}, {"dataset_id", target.second}},
-                    listed ? 1.0 : 0.0);
+                    error.empty() ? 1.0 : 0.0);
             out.push_back(std::move(up));
         }
 
@@ -526,13 +533,7 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         auto events = family("taskwatch_events_total",
                              "Events taskwatch emitted and committed to its outbox, by type",
                              MetricType::Counter);
-        std::map<std::string, std::uint64_t> by_type;
-        for (const auto& [type, name] : task::event_type_names)
-            by_type[std::string(name)] = 0;
-        for (const auto& [type, count] : s.events_by_type)
-            by_type[type] = count;
-        for (const auto& [type, count] : by_type)
-            add(events, {{"type", type}}, static_cast<double>(count));
+        add_from_zero(events, "type", task::event_type_names, s.events_by_type);
         out.push_back(std::move(events));
 
         auto write_failures = family("taskwatch_state_write_failures_total",
