@@ -301,15 +301,18 @@ def measure(work, name, sim, hook, kind, project, datasets, tasks, interval, win
             "p50": p50, "p99": p99, "matched": matched, "made": made}
 
 
+def answer_flags(latency):
+    """modelarts-sim flags for how a regime's answers come: after `latency` ("30ms..100ms"),
+    and with SPLIT=1 head and body in separate writes."""
+    flags = ["--fault", f"latency:1:delay={latency}"] if latency else []
+    return flags + (["--split-writes"] if SPLIT else [])
+
+
 def bare_client(work, latency):
     """CPU-s per 1,000 requests of the project's client and of a bare Beast loop, at the
     same concurrency, against an unauthenticated simulator with the same latency and writes."""
-    extra = ["--static", "--tasks", "100", "--datasets", "1", "--no-auth"]
-    if latency:
-        extra += ["--fault", f"latency:1:delay={latency}"]
-    if SPLIT:
-        extra += ["--split-writes"]
-    sim = Sim(work, extra)
+    sim = Sim(work, ["--static", "--tasks", "100", "--datasets", "1", "--no-auth"]
+              + answer_flags(latency))
     try:
         t = sim_tasks(sim)[0]
         url = f"{sim.url}/v2/{t['project_id']}/datasets/{t['dataset_id']}/tasks/{t['task_id']}"
@@ -361,12 +364,8 @@ def main():
             if WINDOW:  # whole intervals (see REGIMES)
                 window = max(1, round(float(WINDOW) / interval)) * interval
             datasets_n = max(1, min(100, tasks_n // 1000))
-            extra = ["--static", "--tasks", str(tasks_n), "--datasets", str(datasets_n)]
-            if latency:
-                extra += ["--fault", f"latency:1:delay={latency}"]
-            if SPLIT:
-                extra += ["--split-writes"]
-            sim = Sim(work, extra)
+            sim = Sim(work, ["--static", "--tasks", str(tasks_n), "--datasets", str(datasets_n)]
+                      + answer_flags(latency))
             try:
                 tasks = sim_tasks(sim)
                 project = tasks[0]["project_id"]
