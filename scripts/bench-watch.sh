@@ -47,22 +47,7 @@ for t in curl awk grep; do command -v "$t" >/dev/null || die "$t is needed"; don
 dir=$(mktemp -d /tmp/taskwatch-bench-watch-XXXXXX)
 sim_pid=
 daemon_pid=
-# Stops one process by its pid: TERM, then KILL if it is still there after 5 s.
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    stop_pid "$daemon_pid"
-    stop_pid "$sim_pid"
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. scripts/lib/bench-processes.sh # stop_pid, cleanup on exit
 
 # Credentials: realistic AK/SK signing on every request.
 ak=BENCHWATCHAK0000000

@@ -56,21 +56,7 @@ done
 dir=$(mktemp -d /tmp/taskwatch-poll-counts-XXXXXX)
 sim_pid=
 daemon_pid=
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    stop_pid "$daemon_pid"
-    stop_pid "$sim_pid"
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. scripts/lib/bench-processes.sh # stop_pid, cleanup on exit
 
 cc -O2 -shared -fPIC -o "$dir/malloc-count.so" scripts/malloc-count.c ||
     die "cannot build scripts/malloc-count.c"
