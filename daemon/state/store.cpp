@@ -282,6 +282,7 @@ public:
     }
     query& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
     query& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+    query& bind(int i, const detail::interned_string& v) { return bind(i, v.view()); }
     query& bind(int i, std::nullptr_t) { return check(sqlite3_bind_null(s_, i)); }
     query& bind(int i, time_point t) { return bind(i, to_ms(t)); }
     template <class T> query& bind(int i, const detail::compact_optional<T>& v) {
