@@ -141,13 +141,15 @@ void append_task_json(std::string& out, const poll::watched_task& tt) {
     } else {
         w.null("result");
     }
-    static const detail::compact_string none;
-    w.text_or_null("resource_id", o ? o->resource_id : none);
-    w.text_or_null("algorithm_type", o ? o->algorithm_type : none);
-    w.text_or_null("code", o ? o->code : none);
-    w.text_or_null("message", o ? o->message : none);
-    w.text_or_null("error_code", o ? o->error_code : none);
-    w.text_or_null("error_msg", o ? o->error_msg : none);
+    const auto text = [o](auto task::observation::*field) -> std::string_view {
+        return o ? std::string_view((*o).*field) : std::string_view();
+    };
+    w.text_or_null("resource_id", text(&task::observation::resource_id));
+    w.text_or_null("algorithm_type", text(&task::observation::algorithm_type));
+    w.text_or_null("code", text(&task::observation::code));
+    w.text_or_null("message", text(&task::observation::message));
+    w.text_or_null("error_code", text(&task::observation::error_code));
+    w.text_or_null("error_msg", text(&task::observation::error_msg));
     w.end();
 }
 

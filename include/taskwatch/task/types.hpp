@@ -59,9 +59,13 @@ struct observation {
     std::optional<double> known_progress() const { return progress ? progress : earlier_progress; }
     detail::compact_string task_name;
     detail::compact_string resource_id;
-    detail::compact_string algorithm_type; ///< config.algorithm_type
-    detail::compact_string code, message;  ///< running status code and information
-    detail::compact_string error_code, error_msg;
+    // The few values most tasks share (an algorithm, ModelArts.XXXX codes) are interned; the
+    // texts of one task are not.
+    detail::interned_string algorithm_type; ///< config.algorithm_type
+    detail::interned_string code;           ///< running status code
+    detail::compact_string message;         ///< running status information
+    detail::interned_string error_code;
+    detail::compact_string error_msg;
     detail::compact_optional<std::int64_t> total_sample_count, annotated_sample_count,
         unconfirmed_sample_count;
     detail::optional_time create_time; ///< API "YYYY-MM-DD HH:MM:SS", read as UTC
