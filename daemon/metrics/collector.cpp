@@ -167,7 +167,7 @@ struct family_sink {
         base.clear();
         base.push_back({"project_id", key.project_id});
         base.push_back({"dataset_id", key.dataset_id});
-        base.push_back({"task_id", key.task_id});
+        base.push_back({"task_id", key.task_id.str()});
         for (const auto& [name, value] : target)
             base.push_back({name, value});
     }
@@ -287,7 +287,7 @@ struct text_sink {
     }
     void begin_task(const task::task_key& key, const std::map<std::string, std::string>& target) {
         base.clear();
-        auto label = [&](std::string_view name, const std::string& value) {
+        auto label = [&](std::string_view name, std::string_view value) {
             if (!base.empty()) base.push_back(',');
             base += name;
             base += "=\"";

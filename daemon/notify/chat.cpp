@@ -133,7 +133,7 @@ std::optional<std::string> placeholder(std::string_view name, const task::event&
     if (name == "time") return detail::format_rfc3339(e.time, detail::time_precision::seconds);
     if (name == "project_id") return e.key.project_id;
     if (name == "dataset_id") return e.key.dataset_id;
-    if (name == "task_id") return e.key.task_id;
+    if (name == "task_id") return e.key.task_id.str();
     if (name == "task_name") return e.task_name;
     if (name == "labels") return labels_text(c.labels);
     if (name == "status") return status_name(s->status);

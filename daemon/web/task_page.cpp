@@ -91,7 +91,7 @@ std::string render_task_page(const poll::watched_task& tt, const task_page_input
     const auto& key = st.key;
     const auto* o = st.last ? &*st.last : nullptr;
     const std::string status = status_name(tt);
-    const std::string name = o && !o->task_name.empty() ? o->task_name.str() : key.task_id;
+    const std::string name = o && !o->task_name.empty() ? o->task_name.str() : key.task_id.str();
     const auto estimate = tt.estimate.current();
 
     std::string out;

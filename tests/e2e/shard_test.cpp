@@ -50,7 +50,7 @@ std::multiset<std::string> owned_ids(const std::vector<boost::json::object>& lis
     for (const auto& t : listed) {
         const task::task_key key{project, string_of(t.at("dataset_id")),
                                  string_of(t.at("task_id"))};
-        if (s.owns(key)) out.insert(key.task_id);
+        if (s.owns(key)) out.insert(key.task_id.str());
     }
     return out;
 }

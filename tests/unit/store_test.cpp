@@ -707,7 +707,7 @@ TEST_CASE("write_buffer keeps the newest state per task and every event in emiss
     auto loaded = s.load_tasks();
     REQUIRE(loaded.size() == 4);
     for (const auto& t : loaded)
-        CHECK(t == tasks[t.key.task_id]);
+        CHECK(t == tasks[t.key.task_id.str()]);
     // The outbox's order is the emission order, across tasks.
     CHECK(pending_ids(s, "w") == emitted);
 }
