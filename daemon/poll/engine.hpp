@@ -57,7 +57,7 @@ inline std::string target_id_of(const std::string& project, const std::string& d
 }
 
 /// One watched task in memory: what is published about it, and its scheduling. Kept small
-/// (432 bytes, a map node of 472 with its key; task_state is 296 of them): 10,000 of them
+/// (384 bytes, a map node of 424 with its key; task_state is 248 of them): 10,000 of them
 /// must fit in a few MiB.
 struct tracked_task : watched_task {
     /// Its target in the current settings (the watcher repoints it on reload).
