@@ -207,17 +207,25 @@ def latency(work):
     d, db = start_daemon(work, "lively", sim, "1s", hook)
     time.sleep(LATENCY_SECONDS)  # the measurement window itself, not a synchronisation
     transitions = sim.get("/sim/transitions")["transitions"]
-    # Let the last changes arrive, then stop.
-    time.sleep(3)
+
+    def arrivals():
+        first = {}
+        for r in hook.records():
+            body = r["body"]
+            if not isinstance(body, dict) or body.get("type") != "task.status_changed":
+                continue
+            first.setdefault((body["task"]["task_id"], body["current"]["status"]), r["at_ms"])
+        return first
+
+    # The last changes of the window arrive up to a poll (1 s) and a delivery later: wait
+    # until every served one has (an event, not a fixed sleep), 15 s at most, then stop.
+    served = [(t["task_id"], t["to"]) for t in transitions if t.get("served")]
+    until = time.monotonic() + 15
+    while time.monotonic() < until and not all(k in arrivals() for k in served):
+        time.sleep(0.1)
     d.terminate()
     d.wait()
-    arrivals = {}
-    for r in hook.records():
-        body = r["body"]
-        if not isinstance(body, dict) or body.get("type") != "task.status_changed":
-            continue
-        key = (body["task"]["task_id"], body["current"]["status"])
-        arrivals.setdefault(key, r["at_ms"])
+    arrivals = arrivals()
     lat = []
     for t in transitions:
         if not t.get("served"):
