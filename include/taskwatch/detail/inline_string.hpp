@@ -3,13 +3,13 @@
 // any id over 15 characters on the heap (32 bytes inline and a 48-byte block).
 #pragma once
 
+#include "taskwatch/detail/text_operators.hpp"
 #include <algorithm>
+
 #include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
-#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,7 +18,7 @@ namespace taskwatch::detail {
 
 /// Texts of up to `inline_capacity` bytes live in the object, longer ones on the heap. Reads as
 /// a std::string_view (it converts implicitly); replace it whole. Copies are deep.
-class inline_string {
+class inline_string : public text_operators<inline_string> {
 public:
     static constexpr std::size_t inline_capacity = 30;
 
@@ -82,30 +82,6 @@ public:
                                             const inline_string& b) noexcept {
         return a.view() <=> b.view();
     }
-    friend bool operator==(const inline_string& a, std::string_view b) noexcept {
-        return a.view() == b;
-    }
-    friend std::strong_ordering operator<=>(const inline_string& a, std::string_view b) noexcept {
-        return a.view() <=> b;
-    }
-    friend bool operator==(const inline_string& a, const std::string& b) noexcept {
-        return a.view() == b;
-    }
-    friend bool operator==(const inline_string& a, const char* b) noexcept { return a.view() == b; }
-    friend std::string operator+(const inline_string& a, std::string_view b) {
-        std::string s;
-        s.reserve(a.size() + b.size());
-        return s.append(a.view()).append(b);
-    }
-    friend std::string operator+(std::string a, const inline_string& b) {
-        return std::move(a.append(b.view()));
-    }
-    friend std::string operator+(const char* a, const inline_string& b) {
-        return std::string(a).append(b.view());
-    }
-    friend std::ostream& operator<<(std::ostream& os, const inline_string& s) {
-        return os << s.view();
-    }
 
 private:
     struct heap_text {
@@ -150,8 +126,6 @@ static_assert(sizeof(inline_string) == 32);
 
 } // namespace taskwatch::detail
 
-template <> struct std::hash<taskwatch::detail::inline_string> {
-    std::size_t operator()(const taskwatch::detail::inline_string& s) const noexcept {
-        return std::hash<std::string_view>{}(s.view());
-    }
-};
+template <>
+struct std::hash<taskwatch::detail::inline_string>
+    : taskwatch::detail::text_hash<taskwatch::detail::inline_string> {};

@@ -3,12 +3,12 @@
 // where each copy as a std::string costs 32 bytes inline and a heap block of up to 48 more.
 #pragma once
 
+#include "taskwatch/detail/text_operators.hpp"
 #include <atomic>
+
 #include <compare>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -24,7 +24,7 @@ struct interned_entry {
 /// `const std::string&` or a std::string_view (it converts implicitly to both); replace it
 /// whole. Copying costs an atomic increment, making one from a text a hash lookup under a
 /// mutex; safe to use from several threads as a std::string is.
-class interned_string {
+class interned_string : public text_operators<interned_string> {
 public:
     interned_string() noexcept = default;
     interned_string(std::string_view s);
@@ -80,32 +80,6 @@ public:
         if (a.e_ == b.e_) return std::strong_ordering::equal;
         return a.view() <=> b.view();
     }
-    friend bool operator==(const interned_string& a, std::string_view b) noexcept {
-        return a.view() == b;
-    }
-    friend std::strong_ordering operator<=>(const interned_string& a, std::string_view b) noexcept {
-        return a.view() <=> b;
-    }
-    friend bool operator==(const interned_string& a, const std::string& b) noexcept {
-        return a.view() == b;
-    }
-    friend bool operator==(const interned_string& a, const char* b) noexcept {
-        return a.view() == b;
-    }
-    friend std::string operator+(const interned_string& a, std::string_view b) {
-        std::string s;
-        s.reserve(a.size() + b.size());
-        return s.append(a.view()).append(b);
-    }
-    friend std::string operator+(std::string a, const interned_string& b) {
-        return std::move(a.append(b.view()));
-    }
-    friend std::string operator+(const char* a, const interned_string& b) {
-        return std::string(a).append(b.view());
-    }
-    friend std::ostream& operator<<(std::ostream& os, const interned_string& s) {
-        return os << s.view();
-    }
 
     /// Distinct texts alive (for tests).
     static std::size_t pool_size();
@@ -119,8 +93,6 @@ private:
 
 } // namespace taskwatch::detail
 
-template <> struct std::hash<taskwatch::detail::interned_string> {
-    std::size_t operator()(const taskwatch::detail::interned_string& s) const noexcept {
-        return std::hash<std::string_view>{}(s.view());
-    }
-};
+template <>
+struct std::hash<taskwatch::detail::interned_string>
+    : taskwatch::detail::text_hash<taskwatch::detail::interned_string> {};
