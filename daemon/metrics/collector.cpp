@@ -47,6 +47,13 @@ void add(MetricFamily& f, labels l, double value) {
     f.metric.push_back(std::move(m));
 }
 
+// A family of one unlabelled sample: the daemon's own counts and gauges.
+MetricFamily single(std::string name, std::string_view help, MetricType type, double value) {
+    auto f = family(std::move(name), help, type);
+    add(f, {}, value);
+    return f;
+}
+
 // A sample per name of `names` (an enum's name table), labelled `label`, every one from 0:
 // rate() and increase() then see a name's first count.
 template <class Names>
@@ -453,9 +460,8 @@ std::string collector::render() const {
 std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> watched) const {
     std::vector<MetricFamily> out;
     if (watched) {
-        auto n = family("taskwatch_tasks", "Tasks taskwatch is watching", MetricType::Gauge);
-        add(n, {}, static_cast<double>(*watched));
-        out.push_back(std::move(n));
+        out.push_back(single("taskwatch_tasks", "Tasks taskwatch is watching", MetricType::Gauge,
+                             static_cast<double>(*watched)));
     }
 
     auto build = family("taskwatch_build_info",
@@ -475,25 +481,19 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         // `max(taskwatch_shards)` finds a missing shard, `count_values` a doubled one. Not
         // `_count`: the text format reserves that suffix for summaries and histograms.
         const auto sh = sources_.shard();
-        auto index =
-            family("taskwatch_shard_index",
-                   "The shard this instance watches, 0 to taskwatch_shards - 1", MetricType::Gauge);
-        add(index, {}, static_cast<double>(sh.index));
-        out.push_back(std::move(index));
-        auto count = family("taskwatch_shards",
-                            "How many shards split the tasks (1: this instance watches all)",
-                            MetricType::Gauge);
-        add(count, {}, static_cast<double>(sh.count));
-        out.push_back(std::move(count));
+        out.push_back(single("taskwatch_shard_index",
+                             "The shard this instance watches, 0 to taskwatch_shards - 1",
+                             MetricType::Gauge, static_cast<double>(sh.index)));
+        out.push_back(single("taskwatch_shards",
+                             "How many shards split the tasks (1: this instance watches all)",
+                             MetricType::Gauge, static_cast<double>(sh.count)));
     }
 
     if (sources_.stats) {
         const auto& s = sources_.stats();
-        auto polls = family("taskwatch_polls_total",
-                            "Task polls (GET of one task) taskwatch made, failed ones included",
-                            MetricType::Counter);
-        add(polls, {}, static_cast<double>(s.polls));
-        out.push_back(std::move(polls));
+        out.push_back(single("taskwatch_polls_total",
+                             "Task polls (GET of one task) taskwatch made, failed ones included",
+                             MetricType::Counter, static_cast<double>(s.polls)));
 
         auto failures = family("taskwatch_poll_failures_total",
                                "Task polls that failed, by reason (the class of the error)",
@@ -501,12 +501,10 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         add_by_reason(failures, s.failures_by_reason);
         out.push_back(std::move(failures));
 
-        auto listings = family("taskwatch_listings_total",
-                               "List requests discovery made (one per target and task type each "
-                               "round), failed ones included",
-                               MetricType::Counter);
-        add(listings, {}, static_cast<double>(s.listings));
-        out.push_back(std::move(listings));
+        out.push_back(single("taskwatch_listings_total",
+                             "List requests discovery made (one per target and task type each "
+                             "round), failed ones included",
+                             MetricType::Counter, static_cast<double>(s.listings)));
         auto listing_failures =
             family("taskwatch_listing_failures_total",
                    "Discovery's list requests that failed, by reason (the class of the error)",
@@ -536,24 +534,18 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
         add_from_zero(events, "type", task::event_type_names, s.events_by_type);
         out.push_back(std::move(events));
 
-        auto write_failures = family("taskwatch_state_write_failures_total",
-                                     "Commits to the state database that failed (disk full, "
-                                     "read-only, file gone); retried every 200 ms",
-                                     MetricType::Counter);
-        add(write_failures, {}, static_cast<double>(s.commit_failures));
-        out.push_back(std::move(write_failures));
-        auto pending = family("taskwatch_state_pending_writes",
-                              "Task states and events waiting in memory to be written to the "
-                              "state database",
-                              MetricType::Gauge);
-        add(pending, {}, static_cast<double>(s.pending_writes));
-        out.push_back(std::move(pending));
-        auto held = family("taskwatch_state_held_polls_total",
-                           "Polls not applied because 100,000 events were waiting to be written "
-                           "to the state database (their changes are seen again later)",
-                           MetricType::Counter);
-        add(held, {}, static_cast<double>(s.held_polls));
-        out.push_back(std::move(held));
+        out.push_back(single("taskwatch_state_write_failures_total",
+                             "Commits to the state database that failed (disk full, "
+                             "read-only, file gone); retried every 200 ms",
+                             MetricType::Counter, static_cast<double>(s.commit_failures)));
+        out.push_back(single("taskwatch_state_pending_writes",
+                             "Task states and events waiting in memory to be written to the "
+                             "state database",
+                             MetricType::Gauge, static_cast<double>(s.pending_writes)));
+        out.push_back(single("taskwatch_state_held_polls_total",
+                             "Polls not applied because 100,000 events were waiting to be written "
+                             "to the state database (their changes are seen again later)",
+                             MetricType::Counter, static_cast<double>(s.held_polls)));
     }
 
     if (sources_.webhooks) {
@@ -589,9 +581,7 @@ std::vector<MetricFamily> collector::daemon_families(std::optional<std::size_t> 
     if (sources_.process) {
         if (auto p = sources_.process()) {
             auto one = [&](const char* name, std::string_view help, MetricType type, double v) {
-                auto f = family(name, help, type);
-                add(f, {}, v);
-                out.push_back(std::move(f));
+                out.push_back(single(name, help, type, v));
             };
             one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
                 MetricType::Counter, p->cpu_seconds);
