@@ -33,10 +33,7 @@ void engine::start_discovery(const std::string& target_id) {
     asio::co_spawn(ex_, async_discovery_loop(target_id), [this, target_id](std::exception_ptr e) {
         --running_;
         discovering_.erase(target_id);
-        const auto slash = target_id.find('/');
-        const std::pair<std::string, std::string> target{target_id.substr(0, slash),
-                                                         target_id.substr(slash + 1)};
-        stats_.discovery.erase(target);
+        stats_.discovery.erase(target_of(target_id));
         log::exception_ended(e, "discovery");
     });
 }
@@ -44,9 +41,9 @@ void engine::start_discovery(const std::string& target_id) {
 asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
     auto timer_ptr = loop_timers_.emplace_back(std::make_shared<asio::steady_timer>(ex_));
     auto& timer = *timer_ptr;
-    const auto slash = target_id.find('/');
-    const std::string project = target_id.substr(0, slash);
-    const std::string dataset = target_id.substr(slash + 1);
+    const auto target = target_of(target_id); // no structured binding: clang 14 lambdas
+    const std::string& project = target.first;
+    const std::string& dataset = target.second;
     const task::task_key first_key{project, dataset, ""}; // sorts before the target's tasks
     bool first = true;
     while (!stopping_) {
@@ -156,7 +153,7 @@ asio::awaitable<void> engine::async_discovery_loop(std::string target_id) {
                 }
             }
         }
-        stats_.discovery[{project, dataset}] = std::move(failure); // "" when complete
+        stats_.discovery[target] = std::move(failure); // "" when complete
         if (complete) {
             std::sort(seen.begin(), seen.end());
             const auto listed = [&](std::string_view id) {

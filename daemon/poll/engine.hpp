@@ -34,6 +34,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace taskwatch::poll {
@@ -54,6 +55,11 @@ struct endpoint_state {
 /// "project/dataset": how log lines and the discovery loops name a target.
 inline std::string target_id_of(const std::string& project, const std::string& dataset) {
     return project + "/" + dataset;
+}
+/// The project and dataset of a target_id_of (a project id holds no '/').
+inline std::pair<std::string, std::string> target_of(std::string_view target_id) {
+    const auto slash = target_id.find('/');
+    return {std::string(target_id.substr(0, slash)), std::string(target_id.substr(slash + 1))};
 }
 
 /// One watched task in memory: what is published about it, and its scheduling. Kept small
