@@ -27,7 +27,8 @@ intervals; default 20 / 30 / 60), SCALE (multiplies the task counts, e.g. 0.1 wh
 developing), CONNECTIONS (16), SPLIT=1 (modelarts-sim --split-writes: head and body in
 separate writes), CHANGES (status changes per window, 30), BIN (build/bin), KEEP=1 (keep the
 work folder), PERF=DIR (perf record -g and perf stat of syscalls and context switches of
-each side over its window, into DIR/REGIME-SIDE.data and .stat).
+each side over its window, into DIR/REGIME-SIDE.data and .stat; PERF_FREQ: samples per second,
+default 999).
 Needs build/bin/taskwatchd, modelarts-sim, http_client_bench, openssl, /usr/bin/python3 with
 python3-aiohttp. Uses both cores: run nothing else beside it.
 """
@@ -219,7 +220,7 @@ def start_perf(name, pid, window):
     os.makedirs(out, exist_ok=True)
     base = os.path.join(out, name)
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return [subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", base + ".data", "-p",
+    return [subprocess.Popen(["perf", "record", "-F", os.environ.get("PERF_FREQ", "999"), "-g", "-o", base + ".data", "-p",
                               str(pid), "--", "sleep", str(window)], **quiet),
             subprocess.Popen(["perf", "stat", "-e", "raw_syscalls:sys_enter,context-switches",
                               "-o", base + ".stat", "-p", str(pid), "--", "sleep", str(window)],
