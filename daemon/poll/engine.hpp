@@ -7,6 +7,7 @@
 #include "taskwatch/config/settings.hpp"
 #include "taskwatch/http/client.hpp"
 #include "taskwatch/modelarts/api_client.hpp"
+#include "taskwatch/poll/due_heap.hpp"
 #include "taskwatch/poll/pacing.hpp"
 #include "taskwatch/poll/stats.hpp"
 #include "taskwatch/poll/task_view.hpp"
@@ -63,7 +64,7 @@ inline std::pair<std::string, std::string> target_of(std::string_view target_id)
 }
 
 /// One watched task in memory: what is published about it, and its scheduling. Kept small
-/// (384 bytes, a map node of 424 with its key; task_state is 248 of them): 10,000 of them
+/// (376 bytes, a map node of 416 with its key; task_state is 248 of them): 10,000 of them
 /// must fit in a few MiB.
 struct tracked_task : watched_task {
     /// Its target in the current settings (the watcher repoints it on reload).
@@ -71,9 +72,10 @@ struct tracked_task : watched_task {
     /// The client for its endpoint and project; a poll holds its own copy.
     std::shared_ptr<modelarts::api_client> api;
     endpoint_state* endpoint = nullptr;
-    std::uint64_t poll_id = 0;    ///< the current poll (a poll whose task was replaced is void)
-    std::uint64_t schedule = 0;   ///< the id of its entry in the due-time heap; 0: none
-    unsigned failures = 0;        ///< consecutive failed polls
+    std::uint64_t poll_id = 0; ///< the current poll (a poll whose task was replaced is void)
+    unsigned failures = 0;     ///< consecutive failed polls
+    /// Where its entry is in the engine's due-time heap (which alone writes it); none: ~0.
+    std::uint32_t heap_index = ~std::uint32_t{0};
     bool listed = true;           ///< the last discovery listing showed it (or it is configured)
     bool configured = false;      ///< named in a target's task_ids
     bool polling = false;         ///< a request is in flight
@@ -139,18 +141,12 @@ public:
     std::size_t failing_tasks() const;
 
 private:
-    /// One entry of the due-time heap; stale when `id` is no longer a task's `schedule`.
-    struct due_entry {
-        clock::time_point due;
-        std::uint64_t id;
-        bool operator>(const due_entry& o) const noexcept { return due > o.due; }
-    };
-
     // Scheduling: one heap of due times, one dispatcher that hands due tasks to polls within
     // max_connections and the request budget. No coroutine or timer per task.
     void schedule(tracked_task& tt, clock::time_point due);
     void unschedule(tracked_task& tt);
     void wake_dispatcher(clock::time_point due);
+    static bool scheduled(const tracked_task& tt) noexcept { return due_heap_t::contains(tt); }
     void untrack(task_map::iterator it);
     /// Replaces a tracked task's state (the same key): its key strings are new, so views of
     /// them taken before are stale (keys_moved_ moves).
@@ -235,13 +231,11 @@ private:
     state::write_buffer pending_;
     watcher_stats stats_;
 
-    /// Nodes of scheduled_ and claimed_, which every poll inserts and erases: reused, not
-    /// allocated and freed each time. Declared before them: it outlives them.
+    /// Nodes of claimed_, which every poll inserts and erases: reused, not allocated and
+    /// freed each time. Declared before it: it outlives it.
     std::pmr::unsynchronized_pool_resource id_nodes_;
-    std::vector<due_entry> heap_; ///< min-heap by due time
-    /// Heap entry id -> its task.
-    std::pmr::unordered_map<std::uint64_t, tracked_task*> scheduled_{&id_nodes_};
-    std::uint64_t next_schedule_ = 0;
+    using due_heap_t = due_heap<tracked_task, clock::time_point>;
+    due_heap_t heap_; ///< when each scheduled task is due
     std::uint64_t next_poll_id_ = 0;
     /// Entries erased from tasks_ and forgotten_, and states replaced, so far: views into
     /// their keys' strings are stale once it moves.

@@ -122,19 +122,13 @@ void engine::report(endpoint_state& ep, credential_gate::ticket t, const modelar
 // --- scheduling -------------------------------------------------------------------------
 
 void engine::schedule(tracked_task& tt, clock::time_point due) {
-    unschedule(tt);
     tt.parked = false;
-    tt.schedule = ++next_schedule_;
-    scheduled_.emplace(tt.schedule, &tt);
-    heap_.push_back({due, tt.schedule});
-    std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    heap_.set(tt, due);
     wake_dispatcher(due);
 }
 
 void engine::unschedule(tracked_task& tt) {
-    // Its heap entry stays behind, stale: the dispatcher drops it when it comes up.
-    if (tt.schedule != 0) scheduled_.erase(tt.schedule);
-    tt.schedule = 0;
+    heap_.erase(tt);
 }
 
 void engine::wake_dispatcher(clock::time_point due) {
@@ -152,25 +146,14 @@ asio::awaitable<void> engine::async_dispatch_loop() {
         const auto coalesce =
             std::clamp<std::chrono::milliseconds>(settings_->poll.interval / 100, 1ms, 100ms);
         auto now = clock::now();
-        // Drop stale entries (rescheduled or removed tasks) from the top.
-        while (!heap_.empty() && !scheduled_.count(heap_.front().id)) {
-            std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
-            heap_.pop_back();
-        }
-        if (heap_.empty() || heap_.front().due > now + coalesce) {
-            dispatcher_wakes_ = heap_.empty() ? now + 1h : heap_.front().due;
+        if (heap_.empty() || heap_.top().due > now + coalesce) {
+            dispatcher_wakes_ = heap_.empty() ? now + 1h : heap_.top().due;
             timer.expires_at(dispatcher_wakes_);
             co_await timer.async_wait(use_tuple);
             dispatcher_wakes_ = clock::time_point::max();
             continue;
         }
-        const auto entry = heap_.front();
-        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
-        heap_.pop_back();
-        auto found = scheduled_.find(entry.id);
-        auto* tt = found->second;
-        scheduled_.erase(found);
-        tt->schedule = 0;
+        auto* tt = heap_.pop();
 
         // Wait out endpoint pauses (other endpoints go on), then for a slot in the budget.
         auto& ep = *tt->endpoint;
@@ -243,7 +226,7 @@ asio::awaitable<void> engine::async_worker(std::size_t index) {
             claimed_.erase(it);
             waiting->polling = false;
             release(ep, job.ticket);
-            if (waiting->schedule == 0 && !hold(*waiting, clock::now()))
+            if (!scheduled(*waiting) && !hold(*waiting, clock::now()))
                 schedule(*waiting, clock::now());
             continue;
         }
