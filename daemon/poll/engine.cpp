@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <unordered_set>
+#include <utility>
 
 namespace taskwatch::poll {
 namespace asio = boost::asio;
@@ -120,7 +121,7 @@ struct api_with_auth {
 
 } // namespace
 
-const std::shared_ptr<modelarts::api_client>& engine::api_for(const config::target& t) {
+const api_binding& engine::binding_for(const config::target& t) {
     const auto& ep = config::endpoint_of(*settings_, t);
     const auto& project = config::project_id_of(*settings_, t);
     auto key = ep.to_string() + " " + project;
@@ -128,7 +129,8 @@ const std::shared_ptr<modelarts::api_client>& engine::api_for(const config::targ
     if (it != apis_.end()) return it->second;
     auto both = std::make_shared<api_with_auth>(client_, auth_, ep, project);
     std::shared_ptr<modelarts::api_client> api(both, &both->api);
-    return apis_.emplace(key, std::move(api)).first->second;
+    auto* state = &endpoint_for(*api);
+    return apis_.emplace(key, api_binding{std::move(api), state}).first->second;
 }
 
 endpoint_state& engine::endpoint_for(const modelarts::api_client& api) {
@@ -142,11 +144,9 @@ endpoint_state& engine::endpoint_for(const modelarts::api_client& api) {
 }
 
 void engine::bind(tracked_task& tt, const config::target& t) {
-    tt.target = &t;
     // Aliasing the settings: the labels live as long as anyone holds them.
     tt.labels = std::shared_ptr<const label_map>(settings_, &t.labels);
-    tt.api = api_for(t);
-    tt.endpoint = &endpoint_for(*tt.api);
+    tt.binding = &binding_for(t);
 }
 
 tracked_task& engine::track(const task::task_key& key, const config::target& t, bool configured) {
@@ -193,7 +193,7 @@ void engine::finish_poll(tracked_task& tt, expected<modelarts::task, modelarts::
     stats_.poll_duration.observe(std::chrono::duration<double>(now - sent).count());
     tt.polling = false;
     ++stats_.polls;
-    auto& ep = *tt.endpoint;
+    auto& ep = *tt.binding->endpoint;
 
     task::poll_outcome outcome;
     if (res) {
@@ -356,8 +356,8 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
     if (new_credentials) auth_ = std::move(auth);
     // Credentials, an endpoint or a project may have changed: API clients are built afresh on
     // demand; each old one lives on in the polls still using it (with its authorizer), and
-    // goes with the last of them.
-    apis_.clear();
+    // goes with the last of them. The old bindings last until every task is bound again.
+    const auto old_bindings = std::exchange(apis_, {});
     diff_settings_ = {};
     diff_settings_.stall_after = settings_->poll.stall_after;
     diff_settings_.progress_steps = routing_.progress_steps;
@@ -385,7 +385,7 @@ void engine::reload(std::shared_ptr<const config::settings> fresh, event_routing
             it->second.configured = false;
         }
         if (keep) {
-            bind(it->second, *t); // the old target and API client are gone
+            bind(it->second, *t); // its old binding is gone with apis_
             if (it->second.parked) schedule(it->second, clock::now()); // perhaps another endpoint
             ++it;
         } else {

@@ -63,15 +63,20 @@ inline std::pair<std::string, std::string> target_of(std::string_view target_id)
     return {std::string(target_id.substr(0, slash)), std::string(target_id.substr(slash + 1))};
 }
 
+/// How the tasks of one endpoint and project reach the API: its client (with the authorizer
+/// it was built with) and the endpoint's state. One for all those tasks; built afresh after a
+/// reload, which binds every task again.
+struct api_binding {
+    std::shared_ptr<modelarts::api_client> api; ///< a poll holds its own copy
+    endpoint_state* endpoint;
+};
+
 /// One watched task in memory: what is published about it, and its scheduling. Kept small
-/// (376 bytes, a map node of 416 with its key; task_state is 248 of them): 10,000 of them
+/// (352 bytes, a map node of 392 with its key; task_state is 248 of them): 10,000 of them
 /// must fit in a few MiB.
 struct tracked_task : watched_task {
-    /// Its target in the current settings (the watcher repoints it on reload).
-    const config::target* target = nullptr;
-    /// The client for its endpoint and project; a poll holds its own copy.
-    std::shared_ptr<modelarts::api_client> api;
-    endpoint_state* endpoint = nullptr;
+    /// Its endpoint and project in the current settings (the engine binds it again on reload).
+    const api_binding* binding = nullptr;
     std::uint64_t poll_id = 0; ///< the current poll (a poll whose task was replaced is void)
     unsigned failures = 0;     ///< consecutive failed polls
     /// Where its entry is in the engine's due-time heap (which alone writes it); none: ~0.
@@ -199,11 +204,14 @@ private:
     /// Whether the task is in this instance's shard (settings' `shard`).
     bool owns(const task::task_key& key) const { return settings_->shard.owns(key); }
     tracked_task& track(const task::task_key& key, const config::target& t, bool configured);
-    /// Points a task at its target, API client and endpoint in the current settings.
+    /// Points a task at its target's labels, API client and endpoint in the current settings.
     void bind(tracked_task& tt, const config::target& t);
-    /// The API client of the target's endpoint and project, built on first use with the
-    /// current authorizer; it keeps that authorizer alive.
-    const std::shared_ptr<modelarts::api_client>& api_for(const config::target& t);
+    /// The API client and endpoint of the target's endpoint and project, the client built on
+    /// first use with the current authorizer; it keeps that authorizer alive.
+    const api_binding& binding_for(const config::target& t);
+    const std::shared_ptr<modelarts::api_client>& api_for(const config::target& t) {
+        return binding_for(t).api;
+    }
     endpoint_state& endpoint_for(const modelarts::api_client& api);
     bool commit_pending();
     /// Queues every state the watcher knows (tasks, gone ones, tombstones): the database file
@@ -220,7 +228,8 @@ private:
     task::diff_settings diff_settings_;
 
     task_map tasks_;
-    std::map<std::string, std::shared_ptr<modelarts::api_client>> apis_; ///< by "endpoint project"
+    /// By "endpoint project"; its entries stay put (tasks point at them) until a reload.
+    std::map<std::string, api_binding> apis_;
     std::set<std::string> discovering_;  ///< target ids with a running discovery loop
     std::set<task::task_key> forgotten_; ///< tombstones: finished long ago, not watched
     /// States of tasks that went away: if one reappears its event numbers go on (unique ids).

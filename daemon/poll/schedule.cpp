@@ -26,7 +26,7 @@ clock::time_point engine::not_before(const endpoint_state& ep, clock::time_point
 }
 
 bool engine::hold(tracked_task& tt, clock::time_point now) {
-    auto& ep = *tt.endpoint;
+    auto& ep = *tt.binding->endpoint;
     const auto when = not_before(ep, now);
     if (when <= now) return false;
     if (when == clock::time_point::max()) {
@@ -41,7 +41,7 @@ bool engine::hold(tracked_task& tt, clock::time_point now) {
 }
 
 std::optional<credential_gate::ticket> engine::admit(tracked_task& tt, clock::time_point now) {
-    auto& ep = *tt.endpoint;
+    auto& ep = *tt.binding->endpoint;
     if (ep.throttle.paused_until() <= now)
         if (auto t = ep.credentials.try_send(now)) return t;
     if (!hold(tt, now)) schedule(tt, now);
@@ -56,7 +56,8 @@ void engine::wake(endpoint_state& ep) {
     ep.parked.clear();
     for (const auto& key : parked) {
         auto it = tasks_.find(key);
-        if (it == tasks_.end() || !it->second.parked || it->second.endpoint != &ep) continue;
+        if (it == tasks_.end() || !it->second.parked || it->second.binding->endpoint != &ep)
+            continue;
         schedule(it->second, when);
     }
     for (auto* timer : std::exchange(ep.waiting, {}))
@@ -156,7 +157,7 @@ asio::awaitable<void> engine::async_dispatch_loop() {
         auto* tt = heap_.pop();
 
         // Wait out endpoint pauses (other endpoints go on), then for a slot in the budget.
-        auto& ep = *tt->endpoint;
+        auto& ep = *tt->binding->endpoint;
         if (hold(*tt, now)) continue;
         // While the endpoint recovers from throttling, no bursts: requests go one at a time.
         const double factor = ep.throttle.rate_factor(now);
@@ -184,7 +185,7 @@ asio::awaitable<void> engine::async_dispatch_loop() {
         }
         // The workers (max_connections of them) take jobs in order; no wait here for one.
         tt->polling = true;
-        jobs_.push_back({poll_id, tt->api, tt->endpoint, *ticket});
+        jobs_.push_back({poll_id, tt->binding->api, tt->binding->endpoint, *ticket});
         if (!idle_workers_.empty()) {
             idle_workers_.back()->cancel();
             idle_workers_.pop_back();
