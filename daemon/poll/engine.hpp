@@ -72,7 +72,7 @@ struct api_binding {
 };
 
 /// One watched task in memory: what is published about it, and its scheduling. Kept small
-/// (352 bytes, a map node of 392 with its key; task_state is 248 of them): 10,000 of them
+/// (344 bytes, a map node of 384 with its key; task_state is 248 of them): 10,000 of them
 /// must fit in a few MiB.
 struct tracked_task : watched_task {
     /// Its endpoint and project in the current settings (the engine binds it again on reload).
@@ -87,7 +87,7 @@ struct tracked_task : watched_task {
     bool first_poll_owed = false; ///< counted in the first round (/-/ready) and not polled yet
     bool parked = false;          ///< waits for its endpoint's credentials probe to answer
     /// The last point of its history stored (or queued) since start: the next is compared with it.
-    std::optional<state::history_point> last_point;
+    detail::compact_optional<state::history_point> last_point;
 };
 
 /// A tracked task's key in the engine's map: the address of the key its tracked_task holds,

@@ -64,6 +64,20 @@ TEST_CASE("history: a point on a status change or a big step, at most one a minu
     CHECK_FALSE(state::history_due(done, pt(t0 + 48h, task_status::succeeded, 1.0, 49)));
 }
 
+TEST_CASE("history: the last point a task keeps in memory is 32 bytes and keeps emptiness") {
+    using kept = detail::compact_optional<history_point>;
+    static_assert(sizeof(kept) == sizeof(history_point));
+    kept none;
+    CHECK_FALSE(none.has_value());
+    CHECK(state::history_due(none, pt(t0, task_status::running, 0.1))); // as a first point
+    const kept last = pt(t0, task_status::running, 0.10, 10);
+    REQUIRE(last.has_value());
+    CHECK(*last == pt(t0, task_status::running, 0.10, 10));
+    CHECK_FALSE(state::history_due(last, pt(t0 + 59s, task_status::running, 0.11, 11)));
+    // A point with nothing but a time is still a point.
+    CHECK(kept(history_point{t0, {}, {}, {}}).has_value());
+}
+
 TEST_CASE("history: points go with the batch, read back oldest first, and go with the task") {
     test::temp_dir dir;
     state::store s(dir.path());

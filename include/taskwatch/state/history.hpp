@@ -30,6 +30,22 @@ struct history_point {
     bool operator==(const history_point&) const = default;
 };
 
+} // namespace taskwatch::state
+
+namespace taskwatch::detail {
+/// A point's time is a clock reading, never min(): compact_optional<history_point> is 32 bytes.
+template <> struct empty_value<state::history_point> {
+    static constexpr state::history_point value() noexcept {
+        return {task::time_point::min(), {}, {}, {}};
+    }
+    static constexpr bool is(const state::history_point& p) noexcept {
+        return p.time == task::time_point::min();
+    }
+};
+} // namespace taskwatch::detail
+
+namespace taskwatch::state {
+
 struct history_policy {
     /// Two points while progress moves are at least this far apart.
     static constexpr std::chrono::minutes min_spacing{1};
