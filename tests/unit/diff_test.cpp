@@ -762,6 +762,23 @@ TEST_CASE("observe: a task given by rvalue is observed as the same task given by
     CHECK(observe(std::move(t)) == copied);
 }
 
+TEST_CASE("observe: the texts many tasks send alike are kept once, however many tasks send them") {
+    taskwatch::modelarts::task a, b;
+    a.status = b.status = running;
+    a.message = b.message = "Running inference on unlabeled samples.";
+    a.code = b.code = "ModelArts.4902";
+    a.error_code = b.error_code = "ModelArts.4355";
+    a.config.emplace().algorithm_type = "fast";
+    b.config.emplace().algorithm_type = "fast";
+    const auto x = observe(a), y = observe(b);
+    REQUIRE((x && y));
+    CHECK(x->message == "Running inference on unlabeled samples.");
+    CHECK(&x->message.str() == &y->message.str()); // one text, not a copy per task
+    CHECK(&x->code.str() == &y->code.str());
+    CHECK(&x->error_code.str() == &y->error_code.str());
+    CHECK(&x->algorithm_type.str() == &y->algorithm_type.str());
+}
+
 TEST_CASE("observe: create_time is read as UTC, absent when unparsable") {
     taskwatch::modelarts::task t;
     t.status = running;

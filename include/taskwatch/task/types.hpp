@@ -65,7 +65,7 @@ struct observation {
     // texts of one task are not.
     detail::interned_string algorithm_type; ///< config.algorithm_type
     detail::interned_string code;           ///< running status code
-    detail::compact_string message;         ///< running status information
+    detail::interned_string message;        ///< running status information
     detail::interned_string error_code;
     detail::compact_string error_msg;
     detail::compact_optional<std::int64_t> total_sample_count, annotated_sample_count,
