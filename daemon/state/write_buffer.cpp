@@ -5,6 +5,19 @@
 #include <utility>
 
 namespace taskwatch::state {
+namespace {
+
+/// Empties `v`, and gives its storage back when what it held filled under a quarter of it: a
+/// burst (the first round writes every task's state) does not stay allocated for good, while a
+/// steady load keeps the storage it uses.
+template <class T> void clear_and_fit(std::vector<T>& v) noexcept {
+    if (v.size() < v.capacity() / 4)
+        std::vector<T>().swap(v);
+    else
+        v.clear();
+}
+
+} // namespace
 
 void write_buffer::add(change c) {
     if (c.point && points_.size() < max_events_) points_.push_back({c.next.key, *c.point});
@@ -32,12 +45,16 @@ void write_buffer::commit_to(store& s, const event_router& route) {
 }
 
 void write_buffer::clear() noexcept {
-    states_.clear();
+    clear_and_fit(states_);
     state_index_.clear();
-    events_.clear();
-    points_.clear();
-    answers_.clear();
+    clear_and_fit(events_);
+    clear_and_fit(points_);
+    clear_and_fit(answers_);
     answer_index_.clear();
+}
+
+std::size_t write_buffer::reserved() const noexcept {
+    return states_.capacity() + events_.capacity() + points_.capacity() + answers_.capacity();
 }
 
 } // namespace taskwatch::state

@@ -712,6 +712,35 @@ TEST_CASE("write_buffer keeps the newest state per task and every event in emiss
     CHECK(pending_ids(s, "w") == emitted);
 }
 
+TEST_CASE("write_buffer gives back what a burst left once a small batch follows it") {
+    test::temp_dir dir;
+    state::store s(dir.path());
+    state::write_buffer buf;
+    const auto fill = [&](int tasks, int second) {
+        for (int i = 0; i < tasks; ++i) {
+            task::task_state st;
+            st.key = key_of("t" + std::to_string(i));
+            st.last_poll = t0 + std::chrono::seconds(second);
+            state::change c;
+            c.next = std::move(st);
+            buf.add(std::move(c));
+        }
+    };
+    fill(2000, 1); // the first round: every task's state
+    CHECK(buf.reserved() >= 2000);
+    buf.commit_to(s, to({"w"}));
+    CHECK(buf.reserved() >= 2000); // a full batch: a steady load like it keeps its storage
+    fill(5, 2);
+    buf.commit_to(s, to({"w"}));
+    CHECK(buf.empty());
+    CHECK(buf.reserved() == 0); // five of ~2,000: given back
+    fill(5, 3);
+    CHECK(buf.states() == 5);
+    buf.commit_to(s, to({"w"}));
+    CHECK(buf.reserved() >= 5);
+    CHECK(s.load_tasks().size() == 2000);
+}
+
 TEST_CASE("write_buffer is full at max_events - a failed commit keeps everything and the next one "
           "writes each event once") {
     state::write_buffer buf(6);
