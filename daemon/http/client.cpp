@@ -109,8 +109,9 @@ struct connection {
         : stream(ex, ctx) {
         // Beast reads max(512, free capacity) at a time, and a flat_buffer grows only as far
         // as a read needs: left alone it stays at 512 bytes, and a 700-byte answer takes two
-        // reads, the second completing through a post. Room for a whole TLS record instead.
-        buffer.reserve(16 * 1024);
+        // reads, the second completing through a post. Room for a poll's whole answer instead
+        // (a larger one grows it; every connection keeps what it grew to).
+        buffer.reserve(4 * 1024);
     }
 
     tcp_socket& tcp() noexcept { return stream.next_layer(); }

@@ -19,7 +19,11 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr std::size_t input_size = 17 * 1024; // a whole TLS record (16 KiB and its overhead)
+// One socket read. A poll's answer (under 2 KiB, headers and all) comes in one; a larger record
+// (a listing page, the server's certificates) in several, gathered by the input BIO. Not a
+// whole 16 KiB record: the BIO grows to the largest read it is given and keeps that, so every
+// idle connection would hold ~40 KiB for the rare large answer.
+constexpr std::size_t input_size = 4 * 1024;
 
 // What Asio's ssl engine makes of a failed OpenSSL call (engine::perform), so that messages
 // and error classes stay those of asio::ssl::stream. Reads the thread's OpenSSL error queue.
