@@ -47,6 +47,8 @@ bool engine::commit_pending() {
         if (!pending_.empty()) {
             pending_.commit_to(store_, routing_.route);
             ++stats_.commits;
+        } else {
+            pending_.clear(); // a quiet tick: the room a burst took goes
         }
         if (!stats_.store_problem.empty())
             log::info("the state database can be written again",

@@ -739,6 +739,12 @@ TEST_CASE("write_buffer gives back what a burst left once a small batch follows 
     buf.commit_to(s, to({"w"}));
     CHECK(buf.reserved() >= 5);
     CHECK(s.load_tasks().size() == 2000);
+    // A burst followed by nothing at all: the watcher's quiet commit tick clears it.
+    fill(2000, 4);
+    buf.commit_to(s, to({"w"}));
+    CHECK(buf.reserved() >= 2000);
+    buf.clear();
+    CHECK(buf.reserved() == 0);
 }
 
 TEST_CASE("write_buffer is full at max_events - a failed commit keeps everything and the next one "

@@ -44,7 +44,7 @@ public:
     void commit_to(store& s, const event_router& route);
 
     /// Empties the buffer. Storage a burst left (under a quarter of it used by the batch that
-    /// ends) is given back; a steady load keeps what it uses.
+    /// ends, or an empty buffer's) is given back; a steady load keeps what it uses.
     void clear() noexcept;
     /// Entries the buffer has storage for, all lists together (tests, memory figures).
     std::size_t reserved() const noexcept;
