@@ -484,6 +484,7 @@ host_pool& client::impl::pool_for(const endpoint& ep) {
 }
 
 void client::impl::release(host_pool& pool, std::unique_ptr<connection> conn) {
+    if (conn) conn->stream.trim(); // the exchange is over: a large answer's room goes
     if (shut_down) {
         discard(pool, std::move(conn));
         return;

@@ -4,6 +4,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <new>
 #include <utility>
 
 namespace taskwatch::http {
@@ -19,11 +21,12 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-// One socket read. A poll's answer (under 2 KiB, headers and all) comes in one; a larger record
-// (a listing page, the server's certificates) in several, gathered by the input BIO. Not a
-// whole 16 KiB record: the BIO grows to the largest read it is given and keeps that, so every
-// idle connection would hold ~40 KiB for the rare large answer.
-constexpr std::size_t input_size = 4 * 1024;
+// One socket read: small while answers are small (a poll's, under 2 KiB with its headers, comes
+// in one), a whole TLS record (16 KiB and its overhead) once a read filled it, until the
+// exchange ends (trim). A large answer (a listing page) then costs a few reads, not dozens, and
+// an idle connection does not keep the room it needed.
+constexpr std::size_t small_input = 4 * 1024;
+constexpr std::size_t large_input = 17 * 1024;
 
 // What Asio's ssl engine makes of a failed OpenSSL call (engine::perform), so that messages
 // and error classes stay those of asio::ssl::stream. Reads the thread's OpenSSL error queue.
@@ -45,7 +48,8 @@ error_code failure_of(int ssl_error) {
 
 tls_stream::tls_stream(const executor_type& ex, asio::ssl::context& ctx)
     : socket_(ex)
-    , in_(std::make_unique_for_overwrite<unsigned char[]>(input_size)) {
+    , in_(std::make_unique_for_overwrite<unsigned char[]>(small_input))
+    , in_size_(small_input) {
     ssl_ = SSL_new(ctx.native_handle());
     if (ssl_ == nullptr) throw_openssl("SSL_new");
     in_bio_ = BIO_new(BIO_s_mem());
@@ -128,12 +132,36 @@ tls_stream::step tls_stream::read_step(asio::mutable_buffer into, std::size_t& g
 }
 
 asio::mutable_buffer tls_stream::input_space() noexcept {
-    return asio::buffer(in_.get(), input_size);
+    return asio::buffer(in_.get(), in_size_);
 }
 
 void tls_stream::received(std::size_t n) {
     // A memory BIO takes any amount (it grows), so this never falls short.
     if (n != 0) BIO_write(in_bio_, in_.get(), static_cast<int>(n));
+    // A full read: more may be waiting. The bytes are in the BIO, so nothing is copied over.
+    if (n == in_size_ && in_size_ < large_input) {
+        in_ = std::make_unique_for_overwrite<unsigned char[]>(large_input);
+        in_size_ = large_input;
+    }
+}
+
+void tls_stream::trim() noexcept {
+    if (in_size_ > small_input) {
+        if (auto* small = new (std::nothrow) unsigned char[small_input]) { // else keep the large
+            in_.reset(small);
+            in_size_ = small_input;
+        }
+    }
+    // A memory BIO keeps the largest size it grew to; an empty one is replaced by a new one.
+    BUF_MEM* held = nullptr;
+    if (BIO_ctrl_pending(in_bio_) != 0 || BIO_get_mem_ptr(in_bio_, &held) <= 0 || held == nullptr ||
+        held->max <= 2 * small_input)
+        return;
+    BIO* fresh = BIO_new(BIO_s_mem());
+    if (fresh == nullptr) return; // keep the old one
+    BIO_set_mem_eof_return(fresh, -1);
+    SSL_set0_rbio(ssl_, fresh); // frees the old one
+    in_bio_ = fresh;
 }
 
 error_code tls_stream::transport_ended(const error_code& ec) const {

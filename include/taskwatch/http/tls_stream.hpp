@@ -61,6 +61,10 @@ public:
                                                                                 token, socket_);
     }
 
+    /// Between exchanges: gives back the room a large answer made (a read buffer grown for it,
+    /// the input BIO grown to hold its records), so an idle connection keeps a few KiB.
+    void trim() noexcept;
+
     /// AsyncReadStream: decrypted bytes into the first non-empty buffer, every record already
     /// received when there is room, else what the next socket read brings. An end of the TCP
     /// stream without the peer's close_notify is ssl::error::stream_truncated; with it, eof.
@@ -201,8 +205,9 @@ private:
     SSL* ssl_ = nullptr;
     BIO* in_bio_ = nullptr;               // records received, not yet decrypted (owned by ssl_)
     BIO* out_bio_ = nullptr;              // records made, not yet taken into out_ (owned by ssl_)
-    std::unique_ptr<unsigned char[]> in_; // one socket read, kept for the connection's life
-    std::string out_;                     // records to send; capacity kept
+    std::unique_ptr<unsigned char[]> in_; // one socket read (in_size_ bytes)
+    std::size_t in_size_ = 0;
+    std::string out_; // records to send; capacity kept
     std::size_t out_sent_ = 0;
     error_code deferred_; // a read's failure met after the bytes it returned
 };
