@@ -56,6 +56,8 @@ TEST_CASE("inline strings copy deeply, move without copying, and reassign across
     CHECK(small == std::string(40, 'x'));
     small = small; // self-assignment keeps the text
     CHECK(small == std::string(40, 'x'));
+    small = small.view().substr(8); // a view of its own heap text: copied before it goes
+    CHECK(small == std::string(32, 'x'));
     small.clear();
     CHECK(small.empty());
 }

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "taskwatch/detail/text_operators.hpp"
-#include <algorithm>
 
+#include <algorithm>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -34,13 +34,9 @@ public:
         std::memcpy(bytes_, o.bytes_, sizeof bytes_);
         o.set_inline_size(0); // a heap text now belongs to this one
     }
-    inline_string& operator=(const inline_string& o) {
-        if (this != &o) {
-            release();
-            assign(o.view());
-        }
-        return *this;
-    }
+    // Copy first, then take it over: a text that views this one's own, or an allocation that
+    // fails, leaves this one whole.
+    inline_string& operator=(const inline_string& o) { return *this = inline_string(o.view()); }
     inline_string& operator=(inline_string&& o) noexcept {
         if (this != &o) {
             release();
@@ -49,11 +45,7 @@ public:
         }
         return *this;
     }
-    inline_string& operator=(std::string_view s) {
-        release();
-        assign(s);
-        return *this;
-    }
+    inline_string& operator=(std::string_view s) { return *this = inline_string(s); }
     inline_string& operator=(const std::string& s) { return *this = std::string_view(s); }
     inline_string& operator=(const char* s) { return *this = std::string_view(s); }
     ~inline_string() { release(); }
