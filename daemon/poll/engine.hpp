@@ -79,8 +79,8 @@ struct tracked_task : watched_task {
     const api_binding* binding = nullptr;
     std::uint64_t poll_id = 0; ///< the current poll (a poll whose task was replaced is void)
     unsigned failures = 0;     ///< consecutive failed polls
-    /// Where its entry is in the engine's due-time heap (which alone writes it); none: ~0.
-    std::uint32_t heap_index = ~std::uint32_t{0};
+    /// Where its entry is in the engine's due-time heap (which alone writes it).
+    std::uint32_t heap_index = not_in_heap;
     bool listed = true;           ///< the last discovery listing showed it (or it is configured)
     bool configured = false;      ///< named in a target's task_ids
     bool polling = false;         ///< a request is in flight

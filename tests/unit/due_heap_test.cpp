@@ -13,7 +13,7 @@ namespace {
 
 struct item {
     int id = 0;
-    std::uint32_t heap_index = ~std::uint32_t{0};
+    std::uint32_t heap_index = taskwatch::poll::not_in_heap;
 };
 using heap = taskwatch::poll::due_heap<item, long>;
 

@@ -9,12 +9,14 @@
 
 namespace taskwatch::poll {
 
-/// `T` keeps the place of its entry in a public `std::uint32_t heap_index`, which the heap
-/// alone writes; `due_heap<T, TimePoint>::absent` there means none. A T must stay at its
-/// address while it has an entry, and be erased before it goes.
+/// The heap_index of an item without an entry.
+inline constexpr std::uint32_t not_in_heap = ~std::uint32_t{0};
+
+/// `T` keeps the place of its entry in a public `std::uint32_t heap_index = not_in_heap`, which
+/// the heap alone writes. A T must stay at its address while it has an entry, and be erased
+/// before it goes.
 template <class T, class TimePoint> class due_heap {
 public:
-    static constexpr std::uint32_t absent = ~std::uint32_t{0};
     struct entry {
         TimePoint due;
         T* item;
@@ -24,15 +26,12 @@ public:
     std::size_t size() const noexcept { return entries_.size(); }
     /// The entry due first (the heap must not be empty).
     const entry& top() const noexcept { return entries_.front(); }
-    static bool contains(const T& item) noexcept { return item.heap_index != absent; }
+    static bool contains(const T& item) noexcept { return item.heap_index != not_in_heap; }
 
     /// Makes `item` due at `due`: adds its entry, or moves the one it has.
     void set(T& item, TimePoint due) {
         if (contains(item)) {
-            const std::size_t i = item.heap_index;
-            const bool sooner = due < entries_[i].due;
-            entries_[i].due = due;
-            sooner ? sift_up(i) : sift_down(i);
+            replace(item.heap_index, {due, &item});
             return;
         }
         entries_.push_back({due, &item});
@@ -77,14 +76,17 @@ private:
         }
         put(i, e);
     }
+    /// Puts `e` at `i` in place of what is there, then where its due time belongs.
+    void replace(std::size_t i, entry e) {
+        const bool sooner = e.due < entries_[i].due;
+        entries_[i] = e;
+        sooner ? sift_up(i) : sift_down(i);
+    }
     void erase_at(std::size_t i) {
-        entries_[i].item->heap_index = absent;
+        entries_[i].item->heap_index = not_in_heap;
         const entry last = entries_.back();
         entries_.pop_back();
-        if (i == entries_.size()) return; // it was the last
-        const bool sooner = last.due < entries_[i].due;
-        entries_[i] = last;
-        sooner ? sift_up(i) : sift_down(i);
+        if (i < entries_.size()) replace(i, last); // else it was the last
     }
 
     std::vector<entry> entries_;
