@@ -220,7 +220,8 @@ def start_perf(name, pid, window):
     os.makedirs(out, exist_ok=True)
     base = os.path.join(out, name)
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return [subprocess.Popen(["perf", "record", "-F", os.environ.get("PERF_FREQ", "999"), "-g", "-o", base + ".data", "-p",
+    freq = os.environ.get("PERF_FREQ", "999")
+    return [subprocess.Popen(["perf", "record", "-F", freq, "-g", "-o", base + ".data", "-p",
                               str(pid), "--", "sleep", str(window)], **quiet),
             subprocess.Popen(["perf", "stat", "-e", "raw_syscalls:sys_enter,context-switches",
                               "-o", base + ".stat", "-p", str(pid), "--", "sleep", str(window)],

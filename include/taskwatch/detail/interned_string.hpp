@@ -4,8 +4,8 @@
 #pragma once
 
 #include "taskwatch/detail/text_operators.hpp"
-#include <atomic>
 
+#include <atomic>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
